@@ -1,0 +1,90 @@
+"""The wire contract shared by ``model_export``, ``serving`` and ``gateway``.
+
+The three programs never import each other; they agree only on what is written
+here: the SavedModel signature names, dtypes and shapes, and the layout of a model
+base path.  This module imports no TensorFlow so that the slim gateway can use it.
+
+Signature ``serving_default`` (every exported version):
+
+========================  =======  ==============  =======================================
+name                      dtype    shape           meaning
+========================  =======  ==============  =======================================
+``frames`` (input)        uint8    [N, H, W, 3]    raw RGB frames, any size; all
+                                                   preprocessing happens in the graph
+``fake_probability``      float32  [N]             probability that frame n is fake
+``threshold``             float32  []              decision threshold calibrated for
+                                                   this version (score >= threshold
+                                                   means "fake")
+========================  =======  ==============  =======================================
+
+Face-aware versions add, per frame and for at most ``F`` faces (padded):
+
+========================  =======  ==============  =======================================
+``face_boxes``            float32  [N, F, 4]       ``[y1, x1, y2, x2]`` in [0, 1]
+``face_scores``           float32  [N, F]          detector confidence, 0 for padding
+``face_fake_probability`` float32  [N, F]          fake probability per face
+``face_count``            int32    [N]             number of valid faces in the frame
+========================  =======  ==============  =======================================
+
+and a second signature ``classify_faces`` that takes already cropped faces
+(``faces``: uint8 [N, H, W, 3]) and returns ``fake_probability`` [N].
+"""
+
+from __future__ import annotations
+
+#: Model name used when ``MODEL_NAME`` is not set.
+DEFAULT_MODEL_NAME = "deepfake"
+
+#: Signature every version must export; TF Serving's default signature key.
+SERVING_SIGNATURE = "serving_default"
+#: Signature of face-aware versions that classifies pre-cropped faces.
+FACES_SIGNATURE = "classify_faces"
+
+#: Input tensor of ``serving_default``: uint8 RGB frames [N, H, W, 3].
+FRAMES_INPUT = "frames"
+#: Input tensor of ``classify_faces``: uint8 RGB face crops [N, H, W, 3].
+FACES_INPUT = "faces"
+
+#: Output: per-frame fake probability, float32 [N].
+FAKE_PROBABILITY = "fake_probability"
+#: Output: the version's calibrated decision threshold, float32 scalar.
+THRESHOLD = "threshold"
+#: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
+FACE_BOXES = "face_boxes"
+#: Output (face-aware): detector confidence per face slot, float32 [N, F].
+FACE_SCORES = "face_scores"
+#: Output (face-aware): fake probability per face slot, float32 [N, F].
+FACE_FAKE_PROBABILITY = "face_fake_probability"
+#: Output (face-aware): number of valid face slots per frame, int32 [N].
+FACE_COUNT = "face_count"
+
+#: Outputs every version has.
+REQUIRED_OUTPUTS = (FAKE_PROBABILITY, THRESHOLD)
+#: Outputs that mark a face-aware version.
+FACE_OUTPUTS = (FACE_BOXES, FACE_SCORES, FACE_FAKE_PROBABILITY, FACE_COUNT)
+
+#: Where TF Serving looks for warmup requests inside a version directory.
+WARMUP_RELATIVE_PATH = "assets.extra/tf_serving_warmup_requests"
+
+#: Label used for the score ``>= threshold`` side and the other side.
+VERDICT_FAKE = "fake"
+VERDICT_REAL = "real"
+VERDICT_INCONCLUSIVE = "inconclusive"
+
+
+def is_version_dir_name(name: str) -> bool:
+    """Return True when ``name`` is a version directory as TF Serving sees it.
+
+    TF Serving parses child names with ``absl::SimpleAtoi`` into int64 and skips
+    anything else silently (file_system_storage_path_source.cc), so staging
+    directories such as ``.tmp-00042`` are never loaded.
+    """
+    text = name.strip()
+    if text.startswith(("+", "-")):
+        sign, digits = text[0], text[1:]
+    else:
+        sign, digits = "", text
+    if not digits.isdigit() or not digits.isascii():
+        return False
+    value = int(sign + digits)
+    return -(2**63) <= value < 2**63
