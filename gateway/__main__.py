@@ -1,0 +1,60 @@
+"""``python -m gateway``: serve the API over HTTPS with the settings from the environment."""
+
+from __future__ import annotations
+
+from ._protos import use_protos_without_tensorflow_runtime
+
+# Before anything imports the TF Serving protos (see _protos for why).
+use_protos_without_tensorflow_runtime()
+
+import logging  # noqa: E402
+import ssl  # noqa: E402
+
+import uvicorn  # noqa: E402
+
+from . import logs  # noqa: E402
+from .app import create_app  # noqa: E402
+from .settings import get_settings  # noqa: E402
+from .tls import ensure_self_signed, server_context  # noqa: E402
+
+log = logging.getLogger("gateway")
+
+
+class _TlsConfig(uvicorn.Config):
+    """uvicorn's Config with our SSL context: TLS 1.2+ only, optional client certificates."""
+
+    def __init__(self, *args: object, ssl_context: ssl.SSLContext, **kwargs: object) -> None:
+        self._ctx = ssl_context
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def load(self) -> None:
+        super().load()
+        self.ssl = self._ctx
+
+
+def main() -> None:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    generate = settings.tls_cert is None and settings.tls_key is None
+    if generate and ensure_self_signed(settings.cert_path, settings.key_path):
+        log.info("generated a self-signed certificate", extra={"cert": str(settings.cert_path)})
+    ctx = server_context(settings.cert_path, settings.key_path, settings.tls_client_ca)
+    app = create_app(settings)
+    config = _TlsConfig(
+        app,
+        ssl_context=ctx,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        # A placeholder so uvicorn's own SSL setup runs; the context above replaces it.
+        ssl_certfile=str(settings.cert_path),
+        ssl_keyfile=str(settings.key_path),
+    )
+    log.info("gateway starting", extra={"host": settings.host, "port": settings.port})
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

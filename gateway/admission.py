@@ -1,0 +1,43 @@
+"""Backpressure: at most N videos processed at once and M waiting; 429 past that."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from . import metrics
+from .errors import Overloaded
+
+
+class Admission:
+    """A semaphore with a bounded waiting room."""
+
+    def __init__(self, max_in_flight: int, max_queue: int) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_queue = max_queue
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a processing slot for the duration of the block, or raise :class:`Overloaded`."""
+        if self._slots.locked() and self._waiting >= self.max_queue:
+            raise Overloaded(
+                f"too many videos in progress ({self.max_in_flight} processing, "
+                f"{self._waiting} waiting); retry later",
+                retry_after_s=2,
+            )
+        self._waiting += 1
+        metrics.VIDEOS_QUEUED.set(self._waiting)
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+            metrics.VIDEOS_QUEUED.set(self._waiting)
+        metrics.VIDEOS_IN_FLIGHT.inc()
+        try:
+            yield
+        finally:
+            metrics.VIDEOS_IN_FLIGHT.dec()
+            self._slots.release()

@@ -1,0 +1,126 @@
+"""The FastAPI application: wiring of settings, Serving client, pipeline and routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import metrics
+from .admission import Admission
+from .auth import ApiKeyVerifier
+from .errors import install_error_handlers
+from .logs import request_id_var
+from .pipeline import DetectionPipeline
+from .routes import router
+from .serving_client import ClientOptions, ServingClient, TlsConfig
+from .settings import Settings
+from .video import VideoLimits
+
+log = logging.getLogger("gateway.access")
+
+
+class RequestContext:
+    """Request id (``X-Request-ID``), per-route metrics and one access log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        )
+        token = request_id_var.set(request_id)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            path = route.path if isinstance(route, APIRoute) else "unmatched"
+            metrics.REQUESTS.labels(route=path, method=scope["method"], status=str(status)).inc()
+            metrics.REQUEST_SECONDS.labels(route=path).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
+            request_id_var.reset(token)
+
+
+def make_client(settings: Settings) -> ServingClient:
+    """The Serving client the settings describe."""
+    tls = None
+    if settings.serving_tls_ca or settings.serving_tls_cert:
+        tls = TlsConfig(
+            root_ca=settings.serving_tls_ca,
+            client_cert=settings.serving_tls_cert,
+            client_key=settings.serving_tls_key,
+        )
+    return ServingClient(
+        settings.serving_targets,
+        ClientOptions(
+            timeout_s=settings.serving_timeout_s, retries=settings.serving_retries, tls=tls
+        ),
+    )
+
+
+def create_app(settings: Settings, client: ServingClient | None = None) -> FastAPI:
+    """Build the gateway application for ``settings``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.client = client or make_client(settings)
+        app.state.pipeline = DetectionPipeline(
+            app.state.client,
+            VideoLimits(
+                max_duration_s=settings.max_duration_s,
+                max_frames=settings.max_frames,
+                max_pixels=settings.max_pixels,
+            ),
+        )
+        try:
+            yield
+        finally:
+            await app.state.client.close()
+
+    app = FastAPI(
+        title="Deepfake detection API",
+        version="1",
+        summary="Upload a video, get a verdict with per-face, per-frame evidence.",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: (
+            f"{route.tags[0]}-{route.name}" if route.tags else route.name
+        ),
+    )
+    app.state.settings = settings
+    app.state.verifier = ApiKeyVerifier.from_config(settings.api_keys, settings.api_key_file)
+    app.state.admission = Admission(settings.max_in_flight, settings.max_queue)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(RequestContext)
+    return app

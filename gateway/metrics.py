@@ -1,0 +1,42 @@
+"""Prometheus metrics of the gateway, served at ``GET /metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "gateway_requests",
+    "HTTP requests by route and status code.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "gateway_request_seconds",
+    "End-to-end latency of HTTP requests by route.",
+    ["route"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+STAGE_SECONDS = Histogram(
+    "gateway_stage_seconds",
+    "Time spent in each stage of a detection (upload, probe, decode, inference, aggregate).",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+VIDEOS_IN_FLIGHT = Gauge(
+    "gateway_videos_in_flight", "Videos being processed now.", registry=REGISTRY
+)
+VIDEOS_QUEUED = Gauge(
+    "gateway_videos_queued", "Videos waiting for a processing slot.", registry=REGISTRY
+)
+FRAMES_ANALYZED = Counter(
+    "gateway_frames_analyzed",
+    "Frames sent to Serving; its rate is the frames per second the gateway sustains.",
+    registry=REGISTRY,
+)
+VERDICTS = Counter(
+    "gateway_verdicts", "Verdicts returned, by verdict.", ["verdict"], registry=REGISTRY
+)

@@ -1,0 +1,248 @@
+"""The detection pipeline: named, timed stages from an uploaded file to a verdict.
+
+    probe -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive) -> aggregate
+                              └── the first batch is in flight while later frames decode
+
+Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import contract
+
+from . import metrics
+from .aggregate import Face, FrameResult, Strategy, Verdict, decide
+from .errors import InferenceFailed, ModelNotFound
+from .serving_client import ModelRef, Prediction, ServingClient
+from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """What one request asks for."""
+
+    model: ModelRef
+    frames: int
+    rate: float | None
+    strategy: Strategy
+    batch_size: int
+    max_side: int
+    default_threshold: float
+
+
+@dataclass
+class StageTimer:
+    """Milliseconds per stage for one request, also observed into the stage histogram."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.ms[name] = self.ms.get(name, 0.0) + seconds * 1000.0
+        metrics.STAGE_SECONDS.labels(stage=name).observe(seconds)
+
+
+@dataclass
+class DetectionResult:
+    info: VideoInfo
+    frames: list[FrameResult]
+    verdict: Verdict
+    model_name: str
+    version: int
+    face_aware: bool
+
+
+class _Decoder:
+    """Runs frame decoding on a worker thread and hands batches to the event loop."""
+
+    _DONE = object()
+
+    def __init__(
+        self, path: Path, info: VideoInfo, times: list[float], opts: DetectOptions
+    ) -> None:
+        self._path, self._info, self._times, self._opts = path, info, times, opts
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._stop = threading.Event()
+        self.seconds = 0.0
+
+    def start(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+
+        def put(item: object) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+        def produce() -> None:
+            start = time.perf_counter()
+            batch: list[SampledFrame] = []
+            try:
+                for frame in iter_frames(
+                    self._path, self._info, self._times, max_side=self._opts.max_side
+                ):
+                    if self._stop.is_set():
+                        return
+                    batch.append(frame)
+                    if len(batch) == self._opts.batch_size:
+                        put(batch)
+                        batch = []
+                if batch:
+                    put(batch)
+                put(self._DONE)
+            except BaseException as exc:  # handed over to the event loop and raised there
+                put(exc)
+            finally:
+                self.seconds = time.perf_counter() - start
+
+        return loop.run_in_executor(None, produce)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def batches(self) -> Iterator[list[SampledFrame]]:  # type: ignore[misc]
+        while True:
+            item = await self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+
+class DetectionPipeline:
+    """Turns a video file into a verdict by way of Serving."""
+
+    def __init__(self, client: ServingClient, limits: VideoLimits) -> None:
+        self.client = client
+        self.limits = limits
+
+    async def run(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
+        with timer.stage("probe"):
+            info = await asyncio.to_thread(probe, path, self.limits)
+        times = sample_times(info, opts.frames, opts.rate)
+        frames, predictions, decode_s, infer_s = await self._decode_and_infer(
+            path, info, times, opts
+        )
+        timer.add("decode", decode_s)
+        timer.add("inference", infer_s)
+        with timer.stage("aggregate"):
+            result = self._aggregate(info, frames, predictions, opts)
+        metrics.FRAMES_ANALYZED.inc(len(frames))
+        return result
+
+    async def _decode_and_infer(
+        self, path: Path, info: VideoInfo, times: list[float], opts: DetectOptions
+    ) -> tuple[list[SampledFrame], list[Prediction], float, float]:
+        decoder = _Decoder(path, info, times, opts)
+        decode_done = decoder.start()
+        frames: list[SampledFrame] = []
+        pending: list[asyncio.Task[Prediction]] = []
+        model = opts.model
+        infer_start: float | None = None
+        try:
+            async for batch in decoder.batches():  # type: ignore[attr-defined]
+                frames.extend(batch)
+                if infer_start is None:
+                    infer_start = time.perf_counter()
+                    # The first answer pins the version, so one video is scored by one version.
+                    first = await self._predict(model, batch)
+                    model = ModelRef(model.name, version=first.version)
+                    pending.append(asyncio.create_task(_done(first)))
+                else:
+                    pending.append(asyncio.create_task(self._predict(model, batch)))
+            await decode_done
+            try:
+                predictions = list(await asyncio.gather(*pending))
+            except ModelNotFound:
+                if model.version is None or opts.model.version is not None:
+                    raise
+                # The pinned version was unloaded mid-video (a hot swap): score all frames again.
+                log.info("pinned version went away, rescoring", extra={"version": model.version})
+                predictions = [await self._predict(opts.model, frames)]
+        finally:
+            decoder.stop()
+            for task in pending:
+                task.cancel()
+        infer_s = time.perf_counter() - infer_start if infer_start is not None else 0.0
+        return frames, predictions, decoder.seconds, infer_s
+
+    async def _predict(self, model: ModelRef, batch: list[SampledFrame]) -> Prediction:
+        stack = np.stack([f.image for f in batch])
+        return await self.client.predict(model, {contract.FRAMES_INPUT: stack})
+
+    def _aggregate(
+        self,
+        info: VideoInfo,
+        frames: list[SampledFrame],
+        predictions: list[Prediction],
+        opts: DetectOptions,
+    ) -> DetectionResult:
+        def cat(key: str) -> np.ndarray | None:
+            if any(key not in p.outputs for p in predictions):
+                return None
+            return np.concatenate([np.atleast_1d(p.outputs[key]) for p in predictions])
+
+        scores = cat(contract.FAKE_PROBABILITY)
+        if scores is None or scores.shape[0] != len(frames):
+            raise InferenceFailed(
+                f"model output {contract.FAKE_PROBABILITY!r} is missing or has the wrong shape"
+            )
+        threshold_out = predictions[0].outputs.get(contract.THRESHOLD)
+        threshold = (
+            float(np.asarray(threshold_out).reshape(-1)[0])
+            if threshold_out is not None
+            else opts.default_threshold
+        )
+        boxes = cat(contract.FACE_BOXES)
+        face_aware = boxes is not None
+        results: list[FrameResult] = []
+        if face_aware:
+            det = cat(contract.FACE_SCORES)
+            face_p = cat(contract.FACE_FAKE_PROBABILITY)
+            counts = cat(contract.FACE_COUNT)
+            assert det is not None and face_p is not None and counts is not None
+        for i, frame in enumerate(frames):
+            faces: list[Face] = []
+            if face_aware:
+                for j in range(int(counts[i])):
+                    faces.append(
+                        Face(
+                            box=[round(float(v), 4) for v in boxes[i, j]],
+                            detection_score=round(float(det[i, j]), 4),
+                            score=round(float(face_p[i, j]), 4),
+                        )
+                    )
+            results.append(FrameResult(t_s=frame.t_s, score=float(scores[i]), faces=faces))
+        verdict = decide(
+            results, face_aware=face_aware, threshold=threshold, strategy=opts.strategy
+        )
+        return DetectionResult(
+            info=info,
+            frames=results,
+            verdict=verdict,
+            model_name=predictions[0].name,
+            version=predictions[0].version,
+            face_aware=face_aware,
+        )
+
+
+async def _done(prediction: Prediction) -> Prediction:
+    return prediction

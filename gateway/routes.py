@@ -1,0 +1,222 @@
+"""HTTP routes. They raise domain errors; ``errors.install_error_handlers`` renders them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import metrics
+from .aggregate import DEFAULT_STRATEGY, Strategy
+from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
+from .errors import BadRequest, ServingTimeout, ServingUnavailable
+from .logs import request_id_var
+from .pipeline import DetectionResult, DetectOptions, StageTimer
+from .schemas import (
+    DetectionResponse,
+    ErrorResponse,
+    FaceResult,
+    Health,
+    ModelInfo,
+    ModelsResponse,
+    ModelVersionInfo,
+    TimelinePoint,
+    Timings,
+    TrackResult,
+    VideoSummary,
+)
+from .serving_client import ModelRef
+from .upload import receive_upload
+
+router = APIRouter()
+
+_ERRORS = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        401: "Missing API key",
+        403: "Unknown or revoked API key",
+        404: "Unknown model version or label",
+        413: "Upload over GATEWAY_MAX_UPLOAD_BYTES",
+        415: "Not a video, or no decodable video stream",
+        422: "Video over a limit (duration, frames, resolution) or invalid parameters",
+        429: "Too many videos in progress (Retry-After)",
+        503: "Serving unreachable (Retry-After)",
+        504: "Deadline exceeded",
+    }.items()
+}
+
+_UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"video": {"type": "string", "format": "binary"}},
+                    "required": ["video"],
+                }
+            },
+            "video/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.get("/healthz", response_model=Health, tags=["operations"])
+async def healthz() -> Health:
+    """The process is up (liveness)."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, tags=["operations"], responses={503: _ERRORS[503]})
+async def readyz(client: ClientDep, settings: SettingsDep) -> Health:
+    """Serving is reachable and the model has an AVAILABLE version (readiness)."""
+    ok, detail = await client.ready(settings.model_name)
+    if not ok:
+        raise ServingUnavailable(f"not ready: {detail}")
+    return Health(status="ready", detail=detail)
+
+
+@router.get("/metrics", tags=["operations"], include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/v1/models",
+    response_model=ModelsResponse,
+    tags=["models"],
+    dependencies=[ApiKey],
+    responses={k: _ERRORS[k] for k in (401, 403, 404, 503)},
+)
+async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsResponse:
+    """Versions Serving knows of the model, their states and labels."""
+    statuses = await client.model_status(settings.model_name)
+    labels = await client.version_labels(settings.model_name, settings.label_names)
+    return ModelsResponse(
+        name=settings.model_name,
+        versions=[
+            ModelVersionInfo(
+                version=s.version,
+                state=s.state,
+                labels=sorted(k for k, v in labels.items() if v == s.version),
+                error=s.error,
+            )
+            for s in sorted(statuses, key=lambda s: s.version)
+        ],
+    )
+
+
+@router.post(
+    "/v1/detect",
+    response_model=DetectionResponse,
+    tags=["detection"],
+    dependencies=[ApiKey],
+    responses=_ERRORS,
+    openapi_extra=_UPLOAD_DOC,
+)
+async def detect(
+    request: Request,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    admission: AdmissionDep,
+    model_version: Annotated[int | None, Query(ge=1, description="Ask this version.")] = None,
+    model_label: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_]+$", description="Ask the version with this label."),
+    ] = None,
+    frames: Annotated[int | None, Query(ge=1, le=256, description="Frames to sample.")] = None,
+    fps: Annotated[
+        float | None, Query(gt=0, le=60, description="Sample this many frames per second instead.")
+    ] = None,
+    aggregation: Annotated[Strategy | None, Query(description="Per-track aggregation.")] = None,
+) -> DetectionResponse:
+    """Upload a video (multipart field ``video``, or a raw ``video/*`` body) and get a verdict."""
+    if model_version is not None and model_label is not None:
+        raise BadRequest("give model_version or model_label, not both")
+    start = time.perf_counter()
+    timer = StageTimer()
+    async with admission.slot():
+        path = None
+        try:
+            with timer.stage("upload"):
+                path = await receive_upload(
+                    request,
+                    max_bytes=settings.max_upload_bytes,
+                    directory=settings.var_dir / "uploads",
+                )
+            opts = DetectOptions(
+                model=ModelRef(settings.model_name, version=model_version, label=model_label),
+                frames=frames or settings.frames,
+                rate=fps,
+                strategy=aggregation or settings.aggregation or DEFAULT_STRATEGY,
+                batch_size=settings.batch_size,
+                max_side=settings.frame_max_side,
+                default_threshold=settings.default_threshold,
+            )
+            try:
+                async with asyncio.timeout(settings.request_timeout_s):
+                    result = await pipeline.run(path, opts, timer)
+            except TimeoutError as exc:
+                raise ServingTimeout(
+                    f"the video was not processed within {settings.request_timeout_s:g} s"
+                ) from exc
+        finally:
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+    timer.ms["total"] = (time.perf_counter() - start) * 1000.0
+    metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
+    return _response(result, opts, timer)
+
+
+def _response(result: DetectionResult, opts: DetectOptions, timer: StageTimer) -> DetectionResponse:
+    info = result.info
+    timeline = [
+        TimelinePoint(
+            t_s=f.t_s,
+            score=round(f.score, 4),
+            faces=[
+                FaceResult(
+                    box=face.box,
+                    score=face.score,
+                    detection_score=face.detection_score,
+                    track=face.track,
+                )
+                for face in f.faces
+            ],
+        )
+        for f in result.frames
+    ]
+    return DetectionResponse(
+        verdict=result.verdict.verdict,  # type: ignore[arg-type]
+        score=round(result.verdict.score, 4),
+        threshold=round(result.verdict.threshold, 4),
+        aggregation=opts.strategy,
+        model=ModelInfo(name=result.model_name, version=result.version, label=opts.model.label),
+        frames_analyzed=len(result.frames),
+        video=VideoSummary(
+            duration_s=round(info.duration_s, 3),
+            fps=round(info.fps, 3),
+            width=info.width,
+            height=info.height,
+            rotation=info.rotation,
+            frames_sampled=len(result.frames),
+        ),
+        tracks=[
+            TrackResult(id=t.id, score=round(t.score, 4), frames=t.frames)
+            for t in result.verdict.tracks
+        ],
+        timeline=timeline,
+        timings_ms=Timings(
+            **{
+                k: round(timer.ms.get(k, 0.0), 2)
+                for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
+            }
+        ),
+        request_id=request_id_var.get(),
+    )

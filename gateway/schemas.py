@@ -1,0 +1,90 @@
+"""Response models of the public API (they make up the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: int = Field(description="The model version that actually answered.")
+    label: str | None = Field(None, description="The version label asked for, if any.")
+
+
+class VideoSummary(BaseModel):
+    duration_s: float
+    fps: float
+    width: int = Field(description="Width as displayed, after rotation.")
+    height: int = Field(description="Height as displayed, after rotation.")
+    rotation: int = Field(description="Clockwise degrees applied to display the video upright.")
+    frames_sampled: int
+
+
+class TrackResult(BaseModel):
+    id: int
+    score: float = Field(description="Fake probability of this face track.")
+    frames: list[int] = Field(description="Indices into the timeline where this track appears.")
+
+
+class FaceResult(BaseModel):
+    box: list[float] = Field(description="[y1, x1, y2, x2] as fractions of the upright frame.")
+    score: float = Field(description="Fake probability of this face.")
+    detection_score: float
+    track: int
+
+
+class TimelinePoint(BaseModel):
+    t_s: float
+    score: float = Field(description="Fake probability of the frame.")
+    faces: list[FaceResult] = []
+
+
+class Timings(BaseModel):
+    upload: float
+    probe: float
+    decode: float
+    inference: float
+    aggregate: float
+    total: float
+
+
+class DetectionResponse(BaseModel):
+    verdict: Literal["real", "fake", "inconclusive"]
+    score: float = Field(description="Video fake probability in [0, 1].")
+    threshold: float = Field(description="Decision threshold of the answering model version.")
+    aggregation: str
+    model: ModelInfo
+    frames_analyzed: int
+    video: VideoSummary
+    tracks: list[TrackResult]
+    timeline: list[TimelinePoint]
+    timings_ms: Timings
+    request_id: str
+
+
+class ModelVersionInfo(BaseModel):
+    version: int
+    state: str
+    labels: list[str] = []
+    error: str = ""
+
+
+class ModelsResponse(BaseModel):
+    name: str
+    versions: list[ModelVersionInfo]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: str
+    detail: str = ""

@@ -1,0 +1,291 @@
+"""The gateway's only way to Serving: TF Serving's gRPC API over one shared async channel.
+
+Works unchanged against ``tensorflow/serving`` and the local ``python -m serving``.
+Readiness comes from here (``GetModelStatus``), not from the web layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+from google.protobuf import wrappers_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+import contract
+
+from .errors import (
+    InferenceFailed,
+    ModelNotFound,
+    ServingError,
+    ServingTimeout,
+    ServingUnavailable,
+)
+from .tensors import from_tensor_proto, to_tensor_proto
+
+log = logging.getLogger(__name__)
+
+#: Large enough for the biggest frame batch we send (64 x 640 x 640 x 3 uint8 = 79 MB).
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_BACKOFF_BASE_S = 0.1
+_BACKOFF_MAX_S = 2.0
+
+_STATE_NAMES = {
+    get_model_status_pb2.ModelVersionStatus.UNKNOWN: "UNKNOWN",
+    get_model_status_pb2.ModelVersionStatus.START: "START",
+    get_model_status_pb2.ModelVersionStatus.LOADING: "LOADING",
+    get_model_status_pb2.ModelVersionStatus.AVAILABLE: "AVAILABLE",
+    get_model_status_pb2.ModelVersionStatus.UNLOADING: "UNLOADING",
+    get_model_status_pb2.ModelVersionStatus.END: "END",
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model to ask: a name and at most one of a version or a label."""
+
+    name: str
+    version: int | None = None
+    label: str | None = None
+
+    def spec(self, signature: str = contract.SERVING_SIGNATURE) -> model_pb2.ModelSpec:
+        spec = model_pb2.ModelSpec(name=self.name, signature_name=signature)
+        if self.version is not None:
+            spec.version.CopyFrom(wrappers_pb2.Int64Value(value=self.version))
+        elif self.label is not None:
+            spec.version_label = self.label
+        return spec
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The outputs of one Predict call and the version that computed them."""
+
+    name: str
+    version: int
+    outputs: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS (and, with a client certificate, mutual TLS) to Serving."""
+
+    root_ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        def read(p: Path | None) -> bytes | None:
+            return p.read_bytes() if p is not None else None
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.root_ca),
+            private_key=read(self.client_key),
+            certificate_chain=read(self.client_cert),
+        )
+
+
+@dataclass
+class ClientOptions:
+    timeout_s: float = 30.0
+    retries: int = 2
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    tls: TlsConfig | None = None
+    extra_channel_options: list[tuple[str, object]] = field(default_factory=list)
+
+
+def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> ServingError:
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ModelNotFound(f"Serving has no such model or version: {details}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT and "label" in details.lower():
+        return ModelNotFound(f"Serving has no such version label: {details}")
+    if code == grpc.StatusCode.FAILED_PRECONDITION and model.label is not None:
+        return ModelNotFound(f"the version behind label {model.label!r} is unavailable: {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ServingTimeout("Serving did not answer before the deadline")
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+        return ServingUnavailable(f"Serving is unavailable: {details or code.name}")
+    return InferenceFailed(f"Serving failed the request ({code.name}): {details}")
+
+
+class ServingClient:
+    """Async client for one or more Serving targets, round-robin, with retries."""
+
+    def __init__(self, targets: list[str], options: ClientOptions | None = None) -> None:
+        if not targets:
+            raise ValueError("at least one Serving target is required")
+        self.options = options or ClientOptions()
+        channel_options: list[tuple[str, object]] = [
+            ("grpc.max_receive_message_length", self.options.max_message_bytes),
+            ("grpc.max_send_message_length", self.options.max_message_bytes),
+            # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.enable_retries", 0),
+            *self.options.extra_channel_options,
+        ]
+        self.targets = targets
+        self._channels: list[grpc.aio.Channel] = []
+        for target in targets:
+            if self.options.tls is not None:
+                channel = grpc.aio.secure_channel(
+                    target, self.options.tls.credentials(), options=channel_options
+                )
+            else:
+                channel = grpc.aio.insecure_channel(target, options=channel_options)
+            self._channels.append(channel)
+        self._next = itertools.cycle(range(len(self._channels)))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._channels), return_exceptions=True)
+
+    def _channel(self) -> grpc.aio.Channel:
+        return self._channels[next(self._next)]
+
+    async def _call(self, make_call, model: ModelRef, timeout_s: float | None):  # type: ignore[no-untyped-def]
+        """Run ``make_call(channel, timeout)`` with retries on UNAVAILABLE across targets."""
+        timeout = timeout_s if timeout_s is not None else self.options.timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        attempt = 0
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ServingTimeout("Serving did not answer before the deadline")
+            try:
+                return await make_call(self._channel(), remaining)
+            except grpc.aio.AioRpcError as exc:
+                error = _map_rpc_error(exc, model)
+                retryable = exc.code() == grpc.StatusCode.UNAVAILABLE
+                if not retryable or attempt >= self.options.retries:
+                    raise error from exc
+                attempt += 1
+                pause = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1)
+                log.warning(
+                    "Serving unavailable, retrying",
+                    extra={"attempt": attempt, "pause_s": round(pause, 3)},
+                )
+                await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+
+    async def predict(
+        self,
+        model: ModelRef,
+        inputs: dict[str, np.ndarray],
+        *,
+        signature: str = contract.SERVING_SIGNATURE,
+        timeout_s: float | None = None,
+    ) -> Prediction:
+        """Call ``Predict`` and return outputs with the version that answered."""
+        request = predict_pb2.PredictRequest(model_spec=model.spec(signature))
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(to_tensor_proto(value))
+
+        async def call(channel: grpc.aio.Channel, remaining: float) -> predict_pb2.PredictResponse:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            return await stub.Predict(request, timeout=remaining)
+
+        response = await self._call(call, model, timeout_s)
+        outputs = {key: from_tensor_proto(t) for key, t in response.outputs.items()}
+        version = (
+            response.model_spec.version.value if response.model_spec.HasField("version") else -1
+        )
+        return Prediction(
+            name=response.model_spec.name or model.name, version=version, outputs=outputs
+        )
+
+    async def model_status(
+        self, name: str, *, timeout_s: float | None = None
+    ) -> list[VersionStatus]:
+        """Every version Serving knows of ``name``, with its state."""
+        model = ModelRef(name)
+        request = get_model_status_pb2.GetModelStatusRequest(
+            model_spec=model_pb2.ModelSpec(name=name)
+        )
+
+        async def call(channel: grpc.aio.Channel, remaining: float):  # type: ignore[no-untyped-def]
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+            return await stub.GetModelStatus(request, timeout=remaining)
+
+        response = await self._call(call, model, timeout_s)
+        return [
+            VersionStatus(
+                version=s.version,
+                state=_STATE_NAMES.get(s.state, str(s.state)),
+                error=s.status.error_message,
+            )
+            for s in response.model_version_status
+        ]
+
+    async def signature_outputs(
+        self, model: ModelRef, *, timeout_s: float | None = None
+    ) -> dict[str, list[str]]:
+        """Signature names of a version mapped to their output names (``GetModelMetadata``)."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=model.spec(""), metadata_field=["signature_def"]
+        )
+
+        async def call(channel: grpc.aio.Channel, remaining: float):  # type: ignore[no-untyped-def]
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            return await stub.GetModelMetadata(request, timeout=remaining)
+
+        response = await self._call(call, model, timeout_s)
+        defs = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(defs)
+        return {key: sorted(sig.outputs.keys()) for key, sig in defs.signature_def.items()}
+
+    async def version_labels(
+        self, name: str, labels: list[str], *, timeout_s: float | None = None
+    ) -> dict[str, int]:
+        """Which version each label points at now; labels Serving does not know are left out.
+
+        TF Serving has no call that lists labels, so each one is resolved with
+        ``GetModelMetadata`` and the version named in the answer.
+        """
+        found: dict[str, int] = {}
+        for label in labels:
+            model = ModelRef(name, label=label)
+            request = get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec=model.spec(""), metadata_field=["signature_def"]
+            )
+
+            async def call(channel: grpc.aio.Channel, remaining: float, request=request):  # type: ignore[no-untyped-def]
+                stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+                return await stub.GetModelMetadata(request, timeout=remaining)
+
+            try:
+                response = await self._call(call, model, timeout_s)
+            except (ModelNotFound, InferenceFailed):
+                continue
+            found[label] = response.model_spec.version.value
+        return found
+
+    async def ready(self, name: str, *, timeout_s: float = 2.0) -> tuple[bool, str]:
+        """Whether some version of ``name`` is AVAILABLE, and why not otherwise."""
+        try:
+            statuses = await self.model_status(name, timeout_s=timeout_s)
+        except ServingError as exc:
+            return False, exc.message
+        if any(s.state == "AVAILABLE" for s in statuses):
+            return True, "ok"
+        states = ", ".join(f"{s.version}:{s.state}" for s in statuses) or "no versions"
+        return False, f"model {name!r} has no AVAILABLE version ({states})"

@@ -1,0 +1,97 @@
+"""Gateway settings, read once from the environment (see README, "Settings")."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import contract
+
+#: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+DEFAULT_FRAMES = 32
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_FRAME_MAX_SIDE = 640
+
+Aggregation = Literal["mean", "median", "topk_mean", "confident", "max"]
+
+
+class Settings(BaseSettings):
+    """Everything the gateway can be told, from ``GATEWAY_*``, ``SERVING_*`` and ``MODEL_*``."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+
+    host: str = Field("127.0.0.1", alias="GATEWAY_HOST")
+    port: int = Field(8443, alias="GATEWAY_PORT")
+    #: Comma-separated API keys; an entry ``sha256:<hex>`` is a key given by its hash.
+    api_keys: str = Field("", alias="GATEWAY_API_KEYS")
+    tls_cert: Path | None = Field(None, alias="GATEWAY_TLS_CERT")
+    tls_key: Path | None = Field(None, alias="GATEWAY_TLS_KEY")
+    #: CA bundle for client certificates; when set, clients must present one.
+    tls_client_ca: Path | None = Field(None, alias="GATEWAY_TLS_CLIENT_CA")
+    var_dir: Path = Field(Path("var"), alias="GATEWAY_VAR_DIR")
+
+    serving_port: int = Field(8500, alias="SERVING_PORT")
+    #: Where to reach Serving: ``host:port``; several comma-separated for round-robin.
+    serving_target: str | None = Field(None, alias="SERVING_TARGET")
+    serving_timeout_s: float = Field(30.0, alias="SERVING_TIMEOUT_S", gt=0)
+    serving_retries: int = Field(2, alias="SERVING_RETRIES", ge=0)
+    #: PEM CA bundle to reach Serving over TLS; client cert/key for mutual TLS.
+    serving_tls_ca: Path | None = Field(None, alias="SERVING_TLS_CA")
+    serving_tls_cert: Path | None = Field(None, alias="SERVING_TLS_CERT")
+    serving_tls_key: Path | None = Field(None, alias="SERVING_TLS_KEY")
+    model_name: str = Field(contract.DEFAULT_MODEL_NAME, alias="MODEL_NAME")
+    #: Version labels to look up for ``GET /v1/models`` (TF Serving has no call that lists them).
+    model_labels: str = Field("stable,canary", alias="GATEWAY_MODEL_LABELS")
+
+    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, alias="GATEWAY_MAX_UPLOAD_BYTES", gt=0)
+    max_duration_s: float = Field(600.0, alias="GATEWAY_MAX_DURATION_S", gt=0)
+    max_frames: int = Field(100_000, alias="GATEWAY_MAX_FRAMES", gt=0)
+    max_pixels: int = Field(3840 * 2160, alias="GATEWAY_MAX_PIXELS", gt=0)
+    frames: int = Field(DEFAULT_FRAMES, alias="GATEWAY_FRAMES", gt=0, le=256)
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, alias="GATEWAY_BATCH_SIZE", gt=0)
+    frame_max_side: int = Field(DEFAULT_FRAME_MAX_SIDE, alias="GATEWAY_FRAME_MAX_SIDE", ge=32)
+    aggregation: Aggregation = Field("confident", alias="GATEWAY_AGGREGATION")
+    #: Used only when the answering model version ships no threshold.
+    default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)
+    max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)
+    max_queue: int = Field(8, alias="GATEWAY_MAX_QUEUE", ge=0)
+    request_timeout_s: float = Field(120.0, alias="GATEWAY_REQUEST_TIMEOUT_S", gt=0)
+    log_level: str = Field("INFO", alias="GATEWAY_LOG_LEVEL")
+
+    @field_validator("tls_cert", "tls_key", "tls_client_ca", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @property
+    def serving_targets(self) -> list[str]:
+        """Serving addresses to round-robin over."""
+        raw = self.serving_target or f"127.0.0.1:{self.serving_port}"
+        return [t.strip() for t in raw.split(",") if t.strip()]
+
+    @property
+    def label_names(self) -> list[str]:
+        return [x.strip() for x in self.model_labels.split(",") if x.strip()]
+
+    @property
+    def cert_path(self) -> Path:
+        return self.tls_cert or self.var_dir / "tls" / "cert.pem"
+
+    @property
+    def key_path(self) -> Path:
+        return self.tls_key or self.var_dir / "tls" / "key.pem"
+
+    @property
+    def api_key_file(self) -> Path:
+        return self.var_dir / "api_key"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

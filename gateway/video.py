@@ -1,0 +1,271 @@
+"""Probe and decode stages: is the upload a video within limits, and which frames to analyse.
+
+Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
+timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
+frame to RGB in one swscale call.  Only the sampled frames are converted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import InvalidVideo, VideoLimitExceeded
+
+log = logging.getLogger(__name__)
+
+#: Forward gaps longer than this are crossed with a seek instead of decoding through.
+SEEK_MIN_GAP_S = 2.0
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What the gateway accepts; a video over any of them gets a 422 naming it."""
+
+    max_duration_s: float
+    max_frames: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the probe learnt about an upload. Width and height are as displayed."""
+
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
+    frame_count: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """One decoded frame: its position in the sample, its time and its RGB pixels."""
+
+    index: int
+    t_s: float
+    image: np.ndarray  # uint8 [H, W, 3], upright
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidVideo(f"not a readable video container: {exc}") from exc
+
+
+def _display_rotation(stream: av.video.stream.VideoStream, first: av.VideoFrame | None) -> int:
+    """Clockwise degrees to turn a decoded frame upright (as FFmpeg's autorotate does)."""
+    angle = 0.0
+    if first is not None and first.rotation:
+        angle = float(first.rotation)
+    else:
+        tag = stream.metadata.get("rotate")
+        if tag is not None:
+            try:
+                return round(float(tag) / 90.0) * 90 % 360
+            except ValueError:
+                pass
+    # The display matrix holds a counter-clockwise angle; FFmpeg turns the frame by -angle.
+    return round(-angle / 90.0) * 90 % 360
+
+
+def probe(path: Path, limits: VideoLimits) -> VideoInfo:
+    """Check that ``path`` holds a decodable video stream within ``limits``."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise InvalidVideo("the upload has no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None or not ctx.name:
+            raise InvalidVideo("the video stream has an unknown codec")
+        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if width > 0 and height > 0 and width * height > limits.max_pixels:
+            raise VideoLimitExceeded(
+                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
+            )
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration_s = _duration_s(container, stream)
+        first = _first_frame(container, stream)
+        if first is None:
+            raise InvalidVideo("the video stream holds no decodable frame")
+        width, height = first.width, first.height
+        if width * height > limits.max_pixels:
+            raise VideoLimitExceeded(
+                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
+            )
+        frames = int(stream.frames or 0)
+        if duration_s <= 0 or (frames <= 0 and fps <= 0):
+            duration_s, frames = _scan_packets(container, stream, limits.max_frames)
+        if frames <= 0:
+            frames = max(1, round(duration_s * fps))
+        if fps <= 0 and duration_s > 0:
+            fps = frames / duration_s
+        rotation = _display_rotation(stream, first)
+    if duration_s > limits.max_duration_s:
+        raise VideoLimitExceeded(
+            f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
+        )
+    if frames > limits.max_frames:
+        raise VideoLimitExceeded(f"{frames} frames exceed the limit of {limits.max_frames} frames")
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoInfo(
+        duration_s=duration_s,
+        fps=fps,
+        width=width,
+        height=height,
+        rotation=rotation,
+        frame_count=frames,
+        codec=str(ctx.name),
+    )
+
+
+def _duration_s(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _first_frame(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> av.VideoFrame | None:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError as exc:
+        raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
+    return None
+
+
+def _scan_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_frames: int
+) -> tuple[float, int]:
+    """Count frames and span by demuxing (no decoding), for streams without a duration."""
+    container.seek(0)
+    count, last = 0, None
+    first = None
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            count += 1
+            if count > max_frames:
+                raise VideoLimitExceeded(f"more than {max_frames} frames: over the frame limit")
+            if packet.pts is not None:
+                first = packet.pts if first is None else min(first, packet.pts)
+                last = packet.pts if last is None else max(last, packet.pts)
+    except av.error.FFmpegError:
+        pass  # a truncated tail still leaves the frames counted so far
+    if first is None or last is None or not stream.time_base or last <= first:
+        return 0.0, count
+    return float((last - first) * stream.time_base), count
+
+
+def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
+    """Timestamps (seconds from the start) to sample: ``frames`` uniformly, or ``rate`` per second.
+
+    Never asks for more frames than the video holds.
+    """
+    if rate is not None and info.duration_s > 0:
+        count = max(1, math.floor(info.duration_s * rate))
+        count = min(count, frames, info.frame_count)
+        step = 1.0 / rate
+        return [i * step for i in range(count)]
+    count = max(1, min(frames, info.frame_count))
+    span = max(info.duration_s - (1.0 / info.fps if info.fps > 0 else 0.0), 0.0)
+    if count == 1:
+        return [0.0]
+    return [span * i / (count - 1) for i in range(count)]
+
+
+def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    # Even sizes keep swscale on its fast paths.
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
+    width, height = size
+    image = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
+    return image
+
+
+def iter_frames(
+    path: Path, info: VideoInfo, times: list[float], *, max_side: int
+) -> Iterator[SampledFrame]:
+    """Decode the frames at ``times`` (sorted), as upright RGB no larger than ``max_side``.
+
+    For every target time, yields the first frame whose timestamp reaches it, so that
+    variable-frame-rate clips are sampled uniformly in time.  Long forward gaps are
+    crossed with a keyframe seek.  A truncated stream yields the frames decoded before
+    the damage; a stream with none raises :class:`InvalidVideo`.
+    """
+    if not times:
+        return
+    emitted = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 90000)
+        start_pts = stream.start_time or 0
+        half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+        seeking = True
+        target_i = 0
+        last_t = -math.inf
+        restart = True
+        size: tuple[int, int] | None = None
+        while target_i < len(times):
+            if restart:
+                decoder = container.decode(stream)
+                restart = False
+            try:
+                frame = next(decoder)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                log.warning("decode stopped early", extra={"error": str(exc), "frames": emitted})
+                break
+            if frame.pts is not None:
+                t = float((frame.pts - start_pts) * time_base)
+            else:
+                t = last_t + (1.0 / info.fps if info.fps > 0 else 0.0)
+            if t + 1e-6 < last_t and seeking:
+                # A seek landed before where we already were: the GOP is longer than the
+                # gap, so seeking only re-decodes. Decode straight through from here on.
+                seeking = False
+            last_t = max(last_t, t)
+            if t + half_frame < times[target_i]:
+                gap = times[target_i] - t
+                if seeking and gap > SEEK_MIN_GAP_S:
+                    target_pts = int(times[target_i] / time_base) + start_pts
+                    container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+                    restart = True
+                continue
+            if size is None:
+                # Fixed for the whole video, so every batch has one shape even if a
+                # (hostile) stream changes resolution midway.
+                size = _scaled_size(frame.width, frame.height, max_side)
+            image = _to_rgb(frame, size, info.rotation)
+            # One decoded frame may serve several targets when sampling faster than the fps.
+            while target_i < len(times) and times[target_i] <= t + half_frame:
+                yield SampledFrame(index=emitted, t_s=round(t, 4), image=image)
+                emitted += 1
+                target_i += 1
+    if emitted == 0:
+        raise InvalidVideo("no frame could be decoded from the video stream")

@@ -1,0 +1,1 @@
+"""Development launcher: the local Serving and the gateway as child processes."""

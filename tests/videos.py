@@ -1,0 +1,92 @@
+"""Encode real H.264 test clips with PyAV (libx264), deterministically."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def _faces() -> list[np.ndarray]:
+    """Two real face photographs that ship inside installed packages."""
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    astronaut = data.astronaut()[0:300, 100:400]  # her face and shoulders
+    with cbook.get_sample_data("grace_hopper.jpg") as fh:
+        hopper = np.asarray(Image.open(fh).convert("RGB"))[0:400, 100:450]
+    return [astronaut, hopper]
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def frame_pattern(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A moving gradient with noise and a bright square in the top-left (for orientation)."""
+    rng = np.random.default_rng(seed * 100_003 + index)
+    y, x = np.mgrid[0:height, 0:width]
+    r = ((x + 3 * index) % 256).astype(np.uint8)
+    g = ((y + 2 * index) % 256).astype(np.uint8)
+    b = np.full_like(r, (index * 5) % 256)
+    image = np.stack([r, g, b], axis=-1)
+    image = np.clip(image.astype(np.int16) + rng.integers(-8, 9, image.shape), 0, 255)
+    image = image.astype(np.uint8)
+    side = max(4, min(width, height) // 6)
+    image[:side, :side] = 255
+    return image
+
+
+def write_clip(
+    path: Path,
+    *,
+    width: int = 320,
+    height: int = 240,
+    frames: int = 30,
+    fps: int = 30,
+    rotation: int | None = None,
+    faces: int = 0,
+    frame_times: list[float] | None = None,
+    seed: int = 0,
+    gop: int = 30,
+) -> Path:
+    """Write an H.264 MP4.
+
+    ``faces`` puts that many real face photographs side by side over the pattern;
+    ``rotation`` stores a display rotation (degrees counter-clockwise, as the display
+    matrix holds it); ``frame_times`` gives explicit timestamps (variable frame rate).
+    """
+    photos = _faces()[:faces] if faces else []
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "2", "crf": "23"}
+        if frame_times is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i in range(frames):
+            image = frame_pattern(i, width, height, seed)
+            if photos:
+                slot = width // len(photos)
+                for k, photo in enumerate(photos):
+                    fh = int(height * 0.8)
+                    fw = min(slot - 4, int(fh * photo.shape[1] / photo.shape[0]))
+                    y0 = (height - fh) // 2 + int(3 * np.sin(i / 5))
+                    x0 = k * slot + (slot - fw) // 2
+                    image[y0 : y0 + fh, x0 : x0 + fw] = _resize(photo, fw, fh)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if frame_times is not None:
+                frame.pts = round(frame_times[i] * 1000)
+                frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
