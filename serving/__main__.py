@@ -1,0 +1,60 @@
+"""``python -m serving``: run the model server until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+
+class _Shutdown(Exception):
+    """Raised in the main thread by a signal during start-up."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, start the server, serve until a signal; return the exit code."""
+    logging.basicConfig(
+        level=os.environ.get("SERVING_LOG_LEVEL", "INFO").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .flags import parse_flags
+
+    flags = parse_flags(argv)
+
+    from .errors import ServingError
+    from .server import ModelServer
+
+    server = ModelServer(flags)
+    starting = True
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("serving").info("Received %s, shutting down", signal.Signals(signum).name)
+        server.request_stop()
+        if starting:
+            raise _Shutdown
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+        starting = False
+        server.wait()
+    except _Shutdown:
+        pass
+    except ServingError as exc:
+        logging.getLogger("serving").error(
+            "Failed to start server. Error: %s: %s", exc.code.name, exc.message
+        )
+        server.stop(grace_s=0)
+        # main.cc returns -1 when the server fails to start.
+        return 255
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Prometheus metrics with TF Serving's names, exported on the REST port.
+
+TF Serving registers ``/tensorflow/serving/request_count`` (labels model_name,
+status), ``/tensorflow/serving/request_latency`` (model_name, API, entrypoint),
+``/tensorflow/serving/model_warmup_latency`` and
+``/tensorflow/serving/model_warmup_records_read`` (model_path), and the
+Prometheus exporter rewrites ``/`` to ``:`` (util/prometheus_exporter.cc), so
+``/tensorflow/serving/request_count`` is scraped as
+``:tensorflow:serving:request_count``.
+"""
+
+from __future__ import annotations
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+def prometheus_name(name: str) -> str:
+    """TF Serving's exporter name mangling: every '/' becomes ':'."""
+    return name.replace("/", ":")
+
+
+class Metrics:
+    """A private registry holding the serving metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            prometheus_name("/tensorflow/serving/request_count"),
+            "The total number of requests.",
+            ["model_name", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            prometheus_name("/tensorflow/serving/request_latency"),
+            "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
+            ["model_name", "API", "entrypoint"],
+            buckets=[10 * 1.8**i for i in range(33)],
+            registry=self.registry,
+        )
+        self._warmup_latency = Histogram(
+            prometheus_name("/tensorflow/serving/model_warmup_latency"),
+            "Distribution of wall time (in microseconds) for warming up the model.",
+            ["model_path", "status"],
+            buckets=[10 * 1.8**i for i in range(33)],
+            registry=self.registry,
+        )
+        self._warmup_records = Counter(
+            prometheus_name("/tensorflow/serving/model_warmup_records_read"),
+            "The total number of warmup records read.",
+            ["model_path", "status"],
+            registry=self.registry,
+        )
+        self._batch_size = Histogram(
+            prometheus_name("/tensorflow/serving/batching_session/processed_batch_size"),
+            "Tracks the batch size distribution on processing.",
+            ["model_name"],
+            buckets=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+            registry=self.registry,
+        )
+        self._versions = Gauge(
+            prometheus_name("/tensorflow/serving/model_versions_available"),
+            "Versions of a model currently AVAILABLE.",
+            ["model_name"],
+            registry=self.registry,
+        )
+
+    def observe_request(
+        self, api: str, model_name: str, code: grpc.StatusCode, seconds: float
+    ) -> None:
+        """Count one request and its latency."""
+        self._requests.labels(model_name, "OK" if code == grpc.StatusCode.OK else code.name).inc()
+        self._latency.labels(model_name, api, "GRPC").observe(seconds * 1e6)
+
+    def observe_warmup(self, model_path: str, records: int, seconds: float, ok: bool) -> None:
+        """Record a warmup run."""
+        status = "OK" if ok else "ERROR"
+        self._warmup_latency.labels(model_path, status).observe(seconds * 1e6)
+        self._warmup_records.labels(model_path, status).inc(records)
+
+    def observe_batch(self, model_name: str, size: int) -> None:
+        """Record the size of a batch the batcher ran."""
+        self._batch_size.labels(model_name).observe(size)
+
+    def set_available_versions(self, model_name: str, count: int) -> None:
+        """Publish how many versions of a model are AVAILABLE."""
+        self._versions.labels(model_name).set(count)
+
+    def render(self) -> bytes:
+        """Prometheus text exposition."""
+        return generate_latest(self.registry)

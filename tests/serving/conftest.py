@@ -1,0 +1,180 @@
+"""Fixtures for the serving tests: tiny SavedModels and a real server process.
+
+The model is built with Keras and exported through ``keras.export.ExportArchive``
+with the contract's signature (``frames`` uint8 [N, H, W, 3] -> ``fake_probability``
+float32 [N] and ``threshold`` float32 scalar, resizing inside the graph), then
+served by ``python -m serving`` in a subprocess and called over real gRPC.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+import contract
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 120.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def export_tiny_model(path: Path | str, threshold: float = 0.5, seed: int = 0) -> Callable:
+    """Export a tiny frame classifier at ``path``; return its serving function.
+
+    The returned ``tf.function`` is the in-process reference the server's
+    answers are compared with.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FRAMES_INPUT)]
+    )
+    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        scaled = tf.image.resize(tf.cast(frames, tf.float32) / 255.0, (32, 32))
+        return {
+            contract.FAKE_PROBABILITY: tf.reshape(model(scaled), [-1]),
+            contract.THRESHOLD: tf.constant(threshold, tf.float32),
+        }
+
+    archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+    archive.write_out(str(path), verbose=False)
+    return serve
+
+
+def publish(source: Path, base: Path, version: int) -> Path:
+    """Copy a version into a staging name, then rename it into place (atomic publish)."""
+    staging = base / f".tmp-{version:05d}"
+    shutil.copytree(source, staging)
+    target = base / str(version)
+    os.rename(staging, target)
+    return target
+
+
+class ServerProcess:
+    """``python -m serving`` in a subprocess, with its stderr kept in a file."""
+
+    def __init__(self, args: Sequence[str], log_dir: Path, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.args = ["--port", str(self.port), *args]
+        self.log_path = log_dir / f"serving-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "serving", *self.args],
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        )
+        self.target = f"localhost:{self.port}"
+
+    def log(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_available(self, model_name: str = "deepfake", timeout_s: float = STARTUP_TIMEOUT_S):
+        """Wait for an AVAILABLE version; fail with the log if the process dies first."""
+        from serving.client import wait_until_available
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            try:
+                return wait_until_available(self.target, model_name, timeout_s=2.0)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server not ready in {timeout_s}s:\n{self.log()[-4000:]}")
+
+    def channel(self, **kwargs) -> grpc.Channel:
+        """An insecure channel to the server."""
+        return grpc.insecure_channel(self.target, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
+        """Signal the server and return its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Iterator[tuple[Path, Callable]]:
+    """One exported tiny model (not under a base path) and its in-process function."""
+    root = Path(tempfile.mkdtemp(prefix="serving-model-"))
+    serve = export_tiny_model(root / "model", threshold=0.5, seed=0)
+    yield root / "model", serve
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with given flags; every one is stopped (and must exit 0) at teardown."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(list(args), tmp_path, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        code = server.stop()
+        assert code == 0, f"server exited with {code}:\n{server.log()[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def served_model(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: tuple[Path, Callable]
+) -> Iterator[tuple[ServerProcess, Callable]]:
+    """A server for the whole module, serving the tiny model as version 1 of ``deepfake``."""
+    model_dir, serve = tiny_model_dir
+    base = tmp_path_factory.mktemp("models") / "deepfake"
+    base.mkdir()
+    publish(model_dir, base, 1)
+    server = ServerProcess(
+        ["--model_name", "deepfake", f"--model_base_path={base}"],
+        tmp_path_factory.mktemp("logs"),
+    )
+    server.wait_available()
+    yield server, serve
+    code = server.stop()
+    assert code == 0, f"server exited with {code}:\n{server.log()[-4000:]}"
+
+
+def frames(n: int = 3, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    """Random uint8 RGB frames."""
+    return np.random.default_rng(seed).integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
