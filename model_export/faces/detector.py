@@ -86,6 +86,8 @@ def _proposals(
     shape = tf.shape(images)
     scales = pyramid_scales(shape[1], shape[2], min_face_size, scale_factor)
     n = shape[0]
+    # P-Net, like any Conv2D here, rejects an empty batch: no levels for zero frames.
+    scales = scales[: tf.shape(scales)[0] * tf.minimum(n, 1)]
     # One invalid entry per frame keeps every later axis non-empty.
     init = (tf.zeros([n, 1, 4]), tf.zeros([n, 1]), tf.zeros([n, 1], tf.bool))
 
