@@ -28,7 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import ServingError
     from .server import ModelServer
 
-    server = ModelServer(flags)
+    try:
+        server = ModelServer(flags)
+    except ServingError as exc:
+        logging.getLogger("serving").error(
+            "Failed to start server. Error: %s: %s", exc.code.name, exc.message
+        )
+        return 255
     starting = True
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

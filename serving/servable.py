@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -24,6 +24,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 import contract
 
 from . import tensors
+from .batching import BatchScheduler
 from .errors import ServingError, code_from_value, invalid_argument
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class Servable:
         path: str,
         session: tf.compat.v1.Session,
         meta_graph: meta_graph_pb2.MetaGraphDef,
+        batcher: BatchScheduler | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -88,6 +91,8 @@ class Servable:
         self.signatures: Mapping[str, meta_graph_pb2.SignatureDef] = dict(meta_graph.signature_def)
         self._closed = False
         self._close_lock = threading.Lock()
+        self._batcher = batcher
+        self._on_batch = on_batch
 
     @classmethod
     def load(
@@ -96,8 +101,14 @@ class Servable:
         version: int,
         path: str,
         session_config: tf.compat.v1.ConfigProto | None = None,
+        batcher: BatchScheduler | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> Servable:
-        """Restore ``path`` with the TF1 SavedModel loader, as TF Serving does."""
+        """Restore ``path`` with the TF1 SavedModel loader, as TF Serving does.
+
+        With a ``batcher``, Predict calls (warmup included) go through it, as
+        TF Serving wraps the session in a BatchingSession.
+        """
         graph = tf.Graph()
         session = tf.compat.v1.Session(graph=graph, config=session_config)
         try:
@@ -106,13 +117,15 @@ class Servable:
         except BaseException:
             session.close()
             raise
-        return cls(name, version, path, session, meta_graph)
+        return cls(name, version, path, session, meta_graph, batcher, on_batch)
 
     def close(self) -> None:
         """Release the session (idempotent)."""
         with self._close_lock:
             if not self._closed:
                 self._closed = True
+                if self._batcher is not None:
+                    self._batcher.forget(self)
                 self._session.close()
 
     # --- Predict -------------------------------------------------------------------------
@@ -231,6 +244,15 @@ class Servable:
     def predict(self, request: predict_pb2.PredictRequest) -> dict[str, np.ndarray]:
         """Validate and run a PredictRequest; returns output alias -> array."""
         prepared = self.prepare(request)
+        if self._batcher is not None:
+            return self._batcher.submit(
+                self,
+                self.run,
+                prepared.signature_name,
+                prepared.inputs,
+                prepared.output_aliases,
+                self._on_batch,
+            )
         return self.run(prepared.signature_name, prepared.inputs, prepared.output_aliases)
 
     # --- Warmup --------------------------------------------------------------------------

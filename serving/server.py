@@ -1,43 +1,31 @@
-"""Assembles the model server from flags: manager, core, gRPC (and REST) endpoints."""
+"""Assembles the model server from flags: manager, core, gRPC and REST endpoints."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent import futures
 
 import grpc
 import tensorflow as tf
-from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
 
+from . import config as cfg
 from . import grpc_api
+from .batching import BatchScheduler
 from .core import ServerCore, single_model_config
 from .errors import ServingError
 from .flags import Flags
-from .manager import Manager
+from .manager import AVAILABLE, Manager, VersionStatus
 from .metrics import Metrics
+from .rest_api import RestServer
 from .servable import Servable
+from .tls import server_credentials
 
 log = logging.getLogger(__name__)
 
 #: server.cc: builder.SetMaxMessageSize(tensorflow::kint32max)
 MAX_MESSAGE_SIZE = 2**31 - 1
-
-
-def read_text_proto(path: str, message: object) -> object:
-    """Parse a text-format proto file (server.cc ParseProtoTextFile)."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    try:
-        text_format.Parse(text, message)
-    except text_format.ParseError as exc:
-        raise ServingError(
-            grpc.StatusCode.INVALID_ARGUMENT, f"Invalid protobuf file: '{path}': {exc}"
-        ) from None
-    return message
 
 
 def channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -52,17 +40,38 @@ def channel_arguments(text: str) -> list[tuple[str, int | str]]:
     return out
 
 
+def _config_error(exc: Exception) -> ServingError:
+    return ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
 class ModelServer:
     """The whole server; ``start`` blocks until the configured models are loaded."""
 
     def __init__(self, flags: Flags) -> None:
         self.flags = flags
         self.metrics = Metrics()
+        try:
+            # Read every config file up front, so a typo stops the server before it loads.
+            self._monitoring = (
+                cfg.read_text(flags.monitoring_config_file, cfg.MonitoringConfig)
+                if flags.monitoring_config_file
+                else None
+            )
+            self._ssl = (
+                cfg.read_text(flags.ssl_config_file, cfg.SSLConfig)
+                if flags.ssl_config_file
+                else None
+            )
+            self._credentials = server_credentials(self._ssl) if self._ssl is not None else None
+            self.batcher = self._make_batcher()
+        except (cfg.ConfigError, OSError) as exc:
+            raise _config_error(exc) from None
         self.manager = Manager(
             self._load,
             max_num_load_retries=flags.max_num_load_retries,
             load_retry_interval_s=flags.load_retry_interval_micros / 1e6,
         )
+        self.manager.add_listener(self._on_state)
         self.core = ServerCore(
             self.manager,
             file_system_poll_wait_seconds=flags.file_system_poll_wait_seconds,
@@ -71,22 +80,50 @@ class ModelServer:
             ),
         )
         self._grpc: grpc.Server | None = None
+        self._rest: RestServer | None = None
         self._stop = threading.Event()
+        self._config_poller: threading.Thread | None = None
         self._session_config = self._make_session_config()
+
+    def _make_batcher(self) -> BatchScheduler | None:
+        if not self.flags.enable_batching:
+            return None
+        params = cfg.BatchingParameters()
+        if self.flags.batching_parameters_file:
+            params = cfg.read_text(self.flags.batching_parameters_file, cfg.BatchingParameters)
+        else:
+            # server.cc: batching on without a file names the thread pool only.
+            params.thread_pool_name.value = "model_server_batch_threads"
+        options = cfg.BatchingOptions.from_proto(params)
+        log.info("Server-side batching enabled: %s", options)
+        return BatchScheduler(options)
 
     def _make_session_config(self) -> tf.compat.v1.ConfigProto:
         config = tf.compat.v1.ConfigProto()
         f = self.flags
-        intra = f.tensorflow_intra_op_parallelism or f.tensorflow_session_parallelism
-        inter = f.tensorflow_inter_op_parallelism or f.tensorflow_session_parallelism
-        config.intra_op_parallelism_threads = intra
-        config.inter_op_parallelism_threads = inter
+        config.intra_op_parallelism_threads = (
+            f.tensorflow_intra_op_parallelism or f.tensorflow_session_parallelism
+        )
+        config.inter_op_parallelism_threads = (
+            f.tensorflow_inter_op_parallelism or f.tensorflow_session_parallelism
+        )
         return config
+
+    def _on_state(self, model: str, status: VersionStatus) -> None:
+        count = sum(1 for s in self.manager.version_states(model).values() if s.state == AVAILABLE)
+        self.metrics.set_available_versions(model, count)
 
     # --- Loading ----------------------------------------------------------------------------
 
     def _load(self, name: str, version: int, path: str) -> Servable:
-        servable = Servable.load(name, version, path, self._session_config)
+        servable = Servable.load(
+            name,
+            version,
+            path,
+            self._session_config,
+            batcher=self.batcher,
+            on_batch=lambda size: self.metrics.observe_batch(name, size),
+        )
         try:
             if self.flags.enable_model_warmup:
                 start = time.monotonic()
@@ -102,12 +139,13 @@ class ModelServer:
             raise
         return servable
 
-    def initial_config(self) -> model_server_config_pb2.ModelServerConfig:
+    def read_model_config(self) -> cfg.ModelServerConfig:
         """The config from ``--model_config_file`` or ``--model_name/--model_base_path``."""
         if self.flags.model_config_file:
-            config = model_server_config_pb2.ModelServerConfig()
-            read_text_proto(self.flags.model_config_file, config)
-            return config
+            try:
+                return cfg.read_text(self.flags.model_config_file, cfg.ModelServerConfig)
+            except (cfg.ConfigError, OSError) as exc:
+                raise _config_error(exc) from None
         log.info(
             "Building single TensorFlow model file config:  model_name: %s model_base_path: %s",
             self.flags.model_name,
@@ -118,8 +156,8 @@ class ModelServer:
     # --- Lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load the configured models, then open the gRPC port."""
-        self.core.reload_config(self.initial_config())
+        """Load the configured models, then open the gRPC (and REST) ports."""
+        self.core.reload_config(self.read_model_config())
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
             ("grpc.max_send_message_length", MAX_MESSAGE_SIZE),
@@ -134,10 +172,53 @@ class ModelServer:
         )
         grpc_api.add_services(server, self.core, self.metrics)
         address = f"0.0.0.0:{self.flags.port}"
-        server.add_insecure_port(address)
+        if self._credentials is not None:
+            server.add_secure_port(address, self._credentials)
+        else:
+            server.add_insecure_port(address)
         server.start()
         self._grpc = server
         log.info("Running gRPC ModelServer at %s ...", address)
+        self._start_rest()
+        if self.flags.model_config_file and self.flags.model_config_file_poll_wait_seconds > 0:
+            self._config_poller = threading.Thread(
+                target=self._poll_model_config, name="config-poll", daemon=True
+            )
+            self._config_poller.start()
+
+    def _start_rest(self) -> None:
+        port = self.flags.rest_api_port
+        if port == 0:
+            return
+        if port == self.flags.port:
+            log.error(
+                "server_options.http_port cannot be same as grpc_port. Please use a different "
+                "port for HTTP/REST API. Skipped exporting HTTP/REST API."
+            )
+            return
+        self._rest = RestServer(
+            self.core,
+            port,
+            self.metrics,
+            cfg.prometheus_path(self._monitoring),
+            timeout_s=self.flags.rest_api_timeout_in_ms / 1000,
+        )
+        self._rest.start()
+
+    def _poll_model_config(self) -> None:
+        """Re-read ``--model_config_file`` periodically and apply it when it changed."""
+        wait = self.flags.model_config_file_poll_wait_seconds
+        while not self._stop.wait(wait):
+            try:
+                new_config = self.read_model_config()
+                if new_config == self.core.config:
+                    continue
+                log.info("Model config file changed; reloading")
+                self.core.reload_config(new_config)
+            except ServingError as exc:
+                log.error("ReloadConfig failed: %s: %s", exc.code.name, exc.message)
+            except Exception:
+                log.exception("polling the model config file failed")
 
     def wait(self) -> None:
         """Block until ``stop`` is called."""
@@ -150,13 +231,13 @@ class ModelServer:
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting requests, finish in-flight ones, unload every version."""
         self._stop.set()
+        if self._rest is not None:
+            self._rest.stop()
+            self._rest = None
         if self._grpc is not None:
             self._grpc.stop(grace_s).wait()
             self._grpc = None
         self.core.stop()
         self.manager.stop()
-
-
-def pid_note() -> str:
-    """A short description of this process for logs."""
-    return f"pid {os.getpid()}"
+        if self.batcher is not None:
+            self.batcher.stop()

@@ -178,3 +178,92 @@ def served_model(
 def frames(n: int = 3, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
     """Random uint8 RGB frames."""
     return np.random.default_rng(seed).integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+
+
+class TlsMaterial:
+    """A CA, a server certificate for localhost and a client certificate, as PEM text."""
+
+    def __init__(self) -> None:
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        now = datetime.datetime.now(datetime.UTC)
+
+        def key() -> ec.EllipticCurvePrivateKey:
+            return ec.generate_private_key(ec.SECP256R1())
+
+        def pem_key(k: ec.EllipticCurvePrivateKey) -> str:
+            return k.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode()
+
+        def name(common: str) -> x509.Name:
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+        def cert(subject, public, issuer, signer, ca=False, usage=None, san=None):
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(issuer)
+                .public_key(public)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            )
+            if usage:
+                builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            if san:
+                builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+            return (
+                builder.sign(signer, hashes.SHA256())
+                .public_bytes(serialization.Encoding.PEM)
+                .decode()
+            )
+
+        ca_key = key()
+        self.ca_cert = cert(name("test ca"), ca_key.public_key(), name("test ca"), ca_key, ca=True)
+        server_key = key()
+        self.server_key = pem_key(server_key)
+        self.server_cert = cert(
+            name("localhost"),
+            server_key.public_key(),
+            name("test ca"),
+            ca_key,
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            san=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        )
+        client_key = key()
+        self.client_key = pem_key(client_key)
+        self.client_cert = cert(
+            name("client"),
+            client_key.public_key(),
+            name("test ca"),
+            ca_key,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
+        other_key = key()
+        other_ca = cert(name("other"), other_key.public_key(), name("other"), other_key, ca=True)
+        rogue_key = key()
+        self.rogue_key = pem_key(rogue_key)
+        self.rogue_cert = cert(
+            name("rogue"),
+            rogue_key.public_key(),
+            name("other"),
+            other_key,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
+        self.other_ca = other_ca
+
+
+@pytest.fixture(scope="session")
+def tls_material() -> TlsMaterial:
+    """Certificates for TLS and mutual TLS tests."""
+    return TlsMaterial()
