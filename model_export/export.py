@@ -1,0 +1,69 @@
+"""Export a Keras frame classifier as a SavedModel that honours the wire contract.
+
+The exported ``serving_default`` signature takes raw ``uint8`` RGB frames of any size
+and does all preprocessing in the graph. Export goes through
+``keras.export.ExportArchive`` because TF Serving restores versions through a TF1
+session (``tf.compat.v1.saved_model.loader.load``), and only the Keras export path
+produces variables that session restore can find.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+import contract
+from model_export.preprocess import preprocess_frames
+
+log = logging.getLogger(__name__)
+
+#: Tag set TF Serving loads (``kSavedModelTagServe``).
+SERVE_TAG = "serve"
+
+
+def frames_spec() -> tf.TensorSpec:
+    """Input spec of ``serving_default``: raw RGB frames of any size."""
+    return tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FRAMES_INPUT)
+
+
+def build_archive(
+    model: keras.Model, *, threshold: float, input_size: tuple[int, int]
+) -> keras.export.ExportArchive:
+    """Build the export archive of a frame classifier.
+
+    ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
+    probability ``[N]`` or ``[N, 1]``. ``threshold`` becomes a constant of the graph so
+    that clients learn the version's decision threshold from the version itself.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    threshold_value = float(threshold)
+    size = (int(input_size[0]), int(input_size[1]))
+
+    @tf.function(input_signature=[frames_spec()])
+    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        def classify() -> tf.Tensor:
+            x = preprocess_frames(frames, size)
+            return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
+
+        # Some CPU kernels reject empty batches; an empty request gets an empty answer.
+        probability = tf.cond(tf.shape(frames)[0] > 0, classify, lambda: tf.zeros([0], tf.float32))
+        return {
+            contract.FAKE_PROBABILITY: probability,
+            contract.THRESHOLD: tf.constant(threshold_value, tf.float32),
+        }
+
+    archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+    return archive
+
+
+def write_saved_model(
+    model: keras.Model, path: Path, *, threshold: float, input_size: tuple[int, int]
+) -> None:
+    """Write ``model`` as a contract SavedModel into ``path`` (created if missing)."""
+    archive = build_archive(model, threshold=threshold, input_size=input_size)
+    log.info("writing SavedModel", extra={"path": str(path), "threshold": threshold})
+    archive.write_out(str(path), verbose=False)

@@ -1,0 +1,118 @@
+"""Binary classification metrics in plain numpy (label 1 = fake)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct score, and those thresholds.
+
+    A sample is predicted fake when ``score >= threshold``. The first point is (0, 0) with
+    threshold ``inf``.
+    """
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    # Keep the last index of each run of equal scores.
+    last = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(sorted_scores) - 1]
+    tp = np.cumsum(sorted_labels)[last]
+    fp = np.cumsum(~sorted_labels)[last]
+    positives, negatives = max(labels.sum(), 1), max((~labels).sum(), 1)
+    fpr = np.r_[0.0, fp / negatives]
+    tpr = np.r_[0.0, tp / positives]
+    thresholds = np.r_[np.inf, sorted_scores[last]]
+    return fpr, tpr, thresholds
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve; NaN when only one class is present."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        return float("nan")
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def log_loss(labels: np.ndarray, scores: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy, probabilities clipped to ``[eps, 1 - eps]``."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(scores, dtype=np.float64), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan")
+
+
+def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Threshold that maximises balanced accuracy (Youden's J) on ``labels``/``scores``.
+
+    Ties go to the threshold closest to 0.5; with one class present, 0.5 is returned.
+    """
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    finite = np.isfinite(thresholds)
+    j = np.where(finite, tpr - fpr, -np.inf)
+    best = np.flatnonzero(j >= j.max() - 1e-12)
+    # Place the threshold between the chosen score and the next lower one, so that small
+    # drifts of the same scores do not flip verdicts.
+    candidates = []
+    scores = np.asarray(scores, dtype=np.float64)
+    for i in best:
+        t = thresholds[i]
+        lower = scores[scores < t]
+        candidates.append((t + lower.max()) / 2 if lower.size else t)
+    candidates = np.asarray(candidates)
+    return float(candidates[np.argmin(np.abs(candidates - 0.5))])
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Metrics of one set of predictions at a fixed threshold."""
+
+    count: int
+    threshold: float
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float
+    log_loss: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> BinaryMetrics:
+    """Accuracy, precision, recall, F1, ROC-AUC and log-loss at ``threshold``."""
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    pred = s >= threshold
+    tp = int(np.sum(pred & y))
+    fp = int(np.sum(pred & ~y))
+    tn = int(np.sum(~pred & ~y))
+    fn = int(np.sum(~pred & y))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return BinaryMetrics(
+        count=len(y),
+        threshold=float(threshold),
+        accuracy=float(np.mean(pred == y)) if len(y) else float("nan"),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        roc_auc=roc_auc(y, s),
+        log_loss=log_loss(y, s),
+        tp=tp,
+        fp=fp,
+        tn=tn,
+        fn=fn,
+    )

@@ -1,0 +1,61 @@
+"""Keras frame classifiers.
+
+Every model takes float32 frames in ``[0, 1]`` of shape ``[N, H, W, 3]`` and returns the
+fake probability ``[N, 1]`` (sigmoid), so that any of them exports through
+:func:`model_export.export.write_saved_model`.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def tiny_cnn(input_size: tuple[int, int] = (32, 32), seed: int = 0) -> keras.Model:
+    """A very small untrained CNN whose weights depend only on ``seed``.
+
+    Used for fixtures: two seeds give clearly different outputs.
+    """
+    # Wide initial weights so that outputs spread over (0, 1) with frame content.
+    init = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
+    bias = keras.initializers.RandomNormal(stddev=0.5, seed=seed + 1)
+    inputs = keras.Input((*input_size, 3), name="frames")
+    x = layers.Conv2D(
+        4,
+        3,
+        strides=2,
+        activation="relu",
+        kernel_initializer=init,
+        bias_initializer=bias,
+        name="conv1",
+    )(inputs)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(
+        1, activation="sigmoid", kernel_initializer=init, bias_initializer=bias, name="fc"
+    )(x)
+    return keras.Model(inputs, outputs, name=f"tiny_cnn_{seed}")
+
+
+def small_cnn(
+    input_size: tuple[int, int] = (128, 128),
+    *,
+    width: int = 16,
+    dropout: float = 0.3,
+    seed: int = 0,
+) -> keras.Model:
+    """A small CNN with batch norm and dropout, fast to train on two CPU cores."""
+    init = keras.initializers.HeNormal(seed=seed)
+    inputs = keras.Input((*input_size, 3), name="frames")
+    x = inputs
+    for i, filters in enumerate((width, width * 2, width * 4, width * 4)):
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, kernel_initializer=init, name=f"conv{i + 1}"
+        )(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    x = layers.Dense(width * 2, activation="relu", kernel_initializer=init, name="fc1")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")

@@ -1,0 +1,173 @@
+"""Publish a version atomically under ``<base>/<name>/<version>``.
+
+TF Serving polls the base path (every second by default) and loads any child whose name
+parses as an integer (file_system_storage_path_source.cc), so a version copied in place
+can be loaded half-written (tensorflow/serving#1086, #572). A version is therefore written
+into a non-numeric staging sibling on the same file system, checked, flushed to disk and
+renamed into place in one ``rename(2)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+
+import contract
+from model_export import warmup
+from model_export.export import write_saved_model
+from model_export.savedmodel import load_version
+
+log = logging.getLogger(__name__)
+
+#: Written beside the warmup file; TF Serving ignores it, people and tools read it.
+INFO_RELATIVE_PATH = "assets.extra/export_info.json"
+#: Prefix of staging directories; never parses as a version.
+STAGING_PREFIX = ".tmp-"
+
+
+class PublishError(RuntimeError):
+    """A version could not be published."""
+
+
+def existing_versions(model_dir: Path) -> list[int]:
+    """Integer versions under ``model_dir``, ascending (as TF Serving would see them)."""
+    if not model_dir.is_dir():
+        return []
+    return sorted(
+        int(child.name)
+        for child in model_dir.iterdir()
+        if child.is_dir() and contract.is_version_dir_name(child.name)
+    )
+
+
+def next_version(model_dir: Path) -> int:
+    """The highest existing version plus one, or 1 for an empty base path."""
+    versions = existing_versions(model_dir)
+    return max(versions) + 1 if versions else 1
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and directory under ``root`` to disk."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            fd = os.open(os.path.join(dirpath, filename), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def verify_version(path: Path) -> int:
+    """Load ``path`` through a TF1 session and replay its warmup; return records replayed.
+
+    This is what TF Serving does before it marks a version AVAILABLE, so a version that
+    passes here loads there.
+    """
+    with load_version(path) as loaded:
+        for key in contract.REQUIRED_OUTPUTS:
+            if key not in loaded.signatures[contract.SERVING_SIGNATURE].outputs:
+                raise PublishError(f"signature {contract.SERVING_SIGNATURE!r} lacks {key!r}")
+        return loaded.replay_warmup()
+
+
+def publish_directory(
+    write: Callable[[Path], None],
+    base_path: Path,
+    name: str,
+    *,
+    version: int | None = None,
+    info: Mapping[str, Any] | None = None,
+    verify: bool = True,
+) -> Path:
+    """Publish whatever ``write(staging_dir)`` writes as the next (or given) version.
+
+    ``write`` must produce a complete SavedModel, warmup included, inside the directory it
+    is given. The staging directory is removed on any failure, so nothing numeric is left
+    behind. Returns the path of the published version.
+    """
+    model_dir = Path(base_path) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    target_version = version if version is not None else next_version(model_dir)
+    if version is not None and (model_dir / str(version)).exists():
+        raise PublishError(f"version {version} already exists under {model_dir}")
+    staging = model_dir / f"{STAGING_PREFIX}{target_version}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        write(staging)
+        if verify:
+            records = verify_version(staging)
+            log.info("version verified", extra={"path": str(staging), "warmup": records})
+        meta = {"name": name, "created_unix": time.time(), **dict(info or {})}
+        info_path = staging / INFO_RELATIVE_PATH
+        info_path.parent.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        _fsync_tree(staging)
+        while True:
+            target = model_dir / str(target_version)
+            try:
+                # rename(2) refuses a non-empty target, so a concurrent publisher of the
+                # same number makes this fail instead of mixing two versions.
+                os.rename(staging, target)
+                break
+            except OSError:
+                if version is not None or not target.exists():
+                    raise
+                target_version = next_version(model_dir)
+        _fsync_dir(model_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("published version", extra={"path": str(target), "version": target_version})
+    return target
+
+
+def publish_version(
+    model: keras.Model,
+    base_path: Path,
+    name: str,
+    *,
+    threshold: float,
+    input_size: tuple[int, int],
+    version: int | None = None,
+    info: Mapping[str, Any] | None = None,
+    warmup_batch_sizes: tuple[int, ...] = warmup.DEFAULT_BATCH_SIZES,
+    warmup_frame_size: tuple[int, int] = warmup.DEFAULT_FRAME_SIZE,
+) -> Path:
+    """Export a Keras frame classifier and publish it as a version of ``name``.
+
+    ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
+    probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
+    integer version is used. Returns the published version directory.
+    """
+
+    def write(staging: Path) -> None:
+        write_saved_model(model, staging, threshold=threshold, input_size=input_size)
+        requests = warmup.warmup_requests(
+            name, batch_sizes=warmup_batch_sizes, frame_size=warmup_frame_size
+        )
+        warmup.write_warmup(staging / contract.WARMUP_RELATIVE_PATH, requests)
+
+    meta = {
+        "threshold": float(threshold),
+        "input_size": [int(input_size[0]), int(input_size[1])],
+        **dict(info or {}),
+    }
+    return publish_directory(write, base_path, name, version=version, info=meta)

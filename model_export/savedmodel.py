@@ -1,0 +1,88 @@
+"""Load an exported version the way TF Serving does and run it.
+
+TF Serving restores a version through a TF1 session: import the MetaGraph tagged
+``serve``, run its restore op, then its init op (tensorflow_serving/servables/tensorflow/
+saved_model_bundle_factory.cc -> tensorflow/cc/saved_model/loader.cc). Checking exports
+this way catches models that only ``tf.saved_model.load`` could run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import contract
+from model_export.warmup import read_warmup
+
+
+@dataclass
+class LoadedVersion:
+    """A version restored into its own TF1 session."""
+
+    path: Path
+    session: tf.compat.v1.Session
+    signatures: Mapping[str, tf.compat.v1.MetaGraphDef]
+
+    def run(
+        self, inputs: Mapping[str, np.ndarray], signature: str = contract.SERVING_SIGNATURE
+    ) -> dict[str, np.ndarray]:
+        """Run ``signature`` on named numpy inputs and return its named outputs."""
+        sig = self.signatures[signature]
+        feeds = {sig.inputs[key].name: value for key, value in inputs.items()}
+        fetches = {key: info.name for key, info in sig.outputs.items()}
+        return self.session.run(fetches, feeds)
+
+    def predict_frames(self, frames: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Fake probability per frame of ``uint8`` frames ``[N, H, W, 3]``."""
+        out = [
+            self.run({contract.FRAMES_INPUT: frames[i : i + batch_size]})[contract.FAKE_PROBABILITY]
+            for i in range(0, len(frames), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros([0], np.float32)
+
+    def threshold(self) -> float:
+        """The decision threshold shipped with the version."""
+        frame = np.zeros([1, 8, 8, 3], np.uint8)
+        return float(self.run({contract.FRAMES_INPUT: frame})[contract.THRESHOLD])
+
+    def replay_warmup(self) -> int:
+        """Replay the version's warmup records; return how many ran."""
+        count = 0
+        for record in read_warmup(self.path / contract.WARMUP_RELATIVE_PATH):
+            request = record.predict_log.request
+            signature = request.model_spec.signature_name or contract.SERVING_SIGNATURE
+            inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+            outputs = self.run(inputs, signature)
+            if not all(np.all(np.isfinite(v)) for v in outputs.values()):
+                raise ValueError(f"warmup record {count} produced non-finite outputs")
+            count += 1
+        return count
+
+    def close(self) -> None:
+        """Release the session."""
+        self.session.close()
+
+    def __enter__(self) -> LoadedVersion:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_version(path: Path) -> LoadedVersion:
+    """Restore the SavedModel at ``path`` into a fresh TF1 session."""
+    graph = tf.Graph()
+    session = tf.compat.v1.Session(graph=graph)
+    try:
+        with graph.as_default():
+            meta = tf.compat.v1.saved_model.loader.load(
+                session, [tf.compat.v1.saved_model.tag_constants.SERVING], str(path)
+            )
+    except BaseException:
+        session.close()
+        raise
+    return LoadedVersion(Path(path), session, dict(meta.signature_def))

@@ -1,0 +1,184 @@
+"""Train a frame classifier on labelled clips.
+
+Frames are sampled from each clip with the gateway's decoding path, optionally passed
+through a face-crop function, and preprocessed by the same function the exported graph
+uses. Splits are by group (a source clip and its fakes), never by frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model_export import metrics
+from model_export.models import small_cnn
+from model_export.preprocess import preprocess_frames
+from model_export.video_io import sample_frames
+
+log = logging.getLogger(__name__)
+
+#: Maps decoded frames ``[n, H, W, 3]`` to the images the classifier sees (whole frames by
+#: default; a face cropper once the served detector is available).
+FrameTransform = Callable[[np.ndarray], np.ndarray]
+
+
+class LabelledClip(Protocol):
+    """Anything with a path, a 0/1 label (1 = fake) and a split group."""
+
+    @property
+    def path(self) -> object: ...
+    @property
+    def label(self) -> int: ...
+    @property
+    def group(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters of the frame classifier."""
+
+    input_size: tuple[int, int] = (96, 96)
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    frames_per_clip: int = 8
+    val_fraction: float = 0.25
+    width: int = 16
+    dropout: float = 0.3
+    seed: int = 0
+
+
+@dataclass
+class FrameSet:
+    """Decoded frames with their labels and the clip each came from."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    clip_ids: np.ndarray
+    clip_labels: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its calibrated threshold and validation metrics."""
+
+    model: keras.Model
+    threshold: float
+    frame_metrics: metrics.BinaryMetrics
+    video_metrics: metrics.BinaryMetrics
+
+
+def split_by_group(
+    clips: Sequence[LabelledClip], val_fraction: float, seed: int
+) -> tuple[list[LabelledClip], list[LabelledClip]]:
+    """Split clips so that all clips of a group land on the same side."""
+    groups = sorted({c.group for c in clips})
+    rng = np.random.default_rng(seed)
+    rng.shuffle(groups)
+    n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
+    val_groups = set(groups[:n_val])
+    train = [c for c in clips if c.group not in val_groups]
+    val = [c for c in clips if c.group in val_groups]
+    return train, val
+
+
+def load_frames(
+    clips: Sequence[LabelledClip],
+    frames_per_clip: int,
+    transform: FrameTransform | None = None,
+) -> FrameSet:
+    """Decode ``frames_per_clip`` uniformly sampled frames of every clip."""
+    frames, labels, ids = [], [], []
+    clip_labels = {}
+    for clip_id, clip in enumerate(clips):
+        sampled = sample_frames(clip.path, frames_per_clip)
+        if transform is not None:
+            sampled = transform(sampled)
+        frames.append(sampled)
+        labels.append(np.full(len(sampled), clip.label, np.float32))
+        ids.append(np.full(len(sampled), clip_id, np.int64))
+        clip_labels[clip_id] = int(clip.label)
+    return FrameSet(
+        np.concatenate(frames), np.concatenate(labels), np.concatenate(ids), clip_labels
+    )
+
+
+def _dataset(frames: np.ndarray, labels: np.ndarray, config: TrainConfig, training: bool):
+    data = tf.data.Dataset.from_tensor_slices((frames, labels))
+    if training:
+        data = data.shuffle(len(frames), seed=config.seed, reshuffle_each_iteration=True)
+    data = data.batch(config.batch_size)
+
+    def prepare(x, y):
+        if training:
+            x = tf.image.random_flip_left_right(x, seed=config.seed)
+        return preprocess_frames(x, config.input_size), y
+
+    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def predict_frames(model: keras.Model, frames: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """Fake probability per frame, through the same preprocessing as the export."""
+    data = tf.data.Dataset.from_tensor_slices(frames).batch(config.batch_size)
+    data = data.map(lambda x: preprocess_frames(x, config.input_size))
+    return np.asarray(model.predict(data, verbose=0)).reshape(-1)
+
+
+def video_scores(frame_scores: np.ndarray, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean frame score per clip (the gateway's default aggregation); returns ids, scores."""
+    ids = np.unique(clip_ids)
+    return ids, np.array([frame_scores[clip_ids == i].mean() for i in ids])
+
+
+def train_classifier(
+    train: FrameSet, val: FrameSet, config: TrainConfig, model: keras.Model | None = None
+) -> TrainResult:
+    """Fit a frame classifier, calibrate its threshold on ``val`` and measure it there."""
+    keras.utils.set_random_seed(config.seed)
+    if model is None:
+        model = small_cnn(
+            config.input_size, width=config.width, dropout=config.dropout, seed=config.seed
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    # Class weights balance the loss when REAL and FAKE frames are uneven.
+    positives = float(train.labels.mean()) if len(train.labels) else 0.5
+    class_weight = {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
+
+    class LogEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            log.info(
+                "epoch %d/%d %s",
+                epoch + 1,
+                config.epochs,
+                {k: round(float(v), 4) for k, v in (logs or {}).items()},
+            )
+
+    model.fit(
+        _dataset(train.frames, train.labels, config, training=True),
+        validation_data=_dataset(val.frames, val.labels, config, training=False),
+        epochs=config.epochs,
+        class_weight=class_weight,
+        shuffle=False,  # the dataset shuffles itself
+        verbose=0,
+        callbacks=[LogEpoch()],
+    )
+    frame_scores = predict_frames(model, val.frames, config)
+    threshold = metrics.best_threshold(val.labels, frame_scores)
+    ids, scores = video_scores(frame_scores, val.clip_ids)
+    video_labels = np.array([val.clip_labels[int(i)] for i in ids])
+    return TrainResult(
+        model=model,
+        threshold=threshold,
+        frame_metrics=metrics.binary_metrics(val.labels, frame_scores, threshold),
+        video_metrics=metrics.binary_metrics(video_labels, scores, threshold),
+    )
