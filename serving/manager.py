@@ -309,6 +309,7 @@ class Manager:
         )
 
     def _unload(self, harness: _Harness) -> None:
+        log.info("Unloading servable version {name: %s version: %d}", harness.name, harness.version)
         with self._cond:
             # Out of the serving map first; in-flight requests keep their reference.
             self._publish(harness, UNLOADING)

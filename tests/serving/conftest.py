@@ -267,3 +267,99 @@ class TlsMaterial:
 def tls_material() -> TlsMaterial:
     """Certificates for TLS and mutual TLS tests."""
     return TlsMaterial()
+
+
+def write_warmup(version_dir: Path, requests: Sequence[object], raw: bytes | None = None) -> Path:
+    """Write ``assets.extra/tf_serving_warmup_requests`` as TFRecord of PredictionLog."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = version_dir / contract.WARMUP_RELATIVE_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if raw is not None:
+        path.write_bytes(raw)
+        return path
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for request in requests:
+            log = prediction_log_pb2.PredictionLog()
+            log.predict_log.request.CopyFrom(request)
+            writer.write(log.SerializeToString())
+    return path
+
+
+def model_config(*models: dict[str, object]) -> str:
+    """A ModelServerConfig text proto; each model: name, base_path, policy, labels."""
+    parts = ["model_config_list {"]
+    for model in models:
+        parts.append("  config {")
+        parts.append(f'    name: "{model["name"]}"')
+        parts.append(f'    base_path: "{model["base_path"]}"')
+        parts.append('    model_platform: "tensorflow"')
+        if "policy" in model:
+            parts.append(f"    model_version_policy {{ {model['policy']} }}")
+        for label, version in dict(model.get("labels", {})).items():  # type: ignore[arg-type]
+            parts.append(f'    version_labels {{ key: "{label}" value: {version} }}')
+        parts.append("  }")
+    parts.append("}")
+    return "\n".join(parts) + "\n"
+
+
+def status_of(target_or_channel: str | grpc.Channel, name: str = "deepfake") -> dict[int, tuple]:
+    """version -> (state name, error_code, error_message) from GetModelStatus."""
+    from tensorflow_serving.apis import (
+        get_model_status_pb2,
+        model_service_pb2_grpc,
+    )
+
+    channel = (
+        grpc.insecure_channel(target_or_channel)
+        if isinstance(target_or_channel, str)
+        else target_or_channel
+    )
+    stub = model_service_pb2_grpc.ModelServiceStub(channel)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = name
+    response = stub.GetModelStatus(request, timeout=10)
+    names = get_model_status_pb2.ModelVersionStatus.State.Name
+    return {
+        s.version: (names(s.state), s.status.error_code, s.status.error_message)
+        for s in response.model_version_status
+    }
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> object:
+    """Poll ``predicate`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except grpc.RpcError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what or predicate}: last={last!r}")
+
+
+def predict_version(
+    channel: grpc.Channel,
+    name: str = "deepfake",
+    version: int | None = None,
+    label: str | None = None,
+    n: int = 1,
+) -> int:
+    """Send one Predict and return the version that answered."""
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    from serving import tensors
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    if version is not None:
+        request.model_spec.version.value = version
+    if label is not None:
+        request.model_spec.version_label = label
+    request.inputs[contract.FRAMES_INPUT].CopyFrom(tensors.from_numpy(frames(n=n, h=16, w=16)))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    return stub.Predict(request, timeout=30).model_spec.version.value
