@@ -104,7 +104,12 @@ def gateway_command() -> list[str]:
 
 
 def wait_https(
-    url: str, cafile: Path, *, timeout_s: float, proc: ManagedProcess | None = None
+    url: str,
+    cafile: Path,
+    *,
+    timeout_s: float,
+    proc: ManagedProcess | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> None:
     """Poll ``url`` (verifying TLS against ``cafile``) until it answers 200."""
     deadline = time.monotonic() + timeout_s
@@ -115,6 +120,8 @@ def wait_https(
         if cafile.exists():
             try:
                 ctx = ssl.create_default_context(cafile=str(cafile))
+                if client_cert is not None:
+                    ctx.load_cert_chain(*client_cert)
                 with urllib.request.urlopen(url, context=ctx, timeout=2) as response:
                     if response.status == 200:
                         return

@@ -100,9 +100,13 @@ class GatewayHandle:
     cafile: Path
     api_key: str
     var_dir: Path
+    client_cert: tuple[Path, Path] | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.cafile))
+        ctx = ssl.create_default_context(cafile=str(self.cafile))
+        if self.client_cert is not None:
+            ctx.load_cert_chain(*self.client_cert)
+        return ctx
 
     def client(self, **kwargs: object):  # type: ignore[no-untyped-def]
         import httpx
@@ -114,7 +118,10 @@ class GatewayHandle:
 
 
 def start_gateway(
-    var_dir: Path, serving_target: str, env: dict[str, str] | None = None
+    var_dir: Path,
+    serving_target: str,
+    env: dict[str, str] | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> GatewayHandle:
     """Start ``python -m gateway`` over HTTPS on a free port and wait until it is ready."""
     port = free_port()
@@ -136,13 +143,13 @@ def start_gateway(
     cafile = var_dir / "tls" / "cert.pem"
     url = f"https://localhost:{port}"
     try:
-        wait_https(f"{url}/healthz", cafile, timeout_s=60.0, proc=proc)
+        wait_https(f"{url}/healthz", cafile, timeout_s=60.0, proc=proc, client_cert=client_cert)
     except (TimeoutError, RuntimeError) as exc:
         proc.stop()
         raise AssertionError(f"gateway did not start: {exc}") from None
     key_file = var_dir / "api_key"
     api_key = key_file.read_text().strip() if key_file.exists() else ""
-    return GatewayHandle(proc, url, cafile, api_key, var_dir)
+    return GatewayHandle(proc, url, cafile, api_key, var_dir, client_cert)
 
 
 @pytest.fixture(scope="session")

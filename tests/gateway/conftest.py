@@ -15,8 +15,10 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., GatewayHandle]]:
     """``gateway_factory(serving_target, **env)`` starts a gateway, stopped after the test."""
     started: list[GatewayHandle] = []
 
-    def start(serving_target: str, **env: str) -> GatewayHandle:
-        handle = start_gateway(tmp_path / f"gw{len(started)}", serving_target, env)
+    def start(
+        serving_target: str, client_cert: tuple[Path, Path] | None = None, **env: str
+    ) -> GatewayHandle:
+        handle = start_gateway(tmp_path / f"gw{len(started)}", serving_target, env, client_cert)
         started.append(handle)
         return handle
 
