@@ -11,8 +11,13 @@ Prometheus exporter rewrites ``/`` to ``:`` (util/prometheus_exporter.cc), so
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 
 def prometheus_name(name: str) -> str:
@@ -20,16 +25,52 @@ def prometheus_name(name: str) -> str:
     return name.replace("/", ":")
 
 
+class _Counter(Collector):
+    """A labelled counter exported under its exact name.
+
+    prometheus_client's Counter appends ``_total``; TF Serving's exporter does
+    not (``:tensorflow:serving:request_count{...} 3``), so dashboards and alerts
+    written for TF Serving need the bare name. The family is declared untyped
+    because prometheus_client would otherwise rename its header.
+    """
+
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self._name = name
+        self._doc = documentation
+        self._labels = tuple(labels)
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def inc(self, labels: Sequence[str], amount: float = 1.0) -> None:
+        """Add ``amount`` to the series with these label values."""
+        key = tuple(labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def collect(self) -> Iterator[Metric]:
+        metric = Metric(self._name, self._doc, "unknown")
+        with self._lock:
+            for key, value in self._values.items():
+                metric.add_sample(self._name, dict(zip(self._labels, key, strict=True)), value)
+        yield metric
+
+    def describe(self) -> Iterator[Metric]:
+        yield Metric(self._name, self._doc, "unknown")
+
+
 class Metrics:
     """A private registry holding the serving metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
+        self._requests = _Counter(
             prometheus_name("/tensorflow/serving/request_count"),
             "The total number of requests.",
             ["model_name", "status"],
-            registry=self.registry,
+            self.registry,
         )
         self._latency = Histogram(
             prometheus_name("/tensorflow/serving/request_latency"),
@@ -45,11 +86,11 @@ class Metrics:
             buckets=[10 * 1.8**i for i in range(33)],
             registry=self.registry,
         )
-        self._warmup_records = Counter(
+        self._warmup_records = _Counter(
             prometheus_name("/tensorflow/serving/model_warmup_records_read"),
             "The total number of warmup records read.",
             ["model_path", "status"],
-            registry=self.registry,
+            self.registry,
         )
         self._batch_size = Histogram(
             prometheus_name("/tensorflow/serving/batching_session/processed_batch_size"),
@@ -66,17 +107,22 @@ class Metrics:
         )
 
     def observe_request(
-        self, api: str, model_name: str, code: grpc.StatusCode, seconds: float
+        self,
+        api: str,
+        model_name: str,
+        code: grpc.StatusCode,
+        seconds: float,
+        entrypoint: str = "GRPC",
     ) -> None:
         """Count one request and its latency."""
-        self._requests.labels(model_name, "OK" if code == grpc.StatusCode.OK else code.name).inc()
-        self._latency.labels(model_name, api, "GRPC").observe(seconds * 1e6)
+        self._requests.inc((model_name, "OK" if code == grpc.StatusCode.OK else code.name))
+        self._latency.labels(model_name, api, entrypoint).observe(seconds * 1e6)
 
     def observe_warmup(self, model_path: str, records: int, seconds: float, ok: bool) -> None:
         """Record a warmup run."""
         status = "OK" if ok else "ERROR"
         self._warmup_latency.labels(model_path, status).observe(seconds * 1e6)
-        self._warmup_records.labels(model_path, status).inc(records)
+        self._warmup_records.inc((model_path, status), records)
 
     def observe_batch(self, model_name: str, size: int) -> None:
         """Record the size of a batch the batcher ran."""

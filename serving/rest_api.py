@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -220,11 +221,16 @@ def _make_handler(
         def _json(self, status: int, payload: Any) -> None:
             self._send(status, json.dumps(payload).encode(), "application/json")
 
-        def _handle(self, fn: Callable[[], Any]) -> None:
+        def _handle(self, api: str, model: str, fn: Callable[[], Any]) -> None:
+            start = time.monotonic()
+            code = grpc.StatusCode.OK
             try:
                 self._json(200, fn())
             except ServingError as exc:
+                code = exc.code
                 self._json(_HTTP_STATUS.get(exc.code, 500), {"error": exc.message})
+            finally:
+                metrics.observe_request(api, model, code, time.monotonic() - start, "REST")
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -237,9 +243,9 @@ def _make_handler(
                 return
             spec = _spec(match)
             if match["metadata"]:
-                self._handle(lambda: model_metadata_json(core, spec))
+                self._handle("GetModelMetadata", spec.name, lambda: model_metadata_json(core, spec))
             else:
-                self._handle(lambda: model_status_json(core, spec))
+                self._handle("GetModelStatus", spec.name, lambda: model_status_json(core, spec))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -260,7 +266,7 @@ def _make_handler(
                 self._json(400, {"error": f"JSON Parse error: {exc}"})
                 return
             spec = _spec(match)
-            self._handle(lambda: predict_json(core, spec, body))
+            self._handle("Predict", spec.name, lambda: predict_json(core, spec, body))
 
         def _malformed(self) -> None:
             self._json(404, {"error": f"Malformed request: {self.command} {self.path}"})
