@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: Forward gaps longer than this are crossed with a seek instead of decoding through.
 SEEK_MIN_GAP_S = 2.0
+#: Farther than this many frame intervals from the next target, frames nothing refers
+#: to (most B-frames) are not decoded at all: they cannot be the frame we want.
+SKIP_NONREF_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ def iter_frames(
     emitted = 0
     with _open(path) as container:
         stream = container.streams.video[0]
+        ctx = stream.codec_context
         time_base = stream.time_base or Fraction(1, 90000)
         start_pts = stream.start_time or 0
         half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
@@ -252,6 +256,8 @@ def iter_frames(
             last_t = max(last_t, t)
             if t + half_frame < times[target_i]:
                 gap = times[target_i] - t
+                skip = gap > SKIP_NONREF_FRAMES * 2 * half_frame > 0
+                ctx.skip_frame = "NONREF" if skip else "DEFAULT"
                 if seeking and gap > SEEK_MIN_GAP_S:
                     target_pts = int(times[target_i] / time_base) + start_pts
                     container.seek(target_pts, stream=stream, backward=True, any_frame=False)
@@ -262,6 +268,7 @@ def iter_frames(
                 # (hostile) stream changes resolution midway.
                 size = _scaled_size(frame.width, frame.height, max_side)
             image = _to_rgb(frame, size, info.rotation)
+            ctx.skip_frame = "DEFAULT"
             # One decoded frame may serve several targets when sampling faster than the fps.
             while target_i < len(times) and times[target_i] <= t + half_frame:
                 yield SampledFrame(index=emitted, t_s=round(t, 4), image=image)

@@ -130,3 +130,17 @@ def test_limits_name_what_was_exceeded(make_clip, limits, word) -> None:
     clip = make_clip(frames=60, fps=30, width=320, height=240)
     with pytest.raises(VideoLimitExceeded, match=word):
         probe(clip, limits)
+
+
+def test_skipping_unreferenced_frames_picks_the_same_frames(make_clip, monkeypatch) -> None:
+    import gateway.video as video
+
+    clip = make_clip(width=320, height=240, frames=120, fps=30, gop=30)
+    info = probe(clip, LIMITS)
+    times = sample_times(info, 10)
+    skipping = list(iter_frames(clip, info, times, max_side=640))
+    monkeypatch.setattr(video, "SKIP_NONREF_FRAMES", 10**9)
+    decoding_all = list(iter_frames(clip, info, times, max_side=640))
+    assert [f.t_s for f in skipping] == [f.t_s for f in decoding_all]
+    for a, b in zip(skipping, decoding_all, strict=True):
+        assert np.array_equal(a.image, b.image)
