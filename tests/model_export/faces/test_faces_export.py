@@ -27,7 +27,7 @@ def _export(path: Path, nets) -> None:
         return {"face_boxes": boxes, "face_scores": scores, "face_count": count, "faces": faces}
 
     archive.add_endpoint("serving_default", serve)
-    archive.write_out(str(path))
+    archive.write_out(str(path), verbose=False)
 
 
 @pytest.fixture(scope="module")
