@@ -1,0 +1,91 @@
+"""Aggregation: strategies, face tracks, and the video verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gateway.aggregate import (
+    Face,
+    FrameResult,
+    aggregate_scores,
+    decide,
+    iou,
+    link_tracks,
+)
+
+
+def _frame(t: float, *faces: tuple[list[float], float]) -> FrameResult:
+    return FrameResult(
+        t_s=t,
+        score=max((p for _, p in faces), default=0.0),
+        faces=[Face(box=box, detection_score=0.99, score=p) for box, p in faces],
+    )
+
+
+LEFT = [0.2, 0.05, 0.6, 0.35]
+RIGHT = [0.2, 0.6, 0.6, 0.9]
+
+
+def test_strategies() -> None:
+    p = [0.1, 0.2, 0.3, 0.9]
+    assert aggregate_scores(p, "mean") == pytest.approx(0.375)
+    assert aggregate_scores(p, "median") == pytest.approx(0.25)
+    assert aggregate_scores(p, "max") == pytest.approx(0.9)
+    assert aggregate_scores(p, "topk_mean") == pytest.approx(0.9)
+
+
+def test_confident_rule_follows_the_dfdc_winner() -> None:
+    many_fakes = [0.95] * 14 + [0.1] * 18  # 14 > 32 / 2.5 and > 11
+    assert aggregate_scores(many_fakes, "confident") == pytest.approx(0.95)
+    few_fakes = [0.95] * 11 + [0.1] * 21  # not more than 11: plain mean
+    assert aggregate_scores(few_fakes, "confident") == pytest.approx(np.mean(few_fakes))
+    clearly_real = [0.05] * 30 + [0.5] * 2  # over 90% below 0.2: mean of those
+    assert aggregate_scores(clearly_real, "confident") == pytest.approx(0.05)
+
+
+def test_iou() -> None:
+    assert iou(LEFT, LEFT) == pytest.approx(1.0)
+    assert iou(LEFT, RIGHT) == 0.0
+    assert 0 < iou(LEFT, [0.25, 0.1, 0.65, 0.4]) < 1
+
+
+def test_faces_are_linked_into_tracks_by_overlap() -> None:
+    moved = [0.22, 0.07, 0.62, 0.37]
+    frames = [_frame(0, (LEFT, 0.1), (RIGHT, 0.9)), _frame(1, (moved, 0.2), (RIGHT, 0.8))]
+    tracks = link_tracks(frames)
+    assert len(tracks) == 2
+    by_first_score = {round(t.scores[0], 1): t for t in tracks}
+    assert by_first_score[0.1].frames == [0, 1]
+    assert by_first_score[0.9].frames == [0, 1]
+    assert frames[1].faces[0].track == frames[0].faces[0].track
+
+
+def test_one_swapped_face_among_two_makes_the_video_fake() -> None:
+    frames = [_frame(i, (LEFT, 0.05), (RIGHT, 0.92)) for i in range(8)]
+    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    assert verdict.verdict == "fake"
+    assert verdict.score == pytest.approx(0.92)
+    assert sorted(round(t.score, 2) for t in verdict.tracks) == [0.05, 0.92]
+
+
+def test_a_one_frame_false_detection_does_not_decide() -> None:
+    frames = [_frame(i, (LEFT, 0.1)) for i in range(10)]
+    frames[3].faces.append(Face(box=RIGHT, detection_score=0.7, score=0.99))
+    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    assert verdict.verdict == "real"
+
+
+def test_too_few_faces_is_inconclusive() -> None:
+    frames = [_frame(i) for i in range(10)]
+    frames[0] = _frame(0, (LEFT, 0.9))
+    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    assert verdict.verdict == "inconclusive"
+
+
+def test_whole_frame_models_have_one_track() -> None:
+    frames = [FrameResult(t_s=i, score=s) for i, s in enumerate([0.2, 0.4, 0.9])]
+    verdict = decide(frames, face_aware=False, threshold=0.5, strategy="mean")
+    assert [t.frames for t in verdict.tracks] == [[0, 1, 2]]
+    assert verdict.score == pytest.approx(0.5)
+    assert verdict.verdict == "fake"  # score >= threshold
