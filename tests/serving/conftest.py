@@ -365,3 +365,31 @@ def predict_version(
     request.inputs[contract.FRAMES_INPUT].CopyFrom(tensors.from_numpy(frames(n=n, h=16, w=16)))
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
     return stub.Predict(request, timeout=30).model_spec.version.value
+
+
+@pytest.fixture(scope="session")
+def session_loader_refused_model() -> Iterator[Path]:
+    """A SavedModel TF Serving loads but cannot run: ``tf.saved_model.save`` of a tf.Module
+    holding a Keras 3 model. Its restore op leaves the Keras variables unset, so every run
+    fails with "Could not find variable ..."."""
+    import keras
+    import tensorflow as tf
+
+    root = Path(tempfile.mkdtemp(prefix="serving-refused-"))
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="fc")(inputs))
+    module = tf.Module()
+    module.model = model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        pooled = tf.reduce_mean(tf.cast(frames, tf.float32), axis=[1, 2])
+        return {
+            contract.FAKE_PROBABILITY: tf.reshape(model(pooled), [-1]),
+            contract.THRESHOLD: tf.constant(0.5, tf.float32),
+        }
+
+    module.serve = serve
+    tf.saved_model.save(module, str(root / "model"), signatures={"serving_default": serve})
+    yield root / "model"
+    shutil.rmtree(root, ignore_errors=True)
