@@ -1,6 +1,6 @@
 """In-graph face detection (MTCNN) and cropping for face-aware SavedModels.
 
-Both functions are pure batched TensorFlow ops: call them inside the ``tf.function`` that an
+Both functions are pure batched TensorFlow ops: call them inside the ``tf.function`` that a
 ``keras.export.ExportArchive`` exports, and ``track`` the three Keras nets of
 :func:`load_nets` in that archive so their weights are saved::
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -145,3 +150,28 @@ def test_box_iou_helper():
 def test_crop_faces_of_empty_batch():
     crops = crop_faces(np.zeros([0, 32, 32, 3], np.uint8), np.zeros([0, 4, 4]), [], size=16)
     assert crops.shape == (0, 4, 16, 16, 3)
+
+
+@pytest.mark.slow
+def test_first_use_inside_a_trace_loads_the_weights(tmp_path):
+    """A fresh process whose first call is inside tf.function still gets the real weights."""
+    script = tmp_path / "first_use.py"
+    script.write_text(
+        "import tensorflow as tf\n"
+        "from skimage.data import astronaut\n"
+        "from model_export.faces import detect_faces\n"
+        "spec = [tf.TensorSpec([None, None, None, 3], tf.uint8)]\n"
+        "fn = tf.function(lambda f: detect_faces(f), input_signature=spec)\n"
+        "print(int(fn(astronaut()[None])[2][0]))\n"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1"
