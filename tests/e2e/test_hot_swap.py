@@ -1,0 +1,169 @@
+"""Hot swap under load through the gateway: publish N+1, roll back to N, no failed request."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+from model_export.tiny import export_tiny_model
+from tests.conftest import MODEL_NAME, start_serving
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 8
+POLL_S = 1
+
+
+def _config(base: Path, policy: str) -> str:
+    return (
+        "model_config_list {\n  config {\n"
+        f'    name: "{MODEL_NAME}"\n    base_path: "{base}"\n    model_platform: "tensorflow"\n'
+        f"    model_version_policy {{ {policy} }}\n  }}\n}}\n"
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Outcome:
+    start: float
+    end: float
+    status: int
+    version: int | None
+
+
+class StatusWatcher(threading.Thread):
+    """Polls GetModelStatus and records which versions were AVAILABLE when."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(daemon=True)
+        self.target = target
+        self.samples: list[tuple[float, frozenset[int]]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with grpc.insecure_channel(self.target) as channel:
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+            request = get_model_status_pb2.GetModelStatusRequest()
+            request.model_spec.name = MODEL_NAME
+            while not self.stop.is_set():
+                response = stub.GetModelStatus(request, timeout=5)
+                available = frozenset(
+                    s.version
+                    for s in response.model_version_status
+                    if s.state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+                )
+                self.samples.append((time.monotonic(), available))
+                time.sleep(0.02)
+
+    def available_during(self, start: float, end: float) -> set[int]:
+        """Versions AVAILABLE in some sample taken in [start, end] or just around it."""
+        seen: set[int] = set()
+        before = [s for s in self.samples if s[0] <= start]
+        if before:
+            seen |= before[-1][1]
+        for t, versions in self.samples:
+            if start <= t <= end:
+                seen |= versions
+        after = [s for s in self.samples if s[0] >= end]
+        if after:
+            seen |= after[0][1]
+        return seen
+
+
+def test_publish_then_roll_back_under_load(tmp_path, gateway_factory, make_clip) -> None:
+    base = tmp_path / "models"
+    export_tiny_model(base, MODEL_NAME, version=1, seed=1)
+    config = tmp_path / "models.config"
+    _write_atomically(config, _config(base / MODEL_NAME, "latest { num_versions: 1 }"))
+    serving = start_serving(
+        base / MODEL_NAME,
+        tmp_path / "serving.log",
+        extra=(
+            f"--model_config_file={config}",
+            f"--model_config_file_poll_wait_seconds={POLL_S}",
+            f"--file_system_poll_wait_seconds={POLL_S}",
+        ),
+    )
+    watcher = StatusWatcher(serving.target)
+    watcher.start()
+    gw = gateway_factory(
+        serving.target, GATEWAY_MAX_IN_FLIGHT=str(CLIENTS), GATEWAY_MAX_QUEUE=str(CLIENTS)
+    )
+    clip = make_clip(frames=8, width=160, height=120).read_bytes()
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with gw.client() as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                try:
+                    response = client.post(
+                        "/v1/detect",
+                        headers={**gw.auth(), "Content-Type": "video/mp4"},
+                        content=clip,
+                        params={"frames": 4},
+                    )
+                    status = response.status_code
+                    version = response.json()["model"]["version"] if status == 200 else None
+                except Exception:  # a transport failure counts as a failed request
+                    status, version = -1, None
+                with lock:
+                    outcomes.append(Outcome(start, time.monotonic(), status, version))
+
+    def wait_for_version(version: int, since: float, timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with lock:
+                hits = [o for o in outcomes if o.version == version and o.start > since]
+            if hits:
+                return min(o.end for o in hits) - since
+            time.sleep(0.1)
+        raise AssertionError(f"version {version} never answered within {timeout_s} s")
+
+    threads = [threading.Thread(target=client_loop) for _ in range(CLIENTS)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        published = time.monotonic()
+        export_tiny_model(base, MODEL_NAME, version=2, seed=2)
+        forward_s = wait_for_version(2, published, 60)
+        time.sleep(2)
+        rolled_back = time.monotonic()
+        _write_atomically(config, _config(base / MODEL_NAME, "specific { versions: 1 }"))
+        back_s = wait_for_version(1, rolled_back, 60)
+        time.sleep(2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        watcher.stop.set()
+        watcher.join(10)
+        serving.process.stop()
+
+    failed = [o for o in outcomes if o.status != 200]
+    assert not failed, f"{len(failed)} of {len(outcomes)} requests failed: {failed[:5]}"
+    assert len(outcomes) > 4 * CLIENTS
+    for o in outcomes:
+        assert o.version in watcher.available_during(o.start, o.end), o
+    # Version 2 answered nothing before it was published, nothing long after the rollback.
+    assert all(o.start > published for o in outcomes if o.version == 2)
+    late = rolled_back + back_s + 5 * POLL_S
+    assert not [o for o in outcomes if o.version == 2 and o.start > late]
+    # The switch shows within a few poll intervals (plus the load and warmup of a tiny model).
+    assert forward_s < 10 * POLL_S + 5, forward_s
+    assert back_s < 10 * POLL_S + 5, back_s
