@@ -41,6 +41,8 @@ class Flags:
     enable_model_warmup: bool
     num_request_iterations_for_warmup: int
     max_num_load_retries: int
+    num_load_threads: int
+    num_unload_threads: int
     load_retry_interval_micros: int
     grpc_max_threads: int
     grpc_channel_arguments: str
@@ -102,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flag("max_num_load_retries", int, 5, "Retries of a failed load.")
     flag("load_retry_interval_micros", int, 60_000_000, "Wait between load retries.")
+    # Accepted so a TF Serving command line runs unchanged; loads and unloads here always
+    # run on one manager thread, off the request path (TF Serving's 0 runs them on its
+    # manager loop, >= 1 on a pool).
+    flag("num_load_threads", int, 0, "Threads for loading versions (accepted, loads are serial).")
+    flag("num_unload_threads", int, 0, "Threads for unloading versions (accepted).")
     flag("grpc_max_threads", int, 4 * cpus, "Max threads serving gRPC requests.")
     flag("grpc_channel_arguments", str, "", "Comma separated gRPC server arguments k=v.")
     flag("tensorflow_session_parallelism", int, 0, "Threads per session; 0 lets TF decide.")
