@@ -63,9 +63,16 @@ class ServingHandle:
 
 
 def start_serving(
-    model_dir: Path, log_path: Path, extra: tuple[str, ...] = (), timeout_s: float = 120.0
+    model_dir: Path,
+    log_path: Path,
+    extra: tuple[str, ...] = (),
+    timeout_s: float = 120.0,
+    credentials: object | None = None,
 ) -> ServingHandle:
-    """Start ``python -m serving`` on a free port and wait until the model is AVAILABLE."""
+    """Start ``python -m serving`` on a free port and wait until the model is AVAILABLE.
+
+    ``credentials`` (``grpc.ChannelCredentials``) are needed when the server speaks TLS.
+    """
     from serving.client import wait_until_available
 
     port = free_port()
@@ -77,7 +84,7 @@ def start_serving(
     )
     target = f"127.0.0.1:{port}"
     try:
-        wait_until_available(target, MODEL_NAME, timeout_s)
+        wait_until_available(target, MODEL_NAME, timeout_s, credentials=credentials)
     except TimeoutError:
         proc.stop()
         raise AssertionError(f"serving did not become ready:\n{proc.log_tail()}") from None
