@@ -59,3 +59,47 @@ def small_cnn(
     x = layers.Dense(width * 2, activation="relu", kernel_initializer=init, name="fc1")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
     return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def efficientnet_b0(
+    input_size: tuple[int, int] = (224, 224), *, dropout: float = 0.3, seed: int = 0
+) -> keras.Model:
+    """EfficientNet-B0 from scratch (no downloaded weights) with a sigmoid head.
+
+    Keras' EfficientNet rescales 0..255 inputs itself, so the [0, 1] frames are scaled back.
+    """
+    del seed  # the application seeds its own initialisers
+    inputs = keras.Input((*input_size, 3), name="frames")
+    x = layers.Rescaling(255.0, name="to_0_255")(inputs)
+    backbone = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(*input_size, 3), pooling="avg"
+    )
+    x = backbone(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    return keras.Model(inputs, outputs, name="efficientnet_b0")
+
+
+#: Architectures ``train`` can build; all take [0, 1] frames and return P(fake).
+ARCHITECTURES = ("small_cnn", "meso4", "mesoinception4", "efficientnet_b0")
+
+
+def build_classifier(
+    arch: str,
+    input_size: tuple[int, int],
+    *,
+    width: int = 16,
+    dropout: float = 0.3,
+    seed: int = 0,
+) -> keras.Model:
+    """Build an untrained classifier of the named architecture."""
+    if arch == "small_cnn":
+        return small_cnn(input_size, width=width, dropout=dropout, seed=seed)
+    if arch in ("meso4", "mesoinception4"):
+        from model_export import mesonet
+
+        keras.utils.set_random_seed(seed)
+        return mesonet.build(arch, input_size)
+    if arch == "efficientnet_b0":
+        return efficientnet_b0(input_size, dropout=dropout, seed=seed)
+    raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")

@@ -96,12 +96,15 @@ def publish_directory(
     version: int | None = None,
     info: Mapping[str, Any] | None = None,
     verify: bool = True,
+    gate: Callable[[Path], Mapping[str, Any] | None] | None = None,
 ) -> Path:
     """Publish whatever ``write(staging_dir)`` writes as the next (or given) version.
 
     ``write`` must produce a complete SavedModel, warmup included, inside the directory it
-    is given. The staging directory is removed on any failure, so nothing numeric is left
-    behind. Returns the path of the published version.
+    is given. ``gate``, when given, sees the verified staging directory and raises to refuse
+    the version (it may return facts to record in the export info). The staging directory
+    is removed on any failure, so nothing numeric is left behind. Returns the path of the
+    published version.
     """
     model_dir = Path(base_path) / name
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,8 @@ def publish_directory(
             records = verify_version(staging)
             log.info("version verified", extra={"path": str(staging), "warmup": records})
         meta = {"name": name, "created_unix": time.time(), **dict(info or {})}
+        if gate is not None:
+            meta["gate"] = dict(gate(staging) or {})
         info_path = staging / INFO_RELATIVE_PATH
         info_path.parent.mkdir(parents=True, exist_ok=True)
         info_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -150,12 +155,14 @@ def publish_version(
     info: Mapping[str, Any] | None = None,
     warmup_batch_sizes: tuple[int, ...] = warmup.DEFAULT_BATCH_SIZES,
     warmup_frame_size: tuple[int, int] = warmup.DEFAULT_FRAME_SIZE,
+    gate: Callable[[Path], Mapping[str, Any] | None] | None = None,
 ) -> Path:
     """Export a Keras frame classifier and publish it as a version of ``name``.
 
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
     probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
-    integer version is used. Returns the published version directory.
+    integer version is used; ``gate`` may refuse the version (see :func:`publish_directory`).
+    Returns the published version directory.
     """
 
     def write(staging: Path) -> None:
@@ -170,4 +177,4 @@ def publish_version(
         "input_size": [int(input_size[0]), int(input_size[1])],
         **dict(info or {}),
     }
-    return publish_directory(write, base_path, name, version=version, info=meta)
+    return publish_directory(write, base_path, name, version=version, info=meta, gate=gate)

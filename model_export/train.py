@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from model_export import metrics
-from model_export.models import small_cnn
+from model_export.augment import augment_image
+from model_export.models import build_classifier
 from model_export.preprocess import preprocess_frames
 from model_export.video_io import sample_frames
 
@@ -52,6 +53,12 @@ class TrainConfig:
     width: int = 16
     dropout: float = 0.3
     seed: int = 0
+    arch: str = "small_cnn"
+    #: Flip, tilt, colour, JPEG, blur and down-scaling on training images.
+    augment: bool = False
+    #: Stop after this many epochs without a better validation loss (0 = never), and keep
+    #: the best epoch's weights.
+    patience: int = 4
 
 
 @dataclass
@@ -113,6 +120,12 @@ def _dataset(frames: np.ndarray, labels: np.ndarray, config: TrainConfig, traini
     data = tf.data.Dataset.from_tensor_slices((frames, labels))
     if training:
         data = data.shuffle(len(frames), seed=config.seed, reshuffle_each_iteration=True)
+        if config.augment:
+            seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+            data = tf.data.Dataset.zip(data, seeds.batch(2)).map(
+                lambda xy, s: (augment_image(xy[0], s), xy[1]),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
     data = data.batch(config.batch_size)
 
     def prepare(x, y):
@@ -136,17 +149,33 @@ def video_scores(frame_scores: np.ndarray, clip_ids: np.ndarray) -> tuple[np.nda
     return ids, np.array([frame_scores[clip_ids == i].mean() for i in ids])
 
 
+def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    if config.patience <= 0:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        )
+    ]
+
+
 def train_classifier(
     train: FrameSet, val: FrameSet, config: TrainConfig, model: keras.Model | None = None
 ) -> TrainResult:
     """Fit a frame classifier, calibrate its threshold on ``val`` and measure it there."""
     keras.utils.set_random_seed(config.seed)
     if model is None:
-        model = small_cnn(
-            config.input_size, width=config.width, dropout=config.dropout, seed=config.seed
+        model = build_classifier(
+            config.arch,
+            config.input_size,
+            width=config.width,
+            dropout=config.dropout,
+            seed=config.seed,
         )
+    steps = max(1, -(-len(train.frames) // config.batch_size)) * config.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(schedule),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
@@ -170,7 +199,7 @@ def train_classifier(
         class_weight=class_weight,
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
-        callbacks=[LogEpoch()],
+        callbacks=[LogEpoch(), *_early_stopping(config)],
     )
     frame_scores = predict_frames(model, val.frames, config)
     threshold = metrics.best_threshold(val.labels, frame_scores)

@@ -1,0 +1,181 @@
+"""Evaluate a published version on labelled videos, through the session TF Serving uses.
+
+Frames are sampled with the gateway's decoding path and sent through the version's own
+``serving_default`` signature, so the figures describe what the service would answer. The
+video score is the mean of its frame scores (the gateway's default aggregation).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import contract
+from model_export import metrics
+from model_export.datasets import LabelledVideo
+from model_export.savedmodel import LoadedVersion, load_version
+from model_export.video_io import sample_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoResult:
+    """Scores of one video."""
+
+    path: Path
+    label: int
+    group: str
+    score: float
+    frame_scores: np.ndarray
+    faces_per_frame: float | None
+
+
+@dataclass
+class Evaluation:
+    """Per-video results and the metrics derived from them at one threshold."""
+
+    threshold: float
+    videos: list[VideoResult] = field(default_factory=list)
+
+    def frame_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and scores of every frame."""
+        labels = np.concatenate([np.full(len(v.frame_scores), v.label) for v in self.videos])
+        scores = np.concatenate([v.frame_scores for v in self.videos])
+        return labels, scores
+
+    def video_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and scores of every video."""
+        return (
+            np.array([v.label for v in self.videos]),
+            np.array([v.score for v in self.videos]),
+        )
+
+    def summary(self) -> dict[str, object]:
+        """Frame- and video-level metrics at the version's threshold, plus a calibrated one."""
+        frame_labels, frame_scores = self.frame_arrays()
+        video_labels, video_scores = self.video_arrays()
+        return {
+            "threshold": self.threshold,
+            "frame": metrics.binary_metrics(frame_labels, frame_scores, self.threshold).as_dict(),
+            "video": metrics.binary_metrics(video_labels, video_scores, self.threshold).as_dict(),
+            "calibrated_threshold_on_this_set": metrics.best_threshold(video_labels, video_scores),
+        }
+
+
+def score_video(
+    loaded: LoadedVersion, path: Path, frames_per_video: int, batch_size: int = 16
+) -> tuple[np.ndarray, float | None]:
+    """Per-frame fake probabilities of a video and its mean face count (None if not face-aware)."""
+    frames = sample_frames(path, frames_per_video)
+    scores, counts = [], []
+    face_aware = contract.FACE_COUNT in loaded.signatures[contract.SERVING_SIGNATURE].outputs
+    for start in range(0, len(frames), batch_size):
+        out = loaded.run({contract.FRAMES_INPUT: frames[start : start + batch_size]})
+        scores.append(out[contract.FAKE_PROBABILITY])
+        if face_aware:
+            counts.append(out[contract.FACE_COUNT])
+    mean_faces = float(np.concatenate(counts).mean()) if counts else None
+    return np.concatenate(scores), mean_faces
+
+
+def evaluate_version(
+    version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = 16
+) -> Evaluation:
+    """Score every video with the version at ``version`` and return the evaluation."""
+    with load_version(version) as loaded:
+        evaluation = Evaluation(threshold=loaded.threshold())
+        for i, video in enumerate(videos, start=1):
+            frame_scores, faces = score_video(loaded, video.path, frames_per_video)
+            evaluation.videos.append(
+                VideoResult(
+                    video.path,
+                    video.label,
+                    video.group,
+                    float(frame_scores.mean()),
+                    frame_scores,
+                    faces,
+                )
+            )
+            log.info(
+                "[%d/%d] %s label=%d score=%.3f",
+                i,
+                len(videos),
+                video.path.name,
+                video.label,
+                frame_scores.mean(),
+            )
+    return evaluation
+
+
+def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict[str, object]:
+    """Write ``metrics.json``, ``predictions.csv``, ``roc.png`` and ``confusion.png``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = evaluation.summary()
+    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with (out_dir / "predictions.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label", "group", "score", "verdict", "frames", "faces_per_frame"])
+        for v in evaluation.videos:
+            verdict = (
+                contract.VERDICT_FAKE if v.score >= evaluation.threshold else contract.VERDICT_REAL
+            )
+            faces = "" if v.faces_per_frame is None else f"{v.faces_per_frame:.2f}"
+            writer.writerow([
+                str(v.path), "FAKE" if v.label else "REAL", v.group, f"{v.score:.6f}", verdict,
+                len(v.frame_scores), faces,
+            ])  # fmt: skip
+    _plot_roc(evaluation, out_dir / "roc.png", title)
+    _plot_confusion(summary["video"], out_dir / "confusion.png", title)
+    return summary
+
+
+def _plot_roc(evaluation: Evaluation, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, (labels, scores) in (
+        ("frames", evaluation.frame_arrays()),
+        ("videos", evaluation.video_arrays()),
+    ):
+        fpr, tpr, _ = metrics.roc_curve(labels, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {metrics.roc_auc(labels, scores):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set_xlabel("false positive rate (real called fake)")
+    ax.set_ylabel("true positive rate (fake caught)")
+    ax.set_title(f"ROC {title}".strip())
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_confusion(video: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.array([[video["tn"], video["fp"]], [video["fn"], video["tp"]]])
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=14)
+    ax.set_xticks([0, 1], ["real", "fake"])
+    ax.set_yticks([0, 1], ["REAL", "FAKE"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("label")
+    ax.set_title(f"videos at threshold {video['threshold']:.3f} {title}".strip())
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

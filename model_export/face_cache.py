@@ -1,0 +1,122 @@
+"""Extract face crops once, with the served detector, into a resumable TFRecord cache.
+
+Each video becomes one shard ``<cache>/<key>.tfrecord`` written under a temporary name and
+renamed when complete, so an interrupted run resumes where it stopped. Crops are cut by
+:func:`model_export.face_export.face_crops`, the function the exported graph runs; a frame
+without a detected face is kept whole (resized), as the served graph classifies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from model_export.datasets import LabelledVideo
+from model_export.face_export import FaceConfig, face_crops
+from model_export.preprocess import preprocess_frames
+from model_export.video_io import sample_frames
+
+log = logging.getLogger(__name__)
+
+
+class _Cropper:
+    """Compiled crop function for one crop size and face configuration."""
+
+    def __init__(self, size: int, faces: FaceConfig) -> None:
+        self.size = size
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        def crop(frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            crops, _boxes, _scores, count = face_crops(frames, size, faces)
+            whole = tf.cast(tf.round(preprocess_frames(frames, (size, size)) * 255.0), tf.uint8)
+            return crops, count, whole
+
+        self._crop = crop
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """All faces of all frames ``[K, size, size, 3]``; a faceless frame gives itself."""
+        crops, count, whole = (t.numpy() for t in self._crop(tf.constant(frames)))
+        out = []
+        for i, n in enumerate(count):
+            out.extend(crops[i, :n] if n > 0 else [whole[i]])
+        return np.stack(out)
+
+
+def cache_key(video: Path, size: int, faces: FaceConfig, frames_per_video: int) -> str:
+    """Shard name: depends on the file, its size and mtime, and every extraction setting."""
+    stat = Path(video).stat()
+    text = json.dumps(
+        [str(Path(video).resolve()), stat.st_size, stat.st_mtime_ns, size, asdict(faces),
+         frames_per_video], sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _write_shard(path: Path, crops: np.ndarray) -> None:
+    tmp = path.with_suffix(".partial")
+    with tf.io.TFRecordWriter(str(tmp)) as writer:
+        for crop in crops:
+            feature = {
+                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[crop.tobytes()])),
+                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(crop.shape))),
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            )
+    tmp.replace(path)
+
+
+def read_shard(path: Path) -> np.ndarray:
+    """The crops of one shard as ``uint8 [K, H, W, 3]``."""
+    crops = []
+    for raw in tf.data.TFRecordDataset(str(path)):
+        example = tf.train.Example.FromString(raw.numpy())
+        shape = list(example.features.feature["shape"].int64_list.value)
+        image = example.features.feature["image"].bytes_list.value[0]
+        crops.append(np.frombuffer(image, np.uint8).reshape(shape))
+    return np.stack(crops) if crops else np.zeros([0, 1, 1, 3], np.uint8)
+
+
+def extract_faces(
+    videos: Sequence[LabelledVideo],
+    cache_dir: Path,
+    *,
+    size: int,
+    faces: FaceConfig | None = None,
+    frames_per_video: int = 16,
+) -> list[Path]:
+    """Make sure every video has a shard of face crops; return the shard paths in order."""
+    faces = faces or FaceConfig()
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cropper: _Cropper | None = None
+    shards, started, done = [], time.monotonic(), 0
+    for i, video in enumerate(videos, start=1):
+        shard = cache_dir / f"{cache_key(video.path, size, faces, frames_per_video)}.tfrecord"
+        shards.append(shard)
+        if not shard.is_file():
+            cropper = cropper or _Cropper(size, faces)
+            _write_shard(shard, cropper(sample_frames(video.path, frames_per_video)))
+            done += 1
+        _progress(i, len(videos), started, done)
+    return shards
+
+
+def _progress(i: int, total: int, started: float, extracted: int) -> None:
+    elapsed = time.monotonic() - started
+    eta = elapsed / i * (total - i)
+    sys.stderr.write(
+        f"\rfaces {i}/{total} ({extracted} extracted, {elapsed:.0f} s, ~{eta:.0f} s left)"
+    )
+    if i == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

@@ -1,0 +1,183 @@
+"""Export a face classifier as a face-aware SavedModel: detection, crops and scores in one graph.
+
+``serving_default`` takes raw ``uint8`` RGB frames and runs the in-graph MTCNN detector
+(:mod:`model_export.faces`), crops every face with a margin, and classifies the crops. A
+frame's ``fake_probability`` is its most suspicious face (a swap may touch one person among
+several, as in Self-Blended Images' inference); a frame without a detected face is
+classified whole, which keeps tight face-crop clips scorable. ``classify_faces`` scores faces
+a client has cropped itself, through the same preprocessing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2, predict_pb2
+
+import contract
+from model_export import warmup
+from model_export.export import frames_spec
+from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
+from model_export.preprocess import preprocess_frames
+from model_export.publish import publish_directory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    """How faces are found and cut; shipped in the graph and used identically in training."""
+
+    max_faces: int = 4
+    margin: float = DEFAULT_MARGIN
+    min_face_size: int = 40
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+
+
+def face_crops(
+    frames: tf.Tensor, size: int, config: FaceConfig = FaceConfig()
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Detect and crop faces: ``(crops uint8 [N, F, size, size, 3], boxes, scores, count)``.
+
+    Training calls this eagerly on decoded frames and the exported graph calls it on served
+    frames, so the crops a model learns from are the crops it is served.
+    """
+    boxes, scores, count = detect_faces(
+        frames,
+        max_faces=config.max_faces,
+        min_face_size=config.min_face_size,
+        thresholds=config.thresholds,
+    )
+    crops = crop_faces(frames, boxes, count, size=size, margin=config.margin, dtype=tf.uint8)
+    return crops, boxes, scores, count
+
+
+def _classify(model: keras.Model, images: tf.Tensor, input_size: tuple[int, int]) -> tf.Tensor:
+    """Fake probability ``[K]`` of uint8 images ``[K, H, W, 3]``; empty in, empty out."""
+
+    def run() -> tf.Tensor:
+        x = preprocess_frames(images, input_size)
+        return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
+
+    # Some CPU kernels reject empty batches.
+    return tf.cond(tf.shape(images)[0] > 0, run, lambda: tf.zeros([0], tf.float32))
+
+
+def build_face_archive(
+    model: keras.Model,
+    *,
+    threshold: float,
+    input_size: tuple[int, int],
+    faces: FaceConfig = FaceConfig(),
+) -> keras.export.ExportArchive:
+    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures."""
+    if input_size[0] != input_size[1]:
+        raise ValueError("face classifiers take square crops")
+    size = (int(input_size[0]), int(input_size[1]))
+    threshold_value = float(threshold)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for net in load_nets():
+        archive.track(net)
+
+    @tf.function(input_signature=[frames_spec()])
+    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        crops, boxes, scores, count = face_crops(frames, size[0], faces)
+        n = tf.shape(frames)[0]
+        valid = tf.range(faces.max_faces)[None, :] < count[:, None]
+        index = tf.where(valid)
+        face_probability = tf.scatter_nd(
+            index, _classify(model, tf.gather_nd(crops, index), size), [n, faces.max_faces]
+        )
+        best_face = tf.reduce_max(tf.where(valid, face_probability, -1.0), axis=1)
+        whole_frame = _classify(model, frames, size)
+        return {
+            contract.FAKE_PROBABILITY: tf.where(count > 0, best_face, whole_frame),
+            contract.THRESHOLD: tf.constant(threshold_value, tf.float32),
+            contract.FACE_BOXES: boxes,
+            contract.FACE_SCORES: scores,
+            contract.FACE_FAKE_PROBABILITY: face_probability,
+            contract.FACE_COUNT: tf.cast(count, tf.int32),
+        }
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)]
+    )
+    def classify_faces(faces_in: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {contract.FAKE_PROBABILITY: _classify(model, faces_in, size)}
+
+    archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+    archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
+    return archive
+
+
+def face_warmup_requests(
+    model_name: str, input_size: tuple[int, int]
+) -> list[predict_pb2.PredictRequest]:
+    """Warmup of both signatures: frame batches of 1, 8, 32 and one batch of crops."""
+    requests = warmup.warmup_requests(model_name)
+    faces = np.random.default_rng(1).integers(0, 256, size=(8, *input_size, 3), dtype=np.uint8)
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=contract.FACES_SIGNATURE)
+    )
+    request.inputs[contract.FACES_INPUT].CopyFrom(tf.make_tensor_proto(faces))
+    return [*requests, request]
+
+
+def write_face_saved_model(
+    model: keras.Model,
+    path: Path,
+    *,
+    name: str,
+    threshold: float,
+    input_size: tuple[int, int],
+    faces: FaceConfig = FaceConfig(),
+) -> None:
+    """Write a face-aware SavedModel with its warmup records into ``path``."""
+    archive = build_face_archive(model, threshold=threshold, input_size=input_size, faces=faces)
+    archive.write_out(str(path), verbose=False)
+    warmup.write_warmup(
+        Path(path) / contract.WARMUP_RELATIVE_PATH, face_warmup_requests(name, input_size)
+    )
+
+
+def publish_face_version(
+    model: keras.Model,
+    base_path: Path,
+    name: str,
+    *,
+    threshold: float,
+    input_size: tuple[int, int],
+    faces: FaceConfig = FaceConfig(),
+    version: int | None = None,
+    info: dict | None = None,
+    gate=None,
+) -> Path:
+    """Export a face classifier face-aware and publish it atomically as a version of ``name``.
+
+    ``gate`` is passed to :func:`model_export.publish.publish_directory`.
+    """
+
+    def write(staging: Path) -> None:
+        write_face_saved_model(
+            model, staging, name=name, threshold=threshold, input_size=input_size, faces=faces
+        )
+
+    meta = {
+        "threshold": float(threshold),
+        "input_size": [int(input_size[0]), int(input_size[1])],
+        "face_aware": True,
+        "faces": {
+            "max_faces": faces.max_faces,
+            "margin": faces.margin,
+            "min_face_size": faces.min_face_size,
+            "thresholds": list(faces.thresholds),
+        },
+        **dict(info or {}),
+    }
+    return publish_directory(write, base_path, name, version=version, info=meta, gate=gate)

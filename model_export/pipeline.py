@@ -1,0 +1,165 @@
+"""From labelled videos to a published version: ingest, faces, train, evaluate, gate, publish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from model_export import metrics
+from model_export.augment import add_self_blended
+from model_export.datasets import LabelledVideo, discover, split_by_group
+from model_export.face_cache import extract_faces, read_shard
+from model_export.face_export import FaceConfig, publish_face_version
+from model_export.gate import auc_gate
+from model_export.preprocess import preprocess_frames
+from model_export.publish import publish_version
+from model_export.train import FrameSet, TrainConfig, predict_frames, train_classifier, video_scores
+from model_export.video_io import sample_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything ``python -m model_export train`` decides."""
+
+    data: tuple[Path, ...]
+    output: Path
+    train: TrainConfig = field(default_factory=TrainConfig)
+    faces: FaceConfig | None = field(default_factory=FaceConfig)
+    frames_per_video: int = 16
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    self_blend: bool = False
+    folds: int = 0
+    cache_dir: Path = Path("var/face-cache")
+    gate_data: tuple[Path, ...] = ()
+
+
+def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameSet:
+    """Training images of ``videos``: cached face crops, or whole frames at the input size."""
+    size = config.train.input_size
+    if config.faces is not None:
+        shards = extract_faces(
+            videos,
+            config.cache_dir,
+            size=size[0],
+            faces=config.faces,
+            frames_per_video=config.frames_per_video,
+        )
+        per_video = [read_shard(s) for s in shards]
+    else:
+        per_video = [
+            tf.cast(tf.round(preprocess_frames(sample_frames(v.path, config.frames_per_video),
+                                               size) * 255), tf.uint8).numpy()
+            for v in videos
+        ]  # fmt: skip
+    images = np.concatenate(per_video) if per_video else np.zeros([0, *size, 3], np.uint8)
+    labels = np.concatenate(
+        [np.full(len(x), v.label, np.float32) for x, v in zip(per_video, videos, strict=True)]
+    )
+    ids = np.concatenate([np.full(len(x), i) for i, x in enumerate(per_video)])
+    return FrameSet(images, labels, ids, {i: v.label for i, v in enumerate(videos)})
+
+
+def _with_self_blend(frames: FrameSet, seed: int) -> FrameSet:
+    images, labels = add_self_blended(frames.frames, frames.labels, seed)
+    extra = len(images) - len(frames.frames)
+    # Pseudo-fakes form clips of their own, numbered after the real ones.
+    ids = np.concatenate([frames.clip_ids, frames.clip_ids[frames.labels == 0] + 10**6])
+    clip_labels = dict(frames.clip_labels) | {int(i): 1 for i in np.unique(ids[-extra:])}
+    return FrameSet(images, labels, ids, clip_labels)
+
+
+def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: float):
+    scores = predict_frames(model, frames.frames, config)
+    ids, video = video_scores(scores, frames.clip_ids)
+    labels = np.array([frames.clip_labels[int(i)] for i in ids])
+    return metrics.binary_metrics(labels, video, threshold)
+
+
+def cross_validate(videos: Sequence[LabelledVideo], config: PipelineConfig) -> list[float]:
+    """Video-level ROC-AUC of each of ``config.folds`` group folds."""
+    parts = split_by_group(videos, [1.0] * config.folds, config.train.seed)
+    aucs = []
+    for k in range(config.folds):
+        train_videos = [v for j, p in enumerate(parts) if j != k for v in p]
+        train, val = images_of(train_videos, config), images_of(parts[k], config)
+        if config.self_blend:
+            train = _with_self_blend(train, config.train.seed)
+        result = train_classifier(train, val, config.train)
+        aucs.append(result.video_metrics.roc_auc)
+        log.info("fold %d/%d video AUC %.4f", k + 1, config.folds, aucs[-1])
+    return aucs
+
+
+def run(config: PipelineConfig) -> tuple[Path, dict]:
+    """Train, calibrate on validation, test, and publish through the gate; return the version."""
+    videos = discover(config.data)
+    if not videos:
+        raise ValueError("no labelled videos found")
+    report: dict = {}
+    if config.folds > 1:
+        aucs = cross_validate(videos, config)
+        report["cross_validation_video_auc"] = {
+            "folds": aucs,
+            "mean": float(np.nanmean(aucs)),
+            "std": float(np.nanstd(aucs)),
+        }
+    train_f = 1.0 - config.val_fraction - config.test_fraction
+    train_videos, val_videos, test_videos = split_by_group(
+        videos, [train_f, config.val_fraction, config.test_fraction], config.train.seed
+    )
+    log.info(
+        "split by group: %d train, %d validation, %d test videos",
+        len(train_videos),
+        len(val_videos),
+        len(test_videos),
+    )
+    train, val = images_of(train_videos, config), images_of(val_videos, config)
+    if config.self_blend:
+        train = _with_self_blend(train, config.train.seed)
+        if val.labels.min(initial=1) == val.labels.max(initial=0):
+            val = _with_self_blend(val, config.train.seed + 1)
+    result = train_classifier(train, val, config.train)
+    report["validation"] = {
+        "frame": result.frame_metrics.as_dict(),
+        "video": result.video_metrics.as_dict(),
+    }
+    if test_videos:
+        test = images_of(test_videos, config)
+        report["test"] = {
+            "video": _video_metrics(result.model, test, config.train, result.threshold).as_dict()
+        }
+    gate = None
+    if config.gate_data:
+        gate = auc_gate(config.output, discover(config.gate_data), config.frames_per_video)
+    info = {
+        "kind": "trained",
+        "arch": config.train.arch,
+        "data": [str(p) for p in config.data],
+        "self_blend": config.self_blend,
+        "augment": config.train.augment,
+        **report,
+    }
+    common = dict(
+        threshold=result.threshold, input_size=config.train.input_size, info=info, gate=gate
+    )
+    if config.faces is not None:
+        path = publish_face_version(
+            result.model, config.output.parent, config.output.name, faces=config.faces, **common
+        )
+    else:
+        path = publish_version(result.model, config.output.parent, config.output.name, **common)
+    report["threshold"] = result.threshold
+    return path, report
+
+
+def with_train(config: PipelineConfig, **changes) -> PipelineConfig:
+    """Copy of ``config`` with training settings changed."""
+    return replace(config, train=replace(config.train, **changes))

@@ -1,0 +1,28 @@
+"""Small real clips and layouts for the model_export tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from model_export.video_io import encode_clip
+
+
+def solid_clip(path: Path, level: int, frames: int = 4, size: int = 32) -> Path:
+    """An H.264 clip of flat grey frames at brightness ``level`` with a little noise."""
+    rng = np.random.default_rng(level)
+    images = [
+        np.clip(level + rng.normal(0, 2, (size, size, 3)), 0, 255).astype(np.uint8)
+        for _ in range(frames)
+    ]
+    return encode_clip(images, path, fps=4, crf=18)
+
+
+def face_clip(path: Path, frames: int = 4, shift: int = 0) -> Path:
+    """An H.264 clip of the astronaut's face and shoulders, panning by ``shift`` px a frame."""
+    import skimage.data
+
+    photo = skimage.data.astronaut()
+    images = [photo[20 + i * shift : 276 + i * shift, 110:366] for i in range(frames)]
+    return encode_clip(images, path, fps=4, crf=20)
