@@ -12,9 +12,10 @@ name                      dtype    shape           meaning
 ``frames`` (input)        uint8    [N, H, W, 3]    raw RGB frames, any size; all
                                                    preprocessing happens in the graph
 ``fake_probability``      float32  [N]             probability that frame n is fake
-``threshold``             float32  []              decision threshold calibrated for
-                                                   this version (score >= threshold
-                                                   means "fake")
+``threshold``             float32  [N]             decision threshold calibrated for
+                                                   this version, the same in every
+                                                   row (score >= threshold means
+                                                   "fake")
 ========================  =======  ==============  =======================================
 
 Face-aware versions add, per frame and for at most ``F`` faces (padded):
@@ -25,6 +26,10 @@ Face-aware versions add, per frame and for at most ``F`` faces (padded):
 ``face_fake_probability`` float32  [N, F]          fake probability per face
 ``face_count``            int32    [N]             number of valid faces in the frame
 ========================  =======  ==============  =======================================
+
+Every output has the batch dimension first: TF Serving's server-side batching
+splits each output along dimension 0 and refuses a scalar output ("Batched output
+tensor has 0 dimensions"), so the threshold is repeated per row.
 
 and a second signature ``classify_faces`` that takes already cropped faces
 (``faces``: uint8 [N, H, W, 3]) and returns ``fake_probability`` [N].
@@ -47,7 +52,7 @@ FACES_INPUT = "faces"
 
 #: Output: per-frame fake probability, float32 [N].
 FAKE_PROBABILITY = "fake_probability"
-#: Output: the version's calibrated decision threshold, float32 scalar.
+#: Output: the version's calibrated decision threshold, float32 [N] (one value repeated).
 THRESHOLD = "threshold"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
 FACE_BOXES = "face_boxes"

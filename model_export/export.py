@@ -53,7 +53,8 @@ def build_archive(
         probability = tf.cond(tf.shape(frames)[0] > 0, classify, lambda: tf.zeros([0], tf.float32))
         return {
             contract.FAKE_PROBABILITY: probability,
-            contract.THRESHOLD: tf.constant(threshold_value, tf.float32),
+            # Per row, not scalar: TF Serving's batching splits every output on dim 0.
+            contract.THRESHOLD: tf.fill([tf.shape(frames)[0]], threshold_value),
         }
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)

@@ -98,7 +98,8 @@ def build_face_archive(
         whole_frame = _classify(model, frames, size)
         return {
             contract.FAKE_PROBABILITY: tf.where(count > 0, best_face, whole_frame),
-            contract.THRESHOLD: tf.constant(threshold_value, tf.float32),
+            # Per row, not scalar: TF Serving's batching splits every output on dim 0.
+            contract.THRESHOLD: tf.fill([n], threshold_value),
             contract.FACE_BOXES: boxes,
             contract.FACE_SCORES: scores,
             contract.FACE_FAKE_PROBABILITY: face_probability,

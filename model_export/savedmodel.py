@@ -47,7 +47,7 @@ class LoadedVersion:
     def threshold(self) -> float:
         """The decision threshold shipped with the version."""
         frame = np.zeros([1, 8, 8, 3], np.uint8)
-        return float(self.run({contract.FRAMES_INPUT: frame})[contract.THRESHOLD])
+        return float(np.ravel(self.run({contract.FRAMES_INPUT: frame})[contract.THRESHOLD])[0])
 
     def replay_warmup(self) -> int:
         """Replay the version's warmup records; return how many ran."""

@@ -34,7 +34,7 @@ def test_signature_matches_contract(tiny_version: Path) -> None:
         assert _dims(probability) == [-1]
         threshold = sig.outputs[contract.THRESHOLD]
         assert threshold.dtype == types_pb2.DT_FLOAT
-        assert _dims(threshold) == []
+        assert _dims(threshold) == [-1]
 
 
 def test_session_outputs_match_keras_model(tmp_path: Path, frames: np.ndarray) -> None:
@@ -45,8 +45,9 @@ def test_session_outputs_match_keras_model(tmp_path: Path, frames: np.ndarray) -
         out = loaded.run({contract.FRAMES_INPUT: frames})
     assert out[contract.FAKE_PROBABILITY].shape == (len(frames),)
     np.testing.assert_allclose(out[contract.FAKE_PROBABILITY], expected, atol=1e-5)
-    assert out[contract.THRESHOLD].shape == ()
-    assert abs(float(out[contract.THRESHOLD]) - 0.6) < 1e-6
+    # One threshold per row, so TF Serving's batching can split it like every output.
+    assert out[contract.THRESHOLD].shape == (len(frames),)
+    np.testing.assert_allclose(out[contract.THRESHOLD], 0.6, atol=1e-6)
 
 
 def test_any_frame_size_and_empty_batch(tiny_version: Path, frames: np.ndarray) -> None:

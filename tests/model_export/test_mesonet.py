@@ -73,6 +73,6 @@ def test_import_publishes_face_aware_version(tmp_path: Path) -> None:
     # The astronaut's face (measured once with the mtcnn package) is near x 182-265, y 64-171.
     assert abs(x1 * 512 - 182) < 20 and abs(y1 * 512 - 64) < 25 and x2 > x1 and y2 > y1
     assert out[contract.FAKE_PROBABILITY][0] == out[contract.FACE_FAKE_PROBABILITY][0, 0]
-    assert out[contract.THRESHOLD] == np.float32(0.5)
+    assert out[contract.THRESHOLD].tolist() == [0.5, 0.5]
     scores = faces[contract.FAKE_PROBABILITY]
     assert scores[is_fake].min() > scores[~is_fake].max()

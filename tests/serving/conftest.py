@@ -2,7 +2,8 @@
 
 The model is built with Keras and exported through ``keras.export.ExportArchive``
 with the contract's signature (``frames`` uint8 [N, H, W, 3] -> ``fake_probability``
-float32 [N] and ``threshold`` float32 scalar, resizing inside the graph), then
+float32 [N] and a scalar ``threshold``, resizing inside the graph; the scalar shows
+how TF Serving's batching treats outputs without a batch dimension), then
 served by ``python -m serving`` in a subprocess and called over real gRPC.
 """
 

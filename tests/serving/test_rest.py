@@ -120,7 +120,7 @@ def test_predict_columnar_matches_in_process_model(rest_server):
 
 
 def test_predict_row_format_refuses_a_scalar_output(rest_server):
-    """Row format needs every output batched; the contract's scalar threshold is not."""
+    """Row format needs every output batched; this test model's scalar threshold is not."""
     _, client, _ = rest_server
     response = client.post(
         "/v1/models/deepfake:predict", json={"instances": frames(n=2, h=8, w=8).tolist()}
