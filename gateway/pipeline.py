@@ -40,6 +40,7 @@ class DetectOptions:
     strategy: Strategy
     batch_size: int
     max_side: int
+    canvas: int | None = None
     default_threshold: float
 
 
@@ -96,7 +97,11 @@ class _Decoder:
             batch: list[SampledFrame] = []
             try:
                 for frame in iter_frames(
-                    self._path, self._info, self._times, max_side=self._opts.max_side
+                    self._path,
+                    self._info,
+                    self._times,
+                    max_side=self._opts.max_side,
+                    canvas=self._opts.canvas,
                 ):
                     if self._stop.is_set():
                         return
@@ -222,10 +227,15 @@ class DetectionPipeline:
         for i, frame in enumerate(frames):
             faces: list[Face] = []
             if face_aware:
+                # Boxes come normalised to the image sent; report them on the picture.
+                height, width = frame.image.shape[:2]
+                ch, cw = frame.content if frame.content[0] else (height, width)
+                scale = np.array([height / ch, width / cw, height / ch, width / cw])
                 for j in range(int(counts[i])):
+                    box = np.clip(np.asarray(boxes[i, j], np.float64) * scale, 0.0, 1.0)
                     faces.append(
                         Face(
-                            box=[round(float(v), 4) for v in boxes[i, j]],
+                            box=[round(float(v), 4) for v in box],
                             detection_score=round(float(det[i, j]), 4),
                             score=round(float(face_p[i, j]), 4),
                         )

@@ -156,6 +156,7 @@ async def detect(
                 strategy=aggregation or settings.aggregation or DEFAULT_STRATEGY,
                 batch_size=settings.batch_size,
                 max_side=settings.frame_max_side,
+                canvas=settings.frame_canvas,
                 default_threshold=settings.default_threshold,
             )
             try:

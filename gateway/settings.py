@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     frames: int = Field(DEFAULT_FRAMES, alias="GATEWAY_FRAMES", gt=0, le=256)
     batch_size: int = Field(DEFAULT_BATCH_SIZE, alias="GATEWAY_BATCH_SIZE", gt=0)
     frame_max_side: int = Field(DEFAULT_FRAME_MAX_SIDE, alias="GATEWAY_FRAME_MAX_SIDE", ge=32)
+    #: Letterbox every frame into a square of this side (for TF Serving's batching,
+    #: which merges only same-shaped requests). Meant for face-aware models: a
+    #: whole-frame classifier would see the padding.
+    frame_canvas: int | None = Field(None, alias="GATEWAY_FRAME_CANVAS", ge=32)
     aggregation: Aggregation = Field("confident", alias="GATEWAY_AGGREGATION")
     #: Used only when the answering model version ships no threshold.
     default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)

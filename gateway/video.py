@@ -57,6 +57,8 @@ class SampledFrame:
     index: int
     t_s: float
     image: np.ndarray  # uint8 [H, W, 3], upright
+    #: Height and width of the picture inside ``image`` (smaller when letterboxed).
+    content: tuple[int, int] = (0, 0)
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -210,8 +212,20 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.nd
     return image
 
 
+def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
+    """Pad to ``canvas`` x ``canvas`` (black, bottom and right): every video, one shape."""
+    out = np.zeros((canvas, canvas, 3), np.uint8)
+    out[: image.shape[0], : image.shape[1]] = image
+    return out
+
+
 def iter_frames(
-    path: Path, info: VideoInfo, times: list[float], *, max_side: int
+    path: Path,
+    info: VideoInfo,
+    times: list[float],
+    *,
+    max_side: int,
+    canvas: int | None = None,
 ) -> Iterator[SampledFrame]:
     """Decode the frames at ``times`` (sorted), as upright RGB no larger than ``max_side``.
 
@@ -219,7 +233,12 @@ def iter_frames(
     variable-frame-rate clips are sampled uniformly in time.  Long forward gaps are
     crossed with a keyframe seek.  A truncated stream yields the frames decoded before
     the damage; a stream with none raises :class:`InvalidVideo`.
+
+    With ``canvas``, frames are scaled to fit and letterboxed into a square of that
+    side, so that requests from videos of any shape can be batched together by Serving.
     """
+    if canvas is not None:
+        max_side = canvas
     if not times:
         return
     emitted = 0
@@ -268,10 +287,13 @@ def iter_frames(
                 # (hostile) stream changes resolution midway.
                 size = _scaled_size(frame.width, frame.height, max_side)
             image = _to_rgb(frame, size, info.rotation)
+            content = (image.shape[0], image.shape[1])
+            if canvas is not None:
+                image = _letterbox(image, canvas)
             ctx.skip_frame = "DEFAULT"
             # One decoded frame may serve several targets when sampling faster than the fps.
             while target_i < len(times) and times[target_i] <= t + half_frame:
-                yield SampledFrame(index=emitted, t_s=round(t, 4), image=image)
+                yield SampledFrame(index=emitted, t_s=round(t, 4), image=image, content=content)
                 emitted += 1
                 target_i += 1
     if emitted == 0:

@@ -144,3 +144,19 @@ def test_skipping_unreferenced_frames_picks_the_same_frames(make_clip, monkeypat
     assert [f.t_s for f in skipping] == [f.t_s for f in decoding_all]
     for a, b in zip(skipping, decoding_all, strict=True):
         assert np.array_equal(a.image, b.image)
+
+
+def test_letterboxed_frames_share_one_shape(make_clip) -> None:
+    wide = make_clip("wide.mp4", width=320, height=180, frames=4)
+    tall = make_clip("tall.mp4", width=180, height=320, frames=4)
+    shapes, contents = set(), []
+    for clip in (wide, tall):
+        info = probe(clip, LIMITS)
+        frame = next(iter(iter_frames(clip, info, [0.0], max_side=640, canvas=256)))
+        shapes.add(frame.image.shape)
+        contents.append(frame.content)
+        h, w = frame.content
+        assert frame.image[h:, :].max(initial=0) == 0 and frame.image[:, w:].max(initial=0) == 0
+        assert _corner(frame.image[:h, :w]) == "top-left"
+    assert shapes == {(256, 256, 3)}
+    assert contents == [(144, 256), (256, 144)]
