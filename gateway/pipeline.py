@@ -40,8 +40,8 @@ class DetectOptions:
     strategy: Strategy
     batch_size: int
     max_side: int
-    canvas: int | None = None
     default_threshold: float
+    canvas: int | None = None
 
 
 @dataclass
