@@ -50,16 +50,18 @@ def _alive(pid: int) -> bool:
 
 
 def _read_until(proc: subprocess.Popen, pattern: str, timeout_s: float) -> str:
+    """Read make's output until ``pattern`` shows (raw reads: no buffer hides lines from select)."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     seen = ""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        ready, _, _ = select.select([fd], [], [], 0.5)
         if ready:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
+            chunk = os.read(fd, 65536)
+            if not chunk and proc.poll() is not None:
                 break
-            seen += line
+            seen += chunk.decode(errors="replace")
             if re.search(pattern, seen):
                 return seen
     raise AssertionError(f"{pattern!r} not printed within {timeout_s} s:\n{seen}")
@@ -86,7 +88,6 @@ def test_make_serve_prints_a_working_curl_and_stops_cleanly(
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
         start_new_session=True,  # our own group, so SIGINT reaches only make
     )
     try:
