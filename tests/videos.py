@@ -62,6 +62,7 @@ def write_clip(
     matrix holds it); ``frame_times`` gives explicit timestamps (variable frame rate).
     """
     photos = _faces()[:faces] if faces else []
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height

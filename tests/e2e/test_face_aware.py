@@ -1,0 +1,95 @@
+"""A face-aware model trained here end to end, served, and asked through the gateway."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model_export.cli import main as model_export
+from model_export.publish import INFO_RELATIVE_PATH
+from tests.conftest import MODEL_NAME, start_serving
+from tests.videos import write_clip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def face_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train a tiny face-aware model on generated clips and publish version 1."""
+    root = tmp_path_factory.mktemp("face-model")
+    for i in range(3):
+        # Real: one face photograph over a moving pattern; fake: two faces (a different look).
+        write_clip(root / f"data/real/r{i}.mp4", frames=4, faces=1, width=320, height=240, seed=i)
+        write_clip(root / f"data/fake/f{i}.mp4", frames=4, faces=2, width=320, height=240, seed=i)
+    output = root / "models" / MODEL_NAME
+    code = model_export(
+        [
+            "train", "--data", str(root / "data"), "--output", str(output),
+            "--epochs", "1", "--input-size", "32", "--frames", "2",
+            "--cache-dir", str(root / "cache"), "--val-fraction", "0.34", "--test-fraction", "0",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return output
+
+
+@pytest.fixture(scope="module")
+def face_serving(face_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    handle = start_serving(face_model, tmp_path_factory.mktemp("logs") / "serving.log")
+    yield handle
+    handle.process.stop()
+
+
+def _detect(gw, clip: Path):  # type: ignore[no-untyped-def]
+    with gw.client() as client:
+        response = client.post(
+            "/v1/detect",
+            headers={**gw.auth(), "Content-Type": "video/mp4"},
+            content=clip.read_bytes(),
+            params={"frames": 6},
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_two_people_give_two_tracks_with_boxes(face_model, face_serving, gateway_factory, tmp_path):
+    info = json.loads((face_model / "1" / INFO_RELATIVE_PATH).read_text())
+    gw = gateway_factory(face_serving.target)
+    clip = write_clip(tmp_path / "two.mp4", frames=12, faces=2, width=480, height=270, seed=7)
+    body = _detect(gw, clip)
+
+    assert body["threshold"] == pytest.approx(info["threshold"], abs=1e-4)
+    assert body["verdict"] in ("real", "fake")
+    frames_with_two = [p for p in body["timeline"] if len(p["faces"]) == 2]
+    assert len(frames_with_two) >= len(body["timeline"]) - 1
+    for point in frames_with_two:
+        left, right = sorted(point["faces"], key=lambda f: f["box"][1])
+        for face in (left, right):
+            y1, x1, y2, x2 = face["box"]
+            assert 0 <= y1 < y2 <= 1 and 0 <= x1 < x2 <= 1
+            assert face["detection_score"] > 0.9 and 0 <= face["score"] <= 1
+        assert left["box"][3] <= 0.55 and right["box"][1] >= 0.45  # one face per half
+        assert left["track"] != right["track"]
+    long_tracks = [t for t in body["tracks"] if len(t["frames"]) >= 4]
+    assert len(long_tracks) == 2
+    assert body["score"] == pytest.approx(max(t["score"] for t in long_tracks), abs=1e-3)
+
+    # Letterboxed for Serving's batching, the boxes still land on the same faces.
+    boxed = gateway_factory(face_serving.target, GATEWAY_FRAME_CANVAS="512")
+    again = _detect(boxed, clip)
+    for a, b in zip(body["timeline"], again["timeline"], strict=True):
+        fa = sorted(a["faces"], key=lambda f: f["box"][1])
+        fb = sorted(b["faces"], key=lambda f: f["box"][1])
+        assert len(fa) == len(fb)
+        for x, y in zip(fa, fb, strict=True):
+            assert max(abs(p - q) for p, q in zip(x["box"], y["box"], strict=True)) < 0.05
+
+
+def test_no_face_is_inconclusive(face_serving, gateway_factory, tmp_path):
+    gw = gateway_factory(face_serving.target)
+    clip = write_clip(tmp_path / "empty.mp4", frames=12, faces=0, width=320, height=240)
+    body = _detect(gw, clip)
+    assert body["verdict"] == "inconclusive"
+    assert all(p["faces"] == [] for p in body["timeline"])
