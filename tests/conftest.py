@@ -123,6 +123,16 @@ class GatewayHandle:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def detect(self, clip: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+        """POST ``clip`` as a raw ``video/mp4`` body to ``/v1/detect`` with the API key."""
+        with self.client() as client:
+            return client.post(
+                "/v1/detect",
+                headers={**self.auth(), "Content-Type": "video/mp4"},
+                content=clip.read_bytes(),
+                **kwargs,
+            )
+
 
 def start_gateway(
     var_dir: Path,

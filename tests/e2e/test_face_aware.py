@@ -43,13 +43,7 @@ def face_serving(face_model: Path, tmp_path_factory: pytest.TempPathFactory):  #
 
 
 def _detect(gw, clip: Path):  # type: ignore[no-untyped-def]
-    with gw.client() as client:
-        response = client.post(
-            "/v1/detect",
-            headers={**gw.auth(), "Content-Type": "video/mp4"},
-            content=clip.read_bytes(),
-            params={"frames": 6},
-        )
+    response = gw.detect(clip, params={"frames": 6})
     assert response.status_code == 200, response.text
     return response.json()
 

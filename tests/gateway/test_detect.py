@@ -9,26 +9,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _post(gw, clip, **kwargs):  # type: ignore[no-untyped-def]
-    with gw.client() as client:
-        return client.post(
-            "/v1/detect",
-            headers={**gw.auth(), "Content-Type": "video/mp4"},
-            content=clip.read_bytes(),
-            **kwargs,
-        )
-
-
 def test_rotated_phone_video_is_reported_upright(gateway, make_clip) -> None:
     clip = make_clip(width=320, height=240, frames=20, rotation=-90)
-    body = _post(gateway, clip).json()
+    body = gateway.detect(clip).json()
     assert body["video"]["rotation"] == 90
     assert (body["video"]["width"], body["video"]["height"]) == (240, 320)
 
 
 def test_long_video_samples_uniformly(gateway, make_clip) -> None:
     clip = make_clip(width=160, height=120, frames=1800, fps=30, gop=60)  # one minute
-    body = _post(gateway, clip).json()
+    body = gateway.detect(clip).json()
     assert body["video"]["duration_s"] == pytest.approx(60.0, abs=0.2)
     stamps = [p["t_s"] for p in body["timeline"]]
     assert len(stamps) == 32
@@ -39,13 +29,13 @@ def test_long_video_samples_uniformly(gateway, make_clip) -> None:
 
 def test_sampling_rate_and_frame_count_parameters(gateway, make_clip) -> None:
     clip = make_clip(frames=90, fps=30)  # three seconds
-    assert _post(gateway, clip, params={"frames": 7}).json()["frames_analyzed"] == 7
-    assert _post(gateway, clip, params={"fps": 2}).json()["frames_analyzed"] == 6
+    assert gateway.detect(clip, params={"frames": 7}).json()["frames_analyzed"] == 7
+    assert gateway.detect(clip, params={"fps": 2}).json()["frames_analyzed"] == 6
 
 
 @pytest.mark.parametrize("strategy", ["mean", "median", "topk_mean", "confident", "max"])
 def test_aggregation_is_selectable(gateway, make_clip, strategy) -> None:
-    body = _post(gateway, make_clip(frames=30), params={"aggregation": strategy}).json()
+    body = gateway.detect(make_clip(frames=30), params={"aggregation": strategy}).json()
     assert body["aggregation"] == strategy
     scores = [p["score"] for p in body["timeline"]]
     assert min(scores) - 1e-3 <= body["score"] <= max(scores) + 1e-3

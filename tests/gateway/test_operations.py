@@ -16,16 +16,6 @@ from tests.conftest import MODEL_NAME, start_serving
 pytestmark = pytest.mark.slow
 
 
-def _post(gw, clip, **kwargs):  # type: ignore[no-untyped-def]
-    with gw.client() as client:
-        return client.post(
-            "/v1/detect",
-            headers={**gw.auth(), "Content-Type": "video/mp4"},
-            content=clip.read_bytes(),
-            **kwargs,
-        )
-
-
 def test_readyz_reflects_serving(gateway, gateway_factory) -> None:
     with gateway.client() as client:
         assert client.get("/readyz").status_code == 200
@@ -39,7 +29,7 @@ def test_readyz_reflects_serving(gateway, gateway_factory) -> None:
 
 def test_serving_unreachable_gets_503_with_retry_after(gateway_factory, make_clip) -> None:
     gw = gateway_factory(f"127.0.0.1:{free_port()}", SERVING_RETRIES="1")
-    response = _post(gw, make_clip(frames=10))
+    response = gw.detect(make_clip(frames=10))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "serving_unavailable"
     assert int(response.headers["retry-after"]) > 0
@@ -47,7 +37,7 @@ def test_serving_unreachable_gets_503_with_retry_after(gateway_factory, make_cli
 
 def test_deadline_gets_504(gateway_factory, serving, make_clip) -> None:
     gw = gateway_factory(serving.target, SERVING_TIMEOUT_S="0.001")
-    response = _post(gw, make_clip(frames=10))
+    response = gw.detect(make_clip(frames=10))
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "serving_timeout"
 
@@ -83,7 +73,7 @@ def test_more_videos_than_the_limits_get_429(gateway_factory, serving, make_clip
         holders.append(thread)
     time.sleep(0.5)
     try:
-        response = _post(gw, make_clip(frames=5))
+        response = gw.detect(make_clip(frames=5))
         assert response.status_code == 429
         assert response.json()["error"]["code"] == "overloaded"
         assert int(response.headers["retry-after"]) > 0
@@ -98,7 +88,7 @@ def test_more_videos_than_the_limits_get_429(gateway_factory, serving, make_clip
     # Once the slots free up, work is accepted again.
     deadline = time.monotonic() + 10
     while True:
-        response = _post(gw, make_clip("again.mp4", frames=5))
+        response = gw.detect(make_clip("again.mp4", frames=5))
         if response.status_code != 429 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -141,7 +131,7 @@ def test_serving_stopped_mid_request_gets_503(
 
 
 def test_metrics_count_requests_and_time_stages(gateway, make_clip) -> None:
-    assert _post(gateway, make_clip(frames=10)).status_code == 200
+    assert gateway.detect(make_clip(frames=10)).status_code == 200
     with gateway.client() as client:
         text = client.get("/metrics").text
     assert 'gateway_requests_total{method="POST",route="/v1/detect",status="200"}' in text

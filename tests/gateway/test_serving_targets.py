@@ -11,16 +11,6 @@ from tests.conftest import MODEL_NAME, start_serving
 pytestmark = pytest.mark.slow
 
 
-def _post(gw, clip, **kwargs):  # type: ignore[no-untyped-def]
-    with gw.client() as client:
-        return client.post(
-            "/v1/detect",
-            headers={**gw.auth(), "Content-Type": "video/mp4"},
-            content=clip.read_bytes(),
-            **kwargs,
-        )
-
-
 @pytest.fixture
 def two_servers(tmp_path):  # type: ignore[no-untyped-def]
     """Two Serving processes; the second serves version 2 so answers tell them apart."""
@@ -37,7 +27,7 @@ def test_round_robin_over_targets(gateway_factory, two_servers, make_clip) -> No
     first, second = two_servers
     gw = gateway_factory(f"{first.target},{second.target}", GATEWAY_BATCH_SIZE="32")
     clip = make_clip(frames=8)
-    versions = {_post(gw, clip).json()["model"]["version"] for _ in range(4)}
+    versions = {gw.detect(clip).json()["model"]["version"] for _ in range(4)}
     assert versions == {1, 2}
 
 
@@ -46,7 +36,7 @@ def test_a_dead_target_is_retried_on_the_next(gateway_factory, serving, make_cli
     gw = gateway_factory(f"{dead},{serving.target}", SERVING_RETRIES="2")
     clip = make_clip(frames=8)
     for _ in range(4):
-        response = _post(gw, clip)
+        response = gw.detect(clip)
         assert response.status_code == 200, response.text
 
 
@@ -57,11 +47,11 @@ def test_model_version_is_honoured_and_reported(gateway_factory, tmp_path, make_
     try:
         gw = gateway_factory(own.target)
         clip = make_clip(frames=8)
-        assert _post(gw, clip).json()["model"]["version"] == 4
-        assert _post(gw, clip, params={"model_version": 4}).json()["model"]["version"] == 4
-        response = _post(gw, clip, params={"model_version": 3})
+        assert gw.detect(clip).json()["model"]["version"] == 4
+        assert gw.detect(clip, params={"model_version": 4}).json()["model"]["version"] == 4
+        response = gw.detect(clip, params={"model_version": 3})
         assert response.status_code == 404  # latest policy serves only the newest
-        both = _post(gw, clip, params={"model_version": 4, "model_label": "stable"})
+        both = gw.detect(clip, params={"model_version": 4, "model_label": "stable"})
         assert both.status_code == 400
     finally:
         own.process.stop()
