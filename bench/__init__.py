@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` (``make bench``) times a video's way to a verdict."""

@@ -1,0 +1,240 @@
+"""``python -m bench`` (``make bench``): how fast a video becomes a verdict, against the naive way.
+
+Order of work, all in one run so that every figure comes from the same machine state:
+
+1. clips: synthetic 480p / 720p / 1080p (cached in ``var/bench/``) and a few real ones;
+2. decoders: OpenCV vs PyAV (and PyAV tuned) on the 32 sampled frames of every clip;
+3. the demo SavedModel loaded in process, local Serving and the gateway started;
+4. per clip, in rounds so that load from other programs hits all three alike: the naive
+   pipeline, the sequential reference, and requests to the service at concurrency 1;
+5. throughput of the service at concurrency 1, 2, 4 and 8 on the 720p clip;
+6. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import contract
+
+from . import report
+from .clips import all_clips
+from .decode import compare_decoders
+from .naive import InProcessModel, latest_version, run_naive, run_reference
+from .report import BenchResults, ClipResult
+from .service import MemorySampler, detect, load_run, measured_detect, running_service
+from .settings import gateway_defaults
+
+log = logging.getLogger("bench")
+
+REPO = Path(__file__).resolve().parent.parent
+CONCURRENCY = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many times each thing is measured."""
+
+    rounds: int  # per clip; a round is one naive run, then ``pairs`` (reference, service) pairs
+    pairs: int  # pairs per round on most clips
+    pairs_headline: int  # ... and on the 720p clip (its p95 needs more requests)
+    decode_repeats: int  # runs per decoder on the synthetic clips
+    decode_repeats_shared: int  # ... and on the real clips (fewer, to stay within time)
+    load_requests: int  # requests per concurrency level
+
+    @classmethod
+    def full(cls) -> Plan:
+        return cls(
+            rounds=3,
+            pairs=3,
+            pairs_headline=7,
+            decode_repeats=5,
+            decode_repeats_shared=3,
+            load_requests=24,
+        )
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            rounds=1,
+            pairs=2,
+            pairs_headline=2,
+            decode_repeats=1,
+            decode_repeats_shared=1,
+            load_requests=4,
+        )
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _meta(stamp: str, version: int, model_dir: Path, plan: Plan) -> dict[str, str]:
+    import av
+    import cv2
+    import tensorflow as tf
+
+    defaults = gateway_defaults()
+    dirty = _git("status", "--porcelain", "--", "gateway", "serving", "bench", "contract")
+    return {
+        "timestamp": stamp,
+        "commit": _git("rev-parse", "--short", "HEAD")
+        + (" (with uncommitted changes in gateway/serving/bench)" if dirty else ""),
+        "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
+        "load average at start (1/5/15 min)": _load(),
+        "model": f"{model_dir} version {version} (the demo model)",
+        "gateway settings": (
+            f"frames={defaults.frames}, batch={defaults.batch_size}, "
+            f"max_side={defaults.max_side}, aggregation={defaults.aggregation}; "
+            "GATEWAY_MAX_IN_FLIGHT=8, GATEWAY_MAX_QUEUE=8 for the bench"
+        ),
+        "serving": "python -m serving with default flags (no server-side batching)",
+        "versions": (
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"PyAV {av.__version__}, OpenCV {cv2.__version__}"
+        ),
+        "repetitions": (
+            f"per clip {plan.rounds} naive runs and {plan.rounds * plan.pairs} reference + "
+            f"service pairs ({plan.rounds * plan.pairs_headline} on 720p), run interleaved; "
+            f"{plan.decode_repeats} runs per decoder ({plan.decode_repeats_shared} on the "
+            f"real clips); {plan.load_requests} requests per "
+            "concurrency level"
+        ),
+    }
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one pass of everything (a smoke test); results go to var/bench/",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="where to write the report (default bench/results, or var/bench/results with --quick)",
+    )
+    parser.add_argument("--clips-dir", type=Path, default=REPO / "var" / "bench")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "data",
+        help="labelled real clips, used when present (%(default)s)",
+    )
+    parser.add_argument("--no-shared", action="store_true", help="synthetic clips only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    plan = Plan.quick() if args.quick else Plan.full()
+    results_dir = args.results_dir or (
+        REPO / "var" / "bench" / "results" if args.quick else REPO / "bench" / "results"
+    )
+    defaults = gateway_defaults()
+    model_name = os.environ.get("MODEL_NAME", contract.DEFAULT_MODEL_NAME)
+    model_dir = Path(os.environ.get("MODEL_BASE_PATH", "models")) / model_name
+    version_dir, version = latest_version(model_dir)
+
+    log.info("clips")
+    data_dir = None if args.no_shared else args.data_dir
+    clips = [ClipResult(c) for c in all_clips(args.clips_dir, data_dir)]
+    meta = _meta(stamp, version, model_dir, plan)
+
+    for c in clips:
+        log.info("decoders on %s", c.clip.name)
+        repeats = plan.decode_repeats if c.clip.synthetic else plan.decode_repeats_shared
+        c.decode = compare_decoders(c.clip.path, c.clip.name, defaults, repeats)
+
+    log.info("loading %s in process", version_dir)
+    model = InProcessModel(version_dir)
+    gateway_env = {"GATEWAY_MAX_IN_FLIGHT": "8", "GATEWAY_MAX_QUEUE": "8"}
+    load_runs = []
+    (REPO / "var").mkdir(exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-", dir=REPO / "var") as tmp,
+        running_service(model_dir, model_name, Path(tmp), gateway_env) as service,
+        MemorySampler(service.pids()) as sampler,
+    ):
+        if service.version != version:
+            log.warning("Serving answers version %s, in process is %s", service.version, version)
+        for c in clips:
+            data = c.clip.path.read_bytes()
+            pairs = plan.pairs_headline if c.clip.name == report.HEADLINE_CLIP else plan.pairs
+            with service.client() as client:
+                # One unmeasured pass: first use of a frame size costs extra everywhere.
+                run_reference(c.clip.path, model, defaults)
+                detect(client, data, c.clip.path.name)
+                for i in range(plan.rounds):
+                    log.info("%s: round %d of %d", c.clip.name, i + 1, plan.rounds)
+                    c.naive.append(run_naive(c.clip.path, model))
+                    # Reference and service alternate, so that both see the same machine load.
+                    for _ in range(pairs):
+                        c.reference.append(run_reference(c.clip.path, model, defaults))
+                        c.service.append(measured_detect(service, client, data, c.clip.path.name))
+        load_clip = next(c for c in clips if c.clip.name == report.HEADLINE_CLIP)
+        data = load_clip.clip.path.read_bytes()
+        for concurrency in CONCURRENCY:
+            log.info("throughput at concurrency %d", concurrency)
+            load_runs.append(
+                load_run(service, data, load_clip.clip.path.name, concurrency, plan.load_requests)
+            )
+    for name, peak in sampler.peak.items():
+        service.memory[name].peak_sampled = peak
+    meta["load average at end (1/5/15 min)"] = _load()
+
+    results = BenchResults(
+        meta=meta,
+        clips=clips,
+        load=load_runs,
+        load_clip=report.HEADLINE_CLIP,
+        memory=service.memory,
+        elapsed_s=time.monotonic() - started,
+    )
+    text = report.render(results)
+    path = report.write(results_dir, text, stamp)
+    log.info("written to %s and latest.md", path)
+    # The report ends with the two summary lines, so they are the last lines printed.
+    print(text, end="", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Ways to decode the uniformly sampled frames of a clip, timed side by side.
+
+* ``opencv``: ``cv2.VideoCapture``, ``grab()`` every frame and ``retrieve()`` only the
+  sampled ones (the DFDC winners' loop), then RGB and the gateway's downscale.
+* ``pyav (gateway)``: the gateway's own ``gateway.video.iter_frames``, as it is.
+* ``pyav`` variants with the gateway's sampling rule, to measure changes to the
+  gateway's decoder before anyone makes them:
+
+  - *no skip*: every frame decoded (the gateway before it learnt to skip);
+  - *skip per packet*: ``codec_context.skip_frame = "NONREF"`` for every packet whose
+    own timestamp is not next to a sample time.  A non-reference frame (most
+    B-frames) is never needed to decode another frame, so the decoder may drop it
+    unseen.  The gateway decides from the last frame it got out of the decoder
+    instead, which lags the packets going in by the decoder's reordering delay;
+  - *threads*: ``stream.thread_type = "AUTO"`` (frame and slice threads); otherwise
+    H.264 decodes on one thread, since x264 writes one slice per frame.
+
+Every variant returns the timestamps it picked, so the bench can check that each
+one samples the same frames as the gateway.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import av
+import cv2
+import numpy as np
+
+import gateway.video
+from gateway.video import VideoInfo, iter_frames, probe, sample_times
+
+from .settings import GatewayDefaults
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """What one decode of the sample produced."""
+
+    times: list[float]  # seconds, in sample order
+    decoded: int  # frames the decoder produced (-1 when the variant cannot tell)
+    shape: tuple[int, ...]
+
+
+def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    # Same rounding as the gateway: even sizes, never upscaled.
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
+    return image
+
+
+def gateway_decode(path: Path, info: VideoInfo, times: list[float], max_side: int) -> Sampled:
+    """The gateway's decoder, unchanged."""
+    picked, shape = [], ()
+    for frame in iter_frames(path, info, times, max_side=max_side):
+        picked.append(frame.t_s)
+        shape = frame.image.shape
+    return Sampled(picked, -1, shape)
+
+
+class _CountingContainer:
+    """Wraps a PyAV container and counts the frames its ``decode`` yields."""
+
+    def __init__(self, inner: av.container.InputContainer) -> None:
+        self._inner = inner
+        self.decoded = 0
+
+    def __enter__(self) -> _CountingContainer:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def decode(self, *args: object, **kwargs: object) -> Iterator[av.VideoFrame]:
+        for frame in self._inner.decode(*args, **kwargs):
+            self.decoded += 1
+            yield frame
+
+
+def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], max_side: int) -> int:
+    """How many frames the gateway's decoder gets out of the codec for this sample.
+
+    Counted on a separate, untimed run by wrapping the container the gateway opens.
+    """
+    opened: list[_CountingContainer] = []
+
+    def counting_open(p: Path) -> _CountingContainer:
+        opened.append(_CountingContainer(real_open(p)))
+        return opened[-1]
+
+    real_open = gateway.video._open
+    with mock.patch.object(gateway.video, "_open", counting_open):
+        for _ in iter_frames(path, info, times, max_side=max_side):
+            pass
+    return sum(c.decoded for c in opened)
+
+
+def opencv_decode(path: Path, info: VideoInfo, times: list[float], max_side: int) -> Sampled:
+    """``grab()`` through the clip, ``retrieve()`` the frame nearest each sample time."""
+    cap = cv2.VideoCapture(str(path))
+    fps = info.fps or cap.get(cv2.CAP_PROP_FPS)
+    wanted = [min(info.frame_count - 1, round(t * fps)) for t in times]
+    picked: list[float] = []
+    shape: tuple[int, ...] = ()
+    index, k, decoded = 0, 0, 0
+    try:
+        while k < len(wanted) and cap.grab():
+            decoded += 1
+            if index == wanted[k]:
+                ok, bgr = cap.retrieve()
+                if not ok:
+                    break
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                size = _scaled_size(rgb.shape[1], rgb.shape[0], max_side)
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+                while k < len(wanted) and wanted[k] == index:
+                    picked.append(round(index / fps, 4))
+                    shape = rgb.shape
+                    k += 1
+            index += 1
+    finally:
+        cap.release()
+    return Sampled(picked, decoded, shape)
+
+
+def pyav_decode(
+    path: Path,
+    info: VideoInfo,
+    times: list[float],
+    max_side: int,
+    *,
+    skip_nonref: bool,
+    threads: bool,
+) -> Sampled:
+    """The gateway's sampling rule (first frame reaching each time) with the candidate changes.
+
+    No seeking: the bench clips are short enough that the gateway never seeks either.
+    """
+    picked: list[float] = []
+    shape: tuple[int, ...] = ()
+    decoded = 0
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        if threads:
+            stream.thread_type = "AUTO"
+        ctx = stream.codec_context
+        time_base = stream.time_base
+        start = stream.start_time or 0
+        frame_s = 1.0 / info.fps if info.fps > 0 else 0.0
+        half = 0.5 * frame_s
+        # The frame picked for target T is the first one with t >= T - half; at a
+        # constant rate it lies in [T - half, T + half).  A quarter frame of slack
+        # on both sides covers timestamp rounding.
+        lo_pad, hi_pad = half + 0.25 * frame_s, half + 0.25 * frame_s
+        size: tuple[int, int] | None = None
+        target = 0
+
+        def take(frame: av.VideoFrame) -> None:
+            nonlocal size, target, shape
+            t = float((frame.pts - start) * time_base)
+            if target >= len(times) or t + half < times[target]:
+                return
+            if size is None:
+                size = _scaled_size(frame.width, frame.height, max_side)
+            image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+            image = _upright(image, info.rotation)
+            while target < len(times) and times[target] <= t + half:
+                picked.append(round(t, 4))
+                shape = image.shape
+                target += 1
+
+        for packet in container.demux(stream):
+            if target >= len(times):
+                break
+            if skip_nonref and packet.pts is not None:
+                t = float((packet.pts - start) * time_base)
+                i = bisect.bisect_left(times, t - hi_pad)
+                near = i < len(times) and times[i] <= t + lo_pad
+                ctx.skip_frame = "DEFAULT" if near else "NONREF"
+            for frame in ctx.decode(packet):
+                decoded += 1
+                take(frame)
+    return Sampled(picked, decoded, shape)
+
+
+Variant = Callable[[Path, VideoInfo, list[float], int], Sampled]
+
+#: Decoders compared for uniform sampling, by the name the report prints.
+VARIANTS: dict[str, Variant] = {
+    "opencv grab+retrieve": opencv_decode,
+    "pyav (gateway)": gateway_decode,
+    "pyav, no skip": lambda p, i, t, m: pyav_decode(p, i, t, m, skip_nonref=False, threads=False),
+    "pyav, skip per packet": lambda p, i, t, m: pyav_decode(
+        p, i, t, m, skip_nonref=True, threads=False
+    ),
+    "pyav, no skip + threads": lambda p, i, t, m: pyav_decode(
+        p, i, t, m, skip_nonref=False, threads=True
+    ),
+    "pyav, skip per packet + threads": lambda p, i, t, m: pyav_decode(
+        p, i, t, m, skip_nonref=True, threads=True
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DecodeTiming:
+    """Timings of one variant on one clip."""
+
+    clip: str
+    variant: str
+    runs_ms: list[float]
+    cpu_ms: list[float]  # CPU time of this process (all threads) per run
+    frames_out: int
+    decoded: int
+    same_frames: bool | None  # equal to the gateway's picks (None for the gateway itself)
+
+
+def compare_decoders(
+    path: Path, clip: str, defaults: GatewayDefaults, repeats: int
+) -> list[DecodeTiming]:
+    """Time every variant ``repeats`` times on ``path``, round-robin to spread machine noise."""
+    info = probe(path, defaults.limits)
+    times = sample_times(info, defaults.frames)
+    runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    last: dict[str, Sampled] = {}
+    for _ in range(repeats):
+        for name, variant in VARIANTS.items():
+            cpu0, start = time.process_time(), time.perf_counter()
+            last[name] = variant(path, info, times, defaults.max_side)
+            runs[name].append((time.perf_counter() - start) * 1000.0)
+            cpu[name].append((time.process_time() - cpu0) * 1000.0)
+    reference = last["pyav (gateway)"].times
+    gateway_count = gateway_decoded_frames(path, info, times, defaults.max_side)
+    out = []
+    for name in VARIANTS:
+        sampled = last[name]
+        if name == "pyav (gateway)":
+            sampled = Sampled(sampled.times, gateway_count, sampled.shape)
+        same = None if name == "pyav (gateway)" else _same_times(sampled.times, reference, info)
+        out.append(
+            DecodeTiming(
+                clip, name, runs[name], cpu[name], len(sampled.times), sampled.decoded, same
+            )
+        )
+    return out
+
+
+def _same_times(times: list[float], reference: list[float], info: VideoInfo) -> bool:
+    """Equal picks, within half a frame (OpenCV counts frames, PyAV reads timestamps)."""
+    tolerance = 0.5 / info.fps if info.fps > 0 else 1e-3
+    return len(times) == len(reference) and all(
+        abs(a - b) < tolerance for a, b in zip(times, reference, strict=True)
+    )

@@ -1,0 +1,41 @@
+"""The gateway's sampling settings, read the way the gateway reads them.
+
+The bench's in-process pipelines and the gateway subprocess see the same
+environment, so both sample the same frames at the same size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.settings import Settings
+from gateway.video import VideoLimits
+
+
+@dataclass(frozen=True)
+class GatewayDefaults:
+    """How the gateway samples and batches frames, and what it aggregates with."""
+
+    frames: int
+    batch_size: int
+    max_side: int
+    aggregation: str
+    limits: VideoLimits
+    max_in_flight: int
+    max_queue: int
+
+
+def gateway_defaults() -> GatewayDefaults:
+    """The settings a gateway started from this environment would use."""
+    s = Settings()
+    return GatewayDefaults(
+        frames=s.frames,
+        batch_size=s.batch_size,
+        max_side=s.frame_max_side,
+        aggregation=s.aggregation,
+        limits=VideoLimits(
+            max_duration_s=s.max_duration_s, max_frames=s.max_frames, max_pixels=s.max_pixels
+        ),
+        max_in_flight=s.max_in_flight,
+        max_queue=s.max_queue,
+    )
