@@ -131,7 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--arch",
         default="small_cnn",
-        choices=("small_cnn", "meso4", "mesoinception4", "efficientnet_b0"),
+        choices=("small_cnn", "meso4", "mesoinception4", "efficientnet_b0", "cnn_gru"),
+        help="cnn_gru: per-face CNN + GRU over each video's faces in time order (%(default)s)",
+    )
+    train.add_argument(
+        "--sequence-length",
+        type=int,
+        default=8,
+        help="faces per sequence of cnn_gru (%(default)s)",
+    )
+    train.add_argument(
+        "--tune",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Keras Tuner random search of N trials (learning rate, dropout, width) first",
     )
     train.add_argument("--input-size", type=int, default=128, help="square input side")
     train.add_argument("--epochs", type=int, default=10)
@@ -313,6 +327,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         folds=args.folds,
         cache_dir=args.cache_dir,
         gate_data=tuple(args.gate_data),
+        tune_trials=args.tune,
+        sequence_length=args.sequence_length,
     )  # fmt: skip
     path, report = run(config)
     print(f"published {args.arch} at {path} (threshold {report['threshold']:.4f})")
@@ -323,6 +339,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{part} videos: n={m['count']} accuracy {m['accuracy']:.3f} "
                 f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
             )
+    if "tuning" in report:
+        tuning = report["tuning"]
+        print(
+            f"tuning: best of {tuning['trials']} trials {tuning['best_hyperparameters']} "
+            f"({tuning['objective']} {tuning['best_score']:.4f})"
+        )
     if "cross_validation_video_auc" in report:
         cv = report["cross_validation_video_auc"]
         print(f"cross-validation video AUC {cv['mean']:.3f} +/- {cv['std']:.3f}")

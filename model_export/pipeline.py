@@ -18,7 +18,22 @@ from model_export.face_export import FaceConfig, publish_face_version
 from model_export.gate import auc_gate
 from model_export.preprocess import preprocess_frames
 from model_export.publish import publish_version
-from model_export.train import FrameSet, TrainConfig, predict_frames, train_classifier, video_scores
+from model_export.sequence import (
+    DEFAULT_SEQUENCE_LENGTH,
+    SEQUENCE_ARCH,
+    SequenceResult,
+    publish_sequence_version,
+    sequence_video_scores,
+    train_cnn_gru,
+)
+from model_export.train import (
+    FrameSet,
+    TrainConfig,
+    TrainResult,
+    predict_frames,
+    train_classifier,
+    video_scores,
+)
 from model_export.video_io import sample_frames
 
 log = logging.getLogger(__name__)
@@ -39,6 +54,10 @@ class PipelineConfig:
     folds: int = 0
     cache_dir: Path = Path("var/face-cache")
     gate_data: tuple[Path, ...] = ()
+    #: Keras Tuner trials before the final training (0 = no search).
+    tune_trials: int = 0
+    #: Faces per sequence of the CNN+GRU (``arch="cnn_gru"``).
+    sequence_length: int = DEFAULT_SEQUENCE_LENGTH
 
 
 def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameSet:
@@ -83,6 +102,13 @@ def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: floa
     return metrics.binary_metrics(labels, video, threshold)
 
 
+def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
+    """Train the configured architecture (a frame classifier or the CNN+GRU)."""
+    if config.train.arch == SEQUENCE_ARCH:
+        return train_cnn_gru(train, val, config.train, config.sequence_length)
+    return train_classifier(train, val, config.train)
+
+
 def cross_validate(videos: Sequence[LabelledVideo], config: PipelineConfig) -> list[float]:
     """Video-level ROC-AUC of each of ``config.folds`` group folds."""
     parts = split_by_group(videos, [1.0] * config.folds, config.train.seed)
@@ -92,7 +118,7 @@ def cross_validate(videos: Sequence[LabelledVideo], config: PipelineConfig) -> l
         train, val = images_of(train_videos, config), images_of(parts[k], config)
         if config.self_blend:
             train = _with_self_blend(train, config.train.seed)
-        result = train_classifier(train, val, config.train)
+        result = fit(train, val, config)
         aucs.append(result.video_metrics.roc_auc)
         log.info("fold %d/%d video AUC %.4f", k + 1, config.folds, aucs[-1])
     return aucs
@@ -126,7 +152,20 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         train = _with_self_blend(train, config.train.seed)
         if val.labels.min(initial=1) == val.labels.max(initial=0):
             val = _with_self_blend(val, config.train.seed + 1)
-    result = train_classifier(train, val, config.train)
+    if config.tune_trials > 0:
+        from model_export.tuning import tune
+
+        tuned = tune(
+            train,
+            val,
+            config.train,
+            trials=config.tune_trials,
+            directory=config.cache_dir / "tuner",
+            sequence_length=config.sequence_length,
+        )
+        report["tuning"] = tuned.as_dict()
+        config = replace(config, train=tuned.config)
+    result = fit(train, val, config)
     report["validation"] = {
         "frame": result.frame_metrics.as_dict(),
         "video": result.video_metrics.as_dict(),
@@ -136,6 +175,13 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         report["test"] = {
             "video": _video_metrics(result.model, test, config.train, result.threshold).as_dict()
         }
+        if isinstance(result, SequenceResult):
+            labels, scores = sequence_video_scores(
+                result.sequence_model, test, config.train, result.sequence_length
+            )
+            report["test"]["sequence_video"] = metrics.binary_metrics(
+                labels, scores, result.sequence_threshold
+            ).as_dict()
     gate = None
     if config.gate_data:
         gate = auc_gate(config.output, discover(config.gate_data), config.frames_per_video)
@@ -145,12 +191,22 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         "data": [str(p) for p in config.data],
         "self_blend": config.self_blend,
         "augment": config.train.augment,
+        "hyperparameters": {
+            "learning_rate": config.train.learning_rate,
+            "dropout": config.train.dropout,
+            "width": config.train.width,
+        },
         **report,
     }
     common = dict(
         threshold=result.threshold, input_size=config.train.input_size, info=info, gate=gate
     )
-    if config.faces is not None:
+    if isinstance(result, SequenceResult):
+        path = publish_sequence_version(
+            result, config.output.parent, config.output.name, faces=config.faces,
+            input_size=config.train.input_size, info=info, gate=gate,
+        )  # fmt: skip
+    elif config.faces is not None:
         path = publish_face_version(
             result.model, config.output.parent, config.output.name, faces=config.faces, **common
         )
