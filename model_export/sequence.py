@@ -305,6 +305,7 @@ def train_cnn_gru(
         sequence_dataset(train_seq, config, training=True),
         validation_data=sequence_dataset(val_seq, config, training=False),
         epochs=config.epochs,
+        shuffle=False,  # the dataset shuffles itself
         verbose=0,
         callbacks=_fit_callbacks(config),
     )

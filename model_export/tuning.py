@@ -182,6 +182,7 @@ def tune(
         validation_data=val_ds,
         epochs=config.epochs,
         callbacks=callbacks,
+        shuffle=False,  # the datasets shuffle themselves
         verbose=0,
         **fit_kwargs,
     )
