@@ -1,8 +1,10 @@
 """Keras Tuner random search over learning rate, dropout and width.
 
 Every trial trains on the training split and is scored by its best validation loss
-(``val_loss``), the quantity early stopping watches; the test split is never seen. The
-search space is small on purpose, training runs on CPUs:
+(``val_loss``, for the CNN+GRU the sum of its sequence and per-face losses), the quantity
+early stopping watches; the test split is never seen. The best values are then trained in
+full by the pipeline and recorded in the version's export info. The search space is small
+on purpose, training runs on CPUs:
 
 * ``learning_rate``: log-uniform in [1e-4, 1e-2];
 * ``dropout``: 0.0 to 0.5 in steps of 0.1 (architectures with a dropout setting);
@@ -28,6 +30,8 @@ import tensorflow as tf
 from model_export import sequence
 from model_export.models import build_classifier
 from model_export.train import FrameSet, TrainConfig
+
+# The very batches train_classifier fits on, so that trials and final training agree.
 from model_export.train import _dataset as frame_dataset
 
 log = logging.getLogger(__name__)
