@@ -32,7 +32,14 @@ from .clips import all_clips
 from .decode import compare_decoders
 from .naive import InProcessModel, latest_version, run_naive, run_reference
 from .report import BenchResults, ClipResult
-from .service import MemorySampler, detect, load_run, measured_detect, running_service
+from .service import (
+    CpuShare,
+    MemorySampler,
+    detect,
+    load_run,
+    measured_detect,
+    running_service,
+)
 from .settings import gateway_defaults
 
 log = logging.getLogger("bench")
@@ -104,11 +111,13 @@ def _meta(stamp: str, version: int, model_dir: Path, plan: Plan) -> dict[str, st
     import tensorflow as tf
 
     defaults = gateway_defaults()
-    dirty = _git("status", "--porcelain", "--", "gateway", "serving", "bench", "contract")
+    dirty = _git(
+        "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
+    )
     return {
         "timestamp": stamp,
         "commit": _git("rev-parse", "--short", "HEAD")
-        + (" (with uncommitted changes in gateway/serving/bench)" if dirty else ""),
+        + (" (with uncommitted changes in gateway, serving, contract or bench)" if dirty else ""),
         "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
         "load average at start (1/5/15 min)": _load(),
         "model": f"{model_dir} version {version} (the demo model)",
@@ -178,10 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     clips = [ClipResult(c) for c in all_clips(args.clips_dir, data_dir)]
     meta = _meta(stamp, version, model_dir, plan)
 
-    for c in clips:
-        log.info("decoders on %s", c.clip.name)
-        repeats = plan.decode_repeats if c.clip.synthetic else plan.decode_repeats_shared
-        c.decode = compare_decoders(c.clip.path, c.clip.name, defaults, repeats)
+    with CpuShare() as share:
+        for c in clips:
+            log.info("decoders on %s", c.clip.name)
+            repeats = plan.decode_repeats if c.clip.synthetic else plan.decode_repeats_shared
+            c.decode = compare_decoders(c.clip.path, c.clip.name, defaults, repeats)
+    meta["CPU used by other programs while decoders ran"] = f"{share.others_share * 100:.0f}%"
 
     log.info("loading %s in process", version_dir)
     model = InProcessModel(version_dir)
@@ -202,13 +213,17 @@ def main(argv: list[str] | None = None) -> int:
                 # One unmeasured pass: first use of a frame size costs extra everywhere.
                 run_reference(c.clip.path, model, defaults)
                 detect(client, data, c.clip.path.name)
-                for i in range(plan.rounds):
-                    log.info("%s: round %d of %d", c.clip.name, i + 1, plan.rounds)
-                    c.naive.append(run_naive(c.clip.path, model))
-                    # Reference and service alternate, so that both see the same machine load.
-                    for _ in range(pairs):
-                        c.reference.append(run_reference(c.clip.path, model, defaults))
-                        c.service.append(measured_detect(service, client, data, c.clip.path.name))
+                with CpuShare(service) as share:
+                    for i in range(plan.rounds):
+                        log.info("%s: round %d of %d", c.clip.name, i + 1, plan.rounds)
+                        c.naive.append(run_naive(c.clip.path, model))
+                        # Reference and service alternate so that both see the same load.
+                        for _ in range(pairs):
+                            c.reference.append(run_reference(c.clip.path, model, defaults))
+                            c.service.append(
+                                measured_detect(service, client, data, c.clip.path.name)
+                            )
+                c.others_share = share.others_share
         load_clip = next(c for c in clips if c.clip.name == report.HEADLINE_CLIP)
         data = load_clip.clip.path.read_bytes()
         for concurrency in CONCURRENCY:

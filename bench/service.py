@@ -105,6 +105,44 @@ def cpu_seconds(pid: int) -> float:
     return total / _CLOCK_TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all programs on the machine have used so far (``/proc/stat``), seconds."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
+
+
+class CpuShare:
+    """How the machine's CPU time was shared while a block ran: us versus everyone else.
+
+    *Us* is this process (clients and in-process pipelines) and, when given, the service.
+    """
+
+    def __init__(self, service: Service | None = None) -> None:
+        self.service = service
+        self.ours_s = self.others_s = self.wall_s = 0.0
+
+    def _ours(self) -> float:
+        service = sum(self.service.cpu_seconds().values()) if self.service else 0.0
+        return service + time.process_time()
+
+    def __enter__(self) -> CpuShare:
+        self._start = (time.perf_counter(), machine_busy_seconds(), self._ours())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall0, busy0, ours0 = self._start
+        self.wall_s = time.perf_counter() - wall0
+        self.ours_s = self._ours() - ours0
+        self.others_s = max(0.0, machine_busy_seconds() - busy0 - self.ours_s)
+
+    @property
+    def others_share(self) -> float:
+        """Share of the machine's cores used by other programs, 0..1."""
+        cores = os.cpu_count() or 1
+        return self.others_s / (self.wall_s * cores) if self.wall_s else 0.0
+
+
 def rss_mib(pid: int) -> float:
     """Current resident set of the process, MiB (cheap enough to poll)."""
     return _status_kib(pid, "VmRSS") / 1024.0
@@ -247,6 +285,8 @@ class LoadRun:
     concurrency: int
     wall_s: float
     results: list[RequestResult]
+    cpu_ms_per_video: float  # gateway + Serving + client, over the whole run
+    others_share: float  # share of the machine's cores other programs used meanwhile
 
     @property
     def ok(self) -> list[RequestResult]:
@@ -288,8 +328,13 @@ def load_run(
                 with lock:
                     results.append(result)
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
+    with CpuShare(service) as share, ThreadPoolExecutor(concurrency) as pool:
         for future in [pool.submit(worker) for _ in range(concurrency)]:
             future.result()
-    return LoadRun(concurrency, time.perf_counter() - start, results)
+    return LoadRun(
+        concurrency,
+        share.wall_s,
+        results,
+        share.ours_s * 1000.0 / max(1, len(results)),
+        share.others_share,
+    )
