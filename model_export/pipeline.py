@@ -121,6 +121,13 @@ def cross_validate(videos: Sequence[LabelledVideo], config: PipelineConfig) -> l
         result = fit(train, val, config)
         aucs.append(result.video_metrics.roc_auc)
         log.info("fold %d/%d video AUC %.4f", k + 1, config.folds, aucs[-1])
+        if isinstance(result, SequenceResult) and result.sequence_video_metrics is not None:
+            log.info(
+                "fold %d/%d sequence (GRU) video AUC %.4f",
+                k + 1,
+                config.folds,
+                result.sequence_video_metrics.roc_auc,
+            )
     return aucs
 
 
