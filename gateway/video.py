@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 #: Forward gaps longer than this are crossed with a seek instead of decoding through.
 SEEK_MIN_GAP_S = 2.0
-#: Farther than this many frame intervals from the next target, frames nothing refers
-#: to (most B-frames) are not decoded at all: they cannot be the frame we want.
-SKIP_NONREF_FRAMES = 4
+#: Skip decoding frames that nothing refers to (most B-frames) when they come before
+#: the next sample: such a frame can never be the one picked.
+SKIP_UNREFERENCED = True
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,29 @@ def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
     return out
 
 
+def _decode(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    skip_before: Callable[[], float],
+) -> Iterator[av.VideoFrame]:
+    """Decode ``stream`` packet by packet.
+
+    A packet whose own presentation time lies before ``skip_before()`` is decoded with
+    ``skip_frame = NONREF``: FFmpeg then drops it unless another frame refers to it.
+    Deciding per packet (not from the last frame out, which lags the input by the
+    reorder delay) skips the most without ever dropping a frame that could be picked.
+    """
+    ctx = stream.codec_context
+    time_base = stream.time_base or Fraction(1, 90000)
+    start_pts = stream.start_time or 0
+    for packet in container.demux(stream):
+        skip = False
+        if SKIP_UNREFERENCED and packet.pts is not None:
+            skip = float((packet.pts - start_pts) * time_base) < skip_before()
+        ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+        yield from ctx.decode(packet)
+
+
 def iter_frames(
     path: Path,
     info: VideoInfo,
@@ -244,7 +267,6 @@ def iter_frames(
     emitted = 0
     with _open(path) as container:
         stream = container.streams.video[0]
-        ctx = stream.codec_context
         time_base = stream.time_base or Fraction(1, 90000)
         start_pts = stream.start_time or 0
         half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
@@ -253,9 +275,17 @@ def iter_frames(
         last_t = -math.inf
         restart = True
         size: tuple[int, int] | None = None
+
+        def skip_before() -> float:
+            # A frame is picked for a target T when it is the first with t >= T - half;
+            # anything earlier than that (less a quarter frame for rounding) never is.
+            if half_frame <= 0 or target_i >= len(times):
+                return -math.inf
+            return times[target_i] - 1.5 * half_frame
+
         while target_i < len(times):
             if restart:
-                decoder = container.decode(stream)
+                decoder = _decode(container, stream, skip_before)
                 restart = False
             try:
                 frame = next(decoder)
@@ -275,8 +305,6 @@ def iter_frames(
             last_t = max(last_t, t)
             if t + half_frame < times[target_i]:
                 gap = times[target_i] - t
-                skip = gap > SKIP_NONREF_FRAMES * 2 * half_frame > 0
-                ctx.skip_frame = "NONREF" if skip else "DEFAULT"
                 if seeking and gap > SEEK_MIN_GAP_S:
                     target_pts = int(times[target_i] / time_base) + start_pts
                     container.seek(target_pts, stream=stream, backward=True, any_frame=False)
@@ -290,7 +318,6 @@ def iter_frames(
             content = (image.shape[0], image.shape[1])
             if canvas is not None:
                 image = _letterbox(image, canvas)
-            ctx.skip_frame = "DEFAULT"
             # One decoded frame may serve several targets when sampling faster than the fps.
             while target_i < len(times) and times[target_i] <= t + half_frame:
                 yield SampledFrame(index=emitted, t_s=round(t, 4), image=image, content=content)

@@ -132,18 +132,31 @@ def test_limits_name_what_was_exceeded(make_clip, limits, word) -> None:
         probe(clip, limits)
 
 
-def test_skipping_unreferenced_frames_picks_the_same_frames(make_clip, monkeypatch) -> None:
+def _same_frames_with_and_without_skipping(clip: Path, count: int, monkeypatch) -> None:
     import gateway.video as video
 
-    clip = make_clip(width=320, height=240, frames=120, fps=30, gop=30)
     info = probe(clip, LIMITS)
-    times = sample_times(info, 10)
-    skipping = list(iter_frames(clip, info, times, max_side=640))
-    monkeypatch.setattr(video, "SKIP_NONREF_FRAMES", 10**9)
-    decoding_all = list(iter_frames(clip, info, times, max_side=640))
+    times = sample_times(info, count)
+    monkeypatch.setattr(video, "SKIP_UNREFERENCED", True)
+    skipping = list(iter_frames(clip, info, times, max_side=320))
+    monkeypatch.setattr(video, "SKIP_UNREFERENCED", False)
+    decoding_all = list(iter_frames(clip, info, times, max_side=320))
     assert [f.t_s for f in skipping] == [f.t_s for f in decoding_all]
     for a, b in zip(skipping, decoding_all, strict=True):
         assert np.array_equal(a.image, b.image)
+
+
+def test_skipping_unreferenced_frames_picks_the_same_frames(make_clip, monkeypatch) -> None:
+    clip = make_clip(width=320, height=240, frames=120, fps=30, gop=30)
+    _same_frames_with_and_without_skipping(clip, 10, monkeypatch)
+    times = [i * 0.1 for i in range(10)] + [1.0 + 0.5 * i for i in range(10)]
+    vfr = make_clip("vfr.mp4", frames=20, frame_times=times)
+    _same_frames_with_and_without_skipping(vfr, 7, monkeypatch)
+
+
+def test_skipping_picks_the_same_frames_on_real_clips(shared_data, monkeypatch) -> None:
+    for clip in sorted(shared_data.glob("*/*.mp4"))[:6]:
+        _same_frames_with_and_without_skipping(clip, 16, monkeypatch)
 
 
 def test_letterboxed_frames_share_one_shape(make_clip) -> None:
