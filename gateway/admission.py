@@ -18,6 +18,12 @@ class Admission:
         self.max_queue = max_queue
         self._slots = asyncio.Semaphore(max_in_flight)
         self._waiting = 0
+        self._running = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Videos holding a processing slot now."""
+        return self._running
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -36,8 +42,10 @@ class Admission:
             self._waiting -= 1
             metrics.VIDEOS_QUEUED.set(self._waiting)
         metrics.VIDEOS_IN_FLIGHT.inc()
+        self._running += 1
         try:
             yield
         finally:
+            self._running -= 1
             metrics.VIDEOS_IN_FLIGHT.dec()
             self._slots.release()

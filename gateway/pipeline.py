@@ -42,6 +42,7 @@ class DetectOptions:
     max_side: int
     default_threshold: float
     canvas: int | None = None
+    decode_threads: bool = False
 
 
 @dataclass
@@ -102,6 +103,7 @@ class _Decoder:
                     self._times,
                     max_side=self._opts.max_side,
                     canvas=self._opts.canvas,
+                    threads=self._opts.decode_threads,
                 ):
                     if self._stop.is_set():
                         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from typing import Annotated
 
@@ -158,6 +159,9 @@ async def detect(
                 max_side=settings.frame_max_side,
                 canvas=settings.frame_canvas,
                 default_threshold=settings.default_threshold,
+                # Threaded decoding lowers latency while cores are idle, but costs CPU
+                # (about a quarter more) that other videos need once they are all busy.
+                decode_threads=admission.in_flight < (os.cpu_count() or 1),
             )
             try:
                 async with asyncio.timeout(settings.request_timeout_s):

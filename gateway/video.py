@@ -249,6 +249,7 @@ def iter_frames(
     *,
     max_side: int,
     canvas: int | None = None,
+    threads: bool = False,
 ) -> Iterator[SampledFrame]:
     """Decode the frames at ``times`` (sorted), as upright RGB no larger than ``max_side``.
 
@@ -259,6 +260,7 @@ def iter_frames(
 
     With ``canvas``, frames are scaled to fit and letterboxed into a square of that
     side, so that requests from videos of any shape can be batched together by Serving.
+    ``threads`` lets FFmpeg decode with frame and slice threads.
     """
     if canvas is not None:
         max_side = canvas
@@ -267,6 +269,8 @@ def iter_frames(
     emitted = 0
     with _open(path) as container:
         stream = container.streams.video[0]
+        if threads:
+            stream.thread_type = "AUTO"
         time_base = stream.time_base or Fraction(1, 90000)
         start_pts = stream.start_time or 0
         half_frame = 0.5 / info.fps if info.fps > 0 else 0.0

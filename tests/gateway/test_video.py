@@ -173,3 +173,14 @@ def test_letterboxed_frames_share_one_shape(make_clip) -> None:
         assert _corner(frame.image[:h, :w]) == "top-left"
     assert shapes == {(256, 256, 3)}
     assert contents == [(144, 256), (256, 144)]
+
+
+def test_threaded_decoding_picks_the_same_frames(make_clip) -> None:
+    clip = make_clip(width=320, height=240, frames=90, fps=30, gop=30)
+    info = probe(clip, LIMITS)
+    times = sample_times(info, 9)
+    threaded = list(iter_frames(clip, info, times, max_side=320, threads=True))
+    single = list(iter_frames(clip, info, times, max_side=320, threads=False))
+    assert [f.t_s for f in threaded] == [f.t_s for f in single]
+    for a, b in zip(threaded, single, strict=True):
+        assert np.array_equal(a.image, b.image)
