@@ -33,6 +33,11 @@ tensor has 0 dimensions"), so the threshold is repeated per row.
 
 and a second signature ``classify_faces`` that takes already cropped faces
 (``faces``: uint8 [N, H, W, 3]) and returns ``fake_probability`` [N].
+
+Sequence models (CNN+GRU) add ``classify_sequence``: ``faces`` uint8 [B, T, H, W, 3],
+one face track of T crops in time order per row, returning ``fake_probability`` [B]
+and ``threshold`` [B]. It is a separate signature because Serving's batching may
+merge requests, which must never mix the frames of two videos into one sequence.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ DEFAULT_MODEL_NAME = "deepfake"
 SERVING_SIGNATURE = "serving_default"
 #: Signature of face-aware versions that classifies pre-cropped faces.
 FACES_SIGNATURE = "classify_faces"
+#: Signature of sequence (CNN+GRU) versions that classifies face tracks.
+SEQUENCE_SIGNATURE = "classify_sequence"
 
 #: Input tensor of ``serving_default``: uint8 RGB frames [N, H, W, 3].
 FRAMES_INPUT = "frames"

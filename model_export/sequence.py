@@ -50,7 +50,7 @@ from model_export.train import FrameSet, TrainConfig, TrainResult, predict_frame
 log = logging.getLogger(__name__)
 
 #: Signature of CNN+GRU versions that scores face sequences ``[B, T, H, W, 3]``.
-SEQUENCE_SIGNATURE = "classify_sequence"
+SEQUENCE_SIGNATURE = contract.SEQUENCE_SIGNATURE
 #: ``--arch`` value of the CNN+GRU.
 SEQUENCE_ARCH = "cnn_gru"
 #: Faces per training sequence (the window over a video's cached crops).
