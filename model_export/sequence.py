@@ -45,7 +45,14 @@ from model_export.face_export import FaceConfig, build_face_archive, face_warmup
 from model_export.models import small_cnn
 from model_export.preprocess import preprocess_frames
 from model_export.publish import publish_directory
-from model_export.train import FrameSet, TrainConfig, TrainResult, predict_frames, video_scores
+from model_export.train import (
+    FrameSet,
+    TrainConfig,
+    TrainResult,
+    fit_callbacks,
+    predict_frames,
+    video_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -260,26 +267,6 @@ class SequenceResult(TrainResult):
         }
 
 
-def _fit_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
-    class LogEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            log.info(
-                "epoch %d/%d %s",
-                epoch + 1,
-                config.epochs,
-                {k: round(float(v), 4) for k, v in (logs or {}).items()},
-            )
-
-    callbacks: list[keras.callbacks.Callback] = [LogEpoch()]
-    if config.patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True
-            )
-        )
-    return callbacks
-
-
 def train_cnn_gru(
     train: FrameSet,
     val: FrameSet,
@@ -307,7 +294,7 @@ def train_cnn_gru(
         epochs=config.epochs,
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
-        callbacks=_fit_callbacks(config),
+        callbacks=fit_callbacks(config),
     )
     frame_scores = predict_frames(net.face_model, val.frames, config)
     threshold = metrics.best_threshold(val.labels, frame_scores)

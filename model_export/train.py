@@ -149,14 +149,28 @@ def video_scores(frame_scores: np.ndarray, clip_ids: np.ndarray) -> tuple[np.nda
     return ids, np.array([frame_scores[clip_ids == i].mean() for i in ids])
 
 
-def _early_stopping(config: TrainConfig) -> list[keras.callbacks.Callback]:
-    if config.patience <= 0:
-        return []
-    return [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
+class LogEpochs(keras.callbacks.Callback):
+    """One log line per epoch with the rounded metrics."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):  # type: ignore[no-untyped-def]
+        rounded = {k: round(float(v), 4) for k, v in (logs or {}).items()}
+        log.info("epoch %d/%d %s", epoch + 1, self.epochs, rounded)
+
+
+def fit_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    """Epoch logging, plus early stopping on validation loss when ``config.patience`` is set."""
+    callbacks: list[keras.callbacks.Callback] = [LogEpochs(config.epochs)]
+    if config.patience > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True
+            )
         )
-    ]
+    return callbacks
 
 
 def train_classifier(
@@ -183,15 +197,6 @@ def train_classifier(
     positives = float(train.labels.mean()) if len(train.labels) else 0.5
     class_weight = {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
 
-    class LogEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            log.info(
-                "epoch %d/%d %s",
-                epoch + 1,
-                config.epochs,
-                {k: round(float(v), 4) for k, v in (logs or {}).items()},
-            )
-
     model.fit(
         _dataset(train.frames, train.labels, config, training=True),
         validation_data=_dataset(val.frames, val.labels, config, training=False),
@@ -199,7 +204,7 @@ def train_classifier(
         class_weight=class_weight,
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
-        callbacks=[LogEpoch(), *_early_stopping(config)],
+        callbacks=fit_callbacks(config),
     )
     frame_scores = predict_frames(model, val.frames, config)
     threshold = metrics.best_threshold(val.labels, frame_scores)
