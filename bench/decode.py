@@ -68,45 +68,24 @@ def gateway_decode(path: Path, info: VideoInfo, times: list[float], max_side: in
     return Sampled(picked, -1, shape)
 
 
-class _CountingContainer:
-    """Wraps a PyAV container and counts the frames its ``decode`` yields."""
-
-    def __init__(self, inner: av.container.InputContainer) -> None:
-        self._inner = inner
-        self.decoded = 0
-
-    def __enter__(self) -> _CountingContainer:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._inner.__exit__(*exc)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    def decode(self, *args: object, **kwargs: object) -> Iterator[av.VideoFrame]:
-        for frame in self._inner.decode(*args, **kwargs):
-            self.decoded += 1
-            yield frame
-
-
 def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], max_side: int) -> int:
     """How many frames the gateway's decoder gets out of the codec for this sample.
 
-    Counted on a separate, untimed run by wrapping the container the gateway opens.
+    Counted on a separate, untimed run by wrapping the gateway's packet decoder.
     """
-    opened: list[_CountingContainer] = []
+    count = 0
+    real_decode = gateway.video._decode
 
-    def counting_open(p: Path) -> _CountingContainer:
-        opened.append(_CountingContainer(real_open(p)))
-        return opened[-1]
+    def counting(*args: object, **kwargs: object) -> Iterator[av.VideoFrame]:
+        nonlocal count
+        for frame in real_decode(*args, **kwargs):  # type: ignore[arg-type]
+            count += 1
+            yield frame
 
-    real_open = gateway.video._open
-    with mock.patch.object(gateway.video, "_open", counting_open):
+    with mock.patch.object(gateway.video, "_decode", counting):
         for _ in iter_frames(path, info, times, max_side=max_side):
             pass
-    return sum(c.decoded for c in opened)
+    return count
 
 
 def opencv_decode(path: Path, info: VideoInfo, times: list[float], max_side: int) -> Sampled:
