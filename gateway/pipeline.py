@@ -23,7 +23,7 @@ import contract
 
 from . import metrics
 from .aggregate import Face, FrameResult, Strategy, Verdict, decide
-from .errors import InferenceFailed, ModelNotFound
+from .errors import InferenceFailed, InvalidVideo, ModelNotFound
 from .serving_client import ModelRef, Prediction, ServingClient
 from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
 
@@ -161,23 +161,25 @@ class DetectionPipeline:
         decoder = _Decoder(path, info, times, opts)
         decode_done = decoder.start()
         frames: list[SampledFrame] = []
+        first: Prediction | None = None
         pending: list[asyncio.Task[Prediction]] = []
         model = opts.model
         infer_start: float | None = None
         try:
             async for batch in decoder.batches():  # type: ignore[attr-defined]
                 frames.extend(batch)
-                if infer_start is None:
+                if first is None:
                     infer_start = time.perf_counter()
                     # The first answer pins the version, so one video is scored by one version.
                     first = await self._predict(model, batch)
                     model = ModelRef(model.name, version=first.version)
-                    pending.append(asyncio.create_task(_done(first)))
                 else:
                     pending.append(asyncio.create_task(self._predict(model, batch)))
             await decode_done
+            if first is None:
+                raise InvalidVideo("no frame could be decoded from the video stream")
             try:
-                predictions = list(await asyncio.gather(*pending))
+                predictions = [first, *await asyncio.gather(*pending)]
             except ModelNotFound:
                 if model.version is None or opts.model.version is not None:
                     raise
@@ -254,7 +256,3 @@ class DetectionPipeline:
             version=predictions[0].version,
             face_aware=face_aware,
         )
-
-
-async def _done(prediction: Prediction) -> Prediction:
-    return prediction
