@@ -221,8 +221,14 @@ class ModelServer:
                 log.exception("polling the model config file failed")
 
     def wait(self) -> None:
-        """Block until ``stop`` is called."""
-        self._stop.wait()
+        """Block until ``stop`` is called.
+
+        Waits in short slices: a process-directed signal may be delivered to a
+        worker thread, and CPython runs the handler only once the main thread
+        wakes, which an untimed wait never does.
+        """
+        while not self._stop.wait(0.2):
+            pass
 
     def request_stop(self) -> None:
         """Ask ``wait`` to return (safe from a signal handler)."""
