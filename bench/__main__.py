@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import contract
 from . import report
 from .clips import all_clips
 from .decode import compare_decoders
-from .naive import InProcessModel, latest_version, run_naive, run_reference
+from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
 from .report import BenchResults, ClipResult
 from .service import (
     CpuShare,
@@ -40,7 +40,7 @@ from .service import (
     measured_detect,
     running_service,
 )
-from .settings import gateway_defaults
+from .settings import GatewayDefaults, gateway_defaults
 
 log = logging.getLogger("bench")
 
@@ -105,12 +105,13 @@ def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _meta(stamp: str, version: int, model_dir: Path, plan: Plan) -> dict[str, str]:
+def _meta(
+    stamp: str, version: int, model_dir: Path, plan: Plan, defaults: GatewayDefaults
+) -> dict[str, str]:
     import av
     import cv2
     import tensorflow as tf
 
-    defaults = gateway_defaults()
     dirty = _git(
         "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
     )
@@ -124,6 +125,8 @@ def _meta(stamp: str, version: int, model_dir: Path, plan: Plan) -> dict[str, st
         "gateway settings": (
             f"frames={defaults.frames}, batch={defaults.batch_size}, "
             f"max_side={defaults.max_side}, aggregation={defaults.aggregation}; "
+            f"frames sent with their shorter side at {defaults.min_side or 'any'} pixels "
+            "(the version's model_info); "
             "GATEWAY_MAX_IN_FLIGHT=8, GATEWAY_MAX_QUEUE=8 for the bench"
         ),
         "serving": "python -m serving with default flags (no server-side batching)",
@@ -182,10 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = Path(os.environ.get("MODEL_BASE_PATH", "models")) / model_name
     version_dir, version = latest_version(model_dir)
 
+    log.info("loading %s in process", version_dir)
+    model = InProcessModel(version_dir)
+    # The gateway sends frames at the size the version asks for; so do the in-process runs.
+    defaults = replace(defaults, min_side=model.frame_min_side)
+
     log.info("clips")
     data_dir = None if args.no_shared else args.data_dir
     clips = [ClipResult(c) for c in all_clips(args.clips_dir, data_dir)]
-    meta = _meta(stamp, version, model_dir, plan)
+    meta = _meta(stamp, version, model_dir, plan, defaults)
 
     with CpuShare() as share:
         for c in clips:
@@ -194,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             c.decode = compare_decoders(c.clip.path, c.clip.name, defaults, repeats)
     meta["CPU used by other programs while decoders ran"] = f"{share.others_share * 100:.0f}%"
 
-    log.info("loading %s in process", version_dir)
-    model = InProcessModel(version_dir)
+    for c in clips:
+        c.drift = size_drift(c.clip.path, model, defaults)
     gateway_env = {"GATEWAY_MAX_IN_FLIGHT": "8", "GATEWAY_MAX_QUEUE": "8"}
     load_runs = []
     (REPO / "var").mkdir(exist_ok=True)

@@ -33,9 +33,12 @@ import cv2
 import numpy as np
 
 import gateway.video
-from gateway.video import VideoInfo, iter_frames, probe, sample_times
+from gateway.video import VideoInfo, iter_frames, probe, sample_times, scaled_size
 
 from .settings import GatewayDefaults
+
+#: How the gateway sizes frames: (max_side, min_side), as :func:`scaled_size` takes them.
+Sizing = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -47,28 +50,22 @@ class Sampled:
     shape: tuple[int, ...]
 
 
-def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    # Same rounding as the gateway: even sizes, never upscaled.
-    scale = min(1.0, max_side / max(width, height))
-    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-
-
 def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
     return image
 
 
-def gateway_decode(path: Path, info: VideoInfo, times: list[float], max_side: int) -> Sampled:
+def gateway_decode(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> Sampled:
     """The gateway's decoder, unchanged."""
     picked, shape = [], ()
-    for frame in iter_frames(path, info, times, max_side=max_side):
+    for frame in iter_frames(path, info, times, max_side=sizing[0], min_side=sizing[1]):
         picked.append(frame.t_s)
         shape = frame.image.shape
     return Sampled(picked, -1, shape)
 
 
-def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], max_side: int) -> int:
+def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> int:
     """How many frames the gateway's decoder gets out of the codec for this sample.
 
     Counted on a separate, untimed run by wrapping the gateway's packet decoder.
@@ -83,12 +80,12 @@ def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], max_
             yield frame
 
     with mock.patch.object(gateway.video, "_decode", counting):
-        for _ in iter_frames(path, info, times, max_side=max_side):
+        for _ in iter_frames(path, info, times, max_side=sizing[0], min_side=sizing[1]):
             pass
     return count
 
 
-def opencv_decode(path: Path, info: VideoInfo, times: list[float], max_side: int) -> Sampled:
+def opencv_decode(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> Sampled:
     """``grab()`` through the clip, ``retrieve()`` the frame nearest each sample time."""
     cap = cv2.VideoCapture(str(path))
     fps = info.fps or cap.get(cv2.CAP_PROP_FPS)
@@ -104,7 +101,7 @@ def opencv_decode(path: Path, info: VideoInfo, times: list[float], max_side: int
                 if not ok:
                     break
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                size = _scaled_size(rgb.shape[1], rgb.shape[0], max_side)
+                size = scaled_size(rgb.shape[1], rgb.shape[0], *sizing)
                 rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
                 while k < len(wanted) and wanted[k] == index:
                     picked.append(round(index / fps, 4))
@@ -120,7 +117,7 @@ def pyav_decode(
     path: Path,
     info: VideoInfo,
     times: list[float],
-    max_side: int,
+    sizing: Sizing,
     *,
     skip_nonref: bool,
     threads: bool,
@@ -154,7 +151,7 @@ def pyav_decode(
             if target >= len(times) or t + half < times[target]:
                 return
             if size is None:
-                size = _scaled_size(frame.width, frame.height, max_side)
+                size = scaled_size(frame.width, frame.height, *sizing)
             image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
             image = _upright(image, info.rotation)
             while target < len(times) and times[target] <= t + half:
@@ -176,7 +173,7 @@ def pyav_decode(
     return Sampled(picked, decoded, shape)
 
 
-Variant = Callable[[Path, VideoInfo, list[float], int], Sampled]
+Variant = Callable[[Path, VideoInfo, list[float], Sizing], Sampled]
 
 #: Decoders compared for uniform sampling, by the name the report prints.
 VARIANTS: dict[str, Variant] = {
@@ -214,17 +211,18 @@ def compare_decoders(
     """Time every variant ``repeats`` times on ``path``, round-robin to spread machine noise."""
     info = probe(path, defaults.limits)
     times = sample_times(info, defaults.frames)
+    sizing = (defaults.max_side, defaults.min_side)
     runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
     cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
     last: dict[str, Sampled] = {}
     for _ in range(repeats):
         for name, variant in VARIANTS.items():
             cpu0, start = time.process_time(), time.perf_counter()
-            last[name] = variant(path, info, times, defaults.max_side)
+            last[name] = variant(path, info, times, sizing)
             runs[name].append((time.perf_counter() - start) * 1000.0)
             cpu[name].append((time.process_time() - cpu0) * 1000.0)
     reference = last["pyav (gateway)"].times
-    gateway_count = gateway_decoded_frames(path, info, times, defaults.max_side)
+    gateway_count = gateway_decoded_frames(path, info, times, sizing)
     out = []
     for name in VARIANTS:
         sampled = last[name]

@@ -48,6 +48,15 @@ class InProcessModel:
         self._loaded = tf.saved_model.load(str(path))
         self._fn = self._loaded.signatures[contract.SERVING_SIGNATURE]
 
+    @property
+    def frame_min_side(self) -> int:
+        """What the version's ``model_info`` asks for, as the gateway learns it (0: none)."""
+        info = self._loaded.signatures.get(contract.MODEL_INFO_SIGNATURE)
+        if info is None:
+            return 0
+        out = info(**{contract.FRAMES_INPUT: self._tf.zeros([1, 1, 1, 3], self._tf.uint8)})
+        return int(np.asarray(out[contract.FRAME_MIN_SIDE]).reshape(-1)[0])
+
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """Fake probability per frame for uint8 RGB ``frames`` [N, H, W, 3]."""
         out = self._fn(**{contract.FRAMES_INPUT: self._tf.constant(frames, dtype=self._tf.uint8)})
@@ -123,7 +132,10 @@ def run_reference(path: Path, model: InProcessModel, defaults: GatewayDefaults) 
     t1 = time.perf_counter()
     # Decoded as the gateway decodes one video at a time: with threads (a core is free).
     frames = [
-        f.image for f in iter_frames(path, info, times, max_side=defaults.max_side, threads=True)
+        f.image
+        for f in iter_frames(
+            path, info, times, max_side=defaults.max_side, min_side=defaults.min_side, threads=True
+        )
     ]
     t2, cpu2 = time.perf_counter(), time.process_time()
     scores = np.concatenate(
@@ -151,5 +163,49 @@ def run_reference(path: Path, model: InProcessModel, defaults: GatewayDefaults) 
             "probe+decode": (cpu2 - cpu0) * 1000.0,
             "inference": (cpu3 - cpu2) * 1000.0,
             "aggregate": (cpu4 - cpu3) * 1000.0,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class SizeDrift:
+    """How much the scores move when frames are sent smaller (one clip)."""
+
+    sizes: dict[str, tuple[int, int]]  # name -> (width, height) of the frames classified
+    frame_mae: dict[str, float]  # name -> mean |score - score at full size| per frame
+    video_delta: dict[str, float]  # name -> |video score - video score at full size|
+
+
+def size_drift(path: Path, model: InProcessModel, defaults: GatewayDefaults) -> SizeDrift:
+    """Score the sampled frames at full size, at the gateway's cap and at the model's size.
+
+    The graph resizes every frame to the model's input, so a frame sent at the size the
+    version asks for should score as the full-size frame does; this measures it.
+    """
+    info = probe(path, defaults.limits)
+    times = sample_times(info, defaults.frames)
+    full_side = max(info.width, info.height)
+    variants = {
+        "full size": {"max_side": full_side},
+        f"gateway cap ({defaults.max_side})": {"max_side": defaults.max_side},
+        f"model's size (min side {defaults.min_side})": {
+            "max_side": defaults.max_side,
+            "min_side": defaults.min_side,
+        },
+    }
+    scores: dict[str, np.ndarray] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    for name, kwargs in variants.items():
+        frames = [f.image for f in iter_frames(path, info, times, **kwargs)]
+        sizes[name] = (frames[0].shape[1], frames[0].shape[0])
+        scores[name] = model.predict(np.stack(frames))
+    base = scores["full size"]
+    base_video = aggregate_scores(base, defaults.aggregation)  # type: ignore[arg-type]
+    return SizeDrift(
+        sizes=sizes,
+        frame_mae={k: float(np.mean(np.abs(v - base))) for k, v in scores.items()},
+        video_delta={
+            k: abs(aggregate_scores(v, defaults.aggregation) - base_video)  # type: ignore[arg-type]
+            for k, v in scores.items()
         },
     )

@@ -9,7 +9,7 @@ import numpy as np
 
 from .clips import BenchClip
 from .decode import DecodeTiming
-from .naive import PipelineRun
+from .naive import PipelineRun, SizeDrift
 from .service import LoadRun, ProcessMemory, RequestResult
 
 #: The clip the headline ratios are taken on.
@@ -28,6 +28,8 @@ class ClipResult:
     decode: list[DecodeTiming] = field(default_factory=list)
     #: Share of the machine's cores other programs used while this clip was measured.
     others_share: float = float("nan")
+    #: Scores at the sizes frames may be sent at.
+    drift: SizeDrift | None = None
 
     @property
     def ok(self) -> list[RequestResult]:
@@ -437,6 +439,29 @@ def render(results: BenchResults) -> str:
             for c in results.clips
         ],
     )
+    drifts = [(c.clip.name, c.drift) for c in results.clips if c.drift is not None]
+    if drifts:
+        out += ["", "## Scores by the size frames are sent at", ""]
+        out += [
+            "The 32 sampled frames classified in process at full size, at the gateway's cap, "
+            "and at the size the version asks for in `model_info` (what the service sends). "
+            "*frame MAE*: mean absolute difference of the per-frame fake probability from "
+            "full size; *video Δ*: difference of the aggregated video score.",
+            "",
+        ]
+        rows = []
+        for name, drift in drifts:
+            for variant, size in drift.sizes.items():
+                rows.append(
+                    [
+                        name,
+                        variant,
+                        f"{size[0]}x{size[1]}",
+                        f"{drift.frame_mae[variant]:.4f}",
+                        f"{drift.video_delta[variant]:.4f}",
+                    ]
+                )
+        out += _table(["clip", "frames", "size", "frame MAE", "video Δ"], rows)
     out += ["", *summary_lines(results)]
     return "\n".join(out) + "\n"
 

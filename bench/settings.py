@@ -23,6 +23,8 @@ class GatewayDefaults:
     limits: VideoLimits
     max_in_flight: int
     max_queue: int
+    #: The shorter frame side the served version asks for (its ``model_info``); 0 for none.
+    min_side: int = 0
 
 
 def gateway_defaults() -> GatewayDefaults:

@@ -34,6 +34,22 @@ tensor has 0 dimensions"), so the threshold is repeated per row.
 and a second signature ``classify_faces`` that takes already cropped faces
 (``faces``: uint8 [N, H, W, 3]) and returns ``fake_probability`` [N].
 
+Every version exported by ``model_export`` also has ``model_info``, which describes the
+version so that a client can prepare frames before it sends any:
+
+========================  =======  ==============  =======================================
+``frames`` (input)        uint8    [N, H, W, 3]    anything (one 1x1 frame will do); only
+                                                   N is used
+``threshold``             float32  [N]             as in ``serving_default``
+``frame_min_side``        int32    [N]             the shorter frame side the version needs:
+                                                   larger frames only cost transfer and
+                                                   resizing (0: no preference, send frames
+                                                   at the client's own size)
+========================  =======  ==============  =======================================
+
+Versions without ``model_info`` (exported elsewhere) are served as before: the client
+sends frames at its own size and reads the threshold from ``serving_default``.
+
 Sequence models (CNN+GRU) add ``classify_sequence``: ``faces`` uint8 [B, T, H, W, 3],
 one face track of T crops in time order per row, returning ``fake_probability`` [B]
 and ``threshold`` [B]. It is a separate signature because Serving's batching may
@@ -51,6 +67,8 @@ SERVING_SIGNATURE = "serving_default"
 FACES_SIGNATURE = "classify_faces"
 #: Signature of sequence (CNN+GRU) versions that classifies face tracks.
 SEQUENCE_SIGNATURE = "classify_sequence"
+#: Signature that describes a version: its threshold and the frame size it needs.
+MODEL_INFO_SIGNATURE = "model_info"
 
 #: Input tensor of ``serving_default``: uint8 RGB frames [N, H, W, 3].
 FRAMES_INPUT = "frames"
@@ -61,6 +79,8 @@ FACES_INPUT = "faces"
 FAKE_PROBABILITY = "fake_probability"
 #: Output: the version's calibrated decision threshold, float32 [N] (one value repeated).
 THRESHOLD = "threshold"
+#: Output of ``model_info``: the shorter frame side the version needs, int32 [N] (0: any).
+FRAME_MIN_SIDE = "frame_min_side"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
 FACE_BOXES = "face_boxes"
 #: Output (face-aware): detector confidence per face slot, float32 [N, F].

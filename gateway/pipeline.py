@@ -1,7 +1,11 @@
 """The detection pipeline: named, timed stages from an uploaded file to a verdict.
 
-    probe -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive) -> aggregate
-                              └── the first batch is in flight while later frames decode
+    probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
+                                             └── batches are in flight while later frames decode
+                                                                           -> aggregate
+
+``model_info`` names the version that will score the video (every batch is pinned to
+it) and the frame size it needs, so frames are decoded no larger than that.
 
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response.
 """
@@ -24,7 +28,7 @@ import contract
 from . import metrics
 from .aggregate import Face, FrameResult, Strategy, Verdict, decide
 from .errors import InferenceFailed, InvalidVideo, ModelNotFound
-from .serving_client import ModelRef, Prediction, ServingClient
+from .serving_client import ModelInfo, ModelRef, Prediction, ServingClient
 from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
 
 log = logging.getLogger(__name__)
@@ -80,9 +84,15 @@ class _Decoder:
     _DONE = object()
 
     def __init__(
-        self, path: Path, info: VideoInfo, times: list[float], opts: DetectOptions
+        self,
+        path: Path,
+        info: VideoInfo,
+        times: list[float],
+        opts: DetectOptions,
+        min_side: int = 0,
     ) -> None:
         self._path, self._info, self._times, self._opts = path, info, times, opts
+        self._min_side = min_side
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._stop = threading.Event()
         self.seconds = 0.0
@@ -102,6 +112,7 @@ class _Decoder:
                     self._info,
                     self._times,
                     max_side=self._opts.max_side,
+                    min_side=self._min_side,
                     canvas=self._opts.canvas,
                     threads=self._opts.decode_threads,
                 ):
@@ -143,10 +154,18 @@ class DetectionPipeline:
 
     async def run(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
         with timer.stage("probe"):
-            info = await asyncio.to_thread(probe, path, self.limits)
+            # The version is asked what it needs while the container is probed, so that
+            # frames are decoded at its size and every batch goes to that one version.
+            described = asyncio.create_task(self.client.model_info(opts.model))
+            try:
+                info = await asyncio.to_thread(probe, path, self.limits)
+            except BaseException:
+                described.cancel()
+                raise
+            model_info = await described
         times = sample_times(info, opts.frames, opts.rate)
         frames, predictions, decode_s, infer_s = await self._decode_and_infer(
-            path, info, times, opts
+            path, info, times, opts, model_info
         )
         timer.add("decode", decode_s)
         timer.add("inference", infer_s)
@@ -156,30 +175,41 @@ class DetectionPipeline:
         return result
 
     async def _decode_and_infer(
-        self, path: Path, info: VideoInfo, times: list[float], opts: DetectOptions
+        self,
+        path: Path,
+        info: VideoInfo,
+        times: list[float],
+        opts: DetectOptions,
+        model_info: ModelInfo | None,
     ) -> tuple[list[SampledFrame], list[Prediction], float, float]:
-        decoder = _Decoder(path, info, times, opts)
+        min_side = model_info.frame_min_side if model_info is not None else 0
+        decoder = _Decoder(path, info, times, opts, min_side)
         decode_done = decoder.start()
         frames: list[SampledFrame] = []
         first: Prediction | None = None
         pending: list[asyncio.Task[Prediction]] = []
         model = opts.model
+        if model_info is not None and model_info.version is not None:
+            # One video is scored by one version: the one that described itself.
+            model = ModelRef(model.name, version=model_info.version)
         infer_start: float | None = None
         try:
             async for batch in decoder.batches():  # type: ignore[attr-defined]
                 frames.extend(batch)
-                if first is None:
+                if infer_start is None:
                     infer_start = time.perf_counter()
-                    # The first answer pins the version, so one video is scored by one version.
+                if model.version is None:
+                    # No model_info: the first answer pins the version.
                     first = await self._predict(model, batch)
                     model = ModelRef(model.name, version=first.version)
                 else:
                     pending.append(asyncio.create_task(self._predict(model, batch)))
             await decode_done
-            if first is None:
+            if not frames:
                 raise InvalidVideo("no frame could be decoded from the video stream")
             try:
-                predictions = [first, *await asyncio.gather(*pending)]
+                answers = await asyncio.gather(*pending)
+                predictions = [first, *answers] if first is not None else answers
             except ModelNotFound:
                 if model.version is None or opts.model.version is not None:
                     raise

@@ -80,6 +80,18 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    """What a version's ``model_info`` signature says about it, and which version said it."""
+
+    name: str
+    #: None when Serving did not say which version answered.
+    version: int | None
+    threshold: float
+    #: The shorter frame side the version needs; 0 when any size will do.
+    frame_min_side: int
+
+
+@dataclass(frozen=True)
 class VersionStatus:
     version: int
     state: str
@@ -127,6 +139,22 @@ def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> ServingError:
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
         return ServingUnavailable(f"Serving is unavailable: {details or code.name}")
     return InferenceFailed(f"Serving failed the request ({code.name}): {details}")
+
+
+def _is_missing_signature(exc: BaseException | None) -> bool:
+    """Serving's answer to a signature the version lacks.
+
+    TF Serving: FAILED_PRECONDITION 'Serving signature key "x" not found.'
+    (servables/tensorflow/predict_util.cc); some versions say INVALID_ARGUMENT.
+    """
+    if not isinstance(exc, grpc.aio.AioRpcError):
+        return False
+    details = (exc.details() or "").lower()
+    return (
+        exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
+        and "signature" in details
+        and "not found" in details
+    )
 
 
 class ServingClient:
@@ -211,6 +239,47 @@ class ServingClient:
         )
         return Prediction(
             name=response.model_spec.name or model.name, version=version, outputs=outputs
+        )
+
+    async def model_info(
+        self, model: ModelRef, *, timeout_s: float | None = None
+    ) -> ModelInfo | None:
+        """Ask the version ``model`` resolves to for its ``model_info``; None if it has none.
+
+        One 1x1 frame goes in; the answer names the version, so a request can pin it before
+        it decodes anything and send frames at the size that version needs.
+        """
+        request = predict_pb2.PredictRequest(model_spec=model.spec(contract.MODEL_INFO_SIGNATURE))
+        request.inputs[contract.FRAMES_INPUT].CopyFrom(
+            to_tensor_proto(np.zeros((1, 1, 1, 3), np.uint8))
+        )
+
+        async def call(channel: grpc.aio.Channel, remaining: float) -> predict_pb2.PredictResponse:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            return await stub.Predict(request, timeout=remaining)
+
+        try:
+            response = await self._call(call, model, timeout_s)
+        except ServingError as exc:
+            if _is_missing_signature(exc.__cause__):
+                return None
+            raise
+
+        def first(key: str) -> np.generic:
+            return from_tensor_proto(response.outputs[key]).reshape(-1)[0]
+
+        try:
+            threshold = float(first(contract.THRESHOLD))
+            side = int(first(contract.FRAME_MIN_SIDE))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            signature = contract.MODEL_INFO_SIGNATURE
+            raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
+        spec = response.model_spec
+        return ModelInfo(
+            name=spec.name or model.name,
+            version=spec.version.value if spec.HasField("version") else None,
+            threshold=threshold,
+            frame_min_side=max(0, side),
         )
 
     async def model_status(

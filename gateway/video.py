@@ -198,10 +198,25 @@ def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> lis
     return [span * i / (count - 1) for i in range(count)]
 
 
-def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    scale = min(1.0, max_side / max(width, height))
-    # Even sizes keep swscale on its fast paths.
-    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+def scaled_size(width: int, height: int, max_side: int, min_side: int = 0) -> tuple[int, int]:
+    """The size a ``width`` x ``height`` frame is sent at.
+
+    Never enlarged, the longer side at most ``max_side``, and no larger than needed for
+    the shorter side to reach ``min_side`` (what the model needs; 0 for no need).
+    Sides are even, which keeps swscale on its fast paths.
+    """
+    cap = min(1.0, max_side / max(width, height))
+    need = min_side / min(width, height) if min_side > 0 else cap
+    if need < cap:
+        # Round up so that the shorter side still reaches min_side; never past the cap.
+        def side(n: int) -> int:
+            return max(2, min(int(n * cap) // 2 * 2, math.ceil(n * need / 2) * 2))
+    else:
+
+        def side(n: int) -> int:
+            return max(2, int(n * cap) // 2 * 2)
+
+    return side(width), side(height)
 
 
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
@@ -248,10 +263,11 @@ def iter_frames(
     times: list[float],
     *,
     max_side: int,
+    min_side: int = 0,
     canvas: int | None = None,
     threads: bool = False,
 ) -> Iterator[SampledFrame]:
-    """Decode the frames at ``times`` (sorted), as upright RGB no larger than ``max_side``.
+    """Decode the frames at ``times`` (sorted), as upright RGB sized by :func:`scaled_size`.
 
     For every target time, yields the first frame whose timestamp reaches it, so that
     variable-frame-rate clips are sampled uniformly in time.  Long forward gaps are
@@ -263,7 +279,8 @@ def iter_frames(
     ``threads`` lets FFmpeg decode with frame and slice threads.
     """
     if canvas is not None:
-        max_side = canvas
+        # Every video gets one shape, whatever the model prefers.
+        max_side, min_side = canvas, 0
     if not times:
         return
     emitted = 0
@@ -317,7 +334,7 @@ def iter_frames(
             if size is None:
                 # Fixed for the whole video, so every batch has one shape even if a
                 # (hostile) stream changes resolution midway.
-                size = _scaled_size(frame.width, frame.height, max_side)
+                size = scaled_size(frame.width, frame.height, max_side, min_side)
             image = _to_rgb(frame, size, info.rotation)
             content = (image.shape[0], image.shape[1])
             if canvas is not None:

@@ -29,6 +29,37 @@ def frames_spec() -> tf.TensorSpec:
     return tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FRAMES_INPUT)
 
 
+def frame_min_side_for(input_size: tuple[int, int]) -> int:
+    """The shorter frame side a whole-frame model needs: its larger input side.
+
+    The graph resizes a whole frame to ``input_size``; a frame whose shorter side is at
+    least the larger input side is only ever scaled down there, so sending anything bigger
+    changes nothing but the transfer and resizing cost.
+    """
+    return int(max(input_size))
+
+
+def add_model_info(
+    archive: keras.export.ExportArchive, *, threshold: float, frame_min_side: int
+) -> None:
+    """Add the ``model_info`` signature: the version's threshold and the frame side it needs."""
+    if frame_min_side < 0:
+        raise ValueError("frame_min_side must be >= 0")
+    threshold_value = float(threshold)
+    side = int(frame_min_side)
+
+    @tf.function(input_signature=[frames_spec()])
+    def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        n = tf.shape(frames)[0]
+        # Per row: TF Serving's batching splits every output on dim 0.
+        return {
+            contract.THRESHOLD: tf.fill([n], threshold_value),
+            contract.FRAME_MIN_SIDE: tf.fill([n], tf.constant(side, tf.int32)),
+        }
+
+    archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)
+
+
 def build_archive(
     model: keras.Model, *, threshold: float, input_size: tuple[int, int]
 ) -> keras.export.ExportArchive:
@@ -58,6 +89,7 @@ def build_archive(
         }
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+    add_model_info(archive, threshold=threshold_value, frame_min_side=frame_min_side_for(size))
     return archive
 
 

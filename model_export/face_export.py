@@ -21,7 +21,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 
 import contract
 from model_export import warmup
-from model_export.export import frames_spec
+from model_export.export import add_model_info, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
 from model_export.preprocess import preprocess_frames
 from model_export.publish import publish_directory
@@ -114,6 +114,9 @@ def build_face_archive(
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
+    # Faces are found in the whole frame and cut from its pixels: no smaller frame is
+    # safe in general, so the client's own frame size applies.
+    add_model_info(archive, threshold=threshold_value, frame_min_side=0)
     return archive
 
 

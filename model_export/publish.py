@@ -85,6 +85,11 @@ def verify_version(path: Path) -> int:
         for key in contract.REQUIRED_OUTPUTS:
             if key not in loaded.signatures[contract.SERVING_SIGNATURE].outputs:
                 raise PublishError(f"signature {contract.SERVING_SIGNATURE!r} lacks {key!r}")
+        info = loaded.signatures.get(contract.MODEL_INFO_SIGNATURE)
+        if info is not None:
+            for key in (contract.THRESHOLD, contract.FRAME_MIN_SIDE):
+                if key not in info.outputs:
+                    raise PublishError(f"signature {contract.MODEL_INFO_SIGNATURE!r} lacks {key!r}")
         return loaded.replay_warmup()
 
 

@@ -34,8 +34,9 @@ def warmup_requests(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
     seed: int = 0,
+    with_model_info: bool = True,
 ) -> list[predict_pb2.PredictRequest]:
-    """Build one ``PredictRequest`` of random frames per batch size."""
+    """One ``PredictRequest`` of random frames per batch size, then one ``model_info`` call."""
     rng = np.random.default_rng(seed)
     requests = []
     for batch in batch_sizes:
@@ -47,7 +48,19 @@ def warmup_requests(
         )
         request.inputs[contract.FRAMES_INPUT].CopyFrom(tf.make_tensor_proto(frames))
         requests.append(request)
+    if with_model_info:
+        requests.append(model_info_request(model_name))
     return requests
+
+
+def model_info_request(model_name: str) -> predict_pb2.PredictRequest:
+    """The ``model_info`` call a client makes before sending frames: one 1x1 frame."""
+    spec = model_pb2.ModelSpec(name=model_name, signature_name=contract.MODEL_INFO_SIGNATURE)
+    request = predict_pb2.PredictRequest(model_spec=spec)
+    request.inputs[contract.FRAMES_INPUT].CopyFrom(
+        tf.make_tensor_proto(np.zeros((1, 1, 1, 3), np.uint8))
+    )
+    return request
 
 
 def write_warmup(path: Path, requests: Sequence[predict_pb2.PredictRequest]) -> Path:

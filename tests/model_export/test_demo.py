@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import contract
 from model_export.demo_data import (
     FACE_BOXES,
     LABEL_FAKE,
@@ -17,6 +19,7 @@ from model_export.demo_data import (
     DemoConfig,
     build_demo_dataset,
 )
+from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from model_export.tiny import export_tiny_model
 from model_export.video_io import clip_info, sample_frames
@@ -101,7 +104,14 @@ def test_demo_trains_and_publishes(tmp_path: Path) -> None:
     assert "validation videos: accuracy" in result.stdout
     version = tmp_path / "models" / "demo" / "1"
     with load_version(version) as loaded:
-        assert loaded.replay_warmup() == 3
+        assert loaded.replay_warmup() == 4
         threshold = loaded.threshold()
+        described = loaded.run(
+            {contract.FRAMES_INPUT: np.zeros([1, 1, 1, 3], np.uint8)}, contract.MODEL_INFO_SIGNATURE
+        )
+    # The whole-frame demo model needs frames no larger than its input side.
+    info = json.loads((version / INFO_RELATIVE_PATH).read_text())
+    assert described[contract.FRAME_MIN_SIDE].tolist() == [max(info["input_size"])]
+    assert described[contract.THRESHOLD][0] == pytest.approx(threshold)
     assert 0.0 <= threshold <= 1.0
     assert sorted(p.name for p in (tmp_path / "models" / "demo").iterdir()) == ["1"]

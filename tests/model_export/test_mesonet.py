@@ -67,7 +67,12 @@ def test_import_publishes_face_aware_version(tmp_path: Path) -> None:
         assert set(sig.outputs) == {*contract.REQUIRED_OUTPUTS, *contract.FACE_OUTPUTS}
         out = loaded.run({contract.FRAMES_INPUT: frames})
         faces = loaded.run({contract.FACES_INPUT: images}, contract.FACES_SIGNATURE)
-        assert loaded.replay_warmup() == 4
+        assert loaded.replay_warmup() == 5  # frames 1, 8, 32; crops; model_info
+        described = loaded.run(
+            {contract.FRAMES_INPUT: np.zeros([1, 1, 1, 3], np.uint8)}, contract.MODEL_INFO_SIGNATURE
+        )
+    # Faces are found in the whole frame: the version asks for no smaller frames.
+    assert described[contract.FRAME_MIN_SIDE].tolist() == [0]
     assert out[contract.FACE_COUNT].tolist() == [1, 0]
     y1, x1, y2, x2 = out[contract.FACE_BOXES][0, 0]
     # The astronaut's face (measured once with the mtcnn package) is near x 182-265, y 64-171.

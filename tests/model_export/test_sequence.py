@@ -75,7 +75,8 @@ def test_sequence_export_runs_in_a_tf1_session(tmp_path: Path) -> None:
     expected_frames = result.model(preprocess_frames(tf.constant(frames), SIZE))
 
     with load_version(path) as loaded:
-        assert loaded.replay_warmup() == 3 + 2  # frame batches 1, 8, 32; sequence batches 1, 4
+        # frame batches 1, 8, 32; model_info; sequence batches 1, 4
+        assert loaded.replay_warmup() == 4 + 2
         seq = loaded.run({contract.FACES_INPUT: faces}, SEQUENCE_SIGNATURE)
         reversed_seq = loaded.run({contract.FACES_INPUT: faces[:, ::-1]}, SEQUENCE_SIGNATURE)
         longer = loaded.run({contract.FACES_INPUT: np.tile(faces, (1, 2, 1, 1, 1))},
@@ -131,7 +132,7 @@ def test_train_cnn_gru_publishes_face_aware_version(tmp_path: Path) -> None:
     photo = np.stack([_astronaut()] * 2)
     faces = np.random.default_rng(1).integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8)
     with load_version(output / "1") as loaded:
-        assert loaded.replay_warmup() == 4 + 2
+        assert loaded.replay_warmup() == 5 + 2  # frames 1, 8, 32; crops; model_info; sequences 1, 4
         seq = loaded.run({contract.FACES_INPUT: faces}, SEQUENCE_SIGNATURE)
         frames = loaded.run({contract.FRAMES_INPUT: photo})
         crops = loaded.run({contract.FACES_INPUT: faces[0]}, contract.FACES_SIGNATURE)
