@@ -107,22 +107,21 @@ def test_never_larger_than_the_gateway_allows(size_serving, gateway_factory, mak
     assert heights_sent(response.json()) == {120}
 
 
-def test_a_version_without_model_info_gets_the_gateway_size(
-    size_serving, gateway_factory, make_clip
+@pytest.mark.parametrize(
+    "frame_min_side",
+    [
+        None,  # a version exported elsewhere, without model_info, keeps working
+        0,  # "no preference" (face-aware versions)
+    ],
+    ids=["no-model-info", "no-preference"],
+)
+def test_otherwise_frames_go_at_the_gateway_size(
+    size_serving, gateway_factory, make_clip, frame_min_side
 ) -> None:
-    """Versions exported elsewhere keep working: frames at the gateway's own size."""
-    gateway = gateway_factory(size_serving(None).target, GATEWAY_FRAME_MAX_SIDE="200")
+    gateway = gateway_factory(size_serving(frame_min_side).target, GATEWAY_FRAME_MAX_SIDE="200")
     response = gateway.detect(make_clip(width=320, height=240, frames=10))
     assert response.status_code == 200, response.text
     body = response.json()
     assert heights_sent(body) == {150}
     assert body["threshold"] == pytest.approx(THRESHOLD)
     assert body["model"]["version"] == 1
-
-
-def test_no_preference_means_the_gateway_size(size_serving, gateway_factory, make_clip) -> None:
-    """frame_min_side 0 (face-aware versions): the gateway's max side alone decides."""
-    gateway = gateway_factory(size_serving(0).target, GATEWAY_FRAME_MAX_SIDE="200")
-    response = gateway.detect(make_clip(width=320, height=240, frames=10))
-    assert response.status_code == 200, response.text
-    assert heights_sent(response.json()) == {150}
