@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.aggregate import DEFAULT_STRATEGY
 from gateway.settings import Settings
 from gateway.video import VideoLimits
 
@@ -34,7 +35,8 @@ def gateway_defaults() -> GatewayDefaults:
         frames=s.frames,
         batch_size=s.batch_size,
         max_side=s.frame_max_side,
-        aggregation=s.aggregation,
+        # The bench's model has no sequence head: unset means the frame default.
+        aggregation=s.aggregation or DEFAULT_STRATEGY,
         limits=VideoLimits(
             max_duration_s=s.max_duration_s, max_frames=s.max_frames, max_pixels=s.max_pixels
         ),

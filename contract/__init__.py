@@ -45,6 +45,8 @@ version so that a client can prepare frames before it sends any:
                                                    larger frames only cost transfer and
                                                    resizing (0: no preference, send frames
                                                    at the client's own size)
+``sequence_length``       int32    [N]             faces per window of ``classify_sequence``
+                                                   (0: the version has no sequence head)
 ========================  =======  ==============  =======================================
 
 Versions without ``model_info`` (exported elsewhere) are served as before: the client
@@ -54,6 +56,10 @@ Sequence models (CNN+GRU) add ``classify_sequence``: ``faces`` uint8 [B, T, H, W
 one face track of T crops in time order per row, returning ``fake_probability`` [B]
 and ``threshold`` [B]. It is a separate signature because Serving's batching may
 merge requests, which must never mix the frames of two videos into one sequence.
+A face-aware sequence version's ``serving_default`` also returns the crops it
+classified, ``face_crops`` uint8 [N, F, S, S, 3] (zeros for padding), so that a client
+builds sequences from exactly the crops the graph cut, never cutting its own; windows
+over a track are :func:`sequence_windows`, as in training.
 """
 
 from __future__ import annotations
@@ -81,6 +87,10 @@ FAKE_PROBABILITY = "fake_probability"
 THRESHOLD = "threshold"
 #: Output of ``model_info``: the shorter frame side the version needs, int32 [N] (0: any).
 FRAME_MIN_SIDE = "frame_min_side"
+#: Output of ``model_info``: faces per ``classify_sequence`` window, int32 [N] (0: none).
+SEQUENCE_LENGTH = "sequence_length"
+#: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
+FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
 FACE_BOXES = "face_boxes"
 #: Output (face-aware): detector confidence per face slot, float32 [N, F].
@@ -120,3 +130,22 @@ def is_version_dir_name(name: str) -> bool:
         return False
     value = int(sign + digits)
     return -(2**63) <= value < 2**63
+
+
+def sequence_windows(count: int, length: int) -> list[list[int]]:
+    """Windows of ``length`` indices over ``count`` items in time order, half overlapping.
+
+    The last window always ends on the last item, so that the end of a video is seen;
+    fewer items than ``length`` give one window that repeats the last item. Training cuts
+    its sequences this way and clients cut face tracks this way for ``classify_sequence``,
+    and a track's score is the mean over its windows.
+    """
+    if length < 1:
+        raise ValueError("sequence length must be at least 1")
+    if count <= 0:
+        return []
+    stride = max(1, length // 2)
+    starts = list(range(0, max(1, count - length + 1), stride))
+    if count > length and starts[-1] != count - length:
+        starts.append(count - length)
+    return [[min(i, count - 1) for i in range(start, start + length)] for start in starts]

@@ -11,6 +11,10 @@ Strategies (per track, over its frame scores ``p``):
 * ``confident`` (default): the rule of the DFDC winning entry.  With ``t = 0.8``:
   when more than ``n / 2.5`` and more than 11 frames score above ``t``, the mean
   of those; else when over 90% score below ``0.2``, the mean of those; else the mean.
+
+``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
+each track itself from the track's face crops in time order (the pipeline asks it),
+and :func:`decide` takes those scored tracks. It is the default for such versions.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ import numpy as np
 
 import contract
 
-Strategy = Literal["mean", "median", "topk_mean", "confident", "max"]
-STRATEGIES: tuple[Strategy, ...] = ("mean", "median", "topk_mean", "confident", "max")
+Strategy = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
+#: Strategies computed from per-frame (per-face) scores.
+FRAME_STRATEGIES: tuple[Strategy, ...] = ("mean", "median", "topk_mean", "confident", "max")
+#: Every strategy a request may name.
+STRATEGIES: tuple[Strategy, ...] = (*FRAME_STRATEGIES, "sequence")
+#: The default for versions without a sequence head.
 DEFAULT_STRATEGY: Strategy = "confident"
+#: The default for versions with one.
+SEQUENCE_STRATEGY: Strategy = "sequence"
 
 #: Boxes in consecutive sampled frames with at least this IoU belong to one track.
 TRACK_IOU = 0.3
@@ -39,6 +49,7 @@ class Face:
     detection_score: float
     score: float  # fake probability
     track: int = -1
+    slot: int = 0  # index among the frame's faces in the model's output
 
 
 @dataclass
@@ -55,6 +66,8 @@ class Track:
     scores: list[float]
     last_box: list[float]
     score: float = 0.0
+    #: The face slot in each of ``frames`` (where its crop sits in the model's output).
+    slots: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -88,7 +101,7 @@ def aggregate_scores(scores: list[float] | np.ndarray, strategy: Strategy) -> fl
         if lows.size > 0.9 * p.size:
             return float(lows.mean())
         return float(p.mean())
-    raise ValueError(f"unknown aggregation strategy {strategy!r}")
+    raise ValueError(f"strategy {strategy!r} does not aggregate frame scores")
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -117,6 +130,7 @@ def link_tracks(frames: list[FrameResult]) -> list[Track]:
                 best = Track(id=len(tracks), frames=[], scores=[], last_box=face.box)
                 tracks.append(best)
             best.frames.append(index)
+            best.slots.append(face.slot)
             best.scores.append(face.score)
             best.last_box = face.box
             face.track = best.id
@@ -124,26 +138,45 @@ def link_tracks(frames: list[FrameResult]) -> list[Track]:
     return tracks
 
 
+def whole_frame_track(frames: list[FrameResult]) -> Track:
+    """The one track of a whole-frame model: every frame."""
+    return Track(
+        id=0,
+        frames=list(range(len(frames))),
+        scores=[f.score for f in frames],
+        last_box=[0.0, 0.0, 1.0, 1.0],
+    )
+
+
 def decide(
-    frames: list[FrameResult], *, face_aware: bool, threshold: float, strategy: Strategy
+    frames: list[FrameResult],
+    *,
+    face_aware: bool,
+    threshold: float,
+    strategy: Strategy,
+    tracks: list[Track] | None = None,
 ) -> Verdict:
-    """The video verdict from the per-frame results."""
+    """The video verdict from the per-frame results.
+
+    ``tracks`` are tracks already linked and scored (by a sequence head); without them the
+    tracks are built here and scored with ``strategy``.
+    """
+    frame_strategy = strategy if strategy in FRAME_STRATEGIES else DEFAULT_STRATEGY
     if not face_aware:
-        track = Track(
-            id=0,
-            frames=list(range(len(frames))),
-            scores=[f.score for f in frames],
-            last_box=[0.0, 0.0, 1.0, 1.0],
-        )
-        track.score = aggregate_scores(track.scores, strategy)
+        if tracks is None:
+            track = whole_frame_track(frames)
+            track.score = aggregate_scores(track.scores, frame_strategy)
+        else:
+            (track,) = tracks
         return Verdict(_label(track.score, threshold), track.score, threshold, [track])
 
-    tracks = link_tracks(frames)
-    for track in tracks:
-        track.score = aggregate_scores(track.scores, strategy)
+    if tracks is None:
+        tracks = link_tracks(frames)
+        for track in tracks:
+            track.score = aggregate_scores(track.scores, frame_strategy)
     with_faces = sum(1 for f in frames if f.faces)
     if not frames or with_faces < max(1, math.ceil(MIN_FACE_FRAME_SHARE * len(frames))):
-        score = aggregate_scores([f.score for f in frames], strategy)
+        score = aggregate_scores([f.score for f in frames], frame_strategy)
         return Verdict(contract.VERDICT_INCONCLUSIVE, score, threshold, tracks)
     # A track seen in only a few frames is more likely a false detection than a face.
     min_len = max(1, math.ceil(0.2 * with_faces))

@@ -13,6 +13,7 @@ Exception tree::
     │   ├── UnsupportedMediaType      415 unsupported_media_type
     │   ├── InvalidVideo              415 invalid_video
     │   ├── VideoLimitExceeded        422 video_limit_exceeded
+    │   ├── AggregationUnavailable    422 aggregation_unavailable
     │   └── ClientDisconnected        499 client_disconnected
     ├── Overloaded                    429 overloaded (Retry-After)
     └── ServingError
@@ -74,6 +75,13 @@ class RequestError(GatewayError):
 
 class BadRequest(RequestError):
     pass
+
+
+class AggregationUnavailable(RequestError):
+    """The aggregation asked for needs something the answering version lacks."""
+
+    status_code = 422
+    code = "aggregation_unavailable"
 
 
 class MissingVideo(RequestError):

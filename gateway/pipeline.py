@@ -26,8 +26,19 @@ import numpy as np
 import contract
 
 from . import metrics
-from .aggregate import Face, FrameResult, Strategy, Verdict, decide
-from .errors import InferenceFailed, InvalidVideo, ModelNotFound
+from .aggregate import (
+    DEFAULT_STRATEGY,
+    SEQUENCE_STRATEGY,
+    Face,
+    FrameResult,
+    Strategy,
+    Track,
+    Verdict,
+    decide,
+    link_tracks,
+    whole_frame_track,
+)
+from .errors import AggregationUnavailable, InferenceFailed, InvalidVideo, ModelNotFound
 from .serving_client import ModelInfo, ModelRef, Prediction, ServingClient
 from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
 
@@ -41,7 +52,8 @@ class DetectOptions:
     model: ModelRef
     frames: int
     rate: float | None
-    strategy: Strategy
+    #: None: ``sequence`` when the version has a sequence head, else the frame default.
+    strategy: Strategy | None
     batch_size: int
     max_side: int
     default_threshold: float
@@ -76,6 +88,19 @@ class DetectionResult:
     model_name: str
     version: int
     face_aware: bool
+    #: The aggregation that decided (the one asked for, or the version's default).
+    strategy: Strategy
+
+
+@dataclass
+class _Scored:
+    """The model's per-frame answers, before tracks and a verdict."""
+
+    frames: list[FrameResult]
+    face_aware: bool
+    threshold: float
+    #: Face crops ``[N, F, S, S, 3]`` of face-aware sequence versions, else None.
+    crops: np.ndarray | None
 
 
 class _Decoder:
@@ -170,9 +195,35 @@ class DetectionPipeline:
         timer.add("decode", decode_s)
         timer.add("inference", infer_s)
         with timer.stage("aggregate"):
-            result = self._aggregate(info, frames, predictions, opts)
+            scored = self._frame_results(frames, predictions, opts)
+            strategy = self._strategy(opts, model_info, scored)
+        tracks, threshold = None, scored.threshold
+        answered = predictions[0].version
+        model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+        if strategy == SEQUENCE_STRATEGY:
+            assert model_info is not None
+            with timer.stage("inference"):
+                tracks, threshold = await self._score_sequences(
+                    model, frames, scored, model_info.sequence_length
+                )
+        with timer.stage("aggregate"):
+            verdict = decide(
+                scored.frames,
+                face_aware=scored.face_aware,
+                threshold=threshold,
+                strategy=strategy,
+                tracks=tracks,
+            )
         metrics.FRAMES_ANALYZED.inc(len(frames))
-        return result
+        return DetectionResult(
+            info=info,
+            frames=scored.frames,
+            verdict=verdict,
+            model_name=predictions[0].name,
+            version=predictions[0].version,
+            face_aware=scored.face_aware,
+            strategy=strategy,
+        )
 
     async def _decode_and_infer(
         self,
@@ -227,13 +278,11 @@ class DetectionPipeline:
         stack = np.stack([f.image for f in batch])
         return await self.client.predict(model, {contract.FRAMES_INPUT: stack})
 
-    def _aggregate(
-        self,
-        info: VideoInfo,
-        frames: list[SampledFrame],
-        predictions: list[Prediction],
-        opts: DetectOptions,
-    ) -> DetectionResult:
+    def _frame_results(
+        self, frames: list[SampledFrame], predictions: list[Prediction], opts: DetectOptions
+    ) -> _Scored:
+        """Per-frame (and per-face) results from the model's outputs."""
+
         def cat(key: str) -> np.ndarray | None:
             if any(key not in p.outputs for p in predictions):
                 return None
@@ -272,17 +321,75 @@ class DetectionPipeline:
                             box=[round(float(v), 4) for v in box],
                             detection_score=round(float(det[i, j]), 4),
                             score=round(float(face_p[i, j]), 4),
+                            slot=j,
                         )
                     )
             results.append(FrameResult(t_s=frame.t_s, score=float(scores[i]), faces=faces))
-        verdict = decide(
-            results, face_aware=face_aware, threshold=threshold, strategy=opts.strategy
+        crops = cat(contract.FACE_CROPS) if face_aware else None
+        return _Scored(results, face_aware, threshold, crops)
+
+    @staticmethod
+    def _strategy(opts: DetectOptions, model_info: ModelInfo | None, scored: _Scored) -> Strategy:
+        """The strategy asked for, or the best the answering version supports."""
+        length = model_info.sequence_length if model_info is not None else 0
+        # Face-aware sequence versions hand out their crops; whole-frame ones read frames.
+        can_sequence = length > 0 and (not scored.face_aware or scored.crops is not None)
+        if opts.strategy is None:
+            return SEQUENCE_STRATEGY if can_sequence else DEFAULT_STRATEGY
+        if opts.strategy == SEQUENCE_STRATEGY and not can_sequence:
+            raise AggregationUnavailable(
+                "aggregation 'sequence' needs a version with a sequence head "
+                f"({contract.SEQUENCE_SIGNATURE}); the answering version has none"
+            )
+        return opts.strategy
+
+    async def _score_sequences(
+        self,
+        model: ModelRef,
+        frames: list[SampledFrame],
+        scored: _Scored,
+        length: int,
+    ) -> tuple[list[Track], float]:
+        """Score every track with the version's sequence head; return tracks and threshold.
+
+        A track's images in time order (the graph's own face crops, or the frames of a
+        whole-frame version) are cut into :func:`contract.sequence_windows`, as in training;
+        all windows of all tracks go in one ``classify_sequence`` call, and a track's score
+        is the mean over its windows.
+        """
+        if scored.face_aware:
+            tracks = link_tracks(scored.frames)
+            assert scored.crops is not None
+            images = [scored.crops[t.frames, t.slots] for t in tracks]
+        else:
+            tracks = [whole_frame_track(scored.frames)]
+            images = [np.stack([f.image for f in frames])]
+        rows: list[np.ndarray] = []
+        owner: list[int] = []
+        for k, track_images in enumerate(images):
+            for window in contract.sequence_windows(len(track_images), length):
+                rows.append(track_images[window])
+                owner.append(k)
+        if not rows:
+            return tracks, scored.threshold
+        answer = await self.client.predict(
+            model,
+            {contract.FACES_INPUT: np.stack(rows)},
+            signature=contract.SEQUENCE_SIGNATURE,
         )
-        return DetectionResult(
-            info=info,
-            frames=results,
-            verdict=verdict,
-            model_name=predictions[0].name,
-            version=predictions[0].version,
-            face_aware=face_aware,
+        window_scores = np.asarray(answer.outputs[contract.FAKE_PROBABILITY]).reshape(-1)
+        if window_scores.shape[0] != len(rows):
+            raise InferenceFailed(
+                f"{contract.SEQUENCE_SIGNATURE!r} answered {window_scores.shape[0]} scores "
+                f"for {len(rows)} sequences"
+            )
+        owners = np.asarray(owner)
+        for k, track in enumerate(tracks):
+            track.score = float(window_scores[owners == k].mean())
+        threshold_out = answer.outputs.get(contract.THRESHOLD)
+        threshold = (
+            float(np.asarray(threshold_out).reshape(-1)[0])
+            if threshold_out is not None
+            else scored.threshold
         )
+        return tracks, threshold

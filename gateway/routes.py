@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics
-from .aggregate import DEFAULT_STRATEGY, Strategy
+from .aggregate import Strategy
 from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
 from .errors import BadRequest, ServingTimeout, ServingUnavailable
 from .logs import request_id_var
@@ -134,7 +134,16 @@ async def detect(
     fps: Annotated[
         float | None, Query(gt=0, le=60, description="Sample this many frames per second instead.")
     ] = None,
-    aggregation: Annotated[Strategy | None, Query(description="Per-track aggregation.")] = None,
+    aggregation: Annotated[
+        Strategy | None,
+        Query(
+            description=(
+                "How a face track is scored: from its per-face scores (mean, median, "
+                "topk_mean, confident, max) or by the version's sequence head (sequence). "
+                "Default: sequence for versions with a sequence head, else confident."
+            )
+        ),
+    ] = None,
 ) -> DetectionResponse:
     """Upload a video (multipart field ``video``, or a raw ``video/*`` body) and get a verdict."""
     if model_version is not None and model_label is not None:
@@ -154,7 +163,8 @@ async def detect(
                 model=ModelRef(settings.model_name, version=model_version, label=model_label),
                 frames=frames or settings.frames,
                 rate=fps,
-                strategy=aggregation or settings.aggregation or DEFAULT_STRATEGY,
+                # None: the pipeline picks by what the answering version can do.
+                strategy=aggregation or settings.aggregation,
                 batch_size=settings.batch_size,
                 max_side=settings.frame_max_side,
                 canvas=settings.frame_canvas,
@@ -201,7 +211,7 @@ def _response(result: DetectionResult, opts: DetectOptions, timer: StageTimer) -
         verdict=result.verdict.verdict,  # type: ignore[arg-type]
         score=round(result.verdict.score, 4),
         threshold=round(result.verdict.threshold, 4),
-        aggregation=opts.strategy,
+        aggregation=result.strategy,
         model=ModelInfo(name=result.model_name, version=result.version, label=opts.model.label),
         frames_analyzed=len(result.frames),
         video=VideoSummary(

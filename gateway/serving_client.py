@@ -89,6 +89,8 @@ class ModelInfo:
     threshold: float
     #: The shorter frame side the version needs; 0 when any size will do.
     frame_min_side: int
+    #: Faces per window of the version's sequence head; 0 when it has none.
+    sequence_length: int = 0
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,11 @@ class ServingClient:
         try:
             threshold = float(first(contract.THRESHOLD))
             side = int(first(contract.FRAME_MIN_SIDE))
+            length = (
+                int(first(contract.SEQUENCE_LENGTH))
+                if contract.SEQUENCE_LENGTH in response.outputs
+                else 0
+            )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             signature = contract.MODEL_INFO_SIGNATURE
             raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
@@ -280,6 +287,7 @@ class ServingClient:
             version=spec.version.value if spec.HasField("version") else None,
             threshold=threshold,
             frame_min_side=max(0, side),
+            sequence_length=max(0, length),
         )
 
     async def model_status(

@@ -17,7 +17,7 @@ DEFAULT_FRAMES = 32
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
 
-Aggregation = Literal["mean", "median", "topk_mean", "confident", "max"]
+Aggregation = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 
 
 class Settings(BaseSettings):
@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     #: which merges only same-shaped requests). Meant for face-aware models: a
     #: whole-frame classifier would see the padding.
     frame_canvas: int | None = Field(None, alias="GATEWAY_FRAME_CANVAS", ge=32)
-    aggregation: Aggregation = Field("confident", alias="GATEWAY_AGGREGATION")
+    #: Unset: ``sequence`` for versions with a sequence head, ``confident`` otherwise.
+    aggregation: Aggregation | None = Field(None, alias="GATEWAY_AGGREGATION")
     #: Used only when the answering model version ships no threshold.
     default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)
     max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)

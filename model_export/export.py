@@ -40,13 +40,18 @@ def frame_min_side_for(input_size: tuple[int, int]) -> int:
 
 
 def add_model_info(
-    archive: keras.export.ExportArchive, *, threshold: float, frame_min_side: int
+    archive: keras.export.ExportArchive,
+    *,
+    threshold: float,
+    frame_min_side: int,
+    sequence_length: int = 0,
 ) -> None:
-    """Add the ``model_info`` signature: the version's threshold and the frame side it needs."""
-    if frame_min_side < 0:
-        raise ValueError("frame_min_side must be >= 0")
+    """Add the ``model_info`` signature: threshold, frame side needed, sequence window."""
+    if frame_min_side < 0 or sequence_length < 0:
+        raise ValueError("frame_min_side and sequence_length must be >= 0")
     threshold_value = float(threshold)
     side = int(frame_min_side)
+    length = int(sequence_length)
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -55,19 +60,25 @@ def add_model_info(
         return {
             contract.THRESHOLD: tf.fill([n], threshold_value),
             contract.FRAME_MIN_SIDE: tf.fill([n], tf.constant(side, tf.int32)),
+            contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
         }
 
     archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)
 
 
 def build_archive(
-    model: keras.Model, *, threshold: float, input_size: tuple[int, int]
+    model: keras.Model,
+    *,
+    threshold: float,
+    input_size: tuple[int, int],
+    sequence_length: int = 0,
 ) -> keras.export.ExportArchive:
     """Build the export archive of a frame classifier.
 
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
     probability ``[N]`` or ``[N, 1]``. ``threshold`` becomes a constant of the graph so
     that clients learn the version's decision threshold from the version itself.
+    ``sequence_length`` is announced in ``model_info`` when the caller adds a sequence head.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -89,7 +100,12 @@ def build_archive(
         }
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
-    add_model_info(archive, threshold=threshold_value, frame_min_side=frame_min_side_for(size))
+    add_model_info(
+        archive,
+        threshold=threshold_value,
+        frame_min_side=frame_min_side_for(size),
+        sequence_length=sequence_length,
+    )
     return archive
 
 

@@ -74,8 +74,13 @@ def build_face_archive(
     threshold: float,
     input_size: tuple[int, int],
     faces: FaceConfig = FaceConfig(),
+    sequence_length: int = 0,
 ) -> keras.export.ExportArchive:
-    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures."""
+    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures.
+
+    With a ``sequence_length`` (the caller adds ``classify_sequence``), ``serving_default``
+    also returns the crops it classified, which clients assemble into face tracks.
+    """
     if input_size[0] != input_size[1]:
         raise ValueError("face classifiers take square crops")
     size = (int(input_size[0]), int(input_size[1]))
@@ -96,7 +101,9 @@ def build_face_archive(
         )
         best_face = tf.reduce_max(tf.where(valid, face_probability, -1.0), axis=1)
         whole_frame = _classify(model, frames, size)
+        extra = {contract.FACE_CROPS: crops} if sequence_length > 0 else {}
         return {
+            **extra,
             contract.FAKE_PROBABILITY: tf.where(count > 0, best_face, whole_frame),
             # Per row, not scalar: TF Serving's batching splits every output on dim 0.
             contract.THRESHOLD: tf.fill([n], threshold_value),
@@ -116,7 +123,9 @@ def build_face_archive(
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
     # Faces are found in the whole frame and cut from its pixels: no smaller frame is
     # safe in general, so the client's own frame size applies.
-    add_model_info(archive, threshold=threshold_value, frame_min_side=0)
+    add_model_info(
+        archive, threshold=threshold_value, frame_min_side=0, sequence_length=sequence_length
+    )
     return archive
 
 

@@ -13,7 +13,11 @@ Exported signatures:
   frames with ``--whole-frames``);
 * ``classify_sequence`` (:data:`SEQUENCE_SIGNATURE`): ``faces`` uint8 ``[B, T, H, W, 3]``, ``B``
   sequences of ``T`` face crops in time order, returns ``fake_probability`` ``[B]`` from the
-  GRU and ``threshold`` ``[B]``, the GRU's own threshold calibrated on validation videos.
+  GRU and ``threshold`` ``[B]``, the GRU's own threshold calibrated on validation videos;
+* ``model_info`` announces the window length (``sequence_length``), and the face-aware
+  ``serving_default`` also returns ``face_crops``: the gateway builds each face track's
+  windows (:func:`contract.sequence_windows`, as :func:`sequences_of` does here) from the
+  crops the graph cut, so it never crops faces itself.
 
 Why the GRU is not in ``serving_default``: the gateway sends one request per video with its
 frames in time order, but when Serving batches it merges the inputs of concurrent requests
@@ -146,16 +150,12 @@ def sequences_of(frames: FrameSet, length: int) -> Sequences:
     """
     if length < 1:
         raise ValueError("sequence length must be at least 1")
-    stride = max(1, length // 2)
     windows, labels, ids = [], [], []
     for clip_id in dict.fromkeys(frames.clip_ids.tolist()):
         index = np.flatnonzero(frames.clip_ids == clip_id)
-        n = len(index)
-        starts = list(range(0, max(1, n - length + 1), stride))
-        if n > length and starts[-1] != n - length:
-            starts.append(n - length)
-        for start in starts:
-            picks = index[np.minimum(np.arange(start, start + length), n - 1)]
+        # The same windows the gateway cuts over a face track (one function for both).
+        for window in contract.sequence_windows(len(index), length):
+            picks = index[np.asarray(window)]
             windows.append(frames.frames[picks])
             labels.append(float(frames.clip_labels[int(clip_id)]))
             ids.append(clip_id)
@@ -327,12 +327,19 @@ def build_sequence_archive(
 ) -> keras.export.ExportArchive:
     """The contract's signatures from the CNN branch plus ``classify_sequence`` from the GRU."""
     size = (int(input_size[0]), int(input_size[1]))
+    length = int(result.sequence_length)
     if faces is not None:
         archive = build_face_archive(
-            result.model, threshold=result.threshold, input_size=size, faces=faces
+            result.model,
+            threshold=result.threshold,
+            input_size=size,
+            faces=faces,
+            sequence_length=length,
         )
     else:
-        archive = build_archive(result.model, threshold=result.threshold, input_size=size)
+        archive = build_archive(
+            result.model, threshold=result.threshold, input_size=size, sequence_length=length
+        )
     sequence_model = result.sequence_model
     archive.track(sequence_model)
     sequence_threshold = float(result.sequence_threshold)

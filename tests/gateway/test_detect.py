@@ -43,3 +43,16 @@ def test_aggregation_is_selectable(gateway, make_clip, strategy) -> None:
         assert body["score"] == pytest.approx(max(scores), abs=1e-3)
     if strategy == "mean":
         assert body["score"] == pytest.approx(sum(scores) / len(scores), abs=1e-3)
+
+
+def test_default_aggregation_for_a_version_without_sequence_head(gateway, make_clip) -> None:
+    body = gateway.detect(make_clip(frames=30)).json()
+    assert body["aggregation"] == "confident"
+
+
+def test_sequence_aggregation_needs_a_sequence_head(gateway, make_clip) -> None:
+    response = gateway.detect(make_clip(frames=30), params={"aggregation": "sequence"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "aggregation_unavailable"
+    assert "sequence head" in error["message"]

@@ -26,3 +26,24 @@ def face_clip(path: Path, frames: int = 4, shift: int = 0) -> Path:
     photo = skimage.data.astronaut()
     images = [photo[20 + i * shift : 276 + i * shift, 110:366] for i in range(frames)]
     return encode_clip(images, path, fps=4, crf=20)
+
+
+def untrained_sequence_result(
+    size: tuple[int, int], length: int = 5, sequence_threshold: float = 0.55
+):  # type: ignore[no-untyped-def]
+    """An untrained CNN+GRU as training would return it (frame threshold 0.4)."""
+    from model_export import metrics
+    from model_export.sequence import SequenceResult, build_cnn_gru
+
+    net = build_cnn_gru(size, width=4, dropout=0.2, seed=3)
+    dummy = metrics.binary_metrics(np.array([0, 1]), np.array([0.2, 0.8]), 0.5)
+    return SequenceResult(
+        model=net.face_model,
+        threshold=0.4,
+        frame_metrics=dummy,
+        video_metrics=dummy,
+        sequence_model=net.sequence_model,
+        sequence_length=length,
+        sequence_threshold=sequence_threshold,
+        sequence_video_metrics=dummy,
+    )

@@ -10,22 +10,19 @@ import pytest
 import tensorflow as tf
 
 import contract
-from model_export import metrics
 from model_export.cli import main
 from model_export.preprocess import preprocess_frames
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from model_export.sequence import (
     SEQUENCE_SIGNATURE,
-    SequenceResult,
-    build_cnn_gru,
     preprocess_sequences,
     publish_sequence_version,
     sequences_of,
 )
 from model_export.train import FrameSet
 
-from .helpers import face_clip, solid_clip
+from .helpers import face_clip, solid_clip, untrained_sequence_result
 
 SIZE = (32, 32)
 
@@ -50,23 +47,8 @@ def test_sequences_are_time_ordered_windows_of_one_video() -> None:
     assert data.labels.tolist() == [0.0, 0.0, 0.0, 1.0]
 
 
-def _untrained_result() -> SequenceResult:
-    net = build_cnn_gru(SIZE, width=4, dropout=0.2, seed=3)
-    dummy = metrics.binary_metrics(np.array([0, 1]), np.array([0.2, 0.8]), 0.5)
-    return SequenceResult(
-        model=net.face_model,
-        threshold=0.4,
-        frame_metrics=dummy,
-        video_metrics=dummy,
-        sequence_model=net.sequence_model,
-        sequence_length=5,
-        sequence_threshold=0.55,
-        sequence_video_metrics=dummy,
-    )
-
-
 def test_sequence_export_runs_in_a_tf1_session(tmp_path: Path) -> None:
-    result = _untrained_result()
+    result = untrained_sequence_result(SIZE)
     path = publish_sequence_version(result, tmp_path, "seq", input_size=SIZE, faces=None)
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, size=(3, 5, 40, 40, 3), dtype=np.uint8)
@@ -137,6 +119,19 @@ def test_train_cnn_gru_publishes_face_aware_version(tmp_path: Path) -> None:
         frames = loaded.run({contract.FRAMES_INPUT: photo})
         crops = loaded.run({contract.FACES_INPUT: faces[0]}, contract.FACES_SIGNATURE)
         threshold = loaded.threshold()
+        described = loaded.run(
+            {contract.FRAMES_INPUT: np.zeros([1, 1, 1, 3], np.uint8)}, contract.MODEL_INFO_SIGNATURE
+        )
+        # The crops serving_default hands out are the crops its classifier scored.
+        own = frames[contract.FACE_CROPS][:, 0]
+        rescored = loaded.run({contract.FACES_INPUT: own}, contract.FACES_SIGNATURE)
+    assert described[contract.SEQUENCE_LENGTH].tolist() == [3]
+    assert frames[contract.FACE_CROPS].shape == (2, 4, 32, 32, 3)
+    assert frames[contract.FACE_CROPS].dtype == np.uint8
+    assert not frames[contract.FACE_CROPS][:, 1:].any()  # padding slots are black
+    np.testing.assert_allclose(
+        rescored[contract.FAKE_PROBABILITY], frames[contract.FACE_FAKE_PROBABILITY][:, 0], atol=1e-5
+    )
     assert seq[contract.FAKE_PROBABILITY].shape == (2,)
     assert np.all((seq[contract.FAKE_PROBABILITY] >= 0) & (seq[contract.FAKE_PROBABILITY] <= 1))
     assert abs(float(seq[contract.THRESHOLD][0]) - info["sequence"]["threshold"]) < 1e-6
