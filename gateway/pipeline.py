@@ -194,11 +194,15 @@ class DetectionPipeline:
         )
         timer.add("decode", decode_s)
         timer.add("inference", infer_s)
+        answered = predictions[0].version
+        if model_info is not None and model_info.version not in (None, answered) and answered >= 0:
+            # The pinned version went away mid-video and another one rescored the frames:
+            # what decides (sequence head, threshold) must be that version's.
+            model_info = await self.client.model_info(ModelRef(opts.model.name, version=answered))
         with timer.stage("aggregate"):
             scored = self._frame_results(frames, predictions, opts)
             strategy = self._strategy(opts, model_info, scored)
         tracks, threshold = None, scored.threshold
-        answered = predictions[0].version
         model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
         if strategy == SEQUENCE_STRATEGY:
             assert model_info is not None

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import metrics
 from .aggregate import Strategy
 from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
-from .errors import BadRequest, ServingTimeout, ServingUnavailable
+from .errors import BadRequest, ServingError, ServingTimeout, ServingUnavailable
 from .logs import request_id_var
 from .pipeline import DetectionResult, DetectOptions, StageTimer
 from .schemas import (
@@ -30,7 +30,8 @@ from .schemas import (
     TrackResult,
     VideoSummary,
 )
-from .serving_client import ModelRef
+from .serving_client import ModelInfo as ServedModelInfo
+from .serving_client import ModelRef, VersionStatus
 from .upload import receive_upload
 
 router = APIRouter()
@@ -95,9 +96,20 @@ async def prometheus_metrics() -> Response:
     responses={k: _ERRORS[k] for k in (401, 403, 404, 503)},
 )
 async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsResponse:
-    """Versions Serving knows of the model, their states and labels."""
-    statuses = await client.model_status(settings.model_name)
+    """Versions Serving knows of the model, their states and labels, and what each
+    AVAILABLE version says about itself (its ``model_info``)."""
+    statuses = sorted(await client.model_status(settings.model_name), key=lambda s: s.version)
     labels = await client.version_labels(settings.model_name, settings.label_names)
+
+    async def describe(status: VersionStatus) -> ServedModelInfo | None:
+        if status.state != "AVAILABLE":
+            return None
+        try:
+            return await client.model_info(ModelRef(settings.model_name, version=status.version))
+        except ServingError:
+            return None  # unloaded meanwhile, or Serving went away: the status says enough
+
+    described = await asyncio.gather(*(describe(s) for s in statuses))
     return ModelsResponse(
         name=settings.model_name,
         versions=[
@@ -106,8 +118,11 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
                 state=s.state,
                 labels=sorted(k for k, v in labels.items() if v == s.version),
                 error=s.error,
+                threshold=round(d.threshold, 6) if d is not None else None,
+                frame_min_side=d.frame_min_side if d is not None else None,
+                sequence_length=d.sequence_length if d is not None else None,
             )
-            for s in sorted(statuses, key=lambda s: s.version)
+            for s, d in zip(statuses, described, strict=True)
         ],
     )
 

@@ -69,6 +69,15 @@ class ModelVersionInfo(BaseModel):
     state: str
     labels: list[str] = []
     error: str = ""
+    threshold: float | None = Field(
+        None, description="Decision threshold the version ships (AVAILABLE versions)."
+    )
+    frame_min_side: int | None = Field(
+        None, description="Shorter frame side the version needs; 0: any (AVAILABLE versions)."
+    )
+    sequence_length: int | None = Field(
+        None, description="Faces per window of its sequence head; 0: none (AVAILABLE versions)."
+    )
 
 
 class ModelsResponse(BaseModel):

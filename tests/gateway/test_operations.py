@@ -169,6 +169,9 @@ def test_models_lists_versions_and_states(gateway) -> None:
     body = response.json()
     assert body["name"] == MODEL_NAME
     assert {"version": 1, "state": "AVAILABLE"}.items() <= body["versions"][0].items()
+    # What the version says about itself: the tiny model's threshold and 32-pixel input.
+    described = {"threshold": 0.5, "frame_min_side": 32, "sequence_length": 0}
+    assert described.items() <= body["versions"][0].items()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
