@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 import contract
-from gateway.aggregate import aggregate_scores
+from contract.aggregation import aggregate_scores
 from gateway.video import iter_frames, probe, sample_times
 
 from .settings import GatewayDefaults

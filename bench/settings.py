@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.aggregate import DEFAULT_STRATEGY
+from contract.aggregation import DEFAULT_STRATEGY
 from gateway.settings import Settings
 from gateway.video import VideoLimits
 

@@ -24,9 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import contract
-
-from . import metrics
-from .aggregate import (
+from contract.aggregation import (
     DEFAULT_STRATEGY,
     SEQUENCE_STRATEGY,
     Face,
@@ -38,6 +36,8 @@ from .aggregate import (
     link_tracks,
     whole_frame_track,
 )
+
+from . import metrics
 from .errors import AggregationUnavailable, InferenceFailed, InvalidVideo, ModelNotFound
 from .serving_client import ModelInfo, ModelRef, Prediction, ServingClient
 from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times

@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contract.aggregation import Strategy
+
 from . import metrics
-from .aggregate import Strategy
 from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
 from .errors import BadRequest, ServingError, ServingTimeout, ServingUnavailable
 from .logs import request_id_var

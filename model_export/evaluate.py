@@ -1,8 +1,10 @@
 """Evaluate a published version on labelled videos, through the session TF Serving uses.
 
-Frames are sampled with the gateway's decoding path and sent through the version's own
-``serving_default`` signature, so the figures describe what the service would answer. The
-video score is the mean of its frame scores (the gateway's default aggregation).
+Frames are sampled uniformly (PyAV, full size) and sent through the version's own
+``serving_default`` signature; the video score and verdict come from
+:func:`contract.aggregation.decide` with the gateway's default strategy, the function the
+gateway decides with (faces linked into tracks, the highest track score, ``inconclusive``
+when too few frames show a face), so the figures describe what the service would answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from pathlib import Path
 import numpy as np
 
 import contract
+from contract.aggregation import (
+    DEFAULT_STRATEGY,
+    Face,
+    FrameResult,
+    Strategy,
+    Verdict,
+    decide,
+)
 from model_export import metrics
 from model_export.datasets import LabelledVideo
 from model_export.savedmodel import LoadedVersion, load_version
@@ -35,6 +45,8 @@ class VideoResult:
     score: float
     frame_scores: np.ndarray
     faces_per_frame: float | None
+    #: The gateway's verdict: real, fake or inconclusive.
+    verdict: str = ""
 
 
 @dataclass
@@ -66,23 +78,56 @@ class Evaluation:
             "frame": metrics.binary_metrics(frame_labels, frame_scores, self.threshold).as_dict(),
             "video": metrics.binary_metrics(video_labels, video_scores, self.threshold).as_dict(),
             "calibrated_threshold_on_this_set": metrics.best_threshold(video_labels, video_scores),
+            # Face-aware versions call a video inconclusive when too few frames show a face;
+            # its score (over frame scores) still counts in the metrics above.
+            "inconclusive_videos": sum(
+                1 for v in self.videos if v.verdict == contract.VERDICT_INCONCLUSIVE
+            ),
         }
 
 
+def frame_results(outputs: dict[str, np.ndarray]) -> tuple[list[FrameResult], bool]:
+    """The ``serving_default`` outputs of a batch as the gateway reads them."""
+    face_aware = contract.FACE_COUNT in outputs
+    results = []
+    for i, score in enumerate(np.asarray(outputs[contract.FAKE_PROBABILITY]).reshape(-1)):
+        faces = []
+        if face_aware:
+            for j in range(int(outputs[contract.FACE_COUNT][i])):
+                faces.append(
+                    Face(
+                        box=[float(v) for v in outputs[contract.FACE_BOXES][i, j]],
+                        detection_score=float(outputs[contract.FACE_SCORES][i, j]),
+                        score=float(outputs[contract.FACE_FAKE_PROBABILITY][i, j]),
+                        slot=j,
+                    )
+                )
+        results.append(FrameResult(t_s=float(i), score=float(score), faces=faces))
+    return results, face_aware
+
+
 def score_video(
-    loaded: LoadedVersion, path: Path, frames_per_video: int, batch_size: int = 16
-) -> tuple[np.ndarray, float | None]:
-    """Per-frame fake probabilities of a video and its mean face count (None if not face-aware)."""
+    loaded: LoadedVersion,
+    path: Path,
+    frames_per_video: int,
+    batch_size: int = 16,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> tuple[np.ndarray, float | None, Verdict]:
+    """Per-frame fake probabilities, mean face count (None if not face-aware), and the
+    gateway's verdict at the version's threshold."""
     frames = sample_frames(path, frames_per_video)
-    scores, counts = [], []
-    face_aware = contract.FACE_COUNT in loaded.signatures[contract.SERVING_SIGNATURE].outputs
+    results: list[FrameResult] = []
+    face_aware = False
     for start in range(0, len(frames), batch_size):
         out = loaded.run({contract.FRAMES_INPUT: frames[start : start + batch_size]})
-        scores.append(out[contract.FAKE_PROBABILITY])
-        if face_aware:
-            counts.append(out[contract.FACE_COUNT])
-    mean_faces = float(np.concatenate(counts).mean()) if counts else None
-    return np.concatenate(scores), mean_faces
+        batch, face_aware = frame_results(out)
+        results += batch
+    verdict = decide(
+        results, face_aware=face_aware, threshold=loaded.threshold(), strategy=strategy
+    )
+    scores = np.array([r.score for r in results])
+    mean_faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
+    return scores, mean_faces, verdict
 
 
 def evaluate_version(
@@ -92,24 +137,26 @@ def evaluate_version(
     with load_version(version) as loaded:
         evaluation = Evaluation(threshold=loaded.threshold())
         for i, video in enumerate(videos, start=1):
-            frame_scores, faces = score_video(loaded, video.path, frames_per_video)
+            frame_scores, faces, verdict = score_video(loaded, video.path, frames_per_video)
             evaluation.videos.append(
                 VideoResult(
                     video.path,
                     video.label,
                     video.group,
-                    float(frame_scores.mean()),
+                    verdict.score,
                     frame_scores,
                     faces,
+                    verdict.verdict,
                 )
             )
             log.info(
-                "[%d/%d] %s label=%d score=%.3f",
+                "[%d/%d] %s label=%d score=%.3f %s",
                 i,
                 len(videos),
                 video.path.name,
                 video.label,
-                frame_scores.mean(),
+                verdict.score,
+                verdict.verdict,
             )
     return evaluation
 
@@ -124,7 +171,7 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict
         writer = csv.writer(handle)
         writer.writerow(["file", "label", "group", "score", "verdict", "frames", "faces_per_frame"])
         for v in evaluation.videos:
-            verdict = (
+            verdict = v.verdict or (
                 contract.VERDICT_FAKE if v.score >= evaluation.threshold else contract.VERDICT_REAL
             )
             faces = "" if v.faces_per_frame is None else f"{v.faces_per_frame:.2f}"

@@ -237,9 +237,11 @@ def predict_sequences(model: keras.Model, faces: np.ndarray, config: TrainConfig
 def sequence_video_scores(
     model: keras.Model, frames: FrameSet, config: TrainConfig, length: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and scores per video: the mean GRU score of the video's windows."""
+    """Labels and scores per video: the mean GRU score of the video's windows (as the
+    gateway scores a track with the sequence head)."""
     data = sequences_of(frames, length)
-    ids, scores = video_scores(predict_sequences(model, data.faces, config), data.clip_ids)
+    window_scores = predict_sequences(model, data.faces, config)
+    ids, scores = video_scores(window_scores, data.clip_ids, strategy="mean")
     return np.array([data.clip_labels[int(i)] for i in ids]), scores
 
 

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from contract.aggregation import DEFAULT_STRATEGY, Strategy, aggregate_scores
 from model_export import metrics
 from model_export.augment import augment_image
 from model_export.models import build_classifier
@@ -143,10 +144,14 @@ def predict_frames(model: keras.Model, frames: np.ndarray, config: TrainConfig) 
     return np.asarray(model.predict(data, verbose=0)).reshape(-1)
 
 
-def video_scores(frame_scores: np.ndarray, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean frame score per clip (the gateway's default aggregation); returns ids, scores."""
+def video_scores(
+    frame_scores: np.ndarray, clip_ids: np.ndarray, strategy: Strategy = DEFAULT_STRATEGY
+) -> tuple[np.ndarray, np.ndarray]:
+    """One score per clip, aggregated as the gateway aggregates a track by default
+    (:mod:`contract.aggregation`), so that validation and gating see the service's numbers;
+    returns ids, scores."""
     ids = np.unique(clip_ids)
-    return ids, np.array([frame_scores[clip_ids == i].mean() for i in ids])
+    return ids, np.array([aggregate_scores(frame_scores[clip_ids == i], strategy) for i in ids])
 
 
 class LogEpochs(keras.callbacks.Callback):

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import contract
+from contract.aggregation import decide
 from model_export.cli import main
 from model_export.datasets import discover
-from model_export.evaluate import evaluate_version, write_report
+from model_export.evaluate import evaluate_version, frame_results, write_report
 from model_export.gate import GateRefused, auc_gate
 from model_export.publish import INFO_RELATIVE_PATH, publish_version
 
@@ -87,3 +89,28 @@ def test_gate_refuses_a_worse_candidate(tmp_path: Path, bright_fakes: Path) -> N
                             input_size=(8, 8), gate=auc_gate(model_dir, videos, 2))  # fmt: skip
     facts = json.loads((again / INFO_RELATIVE_PATH).read_text())["gate"]
     assert facts["serving_version"] == 1 and facts["serving_video_auc"] == 1.0
+
+
+def test_videos_are_scored_as_the_gateway_scores_them() -> None:
+    """Two people, one swapped: the video score is the swapped track's, not the frame mean."""
+    n = 6
+    outputs = {
+        contract.FAKE_PROBABILITY: np.full(n, 0.5, np.float32),
+        contract.FACE_COUNT: np.full(n, 2, np.int32),
+        contract.FACE_BOXES: np.tile(
+            np.array([[0.1, 0.05, 0.5, 0.35], [0.1, 0.6, 0.5, 0.9]], np.float32), (n, 1, 1)
+        ),
+        contract.FACE_SCORES: np.full((n, 2), 0.99, np.float32),
+        contract.FACE_FAKE_PROBABILITY: np.tile(np.array([0.1, 0.9], np.float32), (n, 1)),
+    }
+    results, face_aware = frame_results(outputs)
+    assert face_aware and [len(r.faces) for r in results] == [2] * n
+    verdict = decide(results, face_aware=True, threshold=0.6, strategy="confident")
+    assert [len(t.frames) for t in verdict.tracks] == [n, n]
+    assert verdict.score == pytest.approx(0.9) and verdict.verdict == "fake"
+    # Without faces in enough frames the gateway would not decide: neither does evaluation.
+    outputs[contract.FACE_COUNT][:] = 0
+    results, _ = frame_results(outputs)
+    assert decide(results, face_aware=True, threshold=0.6, strategy="confident").verdict == (
+        "inconclusive"
+    )

@@ -1,4 +1,10 @@
-"""Aggregate stage: per-frame and per-face scores to tracks and a video verdict.
+"""From per-frame and per-face scores to tracks, a video score and a verdict.
+
+Part of the contract because a version's threshold only means something together with
+the way a video score is computed: ``model_export`` calibrates the threshold it ships
+and evaluates versions with these functions, and the gateway decides with them, so a
+score compared with that threshold is the same kind of number in both. Pure Python and
+numpy, no TensorFlow.
 
 Faces are linked across sampled frames into tracks by box overlap; each track
 gets a score from the chosen strategy; the video score is the highest track

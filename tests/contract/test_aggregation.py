@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.aggregate import (
+from contract.aggregation import (
     Face,
     FrameResult,
     aggregate_scores,
