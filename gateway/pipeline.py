@@ -2,7 +2,7 @@
 
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
-                                                                           -> aggregate
+                            -> [sequence: a sequence head scores the face tracks] -> aggregate
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -199,25 +199,29 @@ class DetectionPipeline:
             # The pinned version went away mid-video and another one rescored the frames:
             # what decides (sequence head, threshold) must be that version's.
             model_info = await self.client.model_info(ModelRef(opts.model.name, version=answered))
-        with timer.stage("aggregate"):
-            scored = self._frame_results(frames, predictions, opts)
-            strategy = self._strategy(opts, model_info, scored)
+        aggregate_start = time.perf_counter()
+        scored = self._frame_results(frames, predictions, opts)
+        strategy = self._strategy(opts, model_info, scored)
         tracks, threshold = None, scored.threshold
-        model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
         if strategy == SEQUENCE_STRATEGY:
             assert model_info is not None
-            with timer.stage("inference"):
-                tracks, threshold = await self._score_sequences(
-                    model, frames, scored, model_info.sequence_length
-                )
-        with timer.stage("aggregate"):
-            verdict = decide(
-                scored.frames,
-                face_aware=scored.face_aware,
-                threshold=threshold,
-                strategy=strategy,
-                tracks=tracks,
+            model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+            sequence_start = time.perf_counter()
+            tracks, threshold = await self._score_sequences(
+                model, frames, scored, model_info.sequence_length
             )
+            # The sequence head's call has its own histogram; it is not aggregation time.
+            sequence_s = time.perf_counter() - sequence_start
+            timer.add("sequence", sequence_s)
+            aggregate_start += sequence_s
+        verdict = decide(
+            scored.frames,
+            face_aware=scored.face_aware,
+            threshold=threshold,
+            strategy=strategy,
+            tracks=tracks,
+        )
+        timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         return DetectionResult(
             info=info,

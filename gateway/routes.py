@@ -247,7 +247,8 @@ def _response(result: DetectionResult, opts: DetectOptions, timer: StageTimer) -
             **{
                 k: round(timer.ms.get(k, 0.0), 2)
                 for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
-            }
+            },
+            sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
     )

@@ -48,6 +48,9 @@ class Timings(BaseModel):
     inference: float
     aggregate: float
     total: float
+    sequence: float | None = Field(
+        None, description="The sequence head scoring the face tracks (aggregation 'sequence')."
+    )
 
 
 class DetectionResponse(BaseModel):

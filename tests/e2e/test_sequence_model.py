@@ -89,12 +89,14 @@ def test_tracks_are_scored_by_the_sequence_head(
     assert track["score"] == pytest.approx(expected, abs=2e-4)
     assert body["score"] == pytest.approx(track["score"], abs=1e-4)
     assert body["verdict"] == ("fake" if body["score"] >= body["threshold"] else "real")
+    assert body["timings_ms"]["sequence"] > 0
 
     # A per-face strategy is still there on request, with the frame threshold.
     response = gateway.detect(clip, params={"frames": FRAMES, "aggregation": "mean"})
     assert response.status_code == 200, response.text
     by_faces = response.json()
     assert by_faces["aggregation"] == "mean"
+    assert by_faces["timings_ms"]["sequence"] is None
     assert by_faces["threshold"] == pytest.approx(info["threshold"], abs=1e-4)
     face_scores = [p["faces"][0]["score"] for p in by_faces["timeline"]]
     assert by_faces["tracks"][0]["score"] == pytest.approx(np.mean(face_scores), abs=1e-3)
