@@ -43,8 +43,11 @@ version so that a client can prepare frames before it sends any:
 ``threshold``             float32  [N]             as in ``serving_default``
 ``frame_min_side``        int32    [N]             the shorter frame side the version needs:
                                                    larger frames only cost transfer and
-                                                   resizing (0: no preference, send frames
-                                                   at the client's own size)
+                                                   resizing; > 0 also says the graph
+                                                   stretches whole frames to its input, so
+                                                   a client may stretch them too (0: no
+                                                   preference, send frames at the client's
+                                                   own size and aspect)
 ``sequence_length``       int32    [N]             faces per window of ``classify_sequence``
                                                    (0: the version has no sequence head)
 ========================  =======  ==============  =======================================

@@ -274,13 +274,19 @@ def iter_frames(
     crossed with a keyframe seek.  A truncated stream yields the frames decoded before
     the damage; a stream with none raises :class:`InvalidVideo`.
 
-    With ``canvas``, frames are scaled to fit and letterboxed into a square of that
-    side, so that requests from videos of any shape can be batched together by Serving.
+    With ``canvas``, every video gets one shape, so that Serving's batching can merge
+    requests from videos of any shape: frames are scaled to fit and letterboxed into a
+    square of that side; but for a version that needs ``min_side`` (a whole-frame model,
+    which stretches the whole frame to its input in its graph and would see letterbox
+    padding) they are stretched to ``min_side`` x ``min_side`` instead.
     ``threads`` lets FFmpeg decode with frame and slice threads.
     """
+    square: int | None = None
     if canvas is not None:
-        # Every video gets one shape, whatever the model prefers.
-        max_side, min_side = canvas, 0
+        if min_side > 0:
+            square, canvas = min(min_side, canvas), None
+        else:
+            max_side = canvas
     if not times:
         return
     emitted = 0
@@ -334,7 +340,11 @@ def iter_frames(
             if size is None:
                 # Fixed for the whole video, so every batch has one shape even if a
                 # (hostile) stream changes resolution midway.
-                size = scaled_size(frame.width, frame.height, max_side, min_side)
+                size = (
+                    (square, square)
+                    if square is not None
+                    else scaled_size(frame.width, frame.height, max_side, min_side)
+                )
             image = _to_rgb(frame, size, info.rotation)
             content = (image.shape[0], image.shape[1])
             if canvas is not None:

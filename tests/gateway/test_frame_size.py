@@ -125,3 +125,14 @@ def test_otherwise_frames_go_at_the_gateway_size(
     assert heights_sent(body) == {150}
     assert body["threshold"] == pytest.approx(THRESHOLD)
     assert body["model"]["version"] == 1
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 240), (240, 320)])
+def test_with_a_canvas_whole_frame_versions_get_one_square_shape(
+    size_serving, gateway_factory, make_clip, width, height
+) -> None:
+    """Batching needs one shape: stretched to the version's side, never letterboxed."""
+    gateway = gateway_factory(size_serving(48).target, GATEWAY_FRAME_CANVAS="256")
+    response = gateway.detect(make_clip(width=width, height=height, frames=10))
+    assert response.status_code == 200, response.text
+    assert heights_sent(response.json()) == {48}

@@ -84,8 +84,13 @@ def test_frames_are_decoded_at_the_models_size(make_clip) -> None:
     info = probe(clip, LIMITS)
     frames = list(iter_frames(clip, info, sample_times(info, 2), max_side=640, min_side=90))
     assert frames[0].image.shape == (90, 160, 3)
-    # A canvas gives every video one shape, whatever the model prefers.
-    boxed = next(iter(iter_frames(clip, info, [0.0], max_side=640, min_side=90, canvas=256)))
+    # With a canvas (one shape for Serving's batching), a version that needs a side stretches
+    # whole frames in its graph: it gets them stretched to that square, not letterboxed.
+    square = next(iter(iter_frames(clip, info, [0.0], max_side=640, min_side=90, canvas=256)))
+    assert square.image.shape == (90, 90, 3) and square.content == (90, 90)
+    assert _corner(square.image) == "top-left"
+    # A version with no stated need (face-aware) gets the letterbox.
+    boxed = next(iter(iter_frames(clip, info, [0.0], max_side=640, min_side=0, canvas=256)))
     assert boxed.image.shape == (256, 256, 3) and boxed.content == (144, 256)
 
 
