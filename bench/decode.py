@@ -30,9 +30,9 @@ from unittest import mock
 
 import av
 import cv2
-import numpy as np
 
 import gateway.video
+from contract.frames import upright
 from gateway.video import VideoInfo, iter_frames, probe, sample_times, scaled_size
 
 from .settings import GatewayDefaults
@@ -48,12 +48,6 @@ class Sampled:
     times: list[float]  # seconds, in sample order
     decoded: int  # frames the decoder produced (-1 when the variant cannot tell)
     shape: tuple[int, ...]
-
-
-def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    if rotation:
-        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
-    return image
 
 
 def gateway_decode(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> Sampled:
@@ -153,7 +147,7 @@ def pyav_decode(
             if size is None:
                 size = scaled_size(frame.width, frame.height, *sizing)
             image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-            image = _upright(image, info.rotation)
+            image = upright(image, info.rotation)
             while target < len(times) and times[target] <= t + half:
                 picked.append(round(t, 4))
                 shape = image.shape

@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from contract.frames import display_rotation, upright
+
 from .errors import InvalidVideo, VideoLimitExceeded
 
 log = logging.getLogger(__name__)
@@ -68,22 +70,6 @@ def _open(path: Path) -> av.container.InputContainer:
         raise InvalidVideo(f"not a readable video container: {exc}") from exc
 
 
-def _display_rotation(stream: av.video.stream.VideoStream, first: av.VideoFrame | None) -> int:
-    """Clockwise degrees to turn a decoded frame upright (as FFmpeg's autorotate does)."""
-    angle = 0.0
-    if first is not None and first.rotation:
-        angle = float(first.rotation)
-    else:
-        tag = stream.metadata.get("rotate")
-        if tag is not None:
-            try:
-                return round(float(tag) / 90.0) * 90 % 360
-            except ValueError:
-                pass
-    # The display matrix holds a counter-clockwise angle; FFmpeg turns the frame by -angle.
-    return round(-angle / 90.0) * 90 % 360
-
-
 def probe(path: Path, limits: VideoLimits) -> VideoInfo:
     """Check that ``path`` holds a decodable video stream within ``limits``."""
     with _open(path) as container:
@@ -116,7 +102,7 @@ def probe(path: Path, limits: VideoLimits) -> VideoInfo:
             frames = max(1, round(duration_s * fps))
         if fps <= 0 and duration_s > 0:
             fps = frames / duration_s
-        rotation = _display_rotation(stream, first)
+        rotation = display_rotation(stream, first)
     if duration_s > limits.max_duration_s:
         raise VideoLimitExceeded(
             f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
@@ -222,9 +208,7 @@ def scaled_size(width: int, height: int, max_side: int, min_side: int = 0) -> tu
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
     width, height = size
     image = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-    if rotation:
-        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
-    return image
+    return upright(image, rotation)
 
 
 def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:

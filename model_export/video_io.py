@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from contract.frames import display_rotation, upright
+
 
 def encode_clip(
     frames: Iterable[np.ndarray],
@@ -61,15 +63,20 @@ def uniform_indices(total: int, num: int) -> np.ndarray:
 def sample_frames(path: Path, num_frames: int = 32) -> np.ndarray:
     """Decode ``num_frames`` uniformly spaced RGB frames ``[n, H, W, 3]`` from ``path``.
 
-    Every frame is decoded (H.264 needs it) but only the sampled ones are converted to RGB.
+    Every frame is decoded (H.264 needs it) but only the sampled ones are converted to RGB,
+    and turned upright by the display rotation, as the gateway turns them.
     """
     wanted = set(uniform_indices(count_frames(path), num_frames).tolist())
     picked: list[np.ndarray] = []
+    rotation: int | None = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         for index, frame in enumerate(container.decode(stream)):
+            if rotation is None:
+                # Upright as the gateway shows them: phone videos are stored sideways.
+                rotation = display_rotation(stream, frame)
             if index in wanted:
-                picked.append(frame.to_ndarray(format="rgb24"))
+                picked.append(upright(frame.to_ndarray(format="rgb24"), rotation))
     if not picked:
         raise ValueError(f"no decodable video frames in {path}")
     return np.stack(picked)
