@@ -30,6 +30,7 @@ import contract
 from . import report
 from .clips import all_clips
 from .decode import compare_decoders
+from .face_aware import face_aware_base, measure_face_aware
 from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
 from .report import BenchResults, ClipResult
 from .service import (
@@ -241,6 +242,17 @@ def main(argv: list[str] | None = None) -> int:
             )
     for name, peak in sampler.peak.items():
         service.memory[name].peak_sampled = peak
+
+    face_aware: list[report.ClipResult] = []
+    face_base = face_aware_base(data_dir, args.clips_dir)
+    if face_base is not None:
+        # The 720p clip and the real ones: every one shows faces.
+        face_clips = [c.clip for c in clips if c.clip.name == report.HEADLINE_CLIP]
+        face_clips += [c.clip for c in clips if not c.clip.synthetic]
+        with tempfile.TemporaryDirectory(prefix="bench-face-", dir=REPO / "var") as tmp:
+            face_aware = measure_face_aware(
+                face_clips, face_base, defaults, Path(tmp), gateway_env, plan.pairs
+            )
     meta["load average at end (1/5/15 min)"] = _load()
 
     results = BenchResults(
@@ -249,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         load=load_runs,
         load_clip=report.HEADLINE_CLIP,
         memory=service.memory,
+        face_aware=face_aware,
         elapsed_s=time.monotonic() - started,
     )
     text = report.render(results)
