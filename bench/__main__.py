@@ -251,7 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         face_clips += [c.clip for c in clips if not c.clip.synthetic]
         with tempfile.TemporaryDirectory(prefix="bench-face-", dir=REPO / "var") as tmp:
             face_aware = measure_face_aware(
-                face_clips, face_base, defaults, Path(tmp), gateway_env, plan.pairs
+                # Twice the pairs: a face-aware request costs more and varies more.
+                face_clips,
+                face_base,
+                defaults,
+                Path(tmp),
+                gateway_env,
+                2 * plan.pairs,
             )
     meta["load average at end (1/5/15 min)"] = _load()
 
