@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from model_export.cli import main as model_export
 from model_export.publish import INFO_RELATIVE_PATH
-from tests.conftest import MODEL_NAME, start_serving
+from tests.conftest import start_serving
+from tests.e2e.conftest import train_tiny_face_model
 from tests.videos import write_clip
 
 pytestmark = pytest.mark.slow
@@ -18,21 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def face_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train a tiny face-aware model on generated clips and publish version 1."""
-    root = tmp_path_factory.mktemp("face-model")
-    for i in range(3):
-        # Real: one face photograph over a moving pattern; fake: two faces (a different look).
-        write_clip(root / f"data/real/r{i}.mp4", frames=4, faces=1, width=320, height=240, seed=i)
-        write_clip(root / f"data/fake/f{i}.mp4", frames=4, faces=2, width=320, height=240, seed=i)
-    output = root / "models" / MODEL_NAME
-    code = model_export(
-        [
-            "train", "--data", str(root / "data"), "--output", str(output),
-            "--epochs", "1", "--input-size", "32", "--frames", "2",
-            "--cache-dir", str(root / "cache"), "--val-fraction", "0.34", "--test-fraction", "0",
-        ]
-    )  # fmt: skip
-    assert code == 0
-    return output
+    return train_tiny_face_model(tmp_path_factory.mktemp("face-model"), "--frames", "2")
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 
 import contract
 from gateway.video import VideoLimits, iter_frames, probe, sample_times
-from model_export.cli import main as model_export
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.conftest import MODEL_NAME, start_serving
+from tests.e2e.conftest import train_tiny_face_model
 from tests.videos import write_clip
 
 pytestmark = pytest.mark.slow
@@ -25,21 +25,10 @@ FRAMES = 6
 @pytest.fixture(scope="module")
 def sequence_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train a tiny face-aware CNN+GRU on generated clips and publish version 1."""
-    root = tmp_path_factory.mktemp("sequence-model")
-    for i in range(3):
-        write_clip(root / f"data/real/r{i}.mp4", frames=4, faces=1, width=320, height=240, seed=i)
-        write_clip(root / f"data/fake/f{i}.mp4", frames=4, faces=2, width=320, height=240, seed=i)
-    output = root / "models" / MODEL_NAME
-    code = model_export(
-        [
-            "train", "--data", str(root / "data"), "--output", str(output), "--arch", "cnn_gru",
-            "--epochs", "1", "--input-size", "32", "--frames", "4",
-            "--sequence-length", str(LENGTH), "--cache-dir", str(root / "cache"),
-            "--val-fraction", "0.34", "--test-fraction", "0",
-        ]
-    )  # fmt: skip
-    assert code == 0
-    return output
+    return train_tiny_face_model(
+        tmp_path_factory.mktemp("sequence-model"),
+        *("--arch", "cnn_gru", "--frames", "4", "--sequence-length", str(LENGTH)),
+    )
 
 
 @pytest.fixture(scope="module")
