@@ -26,6 +26,7 @@ and :func:`decide` takes those scored tracks. It is the default for such version
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -82,6 +83,45 @@ class Verdict:
     score: float
     threshold: float
     tracks: list[Track]
+
+
+def frame_results(
+    outputs: Mapping[str, np.ndarray],
+    times: Sequence[float],
+    *,
+    box_scales: Sequence[Sequence[float]] | None = None,
+    digits: int | None = None,
+) -> tuple[list[FrameResult], bool]:
+    """A version's ``serving_default`` outputs for ``len(times)`` frames as per-frame results.
+
+    Returns the results and whether the version is face-aware. ``box_scales`` multiplies
+    each frame's normalised boxes (``[sy, sx, sy, sx]``, for frames sent letterboxed) before
+    they are clipped to ``[0, 1]``; ``digits`` rounds boxes and scores.
+    """
+
+    def fix(value: float) -> float:
+        return round(value, digits) if digits is not None else value
+
+    scores = np.asarray(outputs[contract.FAKE_PROBABILITY]).reshape(-1)
+    face_aware = contract.FACE_BOXES in outputs
+    results = []
+    for i, t_s in enumerate(times):
+        faces = []
+        if face_aware:
+            scale = np.asarray(box_scales[i] if box_scales is not None else [1.0] * 4, np.float64)
+            for j in range(int(outputs[contract.FACE_COUNT][i])):
+                box = np.asarray(outputs[contract.FACE_BOXES][i, j], np.float64) * scale
+                box = np.clip(box, 0.0, 1.0)
+                faces.append(
+                    Face(
+                        box=[fix(float(v)) for v in box],
+                        detection_score=fix(float(outputs[contract.FACE_SCORES][i, j])),
+                        score=fix(float(outputs[contract.FACE_FAKE_PROBABILITY][i, j])),
+                        slot=j,
+                    )
+                )
+        results.append(FrameResult(t_s=t_s, score=float(scores[i]), faces=faces))
+    return results, face_aware
 
 
 def aggregate_scores(scores: list[float] | np.ndarray, strategy: Strategy) -> float:

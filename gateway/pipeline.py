@@ -27,12 +27,12 @@ import contract
 from contract.aggregation import (
     DEFAULT_STRATEGY,
     SEQUENCE_STRATEGY,
-    Face,
     FrameResult,
     Strategy,
     Track,
     Verdict,
     decide,
+    frame_results,
     link_tracks,
     whole_frame_track,
 )
@@ -170,6 +170,12 @@ class _Decoder:
             yield item  # type: ignore[misc]
 
 
+def _threshold(outputs: dict[str, np.ndarray], default: float) -> float:
+    """The threshold an answer ships (the same in every row), or ``default``."""
+    value = outputs.get(contract.THRESHOLD)
+    return float(np.asarray(value).reshape(-1)[0]) if value is not None else default
+
+
 class DetectionPipeline:
     """Turns a video file into a verdict by way of Serving."""
 
@@ -301,38 +307,24 @@ class DetectionPipeline:
             raise InferenceFailed(
                 f"model output {contract.FAKE_PROBABILITY!r} is missing or has the wrong shape"
             )
-        threshold_out = predictions[0].outputs.get(contract.THRESHOLD)
-        threshold = (
-            float(np.asarray(threshold_out).reshape(-1)[0])
-            if threshold_out is not None
-            else opts.default_threshold
+        threshold = _threshold(predictions[0].outputs, opts.default_threshold)
+        outputs = {
+            key: value
+            for key in (contract.FAKE_PROBABILITY, *contract.FACE_OUTPUTS)
+            if (value := cat(key)) is not None
+        }
+        assert contract.FACE_BOXES not in outputs or all(
+            key in outputs for key in contract.FACE_OUTPUTS
         )
-        boxes = cat(contract.FACE_BOXES)
-        face_aware = boxes is not None
-        results: list[FrameResult] = []
-        if face_aware:
-            det = cat(contract.FACE_SCORES)
-            face_p = cat(contract.FACE_FAKE_PROBABILITY)
-            counts = cat(contract.FACE_COUNT)
-            assert det is not None and face_p is not None and counts is not None
-        for i, frame in enumerate(frames):
-            faces: list[Face] = []
-            if face_aware:
-                # Boxes come normalised to the image sent; report them on the picture.
-                height, width = frame.image.shape[:2]
-                ch, cw = frame.content if frame.content[0] else (height, width)
-                scale = np.array([height / ch, width / cw, height / ch, width / cw])
-                for j in range(int(counts[i])):
-                    box = np.clip(np.asarray(boxes[i, j], np.float64) * scale, 0.0, 1.0)
-                    faces.append(
-                        Face(
-                            box=[round(float(v), 4) for v in box],
-                            detection_score=round(float(det[i, j]), 4),
-                            score=round(float(face_p[i, j]), 4),
-                            slot=j,
-                        )
-                    )
-            results.append(FrameResult(t_s=frame.t_s, score=float(scores[i]), faces=faces))
+        # Boxes come normalised to the image sent; report them on the picture.
+        scales = []
+        for frame in frames:
+            height, width = frame.image.shape[:2]
+            ch, cw = frame.content if frame.content[0] else (height, width)
+            scales.append([height / ch, width / cw, height / ch, width / cw])
+        results, face_aware = frame_results(
+            outputs, [f.t_s for f in frames], box_scales=scales, digits=4
+        )
         crops = cat(contract.FACE_CROPS) if face_aware else None
         return _Scored(results, face_aware, threshold, crops)
 
@@ -394,10 +386,4 @@ class DetectionPipeline:
         owners = np.asarray(owner)
         for k, track in enumerate(tracks):
             track.score = float(window_scores[owners == k].mean())
-        threshold_out = answer.outputs.get(contract.THRESHOLD)
-        threshold = (
-            float(np.asarray(threshold_out).reshape(-1)[0])
-            if threshold_out is not None
-            else scored.threshold
-        )
-        return tracks, threshold
+        return tracks, _threshold(answer.outputs, scored.threshold)

@@ -251,40 +251,35 @@ class ServingClient:
         One 1x1 frame goes in; the answer names the version, so a request can pin it before
         it decodes anything and send frames at the size that version needs.
         """
-        request = predict_pb2.PredictRequest(model_spec=model.spec(contract.MODEL_INFO_SIGNATURE))
-        request.inputs[contract.FRAMES_INPUT].CopyFrom(
-            to_tensor_proto(np.zeros((1, 1, 1, 3), np.uint8))
-        )
-
-        async def call(channel: grpc.aio.Channel, remaining: float) -> predict_pb2.PredictResponse:
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            return await stub.Predict(request, timeout=remaining)
-
         try:
-            response = await self._call(call, model, timeout_s)
+            answer = await self.predict(
+                model,
+                {contract.FRAMES_INPUT: np.zeros((1, 1, 1, 3), np.uint8)},
+                signature=contract.MODEL_INFO_SIGNATURE,
+                timeout_s=timeout_s,
+            )
         except ServingError as exc:
             if _is_missing_signature(exc.__cause__):
                 return None
             raise
 
         def first(key: str) -> np.generic:
-            return from_tensor_proto(response.outputs[key]).reshape(-1)[0]
+            return np.asarray(answer.outputs[key]).reshape(-1)[0]
 
         try:
             threshold = float(first(contract.THRESHOLD))
             side = int(first(contract.FRAME_MIN_SIDE))
             length = (
                 int(first(contract.SEQUENCE_LENGTH))
-                if contract.SEQUENCE_LENGTH in response.outputs
+                if contract.SEQUENCE_LENGTH in answer.outputs
                 else 0
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             signature = contract.MODEL_INFO_SIGNATURE
             raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
-        spec = response.model_spec
         return ModelInfo(
-            name=spec.name or model.name,
-            version=spec.version.value if spec.HasField("version") else None,
+            name=answer.name,
+            version=answer.version if answer.version >= 0 else None,
             threshold=threshold,
             frame_min_side=max(0, side),
             sequence_length=max(0, length),

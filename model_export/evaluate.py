@@ -21,11 +21,11 @@ import numpy as np
 import contract
 from contract.aggregation import (
     DEFAULT_STRATEGY,
-    Face,
     FrameResult,
     Strategy,
     Verdict,
     decide,
+    frame_results,
 )
 from model_export import metrics
 from model_export.datasets import LabelledVideo
@@ -86,26 +86,6 @@ class Evaluation:
         }
 
 
-def frame_results(outputs: dict[str, np.ndarray]) -> tuple[list[FrameResult], bool]:
-    """The ``serving_default`` outputs of a batch as the gateway reads them."""
-    face_aware = contract.FACE_COUNT in outputs
-    results = []
-    for i, score in enumerate(np.asarray(outputs[contract.FAKE_PROBABILITY]).reshape(-1)):
-        faces = []
-        if face_aware:
-            for j in range(int(outputs[contract.FACE_COUNT][i])):
-                faces.append(
-                    Face(
-                        box=[float(v) for v in outputs[contract.FACE_BOXES][i, j]],
-                        detection_score=float(outputs[contract.FACE_SCORES][i, j]),
-                        score=float(outputs[contract.FACE_FAKE_PROBABILITY][i, j]),
-                        slot=j,
-                    )
-                )
-        results.append(FrameResult(t_s=float(i), score=float(score), faces=faces))
-    return results, face_aware
-
-
 def score_video(
     loaded: LoadedVersion,
     path: Path,
@@ -120,7 +100,8 @@ def score_video(
     face_aware = False
     for start in range(0, len(frames), batch_size):
         out = loaded.run({contract.FRAMES_INPUT: frames[start : start + batch_size]})
-        batch, face_aware = frame_results(out)
+        times = [float(i) for i in range(start, start + len(out[contract.FAKE_PROBABILITY]))]
+        batch, face_aware = frame_results(out, times)
         results += batch
     verdict = decide(
         results, face_aware=face_aware, threshold=loaded.threshold(), strategy=strategy

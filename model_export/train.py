@@ -144,6 +144,17 @@ def predict_frames(model: keras.Model, frames: np.ndarray, config: TrainConfig) 
     return np.asarray(model.predict(data, verbose=0)).reshape(-1)
 
 
+def new_classifier(config: TrainConfig) -> keras.Model:
+    """An untrained frame classifier of ``config``'s architecture and sizes."""
+    return build_classifier(
+        config.arch,
+        config.input_size,
+        width=config.width,
+        dropout=config.dropout,
+        seed=config.seed,
+    )
+
+
 def video_scores(
     frame_scores: np.ndarray, clip_ids: np.ndarray, strategy: Strategy = DEFAULT_STRATEGY
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -184,13 +195,7 @@ def train_classifier(
     """Fit a frame classifier, calibrate its threshold on ``val`` and measure it there."""
     keras.utils.set_random_seed(config.seed)
     if model is None:
-        model = build_classifier(
-            config.arch,
-            config.input_size,
-            width=config.width,
-            dropout=config.dropout,
-            seed=config.seed,
-        )
+        model = new_classifier(config)
     steps = max(1, -(-len(train.frames) // config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
     model.compile(

@@ -28,8 +28,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from model_export import sequence
-from model_export.models import build_classifier
-from model_export.train import FrameSet, TrainConfig
+from model_export.train import FrameSet, TrainConfig, new_classifier
 
 # The very batches train_classifier fits on, so that trials and final training agree.
 from model_export.train import _dataset as frame_dataset
@@ -124,13 +123,7 @@ def _build(config: TrainConfig, steps: int) -> keras.Model:
         )
         sequence.compile_cnn_gru(net.sequence_model, config.learning_rate, steps)
         return net.sequence_model
-    model = build_classifier(
-        config.arch,
-        config.input_size,
-        width=config.width,
-        dropout=config.dropout,
-        seed=config.seed,
-    )
+    model = new_classifier(config)
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 import contract
-from contract.aggregation import decide
+from contract.aggregation import decide, frame_results
 from model_export.cli import main
 from model_export.datasets import discover
-from model_export.evaluate import evaluate_version, frame_results, write_report
+from model_export.evaluate import evaluate_version, write_report
 from model_export.gate import GateRefused, auc_gate
 from model_export.publish import INFO_RELATIVE_PATH, publish_version
 
@@ -103,14 +103,14 @@ def test_videos_are_scored_as_the_gateway_scores_them() -> None:
         contract.FACE_SCORES: np.full((n, 2), 0.99, np.float32),
         contract.FACE_FAKE_PROBABILITY: np.tile(np.array([0.1, 0.9], np.float32), (n, 1)),
     }
-    results, face_aware = frame_results(outputs)
+    results, face_aware = frame_results(outputs, range(n))
     assert face_aware and [len(r.faces) for r in results] == [2] * n
     verdict = decide(results, face_aware=True, threshold=0.6, strategy="confident")
     assert [len(t.frames) for t in verdict.tracks] == [n, n]
     assert verdict.score == pytest.approx(0.9) and verdict.verdict == "fake"
     # Without faces in enough frames the gateway would not decide: neither does evaluation.
     outputs[contract.FACE_COUNT][:] = 0
-    results, _ = frame_results(outputs)
+    results, _ = frame_results(outputs, range(n))
     assert decide(results, face_aware=True, threshold=0.6, strategy="confident").verdict == (
         "inconclusive"
     )
