@@ -11,18 +11,11 @@ shared_batch_scheduler.h):
   batches refuses new tasks with UNAVAILABLE;
 * a batch runs when it is full, when ``batch_timeout_micros`` has passed since
   it opened, or when a newer batch exists; a free thread takes it then;
-* inputs are concatenated along dimension 0 (all inputs of a task must share
-  it); with ``allowed_batch_sizes`` the batch is padded up to the next allowed
-  size by repeating the first row of the last task; tensors whose other
-  dimensions differ fail the whole batch unless ``pad_variable_length_inputs``,
-  which pads them with their own first element;
-* outputs are split back along dimension 0; an output without it fails the
-  batch ("Batched output tensor has 0 dimensions").
+* its inputs are merged and its outputs split as ``batching_util`` describes.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import logging
 import threading
@@ -34,6 +27,7 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
+from .batching_util import batch_size_of, merge_inputs, split_outputs
 from .config import BatchingOptions
 from .errors import ServingError, invalid_argument
 
@@ -77,18 +71,6 @@ class _Queue:
         self.outputs = outputs
         self.on_batch = on_batch
         self.batches: deque[_Batch] = deque()
-
-
-def batch_size_of(inputs: Mapping[str, np.ndarray]) -> int:
-    """ComputeTensorBatchSize: every input needs a dimension 0, and the same one."""
-    sizes = set()
-    for array in inputs.values():
-        if array.ndim == 0:
-            raise invalid_argument("Batching Run() input tensors must have at least one dimension")
-        sizes.add(array.shape[0])
-    if len(sizes) > 1:
-        raise invalid_argument("Batching Run() input tensors must have equal 0th-dimension size")
-    return sizes.pop() if sizes else 0
 
 
 class BatchScheduler:
@@ -211,11 +193,18 @@ class BatchScheduler:
 
     def _process(self, queue: _Queue, batch: _Batch) -> None:
         try:
-            merged, padded = self._merge(batch)
+            merged, padded = merge_inputs(
+                [task.inputs for task in batch.tasks],
+                batch.size,
+                self.options.allowed_batch_sizes,
+                self.options.pad_variable_length_inputs,
+            )
             if queue.on_batch is not None:
                 queue.on_batch(padded)
             outputs = queue.run(queue.signature, merged, queue.outputs)
-            self._split(batch, outputs, padded)
+            slices = split_outputs(outputs, [task.size for task in batch.tasks], padded)
+            for task, sliced in zip(batch.tasks, slices, strict=True):
+                task.outputs = sliced
         except ServingError as exc:
             for task in batch.tasks:
                 task.error = exc
@@ -227,51 +216,6 @@ class BatchScheduler:
         finally:
             for task in batch.tasks:
                 task.done.set()
-
-    def _merge(self, batch: _Batch) -> tuple[dict[str, np.ndarray], int]:
-        """MergeInputTensors: concatenate per input, pad to the next allowed size."""
-        allowed = self.options.allowed_batch_sizes
-        padded_size = batch.size
-        if allowed:
-            padded_size = allowed[bisect.bisect_left(allowed, batch.size)]
-        merged: dict[str, np.ndarray] = {}
-        for name in batch.tasks[0].inputs:
-            parts = [task.inputs[name] for task in batch.tasks]
-            if self.options.pad_variable_length_inputs:
-                parts = _pad_to_common_shape(parts)
-            elif any(p.shape[1:] != parts[0].shape[1:] for p in parts[1:]):
-                raise ServingError(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"Tensors with name '{name}' from different tasks have different shapes "
-                    "and padding is turned off.Set pad_variable_length_inputs to true, or "
-                    "ensure that all tensors with the same namehave equal dimensions starting "
-                    "with the first dim.",
-                )
-            if padded_size > batch.size:
-                last = parts[-1]
-                parts.append(np.repeat(last[:1], padded_size - batch.size, axis=0))
-            merged[name] = np.concatenate(parts, axis=0)
-        return merged, padded_size
-
-    def _split(self, batch: _Batch, outputs: Mapping[str, np.ndarray], padded: int) -> None:
-        """SplitOutputTensors: slice every output along dimension 0 per task."""
-        for array in outputs.values():
-            if array.ndim == 0:
-                raise ServingError(
-                    grpc.StatusCode.FAILED_PRECONDITION, "Batched output tensor has 0 dimensions"
-                )
-            if array.shape[0] != padded:
-                raise ServingError(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    "Batched output tensor's 0th dimension does not equal the sum of the 0th "
-                    "dimension sizes of the input tensors",
-                )
-        offset = 0
-        for task in batch.tasks:
-            task.outputs = {
-                name: array[offset : offset + task.size] for name, array in outputs.items()
-            }
-            offset += task.size
 
     def stop(self) -> None:
         """Stop the batch threads (pending callers get UNAVAILABLE)."""
@@ -285,21 +229,3 @@ class BatchScheduler:
             task.done.set()
         for thread in self._threads:
             thread.join()
-
-
-def _pad_to_common_shape(parts: list[np.ndarray]) -> list[np.ndarray]:
-    """AddPadding (batching_util.cc): pad every dim but 0 with the tensor's first element."""
-    rank = parts[0].ndim
-    if any(p.ndim != rank for p in parts):
-        raise invalid_argument("Tensors in a batch must have the same rank")
-    target = [max(p.shape[d] for p in parts) for d in range(rank)]
-    out = []
-    for part in parts:
-        pads = [(0, 0)] + [(0, target[d] - part.shape[d]) for d in range(1, rank)]
-        if all(after == 0 for _, after in pads):
-            out.append(part)
-            continue
-        if part.size == 0:
-            raise invalid_argument("Got empty tensor in batch of non-empty tensors.")
-        out.append(np.pad(part, pads, mode="constant", constant_values=part.reshape(-1)[0]))
-    return out

@@ -19,8 +19,9 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from .errors import ServingError, invalid_argument
-from .manager import AVAILABLE, Manager
+from .manager import Manager
 from .version_source import FileSystemSource
+from .version_state import AVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ class ServerCore:
     def __init__(
         self,
         manager: Manager,
-        file_system_poll_wait_seconds: float = 1.0,
-        allow_version_labels_for_unavailable_models: bool = False,
+        *,
+        file_system_poll_wait_seconds: float,
+        allow_version_labels_for_unavailable_models: bool,
     ) -> None:
         self.manager = manager
         self._allow_unavailable_labels = allow_version_labels_for_unavailable_models
@@ -101,11 +103,7 @@ class ServerCore:
 
     # --- Config -----------------------------------------------------------------------------
 
-    def reload_config(
-        self,
-        new_config: model_server_config_pb2.ModelServerConfig,
-        wait_timeout_s: float | None = None,
-    ) -> None:
+    def reload_config(self, new_config: model_server_config_pb2.ModelServerConfig) -> None:
         """Apply a ModelServerConfig as ServerCore::ReloadConfig does; raise ServingError.
 
         Models left out of the new config are unloaded. The call returns once
@@ -144,7 +142,7 @@ class ServerCore:
             self._source.update(models)
             self._source.start()
             new_models = sorted(set(models) - old)
-            failed = self.manager.wait_until_available(new_models, wait_timeout_s)
+            failed = self.manager.wait_until_available(new_models)
             if failed:
                 parts = []
                 for name, status in failed.items():
@@ -194,11 +192,6 @@ class ServerCore:
             if self._labels is None:
                 return None
             return self._labels.get(name, {}).get(label)
-
-    def labels(self, name: str) -> dict[str, int]:
-        """Label -> version for ``name`` in the config in force."""
-        with self._labels_lock:
-            return dict((self._labels or {}).get(name, {}))
 
     # --- Requests ---------------------------------------------------------------------------
 

@@ -1,4 +1,16 @@
-"""The error type that carries a gRPC status code through the server."""
+"""The one error type of the server, and its constructors.
+
+Exception tree::
+
+    Exception
+    └── ServingError        a request or a load failed with a TF Serving status
+                            (``code``: grpc.StatusCode, ``message``: TF Serving's text)
+
+Every failure a client can see is a ``ServingError``; the gRPC adapter turns it
+into the RPC status and the REST adapter into the HTTP status TF Serving maps
+that code to. Config-file problems are ``serving.config.ConfigError`` until the
+server start-up wraps them as INVALID_ARGUMENT.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +45,14 @@ def code_from_value(value: int) -> grpc.StatusCode:
         if code.value[0] == value:
             return code
     return grpc.StatusCode.UNKNOWN
+
+
+def from_exception(exc: BaseException) -> ServingError:
+    """Turn any exception into a status, keeping TensorFlow's code when it has one."""
+    if isinstance(exc, ServingError):
+        return exc
+    code = getattr(exc, "error_code", None)
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(code, int):
+        return ServingError(code_from_value(code), message)
+    return ServingError(grpc.StatusCode.UNKNOWN, message)

@@ -8,7 +8,7 @@ nothing is aspired at all). The rules in ``_next_action`` follow
 core/availability_preserving_policy.cc. Loads and unloads run serially on one
 manager thread, as with TF Serving's default ``--num_load_threads=0``.
 
-States are those of ``ModelVersionStatus`` (apis/get_model_status.proto):
+States are those of ``ModelVersionStatus`` (see ``version_state``):
 START, LOADING, AVAILABLE, UNLOADING, END. A version that fails to load ends in
 END with its error, and stays out of the way until it is un-aspired, so the
 version that was serving keeps serving (AspiredVersionsManager does not retry
@@ -22,42 +22,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
-from tensorflow_serving.apis import get_model_status_pb2
 
-from .errors import ServingError, not_found
+from .errors import ServingError, from_exception, not_found
+from .version_state import AVAILABLE, END, LOADING, START, UNLOADING, VersionState
 
 log = logging.getLogger(__name__)
 
-_State = get_model_status_pb2.ModelVersionStatus.State
-START = _State.Value("START")
-LOADING = _State.Value("LOADING")
-AVAILABLE = _State.Value("AVAILABLE")
-UNLOADING = _State.Value("UNLOADING")
-END = _State.Value("END")
-
-
-class Loaded(Protocol):
-    """What a loader returns: something that serves requests and can be closed."""
-
-    def close(self) -> None: ...
-
-
-#: (model name, version, path) -> loaded servable; raises on failure.
+#: (model name, version, path) -> loaded servable (anything with ``close()``); raises on failure.
 Loader = Callable[[str, int, str], Any]
-
-
-@dataclass(frozen=True)
-class VersionStatus:
-    """One row of GetModelStatus: a version, its state, and its health."""
-
-    version: int
-    state: int
-    error_code: grpc.StatusCode = grpc.StatusCode.OK
-    error_message: str = ""
 
 
 class _Harness:
@@ -80,8 +55,9 @@ class Manager:
     def __init__(
         self,
         loader: Loader,
-        max_num_load_retries: int = 5,
-        load_retry_interval_s: float = 60.0,
+        *,
+        max_num_load_retries: int,
+        load_retry_interval_s: float,
     ) -> None:
         self._loader = loader
         self._max_retries = max(0, max_num_load_retries)
@@ -89,10 +65,10 @@ class Manager:
         self._cond = threading.Condition()
         self._harnesses: dict[str, dict[int, _Harness]] = {}
         #: Every state ever published, per model (ServableStateMonitor); END rows stay.
-        self._states: dict[str, dict[int, VersionStatus]] = {}
+        self._states: dict[str, dict[int, VersionState]] = {}
         self._stopping = False
         self._work = threading.Event()
-        self._listeners: list[Callable[[str, VersionStatus], None]] = []
+        self._listeners: list[Callable[[str, VersionState], None]] = []
         self._thread = threading.Thread(target=self._run, name="manager", daemon=True)
         self._thread.start()
 
@@ -117,7 +93,7 @@ class Manager:
                     self._publish(harness, START)
         self._work.set()
 
-    def add_listener(self, listener: Callable[[str, VersionStatus], None]) -> None:
+    def add_listener(self, listener: Callable[[str, VersionState], None]) -> None:
         """Call ``listener(model, status)`` on every state change (from manager threads)."""
         self._listeners.append(listener)
 
@@ -154,36 +130,22 @@ class Manager:
                 return harness
         raise not_found(f"Servable not found for request: Specific({name}, {version})")
 
-    def available_versions(self, name: str) -> list[int]:
-        """Versions of ``name`` that are AVAILABLE right now, ascending."""
-        with self._cond:
-            live = self._harnesses.get(name, {})
-            return sorted(v for v, h in live.items() if h.state == AVAILABLE)
-
-    def version_states(self, name: str) -> dict[int, VersionStatus]:
+    def version_states(self, name: str) -> dict[int, VersionState]:
         """Every version the manager has seen for ``name``, with its latest state."""
         with self._cond:
             return dict(self._states.get(name, {}))
 
-    def known_models(self) -> list[str]:
-        """Names of models with at least one published state."""
-        with self._cond:
-            return sorted(self._states)
-
-    def wait_until_available(
-        self, names: list[str], timeout_s: float | None = None
-    ) -> dict[str, VersionStatus | None]:
+    def wait_until_available(self, names: list[str]) -> dict[str, VersionState | None]:
         """Wait until the latest known version of every model is AVAILABLE or END.
 
         Mirrors ServableStateMonitor::WaitUntilServablesReachState for
         ``Latest(name)`` requests: a model with no version yet keeps the wait
         going. Returns, for each model that did not become available, its
-        latest status (None on timeout with no version).
+        latest state (None when the manager stops before any version appears).
         """
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
 
-        def pending() -> dict[str, VersionStatus | None]:
-            out: dict[str, VersionStatus | None] = {}
+        def pending() -> dict[str, VersionState | None]:
+            out: dict[str, VersionState | None] = {}
             for name in names:
                 states = self._states.get(name, {})
                 live = self._harnesses.get(name, {})
@@ -200,17 +162,14 @@ class Manager:
                     return left
                 if self._stopping:
                     return left
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return left
-                self._cond.wait(remaining if remaining is not None else 1.0)
+                self._cond.wait(1.0)
 
     # --- Manager thread ---------------------------------------------------------------------
 
     def _publish(self, harness: _Harness, state: int, error: ServingError | None = None) -> None:
         """Record a state change; caller holds the lock."""
         harness.state = state
-        status = VersionStatus(
+        status = VersionState(
             harness.version,
             state,
             error.code if error else grpc.StatusCode.OK,
@@ -272,7 +231,7 @@ class Manager:
                 servable = self._loader(harness.name, harness.version, harness.path)
                 break
             except Exception as exc:  # a failed load is data, not a crash
-                error = exc if isinstance(exc, ServingError) else _as_error(exc)
+                error = from_exception(exc)
                 with self._cond:
                     give_up = attempt >= self._max_retries or not harness.aspired or self._stopping
                 if give_up:
@@ -339,14 +298,3 @@ class Manager:
         for harness in harnesses:
             if harness.state == AVAILABLE:
                 self._unload(harness)
-
-
-def _as_error(exc: BaseException) -> ServingError:
-    """Turn a load exception into a status, keeping TensorFlow's code when it has one."""
-    code = getattr(exc, "error_code", None)
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if isinstance(code, int):
-        from .errors import code_from_value
-
-        return ServingError(code_from_value(code), message)
-    return ServingError(grpc.StatusCode.UNKNOWN, message)

@@ -1,4 +1,9 @@
-"""The REST port: model status, metadata, ``:predict`` and Prometheus metrics.
+"""The REST transport: model status, metadata, ``:predict`` and Prometheus metrics.
+
+A thin adapter over ``DataPlane``: a URL and JSON body become the request protos
+the gRPC port receives, the data plane answers, and the answer is rendered as
+TF Serving's JSON. ``_handle`` is the one place a ``ServingError`` becomes an
+HTTP status and a request is counted in the metrics.
 
 Paths and JSON shapes follow TF Serving's REST API (g3doc/api_rest.md,
 model_servers/http_rest_api_handler.cc):
@@ -36,10 +41,11 @@ from tensorflow_serving.apis import (
     predict_pb2,
 )
 
-from . import grpc_api, tensors
-from .core import ServerCore
+from . import tensors
+from .data_plane import SIGNATURE_DEF_FIELD, DataPlane
 from .errors import ServingError, invalid_argument
 from .metrics import Metrics
+from .servable import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +90,23 @@ def _to_json(message: Any) -> dict[str, Any]:
     )
 
 
-def model_status_json(core: ServerCore, spec: model_pb2.ModelSpec) -> dict[str, Any]:
+def model_status_json(plane: DataPlane, spec: model_pb2.ModelSpec) -> dict[str, Any]:
     """GetModelStatus rendered as TF Serving's REST JSON."""
     request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
-    return _to_json(grpc_api.model_status(core, request))
+    return _to_json(plane.model_status(request))
 
 
-def model_metadata_json(core: ServerCore, spec: model_pb2.ModelSpec) -> dict[str, Any]:
+def model_metadata_json(plane: DataPlane, spec: model_pb2.ModelSpec) -> dict[str, Any]:
     """GetModelMetadata with the signature map unpacked into plain JSON."""
     request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec)
-    request.metadata_field.append(grpc_api.SIGNATURE_DEF_FIELD)
-    response = grpc_api.model_metadata(core, request)
+    request.metadata_field.append(SIGNATURE_DEF_FIELD)
+    response = plane.model_metadata(request)
     signature_map = get_model_metadata_pb2.SignatureDefMap()
-    response.metadata[grpc_api.SIGNATURE_DEF_FIELD].Unpack(signature_map)
+    response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
     return {
         "model_spec": _to_json(response.model_spec),
-        "metadata": {grpc_api.SIGNATURE_DEF_FIELD: _to_json(signature_map)},
+        "metadata": {SIGNATURE_DEF_FIELD: _to_json(signature_map)},
     }
-
-
-def _input_dtypes(core: ServerCore, spec: model_pb2.ModelSpec, signature: str) -> dict[str, int]:
-    with core.servable(spec) as (_, servable):
-        sig = servable.signature(signature)
-        return {name: info.dtype for name, info in sig.inputs.items()}
 
 
 def _array(value: Any, dtype: int, name: str) -> np.ndarray:
@@ -116,7 +116,7 @@ def _array(value: Any, dtype: int, name: str) -> np.ndarray:
         raise invalid_argument(f"Failed to process input '{name}': {exc}") from None
 
 
-def predict_json(core: ServerCore, spec: model_pb2.ModelSpec, body: Any) -> dict[str, Any]:
+def predict_json(plane: DataPlane, spec: model_pb2.ModelSpec, body: Any) -> dict[str, Any]:
     """``:predict`` in row (instances) or columnar (inputs) format."""
     if not isinstance(body, dict):
         raise invalid_argument("JSON Parse error: request body must be a JSON object")
@@ -126,7 +126,8 @@ def predict_json(core: ServerCore, spec: model_pb2.ModelSpec, body: Any) -> dict
     has_instances, has_inputs = "instances" in body, "inputs" in body
     if has_instances == has_inputs:
         raise invalid_argument("Missing 'inputs' or 'instances' key")
-    dtypes = _input_dtypes(core, spec, signature or "serving_default")
+    # JSON values carry no type: they are read as the signature's input types.
+    dtypes = plane.input_dtypes(spec, signature or DEFAULT_SIGNATURE)
     arrays: dict[str, np.ndarray] = {}
     if has_instances:
         rows = body["instances"]
@@ -153,7 +154,7 @@ def predict_json(core: ServerCore, spec: model_pb2.ModelSpec, body: Any) -> dict
     request.model_spec.signature_name = signature
     for name, array in arrays.items():
         request.inputs[name].CopyFrom(tensors.from_numpy(array))
-    response = grpc_api.predict(core, request)
+    response = plane.predict(request)
     outputs = {k: tensors.to_numpy(v) for k, v in response.outputs.items()}
     if has_inputs:
         if len(outputs) == 1:
@@ -176,13 +177,13 @@ class RestServer:
 
     def __init__(
         self,
-        core: ServerCore,
+        plane: DataPlane,
         port: int,
         metrics: Metrics,
         metrics_path: str | None,
-        timeout_s: float = 30.0,
+        timeout_s: float,
     ) -> None:
-        handler = _make_handler(core, metrics, metrics_path, timeout_s)
+        handler = _make_handler(plane, metrics, metrics_path, timeout_s)
         self._httpd = ThreadingHTTPServer(("0.0.0.0", port), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -201,7 +202,7 @@ class RestServer:
 
 
 def _make_handler(
-    core: ServerCore, metrics: Metrics, metrics_path: str | None, timeout_s: float
+    plane: DataPlane, metrics: Metrics, metrics_path: str | None, timeout_s: float
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -243,9 +244,11 @@ def _make_handler(
                 return
             spec = _spec(match)
             if match["metadata"]:
-                self._handle("GetModelMetadata", spec.name, lambda: model_metadata_json(core, spec))
+                self._handle(
+                    "GetModelMetadata", spec.name, lambda: model_metadata_json(plane, spec)
+                )
             else:
-                self._handle("GetModelStatus", spec.name, lambda: model_status_json(core, spec))
+                self._handle("GetModelStatus", spec.name, lambda: model_status_json(plane, spec))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -266,7 +269,7 @@ def _make_handler(
                 self._json(400, {"error": f"JSON Parse error: {exc}"})
                 return
             spec = _spec(match)
-            self._handle("Predict", spec.name, lambda: predict_json(core, spec, body))
+            self._handle("Predict", spec.name, lambda: predict_json(plane, spec, body))
 
         def _malformed(self) -> None:
             self._json(404, {"error": f"Malformed request: {self.command} {self.path}"})

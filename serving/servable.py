@@ -3,15 +3,13 @@
 A version is restored the way ``tensorflow_model_server`` restores it: the
 MetaGraph tagged ``serve`` is imported into a fresh graph and its restore and
 init ops run in a ``tf.compat.v1.Session`` (saved_model_bundle_factory.cc), so a
-SavedModel that TF Serving would refuse is refused here too.
+SavedModel that TF Serving would refuse is refused here too. Warmup replay is
+in ``warmup``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,20 +17,14 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
-
-import contract
+from tensorflow_serving.apis import predict_pb2
 
 from . import tensors
 from .batching import BatchScheduler
 from .errors import ServingError, code_from_value, invalid_argument
 
-log = logging.getLogger(__name__)
-
 DEFAULT_SIGNATURE = "serving_default"
 SERVE_TAG = "serve"
-#: TF Serving reads at most this many warmup records (saved_model_warmup_util.cc).
-MAX_WARMUP_RECORDS = 1000
 _PREDICT_METHODS = (
     "tensorflow/serving/predict",
     "tensorflow/serving/classify",
@@ -80,14 +72,13 @@ class Servable:
         path: str,
         session: tf.compat.v1.Session,
         meta_graph: meta_graph_pb2.MetaGraphDef,
-        batcher: BatchScheduler | None = None,
-        on_batch: Callable[[int], None] | None = None,
+        batcher: BatchScheduler | None,
+        on_batch: Callable[[int], None] | None,
     ) -> None:
         self.name = name
         self.version = version
         self.path = path
         self._session = session
-        self.meta_graph = meta_graph
         self.signatures: Mapping[str, meta_graph_pb2.SignatureDef] = dict(meta_graph.signature_def)
         self._closed = False
         self._close_lock = threading.Lock()
@@ -254,51 +245,3 @@ class Servable:
                 self._on_batch,
             )
         return self.run(prepared.signature_name, prepared.inputs, prepared.output_aliases)
-
-    # --- Warmup --------------------------------------------------------------------------
-
-    def warmup(self, iterations: int = 1) -> int:
-        """Replay ``assets.extra/tf_serving_warmup_requests`` (TFRecord of PredictionLog).
-
-        Follows saved_model_warmup_util.cc: a missing file is not an error, more
-        than 1000 records is, and any failing record fails the load. Returns the
-        number of records read.
-        """
-        path = os.path.join(self.path, contract.WARMUP_RELATIVE_PATH)
-        if not tf.io.gfile.exists(path):
-            log.info("No warmup data file found at %s", path)
-            return 0
-        log.info("Starting to read warmup data for model at %s", path)
-        start = time.monotonic()
-        count = 0
-        try:
-            for record in tf.compat.v1.io.tf_record_iterator(path):
-                count += 1
-                if count > MAX_WARMUP_RECORDS:
-                    raise ServingError(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) "
-                        f"at {path}",
-                    )
-                entry = prediction_log_pb2.PredictionLog.FromString(record)
-                kind = entry.WhichOneof("log_type")
-                if kind != "predict_log":
-                    raise ServingError(
-                        grpc.StatusCode.UNIMPLEMENTED,
-                        f"Unsupported log_type for warmup: {kind}",
-                    )
-                for _ in range(max(1, iterations)):
-                    self.predict(entry.predict_log.request)
-        except tf.errors.DataLossError as exc:
-            raise ServingError(
-                grpc.StatusCode.DATA_LOSS,
-                f"{exc.message}. Please verify your warmup data is in TFRecord format.",
-            ) from None
-        log.info(
-            "Finished reading warmup data for model at %s. Number of warmup records read: %d. "
-            "Elapsed time (microseconds): %d.",
-            path,
-            count,
-            int((time.monotonic() - start) * 1e6),
-        )
-        return count

@@ -1,4 +1,4 @@
-"""Assembles the model server from flags: manager, core, gRPC and REST endpoints."""
+"""Assembles the model server from flags: manager, core, data plane, gRPC and REST ports."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from . import config as cfg
 from . import grpc_api
 from .batching import BatchScheduler
 from .core import ServerCore, single_model_config
+from .data_plane import DataPlane
 from .errors import ServingError
 from .flags import Flags
-from .manager import AVAILABLE, Manager, VersionStatus
+from .manager import Manager
 from .metrics import Metrics
 from .rest_api import RestServer
 from .servable import Servable
 from .tls import server_credentials
+from .version_state import AVAILABLE, VersionState
+from .warmup import run_warmup
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class ModelServer:
                 flags.allow_version_labels_for_unavailable_models
             ),
         )
+        self.data_plane = DataPlane(self.core)
         self._grpc: grpc.Server | None = None
         self._rest: RestServer | None = None
         self._stop = threading.Event()
@@ -109,7 +113,7 @@ class ModelServer:
         )
         return config
 
-    def _on_state(self, model: str, status: VersionStatus) -> None:
+    def _on_state(self, model: str, state: VersionState) -> None:
         count = sum(1 for s in self.manager.version_states(model).values() if s.state == AVAILABLE)
         self.metrics.set_available_versions(model, count)
 
@@ -130,7 +134,9 @@ class ModelServer:
                 ok = False
                 records = 0
                 try:
-                    records = servable.warmup(max(1, self.flags.num_request_iterations_for_warmup))
+                    records = run_warmup(
+                        servable, max(1, self.flags.num_request_iterations_for_warmup)
+                    )
                     ok = True
                 finally:
                     self.metrics.observe_warmup(path, records, time.monotonic() - start, ok)
@@ -170,7 +176,7 @@ class ModelServer:
             ),
             options=options,
         )
-        grpc_api.add_services(server, self.core, self.metrics)
+        grpc_api.add_services(server, self.data_plane, self.metrics)
         address = f"0.0.0.0:{self.flags.port}"
         if self._credentials is not None:
             server.add_secure_port(address, self._credentials)
@@ -197,7 +203,7 @@ class ModelServer:
             )
             return
         self._rest = RestServer(
-            self.core,
+            self.data_plane,
             port,
             self.metrics,
             cfg.prometheus_path(self._monitoring),

@@ -148,10 +148,10 @@ def shape_proto(shape: tuple[int, ...]) -> tensor_shape_pb2.TensorShapeProto:
     )
 
 
-def from_numpy(array: np.ndarray, dtype: int | None = None) -> tensor_pb2.TensorProto:
+def from_numpy(array: np.ndarray) -> tensor_pb2.TensorProto:
     """Encode a numpy array as a TensorProto using ``tensor_content`` for numbers."""
     array = np.asarray(array)
-    tf_dtype = dtype_of(array) if dtype is None else dtype
+    tf_dtype = dtype_of(array)
     proto = tensor_pb2.TensorProto(dtype=tf_dtype, tensor_shape=shape_proto(array.shape))
     if tf_dtype == types_pb2.DT_STRING:
         proto.string_val.extend(

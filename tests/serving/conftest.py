@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 
@@ -394,3 +395,53 @@ def session_loader_refused_model() -> Iterator[Path]:
     tf.saved_model.save(module, str(root / "model"), signatures={"serving_default": serve})
     yield root / "model"
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rest_server(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: tuple[Path, Callable]
+) -> Iterator[tuple[ServerProcess, httpx.Client, Callable]]:
+    """A server with gRPC and REST ports, versions 1 and 2 labelled stable and canary."""
+    from serving.config import DEFAULT_PROMETHEUS_PATH
+
+    root = tmp_path_factory.mktemp("rest")
+    base = root / "deepfake"
+    base.mkdir()
+    for version in (1, 2):
+        publish(tiny_model_dir[0], base, version)
+    config = root / "models.config"
+    config.write_text(
+        model_config(
+            {
+                "name": "deepfake",
+                "base_path": base,
+                "policy": "specific { versions: 1 versions: 2 }",
+                "labels": {"stable": 1, "canary": 2},
+            }
+        )
+    )
+    monitoring = root / "monitoring.config"
+    monitoring.write_text(f'prometheus_config {{ enable: true path: "{DEFAULT_PROMETHEUS_PATH}" }}')
+    rest_port = free_port()
+    server = ServerProcess(
+        [
+            f"--model_config_file={config}",
+            "--allow_version_labels_for_unavailable_models=true",
+            f"--rest_api_port={rest_port}",
+            f"--monitoring_config_file={monitoring}",
+        ],
+        root,
+    )
+    server.wait_available()
+    # Start-up waits for one version only; the tests need both loaded.
+    wait_for(
+        lambda: all(status_of(server.target).get(v, ("",))[0] == "AVAILABLE" for v in (1, 2)),
+        what="versions 1 and 2 AVAILABLE",
+    )
+    with server.channel() as channel:
+        predict_version(channel, version=1)
+        predict_version(channel, version=2)
+    client = httpx.Client(base_url=f"http://localhost:{rest_port}", timeout=30)
+    yield server, client, tiny_model_dir[1]
+    client.close()
+    assert server.stop() == 0

@@ -172,10 +172,10 @@ def test_inputs_need_a_common_batch_dimension(servable):
 
 
 def test_pad_variable_length_inputs_pads_with_first_element(servable):
-    from serving.batching import _pad_to_common_shape
+    from serving.batching_util import pad_to_common_shape
 
     a = np.full((1, 2, 2, 3), 7, np.uint8)
     b = np.zeros((1, 3, 4, 3), np.uint8)
-    padded_a, padded_b = _pad_to_common_shape([a, b])
+    padded_a, padded_b = pad_to_common_shape([a, b])
     assert padded_a.shape == padded_b.shape == (1, 3, 4, 3)
     assert (padded_a == 7).all()  # TF Serving pads with the tensor's first element

@@ -2,58 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
 import numpy as np
 import pytest
 
 import contract
 from serving.config import DEFAULT_PROMETHEUS_PATH
 
-from .conftest import frames, free_port, model_config, predict_version, publish
+from .conftest import frames, predict_version
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def rest_server(tmp_path_factory, tiny_model_dir):
-    from .conftest import ServerProcess
-
-    root = tmp_path_factory.mktemp("rest")
-    base = root / "deepfake"
-    base.mkdir()
-    for version in (1, 2):
-        publish(tiny_model_dir[0], base, version)
-    config = root / "models.config"
-    config.write_text(
-        model_config(
-            {
-                "name": "deepfake",
-                "base_path": base,
-                "policy": "specific { versions: 1 versions: 2 }",
-                "labels": {"stable": 1, "canary": 2},
-            }
-        )
-    )
-    monitoring = root / "monitoring.config"
-    monitoring.write_text(f'prometheus_config {{ enable: true path: "{DEFAULT_PROMETHEUS_PATH}" }}')
-    rest_port = free_port()
-    server = ServerProcess(
-        [
-            f"--model_config_file={config}",
-            "--allow_version_labels_for_unavailable_models=true",
-            f"--rest_api_port={rest_port}",
-            f"--monitoring_config_file={monitoring}",
-        ],
-        root,
-    )
-    server.wait_available()
-    with server.channel() as channel:
-        predict_version(channel, version=1)  # both versions must be loaded before the tests
-        predict_version(channel, version=2)
-    client = httpx.Client(base_url=f"http://localhost:{rest_port}", timeout=30)
-    yield server, client, tiny_model_dir[1]
-    client.close()
-    assert server.stop() == 0
 
 
 def test_status(rest_server):
