@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from contract.aggregation import Strategy
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from . import metrics
 from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
@@ -175,9 +175,10 @@ async def detect(
         Strategy | None,
         Query(
             description=(
-                "How a face track is scored: from its per-face scores (mean, median, "
-                "topk_mean, confident, max) or by the version's sequence head (sequence). "
-                "Default: sequence for versions with a sequence head, else confident."
+                "How a face track is scored: from its per-face scores "
+                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
+                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
+                f"sequence head, else {DEFAULT_STRATEGY}."
             )
         ),
     ] = None,
