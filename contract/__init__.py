@@ -67,6 +67,8 @@ over a track are :func:`sequence_windows`, as in training.
 
 from __future__ import annotations
 
+from typing import Literal
+
 #: Model name used when ``MODEL_NAME`` is not set.
 DEFAULT_MODEL_NAME = "deepfake"
 
@@ -111,10 +113,14 @@ FACE_OUTPUTS = (FACE_BOXES, FACE_SCORES, FACE_FAKE_PROBABILITY, FACE_COUNT)
 #: Where TF Serving looks for warmup requests inside a version directory.
 WARMUP_RELATIVE_PATH = "assets.extra/tf_serving_warmup_requests"
 
-#: Label used for the score ``>= threshold`` side and the other side.
-VERDICT_FAKE = "fake"
-VERDICT_REAL = "real"
-VERDICT_INCONCLUSIVE = "inconclusive"
+#: A video's verdict: the score ``>= threshold`` side, the other side, or (face-aware
+#: versions) too few frames with faces to say.
+VerdictLabel = Literal["real", "fake", "inconclusive"]
+VERDICT_FAKE: VerdictLabel = "fake"
+VERDICT_REAL: VerdictLabel = "real"
+VERDICT_INCONCLUSIVE: VerdictLabel = "inconclusive"
+#: Every verdict a video may get.
+VERDICTS: tuple[VerdictLabel, ...] = (VERDICT_REAL, VERDICT_FAKE, VERDICT_INCONCLUSIVE)
 
 
 def is_version_dir_name(name: str) -> bool:

@@ -34,6 +34,7 @@ import numpy as np
 
 import contract
 
+#: How a face track (or a whole-frame video) gets its score.
 Strategy = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 #: Strategies computed from per-frame (per-face) scores.
 FRAME_STRATEGIES: tuple[Strategy, ...] = ("mean", "median", "topk_mean", "confident", "max")
@@ -79,7 +80,7 @@ class Track:
 
 @dataclass
 class Verdict:
-    verdict: str
+    verdict: contract.VerdictLabel
     score: float
     threshold: float
     tracks: list[Track]
@@ -231,5 +232,5 @@ def decide(
     return Verdict(_label(score, threshold), score, threshold, tracks)
 
 
-def _label(score: float, threshold: float) -> str:
+def _label(score: float, threshold: float) -> contract.VerdictLabel:
     return contract.VERDICT_FAKE if score >= threshold else contract.VERDICT_REAL

@@ -1,8 +1,9 @@
-"""Probe and decode stages: is the upload a video within limits, and which frames to analyse.
+"""Decode stage: which frames to analyse, decoded as upright RGB at the size to send.
 
 Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
 timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
 frame to RGB in one swscale call.  Only the sampled frames are converted.
+Probing the upload first is :mod:`gateway.probe`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from contract.frames import display_rotation, upright
+from contract.frames import upright
 
-from .errors import InvalidVideo, VideoLimitExceeded
+from .errors import InvalidVideo
+from .probe import VideoInfo, open_video
 
 log = logging.getLogger(__name__)
 
@@ -31,28 +33,6 @@ SKIP_UNREFERENCED = True
 
 
 @dataclass(frozen=True)
-class VideoLimits:
-    """What the gateway accepts; a video over any of them gets a 422 naming it."""
-
-    max_duration_s: float
-    max_frames: int
-    max_pixels: int
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the probe learnt about an upload. Width and height are as displayed."""
-
-    duration_s: float
-    fps: float
-    width: int
-    height: int
-    rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
-    frame_count: int
-    codec: str
-
-
-@dataclass(frozen=True)
 class SampledFrame:
     """One decoded frame: its position in the sample, its time and its RGB pixels."""
 
@@ -61,110 +41,6 @@ class SampledFrame:
     image: np.ndarray  # uint8 [H, W, 3], upright
     #: Height and width of the picture inside ``image`` (smaller when letterboxed).
     content: tuple[int, int] = (0, 0)
-
-
-def _open(path: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidVideo(f"not a readable video container: {exc}") from exc
-
-
-def probe(path: Path, limits: VideoLimits) -> VideoInfo:
-    """Check that ``path`` holds a decodable video stream within ``limits``."""
-    with _open(path) as container:
-        if not container.streams.video:
-            raise InvalidVideo("the upload has no video stream")
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        if ctx is None or not ctx.name:
-            raise InvalidVideo("the video stream has an unknown codec")
-        width, height = int(ctx.width or 0), int(ctx.height or 0)
-        if width > 0 and height > 0 and width * height > limits.max_pixels:
-            raise VideoLimitExceeded(
-                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
-            )
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        duration_s = _duration_s(container, stream)
-        first = _first_frame(container, stream)
-        if first is None:
-            raise InvalidVideo("the video stream holds no decodable frame")
-        width, height = first.width, first.height
-        if width * height > limits.max_pixels:
-            raise VideoLimitExceeded(
-                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
-            )
-        frames = int(stream.frames or 0)
-        if duration_s <= 0 or (frames <= 0 and fps <= 0):
-            duration_s, frames = _scan_packets(container, stream, limits.max_frames)
-        if frames <= 0:
-            frames = max(1, round(duration_s * fps))
-        if fps <= 0 and duration_s > 0:
-            fps = frames / duration_s
-        rotation = display_rotation(stream, first)
-    if duration_s > limits.max_duration_s:
-        raise VideoLimitExceeded(
-            f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
-        )
-    if frames > limits.max_frames:
-        raise VideoLimitExceeded(f"{frames} frames exceed the limit of {limits.max_frames} frames")
-    if rotation in (90, 270):
-        width, height = height, width
-    return VideoInfo(
-        duration_s=duration_s,
-        fps=fps,
-        width=width,
-        height=height,
-        rotation=rotation,
-        frame_count=frames,
-        codec=str(ctx.name),
-    )
-
-
-def _duration_s(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return 0.0
-
-
-def _first_frame(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> av.VideoFrame | None:
-    try:
-        for frame in container.decode(stream):
-            return frame
-    except av.error.FFmpegError as exc:
-        raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
-    return None
-
-
-def _scan_packets(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_frames: int
-) -> tuple[float, int]:
-    """Count frames and span by demuxing (no decoding), for streams without a duration."""
-    container.seek(0)
-    count, last = 0, None
-    first = None
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:
-                continue
-            count += 1
-            if count > max_frames:
-                raise VideoLimitExceeded(f"more than {max_frames} frames: over the frame limit")
-            if packet.pts is not None:
-                first = packet.pts if first is None else min(first, packet.pts)
-                last = packet.pts if last is None else max(last, packet.pts)
-    except av.error.FFmpegError:
-        pass  # a truncated tail still leaves the frames counted so far
-    if first is None or last is None or not stream.time_base or last <= first:
-        return 0.0, count
-    return float((last - first) * stream.time_base), count
 
 
 def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
@@ -216,6 +92,17 @@ def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
     out = np.zeros((canvas, canvas, 3), np.uint8)
     out[: image.shape[0], : image.shape[1]] = image
     return out
+
+
+def letterbox_box_scale(frame: SampledFrame) -> list[float]:
+    """``[sy, sx, sy, sx]`` that maps a box normalised to ``frame.image`` onto its picture.
+
+    Undoes :func:`_letterbox`: a box the model found in the padded canvas, normalised to
+    the canvas, becomes normalised to the picture inside it. 1s for frames sent as is.
+    """
+    height, width = frame.image.shape[:2]
+    content_h, content_w = frame.content if frame.content[0] else (height, width)
+    return [height / content_h, width / content_w, height / content_h, width / content_w]
 
 
 def _decode(
@@ -274,7 +161,7 @@ def iter_frames(
     if not times:
         return
     emitted = 0
-    with _open(path) as container:
+    with open_video(path) as container:
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"

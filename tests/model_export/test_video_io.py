@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.video import VideoLimits, iter_frames, probe
+from gateway.probe import VideoLimits, probe
+from gateway.video import iter_frames
 from model_export.video_io import (
     clip_info,
     count_frames,
