@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import contract
+from contract import sampling
 from contract.aggregation import (
     DEFAULT_STRATEGY,
     SEQUENCE_STRATEGY,
@@ -40,7 +41,7 @@ from contract.aggregation import (
 from . import metrics
 from .errors import AggregationUnavailable, InferenceFailed, InvalidVideo, ModelNotFound
 from .serving_client import ModelInfo, ModelRef, Prediction, ServingClient
-from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
+from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,9 @@ class DetectionPipeline:
                 described.cancel()
                 raise
             model_info = await described
-        times = sample_times(info, opts.frames, opts.rate)
+        times = sampling.sample_times(
+            info.duration_s, info.fps, info.frame_count, opts.frames, opts.rate
+        )
         frames, predictions, decode_s, infer_s = await self._decode_and_infer(
             path, info, times, opts, model_info
         )
