@@ -17,6 +17,8 @@ Strategies (per track, over its frame scores ``p``):
 * ``confident`` (default): the rule of the DFDC winning entry.  With ``t = 0.8``:
   when more than ``n / 2.5`` and more than 11 frames score above ``t``, the mean
   of those; else when over 90% score below ``0.2``, the mean of those; else the mean.
+  The count makes it depend on how many frames are sampled
+  (:data:`contract.sampling.DEFAULT_FRAME_COUNT` unless a request asks otherwise).
 
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),

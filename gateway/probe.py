@@ -2,7 +2,8 @@
 
 Reads the container's metadata and decodes only the first frame (for its real size and
 display rotation); streams without a usable duration are demuxed, not decoded, to count
-their frames.
+their frames (the stream timing is :func:`contract.sampling.stream_timing`, shared with
+``model_export``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import av
 
+from contract import sampling
 from contract.frames import display_rotation
 
 from .errors import InvalidVideo, VideoLimitExceeded
@@ -61,9 +63,6 @@ def probe(path: Path, limits: VideoLimits) -> VideoInfo:
             raise VideoLimitExceeded(
                 f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
             )
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        duration_s = _duration_s(container, stream)
         first = _first_frame(container, stream)
         if first is None:
             raise InvalidVideo("the video stream holds no decodable frame")
@@ -72,13 +71,10 @@ def probe(path: Path, limits: VideoLimits) -> VideoInfo:
             raise VideoLimitExceeded(
                 f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
             )
-        frames = int(stream.frames or 0)
-        if duration_s <= 0 or (frames <= 0 and fps <= 0):
-            duration_s, frames = _scan_packets(container, stream, limits.max_frames)
-        if frames <= 0:
-            frames = max(1, round(duration_s * fps))
-        if fps <= 0 and duration_s > 0:
-            fps = frames / duration_s
+        timing = sampling.stream_timing(container, stream, max_frames=limits.max_frames)
+        if timing.counted and timing.frame_count > limits.max_frames:
+            raise VideoLimitExceeded(f"more than {limits.max_frames} frames: over the frame limit")
+        duration_s, fps, frames = timing.duration_s, timing.fps, timing.frame_count
         rotation = display_rotation(stream, first)
     if duration_s > limits.max_duration_s:
         raise VideoLimitExceeded(
@@ -99,16 +95,6 @@ def probe(path: Path, limits: VideoLimits) -> VideoInfo:
     )
 
 
-def _duration_s(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return 0.0
-
-
 def _first_frame(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> av.VideoFrame | None:
@@ -118,27 +104,3 @@ def _first_frame(
     except av.error.FFmpegError as exc:
         raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
     return None
-
-
-def _scan_packets(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_frames: int
-) -> tuple[float, int]:
-    """Count frames and span by demuxing (no decoding), for streams without a duration."""
-    container.seek(0)
-    count, last = 0, None
-    first = None
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:
-                continue
-            count += 1
-            if count > max_frames:
-                raise VideoLimitExceeded(f"more than {max_frames} frames: over the frame limit")
-            if packet.pts is not None:
-                first = packet.pts if first is None else min(first, packet.pts)
-                last = packet.pts if last is None else max(last, packet.pts)
-    except av.error.FFmpegError:
-        pass  # a truncated tail still leaves the frames counted so far
-    if first is None or last is None or not stream.time_base or last <= first:
-        return 0.0, count
-    return float((last - first) * stream.time_base), count

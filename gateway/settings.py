@@ -10,10 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contract
 from contract.aggregation import Strategy
+from contract.sampling import DEFAULT_FRAME_COUNT
 
 #: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-DEFAULT_FRAMES = 32
+DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
 

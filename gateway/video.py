@@ -4,6 +4,8 @@ Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
 timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
 frame to RGB in one swscale call.  Only the sampled frames are converted.
 Probing the upload first is :mod:`gateway.probe`.
+Which frames are sampled (times, the frame a time picks, the stream timing they come
+from) is :mod:`contract.sampling`, shared with ``model_export``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from contract import sampling
 from contract.frames import upright
 
 from .errors import InvalidVideo
@@ -46,18 +48,10 @@ class SampledFrame:
 def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
     """Timestamps (seconds from the start) to sample: ``frames`` uniformly, or ``rate`` per second.
 
-    Never asks for more frames than the video holds.
+    :func:`contract.sampling.sample_times` for a probed video; never asks for more frames
+    than the video holds.
     """
-    if rate is not None and info.duration_s > 0:
-        count = max(1, math.floor(info.duration_s * rate))
-        count = min(count, frames, info.frame_count)
-        step = 1.0 / rate
-        return [i * step for i in range(count)]
-    count = max(1, min(frames, info.frame_count))
-    span = max(info.duration_s - (1.0 / info.fps if info.fps > 0 else 0.0), 0.0)
-    if count == 1:
-        return [0.0]
-    return [span * i / (count - 1) for i in range(count)]
+    return sampling.sample_times(info.duration_s, info.fps, info.frame_count, frames, rate)
 
 
 def scaled_size(width: int, height: int, max_side: int, min_side: int = 0) -> tuple[int, int]:
@@ -118,8 +112,7 @@ def _decode(
     reorder delay) skips the most without ever dropping a frame that could be picked.
     """
     ctx = stream.codec_context
-    time_base = stream.time_base or Fraction(1, 90000)
-    start_pts = stream.start_time or 0
+    start_pts, time_base = sampling.stream_clock(stream)
     for packet in container.demux(stream):
         skip = False
         if SKIP_UNREFERENCED and packet.pts is not None:
@@ -165,9 +158,8 @@ def iter_frames(
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
-        time_base = stream.time_base or Fraction(1, 90000)
-        start_pts = stream.start_time or 0
-        half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+        start_pts, time_base = sampling.stream_clock(stream)
+        half_frame = sampling.half_frame_s(info.fps)
         seeking = True
         target_i = 0
         last_t = -math.inf
@@ -175,8 +167,9 @@ def iter_frames(
         size: tuple[int, int] | None = None
 
         def skip_before() -> float:
-            # A frame is picked for a target T when it is the first with t >= T - half;
-            # anything earlier than that (less a quarter frame for rounding) never is.
+            # A frame is picked for a target T when it is the first with t >= T - half
+            # (sampling.picks); anything earlier than that (less a quarter frame for
+            # rounding) never is.
             if half_frame <= 0 or target_i >= len(times):
                 return -math.inf
             return times[target_i] - 1.5 * half_frame
@@ -192,16 +185,15 @@ def iter_frames(
             except av.error.FFmpegError as exc:
                 log.warning("decode stopped early", extra={"error": str(exc), "frames": emitted})
                 break
-            if frame.pts is not None:
-                t = float((frame.pts - start_pts) * time_base)
-            else:
-                t = last_t + (1.0 / info.fps if info.fps > 0 else 0.0)
+            t = sampling.frame_time_s(
+                frame.pts, start_pts, time_base, previous_s=last_t, fps=info.fps
+            )
             if t + 1e-6 < last_t and seeking:
                 # A seek landed before where we already were: the GOP is longer than the
                 # gap, so seeking only re-decodes. Decode straight through from here on.
                 seeking = False
             last_t = max(last_t, t)
-            if t + half_frame < times[target_i]:
+            if not sampling.picks(t, times[target_i], info.fps):
                 gap = times[target_i] - t
                 if seeking and gap > SEEK_MIN_GAP_S:
                     target_pts = int(times[target_i] / time_base) + start_pts
@@ -221,8 +213,9 @@ def iter_frames(
             if canvas is not None:
                 image = _letterbox(image, canvas)
             # One decoded frame may serve several targets when sampling faster than the fps.
-            while target_i < len(times) and times[target_i] <= t + half_frame:
-                yield SampledFrame(index=emitted, t_s=round(t, 4), image=image, content=content)
+            while target_i < len(times) and sampling.picks(t, times[target_i], info.fps):
+                t_s = round(t, sampling.TIME_DIGITS)
+                yield SampledFrame(index=emitted, t_s=t_s, image=image, content=content)
                 emitted += 1
                 target_i += 1
     if emitted == 0:
