@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from model_export import metrics
+from model_export import roc
 from model_export.datasets import LabelledVideo
 from model_export.evaluate import evaluate_version
 from model_export.publish import existing_versions
@@ -27,7 +27,7 @@ class GateRefused(RuntimeError):
 def video_auc(version: Path, videos: Sequence[LabelledVideo], frames_per_video: int) -> float:
     """Video-level ROC-AUC of a version on ``videos``."""
     labels, scores = evaluate_version(version, videos, frames_per_video).video_arrays()
-    return metrics.roc_auc(labels, scores)
+    return roc.roc_auc(labels, scores)
 
 
 def auc_gate(

@@ -32,11 +32,11 @@ def untrained_sequence_result(
     size: tuple[int, int], length: int = 5, sequence_threshold: float = 0.55
 ):  # type: ignore[no-untyped-def]
     """An untrained CNN+GRU as training would return it (frame threshold 0.4)."""
-    from model_export import metrics
+    from model_export import roc
     from model_export.sequence import SequenceResult, build_cnn_gru
 
     net = build_cnn_gru(size, width=4, dropout=0.2, seed=3)
-    dummy = metrics.binary_metrics(np.array([0, 1]), np.array([0.2, 0.8]), 0.5)
+    dummy = roc.binary_metrics(np.array([0, 1]), np.array([0.2, 0.8]), 0.5)
     return SequenceResult(
         model=net.face_model,
         threshold=0.4,

@@ -9,11 +9,11 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
 import contract
-from model_export.models import small_cnn, tiny_cnn
+from model_export.export import publish_version
+from model_export.models import small_cnn
 from model_export.preprocess import preprocess_frames
-from model_export.publish import publish_version
 from model_export.savedmodel import load_version
-from model_export.tiny import TINY_INPUT_SIZE, export_tiny_model
+from tests.tiny_model import TINY_INPUT_SIZE, export_tiny_model, tiny_cnn
 
 
 def _dims(info) -> list[int]:
