@@ -11,7 +11,6 @@ Keras export path produces variables that session restore can find.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ import contract
 from model_export import warmup
 from model_export.preprocess import preprocess_frames
 from model_export.publish import Gate, publish_archive, version_info
-
-log = logging.getLogger(__name__)
 
 #: Tag set TF Serving loads (``kSavedModelTagServe``).
 SERVE_TAG = "serve"

@@ -10,7 +10,6 @@ a client has cropped itself, through the same preprocessing.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +25,6 @@ from model_export import warmup
 from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
 from model_export.publish import Gate, publish_archive, version_info, write_version
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+import contract
+from model_export.savedmodel import LoadedVersion
 from model_export.video_io import encode_clip
+
+
+def predict_frames(loaded: LoadedVersion, frames: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Fake probability per frame of ``uint8`` frames ``[N, H, W, 3]`` through ``loaded``."""
+    out = [
+        loaded.run({contract.FRAMES_INPUT: frames[i : i + batch_size]})[contract.FAKE_PROBABILITY]
+        for i in range(0, len(frames), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros([0], np.float32)
 
 
 def solid_clip(path: Path, level: int, frames: int = 4, size: int = 32) -> Path:
