@@ -5,6 +5,10 @@ parses as an integer (file_system_storage_path_source.cc), so a version copied i
 can be loaded half-written (tensorflow/serving#1086, #572). A version is therefore written
 into a non-numeric staging sibling on the same file system, checked, flushed to disk and
 renamed into place in one ``rename(2)``.
+
+Every kind of export (whole-frame, face-aware, sequence) publishes through
+:func:`publish_archive` with the export info :func:`version_info` builds, so versions are
+written, verified through a TF1 session and described the same way.
 """
 
 from __future__ import annotations
