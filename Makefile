@@ -68,7 +68,7 @@ bench: model
 	$(PY) -m bench
 
 # Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
-soak: model
+soak: $(STAMP)
 	$(PY) -m bench.soak
 
 clean:
