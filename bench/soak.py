@@ -182,6 +182,8 @@ class SoakResult:
     #: load stops), ``settled`` (clients gone, a few seconds later).
     stats: dict[str, dict[str, ProcessStats]] = field(default_factory=dict)
     temp_files_left: list[str] = field(default_factory=list)
+    #: (seconds into the load, stats per process), sampled about twenty times.
+    timeline: list[tuple[float, dict[str, ProcessStats]]] = field(default_factory=list)
     swap_at_s: float | None = None
     swap_seen_after_s: float | None = None
     wall_s: float = 0.0
@@ -372,7 +374,12 @@ def run_soak(
             for thread in threads:
                 thread.start()
             swapped = False
+            every_s = max(2.0, seconds / 20)
+            next_sample = 0.0
             while (elapsed := time.monotonic() - t0) < seconds:
+                if elapsed >= next_sample:
+                    result.timeline.append((elapsed, _stats(stack)))
+                    next_sample += every_s
                 if hot_swap and not swapped and elapsed >= seconds / 2:
                     os.replace(staged / MODEL_NAME / "2", stack.model_dir / "2")
                     result.swap_at_s = elapsed
@@ -455,6 +462,13 @@ def render(result: SoakResult, meta: dict[str, str]) -> str:
     for name, moments in result.stats.items():
         for moment, s in moments.items():
             out.append(f"| {name} | {moment} | {s.rss_mib:.0f} | {s.threads} | {s.fds} |")
+    if result.timeline:
+        out += ["", "Over the load (seconds in: gateway RSS MiB / fds, Serving RSS MiB):", ""]
+        out += [
+            f"- {t:.0f} s: {st['gateway'].rss_mib:.0f} / {st['gateway'].fds}, "
+            f"{st['serving'].rss_mib:.0f}"
+            for t, st in result.timeline
+        ]
     out += [
         "",
         "## Checks",

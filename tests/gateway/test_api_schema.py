@@ -4,7 +4,8 @@ Schemathesis reads ``/openapi.json`` from the running HTTPS gateway and, per doc
 operation, sends generated requests (valid and invalid parameters, garbage bodies on
 the upload route) with the API key. Every answer must be documented: no 5xx, a status
 code the operation lists, a body matching the schema of that status. Every operation
-documenting a 401 must answer 401 to the same request sent without the key.
+documenting a 401 must answer 401 to the same request sent without the key, and a
+method no operation of a documented path serves must get 405 with an ``Allow`` header.
 """
 
 from __future__ import annotations
@@ -71,21 +72,42 @@ def _explore(
     run()
 
 
+def _status_without_key(case: schemathesis.Case, gateway: GatewayHandle) -> int:
+    """The status ``case`` gets when sent exactly as generated but without the API key."""
+    kwargs = case.as_transport_kwargs(base_url=gateway.url)
+    kwargs["headers"] = {
+        k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "authorization"
+    }
+    kwargs.pop("verify", None)
+    kwargs.pop("timeout", None)
+    response = requests.request(**kwargs, verify=str(gateway.cafile), timeout=60)
+    return response.status_code
+
+
 def test_answers_are_documented(
     api_schema: schemathesis.BaseSchema, gateway: GatewayHandle
 ) -> None:
     """Generated requests, valid and invalid, to every documented operation: no 5xx, and
-    status code, content type and body as the document says."""
+    status code, content type and body as the document says; the same request without the
+    key gets 401 wherever the operation documents a 401."""
     failures: dict[tuple[str, str, str], str] = {}
     cases = 0
 
     for result in api_schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            protected = "401" in operation.definition.raw.get("responses", {})
 
-            def call(case: schemathesis.Case, label: str = operation.label) -> None:
+            def call(
+                case: schemathesis.Case, label: str = operation.label, protected: bool = protected
+            ) -> None:
                 nonlocal cases
                 cases += 1
+                if protected:
+                    status = _status_without_key(case, gateway)
+                    if status != 401:
+                        key = (label, "KeyNotEnforced", f"{status} without the API key")
+                        failures.setdefault(key, f"query={case.query} media_type={case.media_type}")
                 try:
                     case.call_and_validate(checks=CHECKS, verify=str(gateway.cafile))
                 except (Failure, FailureGroup) as exc:
