@@ -331,18 +331,25 @@ def run_soak(
     clients: int = DEFAULT_CLIENTS,
     *,
     hot_swap: bool = True,
+    kinds: list[str] | None = None,
     seed: int = 0,
     settle_s: float = 5.0,
     progress: Callable[[str], None] | None = None,
 ) -> SoakResult:
-    """Start the stack, load it for ``seconds`` with ``clients`` clients, and measure."""
+    """Start the stack, load it for ``seconds`` with ``clients`` clients, and measure.
+
+    ``kinds`` restricts the mix to some of the kinds of :data:`MIX` (default: all).
+    """
     from gateway.settings import Settings
     from model_export.tiny import export_tiny_model
 
     defaults = Settings()
     result = SoakResult(seconds, clients, defaults.max_in_flight, defaults.max_queue)
     bodies = payloads(seed)
-    kinds, weights = list(MIX), list(MIX.values())
+    mix = {k: w for k, w in MIX.items() if kinds is None or k in kinds}
+    if not mix:
+        raise ValueError(f"no known kind in {kinds}; known: {', '.join(MIX)}")
+    names, weights = list(mix), list(mix.values())
     say = progress or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
@@ -362,7 +369,7 @@ def run_soak(
                 rng = random.Random(seed * 1000 + index)
                 with stack.client() as client:
                     while not stop.is_set():
-                        kind = rng.choices(kinds, weights)[0]
+                        kind = rng.choices(names, weights)[0]
                         outcome = _send(client, kind, bodies[kind])
                         with lock:
                             result.outcomes.append(outcome)
@@ -539,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS)
     parser.add_argument("--no-hot-swap", action="store_true")
+    parser.add_argument(
+        "--kinds", help=f"comma-separated subset of the mix (default all: {', '.join(MIX)})"
+    )
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     meta = _meta()
@@ -546,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds,
         args.clients,
         hot_swap=not args.no_hot_swap,
+        kinds=args.kinds.split(",") if args.kinds else None,
         progress=lambda msg: print(f"soak: {msg}", flush=True),
     )
     text = render(result, meta)
