@@ -10,7 +10,7 @@ export MODEL_BASE_PATH MODEL_NAME
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: venv model serve test test-fast lint bench clean
+.PHONY: venv model serve test test-fast lint bench k8s-check clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 bench: model
 	$(PY) -m bench
+
+# Render the Kubernetes overlays with the pinned kubectl and validate them offline.
+k8s-check: $(STAMP)
+	$(PY) -m pytest tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var
