@@ -286,6 +286,8 @@ def test_requests_spread_over_replicas_and_survive_a_lost_one(
         cluster.resolver.set([r.address for r in first_three[:2]])
         codes = load.result(timeout=300)
     assert codes == [200] * 40, codes
+    log = (gateway.var_dir / "gateway.log").read_text()
+    print("calls retried on another replica:", log.count("Serving unavailable, retrying"))
     before = cluster.counts(first_three[:2])
     codes = _send(gateway, clip, 12)
     after_loss = _delta(cluster.counts(first_three[:2]), before)
