@@ -470,3 +470,30 @@ def test_manifests_mention_no_unpinned_or_placeholder_secret_values() -> None:
         text = path.read_text()
         assert ":latest" not in text, path
         assert "BEGIN PRIVATE KEY" not in text and "stringData" not in text, path
+
+
+def test_serving_network_policy_admits_the_gateway_on_serving_ports(
+    rendered: dict[str, list[Object]],
+) -> None:
+    objects = rendered["tfserving"]
+    policy = _named(objects, "NetworkPolicy", "serving")
+    serving, pod = _workload(objects, "serving")
+    assert _matches(
+        policy["spec"]["podSelector"]["matchLabels"],
+        serving["spec"]["template"]["metadata"]["labels"],
+    )
+    exposed = {p["name"] for p in pod["containers"][0]["ports"]}
+    gateway_labels, worker_labels = (
+        _workload(objects, name)[0]["spec"]["template"]["metadata"]["labels"]
+        for name in ("gateway", "gateway-worker")
+    )
+    admitted_for_grpc = False
+    for rule in policy["spec"]["ingress"]:
+        ports = {p["port"] for p in rule["ports"]}
+        assert ports <= exposed, ports
+        for peer in rule["from"]:
+            selector = peer.get("podSelector", {}).get("matchLabels")
+            if selector and "grpc" in ports:
+                assert _matches(selector, gateway_labels) and _matches(selector, worker_labels)
+                admitted_for_grpc = True
+    assert admitted_for_grpc
