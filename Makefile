@@ -18,7 +18,7 @@ AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE
 SOAK_SECONDS ?= 300
 export SOAK_SECONDS
 
-.PHONY: venv tools model serve test test-fast lint audit bench soak clean
+.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench: model
 # Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
 soak: $(STAMP)
 	$(PY) -m bench.soak
+
+# Render the Kubernetes overlays with the pinned kubectl and validate them offline.
+k8s-check: $(STAMP)
+	$(PY) -m pytest tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) var
