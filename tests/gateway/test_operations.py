@@ -84,7 +84,13 @@ def test_serving_stopped_mid_request_gets_503(
     gateway_factory, model_base, make_clip, tmp_path
 ) -> None:
     own = start_serving(model_base / MODEL_NAME, tmp_path / "serving.log")
-    gw = gateway_factory(own.target, SERVING_RETRIES="1")
+    # The upload pauses on purpose while Serving stops: no slow-client cut-off meanwhile.
+    gw = gateway_factory(
+        own.target,
+        SERVING_RETRIES="1",
+        GATEWAY_UPLOAD_GRACE_S="60",
+        GATEWAY_UPLOAD_IDLE_TIMEOUT_S="60",
+    )
     clip = make_clip(frames=30).read_bytes()
     upload_started = threading.Event()
     release = threading.Event()
