@@ -46,7 +46,11 @@ def api_key_id(request: Request) -> str:
 
 
 def require_api_key(key: Annotated[str, Depends(api_key_id)]) -> None:
-    """Reject the request unless it carries a valid API key."""
+    """Reject the request unless it carries a valid API key.
+
+    The check is :func:`api_key_id`'s; FastAPI runs it once per request even when a
+    route also asks for the key id.
+    """
 
 
 def app_receiving(request: Request) -> ReceiveLimit:
