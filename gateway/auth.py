@@ -18,6 +18,11 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def key_id(key: str) -> str:
+    """A short, stable name for a key in logs: 12 hex digits of its SHA-256."""
+    return hash_key(key)[:12]
+
+
 def load_or_create_key(path: Path) -> str:
     """Return the key stored at ``path``, creating a random one (mode 0600) on first use."""
     if path.exists():
@@ -52,8 +57,8 @@ class ApiKeyVerifier:
         ]
         return cls(hashes)
 
-    def verify(self, authorization: str | None) -> None:
-        """Raise unless ``authorization`` is ``Bearer <known key>``."""
+    def verify(self, authorization: str | None) -> str:
+        """The key's :func:`key_id`; raise unless ``authorization`` is ``Bearer <known key>``."""
         if not authorization:
             raise MissingApiKey("missing API key: send 'Authorization: Bearer <key>'")
         scheme, _, token = authorization.partition(" ")
@@ -67,3 +72,4 @@ class ApiKeyVerifier:
             matched |= hmac.compare_digest(digest, known)
         if not matched:
             raise InvalidApiKey("unknown or revoked API key")
+        return digest.hex()[:12]

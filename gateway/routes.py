@@ -14,19 +14,31 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from . import metrics
-from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
+from .audit import audit_record
+from .deps import (
+    AdmissionDep,
+    ApiKey,
+    ClientDep,
+    KeyIdDep,
+    PipelineDep,
+    QuotasDep,
+    ReceivingDep,
+    SettingsDep,
+)
 from .detection import DetectionResult, DetectOptions
 from .errors import (
+    ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
     UPSTREAM_ERRORS,
     AggregationUnavailable,
     BadRequest,
     ClientDisconnected,
-    GatewayError,
     InvalidParameters,
     InvalidVideo,
     MissingVideo,
     Overloaded,
+    RateLimited,
+    RequestTimeout,
     ServingTimeout,
     ServingUnavailable,
     UnsupportedMediaType,
@@ -50,17 +62,20 @@ from .schemas import (
 )
 from .serving_types import ModelRef, ServedVersion, VersionDescription
 from .timing import StageTimer
-from .upload import receive_upload
+from .upload import UploadLimits, receive_upload
 
 router = APIRouter()
 
 # What each route may answer besides 200, from the one table in ``errors``.
-_READYZ_ERRORS = openapi_responses(ServingUnavailable)
-_MODELS_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, *UPSTREAM_ERRORS)
+_ANY_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS)
+_READYZ_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, ServingUnavailable)
+_MODELS_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, *UPSTREAM_ERRORS)
 _DETECT_ERRORS = openapi_responses(
-    GatewayError,
+    *ANY_ROUTE_ERRORS,
     *AUTH_ERRORS,
+    RateLimited,
     BadRequest,
+    RequestTimeout,
     InvalidParameters,
     UploadTooLarge,
     UnsupportedMediaType,
@@ -90,7 +105,7 @@ _UPLOAD_DOC = {
 }
 
 
-@router.get("/healthz", response_model=Health, tags=["operations"])
+@router.get("/healthz", response_model=Health, tags=["operations"], responses=_ANY_ERRORS)
 async def healthz() -> Health:
     """The process is up (liveness)."""
     return Health(status="ok")
@@ -162,6 +177,9 @@ async def detect(
     settings: SettingsDep,
     pipeline: PipelineDep,
     admission: AdmissionDep,
+    receiving: ReceivingDep,
+    quotas: QuotasDep,
+    key_id: KeyIdDep,
     model_version: Annotated[int | None, Query(ge=1, description="Ask this version.")] = None,
     model_label: Annotated[
         str | None,
@@ -185,43 +203,59 @@ async def detect(
 ) -> DetectionResponse:
     """Upload a video (multipart field ``video``, or a raw ``video/*`` body) and get a verdict."""
     if model_version is not None and model_label is not None:
-        raise BadRequest("give model_version or model_label, not both")
+        raise InvalidParameters("give model_version or model_label, not both")
     start = time.perf_counter()
     timer = StageTimer()
-    async with admission.slot():
-        path = None
+    audit = audit_record(request)
+    limits = UploadLimits(
+        max_bytes=settings.max_upload_bytes,
+        idle_timeout_s=settings.upload_idle_timeout_s,
+        min_bytes_per_s=settings.upload_min_bytes_per_s,
+        grace_s=settings.upload_grace_s,
+        max_parts=settings.max_form_parts,
+        max_part_header_bytes=settings.max_part_header_bytes,
+    )
+    with quotas.hold(key_id):
+        upload = None
         try:
-            with timer.stage("upload"):
-                path = await receive_upload(
-                    request,
-                    max_bytes=settings.max_upload_bytes,
-                    directory=settings.var_dir / "uploads",
+            # Receive first, under its own limit: a slow client holds no analysis slot.
+            async with receiving.slot():
+                with timer.stage("upload"):
+                    upload = await receive_upload(
+                        request, limits=limits, directory=settings.var_dir / "uploads"
+                    )
+            if audit is not None:
+                audit.upload_bytes, audit.sha256 = upload.size, upload.sha256
+            async with admission.slot():
+                opts = DetectOptions(
+                    model=ModelRef(settings.model_name, version=model_version, label=model_label),
+                    frames=frames or settings.frames,
+                    rate=fps,
+                    # None: the pipeline picks by what the answering version can do.
+                    strategy=aggregation or settings.aggregation,
+                    batch_size=settings.batch_size,
+                    max_side=settings.frame_max_side,
+                    canvas=settings.frame_canvas,
+                    default_threshold=settings.default_threshold,
+                    # Threaded decoding lowers latency while cores are idle, but costs CPU
+                    # (about a quarter more) that other videos need once they are all busy.
+                    decode_threads=admission.in_flight < (os.cpu_count() or 1),
                 )
-            opts = DetectOptions(
-                model=ModelRef(settings.model_name, version=model_version, label=model_label),
-                frames=frames or settings.frames,
-                rate=fps,
-                # None: the pipeline picks by what the answering version can do.
-                strategy=aggregation or settings.aggregation,
-                batch_size=settings.batch_size,
-                max_side=settings.frame_max_side,
-                canvas=settings.frame_canvas,
-                default_threshold=settings.default_threshold,
-                # Threaded decoding lowers latency while cores are idle, but costs CPU
-                # (about a quarter more) that other videos need once they are all busy.
-                decode_threads=admission.in_flight < (os.cpu_count() or 1),
-            )
-            try:
-                async with asyncio.timeout(settings.request_timeout_s):
-                    result = await pipeline.run(path, opts, timer)
-            except TimeoutError as exc:
-                raise ServingTimeout(
-                    f"the video was not processed within {settings.request_timeout_s:g} s"
-                ) from exc
+                try:
+                    async with asyncio.timeout(settings.request_timeout_s):
+                        result = await pipeline.run(upload.path, opts, timer)
+                except TimeoutError as exc:
+                    raise ServingTimeout(
+                        f"the video was not processed within {settings.request_timeout_s:g} s"
+                    ) from exc
         finally:
-            if path is not None:
+            if upload is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                    upload.path.unlink()
+    if audit is not None:
+        audit.verdict = result.verdict.verdict
+        audit.score = round(result.verdict.score, 4)
+        audit.model_version = result.version
     timer.ms["total"] = (time.perf_counter() - start) * 1000.0
     metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
     return _response(result, opts, timer)
