@@ -185,9 +185,7 @@ def download_verified(
                 out.write(chunk)
         # http.client returns a short body without complaint when the peer closes early.
         if expected is not None and written != expected:
-            raise DownloadError(
-                "incomplete", f"{url} ended after {written} of {expected} bytes"
-            )
+            raise DownloadError("incomplete", f"{url} ended after {written} of {expected} bytes")
         if digest.hexdigest() != sha256:
             raise DownloadError(
                 "checksum", f"{url} has sha256 {digest.hexdigest()}, expected {sha256}"
