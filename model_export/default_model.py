@@ -296,7 +296,9 @@ def ensure_default_model(
         reason = exc.reason
         # Structured, so that a log search finds why the demo is being served.
         log.warning(
-            "no detector downloaded; building the demo instead",
+            "no detector downloaded (%s: %s); building the demo instead",
+            exc.reason,
+            exc,
             extra={
                 "event": "default_model_fallback",
                 "reason": exc.reason,
