@@ -228,3 +228,13 @@ def test_empty_url_skips_the_download(tmp_path: Path) -> None:
     )
     assert result.source == "demo" and result.reason == "disabled"
     assert published == [tmp_path / "deepfake"]
+
+
+def test_cli_leaves_an_existing_version_alone(tmp_path: Path, capsys) -> None:
+    from model_export.cli import main
+
+    export_tiny_model(tmp_path, "deepfake", version=2)
+    argv = ["default-model", "--model-base-path", str(tmp_path), "--url", _closed_port_url()]
+    assert main(argv) == 0
+    assert "already holds version(s) [2]; skipped" in capsys.readouterr().out
+    assert existing_versions(tmp_path / "deepfake") == [2]
