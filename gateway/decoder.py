@@ -65,7 +65,9 @@ class ThreadedDecoder:
         finished: asyncio.Future[None] = loop.create_future()
 
         def put(item: object) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            # The loop may have closed first (shutdown): nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
         def done() -> None:
             if not finished.done():
@@ -101,7 +103,6 @@ class ThreadedDecoder:
                 put(exc)
             finally:
                 self.seconds = time.perf_counter() - start
-                # The loop may have closed first (shutdown): nobody waits any more.
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(done)
 

@@ -67,14 +67,25 @@ def _decode_all(clip: Path, limits: DecodeLimits, frames: int = 32) -> tuple[int
     return asyncio.run(run())
 
 
+def _ended(decoder: ThreadedDecoder) -> bool:
+    """The decoder's thread ended (within a few seconds of handing over its result)."""
+    assert decoder.thread is not None
+    decoder.thread.join(5)
+    return not decoder.thread.is_alive()
+
+
 def _decode_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("decode-")]
+    """Decode threads still running, once each had a few seconds to end."""
+    threads = [t for t in threading.enumerate() if t.name.startswith("decode-")]
+    for thread in threads:
+        thread.join(5)  # it has handed over its result and is on its way out
+    return [t for t in threads if t.is_alive()]
 
 
 def test_a_normal_clip_decodes_within_the_default_budget(make_clip) -> None:
     received, decoder = _decode_all(make_clip(frames=60), GENEROUS)
     assert received == 32
-    assert decoder.thread is not None and not decoder.thread.is_alive()
+    assert _ended(decoder)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +134,7 @@ def test_stop_ends_the_thread_mid_decode(tmp_path: Path) -> None:
         decoder.stop()
         start = time.monotonic()
         await asyncio.wait_for(done, 10)
-        assert decoder.thread is not None and not decoder.thread.is_alive()
+        assert _ended(decoder)
         return time.monotonic() - start
 
     assert asyncio.run(run()) < 5
