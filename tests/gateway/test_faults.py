@@ -51,7 +51,7 @@ def test_recovers_within_2s_of_serving_listening(
     gw = gateway_factory(f"127.0.0.1:{port}")
     clip = make_clip(frames=4, width=64, height=64)
     assert gw.detect(clip).status_code == 200
-    serving.stop()
+    serving.stop(sig=signal.SIGKILL)
     # Clients keep asking during the outage; each failure is a 503 with Retry-After.
     outage_end = time.monotonic() + OUTAGE_S
     while time.monotonic() < outage_end:
