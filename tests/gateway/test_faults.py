@@ -132,12 +132,11 @@ def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
             time.sleep(1.0)
             return _process_load(gw.process.pid)
 
-        # The first burst grows the worker pools to their size; later ones add nothing.
-        first_load = burst()
-        for _ in range(2):
-            threads, fds = burst()
-            assert threads <= first_load[0] + 1, (first_load, threads)
-            assert fds <= first_load[1] + 2, (first_load, fds)
+        # Pools (asyncio's default executor, gRPC's) grow to their size over the first
+        # bursts and no further: later bursts leave nothing behind.
+        loads = [burst() for _ in range(4)]
+        assert loads[3][0] <= loads[1][0], loads
+        assert loads[3][1] <= loads[1][1] + 2, loads
         with gw.client() as client:
             assert client.get("/healthz").status_code == 200
     finally:
