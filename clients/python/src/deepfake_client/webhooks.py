@@ -28,18 +28,26 @@ _PREFIX = "whsec_"
 def _key(secret: str | bytes) -> bytes:
     if isinstance(secret, bytes):
         return secret
+    encoded = secret.removeprefix(_PREFIX)
     try:
-        return base64.b64decode(secret.removeprefix(_PREFIX), validate=True)
+        # Padding is optional in secrets as handed out.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise WebhookVerificationError("the secret is not base64 (after whsec_)") from exc
+    if not key:
+        raise WebhookVerificationError("the secret is empty")
+    return key
+
+
+def _digest(msg_id: str, timestamp: int, body: bytes | str, secret: str | bytes) -> bytes:
+    payload = body.encode() if isinstance(body, str) else body
+    signed = f"{msg_id}.{timestamp}.".encode() + payload
+    return hmac.new(_key(secret), signed, hashlib.sha256).digest()
 
 
 def sign(msg_id: str, timestamp: int, body: bytes | str, secret: str | bytes) -> str:
     """The ``webhook-signature`` value (``v1,<base64>``) of a delivery."""
-    payload = body.encode() if isinstance(body, str) else body
-    signed = f"{msg_id}.{timestamp}.".encode() + payload
-    digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return "v1," + base64.b64encode(_digest(msg_id, timestamp, body, secret)).decode()
 
 
 def verify(
@@ -72,11 +80,17 @@ def verify(
         raise WebhookVerificationError("the delivery is too old")
     if timestamp > current + tolerance_s:
         raise WebhookVerificationError("the delivery's timestamp is in the future")
-    expected = sign(msg_id, timestamp, body, secret).encode()
+    expected = _digest(msg_id, timestamp, body, secret)
     for entry in signatures.split():
-        version, _, _value = entry.partition(",")
+        version, _, value = entry.partition(",")
+        if version != "v1":
+            continue  # other schemes (e.g. v1a, asymmetric) are not ours to check
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            continue
         # Constant-time: the comparison leaks nothing about how much of it matched.
-        if version == "v1" and hmac.compare_digest(entry.encode(), expected):
+        if hmac.compare_digest(given, expected):
             payload = body.decode() if isinstance(body, bytes) else body
             try:
                 return json.loads(payload) if payload else None
