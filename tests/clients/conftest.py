@@ -57,8 +57,8 @@ def cli_env(gateway: GatewayHandle, **extra: str) -> dict[str, str]:
         DEEPFAKE_API_KEY=gateway.api_key,
         DEEPFAKE_CA_CERT=str(gateway.cafile),
         COLUMNS="200",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
