@@ -7,9 +7,10 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from deepfake_client import webhooks
 
-from tests.clients.conftest import cli_env
+from tests.clients.conftest import cli_env, gateway_has_jobs
 from tests.conftest import GatewayHandle
 
 OTHER = {"real": "fake", "fake": "real", "inconclusive": "fake"}
@@ -98,3 +99,17 @@ def test_webhook_verify(deepfake, tmp_path: Path) -> None:
     (tmp_path / "body.json").write_bytes(body + b" ")
     bad = deepfake("webhook", "verify", "--secret", secret, *args)
     assert bad.returncode == 1 and "no matching signature" in bad.stderr
+
+
+def test_jobs_create_wait_get_delete(deepfake, gateway: GatewayHandle, live_openapi, make_clip):
+    if not gateway_has_jobs(live_openapi):
+        pytest.fail("the gateway under test has no /v1/jobs in its OpenAPI document")
+    run = deepfake("jobs", "create", "--wait", "--json", str(make_clip()), "--frames", "4")
+    assert run.returncode == 0, run.stderr
+    job = json.loads(run.stdout)
+    assert job["state"] == "succeeded" and job["result"]["verdict"]
+    got = deepfake("jobs", "get", "--json", job["id"])
+    assert got.returncode == 0 and json.loads(got.stdout)["id"] == job["id"]
+    assert job["id"] in deepfake("jobs", "list").stdout
+    assert deepfake("jobs", "delete", job["id"]).returncode == 0
+    assert deepfake("jobs", "get", job["id"]).returncode == 2

@@ -10,7 +10,8 @@ import asyncio
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -183,7 +184,7 @@ class AsyncJobs:
         path = _jobs.job_path(job_id)
         _core.check(await self._client._send(RequestSpec("DELETE", path)))
 
-    async def events(self, job_id: str) -> AsyncIterator[_core.SseEvent]:
+    async def events(self, job_id: str) -> AsyncGenerator[_core.SseEvent, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -221,11 +222,13 @@ class AsyncJobs:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if events:
-            async for event in self.events(job_id):
-                if _jobs.state_of_event(event) in _jobs.FINAL_STATES:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    raise WaitTimeout(f"job {job_id} not final after {timeout} s")
+            # Closed on leaving, so that breaking out ends the stream's connection now.
+            async with aclosing(self.events(job_id)) as stream:
+                async for event in stream:
+                    if _jobs.state_of_event(event) in _jobs.FINAL_STATES:
+                        break
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise WaitTimeout(f"job {job_id} not final after {timeout} s")
         while True:
             job = await self.get(job_id)
             if job.done:

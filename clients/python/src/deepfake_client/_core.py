@@ -72,19 +72,22 @@ def ssl_context(verify: bool | str | os.PathLike[str] | ssl.SSLContext, ca_cert:
 class RetryPolicy:
     """Retries of 429, 503 and connection failures, with exponential backoff and jitter.
 
-    A ``Retry-After`` from the gateway is honoured as the least wait (capped at
-    ``max_delay``); without it the wait is ``backoff * 2**attempt`` with full jitter.
+    A ``Retry-After`` from the gateway is honoured as the least wait; one longer than
+    ``max_delay`` is not waited for (the error is raised, with its ``retry_after``, for the
+    caller to decide). Without it the wait is ``backoff * 2**attempt`` with full jitter.
     """
 
     max_retries: int = 3
     backoff: float = 0.5
     max_delay: float = 30.0
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 0)."""
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1`` (from 0); ``None``: do not retry."""
         if retry_after is not None:
+            if retry_after > self.max_delay:
+                return None
             # A little jitter on top, so that clients told the same second spread out.
-            return min(self.max_delay, retry_after + random.uniform(0, self.backoff / 2))
+            return retry_after + random.uniform(0, self.backoff / 2)
         return random.uniform(0, min(self.max_delay, self.backoff * (2**attempt)))
 
 
@@ -377,8 +380,10 @@ class Attempts:
         self.policy = policy
         self.attempt = 0
 
-    def _next(self, retry_after_s: float | None, why: str) -> float:
+    def _next(self, retry_after_s: float | None, why: str) -> float | None:
         wait = self.policy.delay(self.attempt, retry_after_s)
+        if wait is None:
+            return None
         self.attempt += 1
         log.info(
             "retrying %s %s in %.2f s (attempt %d): %s",
@@ -401,6 +406,9 @@ class Attempts:
     def after_error(self, exc: httpx.TransportError) -> float:
         """Seconds to wait before retrying after ``exc``; raises when it is final."""
         retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and self.spec.retryable
-        if not retryable or self.attempt >= self.policy.max_retries:
+        wait = None
+        if retryable and self.attempt < self.policy.max_retries:
+            wait = self._next(None, f"{type(exc).__name__}: {exc}")
+        if wait is None:
             raise transport_error(exc) from exc
-        return self._next(None, f"{type(exc).__name__}: {exc}")
+        return wait

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -176,7 +177,7 @@ class Jobs:
         path = _jobs.job_path(job_id)
         _core.check(self._client._send(RequestSpec("DELETE", path)))
 
-    def events(self, job_id: str) -> Iterator[_core.SseEvent]:
+    def events(self, job_id: str) -> Generator[_core.SseEvent, None, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -214,11 +215,13 @@ class Jobs:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if events:
-            for event in self.events(job_id):
-                if _jobs.state_of_event(event) in _jobs.FINAL_STATES:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    raise WaitTimeout(f"job {job_id} not final after {timeout} s")
+            # Closed on leaving, so that breaking out ends the stream's connection now.
+            with closing(self.events(job_id)) as stream:
+                for event in stream:
+                    if _jobs.state_of_event(event) in _jobs.FINAL_STATES:
+                        break
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise WaitTimeout(f"job {job_id} not final after {timeout} s")
         while True:
             job = self.get(job_id)
             if job.done:
