@@ -20,7 +20,7 @@ from tests.conftest import GatewayHandle
 
 
 def _job(state: str, **extra: object) -> dict:
-    return {"id": "job_1", "state": state, **extra}
+    return {"id": "job_1", "status": state, "progress": {"stage": "queued"}, **extra}
 
 
 class FakeJobs:
@@ -48,14 +48,15 @@ class FakeJobs:
                 200, json=_job(state, result=result), headers={"Retry-After": "0"}
             )
         if (method, path) == ("GET", "/v1/jobs/job_1/events"):
-            text = "".join(
-                f"event: state\ndata: {json.dumps(_job(s))}\n\n" for s in ("running", "succeeded")
-            )
+            events = [("progress", "queued"), ("progress", "running"), ("end", "succeeded")]
+            text = "".join(f"event: {e}\ndata: {json.dumps(_job(s))}\n\n" for e, s in events)
             return httpx.Response(
                 200, text=": hello\n\n" + text, headers={"Content-Type": "text/event-stream"}
             )
         if (method, path) == ("GET", "/v1/jobs"):
-            return httpx.Response(200, json={"jobs": [_job("running")]})
+            if "cursor" not in request.url.params:
+                return httpx.Response(200, json={"jobs": [_job("running")], "next_cursor": "c2"})
+            return httpx.Response(200, json={"jobs": [{**_job("queued"), "id": "job_0"}]})
         if (method, path) == ("POST", "/v1/jobs/job_1/cancel"):
             return httpx.Response(200, json=_job("canceled"))
         if (method, path) == ("DELETE", "/v1/jobs/job_1"):
@@ -72,11 +73,12 @@ def test_create_sends_one_idempotency_key_for_all_its_retries(tmp_path) -> None:
     video.write_bytes(b"\0" * 1000)
     fake = FakeJobs(["queued"], fail_first_creates=2)
     with _client(fake) as client:
-        job = client.jobs.create(video, frames=4)
+        job = client.jobs.create(video, frames=4, metadata={"batch": "b7"})
     creates = [r for r in fake.requests if r.method == "POST"]
     keys = {r.headers["Idempotency-Key"] for r in creates}
     assert len(creates) == 3 and len(keys) == 1
     assert creates[-1].url.params["frames"] == "4"
+    assert creates[-1].url.params["metadata.batch"] == "b7"
     assert (job.id, job.state, job.location, job.retry_after) == (
         "job_1",
         "queued",
@@ -95,6 +97,14 @@ def test_each_create_call_has_its_own_key_unless_given(tmp_path) -> None:
         client.jobs.create(video, idempotency_key="mine")
     keys = [r.headers["Idempotency-Key"] for r in fake.requests]
     assert keys[0] != keys[1] and keys[2] == "mine"
+
+
+def test_a_job_reads_its_state_as_status_or_state() -> None:
+    from deepfake_client import Job
+
+    assert Job.model_validate({"id": "j", "state": "queued"}).status == "queued"
+    job = Job.model_validate({"id": "j", "status": "running", "progress": {"stage": "decode"}})
+    assert job.state == "running" and job.model_extra == {"progress": {"stage": "decode"}}
 
 
 def test_wait_polls_until_succeeded_and_returns_the_result() -> None:
@@ -132,7 +142,9 @@ def test_wait_gives_up_after_its_timeout() -> None:
 def test_list_cancel_delete() -> None:
     fake = FakeJobs(["running"])
     with _client(fake) as client:
-        assert [j.state for j in client.jobs.list()] == ["running"]
+        page = client.jobs.list(limit=1)
+        assert [j.state for j in page.jobs] == ["running"] and page.next_cursor == "c2"
+        assert [j.id for j in client.jobs.iter(limit=1)] == ["job_1", "job_0"]
         assert client.jobs.cancel("job_1").state == "canceled"
         client.jobs.delete("job_1")
         with pytest.raises(errors.NotFound):
@@ -176,7 +188,7 @@ def test_live_a_job_runs_to_its_verdict(jobs_gateway: GatewayHandle, make_clip) 
         assert job.state in ("queued", "running", "succeeded")
         done = client.jobs.wait(job.id, timeout=120)
         assert done.result is not None and done.result.verdict in ("real", "fake", "inconclusive")
-        assert job.id in {j.id for j in client.jobs.list()}
+        assert job.id in {j.id for j in client.jobs.iter()}
         client.jobs.delete(job.id)
         with pytest.raises(errors.ApiError) as caught:
             client.jobs.get(job.id)

@@ -22,7 +22,7 @@ from ._async import AsyncClient
 from ._core import InsecureTransportWarning, RetryPolicy
 from ._sync import Client
 from .errors import ApiError, DeepfakeError
-from .jobs import Job
+from .jobs import Job, JobList
 from .models import DetectionResponse, ModelsResponse
 
 try:
@@ -38,6 +38,7 @@ __all__ = [
     "DetectionResponse",
     "InsecureTransportWarning",
     "Job",
+    "JobList",
     "ModelsResponse",
     "RetryPolicy",
     "__version__",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing
-from typing import Any
 
 import httpx
 
@@ -134,11 +133,15 @@ class Jobs:
         frames: int | None = None,
         fps: float | None = None,
         aggregation: Aggregation | None = None,
-        webhook_url: str | None = None,
+        callback_url: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> _jobs.Job:
         """Upload ``video`` as a job; returns it ``queued`` (or further along).
+
+        ``callback_url`` receives a signed webhook when the job ends; ``metadata`` pairs are
+        echoed in the job and its webhook.
 
         Every call carries an ``Idempotency-Key`` (a fresh one unless given), the same for
         its retries, so a retried upload never makes two jobs.
@@ -150,8 +153,10 @@ class Jobs:
             fps=fps,
             aggregation=aggregation,
         )
-        if webhook_url is not None:
-            params["webhook_url"] = webhook_url
+        if callback_url is not None:
+            params["callback_url"] = callback_url
+        for name, value in (metadata or {}).items():
+            params[f"metadata.{name}"] = value
         key = idempotency_key or _core.new_idempotency_key()
         spec = _core.upload_spec(
             "/v1/jobs", video, params, progress, headers={"Idempotency-Key": key}
@@ -162,10 +167,20 @@ class Jobs:
         """The job's current state (and its result once it has one)."""
         return _jobs.parse_job(self._client._send(RequestSpec("GET", _jobs.job_path(job_id))))
 
-    def list(self, **params: Any) -> list[_jobs.Job]:
-        """This API key's jobs; ``params`` go to the query string (e.g. ``state=``)."""
-        spec = RequestSpec("GET", "/v1/jobs", params=params)
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> _jobs.JobList:
+        """One page of this API key's jobs, newest first (see :meth:`iter` for all)."""
+        spec = RequestSpec("GET", "/v1/jobs", params=_jobs.list_params(limit, cursor))
         return _jobs.parse_job_list(self._client._send(spec))
+
+    def iter(self, *, limit: int | None = None) -> Iterator[_jobs.Job]:
+        """Every job of this API key, newest first, following the pages' cursors."""
+        cursor = None
+        while True:
+            page = self.list(limit=limit, cursor=cursor)
+            yield from page.jobs
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
 
     def cancel(self, job_id: str) -> _jobs.Job:
         """Ask the gateway to cancel the job; returns it as it then stands."""
@@ -218,7 +233,7 @@ class Jobs:
             # Closed on leaving, so that breaking out ends the stream's connection now.
             with closing(self.events(job_id)) as stream:
                 for event in stream:
-                    if _jobs.state_of_event(event) in _jobs.FINAL_STATES:
+                    if _jobs.ends_stream(event):
                         break
                     if deadline is not None and time.monotonic() > deadline:
                         raise WaitTimeout(f"job {job_id} not final after {timeout} s")

@@ -300,7 +300,9 @@ def jobs_create(
     frames: Frames = None,
     fps: Fps = None,
     aggregation: AggregationOpt = None,
-    webhook_url: Annotated[str | None, typer.Option(help="Deliver the result here.")] = None,
+    callback_url: Annotated[
+        str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -309,7 +311,7 @@ def jobs_create(
     created: list[Job] = []
     with _client(ctx) as client, _errors_exit():
         for path in files:
-            job = client.jobs.create(path, webhook_url=webhook_url, **params)
+            job = client.jobs.create(path, callback_url=callback_url, **params)
             if wait:
                 job = client.jobs.wait(job.id, raise_on_failure=False)
             created.append(job)
@@ -344,7 +346,7 @@ def jobs_wait(
 def jobs_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List this API key's jobs."""
     with _client(ctx) as client, _errors_exit():
-        found = client.jobs.list()
+        found = list(client.jobs.iter())
     if as_json:
         sys.stdout.write(json.dumps([j.model_dump(mode="json") for j in found], indent=2) + "\n")
     else:

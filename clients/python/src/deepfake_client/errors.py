@@ -24,7 +24,13 @@ Exception tree::
         │   ├── InvalidParameters         422 validation_error
         │   ├── ClientDisconnected        499 client_disconnected
         │   ├── NotFound                  404 not_found
-        │   └── MethodNotAllowed          405 method_not_allowed
+        │   ├── MethodNotAllowed          405 method_not_allowed
+        │   ├── JobNotFound               404 job_not_found
+        │   ├── JobNotCancelable          409 job_not_cancelable
+        │   ├── NoWebhook                 409 no_webhook
+        │   ├── IdempotencyMismatch       422 idempotency_mismatch
+        │   ├── CallbackRefused           422 callback_refused
+        │   └── WebhookSecretMissing      422 webhook_secret_missing
         ├── Overloaded                    429 overloaded (.retry_after)
         ├── RateLimited                   429 rate_limited (.retry_after)
         ├── InternalError                 500 internal
@@ -195,6 +201,42 @@ class MethodNotAllowed(RequestError):
     """The route does not answer this method (405)."""
 
     default_code = "method_not_allowed"
+
+
+class JobNotFound(RequestError):
+    """No such job for this API key, or it was deleted or has expired (404)."""
+
+    default_code = "job_not_found"
+
+
+class JobNotCancelable(RequestError):
+    """The job has already ended (409)."""
+
+    default_code = "job_not_cancelable"
+
+
+class NoWebhook(RequestError):
+    """The job has no callback URL to deliver to again (409)."""
+
+    default_code = "no_webhook"
+
+
+class IdempotencyMismatch(RequestError):
+    """The ``Idempotency-Key`` was used before for a different request (422)."""
+
+    default_code = "idempotency_mismatch"
+
+
+class CallbackRefused(RequestError):
+    """The callback URL is not one the gateway will deliver to (422)."""
+
+    default_code = "callback_refused"
+
+
+class WebhookSecretMissing(RequestError):
+    """A callback URL needs a webhook secret for this API key first (422)."""
+
+    default_code = "webhook_secret_missing"
 
 
 class Overloaded(ApiError):

@@ -7,7 +7,8 @@ carries the same body ``POST /v1/detect`` answers in ``result``::
     queued -> running -> succeeded | failed | canceled | expired
 
 The gateway's OpenAPI snapshot does not describe jobs yet, so :class:`Job` is written
-against the documented shape, keeps unknown fields, and needs only ``id`` and ``state``.
+against the documented shape, keeps every other field the gateway sends (``progress``,
+``links``, ...), and needs only ``id`` and the state (sent as ``status`` or ``state``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr
 
 from . import _core
 from .models import DetectionResponse, ErrorDetail
@@ -34,7 +35,7 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
-    state: str
+    state: str = Field(validation_alias=AliasChoices("status", "state"))
     created_at: str | None = None
     updated_at: str | None = None
     result: DetectionResponse | None = None
@@ -42,6 +43,11 @@ class Job(BaseModel):
 
     _location: str | None = PrivateAttr(None)
     _retry_after: float | None = PrivateAttr(None)
+
+    @property
+    def status(self) -> str:
+        """The job's state, under the name the gateway's JSON gives it."""
+        return self.state
 
     @property
     def done(self) -> bool:
@@ -79,18 +85,27 @@ def parse_job(response: httpx.Response) -> Job:
     return job
 
 
-def parse_job_list(response: httpx.Response) -> list[Job]:
-    """The jobs of ``GET /v1/jobs``: a bare list, or a list under ``jobs``/``items``/``data``."""
+class JobList(BaseModel):
+    """One page of ``GET /v1/jobs``, newest first; ``next_cursor`` asks for the next page."""
+
+    model_config = ConfigDict(extra="allow")
+
+    jobs: list[Job]
+    next_cursor: str | None = None
+
+
+def list_params(limit: int | None, cursor: str | None) -> dict[str, Any]:
+    """The query of one page of ``GET /v1/jobs``."""
+    return {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+
+
+def parse_job_list(response: httpx.Response) -> JobList:
+    """The page of ``GET /v1/jobs`` (a bare list of jobs is taken as a last page)."""
     _core.check(response)
     body = response.json()
-    if isinstance(body, dict):
-        for key in ("jobs", "items", "data"):
-            if isinstance(body.get(key), list):
-                body = body[key]
-                break
-    if not isinstance(body, list):
-        raise ValueError(f"unexpected job list: {type(body).__name__}")
-    return [Job.model_validate(item) for item in body]
+    if isinstance(body, list):
+        body = {"jobs": body}
+    return JobList.model_validate(body)
 
 
 def poll_delay(job: Job) -> float:
@@ -98,15 +113,24 @@ def poll_delay(job: Job) -> float:
     return job.retry_after if job.retry_after is not None else DEFAULT_POLL_S
 
 
+#: Events after which a job's stream has nothing more to say.
+FINAL_EVENTS: frozenset[str] = frozenset({"end", "deleted"})
+
+
 def state_of_event(event: _core.SseEvent) -> str | None:
     """The job state an SSE event reports, if any (``data`` JSON or the event name)."""
     data = event.json()
     if isinstance(data, dict):
         job = data.get("job") if isinstance(data.get("job"), dict) else data
-        state = job.get("state")
+        state = job.get("status", job.get("state"))
         if isinstance(state, str):
             return state
     return event.event if event.event in FINAL_STATES else None
+
+
+def ends_stream(event: _core.SseEvent) -> bool:
+    """The event says the job is final (or gone): stop reading, ask for the job."""
+    return event.event in FINAL_EVENTS or state_of_event(event) in FINAL_STATES
 
 
 def finished(job: Job, raise_on_failure: bool) -> Job:
