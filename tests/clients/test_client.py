@@ -251,3 +251,21 @@ def test_a_503_is_retried_and_each_attempt_sends_the_whole_file(tmp_path: Path) 
         file.read(10)  # a file object is sent from where it stands, on every attempt
         assert client.detect(file).verdict == "real"
     assert bodies == [video.read_bytes()[10:]] * 3
+
+
+def test_an_in_memory_file_is_sent_whole_with_its_length() -> None:
+    import io
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(200, json=DETECTION)
+
+    with Client("https://gw.test", transport=httpx.MockTransport(handler)) as client:
+        client.detect(io.BytesIO(b"x" * 70_000), model_label="stable", fps=2.5)
+    (request,) = seen
+    assert request.headers["content-length"] == "70000" and request.content == b"x" * 70_000
+    assert request.headers["content-type"] == "video/mp4"
+    assert dict(request.url.params) == {"model_label": "stable", "fps": "2.5"}
