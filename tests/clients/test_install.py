@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,12 @@ def test_the_sdk_installs_alone_and_runs(tmp_path: Path) -> None:
     made = _run(sys.executable, "-m", "venv", str(venv), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
+    # A copy, so that the build leaves nothing in the checkout.
+    source = shutil.copytree(
+        REPO / "clients" / "python",
+        tmp_path / "src",
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".ruff_cache"),
+    )
     installed = _run(
         str(python),
         "-m",
@@ -30,7 +37,7 @@ def test_the_sdk_installs_alone_and_runs(tmp_path: Path) -> None:
         "--quiet",
         "-c",
         str(REPO / "requirements.lock"),
-        f"{REPO / 'clients' / 'python'}[cli]",
+        f"{source}[cli]",
         cwd=tmp_path,
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
