@@ -59,6 +59,10 @@ class ModelInfo(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
+    kind: Annotated[Literal["detector", "demo", "unknown"] | None, Field(title="Kind")] = "unknown"
+    """
+    What the answering version says it is in its model_info: detector, demo (synthetic plumbing check, not a detector) or unknown (it does not say).
+    """
     label: Annotated[str | None, Field(title="Label")] = None
     """
     The version label asked for, if any.
@@ -78,6 +82,10 @@ class ModelVersionInfo(BaseModel):
     frame_min_side: Annotated[int | None, Field(title="Frame Min Side")] = None
     """
     Shorter frame side the version needs; 0: any (AVAILABLE versions).
+    """
+    kind: Annotated[Literal["detector", "demo", "unknown"] | None, Field(title="Kind")] = None
+    """
+    detector, demo or unknown, from its model_info (AVAILABLE versions).
     """
     labels: Annotated[list[str] | None, Field(title="Labels")] = []
     sequence_length: Annotated[int | None, Field(title="Sequence Length")] = None
@@ -191,3 +199,7 @@ class DetectionResponse(BaseModel):
     tracks: Annotated[list[TrackResult], Field(title="Tracks")]
     verdict: Annotated[Literal["real", "fake", "inconclusive"], Field(title="Verdict")]
     video: VideoSummary
+    warnings: Annotated[list[str] | None, Field(title="Warnings")] = None
+    """
+    What to know before trusting the verdict (e.g. a demo model); empty if none.
+    """
