@@ -208,6 +208,22 @@ class Service:
 
 
 @contextmanager
+def loopback_gateway_env(
+    port: int, var_dir: Path, api_key: str, serving_target: str, model_name: str
+) -> dict[str, str]:
+    """The environment of a gateway on loopback with its own key and generated certificate."""
+    return {
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_VAR_DIR": str(var_dir),
+        "GATEWAY_API_KEYS": api_key,
+        "GATEWAY_TLS_CERT": "",
+        "GATEWAY_TLS_KEY": "",
+        "SERVING_TARGET": serving_target,
+        "MODEL_NAME": model_name,
+    }
+
+
 def running_service(
     model_dir: Path, model_name: str, var_dir: Path, gateway_env: dict[str, str]
 ) -> Iterator[Service]:
@@ -225,14 +241,7 @@ def running_service(
         version = wait_until_available(target, model_name, READY_TIMEOUT_S)
         api_key = secrets.token_urlsafe(24)
         env = {
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(gateway_port),
-            "GATEWAY_VAR_DIR": str(var_dir),
-            "GATEWAY_API_KEYS": api_key,
-            "GATEWAY_TLS_CERT": "",
-            "GATEWAY_TLS_KEY": "",
-            "SERVING_TARGET": target,
-            "MODEL_NAME": model_name,
+            **loopback_gateway_env(gateway_port, var_dir, api_key, target, model_name),
             **gateway_env,
         }
         gateway = ManagedProcess(

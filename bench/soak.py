@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.service import loopback_gateway_env
 from serving.client import wait_until_available
 from stack.processes import (
     ManagedProcess,
@@ -267,14 +268,7 @@ def _running_stack(work: Path, gateway_env: dict[str, str]) -> Iterator[_Stack]:
         wait_until_available(target, MODEL_NAME, 180.0)
         api_key = secrets.token_urlsafe(24)
         env = {
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(gateway_port),
-            "GATEWAY_VAR_DIR": str(var_dir),
-            "GATEWAY_API_KEYS": api_key,
-            "GATEWAY_TLS_CERT": "",
-            "GATEWAY_TLS_KEY": "",
-            "SERVING_TARGET": target,
-            "MODEL_NAME": MODEL_NAME,
+            **loopback_gateway_env(gateway_port, var_dir, api_key, target, MODEL_NAME),
             "GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             **gateway_env,
         }
