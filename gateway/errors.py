@@ -14,8 +14,17 @@ Exception tree::
     │   ├── InvalidVideo              415 invalid_video
     │   ├── VideoLimitExceeded        422 video_limit_exceeded
     │   ├── AggregationUnavailable    422 aggregation_unavailable
-    │   └── ClientDisconnected        499 client_disconnected
+    │   ├── ClientDisconnected        499 client_disconnected
+    │   ├── JobNotFound               404 job_not_found
+    │   ├── JobNotCancelable          409 job_not_cancelable
+    │   ├── IdempotencyMismatch       422 idempotency_mismatch
+    │   ├── CallbackRefused           422 callback_refused
+    │   ├── WebhookSecretMissing      422 webhook_secret_missing
+    │   └── NoWebhook                 409 no_webhook
     ├── Overloaded                    429 overloaded (Retry-After)
+    ├── JobError                      (how a job ended, in its ``error``)
+    │   ├── JobCanceled               409 canceled
+    │   └── WorkerLost                500 worker_lost
     └── ServingError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
@@ -144,6 +153,59 @@ class ServingTimeout(ServingError):
 class InferenceFailed(ServingError):
     status_code = 502
     code = "inference_failed"
+
+
+class JobNotFound(RequestError):
+    """No such job for this API key (another key's jobs are not found either)."""
+
+    status_code = 404
+    code = "job_not_found"
+
+
+class JobNotCancelable(RequestError):
+    status_code = 409
+    code = "job_not_cancelable"
+
+
+class IdempotencyMismatch(RequestError):
+    """The Idempotency-Key was used before for a different request."""
+
+    status_code = 422
+    code = "idempotency_mismatch"
+
+
+class CallbackRefused(RequestError):
+    """The callback URL is not https on an allowed port, or resolves to a non-global address."""
+
+    status_code = 422
+    code = "callback_refused"
+
+
+class WebhookSecretMissing(RequestError):
+    status_code = 422
+    code = "webhook_secret_missing"
+
+
+class NoWebhook(RequestError):
+    """Redelivery asked for a job that sent no webhook."""
+
+    status_code = 409
+    code = "no_webhook"
+
+
+class JobError(GatewayError):
+    """Why a job ended without a result (never raised to a client of the sync API)."""
+
+
+class JobCanceled(JobError):
+    status_code = 409
+    code = "canceled"
+
+
+class WorkerLost(JobError):
+    """The job's worker stopped (crashed, killed) more often than the retry limit allows."""
+
+    code = "worker_lost"
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
