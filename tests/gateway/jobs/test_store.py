@@ -94,7 +94,7 @@ def test_idempotency_replays_and_mismatches(store_factory) -> None:
     with pytest.raises(IdempotencyMismatch):
         store.create_job(_job(), ("key-1", "hash-b"))
     # Keys are per API key.
-    other, replayed = store.create_job(_job(owner="k2"), ("key-1", "hash-b"))
+    _other, replayed = store.create_job(_job(owner="k2"), ("key-1", "hash-b"))
     assert not replayed
     assert store.purge_idempotency(time.time() + 1) == 2
     fresh, replayed = store.create_job(_job(), ("key-1", "hash-b"))
