@@ -33,7 +33,8 @@ import cv2
 
 import gateway.video
 from contract.frames import upright
-from gateway.video import VideoInfo, iter_frames, probe, sample_times, scaled_size
+from gateway.probe import VideoInfo, probe
+from gateway.video import iter_frames, sample_times, scaled_size
 
 from .settings import GatewayDefaults
 

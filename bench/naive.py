@@ -20,7 +20,8 @@ import numpy as np
 
 import contract
 from contract.aggregation import aggregate_scores
-from gateway.video import iter_frames, probe, sample_times
+from gateway.probe import probe
+from gateway.video import iter_frames, sample_times
 
 from .settings import GatewayDefaults
 

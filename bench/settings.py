@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract.aggregation import DEFAULT_STRATEGY
+from gateway.probe import VideoLimits
 from gateway.settings import Settings
-from gateway.video import VideoLimits
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,16 @@
 """The wire contract shared by ``model_export``, ``serving`` and ``gateway``.
 
 The three programs never import each other; they agree only on what is written
-here: the SavedModel signature names, dtypes and shapes, and the layout of a model
-base path.  This module imports no TensorFlow so that the slim gateway can use it.
+here and in the package's modules:
+
+* this module: the SavedModel signature names, dtypes and shapes, the layout of a
+  model base path, the verdict labels and :func:`sequence_windows`;
+* :mod:`contract.sampling`: how many frames a video is scored on and which ones;
+* :mod:`contract.frames`: frames turned upright by the display rotation;
+* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict.
+
+It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
+``model_export``, ``serving``, ``stack`` or ``bench``; PyAV and numpy are allowed.
 
 Signature ``serving_default`` (every exported version):
 
@@ -67,6 +75,37 @@ over a track are :func:`sequence_windows`, as in training.
 
 from __future__ import annotations
 
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "FACES_INPUT",
+    "FACES_SIGNATURE",
+    "FACE_BOXES",
+    "FACE_COUNT",
+    "FACE_CROPS",
+    "FACE_FAKE_PROBABILITY",
+    "FACE_OUTPUTS",
+    "FACE_SCORES",
+    "FAKE_PROBABILITY",
+    "FRAMES_INPUT",
+    "FRAME_MIN_SIDE",
+    "MODEL_INFO_SIGNATURE",
+    "REQUIRED_OUTPUTS",
+    "SEQUENCE_LENGTH",
+    "SEQUENCE_SIGNATURE",
+    "SERVING_SIGNATURE",
+    "THRESHOLD",
+    "VERDICTS",
+    "VERDICT_FAKE",
+    "VERDICT_INCONCLUSIVE",
+    "VERDICT_REAL",
+    "WARMUP_RELATIVE_PATH",
+    "VerdictLabel",
+    "is_version_dir_name",
+    "sequence_windows",
+]
+
 #: Model name used when ``MODEL_NAME`` is not set.
 DEFAULT_MODEL_NAME = "deepfake"
 
@@ -111,10 +150,14 @@ FACE_OUTPUTS = (FACE_BOXES, FACE_SCORES, FACE_FAKE_PROBABILITY, FACE_COUNT)
 #: Where TF Serving looks for warmup requests inside a version directory.
 WARMUP_RELATIVE_PATH = "assets.extra/tf_serving_warmup_requests"
 
-#: Label used for the score ``>= threshold`` side and the other side.
-VERDICT_FAKE = "fake"
-VERDICT_REAL = "real"
-VERDICT_INCONCLUSIVE = "inconclusive"
+#: A video's verdict: the score ``>= threshold`` side, the other side, or (face-aware
+#: versions) too few frames with faces to say.
+VerdictLabel = Literal["real", "fake", "inconclusive"]
+VERDICT_FAKE: VerdictLabel = "fake"
+VERDICT_REAL: VerdictLabel = "real"
+VERDICT_INCONCLUSIVE: VerdictLabel = "inconclusive"
+#: Every verdict a video may get.
+VERDICTS: tuple[VerdictLabel, ...] = (VERDICT_REAL, VERDICT_FAKE, VERDICT_INCONCLUSIVE)
 
 
 def is_version_dir_name(name: str) -> bool:

@@ -17,6 +17,8 @@ Strategies (per track, over its frame scores ``p``):
 * ``confident`` (default): the rule of the DFDC winning entry.  With ``t = 0.8``:
   when more than ``n / 2.5`` and more than 11 frames score above ``t``, the mean
   of those; else when over 90% score below ``0.2``, the mean of those; else the mean.
+  The count makes it depend on how many frames are sampled
+  (:data:`contract.sampling.DEFAULT_FRAME_COUNT` unless a request asks otherwise).
 
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),
@@ -34,6 +36,7 @@ import numpy as np
 
 import contract
 
+#: How a face track (or a whole-frame video) gets its score.
 Strategy = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 #: Strategies computed from per-frame (per-face) scores.
 FRAME_STRATEGIES: tuple[Strategy, ...] = ("mean", "median", "topk_mean", "confident", "max")
@@ -79,7 +82,7 @@ class Track:
 
 @dataclass
 class Verdict:
-    verdict: str
+    verdict: contract.VerdictLabel
     score: float
     threshold: float
     tracks: list[Track]
@@ -231,5 +234,5 @@ def decide(
     return Verdict(_label(score, threshold), score, threshold, tracks)
 
 
-def _label(score: float, threshold: float) -> str:
+def _label(score: float, threshold: float) -> contract.VerdictLabel:
     return contract.VERDICT_FAKE if score >= threshold else contract.VERDICT_REAL

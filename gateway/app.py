@@ -1,4 +1,4 @@
-"""The FastAPI application: wiring of settings, Serving client, pipeline and routes."""
+"""The FastAPI application: wiring of settings, Serving client, detection pipeline and routes."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import metrics
 from .admission import Admission
 from .auth import ApiKeyVerifier
+from .detection import DetectionPipeline
 from .errors import install_error_handlers
 from .logs import request_id_var
-from .pipeline import DetectionPipeline
+from .probe import VideoLimits
 from .routes import router
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
-from .video import VideoLimits
 
 log = logging.getLogger("gateway.access")
 
@@ -89,12 +89,12 @@ def make_client(settings: Settings) -> ServingClient:
     )
 
 
-def create_app(settings: Settings, client: ServingClient | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """Build the gateway application for ``settings``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.client = client or make_client(settings)
+        app.state.client = make_client(settings)
         app.state.pipeline = DetectionPipeline(
             app.state.client,
             VideoLimits(

@@ -8,34 +8,39 @@ from fastapi import Depends, Request
 
 from .admission import Admission
 from .auth import ApiKeyVerifier
-from .pipeline import DetectionPipeline
+from .detection import DetectionPipeline
 from .serving_client import ServingClient
 from .settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The settings the application was built with."""
     return request.app.state.settings
 
 
-def get_client(request: Request) -> ServingClient:
+def app_client(request: Request) -> ServingClient:
+    """The application's one Serving client."""
     return request.app.state.client
 
 
-def get_pipeline(request: Request) -> DetectionPipeline:
+def app_pipeline(request: Request) -> DetectionPipeline:
+    """The application's detection pipeline."""
     return request.app.state.pipeline
 
 
-def get_admission(request: Request) -> Admission:
+def app_admission(request: Request) -> Admission:
+    """The application's admission control."""
     return request.app.state.admission
 
 
 def require_api_key(request: Request) -> None:
+    """Reject the request unless it carries a valid API key."""
     verifier: ApiKeyVerifier = request.app.state.verifier
     verifier.verify(request.headers.get("authorization"))
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ClientDep = Annotated[ServingClient, Depends(get_client)]
-PipelineDep = Annotated[DetectionPipeline, Depends(get_pipeline)]
-AdmissionDep = Annotated[Admission, Depends(get_admission)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+ClientDep = Annotated[ServingClient, Depends(app_client)]
+PipelineDep = Annotated[DetectionPipeline, Depends(app_pipeline)]
+AdmissionDep = Annotated[Admission, Depends(app_admission)]
 ApiKey = Depends(require_api_key)

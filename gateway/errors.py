@@ -1,4 +1,4 @@
-"""Domain errors of the gateway and the one place that maps them to HTTP.
+"""Domain errors of the gateway: the one table of statuses and codes, and its HTTP mapping.
 
 Exception tree::
 
@@ -14,37 +14,47 @@ Exception tree::
     │   ├── InvalidVideo              415 invalid_video
     │   ├── VideoLimitExceeded        422 video_limit_exceeded
     │   ├── AggregationUnavailable    422 aggregation_unavailable
+    │   ├── InvalidParameters         422 validation_error
     │   ├── ClientDisconnected        499 client_disconnected
     │   ├── JobNotFound               404 job_not_found
     │   ├── JobNotCancelable          409 job_not_cancelable
+    │   ├── NoWebhook                 409 no_webhook
     │   ├── IdempotencyMismatch       422 idempotency_mismatch
     │   ├── CallbackRefused           422 callback_refused
-    │   ├── WebhookSecretMissing      422 webhook_secret_missing
-    │   └── NoWebhook                 409 no_webhook
+    │   └── WebhookSecretMissing      422 webhook_secret_missing
     ├── Overloaded                    429 overloaded (Retry-After)
-    ├── JobError                      (how a job ended, in its ``error``)
+    ├── JobError                      (only in a job's ``error``)
     │   ├── JobCanceled               409 canceled
     │   └── WorkerLost                500 worker_lost
-    └── ServingError
+    └── UpstreamError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
         ├── ServingTimeout            504 serving_timeout
         └── InferenceFailed           502 inference_failed
 
-Route code raises these; :func:`install_error_handlers` turns every one of them
-(and FastAPI's own validation errors) into ``{"error": {"code", "message"}}``.
+Each class carries its status, code and a one-line ``summary``. Route code raises these;
+:func:`install_error_handlers` turns every one of them (and FastAPI's own validation and
+routing errors) into ``{"error": {"code", "message"}}``, and :func:`openapi_responses`
+builds each route's documented responses from the same classes, so the OpenAPI document
+lists exactly what the handlers send.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .schemas import ErrorResponse
+
 log = logging.getLogger(__name__)
+
+#: Codes of the errors FastAPI raises before any route runs, by status.
+ROUTING_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 class GatewayError(Exception):
@@ -52,6 +62,7 @@ class GatewayError(Exception):
 
     status_code = 500
     code = "internal"
+    summary = "Unexpected failure in the gateway"
     retry_after_s: int | None = None
 
     def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
@@ -68,11 +79,13 @@ class AuthError(GatewayError):
 class MissingApiKey(AuthError):
     status_code = 401
     code = "missing_api_key"
+    summary = "No or malformed Authorization header"
 
 
 class InvalidApiKey(AuthError):
     status_code = 403
     code = "invalid_api_key"
+    summary = "Unknown or revoked API key"
 
 
 class RequestError(GatewayError):
@@ -80,10 +93,11 @@ class RequestError(GatewayError):
 
     status_code = 400
     code = "bad_request"
+    summary = "The request cannot be processed"
 
 
 class BadRequest(RequestError):
-    pass
+    summary = "Contradictory parameters (model_version and model_label)"
 
 
 class AggregationUnavailable(RequestError):
@@ -91,68 +105,88 @@ class AggregationUnavailable(RequestError):
 
     status_code = 422
     code = "aggregation_unavailable"
+    summary = "Aggregation sequence asked of a version without a sequence head"
 
 
 class MissingVideo(RequestError):
     status_code = 422
     code = "missing_video"
+    summary = "No video field, or an empty body"
 
 
 class UploadTooLarge(RequestError):
     status_code = 413
     code = "upload_too_large"
+    summary = "Upload over GATEWAY_MAX_UPLOAD_BYTES (checked while streaming)"
 
 
 class UnsupportedMediaType(RequestError):
     status_code = 415
     code = "unsupported_media_type"
+    summary = "Body neither multipart/form-data nor video/*"
 
 
 class InvalidVideo(RequestError):
     status_code = 415
     code = "invalid_video"
+    summary = "Not a video, or no decodable video stream"
 
 
 class VideoLimitExceeded(RequestError):
     status_code = 422
     code = "video_limit_exceeded"
+    summary = "Video over a limit (duration, frames, resolution)"
+
+
+class InvalidParameters(RequestError):
+    """Query parameters FastAPI's validation rejected (raised by its handler, not by routes)."""
+
+    status_code = 422
+    code = "validation_error"
+    summary = "A parameter out of range or of the wrong type"
 
 
 class ClientDisconnected(RequestError):
     # Never seen by the client; used to abort work and clean up.
     status_code = 499
     code = "client_disconnected"
+    summary = "The client went away mid-upload (logged, never received)"
 
 
 class Overloaded(GatewayError):
     status_code = 429
     code = "overloaded"
+    summary = "Too many videos in progress and waiting (Retry-After)"
     retry_after_s = 1
 
 
-class ServingError(GatewayError):
+class UpstreamError(GatewayError):
     """Serving could not answer."""
 
 
-class ModelNotFound(ServingError):
+class ModelNotFound(UpstreamError):
     status_code = 404
     code = "model_not_found"
+    summary = "Unknown model, version or label"
 
 
-class ServingUnavailable(ServingError):
+class ServingUnavailable(UpstreamError):
     status_code = 503
     code = "serving_unavailable"
+    summary = "Serving unreachable or overloaded (Retry-After)"
     retry_after_s = 2
 
 
-class ServingTimeout(ServingError):
+class ServingTimeout(UpstreamError):
     status_code = 504
     code = "serving_timeout"
+    summary = "Serving or the whole request past its deadline"
 
 
-class InferenceFailed(ServingError):
+class InferenceFailed(UpstreamError):
     status_code = 502
     code = "inference_failed"
+    summary = "Serving failed the request or answered malformed outputs"
 
 
 class JobNotFound(RequestError):
@@ -160,11 +194,21 @@ class JobNotFound(RequestError):
 
     status_code = 404
     code = "job_not_found"
+    summary = "No such job for this API key"
 
 
 class JobNotCancelable(RequestError):
     status_code = 409
     code = "job_not_cancelable"
+    summary = "The job already ended"
+
+
+class NoWebhook(RequestError):
+    """Redelivery asked of a job that sent no webhook."""
+
+    status_code = 409
+    code = "no_webhook"
+    summary = "The job has no webhook delivery to repeat"
 
 
 class IdempotencyMismatch(RequestError):
@@ -172,6 +216,7 @@ class IdempotencyMismatch(RequestError):
 
     status_code = 422
     code = "idempotency_mismatch"
+    summary = "Idempotency-Key reused with another upload or other parameters"
 
 
 class CallbackRefused(RequestError):
@@ -179,43 +224,86 @@ class CallbackRefused(RequestError):
 
     status_code = 422
     code = "callback_refused"
+    summary = "callback_url not https on an allowed port, or not globally routable"
 
 
 class WebhookSecretMissing(RequestError):
     status_code = 422
     code = "webhook_secret_missing"
-
-
-class NoWebhook(RequestError):
-    """Redelivery asked for a job that sent no webhook."""
-
-    status_code = 409
-    code = "no_webhook"
+    summary = "callback_url given before POST /v1/webhook-secret"
 
 
 class JobError(GatewayError):
-    """Why a job ended without a result (never raised to a client of the sync API)."""
+    """How a job ended without a result; only ever reported in the job's ``error``."""
 
 
 class JobCanceled(JobError):
     status_code = 409
     code = "canceled"
+    summary = "Canceled at the client's request"
 
 
 class WorkerLost(JobError):
     """The job's worker stopped (crashed, killed) more often than the retry limit allows."""
 
     code = "worker_lost"
+    summary = "The job's worker was lost more often than GATEWAY_JOB_MAX_ATTEMPTS allows"
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+#: Errors any route behind the API key may answer with.
+AUTH_ERRORS: tuple[type[GatewayError], ...] = (MissingApiKey, InvalidApiKey)
+#: Errors of any call to Serving.
+UPSTREAM_ERRORS: tuple[type[GatewayError], ...] = (
+    ModelNotFound,
+    InferenceFailed,
+    ServingUnavailable,
+    ServingTimeout,
+)
+
+
+def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The JSON body of every error response."""
     return {"error": {"code": code, "message": message}}
 
 
+def openapi_responses(*errors: type[GatewayError]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that may raise ``errors``: one entry per status.
+
+    Each status lists its codes in the description and as named examples, and says so
+    when its errors come with ``Retry-After``.
+    """
+    by_status: dict[int, list[type[GatewayError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status_code, []).append(error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(by_status):
+        group = by_status[status]
+        response: dict[str, Any] = {
+            "model": ErrorResponse,
+            "description": "; ".join(f"`{e.code}`: {e.summary}" for e in group),
+            "content": {
+                "application/json": {
+                    "examples": {
+                        e.code: {"summary": e.summary, "value": _error_body(e.code, e.summary)}
+                        for e in group
+                    }
+                }
+            },
+        }
+        if any(e.retry_after_s is not None for e in group):
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer"},
+                }
+            }
+        responses[status] = response
+    return responses
+
+
 def _response(status: int, code: str, message: str, retry_after: int | None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    return JSONResponse(_error_body(code, message), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -235,16 +323,17 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return _response(422, "validation_error", "; ".join(parts) or "invalid request", None)
+        message = "; ".join(parts) or "invalid request"
+        return _response(InvalidParameters.status_code, InvalidParameters.code, message, None)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = ROUTING_CODES.get(exc.status_code, "http_error")
         return _response(exc.status_code, code, str(exc.detail), None)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", extra={"path": request.url.path})
-        return _response(500, "internal", "internal error", None)
+        return _response(GatewayError.status_code, GatewayError.code, "internal error", None)
 
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -11,16 +11,33 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from contract.aggregation import Strategy
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from . import metrics
 from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
-from .errors import BadRequest, ServingError, ServingTimeout, ServingUnavailable
+from .detection import DetectionResult, DetectOptions
+from .errors import (
+    AUTH_ERRORS,
+    UPSTREAM_ERRORS,
+    AggregationUnavailable,
+    BadRequest,
+    ClientDisconnected,
+    GatewayError,
+    InvalidParameters,
+    InvalidVideo,
+    MissingVideo,
+    Overloaded,
+    ServingTimeout,
+    ServingUnavailable,
+    UnsupportedMediaType,
+    UploadTooLarge,
+    UpstreamError,
+    VideoLimitExceeded,
+    openapi_responses,
+)
 from .logs import request_id_var
-from .pipeline import DetectionResult, DetectOptions, StageTimer
 from .schemas import (
     DetectionResponse,
-    ErrorResponse,
     FaceResult,
     Health,
     ModelInfo,
@@ -31,26 +48,30 @@ from .schemas import (
     TrackResult,
     VideoSummary,
 )
-from .serving_client import ModelInfo as ServedModelInfo
-from .serving_client import ModelRef, VersionStatus
+from .serving_types import ModelRef, ServedVersion, VersionDescription
+from .timing import StageTimer
 from .upload import receive_upload
 
 router = APIRouter()
 
-_ERRORS = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in {
-        401: "Missing API key",
-        403: "Unknown or revoked API key",
-        404: "Unknown model version or label",
-        413: "Upload over GATEWAY_MAX_UPLOAD_BYTES",
-        415: "Not a video, or no decodable video stream",
-        422: "Video over a limit (duration, frames, resolution) or invalid parameters",
-        429: "Too many videos in progress (Retry-After)",
-        503: "Serving unreachable (Retry-After)",
-        504: "Deadline exceeded",
-    }.items()
-}
+# What each route may answer besides 200, from the one table in ``errors``.
+_READYZ_ERRORS = openapi_responses(ServingUnavailable)
+_MODELS_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, *UPSTREAM_ERRORS)
+_DETECT_ERRORS = openapi_responses(
+    GatewayError,
+    *AUTH_ERRORS,
+    BadRequest,
+    InvalidParameters,
+    UploadTooLarge,
+    UnsupportedMediaType,
+    MissingVideo,
+    InvalidVideo,
+    VideoLimitExceeded,
+    AggregationUnavailable,
+    ClientDisconnected,
+    Overloaded,
+    *UPSTREAM_ERRORS,
+)
 
 _UPLOAD_DOC = {
     "requestBody": {
@@ -75,7 +96,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, tags=["operations"], responses={503: _ERRORS[503]})
+@router.get("/readyz", response_model=Health, tags=["operations"], responses=_READYZ_ERRORS)
 async def readyz(client: ClientDep, settings: SettingsDep) -> Health:
     """Serving is reachable and the model has an AVAILABLE version (readiness)."""
     ok, detail = await client.ready(settings.model_name)
@@ -94,7 +115,7 @@ async def prometheus_metrics() -> Response:
     response_model=ModelsResponse,
     tags=["models"],
     dependencies=[ApiKey],
-    responses={k: _ERRORS[k] for k in (401, 403, 404, 503)},
+    responses=_MODELS_ERRORS,
 )
 async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsResponse:
     """Versions Serving knows of the model, their states and labels, and what each
@@ -102,12 +123,12 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
     statuses = sorted(await client.model_status(settings.model_name), key=lambda s: s.version)
     labels = await client.version_labels(settings.model_name, settings.label_names)
 
-    async def describe(status: VersionStatus) -> ServedModelInfo | None:
+    async def describe(status: ServedVersion) -> VersionDescription | None:
         if status.state != "AVAILABLE":
             return None
         try:
             return await client.model_info(ModelRef(settings.model_name, version=status.version))
-        except ServingError:
+        except UpstreamError:
             return None  # unloaded meanwhile, or Serving went away: the status says enough
 
     described = await asyncio.gather(*(describe(s) for s in statuses))
@@ -133,7 +154,7 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
     response_model=DetectionResponse,
     tags=["detection"],
     dependencies=[ApiKey],
-    responses=_ERRORS,
+    responses=_DETECT_ERRORS,
     openapi_extra=_UPLOAD_DOC,
 )
 async def detect(
@@ -154,9 +175,10 @@ async def detect(
         Strategy | None,
         Query(
             description=(
-                "How a face track is scored: from its per-face scores (mean, median, "
-                "topk_mean, confident, max) or by the version's sequence head (sequence). "
-                "Default: sequence for versions with a sequence head, else confident."
+                "How a face track is scored: from its per-face scores "
+                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
+                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
+                f"sequence head, else {DEFAULT_STRATEGY}."
             )
         ),
     ] = None,
@@ -224,7 +246,7 @@ def _response(result: DetectionResult, opts: DetectOptions, timer: StageTimer) -
         for f in result.frames
     ]
     return DetectionResponse(
-        verdict=result.verdict.verdict,  # type: ignore[arg-type]
+        verdict=result.verdict.verdict,
         score=round(result.verdict.score, 4),
         threshold=round(result.verdict.threshold, 4),
         aggregation=result.strategy,

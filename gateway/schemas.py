@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
+
+from contract import VerdictLabel
+from contract.aggregation import Strategy
 
 
 class ModelInfo(BaseModel):
+    """The model version that answered a detection."""
+
     name: str
     version: int = Field(description="The model version that actually answered.")
     label: str | None = Field(None, description="The version label asked for, if any.")
@@ -54,10 +57,10 @@ class Timings(BaseModel):
 
 
 class DetectionResponse(BaseModel):
-    verdict: Literal["real", "fake", "inconclusive"]
+    verdict: VerdictLabel
     score: float = Field(description="Video fake probability in [0, 1].")
     threshold: float = Field(description="Decision threshold of the answering model version.")
-    aggregation: str
+    aggregation: Strategy = Field(description="The aggregation that decided.")
     model: ModelInfo
     frames_analyzed: int
     video: VideoSummary

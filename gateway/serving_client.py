@@ -1,7 +1,9 @@
 """The gateway's only way to Serving: TF Serving's gRPC API over one shared async channel.
 
 Works unchanged against ``tensorflow/serving`` and the local ``python -m serving``.
-Readiness comes from here (``GetModelStatus``), not from the web layer.
+Readiness comes from here (``GetModelStatus``), not from the web layer. What it returns
+is plain data (:mod:`gateway.serving_types`); gRPC failures become the domain errors of
+:class:`~gateway.errors.UpstreamError`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -27,13 +29,15 @@ from tensorflow_serving.apis import (
 
 import contract
 
+from .answers import read_description
 from .errors import (
     InferenceFailed,
     ModelNotFound,
-    ServingError,
     ServingTimeout,
     ServingUnavailable,
+    UpstreamError,
 )
+from .serving_types import ModelRef, Prediction, ServedVersion, VersionDescription
 from .tensors import from_tensor_proto, to_tensor_proto
 
 log = logging.getLogger(__name__)
@@ -53,51 +57,13 @@ _STATE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """Which model to ask: a name and at most one of a version or a label."""
-
-    name: str
-    version: int | None = None
-    label: str | None = None
-
-    def spec(self, signature: str = contract.SERVING_SIGNATURE) -> model_pb2.ModelSpec:
-        spec = model_pb2.ModelSpec(name=self.name, signature_name=signature)
-        if self.version is not None:
-            spec.version.CopyFrom(wrappers_pb2.Int64Value(value=self.version))
-        elif self.label is not None:
-            spec.version_label = self.label
-        return spec
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The outputs of one Predict call and the version that computed them."""
-
-    name: str
-    version: int
-    outputs: dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a version's ``model_info`` signature says about it, and which version said it."""
-
-    name: str
-    #: None when Serving did not say which version answered.
-    version: int | None
-    threshold: float
-    #: The shorter frame side the version needs; 0 when any size will do.
-    frame_min_side: int
-    #: Faces per window of the version's sequence head; 0 when it has none.
-    sequence_length: int = 0
-
-
-@dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: str
-    error: str = ""
+def _model_spec(model: ModelRef, signature: str) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=model.name, signature_name=signature)
+    if model.version is not None:
+        spec.version.CopyFrom(wrappers_pb2.Int64Value(value=model.version))
+    elif model.label is not None:
+        spec.version_label = model.label
+    return spec
 
 
 @dataclass(frozen=True)
@@ -109,6 +75,8 @@ class TlsConfig:
     client_key: Path | None = None
 
     def credentials(self) -> grpc.ChannelCredentials:
+        """gRPC channel credentials from the PEM files."""
+
         def read(p: Path | None) -> bytes | None:
             return p.read_bytes() if p is not None else None
 
@@ -121,14 +89,15 @@ class TlsConfig:
 
 @dataclass
 class ClientOptions:
+    """Deadlines, retries, message size and TLS of the channels to Serving."""
+
     timeout_s: float = 30.0
     retries: int = 2
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     tls: TlsConfig | None = None
-    extra_channel_options: list[tuple[str, object]] = field(default_factory=list)
 
 
-def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> ServingError:
+def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> UpstreamError:
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.NOT_FOUND:
         return ModelNotFound(f"Serving has no such model or version: {details}")
@@ -162,17 +131,16 @@ def _is_missing_signature(exc: BaseException | None) -> bool:
 class ServingClient:
     """Async client for one or more Serving targets, round-robin, with retries."""
 
-    def __init__(self, targets: list[str], options: ClientOptions | None = None) -> None:
+    def __init__(self, targets: list[str], options: ClientOptions) -> None:
         if not targets:
             raise ValueError("at least one Serving target is required")
-        self.options = options or ClientOptions()
+        self.options = options
         channel_options: list[tuple[str, object]] = [
             ("grpc.max_receive_message_length", self.options.max_message_bytes),
             ("grpc.max_send_message_length", self.options.max_message_bytes),
             # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.enable_retries", 0),
-            *self.options.extra_channel_options,
         ]
         self.targets = targets
         self._channels: list[grpc.aio.Channel] = []
@@ -226,7 +194,7 @@ class ServingClient:
         timeout_s: float | None = None,
     ) -> Prediction:
         """Call ``Predict`` and return outputs with the version that answered."""
-        request = predict_pb2.PredictRequest(model_spec=model.spec(signature))
+        request = predict_pb2.PredictRequest(model_spec=_model_spec(model, signature))
         for key, value in inputs.items():
             request.inputs[key].CopyFrom(to_tensor_proto(value))
 
@@ -245,7 +213,7 @@ class ServingClient:
 
     async def model_info(
         self, model: ModelRef, *, timeout_s: float | None = None
-    ) -> ModelInfo | None:
+    ) -> VersionDescription | None:
         """Ask the version ``model`` resolves to for its ``model_info``; None if it has none.
 
         One 1x1 frame goes in; the answer names the version, so a request can pin it before
@@ -258,36 +226,16 @@ class ServingClient:
                 signature=contract.MODEL_INFO_SIGNATURE,
                 timeout_s=timeout_s,
             )
-        except ServingError as exc:
+        except UpstreamError as exc:
             if _is_missing_signature(exc.__cause__):
                 return None
             raise
 
-        def first(key: str) -> np.generic:
-            return np.asarray(answer.outputs[key]).reshape(-1)[0]
-
-        try:
-            threshold = float(first(contract.THRESHOLD))
-            side = int(first(contract.FRAME_MIN_SIDE))
-            length = (
-                int(first(contract.SEQUENCE_LENGTH))
-                if contract.SEQUENCE_LENGTH in answer.outputs
-                else 0
-            )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            signature = contract.MODEL_INFO_SIGNATURE
-            raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
-        return ModelInfo(
-            name=answer.name,
-            version=answer.version if answer.version >= 0 else None,
-            threshold=threshold,
-            frame_min_side=max(0, side),
-            sequence_length=max(0, length),
-        )
+        return read_description(answer)
 
     async def model_status(
         self, name: str, *, timeout_s: float | None = None
-    ) -> list[VersionStatus]:
+    ) -> list[ServedVersion]:
         """Every version Serving knows of ``name``, with its state."""
         model = ModelRef(name)
         request = get_model_status_pb2.GetModelStatusRequest(
@@ -300,30 +248,13 @@ class ServingClient:
 
         response = await self._call(call, model, timeout_s)
         return [
-            VersionStatus(
+            ServedVersion(
                 version=s.version,
                 state=_STATE_NAMES.get(s.state, str(s.state)),
                 error=s.status.error_message,
             )
             for s in response.model_version_status
         ]
-
-    async def signature_outputs(
-        self, model: ModelRef, *, timeout_s: float | None = None
-    ) -> dict[str, list[str]]:
-        """Signature names of a version mapped to their output names (``GetModelMetadata``)."""
-        request = get_model_metadata_pb2.GetModelMetadataRequest(
-            model_spec=model.spec(""), metadata_field=["signature_def"]
-        )
-
-        async def call(channel: grpc.aio.Channel, remaining: float):  # type: ignore[no-untyped-def]
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            return await stub.GetModelMetadata(request, timeout=remaining)
-
-        response = await self._call(call, model, timeout_s)
-        defs = get_model_metadata_pb2.SignatureDefMap()
-        response.metadata["signature_def"].Unpack(defs)
-        return {key: sorted(sig.outputs.keys()) for key, sig in defs.signature_def.items()}
 
     async def version_labels(
         self, name: str, labels: list[str], *, timeout_s: float | None = None
@@ -337,7 +268,7 @@ class ServingClient:
         for label in labels:
             model = ModelRef(name, label=label)
             request = get_model_metadata_pb2.GetModelMetadataRequest(
-                model_spec=model.spec(""), metadata_field=["signature_def"]
+                model_spec=_model_spec(model, ""), metadata_field=["signature_def"]
             )
 
             async def call(channel: grpc.aio.Channel, remaining: float, request=request):  # type: ignore[no-untyped-def]
@@ -355,7 +286,7 @@ class ServingClient:
         """Whether some version of ``name`` is AVAILABLE, and why not otherwise."""
         try:
             statuses = await self.model_status(name, timeout_s=timeout_s)
-        except ServingError as exc:
+        except UpstreamError as exc:
             return False, exc.message
         if any(s.state == "AVAILABLE" for s in statuses):
             return True, "ok"

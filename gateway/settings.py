@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contract
+from contract.aggregation import Strategy
+from contract.sampling import DEFAULT_FRAME_COUNT
 
 #: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-DEFAULT_FRAMES = 32
+DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
-
-Aggregation = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 
 
 class Settings(BaseSettings):
@@ -60,7 +59,7 @@ class Settings(BaseSettings):
     #: whole-frame classifier would see the padding.
     frame_canvas: int | None = Field(None, alias="GATEWAY_FRAME_CANVAS", ge=32)
     #: Unset: ``sequence`` for versions with a sequence head, ``confident`` otherwise.
-    aggregation: Aggregation | None = Field(None, alias="GATEWAY_AGGREGATION")
+    aggregation: Strategy | None = Field(None, alias="GATEWAY_AGGREGATION")
     #: Used only when the answering model version ships no threshold.
     default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)
     max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)

@@ -1,8 +1,11 @@
-"""Probe and decode stages: is the upload a video within limits, and which frames to analyse.
+"""Decode stage: which frames to analyse, decoded as upright RGB at the size to send.
 
 Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
 timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
 frame to RGB in one swscale call.  Only the sampled frames are converted.
+Probing the upload first is :mod:`gateway.probe`.
+Which frames are sampled (times, the frame a time picks, the stream timing they come
+from) is :mod:`contract.sampling`, shared with ``model_export``.
 """
 
 from __future__ import annotations
@@ -11,15 +14,16 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from contract.frames import display_rotation, upright
+from contract import sampling
+from contract.frames import upright
 
-from .errors import InvalidVideo, VideoLimitExceeded
+from .errors import InvalidVideo
+from .probe import VideoInfo, open_video
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +32,6 @@ SEEK_MIN_GAP_S = 2.0
 #: Skip decoding frames that nothing refers to (most B-frames) when they come before
 #: the next sample: such a frame can never be the one picked.
 SKIP_UNREFERENCED = True
-
-
-@dataclass(frozen=True)
-class VideoLimits:
-    """What the gateway accepts; a video over any of them gets a 422 naming it."""
-
-    max_duration_s: float
-    max_frames: int
-    max_pixels: int
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the probe learnt about an upload. Width and height are as displayed."""
-
-    duration_s: float
-    fps: float
-    width: int
-    height: int
-    rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
-    frame_count: int
-    codec: str
 
 
 @dataclass(frozen=True)
@@ -63,125 +45,13 @@ class SampledFrame:
     content: tuple[int, int] = (0, 0)
 
 
-def _open(path: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidVideo(f"not a readable video container: {exc}") from exc
-
-
-def probe(path: Path, limits: VideoLimits) -> VideoInfo:
-    """Check that ``path`` holds a decodable video stream within ``limits``."""
-    with _open(path) as container:
-        if not container.streams.video:
-            raise InvalidVideo("the upload has no video stream")
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        if ctx is None or not ctx.name:
-            raise InvalidVideo("the video stream has an unknown codec")
-        width, height = int(ctx.width or 0), int(ctx.height or 0)
-        if width > 0 and height > 0 and width * height > limits.max_pixels:
-            raise VideoLimitExceeded(
-                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
-            )
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        duration_s = _duration_s(container, stream)
-        first = _first_frame(container, stream)
-        if first is None:
-            raise InvalidVideo("the video stream holds no decodable frame")
-        width, height = first.width, first.height
-        if width * height > limits.max_pixels:
-            raise VideoLimitExceeded(
-                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
-            )
-        frames = int(stream.frames or 0)
-        if duration_s <= 0 or (frames <= 0 and fps <= 0):
-            duration_s, frames = _scan_packets(container, stream, limits.max_frames)
-        if frames <= 0:
-            frames = max(1, round(duration_s * fps))
-        if fps <= 0 and duration_s > 0:
-            fps = frames / duration_s
-        rotation = display_rotation(stream, first)
-    if duration_s > limits.max_duration_s:
-        raise VideoLimitExceeded(
-            f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
-        )
-    if frames > limits.max_frames:
-        raise VideoLimitExceeded(f"{frames} frames exceed the limit of {limits.max_frames} frames")
-    if rotation in (90, 270):
-        width, height = height, width
-    return VideoInfo(
-        duration_s=duration_s,
-        fps=fps,
-        width=width,
-        height=height,
-        rotation=rotation,
-        frame_count=frames,
-        codec=str(ctx.name),
-    )
-
-
-def _duration_s(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return 0.0
-
-
-def _first_frame(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> av.VideoFrame | None:
-    try:
-        for frame in container.decode(stream):
-            return frame
-    except av.error.FFmpegError as exc:
-        raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
-    return None
-
-
-def _scan_packets(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_frames: int
-) -> tuple[float, int]:
-    """Count frames and span by demuxing (no decoding), for streams without a duration."""
-    container.seek(0)
-    count, last = 0, None
-    first = None
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:
-                continue
-            count += 1
-            if count > max_frames:
-                raise VideoLimitExceeded(f"more than {max_frames} frames: over the frame limit")
-            if packet.pts is not None:
-                first = packet.pts if first is None else min(first, packet.pts)
-                last = packet.pts if last is None else max(last, packet.pts)
-    except av.error.FFmpegError:
-        pass  # a truncated tail still leaves the frames counted so far
-    if first is None or last is None or not stream.time_base or last <= first:
-        return 0.0, count
-    return float((last - first) * stream.time_base), count
-
-
 def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
     """Timestamps (seconds from the start) to sample: ``frames`` uniformly, or ``rate`` per second.
 
-    Never asks for more frames than the video holds.
+    :func:`contract.sampling.sample_times` for a probed video; never asks for more frames
+    than the video holds.
     """
-    if rate is not None and info.duration_s > 0:
-        count = max(1, math.floor(info.duration_s * rate))
-        count = min(count, frames, info.frame_count)
-        step = 1.0 / rate
-        return [i * step for i in range(count)]
-    count = max(1, min(frames, info.frame_count))
-    span = max(info.duration_s - (1.0 / info.fps if info.fps > 0 else 0.0), 0.0)
-    if count == 1:
-        return [0.0]
-    return [span * i / (count - 1) for i in range(count)]
+    return sampling.sample_times(info.duration_s, info.fps, info.frame_count, frames, rate)
 
 
 def scaled_size(width: int, height: int, max_side: int, min_side: int = 0) -> tuple[int, int]:
@@ -218,6 +88,17 @@ def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
     return out
 
 
+def letterbox_box_scale(frame: SampledFrame) -> list[float]:
+    """``[sy, sx, sy, sx]`` that maps a box normalised to ``frame.image`` onto its picture.
+
+    Undoes :func:`_letterbox`: a box the model found in the padded canvas, normalised to
+    the canvas, becomes normalised to the picture inside it. 1s for frames sent as is.
+    """
+    height, width = frame.image.shape[:2]
+    content_h, content_w = frame.content if frame.content[0] else (height, width)
+    return [height / content_h, width / content_w, height / content_h, width / content_w]
+
+
 def _decode(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
@@ -231,8 +112,7 @@ def _decode(
     reorder delay) skips the most without ever dropping a frame that could be picked.
     """
     ctx = stream.codec_context
-    time_base = stream.time_base or Fraction(1, 90000)
-    start_pts = stream.start_time or 0
+    start_pts, time_base = sampling.stream_clock(stream)
     for packet in container.demux(stream):
         skip = False
         if SKIP_UNREFERENCED and packet.pts is not None:
@@ -274,13 +154,12 @@ def iter_frames(
     if not times:
         return
     emitted = 0
-    with _open(path) as container:
+    with open_video(path) as container:
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
-        time_base = stream.time_base or Fraction(1, 90000)
-        start_pts = stream.start_time or 0
-        half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+        start_pts, time_base = sampling.stream_clock(stream)
+        half_frame = sampling.half_frame_s(info.fps)
         seeking = True
         target_i = 0
         last_t = -math.inf
@@ -288,8 +167,9 @@ def iter_frames(
         size: tuple[int, int] | None = None
 
         def skip_before() -> float:
-            # A frame is picked for a target T when it is the first with t >= T - half;
-            # anything earlier than that (less a quarter frame for rounding) never is.
+            # A frame is picked for a target T when it is the first with t >= T - half
+            # (sampling.picks); anything earlier than that (less a quarter frame for
+            # rounding) never is.
             if half_frame <= 0 or target_i >= len(times):
                 return -math.inf
             return times[target_i] - 1.5 * half_frame
@@ -305,16 +185,15 @@ def iter_frames(
             except av.error.FFmpegError as exc:
                 log.warning("decode stopped early", extra={"error": str(exc), "frames": emitted})
                 break
-            if frame.pts is not None:
-                t = float((frame.pts - start_pts) * time_base)
-            else:
-                t = last_t + (1.0 / info.fps if info.fps > 0 else 0.0)
+            t = sampling.frame_time_s(
+                frame.pts, start_pts, time_base, previous_s=last_t, fps=info.fps
+            )
             if t + 1e-6 < last_t and seeking:
                 # A seek landed before where we already were: the GOP is longer than the
                 # gap, so seeking only re-decodes. Decode straight through from here on.
                 seeking = False
             last_t = max(last_t, t)
-            if t + half_frame < times[target_i]:
+            if not sampling.picks(t, times[target_i], info.fps):
                 gap = times[target_i] - t
                 if seeking and gap > SEEK_MIN_GAP_S:
                     target_pts = int(times[target_i] / time_base) + start_pts
@@ -334,8 +213,9 @@ def iter_frames(
             if canvas is not None:
                 image = _letterbox(image, canvas)
             # One decoded frame may serve several targets when sampling faster than the fps.
-            while target_i < len(times) and times[target_i] <= t + half_frame:
-                yield SampledFrame(index=emitted, t_s=round(t, 4), image=image, content=content)
+            while target_i < len(times) and sampling.picks(t, times[target_i], info.fps):
+                t_s = round(t, sampling.TIME_DIGITS)
+                yield SampledFrame(index=emitted, t_s=t_s, image=image, content=content)
                 emitted += 1
                 target_i += 1
     if emitted == 0:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import contract
+from contract.sampling import DEFAULT_FRAME_COUNT
 
 log = logging.getLogger("model_export")
 
@@ -167,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify whole frames instead of detected faces",
     )
     train.add_argument("--folds", type=int, default=0, help="k-fold cross-validation first")
-    train.add_argument("--frames", type=int, default=16, help="frames per video")
+    train.add_argument(
+        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+    )
     train.add_argument("--val-fraction", type=float, default=0.2)
     train.add_argument("--test-fraction", type=float, default=0.2)
     train.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
@@ -202,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="data set roots (FF++, DFDC, real/fake folders or labels.csv)",
     )
-    evaluate.add_argument("--frames", type=int, default=16, help="frames per video (%(default)s)")
+    evaluate.add_argument(
+        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+    )
     evaluate.add_argument(
         "--output",
         type=Path,
@@ -230,7 +235,7 @@ def _add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",
         type=int,
-        default=16,
+        default=DEFAULT_FRAME_COUNT,
         help="frames per video for calibration and gate (%(default)s)",
     )
     parser.add_argument("--version", type=int, default=None, help="explicit version number")

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export.video_io import encode_clip
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ class DemoConfig:
     """Size of the synthetic data set; the defaults train in well under two minutes."""
 
     clips_per_source: int = 32
-    frames_per_clip: int = 16
+    #: As many frames as a video is scored on, so that every sampled frame is a new one.
+    frames_per_clip: int = DEFAULT_FRAME_COUNT
     size: int = 160
     fps: int = 12
     seed: int = 0

@@ -27,6 +27,7 @@ from contract.aggregation import (
     decide,
     frame_results,
 )
+from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import metrics
 from model_export.datasets import LabelledVideo
 from model_export.savedmodel import LoadedVersion, load_version
@@ -112,7 +113,7 @@ def score_video(
 
 
 def evaluate_version(
-    version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = 16
+    version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAME_COUNT
 ) -> Evaluation:
     """Score every video with the version at ``version`` and return the evaluation."""
     with load_version(version) as loaded:

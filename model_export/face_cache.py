@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export.datasets import LabelledVideo
 from model_export.face_export import FaceConfig, face_crops
 from model_export.preprocess import preprocess_frames
@@ -56,7 +57,7 @@ def cache_key(video: Path, size: int, faces: FaceConfig, frames_per_video: int) 
     stat = Path(video).stat()
     text = json.dumps(
         [str(Path(video).resolve()), stat.st_size, stat.st_mtime_ns, size, asdict(faces),
-         frames_per_video], sort_keys=True,
+         frames_per_video, "sampled-by-time"], sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -92,7 +93,7 @@ def extract_faces(
     *,
     size: int,
     faces: FaceConfig | None = None,
-    frames_per_video: int = 16,
+    frames_per_video: int = DEFAULT_FRAME_COUNT,
 ) -> list[Path]:
     """Make sure every video has a shard of face crops; return the shard paths in order."""
     faces = faces or FaceConfig()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import metrics
 from model_export.augment import add_self_blended
 from model_export.datasets import LabelledVideo, discover, split_by_group
@@ -47,7 +48,7 @@ class PipelineConfig:
     output: Path
     train: TrainConfig = field(default_factory=TrainConfig)
     faces: FaceConfig | None = field(default_factory=FaceConfig)
-    frames_per_video: int = 16
+    frames_per_video: int = DEFAULT_FRAME_COUNT
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     self_blend: bool = False

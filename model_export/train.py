@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.aggregation import DEFAULT_STRATEGY, Strategy, aggregate_scores
+from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import metrics
 from model_export.augment import augment_image
 from model_export.models import build_classifier
@@ -49,7 +50,7 @@ class TrainConfig:
     epochs: int = 15
     batch_size: int = 32
     learning_rate: float = 2e-3
-    frames_per_clip: int = 8
+    frames_per_clip: int = DEFAULT_FRAME_COUNT
     val_fraction: float = 0.25
     width: int = 16
     dropout: float = 0.3

@@ -1,19 +1,27 @@
 """Encode and decode H.264 clips with PyAV.
 
-Decoding samples frames uniformly over the clip, the way the gateway does, so that a model
-trains on the frames it will see when serving.
+Decoding samples frames with :mod:`contract.sampling`, the functions the gateway samples
+with (uniform in time, the same frame for each target time), so that a model trains,
+calibrates and is evaluated on the frames it will see when serving.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from contract import sampling
 from contract.frames import display_rotation, upright
+from contract.sampling import DEFAULT_FRAME_COUNT
+
+log = logging.getLogger(__name__)
 
 
 def encode_clip(
@@ -53,33 +61,66 @@ def count_frames(path: Path) -> int:
         return sum(1 for packet in container.demux(stream) if packet.size)
 
 
-def uniform_indices(total: int, num: int) -> np.ndarray:
-    """``num`` frame indices spread evenly over ``total`` frames (fewer if the clip is short)."""
-    if total <= 0 or num <= 0:
-        return np.zeros([0], np.int64)
-    return np.unique(np.linspace(0, total - 1, min(num, total)).round().astype(np.int64))
+@dataclass(frozen=True)
+class SampledClip:
+    """The frames a clip is scored on, with the time each was shown at."""
+
+    #: ``uint8`` RGB ``[n, H, W, 3]``, upright.
+    frames: np.ndarray
+    #: Seconds from the start, one per frame, rounded as the gateway reports them.
+    times_s: list[float]
 
 
-def sample_frames(path: Path, num_frames: int = 32) -> np.ndarray:
-    """Decode ``num_frames`` uniformly spaced RGB frames ``[n, H, W, 3]`` from ``path``.
+def decode_samples(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> SampledClip:
+    """Decode the ``num_frames`` frames the gateway would score from ``path``.
 
-    Every frame is decoded (H.264 needs it) but only the sampled ones are converted to RGB,
-    and turned upright by the display rotation, as the gateway turns them.
+    The target times are :func:`contract.sampling.sample_times` of the clip's
+    :func:`contract.sampling.stream_timing`, and each target gets the frame
+    :func:`contract.sampling.picks` chooses, as in the gateway's decoder; a decoded frame
+    serving several targets is repeated, as the gateway repeats it. Frames are decoded in
+    one sequential pass, only the picked ones converted to RGB, full size, and turned
+    upright by the display rotation. A stream damaged midway gives the frames decoded
+    before the damage, as in the gateway.
     """
-    wanted = set(uniform_indices(count_frames(path), num_frames).tolist())
     picked: list[np.ndarray] = []
-    rotation: int | None = None
+    times_s: list[float] = []
+    with av.open(str(path)) as container:
+        # Timed in a container of its own, as the gateway probes before it decodes.
+        timing = sampling.stream_timing(container, container.streams.video[0])
+    targets = sampling.sample_times(timing.duration_s, timing.fps, timing.frame_count, num_frames)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        for index, frame in enumerate(container.decode(stream)):
-            if rotation is None:
-                # Upright as the gateway shows them: phone videos are stored sideways.
-                rotation = display_rotation(stream, frame)
-            if index in wanted:
-                picked.append(upright(frame.to_ndarray(format="rgb24"), rotation))
+        start_pts, time_base = sampling.stream_clock(stream)
+        rotation: int | None = None
+        target_i, last_t = 0, -math.inf
+        try:
+            for frame in container.decode(stream):
+                if rotation is None:
+                    # Upright as the gateway shows them: phone videos are stored sideways.
+                    rotation = display_rotation(stream, frame)
+                t = sampling.frame_time_s(
+                    frame.pts, start_pts, time_base, previous_s=last_t, fps=timing.fps
+                )
+                last_t = max(last_t, t)
+                if not sampling.picks(t, targets[target_i], timing.fps):
+                    continue
+                image = upright(frame.to_ndarray(format="rgb24"), rotation)
+                while target_i < len(targets) and sampling.picks(t, targets[target_i], timing.fps):
+                    picked.append(image)
+                    times_s.append(round(t, sampling.TIME_DIGITS))
+                    target_i += 1
+                if target_i == len(targets):
+                    break
+        except av.error.FFmpegError as exc:
+            log.warning("decode stopped early", extra={"path": str(path), "error": str(exc)})
     if not picked:
         raise ValueError(f"no decodable video frames in {path}")
-    return np.stack(picked)
+    return SampledClip(np.stack(picked), times_s)
+
+
+def sample_frames(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> np.ndarray:
+    """The RGB frames ``[n, H, W, 3]`` of :func:`decode_samples`, without their times."""
+    return decode_samples(path, num_frames).frames
 
 
 def clip_info(path: Path) -> dict[str, object]:

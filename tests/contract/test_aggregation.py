@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import pytest
 
+import contract
 from contract.aggregation import (
+    STRATEGIES,
     Face,
     FrameResult,
+    Strategy,
     aggregate_scores,
     decide,
     iou,
@@ -89,3 +94,10 @@ def test_whole_frame_models_have_one_track() -> None:
     assert [t.frames for t in verdict.tracks] == [[0, 1, 2]]
     assert verdict.score == pytest.approx(0.5)
     assert verdict.verdict == "fake"  # score >= threshold
+
+
+def test_the_vocabulary_tuples_list_every_value_of_their_literal() -> None:
+    assert set(typing.get_args(Strategy)) == set(STRATEGIES)
+    assert len(STRATEGIES) == len(set(STRATEGIES))
+    assert set(typing.get_args(contract.VerdictLabel)) == set(contract.VERDICTS)
+    assert len(contract.VERDICTS) == len(set(contract.VERDICTS))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import contract
-from gateway.video import VideoLimits, iter_frames, probe, sample_times
+from gateway.probe import VideoLimits, probe
+from gateway.video import iter_frames, sample_times
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.conftest import MODEL_NAME, start_serving

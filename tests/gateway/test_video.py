@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from gateway.errors import InvalidVideo, VideoLimitExceeded
-from gateway.video import VideoLimits, iter_frames, probe, sample_times, scaled_size
+from gateway.probe import VideoLimits, probe
+from gateway.video import iter_frames, sample_times, scaled_size
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 

@@ -1,4 +1,4 @@
-"""H.264 encode/decode with PyAV and uniform frame sampling."""
+"""H.264 encode/decode with PyAV and frame sampling by time."""
 
 from __future__ import annotations
 
@@ -7,21 +7,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.video import VideoLimits, iter_frames, probe
+from gateway.probe import VideoLimits, probe
+from gateway.video import iter_frames
 from model_export.video_io import (
     clip_info,
     count_frames,
+    decode_samples,
     encode_clip,
     sample_frames,
-    uniform_indices,
 )
 from tests.videos import write_clip
 
 
-def test_uniform_indices() -> None:
-    assert uniform_indices(10, 3).tolist() == [0, 4, 9]
-    assert uniform_indices(3, 8).tolist() == [0, 1, 2]
-    assert uniform_indices(0, 8).tolist() == []
+def test_short_clips_give_every_frame_once(tmp_path: Path) -> None:
+    frames = [np.full((48, 64, 3), 10 * i, np.uint8) for i in range(5)]
+    path = encode_clip(frames, tmp_path / "short.mp4", fps=10, crf=10)
+    sampled = decode_samples(path, 32)
+    assert sampled.frames.shape == (5, 48, 64, 3)
+    assert sampled.times_s == [0.0, 0.1, 0.2, 0.3, 0.4]
 
 
 def test_roundtrip(tmp_path: Path) -> None:

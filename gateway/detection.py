@@ -1,4 +1,4 @@
-"""The detection pipeline: named, timed stages from an uploaded file to a verdict.
+"""Detection: named, timed stages from an uploaded file to a verdict.
 
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
@@ -7,18 +7,18 @@
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
 
-Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response.
+Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
+stages themselves live in their own modules (:mod:`~gateway.probe`,
+:mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
+one orders them and decides what a hot swap mid-video means.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +32,19 @@ from contract.aggregation import (
     Track,
     Verdict,
     decide,
-    frame_results,
     link_tracks,
     whole_frame_track,
 )
 
 from . import metrics
-from .errors import AggregationUnavailable, InferenceFailed, InvalidVideo, ModelNotFound
-from .serving_client import ModelInfo, ModelRef, Prediction, ServingClient
-from .video import SampledFrame, VideoInfo, VideoLimits, iter_frames, probe, sample_times
+from .answers import ScoredFrames, read_frames, read_sequence_scores, read_threshold
+from .decoder import ThreadedDecoder
+from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
+from .probe import VideoInfo, VideoLimits, probe
+from .serving_client import ServingClient
+from .serving_types import ModelRef, Prediction, VersionDescription
+from .timing import StageTimer
+from .video import SampledFrame, sample_times
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +61,14 @@ class DetectOptions:
     batch_size: int
     max_side: int
     default_threshold: float
-    canvas: int | None = None
-    decode_threads: bool = False
-
-
-@dataclass
-class StageTimer:
-    """Milliseconds per stage for one request, also observed into the stage histogram."""
-
-    ms: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, time.perf_counter() - start)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.ms[name] = self.ms.get(name, 0.0) + seconds * 1000.0
-        metrics.STAGE_SECONDS.labels(stage=name).observe(seconds)
+    canvas: int | None
+    decode_threads: bool
 
 
 @dataclass
 class DetectionResult:
+    """What the stages found: the video, its per-frame results and the verdict."""
+
     info: VideoInfo
     frames: list[FrameResult]
     verdict: Verdict
@@ -92,90 +79,6 @@ class DetectionResult:
     strategy: Strategy
 
 
-@dataclass
-class _Scored:
-    """The model's per-frame answers, before tracks and a verdict."""
-
-    frames: list[FrameResult]
-    face_aware: bool
-    threshold: float
-    #: Face crops ``[N, F, S, S, 3]`` of face-aware sequence versions, else None.
-    crops: np.ndarray | None
-
-
-class _Decoder:
-    """Runs frame decoding on a worker thread and hands batches to the event loop."""
-
-    _DONE = object()
-
-    def __init__(
-        self,
-        path: Path,
-        info: VideoInfo,
-        times: list[float],
-        opts: DetectOptions,
-        min_side: int = 0,
-    ) -> None:
-        self._path, self._info, self._times, self._opts = path, info, times, opts
-        self._min_side = min_side
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._stop = threading.Event()
-        self.seconds = 0.0
-
-    def start(self) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-
-        def put(item: object) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
-
-        def produce() -> None:
-            start = time.perf_counter()
-            batch: list[SampledFrame] = []
-            try:
-                for frame in iter_frames(
-                    self._path,
-                    self._info,
-                    self._times,
-                    max_side=self._opts.max_side,
-                    min_side=self._min_side,
-                    canvas=self._opts.canvas,
-                    threads=self._opts.decode_threads,
-                ):
-                    if self._stop.is_set():
-                        return
-                    batch.append(frame)
-                    if len(batch) == self._opts.batch_size:
-                        put(batch)
-                        batch = []
-                if batch:
-                    put(batch)
-                put(self._DONE)
-            except BaseException as exc:  # handed over to the event loop and raised there
-                put(exc)
-            finally:
-                self.seconds = time.perf_counter() - start
-
-        return loop.run_in_executor(None, produce)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def batches(self) -> Iterator[list[SampledFrame]]:  # type: ignore[misc]
-        while True:
-            item = await self._queue.get()
-            if item is self._DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-
-
-def _threshold(outputs: dict[str, np.ndarray], default: float) -> float:
-    """The threshold an answer ships (the same in every row), or ``default``."""
-    value = outputs.get(contract.THRESHOLD)
-    return float(np.asarray(value).reshape(-1)[0]) if value is not None else default
-
-
 class DetectionPipeline:
     """Turns a video file into a verdict by way of Serving."""
 
@@ -184,6 +87,7 @@ class DetectionPipeline:
         self.limits = limits
 
     async def run(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
+        """Run every stage on the video at ``path``, timing each into ``timer``."""
         with timer.stage("probe"):
             # The version is asked what it needs while the container is probed, so that
             # frames are decoded at its size and every batch goes to that one version.
@@ -193,28 +97,32 @@ class DetectionPipeline:
             except BaseException:
                 described.cancel()
                 raise
-            model_info = await described
+            description = await described
         times = sample_times(info, opts.frames, opts.rate)
         frames, predictions, decode_s, infer_s = await self._decode_and_infer(
-            path, info, times, opts, model_info
+            path, info, times, opts, description
         )
         timer.add("decode", decode_s)
         timer.add("inference", infer_s)
         answered = predictions[0].version
-        if model_info is not None and model_info.version not in (None, answered) and answered >= 0:
+        if (
+            description is not None
+            and description.version not in (None, answered)
+            and answered >= 0
+        ):
             # The pinned version went away mid-video and another one rescored the frames:
             # what decides (sequence head, threshold) must be that version's.
-            model_info = await self.client.model_info(ModelRef(opts.model.name, version=answered))
+            description = await self.client.model_info(ModelRef(opts.model.name, version=answered))
         aggregate_start = time.perf_counter()
-        scored = self._frame_results(frames, predictions, opts)
-        strategy = self._strategy(opts, model_info, scored)
+        scored = read_frames(frames, predictions, opts.default_threshold)
+        strategy = self._strategy(opts, description, scored)
         tracks, threshold = None, scored.threshold
         if strategy == SEQUENCE_STRATEGY:
-            assert model_info is not None
+            assert description is not None
             model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
             sequence_start = time.perf_counter()
             tracks, threshold = await self._score_sequences(
-                model, frames, scored, model_info.sequence_length
+                model, frames, scored, description.sequence_length
             )
             # The sequence head's call has its own histogram; it is not aggregation time.
             sequence_s = time.perf_counter() - sequence_start
@@ -245,21 +153,29 @@ class DetectionPipeline:
         info: VideoInfo,
         times: list[float],
         opts: DetectOptions,
-        model_info: ModelInfo | None,
+        description: VersionDescription | None,
     ) -> tuple[list[SampledFrame], list[Prediction], float, float]:
-        min_side = model_info.frame_min_side if model_info is not None else 0
-        decoder = _Decoder(path, info, times, opts, min_side)
+        decoder = ThreadedDecoder(
+            path,
+            info,
+            times,
+            batch_size=opts.batch_size,
+            max_side=opts.max_side,
+            min_side=description.frame_min_side if description is not None else 0,
+            canvas=opts.canvas,
+            threads=opts.decode_threads,
+        )
         decode_done = decoder.start()
         frames: list[SampledFrame] = []
         first: Prediction | None = None
         pending: list[asyncio.Task[Prediction]] = []
         model = opts.model
-        if model_info is not None and model_info.version is not None:
+        if description is not None and description.version is not None:
             # One video is scored by one version: the one that described itself.
-            model = ModelRef(model.name, version=model_info.version)
+            model = ModelRef(model.name, version=description.version)
         infer_start: float | None = None
         try:
-            async for batch in decoder.batches():  # type: ignore[attr-defined]
+            async for batch in decoder.batches():
                 frames.extend(batch)
                 if infer_start is None:
                     infer_start = time.perf_counter()
@@ -292,46 +208,12 @@ class DetectionPipeline:
         stack = np.stack([f.image for f in batch])
         return await self.client.predict(model, {contract.FRAMES_INPUT: stack})
 
-    def _frame_results(
-        self, frames: list[SampledFrame], predictions: list[Prediction], opts: DetectOptions
-    ) -> _Scored:
-        """Per-frame (and per-face) results from the model's outputs."""
-
-        def cat(key: str) -> np.ndarray | None:
-            if any(key not in p.outputs for p in predictions):
-                return None
-            return np.concatenate([np.atleast_1d(p.outputs[key]) for p in predictions])
-
-        scores = cat(contract.FAKE_PROBABILITY)
-        if scores is None or scores.shape[0] != len(frames):
-            raise InferenceFailed(
-                f"model output {contract.FAKE_PROBABILITY!r} is missing or has the wrong shape"
-            )
-        threshold = _threshold(predictions[0].outputs, opts.default_threshold)
-        outputs = {
-            key: value
-            for key in (contract.FAKE_PROBABILITY, *contract.FACE_OUTPUTS)
-            if (value := cat(key)) is not None
-        }
-        assert contract.FACE_BOXES not in outputs or all(
-            key in outputs for key in contract.FACE_OUTPUTS
-        )
-        # Boxes come normalised to the image sent; report them on the picture.
-        scales = []
-        for frame in frames:
-            height, width = frame.image.shape[:2]
-            ch, cw = frame.content if frame.content[0] else (height, width)
-            scales.append([height / ch, width / cw, height / ch, width / cw])
-        results, face_aware = frame_results(
-            outputs, [f.t_s for f in frames], box_scales=scales, digits=4
-        )
-        crops = cat(contract.FACE_CROPS) if face_aware else None
-        return _Scored(results, face_aware, threshold, crops)
-
     @staticmethod
-    def _strategy(opts: DetectOptions, model_info: ModelInfo | None, scored: _Scored) -> Strategy:
+    def _strategy(
+        opts: DetectOptions, description: VersionDescription | None, scored: ScoredFrames
+    ) -> Strategy:
         """The strategy asked for, or the best the answering version supports."""
-        length = model_info.sequence_length if model_info is not None else 0
+        length = description.sequence_length if description is not None else 0
         # Face-aware sequence versions hand out their crops; whole-frame ones read frames.
         can_sequence = length > 0 and (not scored.face_aware or scored.crops is not None)
         if opts.strategy is None:
@@ -347,7 +229,7 @@ class DetectionPipeline:
         self,
         model: ModelRef,
         frames: list[SampledFrame],
-        scored: _Scored,
+        scored: ScoredFrames,
         length: int,
     ) -> tuple[list[Track], float]:
         """Score every track with the version's sequence head; return tracks and threshold.
@@ -377,13 +259,8 @@ class DetectionPipeline:
             {contract.FACES_INPUT: np.stack(rows)},
             signature=contract.SEQUENCE_SIGNATURE,
         )
-        window_scores = np.asarray(answer.outputs[contract.FAKE_PROBABILITY]).reshape(-1)
-        if window_scores.shape[0] != len(rows):
-            raise InferenceFailed(
-                f"{contract.SEQUENCE_SIGNATURE!r} answered {window_scores.shape[0]} scores "
-                f"for {len(rows)} sequences"
-            )
+        window_scores = read_sequence_scores(answer, len(rows))
         owners = np.asarray(owner)
         for k, track in enumerate(tracks):
             track.score = float(window_scores[owners == k].mean())
-        return tracks, _threshold(answer.outputs, scored.threshold)
+        return tracks, read_threshold(answer.outputs, scored.threshold)

@@ -1,0 +1,172 @@
+"""Which frames of a video are scored: how many, at which times, and which decoded frame.
+
+Part of the contract because a version's threshold only means something for the frames
+it was calibrated on: ``model_export`` trains, calibrates, evaluates and gates versions on
+frames sampled by these functions, and the gateway scores uploads on frames sampled by
+them, so the frames a threshold is judged on are the frames the service computes.
+
+It holds:
+
+* :data:`DEFAULT_FRAME_COUNT`, the number of frames a video is scored on by default (the
+  ``confident`` rule of :mod:`contract.aggregation` counts frames, so it depends on it);
+* :func:`stream_timing`, the duration, frame rate and frame count read from a container,
+  which the sample times are computed from;
+* :func:`sample_times`, the target times: uniform over the clip, or a rate per second;
+* :func:`frame_time_s` and :func:`picks`, the time of a decoded frame and the rule that
+  decides whether it is the frame a target time picks (the first frame whose timestamp
+  reaches the target less half a frame), which every decoder applies.
+
+Needs PyAV and numpy only: it must not import TensorFlow, nor ``gateway``,
+``model_export`` or ``serving``. Limits (longest video, most frames) and their errors
+belong to the callers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+#: Frames a video is scored on when nothing else is asked: the gateway's default, so the
+#: threshold a version ships is judged on what the gateway computes.
+DEFAULT_FRAME_COUNT = 32
+#: Digits a frame's timestamp (seconds) is reported with.
+TIME_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """How long a video stream lasts and how many frames it holds, as sampling needs it."""
+
+    duration_s: float
+    fps: float
+    frame_count: int
+    #: True when ``frame_count`` was counted by demuxing packets (no usable header).
+    counted: bool = False
+
+
+def stream_timing(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    max_frames: int | None = None,
+) -> StreamTiming:
+    """Duration, frame rate and frame count of ``stream`` from its headers.
+
+    Streams whose headers give no duration, or neither a frame count nor a rate, are
+    demuxed (not decoded) to count packets and measure their span; ``max_frames`` stops
+    that count once it is exceeded (the result then holds ``max_frames + 1``), so that a
+    caller with a limit never reads a huge file to the end. The count seeks ``container``
+    back to the start.
+    """
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    duration_s = _header_duration_s(container, stream)
+    frames = int(stream.frames or 0)
+    counted = False
+    if duration_s <= 0 or (frames <= 0 and fps <= 0):
+        duration_s, frames = _scan_packets(container, stream, max_frames)
+        counted = True
+    if frames <= 0:
+        frames = max(1, round(duration_s * fps))
+    if fps <= 0 and duration_s > 0:
+        fps = frames / duration_s
+    return StreamTiming(duration_s=duration_s, fps=fps, frame_count=frames, counted=counted)
+
+
+def _header_duration_s(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _scan_packets(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    max_frames: int | None,
+) -> tuple[float, int]:
+    """Count packets and their span by demuxing, for streams without a duration."""
+    container.seek(0)
+    count, last = 0, None
+    first = None
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            count += 1
+            if max_frames is not None and count > max_frames:
+                break
+            if packet.pts is not None:
+                first = packet.pts if first is None else min(first, packet.pts)
+                last = packet.pts if last is None else max(last, packet.pts)
+    except av.error.FFmpegError:
+        pass  # a truncated tail still leaves the frames counted so far
+    if first is None or last is None or not stream.time_base or last <= first:
+        return 0.0, count
+    return float((last - first) * stream.time_base), count
+
+
+def sample_times(
+    duration_s: float,
+    fps: float,
+    frame_count: int,
+    count: int = DEFAULT_FRAME_COUNT,
+    rate: float | None = None,
+) -> list[float]:
+    """Target times (seconds from the start) of the frames to score.
+
+    ``count`` times spread uniformly from the first frame to the last one (the duration
+    less one frame), or, with ``rate``, ``rate`` per second from the start, at most
+    ``count``. Never more times than the video holds frames, and always at least one.
+    """
+    if rate is not None and duration_s > 0:
+        n = max(1, math.floor(duration_s * rate))
+        n = min(n, count, frame_count)
+        step = 1.0 / rate
+        return [i * step for i in range(n)]
+    n = max(1, min(count, frame_count))
+    span = max(duration_s - (1.0 / fps if fps > 0 else 0.0), 0.0)
+    if n == 1:
+        return [0.0]
+    return [span * i / (n - 1) for i in range(n)]
+
+
+def half_frame_s(fps: float) -> float:
+    """Half a frame period: how early a frame may be and still be picked for a target."""
+    return 0.5 / fps if fps > 0 else 0.0
+
+
+def picks(frame_t_s: float, target_s: float, fps: float) -> bool:
+    """Whether a decoded frame at ``frame_t_s`` may serve the target time ``target_s``.
+
+    Frames come in time order and the first one for which this holds is the frame the
+    target picks: the first whose timestamp reaches the target less half a frame, i.e.
+    the frame nearest the target on a constant-rate clip, and on a variable-rate clip the
+    first one shown at (or just before) that time. One frame may serve several targets
+    when they are closer together than its duration.
+    """
+    return target_s <= frame_t_s + half_frame_s(fps)
+
+
+def frame_time_s(
+    pts: int | None, start_pts: int, time_base: Fraction, *, previous_s: float, fps: float
+) -> float:
+    """Seconds from the stream's start of a decoded frame with presentation time ``pts``.
+
+    A frame without a timestamp is taken to follow ``previous_s`` (the latest frame time
+    seen) by one frame period.
+    """
+    if pts is not None:
+        return float((pts - start_pts) * time_base)
+    return previous_s + (1.0 / fps if fps > 0 else 0.0)
+
+
+def stream_clock(stream: av.video.stream.VideoStream) -> tuple[int, Fraction]:
+    """The ``start_pts`` and ``time_base`` that :func:`frame_time_s` measures ``stream`` with."""
+    return stream.start_time or 0, stream.time_base or Fraction(1, 90000)

@@ -1,0 +1,117 @@
+"""Reading Serving's answers: per-frame (and per-face) results, thresholds, face crops.
+
+The one place that knows the output tensors of a version's signatures
+(:mod:`contract` names them): ``serving_default`` answers become frame results,
+``model_info`` answers become a :class:`~gateway.serving_types.VersionDescription`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+import contract
+from contract.aggregation import FrameResult, frame_results
+
+from .errors import InferenceFailed
+from .serving_types import Prediction, VersionDescription
+from .video import SampledFrame, letterbox_box_scale
+
+
+@dataclass
+class ScoredFrames:
+    """The model's per-frame answers for one video, before tracks and a verdict."""
+
+    frames: list[FrameResult]
+    face_aware: bool
+    threshold: float
+    #: Face crops ``[N, F, S, S, 3]`` of face-aware sequence versions, else None.
+    crops: np.ndarray | None
+
+
+def _first(outputs: Mapping[str, np.ndarray], key: str) -> np.generic:
+    # Per-version values come repeated once per row; the first row says it.
+    return np.asarray(outputs[key]).reshape(-1)[0]
+
+
+def read_threshold(outputs: Mapping[str, np.ndarray], default: float | None = None) -> float:
+    """The threshold an answer ships (the same in every row), else ``default``.
+
+    Raises ``KeyError`` when the answer ships none and there is no default.
+    """
+    if contract.THRESHOLD not in outputs and default is not None:
+        return default
+    return float(_first(outputs, contract.THRESHOLD))
+
+
+def read_description(answer: Prediction) -> VersionDescription:
+    """A version's ``model_info`` answer; :class:`InferenceFailed` when it is malformed."""
+    try:
+        threshold = read_threshold(answer.outputs)
+        side = int(_first(answer.outputs, contract.FRAME_MIN_SIDE))
+        length = (
+            int(_first(answer.outputs, contract.SEQUENCE_LENGTH))
+            if contract.SEQUENCE_LENGTH in answer.outputs
+            else 0
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        signature = contract.MODEL_INFO_SIGNATURE
+        raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
+    return VersionDescription(
+        name=answer.name,
+        version=answer.version if answer.version >= 0 else None,
+        threshold=threshold,
+        frame_min_side=max(0, side),
+        sequence_length=max(0, length),
+    )
+
+
+def read_frames(
+    frames: list[SampledFrame], predictions: list[Prediction], default_threshold: float
+) -> ScoredFrames:
+    """Per-frame (and per-face) results from the ``serving_default`` answers, in order.
+
+    Raises :class:`InferenceFailed` when the answers do not score every frame.
+    """
+
+    def cat(key: str) -> np.ndarray | None:
+        if any(key not in p.outputs for p in predictions):
+            return None
+        return np.concatenate([np.atleast_1d(p.outputs[key]) for p in predictions])
+
+    scores = cat(contract.FAKE_PROBABILITY)
+    if scores is None or scores.shape[0] != len(frames):
+        raise InferenceFailed(
+            f"model output {contract.FAKE_PROBABILITY!r} is missing or has the wrong shape"
+        )
+    threshold = read_threshold(predictions[0].outputs, default_threshold)
+    outputs = {
+        key: value
+        for key in (contract.FAKE_PROBABILITY, *contract.FACE_OUTPUTS)
+        if (value := cat(key)) is not None
+    }
+    assert contract.FACE_BOXES not in outputs or all(
+        key in outputs for key in contract.FACE_OUTPUTS
+    )
+    # Boxes come normalised to the image sent; report them on the picture.
+    results, face_aware = frame_results(
+        outputs,
+        [f.t_s for f in frames],
+        box_scales=[letterbox_box_scale(f) for f in frames],
+        digits=4,
+    )
+    crops = cat(contract.FACE_CROPS) if face_aware else None
+    return ScoredFrames(results, face_aware, threshold, crops)
+
+
+def read_sequence_scores(answer: Prediction, rows: int) -> np.ndarray:
+    """One score per window from a ``classify_sequence`` answer to ``rows`` windows."""
+    scores = np.asarray(answer.outputs[contract.FAKE_PROBABILITY]).reshape(-1)
+    if scores.shape[0] != rows:
+        raise InferenceFailed(
+            f"{contract.SEQUENCE_SIGNATURE!r} answered {scores.shape[0]} scores "
+            f"for {rows} sequences"
+        )
+    return scores

@@ -1,0 +1,106 @@
+"""Probe stage: is the upload a video within the limits, and what does it hold.
+
+Reads the container's metadata and decodes only the first frame (for its real size and
+display rotation); streams without a usable duration are demuxed, not decoded, to count
+their frames (the stream timing is :func:`contract.sampling.stream_timing`, shared with
+``model_export``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from contract import sampling
+from contract.frames import display_rotation
+
+from .errors import InvalidVideo, VideoLimitExceeded
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What the gateway accepts; a video over any of them gets a 422 naming it."""
+
+    max_duration_s: float
+    max_frames: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the probe learnt about an upload. Width and height are as displayed."""
+
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
+    frame_count: int
+    codec: str
+
+
+def open_video(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading; :class:`InvalidVideo` when it is no container FFmpeg reads."""
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidVideo(f"not a readable video container: {exc}") from exc
+
+
+def probe(path: Path, limits: VideoLimits) -> VideoInfo:
+    """Check that ``path`` holds a decodable video stream within ``limits``."""
+    with open_video(path) as container:
+        if not container.streams.video:
+            raise InvalidVideo("the upload has no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None or not ctx.name:
+            raise InvalidVideo("the video stream has an unknown codec")
+        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if width > 0 and height > 0 and width * height > limits.max_pixels:
+            raise VideoLimitExceeded(
+                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
+            )
+        first = _first_frame(container, stream)
+        if first is None:
+            raise InvalidVideo("the video stream holds no decodable frame")
+        width, height = first.width, first.height
+        if width * height > limits.max_pixels:
+            raise VideoLimitExceeded(
+                f"resolution {width}x{height} exceeds the limit of {limits.max_pixels} pixels"
+            )
+        timing = sampling.stream_timing(container, stream, max_frames=limits.max_frames)
+        if timing.counted and timing.frame_count > limits.max_frames:
+            raise VideoLimitExceeded(f"more than {limits.max_frames} frames: over the frame limit")
+        duration_s, fps, frames = timing.duration_s, timing.fps, timing.frame_count
+        rotation = display_rotation(stream, first)
+    if duration_s > limits.max_duration_s:
+        raise VideoLimitExceeded(
+            f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
+        )
+    if frames > limits.max_frames:
+        raise VideoLimitExceeded(f"{frames} frames exceed the limit of {limits.max_frames} frames")
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoInfo(
+        duration_s=duration_s,
+        fps=fps,
+        width=width,
+        height=height,
+        rotation=rotation,
+        frame_count=frames,
+        codec=str(ctx.name),
+    )
+
+
+def _first_frame(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> av.VideoFrame | None:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError as exc:
+        raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
+    return None
