@@ -1,4 +1,7 @@
-"""``python -m gateway``: serve the API over HTTPS with the settings from the environment."""
+"""``python -m gateway``: serve the API over HTTPS with the settings from the environment.
+
+``python -m gateway worker`` runs only job workers (see :mod:`gateway.jobs.standalone`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from ._protos import use_protos_without_tensorflow_runtime
 # Before anything imports the TF Serving protos (see _protos for why).
 use_protos_without_tensorflow_runtime()
 
+import asyncio  # noqa: E402
 import logging  # noqa: E402
 import ssl  # noqa: E402
+import sys  # noqa: E402
 
 import uvicorn  # noqa: E402
 
@@ -35,6 +40,14 @@ class _TlsConfig(uvicorn.Config):
 def main() -> None:
     settings = get_settings()
     logs.configure(settings.log_level)
+    if sys.argv[1:] == ["worker"]:
+        from .jobs.settings import JobSettings
+        from .jobs.standalone import run_worker
+
+        asyncio.run(run_worker(settings, JobSettings()))
+        return
+    if sys.argv[1:]:
+        sys.exit(f"usage: python -m gateway [worker]; unknown arguments {sys.argv[1:]}")
     generate = settings.tls_cert is None and settings.tls_key is None
     if generate and ensure_self_signed(settings.cert_path, settings.key_path):
         log.info("generated a self-signed certificate", extra={"cert": str(settings.cert_path)})

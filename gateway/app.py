@@ -17,9 +17,12 @@ from .admission import Admission
 from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
 from .errors import install_error_handlers
+from .jobs.routes import router as jobs_router
+from .jobs.service import JobService
+from .jobs.settings import JobSettings
 from .logs import request_id_var
 from .probe import VideoLimits
-from .routes import router
+from .routes import detection_response, router
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
 
@@ -89,8 +92,9 @@ def make_client(settings: Settings) -> ServingClient:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the gateway application for ``settings``."""
+def create_app(settings: Settings, job_settings: JobSettings | None = None) -> FastAPI:
+    """Build the gateway application for ``settings`` (job settings: from the environment)."""
+    job_settings = job_settings or JobSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,9 +107,18 @@ def create_app(settings: Settings) -> FastAPI:
                 max_pixels=settings.max_pixels,
             ),
         )
+        app.state.jobs = JobService(settings, job_settings)
+        # In-process job workers share the admission limits of synchronous requests.
+        app.state.jobs.start(
+            app.state.client,
+            app.state.admission,
+            detection_response,
+            workers=job_settings.workers,
+        )
         try:
             yield
         finally:
+            await app.state.jobs.stop()
             await app.state.client.close()
 
     app = FastAPI(
@@ -122,5 +135,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.admission = Admission(settings.max_in_flight, settings.max_queue)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(jobs_router)
     app.add_middleware(RequestContext)
     return app

@@ -18,6 +18,19 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+#: Hex digits of a key's SHA-256 that make its id.
+KEY_ID_HEX = 16
+
+
+def key_id(key: str) -> str:
+    """A stable id of an API key (what jobs and webhook secrets belong to).
+
+    A prefix of the key's SHA-256: the same across restarts and for a key configured
+    as ``sha256:<hex>``, and useless for recovering the key.
+    """
+    return hash_key(key)[:KEY_ID_HEX]
+
+
 def load_or_create_key(path: Path) -> str:
     """Return the key stored at ``path``, creating a random one (mode 0600) on first use."""
     if path.exists():

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 
-from contract.aggregation import Strategy
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
+from ..detection import DetectOptions
 from ..errors import BadRequest
-from ..pipeline import DetectOptions
-from ..serving_client import ModelRef
+from ..serving_types import ModelRef
 from ..settings import Settings
 
 #: ``metadata.<name>=<value>`` query parameters: at most this many, this long.
@@ -70,9 +70,10 @@ def detect_params(
         Strategy | None,
         Query(
             description=(
-                "How a face track is scored: from its per-face scores (mean, median, "
-                "topk_mean, confident, max) or by the version's sequence head (sequence). "
-                "Default: sequence for versions with a sequence head, else confident."
+                "How a face track is scored: from its per-face scores "
+                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
+                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
+                f"sequence head, else {DEFAULT_STRATEGY}."
             )
         ),
     ] = None,

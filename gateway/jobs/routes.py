@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from ..auth import key_id
 from ..errors import BadRequest
 from ..logs import request_id_var
 from ..schemas import ErrorResponse
@@ -35,15 +35,8 @@ from .service import JobService
 
 router = APIRouter(tags=["jobs"])
 
-#: Key ids: a prefix of the key's SHA-256, stable across restarts, revealing nothing.
-_KEY_ID_HEX = 16
 _SSE_POLL_S = 0.5
 _SSE_KEEPALIVE_S = 15.0
-
-
-def key_id(token: str) -> str:
-    """The stable id of an API key (jobs and webhook secrets belong to it)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:_KEY_ID_HEX]
 
 
 def require_owner(request: Request) -> str:

@@ -25,9 +25,10 @@ from ..errors import (
     NoWebhook,
     WebhookSecretMissing,
 )
+from ..probe import VideoLimits, probe
 from ..serving_client import ServingClient
 from ..settings import Settings
-from ..video import VideoLimits, probe, sample_times
+from ..video import sample_times
 from . import metrics
 from .crypto import load_or_create_kek
 from .media import MediaStore

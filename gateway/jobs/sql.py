@@ -352,6 +352,7 @@ class SqlJobStore:
         error: dict[str, str] | None = None,
         model_version: int | None = None,
         delivery: Delivery | None = None,
+        progress: dict[str, object] | None = None,
     ) -> bool:
         now = time.time()
         if worker is None:
@@ -363,7 +364,8 @@ class SqlJobStore:
                 cur,
                 "UPDATE jobs SET status = ?, result = ?, error = ?, "
                 "model_version = COALESCE(?, model_version), finished_at = ?, updated_at = ?, "
-                "expires_at = ?, lease_owner = NULL, lease_expires = NULL "
+                "expires_at = ?, lease_owner = NULL, lease_expires = NULL, "
+                "progress = COALESCE(?, progress) "
                 f"WHERE id = ? AND {where}",
                 (
                     str(status),
@@ -373,6 +375,7 @@ class SqlJobStore:
                     now,
                     now,
                     expires_at,
+                    json.dumps(progress) if progress is not None else None,
                     job_id,
                     *who,
                 ),

@@ -57,6 +57,7 @@ class JobStore(Protocol):
         error: dict[str, str] | None = None,
         model_version: int | None = None,
         delivery: Delivery | None = None,
+        progress: dict[str, object] | None = None,
     ) -> bool:
         """End a running job held by ``worker`` (or a queued one when ``worker`` is None).
 

@@ -27,12 +27,14 @@ import contract
 
 from .. import metrics as gateway_metrics
 from ..admission import Admission
+from ..detection import DetectionPipeline
 from ..errors import GatewayError, JobCanceled, Overloaded, ServingTimeout
 from ..logs import request_id_var
-from ..pipeline import DetectionPipeline, StageTimer
-from ..serving_client import ModelRef, Prediction, ServingClient
+from ..probe import VideoLimits
+from ..serving_client import ServingClient
+from ..serving_types import ModelRef, Prediction
 from ..settings import Settings
-from ..video import VideoLimits
+from ..timing import StageTimer
 from . import metrics
 from .media import MediaStore
 from .models import Job, JobStatus
@@ -66,7 +68,10 @@ class _ProgressClient:
             self._progress["stage"] = "sequence"
         answer = await self._inner.predict(model, inputs, **kwargs)
         if frames is not None:
-            self._progress["frames_done"] = self._progress.get("frames_done", 0) + len(frames)
+            done = self._progress.get("frames_done", 0) + len(frames)
+            total = self._progress.get("frames_total")
+            # A hot swap mid-video rescores every frame: progress never passes the total.
+            self._progress["frames_done"] = min(done, total) if total else done
         return answer
 
 
@@ -176,7 +181,7 @@ class JobWorker:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
-        await self._finish(job, status, result, error, version)
+        await self._finish(job, status, result, error, version, progress)
 
     async def _finish(
         self,
@@ -185,6 +190,7 @@ class JobWorker:
         result: dict[str, Any] | None,
         error: dict[str, str] | None,
         version: int | None,
+        progress: dict[str, Any],
     ) -> None:
         now = time.time()
         ended = dataclasses.replace(
@@ -201,6 +207,7 @@ class JobWorker:
             error=error,
             model_version=version,
             delivery=delivery,
+            progress=progress,
         )
         if not done:
             log.warning("job was taken over or deleted before it ended", extra={"job_id": job.id})

@@ -115,17 +115,22 @@ class Receiver:
             time.sleep(0.1)
         raise AssertionError(f"{len(self.received)} webhooks received, expected {count}")
 
+    def reset(self, script: list[int] | None = None) -> None:
+        with self.lock:
+            self.received.clear()
+            self.script[:] = script or []
+
     def bodies(self) -> list[dict]:
         with self.lock:
             return [json.loads(r.body) for r in self.received]
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
+def start_receiver(folder: Path) -> tuple[Receiver, ThreadingHTTPServer]:
     """A loopback HTTPS webhook receiver with a certificate for ``localhost``."""
+    folder.mkdir(parents=True, exist_ok=True)
     ca = pki.issue("receiver CA", ca=True)
-    ca_file, _ = pki.write(tmp_path, "receiver-ca", *ca)
-    cert, key = pki.write(tmp_path, "receiver", *pki.issue("localhost", ca, san=pki.LOCALHOST))
+    ca_file, _ = pki.write(folder, "receiver-ca", *ca)
+    cert, key = pki.write(folder, "receiver", *pki.issue("localhost", ca, san=pki.LOCALHOST))
     state: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -148,8 +153,14 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     state["r"] = Receiver(f"https://localhost:{port}/hook", port, ca_file)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state["r"]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return state["r"], server
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
+    """One webhook receiver for a test module; tests clear it with ``reset()``."""
+    rec, server = start_receiver(tmp_path_factory.mktemp("receiver"))
+    yield rec
     server.shutdown()
     server.server_close()
