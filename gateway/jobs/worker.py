@@ -229,8 +229,12 @@ class JobWorker:
     ) -> None:
         # Often enough to show progress live and to keep a lease of a few seconds.
         interval = min(self.lease_s / 3, 1.0)
+        first = True
         while not run.done():
-            await asyncio.sleep(interval)
+            # The first beat at once: the job's progress shows "waiting", not "queued".
+            if not first:
+                await asyncio.sleep(interval)
+            first = False
             try:
                 beat = await asyncio.to_thread(
                     self.store.heartbeat, job.id, self.id, self.lease_s, dict(progress)

@@ -1,0 +1,197 @@
+"""Jobs survive a killed gateway, media is encrypted at rest, and both stores run the API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.jobs.crypto import MediaDecryptionError
+from gateway.jobs.media import MediaStore
+from gateway.jobs.sqlite_store import SqliteJobStore
+from stack.processes import ManagedProcess
+from tests.conftest import MODEL_NAME, REPO, start_gateway
+from tests.videos import write_clip
+
+from .helpers import KEY_A, Jobs, comparable
+
+pytestmark = pytest.mark.slow
+
+
+def _pg_database(url: str) -> str:
+    name = f"gw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
+def _finished(log: Path) -> Counter[str]:
+    """How many times each job was recorded as finished, over every gateway run."""
+    counts: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        if '"job finished"' in line:
+            entry = json.loads(line)
+            counts[entry["job_id"]] += 1
+    return counts
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkill_loses_no_job_and_runs_none_twice(
+    backend: str, serving, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = {
+        "GATEWAY_API_KEYS": KEY_A,
+        "GATEWAY_JOB_WORKERS": "1",
+        "GATEWAY_JOB_LEASE_S": "3",
+        "GATEWAY_JOB_POLL_S": "0.1",
+    }
+    if backend == "postgresql":
+        env["GATEWAY_JOB_STORE"] = _pg_database(request.getfixturevalue("postgres_url"))
+    var = tmp_path / "var"
+    # Long enough to decode that the first job is still running when the gateway dies.
+    clip = write_clip(tmp_path / "long.mp4", width=640, height=480, frames=600, fps=30, gop=15)
+    gateway = start_gateway(var, serving.target, env)
+    jobs = Jobs(gateway)
+    try:
+        ids = [jobs.submit(clip, frames=128).json()["id"] for _ in range(4)]
+        running = jobs.wait(ids[0], timeout_s=60, until={"running"})
+        assert running["status"] == "running"
+        gateway.process.stop(sig=signal.SIGKILL)
+    finally:
+        gateway.process.stop()
+    gateway = start_gateway(var, serving.target, env)
+    try:
+        jobs = Jobs(gateway)
+        ended = [jobs.wait(job_id, timeout_s=240) for job_id in ids]
+        assert [j["status"] for j in ended] == ["succeeded"] * 4
+        assert ended[0]["attempts"] == 2  # claimed again after the dead worker's lease
+        assert all(j["attempts"] == 1 for j in ended[1:])
+        results = {json.dumps(comparable(j["result"]), sort_keys=True) for j in ended}
+        assert len(results) == 1  # the same clip, the same answer
+    finally:
+        gateway.process.stop()
+    assert _finished(var / "gateway.log") == {job_id: 1 for job_id in ids}
+    assert list((var / "jobs" / "media").glob("*.enc")) == []
+
+
+def test_media_is_encrypted_at_rest_and_gone_after_the_job(
+    serving, tmp_path: Path, make_clip
+) -> None:
+    kek = os.urandom(32)
+    env = {
+        "GATEWAY_API_KEYS": KEY_A,
+        "GATEWAY_JOB_WORKERS": "0",  # nothing runs until the worker process below starts
+        "GATEWAY_JOB_KEK": base64.b64encode(kek).decode(),
+        "GATEWAY_JOB_POLL_S": "0.1",
+    }
+    var = tmp_path / "var"
+    clip = make_clip(frames=30)
+    plain = clip.read_bytes()
+    gateway = start_gateway(var, serving.target, env)
+    worker = None
+    try:
+        jobs = Jobs(gateway)
+        job_id = jobs.submit(clip, frames=4).json()["id"]
+        doomed = jobs.submit(clip, frames=4).json()["id"]
+        media = var / "jobs" / "media"
+        stored = (media / f"{job_id}.enc").read_bytes()
+        assert len(stored) > len(plain)
+        for offset in range(0, len(plain) - 32, max(1, len(plain) // 50)):
+            assert plain[offset : offset + 32] not in stored
+        assert not list((var / "uploads").glob("*")), "plaintext upload left behind"
+
+        store = SqliteJobStore(var / "jobs" / "jobs.sqlite3")
+        try:
+            row = store.get_job(job_id)
+            assert row is not None and row.wrapped_key is not None
+            decrypted = MediaStore(media, kek).decrypt_to_temp(job_id, row.wrapped_key)
+            assert decrypted.read_bytes() == plain
+            decrypted.unlink()
+            with pytest.raises(MediaDecryptionError):
+                MediaStore(media, os.urandom(32)).decrypt_to_temp(job_id, row.wrapped_key)
+        finally:
+            store.close()
+
+        canceled = jobs.call("POST", f"/v1/jobs/{doomed}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+        assert not (media / f"{doomed}.enc").exists()
+        again = jobs.call("POST", f"/v1/jobs/{doomed}/cancel")
+        assert again.status_code == 200
+
+        worker = ManagedProcess(
+            "worker",
+            [sys.executable, "-m", "gateway", "worker"],
+            env={
+                "GATEWAY_VAR_DIR": str(var),
+                "SERVING_TARGET": serving.target,
+                "MODEL_NAME": MODEL_NAME,
+                **env,
+            },
+            log_path=tmp_path / "worker.log",
+            cwd=REPO,
+        )
+        done = jobs.wait(job_id, timeout_s=120)
+        assert done["status"] == "succeeded", worker.log_tail()
+        assert '"job finished"' in (tmp_path / "worker.log").read_text()
+        assert not (media / f"{job_id}.enc").exists()
+        assert list((media / "work").iterdir()) == []
+        done_again = jobs.call("POST", f"/v1/jobs/{job_id}/cancel")
+        assert done_again.status_code == 409
+        assert jobs.call("DELETE", f"/v1/jobs/{job_id}").status_code == 204
+        store = SqliteJobStore(var / "jobs" / "jobs.sqlite3")
+        try:
+            assert store.get_job(job_id) is None  # the wrapped key went with it
+        finally:
+            store.close()
+    finally:
+        if worker is not None:
+            assert worker.stop() == 0, worker.log_tail()
+        gateway.process.stop()
+
+
+def test_postgresql_store_runs_jobs_and_cancels(
+    serving, tmp_path: Path, make_clip, postgres_url: str
+) -> None:
+    env = {
+        "GATEWAY_API_KEYS": KEY_A,
+        "GATEWAY_JOB_STORE": _pg_database(postgres_url),
+        "GATEWAY_JOB_POLL_S": "0.1",
+        "GATEWAY_JOB_WORKERS": "2",
+        "GATEWAY_MAX_IN_FLIGHT": "1",
+    }
+    gateway = start_gateway(tmp_path / "var", serving.target, env)
+    try:
+        jobs = Jobs(gateway)
+        clip = make_clip(frames=30)
+        job_id = jobs.submit(clip, frames=6).json()["id"]
+        done = jobs.wait(job_id)
+        assert done["status"] == "succeeded"
+        assert done["result"]["frames_analyzed"] == 6
+        listed = jobs.call("GET", "/v1/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [job_id]
+        # One processing slot, two workers: the second long job holds its claim while it
+        # waits for the slot, and is canceled there.
+        long_clip = make_clip("long.mp4", width=640, height=480, frames=600, gop=15)
+        first = jobs.submit(long_clip, frames=128).json()["id"]
+        second = jobs.submit(long_clip, frames=128).json()["id"]
+        waiting = jobs.wait(second, timeout_s=60, until={"running"})
+        assert waiting["progress"]["stage"] in ("waiting", "decrypt", "probe", "inference")
+        asked = jobs.call("POST", f"/v1/jobs/{second}/cancel")
+        assert asked.status_code in (200, 202)
+        ended = jobs.wait(second, timeout_s=60)
+        assert ended["status"] == "canceled"
+        assert ended["error"]["code"] == "canceled"
+        assert jobs.wait(first, timeout_s=120)["status"] == "succeeded"
+        time.sleep(0.2)
+        assert not list((tmp_path / "var" / "jobs" / "media").glob("*.enc"))
+    finally:
+        gateway.process.stop()
