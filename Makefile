@@ -10,7 +10,7 @@ export MODEL_BASE_PATH MODEL_NAME
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: venv model serve test test-fast lint bench clean
+.PHONY: venv model serve test test-fast lint bench clean postgresql
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ model: $(STAMP)
 
 serve: model
 	$(PY) -m stack
+
+# The PostgreSQL job-store tests start a private cluster from Debian's server binaries;
+# as root this installs them when missing (CI runs it before `make test`).
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "PostgreSQL missing: run 'sudo apt-get install -y postgresql'" >&2; exit 1; \
+	fi
 
 test: model
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -23,9 +23,6 @@ Exception tree::
     │   ├── CallbackRefused           422 callback_refused
     │   └── WebhookSecretMissing      422 webhook_secret_missing
     ├── Overloaded                    429 overloaded (Retry-After)
-    ├── JobError                      (only in a job's ``error``)
-    │   ├── JobCanceled               409 canceled
-    │   └── WorkerLost                500 worker_lost
     └── UpstreamError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
@@ -37,6 +34,9 @@ Each class carries its status, code and a one-line ``summary``. Route code raise
 routing errors) into ``{"error": {"code", "message"}}``, and :func:`openapi_responses`
 builds each route's documented responses from the same classes, so the OpenAPI document
 lists exactly what the handlers send.
+
+A job that fails reports the same codes in its ``error``; two more codes only ever
+appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
 """
 
 from __future__ import annotations
@@ -233,21 +233,9 @@ class WebhookSecretMissing(RequestError):
     summary = "callback_url given before POST /v1/webhook-secret"
 
 
-class JobError(GatewayError):
-    """How a job ended without a result; only ever reported in the job's ``error``."""
-
-
-class JobCanceled(JobError):
-    status_code = 409
-    code = "canceled"
-    summary = "Canceled at the client's request"
-
-
-class WorkerLost(JobError):
-    """The job's worker stopped (crashed, killed) more often than the retry limit allows."""
-
-    code = "worker_lost"
-    summary = "The job's worker was lost more often than GATEWAY_JOB_MAX_ATTEMPTS allows"
+#: Codes a job's ``error`` may hold besides those above (never an HTTP status of a request).
+JOB_CANCELED = "canceled"
+WORKER_LOST = "worker_lost"
 
 
 #: Errors any route behind the API key may answer with.

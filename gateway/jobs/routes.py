@@ -17,9 +17,26 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..auth import key_id
-from ..errors import BadRequest
+from ..errors import (
+    AUTH_ERRORS,
+    BadRequest,
+    CallbackRefused,
+    ClientDisconnected,
+    GatewayError,
+    IdempotencyMismatch,
+    InvalidParameters,
+    InvalidVideo,
+    JobNotCancelable,
+    JobNotFound,
+    MissingVideo,
+    NoWebhook,
+    UnsupportedMediaType,
+    UploadTooLarge,
+    VideoLimitExceeded,
+    WebhookSecretMissing,
+    openapi_responses,
+)
 from ..logs import request_id_var
-from ..schemas import ErrorResponse
 from ..settings import Settings
 from ..upload import receive_upload
 from .models import ENDED
@@ -71,18 +88,27 @@ CallbackUrl = Annotated[
     ),
 ]
 
-_ERRORS = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in {
-        401: "Missing API key",
-        403: "Unknown or revoked API key",
-        404: "No such job for this API key",
-        409: "The job cannot do that in its state",
-        413: "Upload over GATEWAY_MAX_UPLOAD_BYTES",
-        415: "Not a video, or no decodable video stream",
-        422: "Video over a limit, invalid parameters, callback refused, idempotency mismatch",
-    }.items()
-}
+# What each route may answer besides its success, from the one table in ``errors``.
+_SUBMIT_ERRORS = openapi_responses(
+    GatewayError,
+    *AUTH_ERRORS,
+    BadRequest,
+    InvalidParameters,
+    UploadTooLarge,
+    UnsupportedMediaType,
+    MissingVideo,
+    InvalidVideo,
+    VideoLimitExceeded,
+    ClientDisconnected,
+    IdempotencyMismatch,
+    CallbackRefused,
+    WebhookSecretMissing,
+)
+_LIST_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, BadRequest, InvalidParameters)
+_JOB_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound)
+_CANCEL_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
+_REDELIVER_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, NoWebhook)
+_SECRET_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS)
 _UPLOAD_DOC = {
     "requestBody": {
         "required": True,
@@ -174,8 +200,20 @@ async def accept_job(
     "/v1/jobs",
     status_code=202,
     response_model=JobResponse,
-    responses={202: {"description": "Accepted: the upload is stored (Location, Retry-After)"}}
-    | _ERRORS,
+    responses={
+        202: {
+            "description": "Accepted: the upload is stored",
+            "headers": {
+                "Location": {"description": "The job", "schema": {"type": "string"}},
+                "Retry-After": {"description": "Seconds to poll", "schema": {"type": "integer"}},
+                "Idempotent-Replayed": {
+                    "description": "true: the answer of an earlier request with this key",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        **_SUBMIT_ERRORS,
+    },
     openapi_extra=_UPLOAD_DOC,
 )
 async def submit_job(
@@ -210,7 +248,7 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise BadRequest("invalid cursor") from exc
 
 
-@router.get("/v1/jobs", response_model=JobList, responses=_ERRORS)
+@router.get("/v1/jobs", response_model=JobList, responses=_LIST_ERRORS)
 async def list_jobs(
     jobs: JobsDep,
     owner: Owner,
@@ -228,7 +266,7 @@ async def list_jobs(
     )
 
 
-@router.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=_ERRORS)
+@router.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=_JOB_ERRORS)
 async def get_job(job_id: str, jobs: JobsDep, owner: Owner, response: Response) -> JobResponse:
     """The job's status, progress, input, and its result or error once it ended."""
     job = await jobs.get(owner, job_id)
@@ -237,7 +275,7 @@ async def get_job(job_id: str, jobs: JobsDep, owner: Owner, response: Response) 
     return JobResponse.of(job)
 
 
-@router.post("/v1/jobs/{job_id}/cancel", response_model=JobResponse, responses=_ERRORS)
+@router.post("/v1/jobs/{job_id}/cancel", response_model=JobResponse, responses=_CANCEL_ERRORS)
 async def cancel_job(job_id: str, jobs: JobsDep, owner: Owner) -> JSONResponse:
     """Cancel: a queued job at once (200), a running one as soon as its worker sees it (202)."""
     job = await jobs.cancel(owner, job_id)
@@ -245,7 +283,7 @@ async def cancel_job(job_id: str, jobs: JobsDep, owner: Owner) -> JSONResponse:
     return JSONResponse(JobResponse.of(job).model_dump(mode="json"), status_code=status)
 
 
-@router.delete("/v1/jobs/{job_id}", status_code=204, responses=_ERRORS)
+@router.delete("/v1/jobs/{job_id}", status_code=204, responses=_JOB_ERRORS)
 async def delete_job(job_id: str, jobs: JobsDep, owner: Owner) -> Response:
     """Remove the job, its media, wrapped key, result and deliveries."""
     await jobs.delete(owner, job_id)
@@ -254,8 +292,10 @@ async def delete_job(job_id: str, jobs: JobsDep, owner: Owner) -> Response:
 
 @router.get(
     "/v1/jobs/{job_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}}
-    | _ERRORS,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+        **_JOB_ERRORS,
+    },
 )
 async def job_events(job_id: str, request: Request, jobs: JobsDep, owner: Owner) -> Response:
     """Server-sent events: ``progress`` (the job as JSON) on each change, then one ``end``."""
@@ -294,7 +334,7 @@ async def job_events(job_id: str, request: Request, jobs: JobsDep, owner: Owner)
     )
 
 
-@router.get("/v1/jobs/{job_id}/deliveries", response_model=DeliveryList, responses=_ERRORS)
+@router.get("/v1/jobs/{job_id}/deliveries", response_model=DeliveryList, responses=_JOB_ERRORS)
 async def list_deliveries(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryList:
     """The job's webhook deliveries and every attempt (status, error, timing)."""
     found = await jobs.deliveries(owner, job_id)
@@ -305,7 +345,7 @@ async def list_deliveries(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryL
     "/v1/jobs/{job_id}/deliveries/redeliver",
     status_code=202,
     response_model=DeliveryResponse,
-    responses=_ERRORS,
+    responses=_REDELIVER_ERRORS,
 )
 async def redeliver(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryResponse:
     """Send the job's last webhook again (same ``webhook-id``, new signature and timestamp)."""
@@ -317,7 +357,7 @@ async def redeliver(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryRespons
     status_code=201,
     response_model=WebhookSecret,
     tags=["webhooks"],
-    responses={k: _ERRORS[k] for k in (401, 403)},
+    responses=_SECRET_ERRORS,
 )
 async def rotate_webhook_secret(jobs: JobsDep, owner: Owner) -> WebhookSecret:
     """Create (or replace) this API key's webhook signing secret; it is shown only here."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..admission import Admission
 from ..errors import (
+    JOB_CANCELED,
     JobNotCancelable,
     JobNotFound,
     NoWebhook,
@@ -273,7 +274,7 @@ class JobService:
         job = await self.get(owner, job_id)
         if job.status == JobStatus.QUEUED:
             now = time.time()
-            error = {"code": "canceled", "message": "canceled at the client's request"}
+            error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
             ended = Job(**{**job.__dict__, "status": JobStatus.CANCELED, "error": error})
             delivery = build_delivery(ended, now) if job.callback_url else None
             done = await asyncio.to_thread(

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import IdempotencyMismatch, WorkerLost
+from ..errors import WORKER_LOST, IdempotencyMismatch
 from .models import Delivery, DeliveryState, Heartbeat, Job, JobStatus
 
 SCHEMA = """
@@ -307,7 +307,7 @@ class SqlJobStore:
             for row in rows:
                 job = _job(row)
                 error = {
-                    "code": WorkerLost.code,
+                    "code": WORKER_LOST,
                     "message": f"the worker running this job stopped {job.attempts} times "
                     f"(the retry limit is {max_attempts}); giving up",
                 }

@@ -28,7 +28,7 @@ import contract
 from .. import metrics as gateway_metrics
 from ..admission import Admission
 from ..detection import DetectionPipeline
-from ..errors import GatewayError, JobCanceled, Overloaded, ServingTimeout
+from ..errors import JOB_CANCELED, GatewayError, Overloaded, ServingTimeout
 from ..logs import request_id_var
 from ..probe import VideoLimits
 from ..serving_client import ServingClient
@@ -171,7 +171,7 @@ class JobWorker:
             if not watch.canceled:
                 raise  # the worker is shutting down: the lease will expire, the job is retried
             status = JobStatus.CANCELED
-            error = {"code": JobCanceled.code, "message": "canceled at the client's request"}
+            error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
         except GatewayError as exc:
             error = {"code": exc.code, "message": exc.message}
         except Exception:
