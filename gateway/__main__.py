@@ -41,10 +41,9 @@ def main() -> None:
     settings = get_settings()
     logs.configure(settings.log_level)
     if sys.argv[1:] == ["worker"]:
-        from .jobs.settings import JobSettings
         from .jobs.standalone import run_worker
 
-        asyncio.run(run_worker(settings, JobSettings()))
+        asyncio.run(run_worker(settings, settings.jobs))
         return
     if sys.argv[1:]:
         sys.exit(f"usage: python -m gateway [worker]; unknown arguments {sys.argv[1:]}")

@@ -93,8 +93,8 @@ def make_client(settings: Settings) -> ServingClient:
 
 
 def create_app(settings: Settings, job_settings: JobSettings | None = None) -> FastAPI:
-    """Build the gateway application for ``settings`` (job settings: from the environment)."""
-    job_settings = job_settings or JobSettings()
+    """Build the gateway application for ``settings`` (``job_settings``: ``settings.jobs``)."""
+    job_settings = job_settings or settings.jobs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

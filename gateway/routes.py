@@ -38,6 +38,7 @@ from .errors import (
 )
 from .jobs.params import DetectParams, detect_params
 from .jobs.routes import (
+    METADATA_PARAMETER,
     CallbackUrl,
     IdempotencyKey,
     JobsDep,
@@ -173,7 +174,7 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
         202: {"description": "With Prefer: respond-async: a job (see POST /v1/jobs)"},
         **_DETECT_ERRORS,
     },
-    openapi_extra=_UPLOAD_DOC,
+    openapi_extra={**_UPLOAD_DOC, "parameters": [METADATA_PARAMETER]},
 )
 async def detect(
     request: Request,

@@ -109,6 +109,15 @@ _JOB_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound)
 _CANCEL_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
 _REDELIVER_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, NoWebhook)
 _SECRET_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS)
+#: OpenAPI of the ``metadata.<name>`` query parameters (FastAPI cannot declare a prefix).
+METADATA_PARAMETER = {
+    "name": "metadata.{name}",
+    "in": "query",
+    "required": False,
+    "description": "Up to 8 pairs echoed in the job and its webhook: name 1-40 of "
+    "[A-Za-z0-9_.-], value up to 200 printable characters.",
+    "schema": {"type": "string"},
+}
 _UPLOAD_DOC = {
     "requestBody": {
         "required": True,
@@ -123,16 +132,7 @@ _UPLOAD_DOC = {
             "video/*": {"schema": {"type": "string", "format": "binary"}},
         },
     },
-    "parameters": [
-        {
-            "name": "metadata.{name}",
-            "in": "query",
-            "required": False,
-            "description": "Up to 8 pairs echoed in the job and its webhook: name 1-40 of "
-            "[A-Za-z0-9_.-], value up to 200 printable characters.",
-            "schema": {"type": "string"},
-        }
-    ],
+    "parameters": [METADATA_PARAMETER],
 }
 
 

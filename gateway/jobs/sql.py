@@ -386,6 +386,17 @@ class SqlJobStore:
                 self._insert_delivery(cur, delivery)
         return True
 
+    def release_job(self, job_id: str, worker: str) -> bool:
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, "
+                "lease_expires = NULL, updated_at = ? "
+                "WHERE id = ? AND lease_owner = ? AND status = 'running'",
+                (time.time(), job_id, worker),
+            )
+            return bool(cur.rowcount)
+
     def request_cancel(self, job_id: str, owner: str) -> Job | None:
         with self._transaction() as cur:
             self._exec(

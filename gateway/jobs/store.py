@@ -66,6 +66,10 @@ class JobStore(Protocol):
         """
         ...
 
+    def release_job(self, job_id: str, worker: str) -> bool:
+        """Give a running job back to the queue (a worker shutting down); no attempt is spent."""
+        ...
+
     def request_cancel(self, job_id: str, owner: str) -> Job | None:
         """Flag a running job for cancelation; the job as it is now."""
         ...

@@ -169,7 +169,12 @@ class JobWorker:
                 log.warning("job lease lost; another worker owns it", extra={"job_id": job.id})
                 return
             if not watch.canceled:
-                raise  # the worker is shutting down: the lease will expire, the job is retried
+                # The worker is shutting down: the job goes back to the queue at once (a
+                # blocking call, as this task is being canceled).
+                with contextlib.suppress(Exception):
+                    if self.store.release_job(job.id, self.id):
+                        log.info("job released at shutdown", extra={"job_id": job.id})
+                raise
             status = JobStatus.CANCELED
             error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
         except GatewayError as exc:

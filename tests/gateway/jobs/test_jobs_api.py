@@ -235,3 +235,29 @@ def test_metrics_show_jobs_and_deliveries(gw: GatewayHandle) -> None:
     assert "gateway_job_queue_depth" in text
     assert "gateway_job_seconds_bucket" in text
     assert 'gateway_webhook_deliveries_total{outcome="delivered"}' in text
+
+
+def test_openapi_documents_the_job_endpoints(gw: GatewayHandle) -> None:
+    with gw.client() as client:
+        spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path, method in [
+        ("/v1/jobs", "post"),
+        ("/v1/jobs", "get"),
+        ("/v1/jobs/{job_id}", "get"),
+        ("/v1/jobs/{job_id}", "delete"),
+        ("/v1/jobs/{job_id}/cancel", "post"),
+        ("/v1/jobs/{job_id}/events", "get"),
+        ("/v1/jobs/{job_id}/deliveries", "get"),
+        ("/v1/jobs/{job_id}/deliveries/redeliver", "post"),
+        ("/v1/webhook-secret", "post"),
+    ]:
+        assert method in paths[path], (path, method)
+    submit = paths["/v1/jobs"]["post"]
+    assert {"Location", "Retry-After", "Idempotent-Replayed"} <= set(
+        submit["responses"]["202"]["headers"]
+    )
+    names = {p["name"] for p in submit["parameters"]}
+    assert {"callback_url", "Idempotency-Key", "frames", "metadata.{name}"} <= names
+    detect = {p["name"] for p in paths["/v1/detect"]["post"]["parameters"]}
+    assert {"prefer", "Idempotency-Key", "callback_url", "frames"} <= detect

@@ -195,3 +195,13 @@ def test_webhook_secrets(store_factory) -> None:
     store.set_secret("k1", b"one", 1.0)
     store.set_secret("k1", b"two", 2.0)
     assert store.get_secret("k1") == b"two"
+
+
+def test_a_released_job_is_queued_again_without_spending_an_attempt(store_factory) -> None:
+    store = store_factory()
+    job, _ = store.create_job(_job(), None)
+    assert store.claim_job("w1", 30, 3) is not None
+    assert not store.release_job(job.id, "w2")
+    assert store.release_job(job.id, "w1")
+    again = store.claim_job("w2", 30, 3)
+    assert again is not None and again.id == job.id and again.attempts == 1
