@@ -48,6 +48,17 @@ class JobSettings(BaseSettings):
     webhook_max_attempts: int = Field(8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
     webhook_retry_base_s: float = Field(5.0, alias="GATEWAY_WEBHOOK_RETRY_BASE_S", gt=0)
 
+    @field_validator("retention", "idempotency_ttl", mode="before")
+    @classmethod
+    def _seconds_or_iso(cls, value: object) -> object:
+        # Environment values are strings; a plain number means seconds.
+        if isinstance(value, str):
+            try:
+                return timedelta(seconds=float(value))
+            except ValueError:
+                return value  # ISO 8601 (P7D, PT24H) is pydantic's own
+        return value
+
     @field_validator("idempotency_ttl")
     @classmethod
     def _at_least_a_day(cls, value: timedelta) -> timedelta:
