@@ -9,8 +9,16 @@ export MODEL_BASE_PATH MODEL_NAME
 # Quiet TensorFlow's C++ start-up chatter.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_ARGS ?=
+# Tools kept out of the application's venv: their pins never meet the app's lock.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
+# Reviewed vulnerabilities accepted for now: `ID  reason` lines.
+AUDIT_IGNORE := audit-ignore.txt
+AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE))
+SOAK_SECONDS ?= 300
+export SOAK_SECONDS
 
-.PHONY: venv model serve test test-fast lint bench clean postgresql
+.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +27,14 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 venv: $(STAMP)
+
+$(TOOLS_STAMP): requirements-tools.lock
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.lock
+	touch $@
+
+tools: $(TOOLS_STAMP)
 
 # The demo model is built only when MODEL_BASE_PATH/MODEL_NAME holds no version.
 model: $(STAMP)
@@ -49,8 +65,26 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Known vulnerabilities in every pinned package (app and tools), from PyPI's vulnerability
+# data. --strict: a package that could not be checked (service unreachable, release
+# unknown to it) fails the audit instead of being skipped.
+audit: $(TOOLS_STAMP)
+	@awk '!/^[[:space:]]*(\#|$$)/ && NF < 2 { print FILENAME ":" FNR ": " $$1 " needs a reason"; bad = 1 } \
+		END { exit bad }' $(AUDIT_IGNORE)
+	$(TOOLS_VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+		--desc on -r requirements.lock -r requirements-tools.lock \
+		$(addprefix --ignore-vuln ,$(AUDIT_IGNORED))
+
 bench: model
 	$(PY) -m bench
 
+# Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
+soak: $(STAMP)
+	$(PY) -m bench.soak
+
+# Render the Kubernetes overlays with the pinned kubectl and validate them offline.
+k8s-check: $(STAMP)
+	$(PY) -m pytest tests/deploy/test_kubernetes.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(TOOLS_VENV) var

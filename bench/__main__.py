@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import contract
+from model_export.paths import model_base_path
+from model_export.paths import model_name as served_model_name
 
 from . import report
 from .clips import all_clips
@@ -182,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         REPO / "var" / "bench" / "results" if args.quick else REPO / "bench" / "results"
     )
     defaults = gateway_defaults()
-    model_name = os.environ.get("MODEL_NAME", contract.DEFAULT_MODEL_NAME)
-    model_dir = Path(os.environ.get("MODEL_BASE_PATH", "models")) / model_name
+    model_name = served_model_name()
+    model_dir = model_base_path() / model_name
     version_dir, version = latest_version(model_dir)
 
     log.info("loading %s in process", version_dir)

@@ -1,41 +1,36 @@
-"""Command line of ``python -m model_export``."""
+"""Command line of ``python -m model_export``: parses arguments and dispatches.
+
+Each command hands its arguments to the module that does the work and prints what it
+returns; modules are imported per command, so ``--help`` starts without TensorFlow.
+Most of its length is the declaration of the four commands' options and their help.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import contract
 from contract.sampling import DEFAULT_FRAME_COUNT
+from model_export.paths import model_base_path, model_name
 
 log = logging.getLogger("model_export")
 
 DEFAULT_DEMO_DATA = Path("var/demo-data")
 
 
-def _base_path_default() -> str:
-    return os.environ.get("MODEL_BASE_PATH", "models")
-
-
-def _model_name_default() -> str:
-    return os.environ.get("MODEL_NAME", contract.DEFAULT_MODEL_NAME)
-
-
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-base-path",
         type=Path,
-        default=Path(_base_path_default()),
+        default=model_base_path(),
         help="directory holding one folder per model (env MODEL_BASE_PATH, default %(default)s)",
     )
     parser.add_argument(
         "--model-name",
-        default=_model_name_default(),
+        default=model_name(),
         help="model folder under the base path (env MODEL_NAME, default %(default)s)",
     )
 
@@ -241,69 +236,25 @@ def _add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, default=None, help="explicit version number")
 
 
-def _resolve_version(path: Path) -> Path:
-    from model_export.publish import existing_versions
-
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = existing_versions(path)
-    if not versions:
-        raise SystemExit(f"no version under {path}")
-    return path / str(versions[-1])
-
-
-def calibrate_threshold(write_version, data: Sequence[Path], frames: int) -> float:
-    """Export to a scratch directory, score ``data`` and pick the video-level threshold."""
-    import tempfile
-
-    from model_export import metrics
-    from model_export.datasets import discover
-    from model_export.evaluate import evaluate_version
-
-    videos = discover(data)
-    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
-        write_version(Path(scratch) / "1")
-        labels, scores = evaluate_version(Path(scratch) / "1", videos, frames).video_arrays()
-    threshold = metrics.best_threshold(labels, scores)
-    log.info("calibrated threshold %.4f on %d videos", threshold, len(videos))
-    return threshold
+def _print_lines(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(line)
 
 
 def cmd_import_mesonet(args: argparse.Namespace) -> int:
     """Import published MesoNet weights and publish them face-aware."""
-    from model_export.datasets import discover
-    from model_export.face_export import FaceConfig, publish_face_version, write_face_saved_model
-    from model_export.gate import auc_gate
-    from model_export.mesonet import MESONET_INPUT_SIZE, fake_probability_model, load_mesonet
+    from model_export.mesonet import import_mesonet
 
-    model = fake_probability_model(load_mesonet(args.weights, args.arch))
-    faces = FaceConfig(margin=args.margin)
-    name = args.output.name
-    threshold = args.threshold
-    if args.calibrate_data:
-        threshold = calibrate_threshold(
-            lambda path: write_face_saved_model(
-                model, path, name=name, threshold=0.5, input_size=MESONET_INPUT_SIZE, faces=faces
-            ),
-            args.calibrate_data,
-            args.frames,
-        )
-    gate = auc_gate(args.output, discover(args.gate_data), args.frames) if args.gate_data else None
-    path = publish_face_version(
-        model,
-        args.output.parent,
-        name,
-        threshold=threshold,
-        input_size=MESONET_INPUT_SIZE,
-        faces=faces,
+    path, threshold = import_mesonet(
+        args.weights,
+        args.arch,
+        args.output,
+        threshold=args.threshold,
+        margin=args.margin,
+        calibrate_data=args.calibrate_data,
+        gate_data=args.gate_data,
+        frames_per_video=args.frames,
         version=args.version,
-        info={
-            "kind": "mesonet",
-            "arch": args.arch,
-            "weights": args.weights.name,
-            "calibrated_on": [str(p) for p in args.calibrate_data or []],
-        },
-        gate=gate,
     )
     print(f"published {args.arch} from {args.weights.name} at {path} (threshold {threshold:.4f})")
     return 0
@@ -312,8 +263,8 @@ def cmd_import_mesonet(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Run the training pipeline and print what it measured."""
     from model_export.face_export import FaceConfig
-    from model_export.pipeline import PipelineConfig, run
     from model_export.train import TrainConfig
+    from model_export.training_run import PipelineConfig, run, summary_lines
 
     config = PipelineConfig(
         data=tuple(args.data),
@@ -337,101 +288,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     path, report = run(config)
     print(f"published {args.arch} at {path} (threshold {report['threshold']:.4f})")
-    for part in ("validation", "test"):
-        if part in report:
-            m = report[part]["video"]
-            print(
-                f"{part} videos: n={m['count']} accuracy {m['accuracy']:.3f} "
-                f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
-            )
-    if "tuning" in report:
-        tuning = report["tuning"]
-        print(
-            f"tuning: best of {tuning['trials']} trials {tuning['best_hyperparameters']} "
-            f"({tuning['objective']} {tuning['best_score']:.4f})"
-        )
-    if "cross_validation_video_auc" in report:
-        cv = report["cross_validation_video_auc"]
-        print(f"cross-validation video AUC {cv['mean']:.3f} +/- {cv['std']:.3f}")
+    _print_lines(summary_lines(report))
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a version and write the report."""
-    from model_export.datasets import discover
-    from model_export.evaluate import evaluate_version, write_report
+    from model_export.evaluate import evaluate_to_report, summary_lines
 
-    version = _resolve_version(args.model)
-    videos = discover(args.data)
-    if not videos:
-        raise SystemExit("no labelled videos found")
-    output = args.output or Path("var/eval") / f"{version.parent.name}-{version.name}"
-    evaluation = evaluate_version(version, videos, args.frames)
-    summary = write_report(evaluation, output, title=f"{version.parent.name} v{version.name}")
-    for level in ("frame", "video"):
-        m = summary[level]
-        print(
-            f"{level:5s}: n={m['count']} accuracy {m['accuracy']:.3f} precision "
-            f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
-            f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
-        )
-    print(f"threshold {summary['threshold']:.4f} (shipped); report in {output}")
+    try:
+        summary, output = evaluate_to_report(args.model, args.data, args.frames, args.output)
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from error
+    _print_lines(summary_lines(summary, output))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Synthesise the demo data, train, calibrate and publish the next version."""
-    from model_export.publish import existing_versions
+    from model_export.demo import build_demo, demo_lines
 
-    model_dir = args.model_base_path / args.model_name
-    if args.if_missing and existing_versions(model_dir):
-        log.info("model already has a version; nothing to do", extra={"path": str(model_dir)})
-        print(f"{model_dir} already holds version(s) {existing_versions(model_dir)}; skipped")
-        return 0
-
-    from model_export.demo_data import DemoConfig, build_demo_dataset
-    from model_export.publish import publish_version
-    from model_export.train import TrainConfig, load_frames, split_by_group, train_classifier
-
-    started = time.monotonic()
-    demo_config = DemoConfig(clips_per_source=args.clips_per_source, seed=args.seed)
-    clips = build_demo_dataset(args.data_dir, demo_config)
-    # No early stopping: on this small set validation loss is noisy in the first epochs and
-    # restoring the best early epoch gave worse models than training to the end.
-    config = TrainConfig(epochs=args.epochs, seed=args.seed, patience=0)
-    train_clips, val_clips = split_by_group(clips, config.val_fraction, config.seed)
-    log.info(
-        "decoding frames: %d train clips, %d validation clips", len(train_clips), len(val_clips)
+    result = build_demo(
+        args.model_base_path / args.model_name,
+        data_dir=args.data_dir,
+        clips_per_source=args.clips_per_source,
+        epochs=args.epochs,
+        seed=args.seed,
+        if_missing=args.if_missing,
     )
-    train = load_frames(train_clips, config.frames_per_clip)
-    val = load_frames(val_clips, config.frames_per_clip)
-    result = train_classifier(train, val, config)
-    path = publish_version(
-        result.model,
-        args.model_base_path,
-        args.model_name,
-        threshold=result.threshold,
-        input_size=config.input_size,
-        info={
-            "kind": "demo",
-            "validation": {
-                "frame": result.frame_metrics.as_dict(),
-                "video": result.video_metrics.as_dict(),
-            },
-        },
-    )
-    fm, vm = result.frame_metrics, result.video_metrics
-    print(f"DEMO model (synthetic data, not a real detector) published at {path}")
-    print(f"threshold {result.threshold:.4f} (calibrated on {len(val_clips)} validation clips)")
-    print(
-        f"validation frames: accuracy {fm.accuracy:.3f} AUC {fm.roc_auc:.3f} "
-        f"log-loss {fm.log_loss:.3f} (n={fm.count})"
-    )
-    print(
-        f"validation videos: accuracy {vm.accuracy:.3f} AUC {vm.roc_auc:.3f} "
-        f"log-loss {vm.log_loss:.3f} (n={vm.count})"
-    )
-    print(f"took {time.monotonic() - started:.0f} s")
+    _print_lines(demo_lines(result))
     return 0
 
 

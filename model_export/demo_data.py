@@ -166,9 +166,16 @@ def render_clip(
     return frames
 
 
+def demo_dataset_dir(root: Path, config: DemoConfig = DemoConfig()) -> Path:
+    """The directory below ``root`` holding the clips of ``config``: ``real/`` and ``fake/``
+    folders (the layout :func:`model_export.datasets.discover` reads), a clip and its fake
+    twin sharing a file name, hence a group."""
+    return Path(root) / config.key()
+
+
 def build_demo_dataset(root: Path, config: DemoConfig = DemoConfig()) -> list[Clip]:
     """Create (or reuse from the cache at ``root``) the demo clips; return them labelled."""
-    directory = Path(root) / config.key()
+    directory = demo_dataset_dir(root, config)
     manifest = directory / "manifest.json"
     if manifest.is_file():
         log.info("reusing cached demo data", extra={"path": str(directory)})

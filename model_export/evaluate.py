@@ -1,5 +1,8 @@
 """Evaluate a published version on labelled videos, through the session TF Serving uses.
 
+Calibration (the decision threshold a version ships) is measured the same way: a
+candidate is exported to a scratch directory and scored there (:func:`calibrate_threshold`).
+
 Frames are sampled uniformly (PyAV, full size) and sent through the version's own
 ``serving_default`` signature; the video score and verdict come from
 :func:`contract.aggregation.decide` with the gateway's default strategy, the function the
@@ -12,7 +15,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +32,9 @@ from contract.aggregation import (
     frame_results,
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import metrics
-from model_export.datasets import LabelledVideo
+from model_export import roc
+from model_export.datasets import LabelledVideo, discover
+from model_export.publish import existing_versions
 from model_export.savedmodel import LoadedVersion, load_version
 from model_export.video_io import sample_frames
 
@@ -76,9 +81,9 @@ class Evaluation:
         video_labels, video_scores = self.video_arrays()
         return {
             "threshold": self.threshold,
-            "frame": metrics.binary_metrics(frame_labels, frame_scores, self.threshold).as_dict(),
-            "video": metrics.binary_metrics(video_labels, video_scores, self.threshold).as_dict(),
-            "calibrated_threshold_on_this_set": metrics.best_threshold(video_labels, video_scores),
+            "frame": roc.binary_metrics(frame_labels, frame_scores, self.threshold).as_dict(),
+            "video": roc.binary_metrics(video_labels, video_scores, self.threshold).as_dict(),
+            "calibrated_threshold_on_this_set": roc.best_threshold(video_labels, video_scores),
             # Face-aware versions call a video inconclusive when too few frames show a face;
             # its score (over frame scores) still counts in the metrics above.
             "inconclusive_videos": sum(
@@ -143,6 +148,66 @@ def evaluate_version(
     return evaluation
 
 
+def resolve_version(path: Path) -> Path:
+    """``path`` if it is a version directory, else the highest version of the model at ``path``."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = existing_versions(path)
+    if not versions:
+        raise FileNotFoundError(f"no version under {path}")
+    return path / str(versions[-1])
+
+
+def calibrate_threshold(
+    write_version: Callable[[Path], None], data: Sequence[Path], frames_per_video: int
+) -> float:
+    """Export to a scratch directory, score ``data`` and pick the video-level threshold.
+
+    ``write_version(directory)`` writes the candidate, warmup included, into ``directory``.
+    """
+    videos = discover(data)
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
+        write_version(Path(scratch) / "1")
+        labels, scores = evaluate_version(
+            Path(scratch) / "1", videos, frames_per_video
+        ).video_arrays()
+    threshold = roc.best_threshold(labels, scores)
+    log.info("calibrated threshold %.4f on %d videos", threshold, len(videos))
+    return threshold
+
+
+def evaluate_to_report(
+    model: Path, data: Sequence[Path], frames_per_video: int, output: Path | None = None
+) -> tuple[dict[str, object], Path]:
+    """Evaluate a version (or a model's highest version) on ``data`` and write the report.
+
+    The report goes to ``output``, by default ``var/eval/<model>-<version>``; returns the
+    summary and the report directory.
+    """
+    version = resolve_version(model)
+    videos = discover(data)
+    if not videos:
+        raise FileNotFoundError("no labelled videos found")
+    output = output or Path("var/eval") / f"{version.parent.name}-{version.name}"
+    evaluation = evaluate_version(version, videos, frames_per_video)
+    summary = write_report(evaluation, output, title=f"{version.parent.name} v{version.name}")
+    return summary, output
+
+
+def summary_lines(summary: dict, report_dir: Path) -> list[str]:
+    """Human-readable lines of an evaluation summary, frame and video level."""
+    lines = []
+    for level in ("frame", "video"):
+        m = summary[level]
+        lines.append(
+            f"{level:5s}: n={m['count']} accuracy {m['accuracy']:.3f} precision "
+            f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
+            f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
+        )
+    lines.append(f"threshold {summary['threshold']:.4f} (shipped); report in {report_dir}")
+    return lines
+
+
 def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict[str, object]:
     """Write ``metrics.json``, ``predictions.csv``, ``roc.png`` and ``confusion.png``."""
     out_dir = Path(out_dir)
@@ -177,8 +242,8 @@ def _plot_roc(evaluation: Evaluation, path: Path, title: str) -> None:
         ("frames", evaluation.frame_arrays()),
         ("videos", evaluation.video_arrays()),
     ):
-        fpr, tpr, _ = metrics.roc_curve(labels, scores)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {metrics.roc_auc(labels, scores):.3f})")
+        fpr, tpr, _ = roc.roc_curve(labels, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc.roc_auc(labels, scores):.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set_xlabel("false positive rate (real called fake)")
     ax.set_ylabel("true positive rate (fake caught)")

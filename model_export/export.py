@@ -1,24 +1,27 @@
-"""Export a Keras frame classifier as a SavedModel that honours the wire contract.
+"""Export a Keras frame classifier as a whole-frame SavedModel that honours the wire contract.
 
 The exported ``serving_default`` signature takes raw ``uint8`` RGB frames of any size
-and does all preprocessing in the graph. Export goes through
-``keras.export.ExportArchive`` because TF Serving restores versions through a TF1
-session (``tf.compat.v1.saved_model.loader.load``), and only the Keras export path
-produces variables that session restore can find.
+and does all preprocessing in the graph. The pieces every kind of export shares (the frames
+input, the guarded classifier call, ``model_info``) live here too; face-aware and sequence
+exports (:mod:`model_export.face_export`, :mod:`model_export.sequence_export`) build on
+them. Export goes through ``keras.export.ExportArchive`` because TF Serving restores
+versions through a TF1 session (``tf.compat.v1.saved_model.loader.load``), and only the
+Keras export path produces variables that session restore can find.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 import contract
+from model_export import warmup
 from model_export.preprocess import preprocess_frames
-
-log = logging.getLogger(__name__)
+from model_export.publish import Gate, publish_archive, version_info
 
 #: Tag set TF Serving loads (``kSavedModelTagServe``).
 SERVE_TAG = "serve"
@@ -27,6 +30,19 @@ SERVE_TAG = "serve"
 def frames_spec() -> tf.TensorSpec:
     """Input spec of ``serving_default``: raw RGB frames of any size."""
     return tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FRAMES_INPUT)
+
+
+def classify_images(
+    model: keras.Model, images: tf.Tensor, input_size: tuple[int, int]
+) -> tf.Tensor:
+    """Fake probability ``[K]`` of uint8 images ``[K, H, W, 3]``; empty in, empty out."""
+
+    def run() -> tf.Tensor:
+        x = preprocess_frames(images, input_size)
+        return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
+
+    # Some CPU kernels reject empty batches; an empty request gets an empty answer.
+    return tf.cond(tf.shape(images)[0] > 0, run, lambda: tf.zeros([0], tf.float32))
 
 
 def frame_min_side_for(input_size: tuple[int, int]) -> int:
@@ -87,14 +103,8 @@ def build_archive(
 
     @tf.function(input_signature=[frames_spec()])
     def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
-        def classify() -> tf.Tensor:
-            x = preprocess_frames(frames, size)
-            return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
-
-        # Some CPU kernels reject empty batches; an empty request gets an empty answer.
-        probability = tf.cond(tf.shape(frames)[0] > 0, classify, lambda: tf.zeros([0], tf.float32))
         return {
-            contract.FAKE_PROBABILITY: probability,
+            contract.FAKE_PROBABILITY: classify_images(model, frames, size),
             # Per row, not scalar: TF Serving's batching splits every output on dim 0.
             contract.THRESHOLD: tf.fill([tf.shape(frames)[0]], threshold_value),
         }
@@ -109,10 +119,30 @@ def build_archive(
     return archive
 
 
-def write_saved_model(
-    model: keras.Model, path: Path, *, threshold: float, input_size: tuple[int, int]
-) -> None:
-    """Write ``model`` as a contract SavedModel into ``path`` (created if missing)."""
-    archive = build_archive(model, threshold=threshold, input_size=input_size)
-    log.info("writing SavedModel", extra={"path": str(path), "threshold": threshold})
-    archive.write_out(str(path), verbose=False)
+def publish_version(
+    model: keras.Model,
+    base_path: Path,
+    name: str,
+    *,
+    threshold: float,
+    input_size: tuple[int, int],
+    version: int | None = None,
+    info: Mapping[str, Any] | None = None,
+    gate: Gate | None = None,
+) -> Path:
+    """Export a Keras frame classifier whole-frame and publish it as a version of ``name``.
+
+    ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
+    probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
+    integer version is used; ``gate`` may refuse the version
+    (see :func:`model_export.publish.publish_directory`). Returns the version directory.
+    """
+    return publish_archive(
+        lambda: build_archive(model, threshold=threshold, input_size=input_size),
+        warmup.warmup_requests(name),
+        base_path,
+        name,
+        info=version_info(threshold=threshold, input_size=input_size, info=info),
+        version=version,
+        gate=gate,
+    )

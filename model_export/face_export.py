@@ -10,9 +10,10 @@ a client has cropped itself, through the same preprocessing.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -21,12 +22,9 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 
 import contract
 from model_export import warmup
-from model_export.export import add_model_info, frames_spec
+from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
-from model_export.preprocess import preprocess_frames
-from model_export.publish import publish_directory
-
-log = logging.getLogger(__name__)
+from model_export.publish import Gate, publish_archive, version_info, write_version
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,10 @@ class FaceConfig:
     margin: float = DEFAULT_MARGIN
     min_face_size: int = 40
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the export info records about face detection and cropping."""
+        return {**asdict(self), "thresholds": list(self.thresholds)}
 
 
 def face_crops(
@@ -55,17 +57,6 @@ def face_crops(
     )
     crops = crop_faces(frames, boxes, count, size=size, margin=config.margin, dtype=tf.uint8)
     return crops, boxes, scores, count
-
-
-def _classify(model: keras.Model, images: tf.Tensor, input_size: tuple[int, int]) -> tf.Tensor:
-    """Fake probability ``[K]`` of uint8 images ``[K, H, W, 3]``; empty in, empty out."""
-
-    def run() -> tf.Tensor:
-        x = preprocess_frames(images, input_size)
-        return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
-
-    # Some CPU kernels reject empty batches.
-    return tf.cond(tf.shape(images)[0] > 0, run, lambda: tf.zeros([0], tf.float32))
 
 
 def build_face_archive(
@@ -97,10 +88,10 @@ def build_face_archive(
         valid = tf.range(faces.max_faces)[None, :] < count[:, None]
         index = tf.where(valid)
         face_probability = tf.scatter_nd(
-            index, _classify(model, tf.gather_nd(crops, index), size), [n, faces.max_faces]
+            index, classify_images(model, tf.gather_nd(crops, index), size), [n, faces.max_faces]
         )
         best_face = tf.reduce_max(tf.where(valid, face_probability, -1.0), axis=1)
-        whole_frame = _classify(model, frames, size)
+        whole_frame = classify_images(model, frames, size)
         extra = {contract.FACE_CROPS: crops} if sequence_length > 0 else {}
         return {
             **extra,
@@ -117,7 +108,7 @@ def build_face_archive(
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)]
     )
     def classify_faces(faces_in: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {contract.FAKE_PROBABILITY: _classify(model, faces_in, size)}
+        return {contract.FAKE_PROBABILITY: classify_images(model, faces_in, size)}
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
@@ -153,10 +144,7 @@ def write_face_saved_model(
 ) -> None:
     """Write a face-aware SavedModel with its warmup records into ``path``."""
     archive = build_face_archive(model, threshold=threshold, input_size=input_size, faces=faces)
-    archive.write_out(str(path), verbose=False)
-    warmup.write_warmup(
-        Path(path) / contract.WARMUP_RELATIVE_PATH, face_warmup_requests(name, input_size)
-    )
+    write_version(archive, path, face_warmup_requests(name, input_size))
 
 
 def publish_face_version(
@@ -168,29 +156,21 @@ def publish_face_version(
     input_size: tuple[int, int],
     faces: FaceConfig = FaceConfig(),
     version: int | None = None,
-    info: dict | None = None,
-    gate=None,
+    info: Mapping[str, Any] | None = None,
+    gate: Gate | None = None,
 ) -> Path:
     """Export a face classifier face-aware and publish it atomically as a version of ``name``.
 
     ``gate`` is passed to :func:`model_export.publish.publish_directory`.
     """
-
-    def write(staging: Path) -> None:
-        write_face_saved_model(
-            model, staging, name=name, threshold=threshold, input_size=input_size, faces=faces
-        )
-
-    meta = {
-        "threshold": float(threshold),
-        "input_size": [int(input_size[0]), int(input_size[1])],
-        "face_aware": True,
-        "faces": {
-            "max_faces": faces.max_faces,
-            "margin": faces.margin,
-            "min_face_size": faces.min_face_size,
-            "thresholds": list(faces.thresholds),
-        },
-        **dict(info or {}),
-    }
-    return publish_directory(write, base_path, name, version=version, info=meta, gate=gate)
+    return publish_archive(
+        lambda: build_face_archive(model, threshold=threshold, input_size=input_size, faces=faces),
+        face_warmup_requests(name, input_size),
+        base_path,
+        name,
+        info=version_info(
+            threshold=threshold, input_size=input_size, faces=faces.as_dict(), info=info
+        ),
+        version=version,
+        gate=gate,
+    )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import metrics
+from model_export import roc
 from model_export.datasets import LabelledVideo
 from model_export.evaluate import evaluate_version
 from model_export.publish import existing_versions
@@ -28,7 +28,7 @@ class GateRefused(RuntimeError):
 def video_auc(version: Path, videos: Sequence[LabelledVideo], frames_per_video: int) -> float:
     """Video-level ROC-AUC of a version on ``videos``."""
     labels, scores = evaluate_version(version, videos, frames_per_video).video_arrays()
-    return metrics.roc_auc(labels, scores)
+    return roc.roc_auc(labels, scores)
 
 
 def auc_gate(

@@ -5,19 +5,26 @@ The published files (Keras 2.1.5, weights only) name layers ``conv2d_5``,
 authors' session had created before. Within each layer type the suffixes still follow
 creation order, so layers are matched by type and sorted suffix, never by absolute name.
 The published networks output about 1 for REAL; :func:`fake_probability_model` inverts
-that into the contract's fake probability.
+that into the contract's fake probability, and :func:`import_mesonet` publishes the result
+face-aware (``python -m model_export import-mesonet``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 from keras import layers
+
+from model_export.datasets import discover
+from model_export.evaluate import calibrate_threshold
+from model_export.face_export import FaceConfig, publish_face_version, write_face_saved_model
+from model_export.gate import auc_gate
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +185,52 @@ def fake_probability_model(real_model: keras.Model) -> keras.Model:
     inputs = keras.Input(real_model.input_shape[1:])
     outputs = keras.ops.subtract(1.0, real_model(inputs))
     return keras.Model(inputs, outputs, name=f"{real_model.name}_fake")
+
+
+def import_mesonet(
+    weights: Path,
+    arch: str,
+    output: Path,
+    *,
+    threshold: float = 0.5,
+    margin: float,
+    calibrate_data: Sequence[Path] | None = None,
+    gate_data: Sequence[Path] | None = None,
+    frames_per_video: int,
+    version: int | None = None,
+) -> tuple[Path, float]:
+    """Publish published MesoNet weights face-aware as the next version under ``output``.
+
+    With ``calibrate_data`` the threshold is calibrated there (video level) instead of
+    ``threshold``; with ``gate_data`` the version must not score below the serving one.
+    Returns the version directory and the threshold it ships.
+    """
+    model = fake_probability_model(load_mesonet(weights, arch))
+    faces = FaceConfig(margin=margin)
+    name = output.name
+    if calibrate_data:
+        threshold = calibrate_threshold(
+            lambda path: write_face_saved_model(
+                model, path, name=name, threshold=0.5, input_size=MESONET_INPUT_SIZE, faces=faces
+            ),
+            calibrate_data,
+            frames_per_video,
+        )
+    gate = auc_gate(output, discover(gate_data), frames_per_video) if gate_data else None
+    path = publish_face_version(
+        model,
+        output.parent,
+        name,
+        threshold=threshold,
+        input_size=MESONET_INPUT_SIZE,
+        faces=faces,
+        version=version,
+        info={
+            "kind": "mesonet",
+            "arch": arch,
+            "weights": weights.name,
+            "calibrated_on": [str(p) for p in calibrate_data or []],
+        },
+        gate=gate,
+    )
+    return path, threshold

@@ -2,38 +2,13 @@
 
 Every model takes float32 frames in ``[0, 1]`` of shape ``[N, H, W, 3]`` and returns the
 fake probability ``[N, 1]`` (sigmoid), so that any of them exports through
-:func:`model_export.export.write_saved_model`.
+:func:`model_export.export.publish_version`.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers
-
-
-def tiny_cnn(input_size: tuple[int, int] = (32, 32), seed: int = 0) -> keras.Model:
-    """A very small untrained CNN whose weights depend only on ``seed``.
-
-    Used for fixtures: two seeds give clearly different outputs.
-    """
-    # Wide initial weights so that outputs spread over (0, 1) with frame content.
-    init = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
-    bias = keras.initializers.RandomNormal(stddev=0.5, seed=seed + 1)
-    inputs = keras.Input((*input_size, 3), name="frames")
-    x = layers.Conv2D(
-        4,
-        3,
-        strides=2,
-        activation="relu",
-        kernel_initializer=init,
-        bias_initializer=bias,
-        name="conv1",
-    )(inputs)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(
-        1, activation="sigmoid", kernel_initializer=init, bias_initializer=bias, name="fc"
-    )(x)
-    return keras.Model(inputs, outputs, name=f"tiny_cnn_{seed}")
 
 
 def small_cnn(

@@ -5,6 +5,10 @@ parses as an integer (file_system_storage_path_source.cc), so a version copied i
 can be loaded half-written (tensorflow/serving#1086, #572). A version is therefore written
 into a non-numeric staging sibling on the same file system, checked, flushed to disk and
 renamed into place in one ``rename(2)``.
+
+Every kind of export (whole-frame, face-aware, sequence) publishes through
+:func:`publish_archive` with the export info :func:`version_info` builds, so versions are
+written, verified through a TF1 session and described the same way.
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
+from tensorflow_serving.apis import predict_pb2
 
 import contract
 from model_export import warmup
-from model_export.export import write_saved_model
 from model_export.savedmodel import load_version
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,10 @@ log = logging.getLogger(__name__)
 INFO_RELATIVE_PATH = "assets.extra/export_info.json"
 #: Prefix of staging directories; never parses as a version.
 STAGING_PREFIX = ".tmp-"
+
+
+#: Refuses a verified candidate by raising, or returns facts to record in the export info.
+Gate = Callable[[Path], Mapping[str, Any] | None]
 
 
 class PublishError(RuntimeError):
@@ -101,7 +109,7 @@ def publish_directory(
     version: int | None = None,
     info: Mapping[str, Any] | None = None,
     verify: bool = True,
-    gate: Callable[[Path], Mapping[str, Any] | None] | None = None,
+    gate: Gate | None = None,
 ) -> Path:
     """Publish whatever ``write(staging_dir)`` writes as the next (or given) version.
 
@@ -149,37 +157,64 @@ def publish_directory(
     return target
 
 
-def publish_version(
-    model: keras.Model,
-    base_path: Path,
-    name: str,
+def version_info(
     *,
     threshold: float,
     input_size: tuple[int, int],
-    version: int | None = None,
+    faces: Mapping[str, Any] | None = None,
+    sequence: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
-    warmup_batch_sizes: tuple[int, ...] = warmup.DEFAULT_BATCH_SIZES,
-    warmup_frame_size: tuple[int, int] = warmup.DEFAULT_FRAME_SIZE,
-    gate: Callable[[Path], Mapping[str, Any] | None] | None = None,
-) -> Path:
-    """Export a Keras frame classifier and publish it as a version of ``name``.
+) -> dict[str, Any]:
+    """The export info of a version, for every kind of export.
 
-    ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
-    probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
-    integer version is used; ``gate`` may refuse the version (see :func:`publish_directory`).
-    Returns the published version directory.
+    ``faces`` (the face settings shipped in the graph) makes the version face-aware,
+    ``sequence`` describes a sequence head; ``info`` (what trained it, how it measured) is
+    merged last.
     """
-
-    def write(staging: Path) -> None:
-        write_saved_model(model, staging, threshold=threshold, input_size=input_size)
-        requests = warmup.warmup_requests(
-            name, batch_sizes=warmup_batch_sizes, frame_size=warmup_frame_size
-        )
-        warmup.write_warmup(staging / contract.WARMUP_RELATIVE_PATH, requests)
-
-    meta = {
+    meta: dict[str, Any] = {
         "threshold": float(threshold),
         "input_size": [int(input_size[0]), int(input_size[1])],
-        **dict(info or {}),
+        "face_aware": faces is not None,
     }
-    return publish_directory(write, base_path, name, version=version, info=meta, gate=gate)
+    if faces is not None:
+        meta["faces"] = dict(faces)
+    if sequence is not None:
+        meta["sequence"] = dict(sequence)
+    meta.update(info or {})
+    return meta
+
+
+def write_version(
+    archive: keras.export.ExportArchive,
+    path: Path,
+    requests: Sequence[predict_pb2.PredictRequest],
+) -> None:
+    """Write ``archive`` as a SavedModel into ``path`` with ``requests`` as its warmup."""
+    log.info("writing SavedModel", extra={"path": str(path)})
+    archive.write_out(str(path), verbose=False)
+    warmup.write_warmup(Path(path) / contract.WARMUP_RELATIVE_PATH, requests)
+
+
+def publish_archive(
+    build: Callable[[], keras.export.ExportArchive],
+    requests: Sequence[predict_pb2.PredictRequest],
+    base_path: Path,
+    name: str,
+    *,
+    info: Mapping[str, Any],
+    version: int | None = None,
+    gate: Gate | None = None,
+) -> Path:
+    """Publish the archive ``build()`` returns, with its warmup and export info, as a version.
+
+    The archive is built inside the staging step so that a failure leaves nothing behind;
+    see :func:`publish_directory` for numbering, verification and ``gate``.
+    """
+    return publish_directory(
+        lambda staging: write_version(build(), staging, requests),
+        base_path,
+        name,
+        version=version,
+        info=info,
+        gate=gate,
+    )

@@ -36,14 +36,6 @@ class LoadedVersion:
         fetches = {key: info.name for key, info in sig.outputs.items()}
         return self.session.run(fetches, feeds)
 
-    def predict_frames(self, frames: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Fake probability per frame of ``uint8`` frames ``[N, H, W, 3]``."""
-        out = [
-            self.run({contract.FRAMES_INPUT: frames[i : i + batch_size]})[contract.FAKE_PROBABILITY]
-            for i in range(0, len(frames), batch_size)
-        ]
-        return np.concatenate(out) if out else np.zeros([0], np.float32)
-
     def threshold(self) -> float:
         """The decision threshold shipped with the version."""
         frame = np.zeros([1, 8, 8, 3], np.uint8)

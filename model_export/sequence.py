@@ -6,55 +6,33 @@ sigmoid head; a GRU reads the CNN's features of ``T`` consecutive face crops of 
 heads are trained together, each on the video's label, so the CNN branch is a face classifier
 in its own right.
 
-Exported signatures:
-
-* ``serving_default`` and ``classify_faces``: the contract's per-frame and per-face outputs,
-  from the CNN branch's per-face score (face-aware as :mod:`model_export.face_export`, or whole
-  frames with ``--whole-frames``);
-* ``classify_sequence`` (:data:`SEQUENCE_SIGNATURE`): ``faces`` uint8 ``[B, T, H, W, 3]``, ``B``
-  sequences of ``T`` face crops in time order, returns ``fake_probability`` ``[B]`` from the
-  GRU and ``threshold`` ``[B]``, the GRU's own threshold calibrated on validation videos;
-* ``model_info`` announces the window length (``sequence_length``), and the face-aware
-  ``serving_default`` also returns ``face_crops``: the gateway builds each face track's
-  windows (:func:`contract.sequence_windows`, as :func:`sequences_of` does here) from the
-  crops the graph cut, so it never crops faces itself.
-
-Why the GRU is not in ``serving_default``: the gateway sends one request per video with its
-frames in time order, but when Serving batches it merges the inputs of concurrent requests
-along dimension 0 (and pads to an allowed batch size) before the graph runs, then splits the
-outputs back by row (tensorflow_serving/batching/batching_session.cc, ``MergeInputTensors`` /
-``SplitOutputTensors``). A GRU over the rows of ``serving_default`` would then read frames of
-several videos, and padding, as one sequence, so per-frame outputs must not depend on other
-rows. In ``classify_sequence`` a row is a whole sequence, so merging requests concatenates
-sequences and never mixes them.
+Training and scoring live here; the exported signatures (``classify_sequence`` beside the
+contract's per-frame ones) and why the GRU stays out of ``serving_default`` are described in
+:mod:`model_export.sequence_export`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
-from tensorflow_serving.apis import model_pb2, predict_pb2
 
 import contract
-from model_export import metrics, warmup
+from model_export import roc
 from model_export.augment import augment_image
-from model_export.export import build_archive
-from model_export.face_export import FaceConfig, build_face_archive, face_warmup_requests
 from model_export.models import small_cnn
 from model_export.preprocess import preprocess_frames
-from model_export.publish import publish_directory
 from model_export.train import (
     FrameSet,
     TrainConfig,
     TrainResult,
+    calibrate_on,
+    class_weights,
     fit_callbacks,
-    predict_frames,
     video_scores,
 )
 
@@ -68,8 +46,6 @@ SEQUENCE_ARCH = "cnn_gru"
 DEFAULT_SEQUENCE_LENGTH = 8
 #: Output keys of the training model.
 SEQUENCE_OUTPUT, FACES_OUTPUT = "sequence", "faces"
-#: Sequence batch sizes warmed for ``classify_sequence``.
-SEQUENCE_WARMUP_BATCH_SIZES = (1, 4)
 
 
 class PerFace(layers.Layer):
@@ -177,8 +153,7 @@ def preprocess_sequences(faces: tf.Tensor, input_size: tuple[int, int]) -> tf.Te
 
 def _balance(labels: np.ndarray) -> np.ndarray:
     """Per-sample weights that give REAL and FAKE sequences equal total weight."""
-    positives = float(labels.mean()) if len(labels) else 0.5
-    weights = {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
+    weights = class_weights(labels)
     return np.array([weights[int(y)] for y in labels], np.float32)
 
 
@@ -253,7 +228,7 @@ class SequenceResult(TrainResult):
     sequence_length: int = DEFAULT_SEQUENCE_LENGTH
     #: Threshold of the GRU's score, calibrated on validation videos.
     sequence_threshold: float = 0.5
-    sequence_video_metrics: metrics.BinaryMetrics | None = None
+    sequence_video_metrics: roc.BinaryMetrics | None = None
 
     def sequence_info(self) -> dict:
         """What the export info records about the sequence head."""
@@ -298,138 +273,16 @@ def train_cnn_gru(
         verbose=0,
         callbacks=fit_callbacks(config),
     )
-    frame_scores = predict_frames(net.face_model, val.frames, config)
-    threshold = metrics.best_threshold(val.labels, frame_scores)
-    ids, scores = video_scores(frame_scores, val.clip_ids)
-    video_labels = np.array([val.clip_labels[int(i)] for i in ids])
+    threshold, frame_metrics, video_metrics = calibrate_on(net.face_model, val, config)
     seq_labels, seq_video = sequence_video_scores(net.sequence_model, val, config, length)
-    seq_threshold = metrics.best_threshold(seq_labels, seq_video)
+    seq_threshold = roc.best_threshold(seq_labels, seq_video)
     return SequenceResult(
         model=net.face_model,
         threshold=threshold,
-        frame_metrics=metrics.binary_metrics(val.labels, frame_scores, threshold),
-        video_metrics=metrics.binary_metrics(video_labels, scores, threshold),
+        frame_metrics=frame_metrics,
+        video_metrics=video_metrics,
         sequence_model=net.sequence_model,
         sequence_length=length,
         sequence_threshold=seq_threshold,
-        sequence_video_metrics=metrics.binary_metrics(seq_labels, seq_video, seq_threshold),
+        sequence_video_metrics=roc.binary_metrics(seq_labels, seq_video, seq_threshold),
     )
-
-
-def faces_sequence_spec() -> tf.TensorSpec:
-    """Input spec of ``classify_sequence``: ``B`` sequences of ``T`` RGB face crops."""
-    return tf.TensorSpec([None, None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)
-
-
-def build_sequence_archive(
-    result: SequenceResult,
-    *,
-    input_size: tuple[int, int],
-    faces: FaceConfig | None,
-) -> keras.export.ExportArchive:
-    """The contract's signatures from the CNN branch plus ``classify_sequence`` from the GRU."""
-    size = (int(input_size[0]), int(input_size[1]))
-    length = int(result.sequence_length)
-    if faces is not None:
-        archive = build_face_archive(
-            result.model,
-            threshold=result.threshold,
-            input_size=size,
-            faces=faces,
-            sequence_length=length,
-        )
-    else:
-        archive = build_archive(
-            result.model, threshold=result.threshold, input_size=size, sequence_length=length
-        )
-    sequence_model = result.sequence_model
-    archive.track(sequence_model)
-    sequence_threshold = float(result.sequence_threshold)
-
-    @tf.function(input_signature=[faces_sequence_spec()])
-    def classify_sequence(faces_in: tf.Tensor) -> dict[str, tf.Tensor]:
-        shape = tf.shape(faces_in)
-
-        def run() -> tf.Tensor:
-            x = preprocess_sequences(faces_in, size)
-            out = sequence_model(x, training=False)[SEQUENCE_OUTPUT]
-            return tf.cast(tf.reshape(out, [-1]), tf.float32)
-
-        # Empty batches or empty sequences: no kernel runs, "don't know" (0.5) per row.
-        probability = tf.cond(tf.reduce_prod(shape[:2]) > 0, run, lambda: tf.fill([shape[0]], 0.5))
-        return {
-            contract.FAKE_PROBABILITY: probability,
-            # Per row, as in serving_default, so that batching can split it.
-            contract.THRESHOLD: tf.fill([shape[0]], sequence_threshold),
-        }
-
-    archive.add_endpoint(SEQUENCE_SIGNATURE, classify_sequence)
-    return archive
-
-
-def sequence_warmup_requests(
-    model_name: str, input_size: tuple[int, int], length: int
-) -> list[predict_pb2.PredictRequest]:
-    """One ``classify_sequence`` request per warmed batch size, ``length`` faces each."""
-    rng = np.random.default_rng(2)
-    requests = []
-    for batch in SEQUENCE_WARMUP_BATCH_SIZES:
-        faces = rng.integers(0, 256, size=(batch, length, *input_size, 3), dtype=np.uint8)
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SEQUENCE_SIGNATURE)
-        )
-        request.inputs[contract.FACES_INPUT].CopyFrom(tf.make_tensor_proto(faces))
-        requests.append(request)
-    return requests
-
-
-def write_sequence_saved_model(
-    result: SequenceResult,
-    path: Path,
-    *,
-    name: str,
-    input_size: tuple[int, int],
-    faces: FaceConfig | None,
-) -> None:
-    """Write the CNN+GRU SavedModel with warmup records of every signature into ``path``."""
-    size = (int(input_size[0]), int(input_size[1]))
-    archive = build_sequence_archive(result, input_size=size, faces=faces)
-    archive.write_out(str(path), verbose=False)
-    if faces is not None:
-        requests = face_warmup_requests(name, size)
-    else:
-        requests = warmup.warmup_requests(name)
-    requests += sequence_warmup_requests(name, size, result.sequence_length)
-    warmup.write_warmup(Path(path) / contract.WARMUP_RELATIVE_PATH, requests)
-
-
-def publish_sequence_version(
-    result: SequenceResult,
-    base_path: Path,
-    name: str,
-    *,
-    input_size: tuple[int, int],
-    faces: FaceConfig | None = None,
-    version: int | None = None,
-    info: dict | None = None,
-    gate=None,
-) -> Path:
-    """Export a trained CNN+GRU and publish it atomically as a version of ``name``.
-
-    Publishing loads the version through a TF1 session and replays every warmup record,
-    ``classify_sequence``'s included (:func:`model_export.publish.verify_version`).
-    """
-
-    def write(staging: Path) -> None:
-        write_sequence_saved_model(result, staging, name=name, input_size=input_size, faces=faces)
-
-    meta: dict = {
-        "threshold": float(result.threshold),
-        "input_size": [int(input_size[0]), int(input_size[1])],
-        "face_aware": faces is not None,
-        "sequence": result.sequence_info(),
-    }
-    if faces is not None:
-        meta["faces"] = {**asdict(faces), "thresholds": list(faces.thresholds)}
-    meta.update(info or {})
-    return publish_directory(write, base_path, name, version=version, info=meta, gate=gate)

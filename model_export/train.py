@@ -1,45 +1,26 @@
-"""Train a frame classifier on labelled clips.
+"""Train a frame classifier on labelled images and calibrate its threshold.
 
-Frames are sampled from each clip with the gateway's decoding path, optionally passed
-through a face-crop function, and preprocessed by the same function the exported graph
-uses. Splits are by group (a source clip and its fakes), never by frame.
+Images (face crops or whole frames, see :mod:`model_export.training_run`) are preprocessed
+by the same function the exported graph uses, and clip scores are aggregated as the gateway
+aggregates them, so validation sees the service's numbers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from contract.aggregation import DEFAULT_STRATEGY, Strategy, aggregate_scores
-from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import metrics
+from model_export import roc
 from model_export.augment import augment_image
 from model_export.models import build_classifier
 from model_export.preprocess import preprocess_frames
-from model_export.video_io import sample_frames
 
 log = logging.getLogger(__name__)
-
-#: Maps decoded frames ``[n, H, W, 3]`` to the images the classifier sees (whole frames by
-#: default; a face cropper once the served detector is available).
-FrameTransform = Callable[[np.ndarray], np.ndarray]
-
-
-class LabelledClip(Protocol):
-    """Anything with a path, a 0/1 label (1 = fake) and a split group."""
-
-    @property
-    def path(self) -> object: ...
-    @property
-    def label(self) -> int: ...
-    @property
-    def group(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -50,8 +31,6 @@ class TrainConfig:
     epochs: int = 15
     batch_size: int = 32
     learning_rate: float = 2e-3
-    frames_per_clip: int = DEFAULT_FRAME_COUNT
-    val_fraction: float = 0.25
     width: int = 16
     dropout: float = 0.3
     seed: int = 0
@@ -79,46 +58,14 @@ class TrainResult:
 
     model: keras.Model
     threshold: float
-    frame_metrics: metrics.BinaryMetrics
-    video_metrics: metrics.BinaryMetrics
+    frame_metrics: roc.BinaryMetrics
+    video_metrics: roc.BinaryMetrics
 
 
-def split_by_group(
-    clips: Sequence[LabelledClip], val_fraction: float, seed: int
-) -> tuple[list[LabelledClip], list[LabelledClip]]:
-    """Split clips so that all clips of a group land on the same side."""
-    groups = sorted({c.group for c in clips})
-    rng = np.random.default_rng(seed)
-    rng.shuffle(groups)
-    n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
-    val_groups = set(groups[:n_val])
-    train = [c for c in clips if c.group not in val_groups]
-    val = [c for c in clips if c.group in val_groups]
-    return train, val
-
-
-def load_frames(
-    clips: Sequence[LabelledClip],
-    frames_per_clip: int,
-    transform: FrameTransform | None = None,
-) -> FrameSet:
-    """Decode ``frames_per_clip`` uniformly sampled frames of every clip."""
-    frames, labels, ids = [], [], []
-    clip_labels = {}
-    for clip_id, clip in enumerate(clips):
-        sampled = sample_frames(clip.path, frames_per_clip)
-        if transform is not None:
-            sampled = transform(sampled)
-        frames.append(sampled)
-        labels.append(np.full(len(sampled), clip.label, np.float32))
-        ids.append(np.full(len(sampled), clip_id, np.int64))
-        clip_labels[clip_id] = int(clip.label)
-    return FrameSet(
-        np.concatenate(frames), np.concatenate(labels), np.concatenate(ids), clip_labels
-    )
-
-
-def _dataset(frames: np.ndarray, labels: np.ndarray, config: TrainConfig, training: bool):
+def frame_dataset(
+    frames: np.ndarray, labels: np.ndarray, config: TrainConfig, training: bool
+) -> tf.data.Dataset:
+    """Preprocessed ``(images, labels)`` batches; shuffled, flipped and augmented to train."""
     data = tf.data.Dataset.from_tensor_slices((frames, labels))
     if training:
         data = data.shuffle(len(frames), seed=config.seed, reshuffle_each_iteration=True)
@@ -190,40 +137,51 @@ def fit_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
-def train_classifier(
-    train: FrameSet, val: FrameSet, config: TrainConfig, model: keras.Model | None = None
-) -> TrainResult:
-    """Fit a frame classifier, calibrate its threshold on ``val`` and measure it there."""
-    keras.utils.set_random_seed(config.seed)
-    if model is None:
-        model = new_classifier(config)
-    steps = max(1, -(-len(train.frames) // config.batch_size)) * config.epochs
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    """Loss weights that give REAL and FAKE samples equal total weight when they are uneven."""
+    positives = float(labels.mean()) if len(labels) else 0.5
+    return {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
+
+
+def compile_classifier(model: keras.Model, config: TrainConfig, steps: int) -> None:
+    """Compile a frame classifier as training and the tuner do: Adam on a cosine decay."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    # Class weights balance the loss when REAL and FAKE frames are uneven.
-    positives = float(train.labels.mean()) if len(train.labels) else 0.5
-    class_weight = {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
 
+
+def calibrate_on(
+    model: keras.Model, val: FrameSet, config: TrainConfig
+) -> tuple[float, roc.BinaryMetrics, roc.BinaryMetrics]:
+    """Frame threshold calibrated on ``val`` and the frame and video metrics there."""
+    frame_scores = predict_frames(model, val.frames, config)
+    threshold = roc.best_threshold(val.labels, frame_scores)
+    ids, scores = video_scores(frame_scores, val.clip_ids)
+    video_labels = np.array([val.clip_labels[int(i)] for i in ids])
+    return (
+        threshold,
+        roc.binary_metrics(val.labels, frame_scores, threshold),
+        roc.binary_metrics(video_labels, scores, threshold),
+    )
+
+
+def train_classifier(train: FrameSet, val: FrameSet, config: TrainConfig) -> TrainResult:
+    """Fit a frame classifier, calibrate its threshold on ``val`` and measure it there."""
+    keras.utils.set_random_seed(config.seed)
+    model = new_classifier(config)
+    steps = max(1, -(-len(train.frames) // config.batch_size)) * config.epochs
+    compile_classifier(model, config, steps)
     model.fit(
-        _dataset(train.frames, train.labels, config, training=True),
-        validation_data=_dataset(val.frames, val.labels, config, training=False),
+        frame_dataset(train.frames, train.labels, config, training=True),
+        validation_data=frame_dataset(val.frames, val.labels, config, training=False),
         epochs=config.epochs,
-        class_weight=class_weight,
+        class_weight=class_weights(train.labels),
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
         callbacks=fit_callbacks(config),
     )
-    frame_scores = predict_frames(model, val.frames, config)
-    threshold = metrics.best_threshold(val.labels, frame_scores)
-    ids, scores = video_scores(frame_scores, val.clip_ids)
-    video_labels = np.array([val.clip_labels[int(i)] for i in ids])
-    return TrainResult(
-        model=model,
-        threshold=threshold,
-        frame_metrics=metrics.binary_metrics(val.labels, frame_scores, threshold),
-        video_metrics=metrics.binary_metrics(video_labels, scores, threshold),
-    )
+    threshold, frame_metrics, video_metrics = calibrate_on(model, val, config)
+    return TrainResult(model, threshold, frame_metrics, video_metrics)

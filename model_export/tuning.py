@@ -28,10 +28,17 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from model_export import sequence
-from model_export.train import FrameSet, TrainConfig, new_classifier
 
-# The very batches train_classifier fits on, so that trials and final training agree.
-from model_export.train import _dataset as frame_dataset
+# The very batches, weights and compilation train_classifier uses, so that trials and
+# final training agree.
+from model_export.train import (
+    FrameSet,
+    TrainConfig,
+    class_weights,
+    compile_classifier,
+    frame_dataset,
+    new_classifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +110,12 @@ def _fit_data(
             steps,
             {},
         )
-    # Class weights as train_classifier uses them, so trials see the loss it optimises.
-    positives = float(train.labels.mean()) if len(train.labels) else 0.5
-    class_weight = {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
     steps = max(1, -(-len(train.frames) // config.batch_size))
     return (
         frame_dataset(train.frames, train.labels, config, training=True),
         frame_dataset(val.frames, val.labels, config, training=False),
         steps,
-        {"class_weight": class_weight},
+        {"class_weight": class_weights(train.labels)},
     )
 
 
@@ -124,12 +128,7 @@ def _build(config: TrainConfig, steps: int) -> keras.Model:
         sequence.compile_cnn_gru(net.sequence_model, config.learning_rate, steps)
         return net.sequence_model
     model = new_classifier(config)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_classifier(model, config, steps)
     return model
 
 

@@ -47,7 +47,7 @@ def make_clip(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def model_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model base path holding version 1 of a tiny exported model."""
-    from model_export.tiny import export_tiny_model
+    from tests.tiny_model import export_tiny_model
 
     base = tmp_path_factory.mktemp("models")
     export_tiny_model(base, MODEL_NAME, version=1, seed=1, threshold=0.5)

@@ -12,8 +12,8 @@ import grpc
 import pytest
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
-from model_export.tiny import export_tiny_model
 from tests.conftest import MODEL_NAME, start_serving
+from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
 

@@ -96,7 +96,7 @@ def test_a_whole_frame_sequence_version_reads_the_frames(
     tmp_path_factory, gateway_factory, tmp_path
 ) -> None:
     """Without faces, the sequence head reads the sampled frames, sent at its size."""
-    from model_export.sequence import publish_sequence_version
+    from model_export.sequence_export import publish_sequence_version
     from tests.model_export.helpers import untrained_sequence_result
 
     size = (32, 32)

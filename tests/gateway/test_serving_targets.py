@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from model_export.tiny import export_tiny_model
 from stack.processes import free_port
 from tests.conftest import MODEL_NAME, start_serving
+from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,9 @@ from contract.aggregation import decide, frame_results
 from model_export.cli import main
 from model_export.datasets import discover
 from model_export.evaluate import evaluate_version, write_report
+from model_export.export import publish_version
 from model_export.gate import GateRefused, auc_gate
-from model_export.publish import INFO_RELATIVE_PATH, publish_version
+from model_export.publish import INFO_RELATIVE_PATH
 
 from .helpers import solid_clip
 

@@ -9,11 +9,12 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
 import contract
-from model_export.models import small_cnn, tiny_cnn
+from model_export.export import publish_version
+from model_export.models import small_cnn
 from model_export.preprocess import preprocess_frames
-from model_export.publish import publish_version
 from model_export.savedmodel import load_version
-from model_export.tiny import TINY_INPUT_SIZE, export_tiny_model
+from tests.model_export.helpers import predict_frames
+from tests.tiny_model import TINY_INPUT_SIZE, export_tiny_model, tiny_cnn
 
 
 def _dims(info) -> list[int]:
@@ -52,8 +53,8 @@ def test_session_outputs_match_keras_model(tmp_path: Path, frames: np.ndarray) -
 
 def test_any_frame_size_and_empty_batch(tiny_version: Path, frames: np.ndarray) -> None:
     with load_version(tiny_version) as loaded:
-        small = loaded.predict_frames(frames[:, :17, :23])
-        large = loaded.predict_frames(np.repeat(np.repeat(frames, 4, axis=1), 4, axis=2))
+        small = predict_frames(loaded, frames[:, :17, :23])
+        large = predict_frames(loaded, np.repeat(np.repeat(frames, 4, axis=1), 4, axis=2))
         empty = loaded.run({contract.FRAMES_INPUT: np.zeros([0, 40, 40, 3], np.uint8)})
         assert loaded.threshold() == np.float32(0.25)
     for scores in (small, large):
@@ -69,7 +70,7 @@ def test_tiny_model_is_deterministic_in_seed(tmp_path: Path, frames: np.ndarray)
     scores = []
     for path in (a, b, c):
         with load_version(path) as loaded:
-            scores.append(loaded.predict_frames(frames))
+            scores.append(predict_frames(loaded, frames))
     np.testing.assert_allclose(scores[0], scores[1], atol=1e-6)
     assert np.max(np.abs(scores[0] - scores[2])) > 1e-3
     # The tiny model reacts to frame content, so fixtures can tell clips apart.

@@ -15,7 +15,7 @@ from model_export.publish import (
     next_version,
     publish_directory,
 )
-from model_export.tiny import export_tiny_model
+from tests.tiny_model import export_tiny_model
 
 
 def test_next_version_counts_only_integer_directories(tmp_path: Path) -> None:

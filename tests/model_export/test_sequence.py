@@ -14,12 +14,8 @@ from model_export.cli import main
 from model_export.preprocess import preprocess_frames
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
-from model_export.sequence import (
-    SEQUENCE_SIGNATURE,
-    preprocess_sequences,
-    publish_sequence_version,
-    sequences_of,
-)
+from model_export.sequence import SEQUENCE_SIGNATURE, preprocess_sequences, sequences_of
+from model_export.sequence_export import publish_sequence_version
 from model_export.train import FrameSet
 
 from .helpers import face_clip, solid_clip, untrained_sequence_result

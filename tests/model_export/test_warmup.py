@@ -11,7 +11,7 @@ import tensorflow as tf
 import contract
 from model_export import warmup
 from model_export.savedmodel import load_version
-from model_export.tiny import TINY_INPUT_SIZE
+from tests.tiny_model import TINY_INPUT_SIZE
 
 
 def test_warmup_file_is_tfrecord_of_prediction_logs(tiny_version: Path) -> None:

@@ -1,4 +1,8 @@
-"""Binary classification metrics in plain numpy (label 1 = fake)."""
+"""Scores against labels in plain numpy (label 1 = fake): ROC curve and AUC, log-loss, the
+calibrated threshold, and accuracy, precision, recall and F1 at a threshold.
+
+These are offline evaluation figures of a detector, not the service's Prometheus metrics.
+"""
 
 from __future__ import annotations
 

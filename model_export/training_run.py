@@ -1,4 +1,9 @@
-"""From labelled videos to a published version: ingest, faces, train, evaluate, gate, publish."""
+"""One training run, from labelled videos to a published version.
+
+Ingest (:mod:`model_export.datasets`), split by group, face crops from the cache or whole
+frames, optional tuning and cross-validation, training, calibration on validation, test,
+gate and publish. ``python -m model_export train`` and ``demo`` both run :func:`run`.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,22 @@ import numpy as np
 import tensorflow as tf
 
 from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import metrics
+from model_export import roc
 from model_export.augment import add_self_blended
 from model_export.datasets import LabelledVideo, discover, split_by_group
+from model_export.export import publish_version
 from model_export.face_cache import extract_faces, read_shard
 from model_export.face_export import FaceConfig, publish_face_version
 from model_export.gate import auc_gate
 from model_export.preprocess import preprocess_frames
-from model_export.publish import publish_version
 from model_export.sequence import (
     DEFAULT_SEQUENCE_LENGTH,
     SEQUENCE_ARCH,
     SequenceResult,
-    publish_sequence_version,
     sequence_video_scores,
     train_cnn_gru,
 )
+from model_export.sequence_export import publish_sequence_version
 from model_export.train import (
     FrameSet,
     TrainConfig,
@@ -42,7 +47,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything ``python -m model_export train`` decides."""
+    """Everything a training run decides (``train`` and ``demo`` both build one)."""
 
     data: tuple[Path, ...]
     output: Path
@@ -59,6 +64,8 @@ class PipelineConfig:
     tune_trials: int = 0
     #: Faces per sequence of the CNN+GRU (``arch="cnn_gru"``).
     sequence_length: int = DEFAULT_SEQUENCE_LENGTH
+    #: Recorded as ``kind`` in the export info.
+    kind: str = "trained"
 
 
 def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameSet:
@@ -100,7 +107,7 @@ def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: floa
     scores = predict_frames(model, frames.frames, config)
     ids, video = video_scores(scores, frames.clip_ids)
     labels = np.array([frames.clip_labels[int(i)] for i in ids])
-    return metrics.binary_metrics(labels, video, threshold)
+    return roc.binary_metrics(labels, video, threshold)
 
 
 def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
@@ -187,14 +194,14 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
             labels, scores = sequence_video_scores(
                 result.sequence_model, test, config.train, result.sequence_length
             )
-            report["test"]["sequence_video"] = metrics.binary_metrics(
+            report["test"]["sequence_video"] = roc.binary_metrics(
                 labels, scores, result.sequence_threshold
             ).as_dict()
     gate = None
     if config.gate_data:
         gate = auc_gate(config.output, discover(config.gate_data), config.frames_per_video)
     info = {
-        "kind": "trained",
+        "kind": config.kind,
         "arch": config.train.arch,
         "data": [str(p) for p in config.data],
         "self_blend": config.self_blend,
@@ -224,6 +231,23 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
     return path, report
 
 
-def with_train(config: PipelineConfig, **changes) -> PipelineConfig:
-    """Copy of ``config`` with training settings changed."""
-    return replace(config, train=replace(config.train, **changes))
+def summary_lines(report: dict) -> list[str]:
+    """Human-readable lines of what a run measured (validation, test, tuning, folds)."""
+    lines = []
+    for part in ("validation", "test"):
+        if part in report:
+            m = report[part]["video"]
+            lines.append(
+                f"{part} videos: n={m['count']} accuracy {m['accuracy']:.3f} "
+                f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
+            )
+    if "tuning" in report:
+        tuning = report["tuning"]
+        lines.append(
+            f"tuning: best of {tuning['trials']} trials {tuning['best_hyperparameters']} "
+            f"({tuning['objective']} {tuning['best_score']:.4f})"
+        )
+    if "cross_validation_video_auc" in report:
+        cv = report["cross_validation_video_auc"]
+        lines.append(f"cross-validation video AUC {cv['mean']:.3f} +/- {cv['std']:.3f}")
+    return lines
