@@ -243,7 +243,7 @@ class _Stack:
 @contextmanager
 def _running_stack(work: Path, gateway_env: dict[str, str]) -> Iterator[_Stack]:
     """Tiny model v1, local Serving polling its directory each second, and the gateway."""
-    from model_export.tiny import export_tiny_model
+    from tests.tiny_model import export_tiny_model
 
     base = work / "models"
     export_tiny_model(base, MODEL_NAME, version=1, seed=1)
@@ -341,7 +341,7 @@ def run_soak(
     ``kinds`` restricts the mix to some of the kinds of :data:`MIX` (default: all).
     """
     from gateway.settings import Settings
-    from model_export.tiny import export_tiny_model
+    from tests.tiny_model import export_tiny_model
 
     defaults = Settings()
     result = SoakResult(seconds, clients, defaults.max_in_flight, defaults.max_queue)

@@ -35,10 +35,10 @@ from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from model_export.tiny import export_tiny_model
 from serving.client import wait_until_available
 from stack.processes import ManagedProcess, free_port, serving_command
 from tests.conftest import MODEL_NAME, REPO, GatewayHandle
+from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
 

@@ -38,7 +38,7 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
 ]
-#: Methods no operation of the gateway uses: each documented path must answer 405 with Allow.
+#: Methods each documented path must answer with 405 and Allow, unless it serves them.
 UNUSED_METHODS = ("PUT", "PATCH", "DELETE")
 
 
@@ -140,6 +140,8 @@ def test_unused_methods_are_405_with_allow(
     for path, item in api_schema.raw_schema["paths"].items():
         allowed = {m.upper() for m in item if m.upper() in {"GET", "POST", "HEAD", "OPTIONS"}}
         for method in UNUSED_METHODS:
+            if method.lower() in item:
+                continue  # this path serves it (DELETE /v1/jobs/{job_id})
             response = requests.request(
                 method,
                 f"{gateway.url}{path}",
