@@ -60,6 +60,10 @@ def main() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # h11 is the parser whose buffer limit applies; it caps what a client can make
+        # the gateway hold before the headers are complete (the 431 check is below it).
+        http="h11",
+        h11_max_incomplete_event_size=2 * settings.max_header_bytes,
         # A placeholder so uvicorn's own SSL setup runs; the context above replaces it.
         ssl_certfile=str(settings.cert_path),
         ssl_keyfile=str(settings.key_path),

@@ -1,4 +1,4 @@
-"""Backpressure: at most N videos processed at once and M waiting; 429 past that."""
+"""Backpressure: N videos processed and M waiting, K uploads received at once; 429 past."""
 
 from __future__ import annotations
 
@@ -49,3 +49,31 @@ class Admission:
             self._running -= 1
             metrics.VIDEOS_IN_FLIGHT.dec()
             self._slots.release()
+
+
+class ReceiveLimit:
+    """At most N upload bodies being received at once; 429 past that, never a wait.
+
+    Receiving is bounded apart from processing so that slow or stalled clients,
+    which are cut off by the upload's own timeouts, never hold the slots analysis needs.
+    """
+
+    def __init__(self, max_receiving: int) -> None:
+        self.max_receiving = max_receiving
+        self._receiving = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a receive slot for the duration of the block, or raise :class:`Overloaded`."""
+        if self._receiving >= self.max_receiving:
+            raise Overloaded(
+                f"too many uploads being received ({self.max_receiving}); retry later",
+                retry_after_s=2,
+            )
+        self._receiving += 1
+        metrics.UPLOADS_RECEIVING.inc()
+        try:
+            yield
+        finally:
+            self._receiving -= 1
+            metrics.UPLOADS_RECEIVING.dec()

@@ -13,16 +13,21 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
-from .admission import Admission
+from .admission import Admission, ReceiveLimit
+from .audit import AuditLog
 from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
+from .docs import docs_router
 from .errors import install_error_handlers
+from .header_limits import HeaderLimits
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
 from .jobs.settings import JobSettings
 from .logs import request_id_var
 from .probe import VideoLimits
+from .quotas import KeyQuotas
 from .routes import detection_response, router
+from .security_headers import SecurityHeaders
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
 
@@ -126,6 +131,9 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
         version="1",
         summary="Upload a video, get a verdict with per-face, per-frame evidence.",
         lifespan=lifespan,
+        # Served by ``docs`` with a Content-Security-Policy of their own.
+        docs_url=None,
+        redoc_url=None,
         generate_unique_id_function=lambda route: (
             f"{route.tags[0]}-{route.name}" if route.tags else route.name
         ),
@@ -133,8 +141,16 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.state.settings = settings
     app.state.verifier = ApiKeyVerifier.from_config(settings.api_keys, settings.api_key_file)
     app.state.admission = Admission(settings.max_in_flight, settings.max_queue)
+    app.state.receiving = ReceiveLimit(settings.max_receiving)
+    app.state.quotas = KeyQuotas(settings.rate_limit_per_min, settings.max_in_flight_per_key)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(docs_router(app))
+    # Outermost last: security headers on everything, then request id and access log,
+    # then the audit line (which sees 431s too), then the header size check.
+    app.add_middleware(HeaderLimits, max_bytes=settings.max_header_bytes)
+    app.add_middleware(AuditLog)
     app.add_middleware(RequestContext)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -18,17 +18,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-#: Hex digits of a key's SHA-256 that make its id.
-KEY_ID_HEX = 16
-
-
 def key_id(key: str) -> str:
-    """A stable id of an API key (what jobs and webhook secrets belong to).
-
-    A prefix of the key's SHA-256: the same across restarts and for a key configured
-    as ``sha256:<hex>``, and useless for recovering the key.
-    """
-    return hash_key(key)[:KEY_ID_HEX]
+    """A short, stable name for a key in logs: 12 hex digits of its SHA-256."""
+    return hash_key(key)[:12]
 
 
 def load_or_create_key(path: Path) -> str:
@@ -65,8 +57,8 @@ class ApiKeyVerifier:
         ]
         return cls(hashes)
 
-    def verify(self, authorization: str | None) -> None:
-        """Raise unless ``authorization`` is ``Bearer <known key>``."""
+    def verify(self, authorization: str | None) -> str:
+        """The key's :func:`key_id`; raise unless ``authorization`` is ``Bearer <known key>``."""
         if not authorization:
             raise MissingApiKey("missing API key: send 'Authorization: Bearer <key>'")
         scheme, _, token = authorization.partition(" ")
@@ -80,3 +72,4 @@ class ApiKeyVerifier:
             matched |= hmac.compare_digest(digest, known)
         if not matched:
             raise InvalidApiKey("unknown or revoked API key")
+        return digest.hex()[:12]

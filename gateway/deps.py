@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .admission import Admission
+from .admission import Admission, ReceiveLimit
+from .audit import audit_record
 from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
+from .quotas import KeyQuotas
 from .serving_client import ServingClient
 from .settings import Settings
 
@@ -33,10 +35,32 @@ def app_admission(request: Request) -> Admission:
     return request.app.state.admission
 
 
-def require_api_key(request: Request) -> None:
-    """Reject the request unless it carries a valid API key."""
+def api_key_id(request: Request) -> str:
+    """The id of the request's valid API key; reject the request without one."""
     verifier: ApiKeyVerifier = request.app.state.verifier
-    verifier.verify(request.headers.get("authorization"))
+    record = audit_record(request)
+    found = verifier.verify(request.headers.get("authorization"))
+    if record is not None:
+        record.key_id = found
+    return found
+
+
+def require_api_key(key: Annotated[str, Depends(api_key_id)]) -> None:
+    """Reject the request unless it carries a valid API key.
+
+    The check is :func:`api_key_id`'s; FastAPI runs it once per request even when a
+    route also asks for the key id.
+    """
+
+
+def app_receiving(request: Request) -> ReceiveLimit:
+    """The application's limit on uploads received at once."""
+    return request.app.state.receiving
+
+
+def app_quotas(request: Request) -> KeyQuotas:
+    """The application's per-key quotas."""
+    return request.app.state.quotas
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
@@ -44,3 +68,6 @@ ClientDep = Annotated[ServingClient, Depends(app_client)]
 PipelineDep = Annotated[DetectionPipeline, Depends(app_pipeline)]
 AdmissionDep = Annotated[Admission, Depends(app_admission)]
 ApiKey = Depends(require_api_key)
+KeyIdDep = Annotated[str, Depends(api_key_id)]
+ReceivingDep = Annotated[ReceiveLimit, Depends(app_receiving)]
+QuotasDep = Annotated[KeyQuotas, Depends(app_quotas)]

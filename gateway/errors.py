@@ -8,6 +8,8 @@ Exception tree::
     │   └── InvalidApiKey             403 invalid_api_key
     ├── RequestError
     │   ├── BadRequest                400 bad_request
+    │   ├── RequestTimeout            408 request_timeout
+    │   ├── HeadersTooLarge           431 headers_too_large
     │   ├── MissingVideo              422 missing_video
     │   ├── UploadTooLarge            413 upload_too_large
     │   ├── UnsupportedMediaType      415 unsupported_media_type
@@ -23,6 +25,7 @@ Exception tree::
     │   ├── CallbackRefused           422 callback_refused
     │   └── WebhookSecretMissing      422 webhook_secret_missing
     ├── Overloaded                    429 overloaded (Retry-After)
+    ├── RateLimited                   429 rate_limited (Retry-After)
     └── UpstreamError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
@@ -42,6 +45,7 @@ appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WO
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -64,6 +68,8 @@ class GatewayError(Exception):
     code = "internal"
     summary = "Unexpected failure in the gateway"
     retry_after_s: int | None = None
+    #: Answer with ``Connection: close``: the request body may be left unread.
+    closes_connection = False
 
     def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
@@ -97,7 +103,21 @@ class RequestError(GatewayError):
 
 
 class BadRequest(RequestError):
-    summary = "Contradictory parameters (model_version and model_label)"
+    summary = "Malformed multipart body, too many parts or part headers too large"
+
+
+class RequestTimeout(RequestError):
+    status_code = 408
+    code = "request_timeout"
+    summary = "Upload stalled or slower than GATEWAY_UPLOAD_MIN_BYTES_PER_S"
+    closes_connection = True
+
+
+class HeadersTooLarge(RequestError):
+    status_code = 431
+    code = "headers_too_large"
+    summary = "Request line and headers over GATEWAY_MAX_HEADER_BYTES"
+    closes_connection = True
 
 
 class AggregationUnavailable(RequestError):
@@ -118,6 +138,7 @@ class UploadTooLarge(RequestError):
     status_code = 413
     code = "upload_too_large"
     summary = "Upload over GATEWAY_MAX_UPLOAD_BYTES (checked while streaming)"
+    closes_connection = True
 
 
 class UnsupportedMediaType(RequestError):
@@ -139,7 +160,7 @@ class VideoLimitExceeded(RequestError):
 
 
 class InvalidParameters(RequestError):
-    """Query parameters FastAPI's validation rejected (raised by its handler, not by routes)."""
+    """Query parameters rejected: by FastAPI's validation, or contradictory together."""
 
     status_code = 422
     code = "validation_error"
@@ -156,7 +177,14 @@ class ClientDisconnected(RequestError):
 class Overloaded(GatewayError):
     status_code = 429
     code = "overloaded"
-    summary = "Too many videos in progress and waiting (Retry-After)"
+    summary = "Too many videos in progress and waiting, or uploads being received (Retry-After)"
+    retry_after_s = 1
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    code = "rate_limited"
+    summary = "This API key is over its request rate or concurrent requests (Retry-After)"
     retry_after_s = 1
 
 
@@ -240,6 +268,8 @@ WORKER_LOST = "worker_lost"
 
 #: Errors any route behind the API key may answer with.
 AUTH_ERRORS: tuple[type[GatewayError], ...] = (MissingApiKey, InvalidApiKey)
+#: Errors any route may answer with, whichever it is.
+ANY_ROUTE_ERRORS: tuple[type[GatewayError], ...] = (GatewayError, HeadersTooLarge)
 #: Errors of any call to Serving.
 UPSTREAM_ERRORS: tuple[type[GatewayError], ...] = (
     ModelNotFound,
@@ -289,9 +319,23 @@ def openapi_responses(*errors: type[GatewayError]) -> dict[int | str, dict[str, 
     return responses
 
 
-def _response(status: int, code: str, message: str, retry_after: int | None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse(_error_body(code, message), status_code=status, headers=headers)
+def _response(
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    all_headers = dict(headers or {})
+    if retry_after is not None:
+        all_headers["Retry-After"] = str(retry_after)
+    return JSONResponse(_error_body(code, message), status_code=status, headers=all_headers)
+
+
+def error_response(exc: GatewayError) -> JSONResponse:
+    """The HTTP answer for ``exc``; also usable as an ASGI app by middleware."""
+    headers = {"Connection": "close"} if exc.closes_connection else None
+    return _response(exc.status_code, exc.code, exc.message, exc.retry_after_s, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -303,7 +347,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "request failed",
             extra={"code": exc.code, "status": exc.status_code, "path": request.url.path},
         )
-        return _response(exc.status_code, exc.code, exc.message, exc.retry_after_s)
+        return error_response(exc)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -317,7 +361,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = ROUTING_CODES.get(exc.status_code, "http_error")
-        return _response(exc.status_code, code, str(exc.detail), None)
+        # Keeps the headers routing sets, such as ``Allow`` on 405.
+        return _response(exc.status_code, code, str(exc.detail), None, exc.headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", extra={"path": request.url.path})

@@ -41,3 +41,18 @@ FRAMES_ANALYZED = Counter(
 VERDICTS = Counter(
     "gateway_verdicts", "Verdicts returned, by verdict.", ["verdict"], registry=REGISTRY
 )
+UPLOADS_RECEIVING = Gauge(
+    "gateway_uploads_receiving", "Upload bodies being received now.", registry=REGISTRY
+)
+UPLOADS_CUT_OFF = Counter(
+    "gateway_uploads_cut_off",
+    "Uploads cut off for a slow client, by reason (idle, slow).",
+    ["reason"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "gateway_rate_limited",
+    "Requests refused by a per-key quota, by quota (rate, concurrency).",
+    ["quota"],
+    registry=REGISTRY,
+)

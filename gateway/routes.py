@@ -12,21 +12,33 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics
-from .deps import AdmissionDep, ApiKey, ClientDep, PipelineDep, SettingsDep
+from .audit import audit_record
+from .deps import (
+    AdmissionDep,
+    ApiKey,
+    ClientDep,
+    KeyIdDep,
+    PipelineDep,
+    QuotasDep,
+    ReceivingDep,
+    SettingsDep,
+)
 from .detection import DetectionResult, DetectOptions
 from .errors import (
+    ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
     UPSTREAM_ERRORS,
     AggregationUnavailable,
     BadRequest,
     CallbackRefused,
     ClientDisconnected,
-    GatewayError,
     IdempotencyMismatch,
     InvalidParameters,
     InvalidVideo,
     MissingVideo,
     Overloaded,
+    RateLimited,
+    RequestTimeout,
     ServingTimeout,
     ServingUnavailable,
     UnsupportedMediaType,
@@ -44,7 +56,7 @@ from .jobs.routes import (
     JobsDep,
     accept_job,
     parse_prefer,
-    require_owner,
+    upload_limits,
 )
 from .logs import request_id_var
 from .schemas import (
@@ -66,13 +78,15 @@ from .upload import receive_upload
 router = APIRouter()
 
 # What each route may answer besides 200, from the one table in ``errors``.
-_READYZ_ERRORS = openapi_responses(ServingUnavailable)
-_MODELS_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, *UPSTREAM_ERRORS)
+_ANY_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS)
+_READYZ_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, ServingUnavailable)
+_MODELS_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, *UPSTREAM_ERRORS)
 _DETECT_ERRORS = openapi_responses(
-    GatewayError,
-    IdempotencyMismatch,
+    *ANY_ROUTE_ERRORS,
     *AUTH_ERRORS,
+    RateLimited,
     BadRequest,
+    RequestTimeout,
     InvalidParameters,
     UploadTooLarge,
     UnsupportedMediaType,
@@ -106,7 +120,7 @@ _UPLOAD_DOC = {
 }
 
 
-@router.get("/healthz", response_model=Health, tags=["operations"])
+@router.get("/healthz", response_model=Health, tags=["operations"], responses=_ANY_ERRORS)
 async def healthz() -> Health:
     """The process is up (liveness)."""
     return Health(status="ok")
@@ -181,6 +195,9 @@ async def detect(
     settings: SettingsDep,
     pipeline: PipelineDep,
     admission: AdmissionDep,
+    receiving: ReceivingDep,
+    quotas: QuotasDep,
+    key_id: KeyIdDep,
     jobs: JobsDep,
     params: Annotated[DetectParams, Depends(detect_params)],
     prefer: Annotated[
@@ -201,7 +218,7 @@ async def detect(
             request,
             jobs=jobs,
             settings=settings,
-            owner=require_owner(request),
+            owner=key_id,
             params=params,
             callback_url=callback_url,
             idempotency_key=idempotency_key,
@@ -213,32 +230,41 @@ async def detect(
         raise BadRequest("callback_url and Idempotency-Key need Prefer: respond-async")
     start = time.perf_counter()
     timer = StageTimer()
-    async with admission.slot():
-        path = None
+    audit = audit_record(request)
+    limits = upload_limits(settings)
+    with quotas.hold(key_id):
+        upload = None
         try:
-            with timer.stage("upload"):
-                path = await receive_upload(
-                    request,
-                    max_bytes=settings.max_upload_bytes,
-                    directory=settings.var_dir / "uploads",
+            # Receive first, under its own limit: a slow client holds no analysis slot.
+            async with receiving.slot():
+                with timer.stage("upload"):
+                    upload = await receive_upload(
+                        request, limits=limits, directory=settings.var_dir / "uploads"
+                    )
+            if audit is not None:
+                audit.upload_bytes, audit.sha256 = upload.size, upload.sha256
+            async with admission.slot():
+                opts = params.options(
+                    settings,
+                    # Threaded decoding lowers latency while cores are idle, but costs CPU
+                    # (about a quarter more) that other videos need once they are all busy.
+                    decode_threads=admission.in_flight < (os.cpu_count() or 1),
                 )
-            opts = params.options(
-                settings,
-                # Threaded decoding lowers latency while cores are idle, but costs CPU
-                # (about a quarter more) that other videos need once they are all busy.
-                decode_threads=admission.in_flight < (os.cpu_count() or 1),
-            )
-            try:
-                async with asyncio.timeout(settings.request_timeout_s):
-                    result = await pipeline.run(path, opts, timer)
-            except TimeoutError as exc:
-                raise ServingTimeout(
-                    f"the video was not processed within {settings.request_timeout_s:g} s"
-                ) from exc
+                try:
+                    async with asyncio.timeout(settings.request_timeout_s):
+                        result = await pipeline.run(upload.path, opts, timer)
+                except TimeoutError as exc:
+                    raise ServingTimeout(
+                        f"the video was not processed within {settings.request_timeout_s:g} s"
+                    ) from exc
         finally:
-            if path is not None:
+            if upload is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                    upload.path.unlink()
+    if audit is not None:
+        audit.verdict = result.verdict.verdict
+        audit.score = round(result.verdict.score, 4)
+        audit.model_version = result.version
     timer.ms["total"] = (time.perf_counter() - start) * 1000.0
     metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
     return detection_response(result, opts, timer)

@@ -69,6 +69,23 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(120.0, alias="GATEWAY_REQUEST_TIMEOUT_S", gt=0)
     log_level: str = Field("INFO", alias="GATEWAY_LOG_LEVEL")
 
+    # Request hygiene: slow clients, oversized headers and forms, per-key quotas.
+    #: Longest wait for the next chunk of an upload body (408 past it).
+    upload_idle_timeout_s: float = Field(10.0, alias="GATEWAY_UPLOAD_IDLE_TIMEOUT_S", gt=0)
+    #: Slowest average upload rate accepted once the grace period is over (408 below it).
+    upload_min_bytes_per_s: int = Field(16384, alias="GATEWAY_UPLOAD_MIN_BYTES_PER_S", ge=0)
+    upload_grace_s: float = Field(5.0, alias="GATEWAY_UPLOAD_GRACE_S", ge=0)
+    #: Uploads received at once; receiving holds no analysis slot (429 past it).
+    max_receiving: int = Field(16, alias="GATEWAY_MAX_RECEIVING", gt=0)
+    #: Request line plus headers (431 past it; uvicorn closes past twice that).
+    max_header_bytes: int = Field(8192, alias="GATEWAY_MAX_HEADER_BYTES", ge=1024)
+    max_form_parts: int = Field(16, alias="GATEWAY_MAX_FORM_PARTS", gt=0)
+    max_part_header_bytes: int = Field(8192, alias="GATEWAY_MAX_PART_HEADER_BYTES", ge=256)
+    #: Detect requests per minute per API key (token bucket, burst of the same size); 0: off.
+    rate_limit_per_min: int = Field(600, alias="GATEWAY_RATE_LIMIT_PER_MIN", ge=0)
+    #: Detect requests in progress (receiving, waiting or processing) per API key.
+    max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
+
     @field_validator("tls_cert", "tls_key", "tls_client_ca", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:

@@ -11,7 +11,7 @@ from fastapi import Query, Request
 from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from ..detection import DetectOptions
-from ..errors import BadRequest
+from ..errors import BadRequest, InvalidParameters
 from ..serving_types import ModelRef
 from ..settings import Settings
 
@@ -80,7 +80,7 @@ def detect_params(
 ) -> DetectParams:
     """The detection query parameters (a FastAPI dependency)."""
     if model_version is not None and model_label is not None:
-        raise BadRequest("give model_version or model_label, not both")
+        raise InvalidParameters("give model_version or model_label, not both")
     return DetectParams(model_version, model_label, frames, fps, aggregation)
 
 

@@ -16,13 +16,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..auth import key_id
+from ..deps import KeyIdDep
 from ..errors import (
+    ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
     BadRequest,
     CallbackRefused,
     ClientDisconnected,
-    GatewayError,
     IdempotencyMismatch,
     InvalidParameters,
     InvalidVideo,
@@ -30,6 +30,8 @@ from ..errors import (
     JobNotFound,
     MissingVideo,
     NoWebhook,
+    RateLimited,
+    RequestTimeout,
     UnsupportedMediaType,
     UploadTooLarge,
     VideoLimitExceeded,
@@ -38,7 +40,7 @@ from ..errors import (
 )
 from ..logs import request_id_var
 from ..settings import Settings
-from ..upload import receive_upload
+from ..upload import UploadLimits, receive_upload
 from .models import ENDED
 from .params import DetectParams, detect_params, metadata_from_query
 from .schemas import (
@@ -56,19 +58,12 @@ _SSE_POLL_S = 0.5
 _SSE_KEEPALIVE_S = 15.0
 
 
-def require_owner(request: Request) -> str:
-    """Verify the API key and return its id."""
-    header = request.headers.get("authorization")
-    request.app.state.verifier.verify(header)
-    assert header is not None
-    return key_id(header.partition(" ")[2].strip())
-
-
 def get_jobs(request: Request) -> JobService:
     return request.app.state.jobs
 
 
-Owner = Annotated[str, Depends(require_owner)]
+#: The id of the request's API key (jobs and webhook secrets belong to it).
+Owner = KeyIdDep
 JobsDep = Annotated[JobService, Depends(get_jobs)]
 IdempotencyKey = Annotated[
     str | None,
@@ -90,8 +85,10 @@ CallbackUrl = Annotated[
 
 # What each route may answer besides its success, from the one table in ``errors``.
 _SUBMIT_ERRORS = openapi_responses(
-    GatewayError,
+    *ANY_ROUTE_ERRORS,
     *AUTH_ERRORS,
+    RateLimited,
+    RequestTimeout,
     BadRequest,
     InvalidParameters,
     UploadTooLarge,
@@ -104,11 +101,11 @@ _SUBMIT_ERRORS = openapi_responses(
     CallbackRefused,
     WebhookSecretMissing,
 )
-_LIST_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, BadRequest, InvalidParameters)
-_JOB_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound)
-_CANCEL_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
-_REDELIVER_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS, JobNotFound, NoWebhook)
-_SECRET_ERRORS = openapi_responses(GatewayError, *AUTH_ERRORS)
+_LIST_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, BadRequest, InvalidParameters)
+_JOB_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound)
+_CANCEL_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
+_REDELIVER_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, NoWebhook)
+_SECRET_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS)
 #: OpenAPI of the ``metadata.<name>`` query parameters (FastAPI cannot declare a prefix).
 METADATA_PARAMETER = {
     "name": "metadata.{name}",
@@ -148,6 +145,18 @@ def parse_prefer(header: str | None) -> dict[str, str]:
     return prefs
 
 
+def upload_limits(settings: Settings) -> UploadLimits:
+    """How uploads may arrive (``/v1/detect`` and ``/v1/jobs`` alike)."""
+    return UploadLimits(
+        max_bytes=settings.max_upload_bytes,
+        idle_timeout_s=settings.upload_idle_timeout_s,
+        min_bytes_per_s=settings.upload_min_bytes_per_s,
+        grace_s=settings.upload_grace_s,
+        max_parts=settings.max_form_parts,
+        max_part_header_bytes=settings.max_part_header_bytes,
+    )
+
+
 def job_headers(job_id: str, replayed: bool) -> dict[str, str]:
     headers = {"Location": f"/v1/jobs/{job_id}", "Retry-After": "1"}
     if replayed:
@@ -171,12 +180,17 @@ async def accept_job(
         raise BadRequest("Idempotency-Key must be 1 to 255 printable characters")
     metadata = metadata_from_query(request)
     await jobs.check_callback(owner, callback_url)
-    upload = await receive_upload(
-        request, max_bytes=settings.max_upload_bytes, directory=settings.var_dir / "uploads"
-    )
+    state = request.app.state
+    # The upload is received under the same per-key quota and receiving limit as
+    # /v1/detect; the processing slot is taken later, by the worker.
+    with state.quotas.hold(owner):
+        async with state.receiving.slot():
+            upload = await receive_upload(
+                request, limits=upload_limits(settings), directory=settings.var_dir / "uploads"
+            )
     submitted = await jobs.submit(
         owner=owner,
-        upload=upload,
+        upload=upload.path,
         params=params,
         callback_url=callback_url,
         metadata=metadata,

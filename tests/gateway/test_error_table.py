@@ -88,3 +88,17 @@ def test_a_route_documents_the_errors_of_its_dependencies(openapi: dict) -> None
                 "$ref": "#/components/schemas/ErrorResponse"
             }
     assert "Retry-After" in detect["429"]["headers"] and "Retry-After" in detect["503"]["headers"]
+
+
+def test_every_operation_documents_what_any_route_answers(openapi: dict) -> None:
+    # Oversized headers are refused before routing, and any route may fail unexpectedly.
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            for status in ("431", "500"):
+                assert status in operation["responses"], f"{method.upper()} {path}: {status}"
+    detect = openapi["paths"]["/v1/detect"]["post"]["responses"]
+    for status in ("400", "408", "413", "415", "422", "429"):
+        assert status in detect
+    assert {"overloaded", "rate_limited"} <= set(
+        detect["429"]["content"]["application/json"]["examples"]
+    )

@@ -52,6 +52,7 @@ def test_model_version_is_honoured_and_reported(gateway_factory, tmp_path, make_
         response = gw.detect(clip, params={"model_version": 3})
         assert response.status_code == 404  # latest policy serves only the newest
         both = gw.detect(clip, params={"model_version": 4, "model_label": "stable"})
-        assert both.status_code == 400
+        assert both.status_code == 422
+        assert both.json()["error"]["code"] == "validation_error"
     finally:
         own.process.stop()

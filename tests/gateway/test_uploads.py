@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.gateway.rawhttp import detect_head, open_tls, read_status
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +147,114 @@ def test_limits_are_named_in_422(gateway_factory, serving, make_clip) -> None:
     body = response.json()["error"]
     assert body["code"] == "video_limit_exceeded"
     assert "duration" in body["message"]
+
+
+def test_stalled_uploads_do_not_deny_service(gateway_factory, serving, make_clip) -> None:
+    """Connections that send headers and then nothing neither hold analysis slots nor stay."""
+    idle_s = 3.0
+    # The per-key cap raised: this is about receiving apart from analysis, with one key.
+    gw = gateway_factory(
+        serving.target,
+        GATEWAY_UPLOAD_IDLE_TIMEOUT_S=str(idle_s),
+        GATEWAY_MAX_IN_FLIGHT_PER_KEY="20",
+    )
+    stalled = []
+    try:
+        opened = time.monotonic()
+        for _ in range(10):  # as many as GATEWAY_MAX_IN_FLIGHT + GATEWAY_MAX_QUEUE
+            tls = open_tls(gw)
+            tls.sendall(detect_head(gw.api_key, 1_000_000))
+            stalled.append(tls)
+        time.sleep(0.5)
+        response = gw.detect(make_clip(frames=5))
+        assert response.status_code == 200, response.text
+        for tls in stalled:
+            tls.settimeout(max(0.1, opened + idle_s + 5 - time.monotonic()))
+            assert read_status(tls) in (408, None)
+    finally:
+        for tls in stalled:
+            tls.close()
+    assert _uploads(gw) == []
+
+
+def test_trickling_upload_gets_408(gateway_factory, serving) -> None:
+    gw = gateway_factory(serving.target, GATEWAY_UPLOAD_GRACE_S="1")
+    stop = threading.Event()
+    with open_tls(gw, timeout_s=15) as tls:
+        tls.sendall(detect_head(gw.api_key, 1_000_000))
+
+        def trickle() -> None:  # 64 bytes a second
+            with contextlib.suppress(OSError):
+                while not stop.wait(0.25):
+                    tls.sendall(b"\0" * 16)
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            assert read_status(tls) == 408
+        finally:
+            stop.set()
+            thread.join(5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _uploads(gw):
+        time.sleep(0.1)
+    assert _uploads(gw) == []
+
+
+def _multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"bnd") -> bytes:
+    """A multipart body from (part headers, part data) pairs."""
+    out = b""
+    for headers, data in parts:
+        out += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + data + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+def _post_multipart(gw, body: bytes):  # type: ignore[no-untyped-def]
+    with gw.client() as client:
+        return client.post(
+            "/v1/detect",
+            headers={**gw.auth(), "Content-Type": "multipart/form-data; boundary=bnd"},
+            content=body,
+        )
+
+
+def test_form_with_many_parts_gets_400(gateway, make_clip) -> None:
+    fields = [(f'Content-Disposition: form-data; name="f{i}"'.encode(), b"x") for i in range(200)]
+    video = (b'Content-Disposition: form-data; name="video"', make_clip(frames=5).read_bytes())
+    response = _post_multipart(gateway, _multipart([*fields, video]))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert "parts" in response.json()["error"]["message"]
+    assert _uploads(gateway) == []
+
+
+def test_oversized_part_headers_get_400(gateway, make_clip) -> None:
+    headers = b'Content-Disposition: form-data; name="video"\r\nX-Pad: ' + b"a" * 64 * 1024
+    response = _post_multipart(gateway, _multipart([(headers, make_clip(frames=5).read_bytes())]))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert _uploads(gateway) == []
+
+
+def test_malformed_multipart_answer_carries_no_library_text(gateway) -> None:
+    response = _post_multipart(gateway, b"--bnd\r\n\x01bad: y\r\n\r\nxx\r\n--bnd--\r\n")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "bad_request",
+        "message": "malformed multipart body",
+    }
+
+
+@pytest.mark.parametrize("filename", [b"../../etc/x", b"a\0b/../../x.mp4", b"/tmp/abs-x"])
+def test_client_file_names_never_reach_the_file_system(
+    gateway_factory, serving, make_clip, tmp_path, filename
+) -> None:
+    gw = gateway_factory(serving.target)
+    before = {p for p in tmp_path.parent.rglob("*")}
+    headers = b'Content-Disposition: form-data; name="video"; filename="' + filename + b'"'
+    response = _post_multipart(gw, _multipart([(headers, make_clip(frames=5).read_bytes())]))
+    assert response.status_code == 200, response.text
+    created = {p for p in tmp_path.parent.rglob("*")} - before
+    assert not [p for p in created if p.name in ("x", "x.mp4", "abs-x")]
+    assert not Path("/tmp/abs-x").exists()
+    assert _uploads(gw) == []
