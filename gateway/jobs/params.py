@@ -18,7 +18,7 @@ from ..settings import Settings
 #: ``metadata.<name>=<value>`` query parameters: at most this many, this long.
 MAX_METADATA_PAIRS = 8
 MAX_METADATA_NAME = 40
-MAX_METADATA_VALUE = 200
+MAX_METADATA_VALUE = 64
 METADATA_PREFIX = "metadata."
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -42,7 +42,7 @@ from ..logs import request_id_var
 from ..settings import Settings
 from ..upload import UploadLimits, receive_upload
 from .models import ENDED
-from .params import DetectParams, detect_params, metadata_from_query
+from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
 from .schemas import (
     DeliveryList,
     DeliveryResponse,
@@ -51,6 +51,7 @@ from .schemas import (
     WebhookSecret,
 )
 from .service import JobService
+from .ssrf import MAX_URL_LENGTH
 
 router = APIRouter(tags=["jobs"])
 
@@ -69,7 +70,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
+        max_length=128,
         description="Same key and same request: the first job's answer, marked "
         "Idempotent-Replayed: true. Same key, other request: 422. Kept 24 h per API key.",
     ),
@@ -77,7 +78,7 @@ IdempotencyKey = Annotated[
 CallbackUrl = Annotated[
     str | None,
     Query(
-        max_length=2048,
+        max_length=MAX_URL_LENGTH,
         description="https URL on port 443 (or an allowed port) resolving only to global "
         "addresses; receives a signed webhook when the job ends.",
     ),
@@ -112,8 +113,8 @@ METADATA_PARAMETER = {
     "in": "query",
     "required": False,
     "description": "Up to 8 pairs echoed in the job and its webhook: name 1-40 of "
-    "[A-Za-z0-9_.-], value up to 200 printable characters.",
-    "schema": {"type": "string"},
+    "[A-Za-z0-9_.-], value up to 64 printable characters.",
+    "schema": {"type": "string", "maxLength": MAX_METADATA_VALUE},
 }
 _UPLOAD_DOC = {
     "requestBody": {
@@ -177,7 +178,7 @@ async def accept_job(
 ) -> JSONResponse:
     """Store the upload as a job and answer 202 (or the result, when it ends within wait_s)."""
     if idempotency_key is not None and (not idempotency_key or not idempotency_key.isprintable()):
-        raise BadRequest("Idempotency-Key must be 1 to 255 printable characters")
+        raise BadRequest("Idempotency-Key must be 1 to 128 printable characters")
     metadata = metadata_from_query(request)
     await jobs.check_callback(owner, callback_url)
     state = request.app.state

@@ -17,7 +17,8 @@ from ..errors import CallbackRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-MAX_URL_LENGTH = 2048
+#: Long enough for callback URLs with tokens; short enough to fit the request header limit.
+MAX_URL_LENGTH = 400
 
 # Besides what ``is_global`` already excludes: ranges that embed or translate to IPv4
 # addresses (which may be private) and ones some Python versions call global.

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -36,23 +35,16 @@ def _pg_database(url: str) -> str:
     return url.replace("/postgres?", f"/{name}?")
 
 
-def _hold_slot(gw, stop: threading.Event, started: threading.Event) -> None:  # type: ignore[no-untyped-def]
-    """Hold a processing slot with a /v1/detect body sent very slowly until ``stop``."""
-    host, port = "localhost", int(gw.url.rsplit(":", 1)[1])
-    with (
-        socket.create_connection((host, port), timeout=30) as raw,
-        gw.ssl_context().wrap_socket(raw, server_hostname=host) as tls,
-    ):
-        tls.sendall(
-            (
-                f"POST /v1/detect HTTP/1.1\r\nHost: {host}\r\n"
-                f"Authorization: Bearer {KEY_A}\r\nContent-Type: video/mp4\r\n"
-                "Content-Length: 1000000\r\n\r\n"
-            ).encode()
-        )
-        started.set()
-        while not stop.wait(0.1):
-            tls.sendall(b"\0")
+def _wait_in_flight(gw, count: int, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``count`` videos hold a processing slot (the gateway's own gauge)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with gw.client() as client:
+            text = client.get("/metrics").text
+        if f"gateway_videos_in_flight {float(count)}" in text:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never {count} videos in flight")
 
 
 def _finished(log: Path) -> Counter[str]:
@@ -199,21 +191,22 @@ def test_postgresql_store_runs_jobs_and_cancels(
         assert done["result"]["frames_analyzed"] == 6
         listed = jobs.call("GET", "/v1/jobs").json()["jobs"]
         assert [j["id"] for j in listed] == [job_id]
-        # A slow synchronous upload holds the only processing slot: the job is claimed
+        # A long synchronous detection holds the only processing slot: the job is claimed
         # and waits for the slot (jobs share the admission limits), and is canceled there.
-        stop, started = threading.Event(), threading.Event()
-        holder = threading.Thread(target=_hold_slot, args=(gateway, stop, started))
+        long_clip = make_clip("long.mp4", width=640, height=480, frames=900, gop=10)
+        holder = threading.Thread(
+            target=jobs.submit, args=(long_clip,), kwargs={"path": "/v1/detect", "frames": 256}
+        )
         holder.start()
         try:
-            assert started.wait(10)
-            time.sleep(0.5)
+            _wait_in_flight(gateway, 1)
             waiting_id = jobs.submit(clip, frames=6).json()["id"]
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 waiting = jobs.get(waiting_id).json()
-                if waiting["progress"]["stage"] == "waiting":
+                if waiting["progress"]["stage"] != "queued":
                     break
-                time.sleep(0.1)
+                time.sleep(0.05)
             assert waiting["status"] == "running" and waiting["progress"]["stage"] == "waiting"
             asked = jobs.call("POST", f"/v1/jobs/{waiting_id}/cancel")
             assert asked.status_code == 202
@@ -221,7 +214,6 @@ def test_postgresql_store_runs_jobs_and_cancels(
             assert ended["status"] == "canceled"
             assert ended["error"]["code"] == "canceled"
         finally:
-            stop.set()
             holder.join()
         time.sleep(0.2)
         assert not list((tmp_path / "var" / "jobs" / "media").glob("*.enc"))
