@@ -16,7 +16,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..admission import Admission
 from ..errors import (
@@ -33,7 +32,7 @@ from ..video import sample_times
 from . import metrics
 from .crypto import load_or_create_kek
 from .media import MediaStore
-from .models import ENDED, Job, JobStatus
+from .models import ENDED, Delivery, Job, JobStatus
 from .params import DetectParams
 from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
@@ -99,6 +98,7 @@ class JobService:
             max_pixels=settings.max_pixels,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._worker: JobWorker | None = None
 
     @property
     def retention_s(self) -> float:
@@ -128,6 +128,7 @@ class JobService:
                 poll_s=self.config.poll_s,
                 retention_s=self.retention_s,
             )
+            self._worker = worker
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))
         deliverer = Deliverer(
             self.store,
@@ -296,6 +297,9 @@ class JobService:
             found = await asyncio.to_thread(self.store.request_cancel, job_id, owner)
             if found is None:
                 raise JobNotFound(f"no job {job_id!r}")
+            # Recorded first, so that a worker in another process stops at its next beat.
+            if self._worker is not None:
+                self._worker.cancel_local(job_id)
             return found
         if job.status == JobStatus.CANCELED:
             return job
@@ -309,11 +313,11 @@ class JobService:
         await asyncio.to_thread(self.media.delete, job_id)
         log.info("job deleted", extra={"job_id": job_id})
 
-    async def deliveries(self, owner: str, job_id: str) -> list[Any]:
+    async def deliveries(self, owner: str, job_id: str) -> list[Delivery]:
         await self.get(owner, job_id)
         return await asyncio.to_thread(self.store.list_deliveries, job_id)
 
-    async def redeliver(self, owner: str, job_id: str) -> Any:
+    async def redeliver(self, owner: str, job_id: str) -> Delivery:
         """Queue the job's last webhook message again (same ``webhook-id``)."""
         job = await self.get(owner, job_id)
         previous = await asyncio.to_thread(self.store.list_deliveries, job_id)

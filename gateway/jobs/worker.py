@@ -122,6 +122,8 @@ class JobWorker:
         self.lease_s, self.max_attempts = lease_s, max_attempts
         self.poll_s, self.retention_s = poll_s, retention_s
         self.id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        #: Jobs running in this process, so that a cancel request here takes effect at once.
+        self._active: dict[str, tuple[asyncio.Task[Any], _Watch]] = {}
         self.limits = VideoLimits(
             max_duration_s=settings.max_duration_s,
             max_frames=settings.max_frames,
@@ -159,6 +161,7 @@ class JobWorker:
         }
         watch = _Watch()
         run = asyncio.create_task(self._execute(job, progress))
+        self._active[job.id] = (run, watch)
         beat = asyncio.create_task(self._heartbeat(job, progress, run, watch))
         status, result, error, version = JobStatus.FAILED, None, None, None
         try:
@@ -183,10 +186,21 @@ class JobWorker:
             log.exception("job failed unexpectedly", extra={"job_id": job.id})
             error = {"code": "internal", "message": "internal error"}
         finally:
+            self._active.pop(job.id, None)
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
         await self._finish(job, status, result, error, version, progress)
+
+    def cancel_local(self, job_id: str) -> bool:
+        """Stop ``job_id`` now if this process runs it (others see the request by heartbeat)."""
+        found = self._active.get(job_id)
+        if found is None:
+            return False
+        run, watch = found
+        watch.canceled = True
+        run.cancel()
+        return True
 
     async def _finish(
         self,
