@@ -36,9 +36,11 @@ $(TOOLS_STAMP): requirements-tools.lock
 
 tools: $(TOOLS_STAMP)
 
-# The demo model is built only when MODEL_BASE_PATH/MODEL_NAME holds no version.
+# Only when MODEL_BASE_PATH/MODEL_NAME holds no version: MesoNet's published weights,
+# downloaded from MODEL_DEFAULT_URL (default: the authors' repository at a pinned commit,
+# sha256-checked), else the synthetic demo (offline machines, CI).
 model: $(STAMP)
-	$(PY) -m model_export demo --if-missing
+	$(PY) -m model_export default-model
 
 serve: model
 	$(PY) -m stack

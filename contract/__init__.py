@@ -58,7 +58,16 @@ version so that a client can prepare frames before it sends any:
                                                    own size and aspect)
 ``sequence_length``       int32    [N]             faces per window of ``classify_sequence``
                                                    (0: the version has no sequence head)
+``model_kind``            int32    [N]             what the version is, as a code of
+                                                   :data:`MODEL_KIND_CODES`: 1 a detector,
+                                                   2 the synthetic demo (not a detector)
 ========================  =======  ==============  =======================================
+
+``model_kind`` is an int32 code rather than a string because the gateway decodes tensors
+without TensorFlow and reads numeric dtypes only. Code 0 is never written, so that a zero-filled
+answer cannot pass for a kind; 0, any unknown code and a ``model_info`` without ``model_kind``
+(versions exported before it existed, or elsewhere) all read as ``"unknown"``
+(:func:`model_kind_name`), which clients should treat as "not known to be a detector".
 
 Versions without ``model_info`` (exported elsewhere) are served as before: the client
 sends frames at its own size and reads the threshold from ``serving_default``.
@@ -91,6 +100,12 @@ __all__ = [
     "FRAMES_INPUT",
     "FRAME_MIN_SIDE",
     "MODEL_INFO_SIGNATURE",
+    "MODEL_KIND",
+    "MODEL_KINDS",
+    "MODEL_KIND_CODES",
+    "MODEL_KIND_DEMO",
+    "MODEL_KIND_DETECTOR",
+    "MODEL_KIND_UNKNOWN",
     "REQUIRED_OUTPUTS",
     "SEQUENCE_LENGTH",
     "SEQUENCE_SIGNATURE",
@@ -101,8 +116,11 @@ __all__ = [
     "VERDICT_INCONCLUSIVE",
     "VERDICT_REAL",
     "WARMUP_RELATIVE_PATH",
+    "ModelKind",
     "VerdictLabel",
     "is_version_dir_name",
+    "model_kind_code",
+    "model_kind_name",
     "sequence_windows",
 ]
 
@@ -131,6 +149,8 @@ THRESHOLD = "threshold"
 FRAME_MIN_SIDE = "frame_min_side"
 #: Output of ``model_info``: faces per ``classify_sequence`` window, int32 [N] (0: none).
 SEQUENCE_LENGTH = "sequence_length"
+#: Output of ``model_info``: what the version is, an int32 code of :data:`MODEL_KIND_CODES` [N].
+MODEL_KIND = "model_kind"
 #: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
 FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
@@ -158,6 +178,33 @@ VERDICT_REAL: VerdictLabel = "real"
 VERDICT_INCONCLUSIVE: VerdictLabel = "inconclusive"
 #: Every verdict a video may get.
 VERDICTS: tuple[VerdictLabel, ...] = (VERDICT_REAL, VERDICT_FAKE, VERDICT_INCONCLUSIVE)
+
+#: What a version is: a detector, the synthetic demo (a plumbing check that detects nothing
+#: real), or unknown (its ``model_info`` does not say).
+ModelKind = Literal["detector", "demo", "unknown"]
+MODEL_KIND_DETECTOR: ModelKind = "detector"
+MODEL_KIND_DEMO: ModelKind = "demo"
+MODEL_KIND_UNKNOWN: ModelKind = "unknown"
+#: Every kind a client may be told.
+MODEL_KINDS: tuple[ModelKind, ...] = (MODEL_KIND_DETECTOR, MODEL_KIND_DEMO, MODEL_KIND_UNKNOWN)
+#: The int32 codes ``model_info`` writes in ``model_kind``; 0 is reserved (never written).
+MODEL_KIND_CODES: dict[int, ModelKind] = {1: MODEL_KIND_DETECTOR, 2: MODEL_KIND_DEMO}
+
+
+def model_kind_code(kind: str) -> int:
+    """The ``model_kind`` code of ``kind`` (``detector`` or ``demo``); ValueError otherwise."""
+    for code, name in MODEL_KIND_CODES.items():
+        if name == kind:
+            return code
+    known = list(MODEL_KIND_CODES.values())
+    raise ValueError(f"no model_kind code for {kind!r}; choose from {known}")
+
+
+def model_kind_name(code: int | None) -> ModelKind:
+    """The kind a ``model_kind`` code stands for; ``unknown`` for None, 0 or any other code."""
+    if code is None:
+        return MODEL_KIND_UNKNOWN
+    return MODEL_KIND_CODES.get(int(code), MODEL_KIND_UNKNOWN)
 
 
 def is_version_dir_name(name: str) -> bool:

@@ -2,7 +2,8 @@
 
 The one place that knows the output tensors of a version's signatures
 (:mod:`contract` names them): ``serving_default`` answers become frame results,
-``model_info`` answers become a :class:`~gateway.serving_types.VersionDescription`.
+``model_info`` answers become a :class:`~gateway.serving_types.VersionDescription`, and a
+version's kind becomes the warnings a detection carries (:func:`model_warnings`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from contract.aggregation import FrameResult, frame_results
 from .errors import InferenceFailed
 from .serving_types import Prediction, VersionDescription
 from .video import SampledFrame, letterbox_box_scale
+
+#: Told with every detection by the demo version: its verdicts mean nothing about real videos.
+DEMO_WARNING = (
+    "the demo model is not a deepfake detector: it was trained on synthetic clips of two "
+    "faces to check the service end to end, and its verdicts say nothing about real videos; "
+    "publish a real detector (python -m model_export default-model or import-mesonet)"
+)
 
 
 @dataclass
@@ -56,6 +64,12 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.SEQUENCE_LENGTH in answer.outputs
             else 0
         )
+        # Versions exported before model_kind existed (or elsewhere) do not say: unknown.
+        kind = contract.model_kind_name(
+            int(_first(answer.outputs, contract.MODEL_KIND))
+            if contract.MODEL_KIND in answer.outputs
+            else None
+        )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         signature = contract.MODEL_INFO_SIGNATURE
         raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
@@ -65,7 +79,14 @@ def read_description(answer: Prediction) -> VersionDescription:
         threshold=threshold,
         frame_min_side=max(0, side),
         sequence_length=max(0, length),
+        kind=kind,
     )
+
+
+def model_warnings(kind: str) -> list[str]:
+    """What a detection answered by a version of ``kind`` must warn about; empty for
+    detectors and for versions that do not say what they are."""
+    return [DEMO_WARNING] if kind == contract.MODEL_KIND_DEMO else []
 
 
 def read_frames(

@@ -77,6 +77,8 @@ class DetectionResult:
     face_aware: bool
     #: The aggregation that decided (the one asked for, or the version's default).
     strategy: Strategy
+    #: The answering version's ``model_info``; None when it has none.
+    description: VersionDescription | None = None
 
 
 class DetectionPipeline:
@@ -145,6 +147,7 @@ class DetectionPipeline:
             version=predictions[0].version,
             face_aware=scored.face_aware,
             strategy=strategy,
+            description=description,
         )
 
     async def _decode_and_infer(

@@ -11,7 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contract import MODEL_KIND_UNKNOWN
+
 from . import metrics
+from .answers import model_warnings
 from .audit import audit_record
 from .deps import (
     AdmissionDep,
@@ -173,6 +176,7 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
                 threshold=round(d.threshold, 6) if d is not None else None,
                 frame_min_side=d.frame_min_side if d is not None else None,
                 sequence_length=d.sequence_length if d is not None else None,
+                kind=d.kind if d is not None else None,
             )
             for s, d in zip(statuses, described, strict=True)
         ],
@@ -275,6 +279,7 @@ def detection_response(
 ) -> DetectionResponse:
     """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result."""
     info = result.info
+    kind = result.description.kind if result.description is not None else MODEL_KIND_UNKNOWN
     timeline = [
         TimelinePoint(
             t_s=f.t_s,
@@ -296,7 +301,9 @@ def detection_response(
         score=round(result.verdict.score, 4),
         threshold=round(result.verdict.threshold, 4),
         aggregation=result.strategy,
-        model=ModelInfo(name=result.model_name, version=result.version, label=opts.model.label),
+        model=ModelInfo(
+            name=result.model_name, version=result.version, label=opts.model.label, kind=kind
+        ),
         frames_analyzed=len(result.frames),
         video=VideoSummary(
             duration_s=round(info.duration_s, 3),
@@ -319,4 +326,5 @@ def detection_response(
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
+        warnings=model_warnings(kind),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from contract import VerdictLabel
+from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import Strategy
 
 
@@ -14,6 +14,13 @@ class ModelInfo(BaseModel):
     name: str
     version: int = Field(description="The model version that actually answered.")
     label: str | None = Field(None, description="The version label asked for, if any.")
+    kind: ModelKind = Field(
+        MODEL_KIND_UNKNOWN,
+        description=(
+            "What the answering version says it is in its model_info: detector, demo (synthetic "
+            "plumbing check, not a detector) or unknown (it does not say)."
+        ),
+    )
 
 
 class VideoSummary(BaseModel):
@@ -68,6 +75,10 @@ class DetectionResponse(BaseModel):
     timeline: list[TimelinePoint]
     timings_ms: Timings
     request_id: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to know before trusting the verdict (e.g. a demo model); empty if none.",
+    )
 
 
 class ModelVersionInfo(BaseModel):
@@ -83,6 +94,9 @@ class ModelVersionInfo(BaseModel):
     )
     sequence_length: int | None = Field(
         None, description="Faces per window of its sequence head; 0: none (AVAILABLE versions)."
+    )
+    kind: ModelKind | None = Field(
+        None, description="detector, demo or unknown, from its model_info (AVAILABLE versions)."
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import contract
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -42,6 +44,8 @@ class VersionDescription:
     frame_min_side: int
     #: Faces per window of the version's sequence head; 0 when it has none.
     sequence_length: int
+    #: What the version says it is (``demo``, ``detector``); ``unknown`` when it does not say.
+    kind: contract.ModelKind = contract.MODEL_KIND_UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each command hands its arguments to the module that does the work and prints what it
 returns; modules are imported per command, so ``--help`` starts without TensorFlow.
-Most of its length is the declaration of the four commands' options and their help.
+Most of its length is the declaration of the commands' options and their help.
 """
 
 from __future__ import annotations
@@ -61,20 +61,46 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do nothing when the model folder already holds a version",
     )
-    demo.add_argument("--epochs", type=int, default=15, help="training epochs (%(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    demo.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DEMO_DATA,
-        help="cache of synthesised clips (%(default)s)",
+    _add_demo_args(demo)
+
+    default = commands.add_parser(
+        "default-model",
+        help="publish the best detector obtainable when the model folder holds no version",
+        description=(
+            "When the model folder holds no version, download MesoNet's published weights "
+            "from their authors' repository (pinned commit, sha256 verified), import them "
+            "face-aware with the default threshold (no labelled data to calibrate on) and "
+            "publish them; when that fails for any reason, build the DEMO model instead. "
+            "Versions already present are left alone."
+        ),
     )
-    demo.add_argument(
-        "--clips-per-source",
-        type=int,
-        default=32,
-        help="REAL/FAKE clip pairs per photograph (%(default)s)",
+    _add_target_args(default)
+    from model_export.default_model import (
+        DEFAULT_ARCH,
+        DEFAULT_TIMEOUT_S,
+        DEFAULT_URL_ENV,
+        MESONET_WEIGHTS,
+        default_url,
     )
+
+    default.add_argument(
+        "--url",
+        default=default_url(),
+        help=(
+            f"base URL the weight files are fetched under; empty: no download (env "
+            f"{DEFAULT_URL_ENV}, default %(default)s)"
+        ),
+    )
+    default.add_argument(
+        "--arch", choices=sorted(MESONET_WEIGHTS), default=DEFAULT_ARCH, help="(%(default)s)"
+    )
+    default.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds per connect or read before giving up (%(default)s)",
+    )
+    _add_demo_args(default)
 
     meso = commands.add_parser(
         "import-mesonet",
@@ -212,6 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=15, help="demo training epochs (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DEMO_DATA,
+        help="cache of synthesised demo clips (%(default)s)",
+    )
+    parser.add_argument(
+        "--clips-per-source",
+        type=int,
+        default=32,
+        help="demo REAL/FAKE clip pairs per photograph (%(default)s)",
+    )
+
+
 def _add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibrate-data",
@@ -320,8 +363,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_default_model(args: argparse.Namespace) -> int:
+    """Publish the downloaded detector, or the demo, when the model folder holds no version."""
+    from model_export.default_model import default_model_lines, ensure_default_model
+    from model_export.demo import build_demo, demo_lines
+
+    built = []
+
+    def demo(model_dir: Path) -> Path:
+        result = build_demo(
+            model_dir,
+            data_dir=args.data_dir,
+            clips_per_source=args.clips_per_source,
+            epochs=args.epochs,
+            seed=args.seed,
+        )
+        built.append(result)
+        assert result.path is not None
+        return result.path
+
+    result = ensure_default_model(
+        args.model_base_path / args.model_name,
+        fallback=demo,
+        base_url=args.url,
+        arch=args.arch,
+        timeout_s=args.timeout,
+    )
+    _print_lines(default_model_lines(result))
+    for demo_result in built:
+        _print_lines(demo_lines(demo_result))
+    return 0
+
+
 COMMANDS = {
     "demo": cmd_demo,
+    "default-model": cmd_default_model,
     "import-mesonet": cmd_import_mesonet,
     "train": cmd_train,
     "evaluate": cmd_evaluate,

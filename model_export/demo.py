@@ -4,7 +4,10 @@ The clips come from :mod:`model_export.demo_data` (two bundled photographs, one
 manipulation); they are trained, calibrated and published by
 :func:`model_export.training_run.run`, the path ``train`` takes, with settings small enough
 for two CPU cores in about a minute: whole frames, a small CNN at 96x96, no test split.
-It is a plumbing demo, not a real detector.
+It is a plumbing demo, not a real detector, and says so: its export info records
+``kind: "demo"``, which its ``model_info`` announces as ``model_kind`` "demo", and the
+gateway then warns with every answer. ``make serve`` builds it only when no real detector
+can be downloaded (:mod:`model_export.default_model`).
 """
 
 from __future__ import annotations

@@ -61,13 +61,19 @@ def add_model_info(
     threshold: float,
     frame_min_side: int,
     sequence_length: int = 0,
+    kind: str = contract.MODEL_KIND_DETECTOR,
 ) -> None:
-    """Add the ``model_info`` signature: threshold, frame side needed, sequence window."""
+    """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind.
+
+    ``kind`` (``detector`` or ``demo``) is written as its :data:`contract.MODEL_KIND_CODES`
+    code, so that clients can tell a demo from a detector before trusting a verdict.
+    """
     if frame_min_side < 0 or sequence_length < 0:
         raise ValueError("frame_min_side and sequence_length must be >= 0")
     threshold_value = float(threshold)
     side = int(frame_min_side)
     length = int(sequence_length)
+    kind_code = contract.model_kind_code(kind)
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -77,6 +83,7 @@ def add_model_info(
             contract.THRESHOLD: tf.fill([n], threshold_value),
             contract.FRAME_MIN_SIDE: tf.fill([n], tf.constant(side, tf.int32)),
             contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
+            contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
         }
 
     archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)
@@ -88,13 +95,15 @@ def build_archive(
     threshold: float,
     input_size: tuple[int, int],
     sequence_length: int = 0,
+    kind: str = contract.MODEL_KIND_DETECTOR,
 ) -> keras.export.ExportArchive:
     """Build the export archive of a frame classifier.
 
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
     probability ``[N]`` or ``[N, 1]``. ``threshold`` becomes a constant of the graph so
     that clients learn the version's decision threshold from the version itself.
-    ``sequence_length`` is announced in ``model_info`` when the caller adds a sequence head.
+    ``sequence_length`` is announced in ``model_info`` when the caller adds a sequence head;
+    ``kind`` says there whether the version is a detector or the demo.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -115,8 +124,18 @@ def build_archive(
         threshold=threshold_value,
         frame_min_side=frame_min_side_for(size),
         sequence_length=sequence_length,
+        kind=kind,
     )
     return archive
+
+
+def model_kind_for(info: Mapping[str, Any] | None) -> str:
+    """The ``model_kind`` of a version whose export info is ``info``: its ``kind`` entry
+    ``"demo"`` (what :mod:`model_export.demo` records) makes it the demo, anything else a
+    detector."""
+    if (info or {}).get("kind") == contract.MODEL_KIND_DEMO:
+        return contract.MODEL_KIND_DEMO
+    return contract.MODEL_KIND_DETECTOR
 
 
 def publish_version(
@@ -135,10 +154,14 @@ def publish_version(
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
     probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
     integer version is used; ``gate`` may refuse the version
-    (see :func:`model_export.publish.publish_directory`). Returns the version directory.
+    (see :func:`model_export.publish.publish_directory`). An ``info`` whose ``kind`` is
+    ``"demo"`` marks the version as the demo in ``model_info`` (:func:`model_kind_for`).
+    Returns the version directory.
     """
     return publish_archive(
-        lambda: build_archive(model, threshold=threshold, input_size=input_size),
+        lambda: build_archive(
+            model, threshold=threshold, input_size=input_size, kind=model_kind_for(info)
+        ),
         warmup.warmup_requests(name),
         base_path,
         name,

@@ -40,7 +40,8 @@ def test_verdict_for_an_uploaded_clip(gateway, make_clip) -> None:
     body = response.json()
     assert body["verdict"] in ("real", "fake")
     assert 0.0 <= body["score"] <= 1.0
-    assert body["model"] == {"name": MODEL_NAME, "version": 1, "label": None}
+    assert body["model"] == {"name": MODEL_NAME, "version": 1, "label": None, "kind": "detector"}
+    assert body["warnings"] == []
     assert body["frames_analyzed"] == 32
     assert body["video"]["width"] == 320 and body["video"]["frames_sampled"] == 32
     assert len(body["timeline"]) == 32

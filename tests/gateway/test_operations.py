@@ -161,7 +161,7 @@ def test_models_lists_versions_and_states(gateway) -> None:
     assert body["name"] == MODEL_NAME
     assert {"version": 1, "state": "AVAILABLE"}.items() <= body["versions"][0].items()
     # What the version says about itself: the tiny model's threshold and 32-pixel input.
-    described = {"threshold": 0.5, "frame_min_side": 32, "sequence_length": 0}
+    described = {"threshold": 0.5, "frame_min_side": 32, "sequence_length": 0, "kind": "detector"}
     assert described.items() <= body["versions"][0].items()
 
 

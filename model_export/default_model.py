@@ -1,0 +1,324 @@
+"""The model ``make serve`` publishes when the model folder holds no version.
+
+Resolution, best first:
+
+1. the model folder already holds a version: nothing is done;
+2. a published detector, downloaded from its upstream: MesoNet's Keras weights from their
+   authors' repository (DariusAf/MesoNet, Apache-2.0) at a pinned commit, each file's
+   sha256 pinned here, imported face-aware by :func:`model_export.mesonet.import_mesonet`;
+3. otherwise (no network, a mirror serving something else, any error) the synthetic demo,
+   which says in its ``model_info`` that it is a demo.
+
+The download location is the setting ``MODEL_DEFAULT_URL``: the base URL under which the
+upstream file names are fetched (default: the authors' raw files at the pinned commit), so
+that a mirror, or a ``file://`` directory, can stand in; the checksums do not change with it.
+An empty ``MODEL_DEFAULT_URL`` skips the download. Downloads are streamed to a temporary
+file with a size cap and a socket timeout, and verified before anything is published; a
+failure publishes nothing from the download, is logged with its reason, and falls back.
+TensorFlow is imported only once a version is to be published, so the command line's
+``--help`` and the settings stay light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from contract.sampling import DEFAULT_FRAME_COUNT
+
+log = logging.getLogger(__name__)
+
+#: Environment variable: base URL the MesoNet weight files are fetched under ("" = no download).
+DEFAULT_URL_ENV = "MODEL_DEFAULT_URL"
+#: The authors' repository and the commit the weights are pinned to (its HEAD of 2024-05-07).
+MESONET_REPOSITORY = "DariusAf/MesoNet"
+MESONET_COMMIT = "2144d56a30e48cdcac1976ff13a1c5cdc86376c6"
+#: Default of ``MODEL_DEFAULT_URL``: the raw ``weights/`` folder of the pinned commit.
+DEFAULT_URL = f"https://raw.githubusercontent.com/{MESONET_REPOSITORY}/{MESONET_COMMIT}/weights/"
+#: Per socket operation (connect, each read): short, so an offline machine falls back fast.
+DEFAULT_TIMEOUT_S = 10.0
+#: The whole download may not take longer than this, however the bytes trickle in.
+DEFAULT_DEADLINE_S = 120.0
+#: Threshold the import ships: nothing labelled is at hand to calibrate on at ``make serve``.
+DEFAULT_THRESHOLD = 0.5
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PublishedWeights:
+    """One upstream weight file: its name under the base URL, architecture, size and sha256."""
+
+    file_name: str
+    arch: str
+    size: int
+    sha256: str
+
+
+#: The deepfake-trained (``_DF``) MesoNet weights at :data:`MESONET_COMMIT`, by architecture.
+MESONET_WEIGHTS: dict[str, PublishedWeights] = {
+    "meso4": PublishedWeights(
+        "Meso4_DF.h5",
+        "meso4",
+        156128,
+        "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5",
+    ),
+    "mesoinception4": PublishedWeights(
+        "MesoInception_DF.h5",
+        "mesoinception4",
+        197504,
+        "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa",
+    ),
+}
+#: The MesoNet published by default, chosen by the leave-one-source-out figures in
+#: docs/model-quality.md (video ROC-AUC): MesoInception-4 scores higher there today. Change
+#: it to "meso4" if new figures say otherwise.
+DEFAULT_ARCH = "mesoinception4"
+#: No download may exceed this many bytes (the files are about 0.2 MB).
+MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024
+
+#: Why a download was not used (``reason`` of the log record and of :class:`DownloadError`).
+Reason = Literal[
+    "disabled",
+    "unreachable",
+    "timeout",
+    "http_error",
+    "incomplete",
+    "too_large",
+    "checksum",
+    "import_failed",
+]
+#: Where the published version came from.
+Source = Literal["existing", "download", "demo"]
+
+
+class DownloadError(RuntimeError):
+    """A download that must not be used; ``reason`` says why, in one word."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason: Reason = reason
+
+
+@dataclass(frozen=True)
+class DefaultModelResult:
+    """What :func:`ensure_default_model` did."""
+
+    model_dir: Path
+    source: Source
+    #: The version published; None when versions were already present.
+    path: Path | None = None
+    #: Versions already present (source ``existing``).
+    existing: tuple[int, ...] = ()
+    #: Why the download was not used (source ``demo``).
+    reason: Reason | None = None
+    #: The architecture imported (source ``download``).
+    arch: str | None = None
+    threshold: float | None = None
+
+
+def default_url() -> str:
+    """``MODEL_DEFAULT_URL``, or the authors' raw files at the pinned commit when unset."""
+    return os.environ.get(DEFAULT_URL_ENV, DEFAULT_URL)
+
+
+def weights_url(base_url: str, weights: PublishedWeights) -> str:
+    """The URL of ``weights`` under ``base_url`` (a trailing slash is added when missing)."""
+    return urllib.parse.urljoin(base_url.rstrip("/") + "/", weights.file_name)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError | socket.timeout) or (
+        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, TimeoutError)
+    )
+
+
+def download_verified(
+    url: str,
+    destination: Path,
+    *,
+    sha256: str,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+) -> int:
+    """Stream ``url`` into ``destination`` and check its sha256; return the bytes written.
+
+    Raises :class:`DownloadError` (and removes ``destination``) when the server cannot be
+    reached, answers an HTTP error, stalls past ``timeout_s`` or ``deadline_s``, sends more
+    than ``max_bytes`` or less than its ``Content-Length``, or the bytes do not hash to
+    ``sha256``. Only ``http``, ``https`` and ``file`` URLs are fetched.
+    """
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https", "file"):
+        raise DownloadError("unreachable", f"unsupported URL scheme {scheme!r} in {url}")
+    digest = hashlib.sha256()
+    written = 0
+    started = time.monotonic()
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=timeout_s) as response,
+            destination.open("wb") as out,
+        ):
+            declared = response.headers.get("Content-Length")
+            expected = int(declared) if declared and declared.isdigit() else None
+            if expected is not None and expected > max_bytes:
+                raise DownloadError("too_large", f"{url} announces {expected} bytes > {max_bytes}")
+            while chunk := response.read(_CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise DownloadError("too_large", f"{url} sent more than {max_bytes} bytes")
+                if time.monotonic() - started > deadline_s:
+                    raise DownloadError("timeout", f"{url} took longer than {deadline_s:g} s")
+                digest.update(chunk)
+                out.write(chunk)
+        # http.client returns a short body without complaint when the peer closes early.
+        if expected is not None and written != expected:
+            raise DownloadError("incomplete", f"{url} ended after {written} of {expected} bytes")
+        if digest.hexdigest() != sha256:
+            raise DownloadError(
+                "checksum", f"{url} has sha256 {digest.hexdigest()}, expected {sha256}"
+            )
+    except DownloadError:
+        destination.unlink(missing_ok=True)
+        raise
+    except urllib.error.HTTPError as exc:
+        destination.unlink(missing_ok=True)
+        raise DownloadError("http_error", f"{url} answered HTTP {exc.code}") from exc
+    except http.client.IncompleteRead as exc:
+        destination.unlink(missing_ok=True)
+        raise DownloadError("incomplete", f"{url} ended early: {exc!r}") from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # URLError, refused/reset connections and DNS failures are OSErrors.
+        destination.unlink(missing_ok=True)
+        if _is_timeout(exc):
+            raise DownloadError("timeout", f"{url} timed out after {timeout_s:g} s") from exc
+        if isinstance(exc, http.client.HTTPException | ConnectionResetError):
+            raise DownloadError("incomplete", f"{url} dropped the connection: {exc!r}") from exc
+        raise DownloadError("unreachable", f"{url} could not be fetched: {exc!r}") from exc
+    return written
+
+
+def import_downloaded_mesonet(
+    model_dir: Path,
+    *,
+    base_url: str,
+    arch: str = DEFAULT_ARCH,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[Path, float]:
+    """Download the pinned MesoNet ``arch`` weights from ``base_url``, verify and publish them.
+
+    The version is published face-aware under ``model_dir`` with the import's default
+    threshold (:data:`DEFAULT_THRESHOLD`), uncalibrated. Raises :class:`DownloadError` when
+    the weights cannot be used; nothing is published then.
+    """
+    weights = MESONET_WEIGHTS[arch]
+    url = weights_url(base_url, weights)
+    with tempfile.TemporaryDirectory(prefix="mesonet-") as tmp:
+        local = Path(tmp) / weights.file_name
+        size = download_verified(url, local, sha256=weights.sha256, timeout_s=timeout_s)
+        log.info(
+            "downloaded detector weights",
+            extra={"url": url, "bytes": size, "sha256": weights.sha256, "commit": MESONET_COMMIT},
+        )
+        # Imported here: TensorFlow loads only once there is something to import.
+        from model_export.faces import DEFAULT_MARGIN
+        from model_export.mesonet import import_mesonet
+
+        try:
+            path, threshold = import_mesonet(
+                local,
+                arch,
+                model_dir,
+                threshold=DEFAULT_THRESHOLD,
+                margin=DEFAULT_MARGIN,
+                frames_per_video=DEFAULT_FRAME_COUNT,
+            )
+        except Exception as exc:
+            raise DownloadError("import_failed", f"{url} could not be imported: {exc!r}") from exc
+    log.info(
+        "published the default detector; threshold not calibrated",
+        extra={
+            "path": str(path),
+            "arch": arch,
+            "threshold": threshold,
+            "calibrated": False,
+            "why": "no labelled data at hand: the import's published default threshold is kept",
+        },
+    )
+    return path, threshold
+
+
+def ensure_default_model(
+    model_dir: Path,
+    *,
+    fallback: Callable[[Path], Path],
+    base_url: str | None = None,
+    arch: str = DEFAULT_ARCH,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> DefaultModelResult:
+    """Make sure ``model_dir`` holds a version, publishing the best one obtainable.
+
+    Versions present: nothing happens. Otherwise the pinned MesoNet weights are fetched
+    under ``base_url`` (default :func:`default_url`; empty: no download) and published;
+    when that fails for any reason, ``fallback(model_dir)`` (the demo build) publishes a
+    version instead and its path is returned.
+    """
+    from model_export.publish import existing_versions
+
+    existing = tuple(existing_versions(model_dir))
+    if existing:
+        log.info(
+            "model already has a version; nothing to do",
+            extra={"path": str(model_dir), "versions": list(existing)},
+        )
+        return DefaultModelResult(model_dir, "existing", existing=existing)
+    url = default_url() if base_url is None else base_url
+    try:
+        if not url:
+            raise DownloadError("disabled", f"{DEFAULT_URL_ENV} is empty: no download")
+        path, threshold = import_downloaded_mesonet(
+            model_dir, base_url=url, arch=arch, timeout_s=timeout_s
+        )
+        return DefaultModelResult(model_dir, "download", path, arch=arch, threshold=threshold)
+    except DownloadError as exc:
+        reason = exc.reason
+        # Structured, so that a log search finds why the demo is being served.
+        log.warning(
+            "no detector downloaded (%s: %s); building the demo instead",
+            exc.reason,
+            exc,
+            extra={
+                "event": "default_model_fallback",
+                "reason": exc.reason,
+                "error": str(exc),
+                "url": url,
+                "path": str(model_dir),
+            },
+        )
+    return DefaultModelResult(model_dir, "demo", fallback(model_dir), reason=reason)
+
+
+def default_model_lines(result: DefaultModelResult) -> list[str]:
+    """What ``default-model`` prints about the resolution."""
+    if result.source == "existing":
+        return [f"{result.model_dir} already holds version(s) {list(result.existing)}; skipped"]
+    if result.source == "download":
+        return [
+            f"published MesoNet {result.arch} ({MESONET_REPOSITORY}@{MESONET_COMMIT[:12]}, "
+            f"sha256 verified) at {result.path}",
+            f"threshold {result.threshold:.4f} (the import's default; not calibrated: "
+            "no labelled data at hand)",
+        ]
+    return [f"no detector could be downloaded ({result.reason}); published the DEMO instead"]

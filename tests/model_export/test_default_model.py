@@ -1,0 +1,240 @@
+"""The default model: versions present, MesoNet downloaded from a (local) upstream, or the demo.
+
+The upstream is a real HTTP server on 127.0.0.1 in a thread, serving the published weights
+from the shared data (or broken copies of them); the demo build is replaced by the tiny
+model's export so that the fallback is fast, and is recognisable by its export info.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import contract
+from model_export.default_model import (
+    DEFAULT_ARCH,
+    MESONET_WEIGHTS,
+    DefaultModelResult,
+    ensure_default_model,
+)
+from model_export.publish import INFO_RELATIVE_PATH, existing_versions
+from tests.tiny_model import export_tiny_model
+
+WEIGHTS = MESONET_WEIGHTS[DEFAULT_ARCH]
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _DroppingHandler(http.server.BaseHTTPRequestHandler):
+    """Announces the whole file, sends half of it and closes the connection."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(WEIGHTS.size))
+        self.end_headers()
+        self.wfile.write(b"\0" * (WEIGHTS.size // 2))
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _StallingHandler(http.server.BaseHTTPRequestHandler):
+    """Sends headers, then nothing."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(WEIGHTS.size))
+        self.end_headers()
+        self.wfile.flush()
+        threading.Event().wait(5.0)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[type[http.server.BaseHTTPRequestHandler]], str]]:
+    """``serve(handler)`` starts an HTTP server on 127.0.0.1 and returns its base URL."""
+    servers: list[_Server] = []
+
+    def start(handler: type[http.server.BaseHTTPRequestHandler]) -> str:
+        server = _Server(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _serve_dir(serve: Callable[..., str], directory: Path) -> str:
+    return serve(partial(_QuietHandler, directory=str(directory)))
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def _tiny_fallback(model_dir: Path) -> Path:
+    return export_tiny_model(model_dir.parent, model_dir.name, seed=3)
+
+
+def _never(model_dir: Path) -> Path:
+    raise AssertionError("the fallback must not run")
+
+
+def _info(version: Path) -> dict:
+    return json.loads((version / INFO_RELATIVE_PATH).read_text())
+
+
+def test_existing_version_is_left_alone(tmp_path: Path) -> None:
+    version = export_tiny_model(tmp_path, "deepfake", version=4)
+    before = sorted(p.name for p in version.rglob("*"))
+
+    result = ensure_default_model(tmp_path / "deepfake", fallback=_never, base_url="")
+
+    assert result == DefaultModelResult(tmp_path / "deepfake", "existing", existing=(4,))
+    assert existing_versions(tmp_path / "deepfake") == [4]
+    assert sorted(p.name for p in version.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_download_publishes_face_aware_mesonet(
+    tmp_path: Path, shared_data: Path, serve: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from model_export.savedmodel import load_version
+
+    url = _serve_dir(serve, shared_data / "weights_mesonet_dariusaf")
+    model_dir = tmp_path / "deepfake"
+    with caplog.at_level(logging.INFO, logger="model_export.default_model"):
+        result = ensure_default_model(model_dir, fallback=_never, base_url=url)
+
+    assert result.source == "download" and result.arch == DEFAULT_ARCH
+    assert result.threshold == 0.5
+    assert result.path == model_dir / "1" and existing_versions(model_dir) == [1]
+    info = _info(result.path)
+    assert info["kind"] == "mesonet" and info["arch"] == DEFAULT_ARCH and info["face_aware"]
+    assert info["weights"] == WEIGHTS.file_name and info["calibrated_on"] == []
+    (published,) = [r for r in caplog.records if r.getMessage().startswith("published the default")]
+    assert published.calibrated is False
+    # TF Serving's loader: a TF1 session restore of the version.
+    with load_version(result.path) as loaded:
+        assert set(contract.FACE_OUTPUTS) <= set(
+            loaded.signatures[contract.SERVING_SIGNATURE].outputs
+        )
+        described = loaded.run(
+            {contract.FRAMES_INPUT: np.zeros((1, 1, 1, 3), np.uint8)},
+            signature=contract.MODEL_INFO_SIGNATURE,
+        )
+    assert contract.model_kind_name(int(described[contract.MODEL_KIND][0])) == "detector"
+    assert float(described[contract.THRESHOLD][0]) == pytest.approx(0.5)
+
+
+def _modified_copy(shared_data: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    target = folder / WEIGHTS.file_name
+    shutil.copyfile(shared_data / "weights_mesonet_dariusaf" / WEIGHTS.file_name, target)
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return folder
+
+
+@pytest.mark.parametrize("failure", ["checksum", "incomplete", "unreachable", "http_error"])
+def test_failures_fall_back_to_the_demo(
+    failure: str,
+    tmp_path: Path,
+    shared_data: Path,
+    serve: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if failure == "checksum":
+        url = _serve_dir(serve, _modified_copy(shared_data, tmp_path))
+    elif failure == "incomplete":
+        url = serve(_DroppingHandler)
+    elif failure == "unreachable":
+        url = _closed_port_url()
+    else:
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        url = _serve_dir(serve, empty)
+    model_dir = tmp_path / "models" / "deepfake"
+
+    with caplog.at_level(logging.INFO, logger="model_export.default_model"):
+        result = ensure_default_model(model_dir, fallback=_tiny_fallback, base_url=url)
+
+    assert result.source == "demo" and result.reason == failure
+    (record,) = [r for r in caplog.records if getattr(r, "event", "") == "default_model_fallback"]
+    assert record.levelno == logging.WARNING
+    assert record.reason == failure and record.url == url and record.error
+    # Only the fallback's version, nothing from the download, no staging left behind.
+    assert existing_versions(model_dir) == [1] and result.path == model_dir / "1"
+    assert _info(result.path)["kind"] == "tiny"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["1"]
+
+
+def test_stalled_download_times_out(
+    tmp_path: Path, serve: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = serve(_StallingHandler)
+    fell_back: list[Path] = []
+
+    def fallback(model_dir: Path) -> Path:
+        fell_back.append(model_dir)
+        return model_dir / "1"
+
+    with caplog.at_level(logging.WARNING, logger="model_export.default_model"):
+        result = ensure_default_model(
+            tmp_path / "deepfake", fallback=fallback, base_url=url, timeout_s=0.5
+        )
+
+    assert result.source == "demo" and result.reason == "timeout"
+    assert fell_back == [tmp_path / "deepfake"]
+    assert [r.reason for r in caplog.records] == ["timeout"]
+
+
+def test_empty_url_skips_the_download(tmp_path: Path) -> None:
+    published: list[Path] = []
+    result = ensure_default_model(
+        tmp_path / "deepfake",
+        fallback=lambda d: published.append(d) or d / "1",
+        base_url="",
+    )
+    assert result.source == "demo" and result.reason == "disabled"
+    assert published == [tmp_path / "deepfake"]
+
+
+def test_cli_leaves_an_existing_version_alone(tmp_path: Path, capsys) -> None:
+    from model_export.cli import main
+
+    export_tiny_model(tmp_path, "deepfake", version=2)
+    argv = ["default-model", "--model-base-path", str(tmp_path), "--url", _closed_port_url()]
+    assert main(argv) == 0
+    assert "already holds version(s) [2]; skipped" in capsys.readouterr().out
+    assert existing_versions(tmp_path / "deepfake") == [2]
