@@ -124,18 +124,18 @@ def test_claims_are_exclusive_across_connections(store_factory) -> None:
 def test_expired_leases_are_reclaimed_then_fail_after_the_retry_limit(store_factory) -> None:
     store = store_factory()
     job, _ = store.create_job(_job(), None)
-    first = store.claim_job("w1", 0.05, 2)
+    first = store.claim_job("w1", 1.0, 2)
     assert first is not None and first.attempts == 1
-    assert store.claim_job("w2", 0.05, 2) is None  # lease still held
-    time.sleep(0.1)
+    assert store.claim_job("w2", 1.0, 2) is None  # lease still held
+    time.sleep(1.1)
     assert not store.heartbeat(job.id, "w2", 1, {}).owned
-    second = store.claim_job("w2", 0.05, 2)
+    second = store.claim_job("w2", 0.5, 2)
     assert second is not None and second.id == job.id and second.attempts == 2
     # The first worker lost its lease: it can neither renew nor finish the job.
     assert not store.heartbeat(job.id, "w1", 1, {}).owned
     assert not store.finish_job(job.id, "w1", JobStatus.SUCCEEDED, expires_at=0)
-    time.sleep(0.1)
-    assert store.claim_job("w3", 0.05, 2) is None
+    time.sleep(0.6)
+    assert store.claim_job("w3", 1.0, 2) is None
     assert store.fail_exhausted(time.time(), 2) == [job.id]
     failed = store.get_job(job.id)
     assert failed is not None and failed.status == JobStatus.FAILED
