@@ -20,10 +20,10 @@ export SOAK_SECONDS
 
 .PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]' -e 'clients/python[cli]'
 	touch $@
 
 venv: $(STAMP)

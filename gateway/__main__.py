@@ -14,12 +14,14 @@ import asyncio  # noqa: E402
 import logging  # noqa: E402
 import ssl  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 
 import uvicorn  # noqa: E402
 
 from . import logs  # noqa: E402
 from .app import create_app  # noqa: E402
 from .settings import get_settings  # noqa: E402
+from .tempfiles import sweep_stale_uploads  # noqa: E402
 from .tls import ensure_self_signed, server_context  # noqa: E402
 
 log = logging.getLogger("gateway")
@@ -38,6 +40,7 @@ class _TlsConfig(uvicorn.Config):
 
 
 def main() -> None:
+    started = time.time()
     settings = get_settings()
     logs.configure(settings.log_level)
     if sys.argv[1:] == ["worker"]:
@@ -47,6 +50,8 @@ def main() -> None:
         return
     if sys.argv[1:]:
         sys.exit(f"usage: python -m gateway [worker]; unknown arguments {sys.argv[1:]}")
+    # Uploads a killed process could not remove; those of this process come later.
+    sweep_stale_uploads(settings.var_dir / "uploads", older_than=started)
     generate = settings.tls_cert is None and settings.tls_key is None
     if generate and ensure_self_signed(settings.cert_path, settings.key_path):
         log.info("generated a self-signed certificate", extra={"cert": str(settings.cert_path)})

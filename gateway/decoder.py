@@ -1,19 +1,28 @@
 """The decode thread and its bridge to asyncio.
 
-PyAV decodes on a worker thread (it releases the GIL in FFmpeg) while the event loop
-sends the batches already decoded to Serving; batches cross over through an
-``asyncio.Queue`` fed with ``call_soon_threadsafe``.
+PyAV decodes on a thread of its own per upload (it releases the GIL in FFmpeg) while
+the event loop sends the batches already decoded to Serving and serves other requests;
+batches cross over through an ``asyncio.Queue`` fed with ``call_soon_threadsafe``.
+The thread spends at most its :class:`~gateway.budget.DecodeBudget` and ends soon after
+the request stops wanting frames.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from .budget import DecodeBudget, DecodeCancelled, DecodeLimits
 from .video import SampledFrame, VideoInfo, iter_frames
+
+log = logging.getLogger(__name__)
+_ids = itertools.count(1)
 
 _DONE = object()
 
@@ -21,10 +30,10 @@ _DONE = object()
 class ThreadedDecoder:
     """Decodes the frames at ``times`` on a worker thread, in batches of ``batch_size``.
 
-    :meth:`start` begins decoding; :meth:`batches` yields the batches on the event loop
-    and raises there whatever the thread raised; :meth:`stop` makes the thread give up at
-    the next frame (a failed or cancelled request). ``seconds`` is the thread's decode
-    time once it has finished.
+    :meth:`start` begins decoding on a new thread; :meth:`batches` yields the batches on
+    the event loop and raises there whatever the thread raised; :meth:`stop` makes the
+    thread give up at the next packet (a failed or cancelled request). ``limits`` bound
+    what the decode may cost. ``seconds`` is the thread's decode time once it has finished.
     """
 
     def __init__(
@@ -38,6 +47,7 @@ class ThreadedDecoder:
         min_side: int,
         canvas: int | None,
         threads: bool,
+        limits: DecodeLimits,
     ) -> None:
         self._path, self._info, self._times = path, info, times
         self._batch_size = batch_size
@@ -45,17 +55,27 @@ class ThreadedDecoder:
         self._canvas, self._threads = canvas, threads
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._stop = threading.Event()
+        self._budget = DecodeBudget(limits, cancel=self._stop)
         self.seconds = 0.0
+        self.thread: threading.Thread | None = None
 
     def start(self) -> asyncio.Future[None]:
         """Start decoding; the future completes when the thread has finished."""
         loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
 
         def put(item: object) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            # The loop may have closed first (shutdown): nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+        def done() -> None:
+            if not finished.done():
+                finished.set_result(None)
 
         def produce() -> None:
             start = time.perf_counter()
+            self._budget.start()
             batch: list[SampledFrame] = []
             try:
                 for frame in iter_frames(
@@ -66,6 +86,7 @@ class ThreadedDecoder:
                     min_side=self._min_side,
                     canvas=self._canvas,
                     threads=self._threads,
+                    budget=self._budget,
                 ):
                     if self._stop.is_set():
                         return
@@ -76,15 +97,23 @@ class ThreadedDecoder:
                 if batch:
                     put(batch)
                 put(_DONE)
+            except DecodeCancelled:
+                log.info("decode cancelled", extra={"pixels": self._budget.pixels})
             except BaseException as exc:  # handed over to the event loop and raised there
                 put(exc)
             finally:
                 self.seconds = time.perf_counter() - start
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(done)
 
-        return loop.run_in_executor(None, produce)
+        # A thread per upload, not a shared pool: a decode never waits behind another
+        # one for a worker, and it is gone once it stops.
+        self.thread = threading.Thread(target=produce, name=f"decode-{next(_ids)}", daemon=True)
+        self.thread.start()
+        return finished
 
     def stop(self) -> None:
-        """Ask the thread to stop at the next frame."""
+        """Ask the thread to stop at the next packet."""
         self._stop.set()
 
     async def batches(self) -> AsyncIterator[list[SampledFrame]]:

@@ -38,11 +38,13 @@ from contract.aggregation import (
 
 from . import metrics
 from .answers import ScoredFrames, read_frames, read_sequence_scores, read_threshold
+from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
 from .probe import VideoInfo, VideoLimits, probe
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction, VersionDescription
+from .settings import Settings, get_settings
 from .timing import StageTimer
 from .video import SampledFrame, sample_times
 
@@ -81,12 +83,28 @@ class DetectionResult:
     description: VersionDescription | None = None
 
 
+def decode_limits_from(settings: Settings) -> DecodeLimits:
+    """The per-upload decoding limits ``settings`` give."""
+    return DecodeLimits(
+        cpu_s=settings.decode_cpu_s,
+        max_pixels=settings.decode_max_pixels,
+        timeout_s=settings.decode_deadline_s,
+    )
+
+
 class DetectionPipeline:
     """Turns a video file into a verdict by way of Serving."""
 
-    def __init__(self, client: ServingClient, limits: VideoLimits) -> None:
+    def __init__(
+        self,
+        client: ServingClient,
+        limits: VideoLimits,
+        decode_limits: DecodeLimits | None = None,
+    ) -> None:
+        """``decode_limits`` default to the process settings (``GATEWAY_DECODE_*``)."""
         self.client = client
         self.limits = limits
+        self.decode_limits = decode_limits or decode_limits_from(get_settings())
 
     async def run(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
         """Run every stage on the video at ``path``, timing each into ``timer``."""
@@ -167,6 +185,7 @@ class DetectionPipeline:
             min_side=description.frame_min_side if description is not None else 0,
             canvas=opts.canvas,
             threads=opts.decode_threads,
+            limits=self.decode_limits,
         )
         decode_done = decoder.start()
         frames: list[SampledFrame] = []

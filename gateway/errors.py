@@ -26,6 +26,7 @@ Exception tree::
     │   └── WebhookSecretMissing      422 webhook_secret_missing
     ├── Overloaded                    429 overloaded (Retry-After)
     ├── RateLimited                   429 rate_limited (Retry-After)
+    ├── InsufficientStorage           507 insufficient_storage (Retry-After)
     └── UpstreamError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
@@ -36,7 +37,9 @@ Each class carries its status, code and a one-line ``summary``. Route code raise
 :func:`install_error_handlers` turns every one of them (and FastAPI's own validation and
 routing errors) into ``{"error": {"code", "message"}}``, and :func:`openapi_responses`
 builds each route's documented responses from the same classes, so the OpenAPI document
-lists exactly what the handlers send.
+lists exactly what the handlers send. An error may name ``companions``: errors that can
+occur wherever it can (the disk filling up wherever an upload is written), documented
+with it.
 
 A job that fails reports the same codes in its ``error``; two more codes only ever
 appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
@@ -44,6 +47,7 @@ appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WO
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -70,6 +74,9 @@ class GatewayError(Exception):
     retry_after_s: int | None = None
     #: Answer with ``Connection: close``: the request body may be left unread.
     closes_connection = False
+
+    #: Errors that can occur wherever this one can; documented along with it.
+    companions: tuple[type[GatewayError], ...] = ()
 
     def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
@@ -134,11 +141,22 @@ class MissingVideo(RequestError):
     summary = "No video field, or an empty body"
 
 
+class InsufficientStorage(GatewayError):
+    """The disk under ``GATEWAY_VAR_DIR`` is full: the upload cannot be stored right now."""
+
+    status_code = 507
+    code = "insufficient_storage"
+    summary = "No disk space left to store the upload (Retry-After)"
+    retry_after_s = 5
+
+
 class UploadTooLarge(RequestError):
     status_code = 413
     code = "upload_too_large"
     summary = "Upload over GATEWAY_MAX_UPLOAD_BYTES (checked while streaming)"
     closes_connection = True
+    # Every route that streams an upload to disk may find the disk full.
+    companions = (InsufficientStorage,)
 
 
 class UnsupportedMediaType(RequestError):
@@ -156,7 +174,7 @@ class InvalidVideo(RequestError):
 class VideoLimitExceeded(RequestError):
     status_code = 422
     code = "video_limit_exceeded"
-    summary = "Video over a limit (duration, frames, resolution)"
+    summary = "Video over a limit (duration, frames, resolution, decoding cost)"
 
 
 class InvalidParameters(RequestError):
@@ -279,6 +297,10 @@ UPSTREAM_ERRORS: tuple[type[GatewayError], ...] = (
 )
 
 
+#: ``errno`` values of a write that found no space (a full disk, or the quota spent).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
 def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The JSON body of every error response."""
     return {"error": {"code": code, "message": message}}
@@ -291,7 +313,12 @@ def openapi_responses(*errors: type[GatewayError]) -> dict[int | str, dict[str, 
     when its errors come with ``Retry-After``.
     """
     by_status: dict[int, list[type[GatewayError]]] = {}
+    listed: list[type[GatewayError]] = []
     for error in errors:
+        for one in (error, *error.companions):
+            if one not in listed:
+                listed.append(one)
+    for error in listed:
         by_status.setdefault(error.status_code, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status in sorted(by_status):
@@ -364,6 +391,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # Keeps the headers routing sets, such as ``Allow`` on 405.
         return _response(exc.status_code, code, str(exc.detail), None, exc.headers)
 
+    async def on_os_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, OSError)
+        if exc.errno in _DISK_FULL:
+            # Whatever was being written is already removed by its writer.
+            log.warning("disk full", extra={"path": request.url.path, "error": exc.strerror or ""})
+            error = InsufficientStorage("no disk space left to store the upload; try again later")
+            return _response(error.status_code, error.code, error.message, error.retry_after_s)
+        return await on_unexpected(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", extra={"path": request.url.path})
         return _response(GatewayError.status_code, GatewayError.code, "internal error", None)
@@ -371,4 +407,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(OSError, on_os_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -4,10 +4,17 @@ Reads the container's metadata and decodes only the first frame (for its real si
 display rotation); streams without a usable duration are demuxed, not decoded, to count
 their frames (the stream timing is :func:`contract.sampling.stream_timing`, shared with
 ``model_export``).
+
+FFmpeg is confined to what an upload is: one local file in a container format that a
+phone, camera or editor writes. Its demuxers can otherwise follow references to other
+files and URLs (HLS playlists, ffconcat lists, SDP/RTP sessions) or read other kinds of
+data (image sequences, raw streams); :func:`open_video` allows the ``file`` protocol
+only and the formats in :data:`ALLOWED_FORMATS`, before anything is decoded.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +24,25 @@ from contract import sampling
 from contract.frames import display_rotation
 
 from .errors import InvalidVideo, VideoLimitExceeded
+
+log = logging.getLogger(__name__)
+
+#: FFmpeg demuxers an upload may be read with (their names as FFmpeg gives them):
+#: MP4/MOV/3GP, Matroska/WebM, AVI and MPEG-TS. Nothing that reads playlists, lists
+#: of files, network sessions, image sequences or raw data.
+ALLOWED_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts")
+#: FFmpeg's own options for opening an upload: no protocol but the local file (so no
+#: nested URL is ever fetched), and no demuxer but the allowed ones.
+_OPEN_OPTIONS = {
+    "protocol_whitelist": "file",
+    "format_whitelist": ",".join(ALLOWED_FORMATS),
+}
+#: Client-facing reasons; FFmpeg's text (which names the server's path) goes to the log.
+NOT_A_VIDEO = (
+    "the upload is not a video in a supported container (MP4, MOV, 3GP, Matroska, WebM, "
+    "AVI or MPEG-TS)"
+)
+UNDECODABLE = "the video stream cannot be decoded"
 
 
 @dataclass(frozen=True)
@@ -42,15 +68,36 @@ class VideoInfo:
 
 
 def open_video(path: Path) -> av.container.InputContainer:
-    """Open ``path`` for reading; :class:`InvalidVideo` when it is no container FFmpeg reads."""
+    """Open the local file ``path`` in an allowed container format.
+
+    :class:`InvalidVideo` when it is none: FFmpeg refuses other formats and protocols
+    itself (``format_whitelist``, ``protocol_whitelist``), and the format it picked is
+    checked again here.
+    """
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidVideo(f"not a readable video container: {exc}") from exc
+        container = av.open(
+            str(path), mode="r", container_options=dict(_OPEN_OPTIONS), metadata_errors="ignore"
+        )
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        log.info("upload refused: not openable", extra={"error": str(exc)})
+        raise InvalidVideo(NOT_A_VIDEO) from exc
+    if container.format.name not in ALLOWED_FORMATS:
+        container.close()
+        log.warning("upload refused: container format", extra={"format": container.format.name})
+        raise InvalidVideo(NOT_A_VIDEO)
+    return container
 
 
 def probe(path: Path, limits: VideoLimits) -> VideoInfo:
     """Check that ``path`` holds a decodable video stream within ``limits``."""
+    try:
+        return _probe(path, limits)
+    except av.error.FFmpegError as exc:
+        log.info("upload refused: demuxing", extra={"error": str(exc)})
+        raise InvalidVideo(UNDECODABLE) from exc
+
+
+def _probe(path: Path, limits: VideoLimits) -> VideoInfo:
     with open_video(path) as container:
         if not container.streams.video:
             raise InvalidVideo("the upload has no video stream")
@@ -102,5 +149,6 @@ def _first_frame(
         for frame in container.decode(stream):
             return frame
     except av.error.FFmpegError as exc:
-        raise InvalidVideo(f"the video stream cannot be decoded: {exc}") from exc
+        log.info("upload refused: first frame", extra={"error": str(exc)})
+        raise InvalidVideo(UNDECODABLE) from exc
     return None

@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 _BACKOFF_BASE_S = 0.1
 _BACKOFF_MAX_S = 2.0
+#: gRPC waits this long at most between attempts to reconnect to a Serving that went
+#: away. Its default (120 s, growing by 1.6x per failure) left the gateway answering 503
+#: for many seconds after Serving was back; one attempt a second per target is cheap.
+RECONNECT_BACKOFF_MAX_MS = 1000
+RECONNECT_BACKOFF_INITIAL_MS = 100
 
 _STATE_NAMES = {
     get_model_status_pb2.ModelVersionStatus.UNKNOWN: "UNKNOWN",
@@ -98,18 +103,38 @@ class ClientOptions:
 
 
 def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> UpstreamError:
+    """The domain error for a failed call; Serving's own text goes to the log only.
+
+    Serving's details name graph nodes, file paths and library internals: what the client
+    reads is a fixed message built from what it asked for.
+    """
     code, details = exc.code(), exc.details() or ""
+    # A version without model_info answers so on every request: nothing to warn about.
+    log.log(
+        logging.DEBUG if _is_missing_signature(exc) else logging.WARNING,
+        "Serving call failed",
+        extra={"grpc_code": code.name, "details": details, "model": _describe(model)},
+    )
     if code == grpc.StatusCode.NOT_FOUND:
-        return ModelNotFound(f"Serving has no such model or version: {details}")
+        return ModelNotFound(f"Serving has no {_describe(model)}")
     if code == grpc.StatusCode.INVALID_ARGUMENT and "label" in details.lower():
-        return ModelNotFound(f"Serving has no such version label: {details}")
+        return ModelNotFound(f"Serving has no {_describe(model)}")
     if code == grpc.StatusCode.FAILED_PRECONDITION and model.label is not None:
-        return ModelNotFound(f"the version behind label {model.label!r} is unavailable: {details}")
+        return ModelNotFound(f"the version behind label {model.label!r} is unavailable")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ServingTimeout("Serving did not answer before the deadline")
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
-        return ServingUnavailable(f"Serving is unavailable: {details or code.name}")
-    return InferenceFailed(f"Serving failed the request ({code.name}): {details}")
+        return ServingUnavailable("Serving is unavailable or overloaded; try again later")
+    return InferenceFailed(f"Serving failed to run {_describe(model)} ({code.name})")
+
+
+def _describe(model: ModelRef) -> str:
+    """``model 'x' version 3`` / ``label 'stable'``: what a request asked for, for messages."""
+    if model.version is not None:
+        return f"model {model.name!r} version {model.version}"
+    if model.label is not None:
+        return f"model {model.name!r} label {model.label!r}"
+    return f"model {model.name!r}"
 
 
 def _is_missing_signature(exc: BaseException | None) -> bool:
@@ -141,6 +166,8 @@ class ServingClient:
             # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.enable_retries", 0),
+            ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
+            ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
         ]
         self.targets = targets
         self._channels: list[grpc.aio.Channel] = []

@@ -19,6 +19,10 @@ DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
+#: Decoding cost per upload. Sampling seeks across long gaps, so a normal video stays far
+#: below these; about 10,000 1080p frames decoded, or a minute of one core.
+DEFAULT_DECODE_CPU_S = 60.0
+DEFAULT_DECODE_MAX_PIXELS = 20_000_000_000
 
 
 class Settings(BaseSettings):
@@ -67,6 +71,13 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)
     max_queue: int = Field(8, alias="GATEWAY_MAX_QUEUE", ge=0)
     request_timeout_s: float = Field(120.0, alias="GATEWAY_REQUEST_TIMEOUT_S", gt=0)
+    #: What decoding one upload may cost: CPU seconds of its decode thread, the pixels of
+    #: every frame decoded, and wall-clock seconds (never past the request timeout).
+    decode_cpu_s: float = Field(DEFAULT_DECODE_CPU_S, alias="GATEWAY_DECODE_CPU_S", gt=0)
+    decode_max_pixels: int = Field(
+        DEFAULT_DECODE_MAX_PIXELS, alias="GATEWAY_DECODE_MAX_PIXELS", gt=0
+    )
+    decode_timeout_s: float | None = Field(None, alias="GATEWAY_DECODE_TIMEOUT_S", gt=0)
     log_level: str = Field("INFO", alias="GATEWAY_LOG_LEVEL")
 
     # Request hygiene: slow clients, oversized headers and forms, per-key quotas.
@@ -96,6 +107,13 @@ class Settings(BaseSettings):
         """Serving addresses to round-robin over."""
         raw = self.serving_target or f"127.0.0.1:{self.serving_port}"
         return [t.strip() for t in raw.split(",") if t.strip()]
+
+    @property
+    def decode_deadline_s(self) -> float:
+        """Wall-clock seconds a decode may take: its own limit, within the request's."""
+        if self.decode_timeout_s is None:
+            return self.request_timeout_s
+        return min(self.decode_timeout_s, self.request_timeout_s)
 
     @property
     def label_names(self) -> list[str]:

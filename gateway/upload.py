@@ -192,7 +192,8 @@ async def _receive_multipart(
         async for chunk in _chunks(request, limits, limits.max_bytes + limits.multipart_overhead):
             parser.write(chunk)
         parser.finalize()
-    except GatewayError:
+    except (GatewayError, OSError):
+        # A full disk while writing the part is the storage's failure, not the client's.
         raise
     except Exception as exc:  # python-multipart raises its own error types
         # Its text names offsets and internals: logged here, never sent.

@@ -22,6 +22,7 @@ import numpy as np
 from contract import sampling
 from contract.frames import upright
 
+from .budget import DecodeBudget
 from .errors import InvalidVideo
 from .probe import VideoInfo, open_video
 
@@ -103,8 +104,12 @@ def _decode(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
     skip_before: Callable[[], float],
+    budget: DecodeBudget | None,
 ) -> Iterator[av.VideoFrame]:
-    """Decode ``stream`` packet by packet.
+    """Decode ``stream`` packet by packet, within ``budget``.
+
+    The budget is checked before every packet and charged for every frame decoded,
+    including those never sampled: they cost as much.
 
     A packet whose own presentation time lies before ``skip_before()`` is decoded with
     ``skip_frame = NONREF``: FFmpeg then drops it unless another frame refers to it.
@@ -114,11 +119,16 @@ def _decode(
     ctx = stream.codec_context
     start_pts, time_base = sampling.stream_clock(stream)
     for packet in container.demux(stream):
+        if budget is not None:
+            budget.check()
         skip = False
         if SKIP_UNREFERENCED and packet.pts is not None:
             skip = float((packet.pts - start_pts) * time_base) < skip_before()
         ctx.skip_frame = "NONREF" if skip else "DEFAULT"
-        yield from ctx.decode(packet)
+        for frame in ctx.decode(packet):
+            if budget is not None:
+                budget.add_frame(frame.width, frame.height)
+            yield frame
 
 
 def iter_frames(
@@ -130,6 +140,7 @@ def iter_frames(
     min_side: int = 0,
     canvas: int | None = None,
     threads: bool = False,
+    budget: DecodeBudget | None = None,
 ) -> Iterator[SampledFrame]:
     """Decode the frames at ``times`` (sorted), as upright RGB sized by :func:`scaled_size`.
 
@@ -143,7 +154,8 @@ def iter_frames(
     square of that side; but for a version that needs ``min_side`` (a whole-frame model,
     which stretches the whole frame to its input in its graph and would see letterbox
     padding) they are stretched to ``min_side`` x ``min_side`` instead.
-    ``threads`` lets FFmpeg decode with frame and slice threads.
+    ``threads`` lets FFmpeg decode with frame and slice threads. With ``budget`` (started
+    by the caller on this thread), decoding stops with its error once it is spent.
     """
     square: int | None = None
     if canvas is not None:
@@ -176,7 +188,7 @@ def iter_frames(
 
         while target_i < len(times):
             if restart:
-                decoder = _decode(container, stream, skip_before)
+                decoder = _decode(container, stream, skip_before, budget)
                 restart = False
             try:
                 frame = next(decoder)

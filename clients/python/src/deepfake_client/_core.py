@@ -1,0 +1,414 @@
+"""The transport-free core shared by :class:`Client` and :class:`AsyncClient`.
+
+Everything that does not depend on sync or async I/O lives here: connection settings, TLS,
+building each request, the upload source (which rewinds between attempts), the retry
+policy, parsing answers into models and errors into typed exceptions, and the SSE parser.
+The two clients only send what this module builds and sleep for as long as it says.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import random
+import ssl
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from . import errors
+
+log = logging.getLogger("deepfake_client")
+
+#: A video to upload: a path, or a binary file object open for reading.
+VideoInput = str | os.PathLike[str] | IO[bytes]
+#: ``progress(bytes_sent, total_bytes_or_None)`` during an upload.
+ProgressCallback = Callable[[int, int | None], None]
+Aggregation = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
+
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+CHUNK = 64 * 1024
+USER_AGENT = "deepfake-client-python"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class InsecureTransportWarning(UserWarning):
+    """TLS certificate verification was turned off with ``verify=False``."""
+
+
+def ssl_context(verify: bool | str | os.PathLike[str] | ssl.SSLContext, ca_cert: Any) -> Any:
+    """The ``verify=`` for httpx: the system trust store, a CA file, or (warned) nothing.
+
+    ``ca_cert`` (a PEM file) wins over ``verify=True``; ``verify=False`` is honoured only
+    when asked explicitly, with an :class:`InsecureTransportWarning`.
+    """
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is False:
+        warnings.warn(
+            "TLS certificate verification is off: anyone on the path can read and alter "
+            "the traffic",
+            InsecureTransportWarning,
+            stacklevel=3,
+        )
+        return False
+    cafile = ca_cert if ca_cert is not None else (verify if verify is not True else None)
+    if cafile is not None:
+        return ssl.create_default_context(cafile=os.fspath(cafile))
+    return ssl.create_default_context()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of 429, 503 and connection failures, with exponential backoff and jitter.
+
+    A ``Retry-After`` from the gateway is honoured as the least wait; one longer than
+    ``max_delay`` is not waited for (the error is raised, with its ``retry_after``, for the
+    caller to decide). Without it the wait is ``backoff * 2**attempt`` with full jitter.
+    """
+
+    max_retries: int = 3
+    backoff: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1`` (from 0); ``None``: do not retry."""
+        if retry_after is not None:
+            if retry_after > self.max_delay:
+                return None
+            # A little jitter on top, so that clients told the same second spread out.
+            return retry_after + random.uniform(0, self.backoff / 2)
+        return random.uniform(0, min(self.max_delay, self.backoff * (2**attempt)))
+
+
+class Upload:
+    """A video body that can be sent again: paths reopen, file objects seek back.
+
+    ``progress`` is called with the bytes sent so far on each chunk of each attempt.
+    """
+
+    def __init__(self, video: VideoInput, progress: ProgressCallback | None = None) -> None:
+        self.progress = progress
+        if isinstance(video, str | os.PathLike):
+            self.path: Path | None = Path(video)
+            self.file: IO[bytes] | None = None
+            self.name = self.path.name
+            self.size: int | None = self.path.stat().st_size
+        else:
+            self.path = None
+            self.file = video
+            self.name = Path(str(getattr(video, "name", "video"))).name
+            try:
+                self.start = video.tell()
+                size = os.fstat(video.fileno()).st_size - self.start
+                self.size = size if size >= 0 else None
+            except (AttributeError, OSError, ValueError):
+                self.start, self.size = self._measure(video)
+
+    @staticmethod
+    def _measure(video: IO[bytes]) -> tuple[int, int | None]:
+        try:
+            start = video.tell()
+            end = video.seek(0, os.SEEK_END)
+            video.seek(start)
+            return start, end - start
+        except (AttributeError, OSError, ValueError) as exc:
+            raise TypeError("a file object to upload must be seekable (to retry)") from exc
+
+    @property
+    def content_type(self) -> str:
+        """``video/*`` type from the file name; ``video/mp4`` when it says nothing."""
+        guessed, _ = mimetypes.guess_type(self.name)
+        return guessed if guessed and guessed.startswith("video/") else "video/mp4"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": self.content_type}
+        if self.size is not None:
+            headers["Content-Length"] = str(self.size)
+        return headers
+
+    def _chunks(self, file: IO[bytes]) -> Iterator[bytes]:
+        sent = 0
+        while chunk := file.read(CHUNK):
+            sent += len(chunk)
+            if self.progress is not None:
+                self.progress(sent, self.size)
+            yield chunk
+
+    def iter_sync(self) -> Iterator[bytes]:
+        """The body of one attempt, from the start of the video."""
+        if self.path is not None:
+            with self.path.open("rb") as file:
+                yield from self._chunks(file)
+        else:
+            assert self.file is not None
+            self.file.seek(self.start)
+            yield from self._chunks(self.file)
+
+    async def iter_async(self) -> AsyncIterator[bytes]:
+        """The body of one attempt, from the start of the video (local reads block briefly)."""
+        for chunk in self.iter_sync():
+            yield chunk
+
+
+@dataclass
+class RequestSpec:
+    """One API call: what to send, whether it may be retried, what answers it."""
+
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    json_body: Any = None
+    upload: Upload | None = None
+    #: Retrying resends the same effect: safe methods, detect, or an Idempotency-Key.
+    retryable: bool = True
+    timeout: httpx.Timeout | None = None
+
+
+def detect_params(
+    *,
+    model_version: int | None,
+    model_label: str | None,
+    frames: int | None,
+    fps: float | None,
+    aggregation: str | None,
+) -> dict[str, Any]:
+    """The query parameters of ``/v1/detect`` and ``/v1/jobs``; unset ones left out."""
+    given = {
+        "model_version": model_version,
+        "model_label": model_label,
+        "frames": frames,
+        "fps": fps,
+        "aggregation": aggregation,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def upload_spec(
+    path: str,
+    video: VideoInput,
+    params: dict[str, Any],
+    progress: ProgressCallback | None,
+    headers: dict[str, str] | None = None,
+) -> RequestSpec:
+    """A raw ``video/*`` upload to ``path``."""
+    upload = Upload(video, progress)
+    return RequestSpec(
+        "POST", path, params=params, headers={**upload.headers(), **(headers or {})}, upload=upload
+    )
+
+
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key``: the same for every retry of one call."""
+    return str(uuid.uuid4())
+
+
+def build_request(client: httpx.Client | httpx.AsyncClient, spec: RequestSpec) -> httpx.Request:
+    """The httpx request of one attempt (a fresh body stream each time)."""
+    content: Any = None
+    if spec.upload is not None:
+        is_async = isinstance(client, httpx.AsyncClient)
+        content = spec.upload.iter_async() if is_async else spec.upload.iter_sync()
+    extensions = {"timeout": spec.timeout.as_dict()} if spec.timeout is not None else None
+    return client.build_request(
+        spec.method,
+        spec.path,
+        params=spec.params or None,
+        headers=spec.headers,
+        json=spec.json_body,
+        content=content,
+        extensions=extensions,
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), if the answer has one."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def error_of(response: httpx.Response) -> errors.ApiError:
+    """The typed error of a non-2xx answer (needs the body read)."""
+    code: str | None = None
+    message = response.reason_phrase or "error"
+    try:
+        body = response.json()
+        detail = body.get("error") if isinstance(body, dict) else None
+        if isinstance(detail, dict):
+            code = detail.get("code")
+            message = str(detail.get("message", message))
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if code is None:
+        code = f"http_{response.status_code}"
+    return errors.error_for(
+        response.status_code,
+        code,
+        message,
+        retry_after=retry_after(response),
+        request_id=response.headers.get("x-request-id"),
+    )
+
+
+def should_retry(response: httpx.Response) -> bool:
+    """429s and 503s are worth another attempt; other errors will not change."""
+    return response.status_code in (429, 503)
+
+
+def parse(response: httpx.Response, model: type[M]) -> M:
+    """The answer's body as ``model``, or the typed error of an error answer."""
+    if response.is_error:
+        raise error_of(response)
+    return model.model_validate(response.json())
+
+
+def check(response: httpx.Response) -> None:
+    """Raise the typed error of an error answer; nothing otherwise."""
+    if response.is_error:
+        raise error_of(response)
+
+
+def transport_error(exc: httpx.TransportError) -> errors.TransportError:
+    """The SDK's error for a request that got no answer."""
+    return errors.TransportError(f"{type(exc).__name__}: {exc}")
+
+
+def default_headers(api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    headers.update(extra or {})
+    return headers
+
+
+def settings_from_env(
+    base_url: str | None, api_key: str | None, ca_cert: Any
+) -> tuple[str, str | None, Any]:
+    """Fill what was not given from ``DEEPFAKE_URL``, ``DEEPFAKE_API_KEY``, ``DEEPFAKE_CA_CERT``."""
+    url = base_url or os.environ.get("DEEPFAKE_URL")
+    if not url:
+        raise ValueError("no gateway URL: pass base_url= or set DEEPFAKE_URL")
+    return (
+        url,
+        api_key if api_key is not None else os.environ.get("DEEPFAKE_API_KEY"),
+        ca_cert if ca_cert is not None else os.environ.get("DEEPFAKE_CA_CERT") or None,
+    )
+
+
+@dataclass
+class SseEvent:
+    """One Server-Sent Event."""
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+
+    def json(self) -> Any:
+        """The event's data as JSON, or ``None`` when it is not JSON."""
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            return None
+
+
+class SseParser:
+    """Incremental ``text/event-stream`` parser: feed lines, get events."""
+
+    def __init__(self) -> None:
+        self._event = "message"
+        self._data: list[str] = []
+        self._id: str | None = None
+
+    def feed(self, line: str) -> SseEvent | None:
+        """Take one line (without its newline); an event when a blank line ends one."""
+        if not line:
+            if not self._data:
+                self._event = "message"
+                return None
+            event = SseEvent(self._event, "\n".join(self._data), self._id)
+            self._event, self._data = "message", []
+            return event
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id":
+            self._id = value
+        return None
+
+
+#: Failures where the request surely or probably never reached the route: retried.
+RETRYABLE_TRANSPORT_ERRORS = (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
+
+
+class Attempts:
+    """The retry decisions of one call, shared by the sync and async send loops.
+
+    After each attempt the loop asks :meth:`after_response` or :meth:`after_error` how
+    long to sleep before the next one; ``None`` means the answer is final.
+    """
+
+    def __init__(self, spec: RequestSpec, policy: RetryPolicy) -> None:
+        self.spec = spec
+        self.policy = policy
+        self.attempt = 0
+
+    def _next(self, retry_after_s: float | None, why: str) -> float | None:
+        wait = self.policy.delay(self.attempt, retry_after_s)
+        if wait is None:
+            return None
+        self.attempt += 1
+        log.info(
+            "retrying %s %s in %.2f s (attempt %d): %s",
+            self.spec.method,
+            self.spec.path,
+            wait,
+            self.attempt + 1,
+            why,
+        )
+        return wait
+
+    def after_response(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying ``response``; ``None``: return it."""
+        if not (should_retry(response) and self.spec.retryable):
+            return None
+        if self.attempt >= self.policy.max_retries:
+            return None
+        return self._next(retry_after(response), f"HTTP {response.status_code}")
+
+    def after_error(self, exc: httpx.TransportError) -> float:
+        """Seconds to wait before retrying after ``exc``; raises when it is final."""
+        retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and self.spec.retryable
+        wait = None
+        if retryable and self.attempt < self.policy.max_retries:
+            wait = self._next(None, f"{type(exc).__name__}: {exc}")
+        if wait is None:
+            raise transport_error(exc) from exc
+        return wait

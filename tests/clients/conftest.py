@@ -1,0 +1,84 @@
+"""Fixtures of the SDK's tests: clients and the installed ``deepfake`` command, on the real
+HTTPS gateway (``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from deepfake_client import Client
+
+from tests.conftest import GatewayHandle, ServingHandle, start_gateway
+
+#: The ``deepfake`` command installed beside the interpreter running the tests.
+DEEPFAKE = Path(sys.executable).parent / "deepfake"
+
+
+@pytest.fixture
+def client(gateway: GatewayHandle) -> Iterator[Client]:
+    """An SDK client of the shared gateway, trusting its CA file."""
+    with Client(gateway.url, api_key=gateway.api_key, ca_cert=gateway.cafile) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_openapi(gateway: GatewayHandle) -> dict:
+    """The shared gateway's own ``/openapi.json``."""
+    with gateway.client() as http:
+        response = http.get("/openapi.json")
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def own_gateway(serving: ServingHandle, tmp_path: Path) -> Iterator[Callable[..., GatewayHandle]]:
+    """``own_gateway(**env)`` starts a gateway with its own settings, stopped after the test."""
+    started: list[GatewayHandle] = []
+
+    def start(**env: str) -> GatewayHandle:
+        handle = start_gateway(tmp_path / f"gw{len(started)}", serving.target, env)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.process.stop()
+
+
+def cli_env(gateway: GatewayHandle, **extra: str) -> dict[str, str]:
+    """The environment of a ``deepfake`` run against ``gateway``, settings from variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPFAKE_")}
+    env.update(
+        DEEPFAKE_URL=gateway.url,
+        DEEPFAKE_API_KEY=gateway.api_key,
+        DEEPFAKE_CA_CERT=str(gateway.cafile),
+        COLUMNS="200",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def deepfake(gateway: GatewayHandle) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``deepfake(*args)`` runs the installed command against the shared gateway."""
+    assert DEEPFAKE.exists(), f"{DEEPFAKE} missing: pip install -e 'clients/python[cli]'"
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DEEPFAKE), *args],
+            env=env if env is not None else cli_env(gateway),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run
+
+
+def gateway_has_jobs(openapi: dict) -> bool:
+    """Whether the gateway under test serves the jobs API."""
+    return "/v1/jobs" in openapi.get("paths", {})

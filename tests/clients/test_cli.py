@@ -1,0 +1,115 @@
+"""The installed ``deepfake`` command, run as a subprocess against the real gateway."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from deepfake_client import webhooks
+
+from tests.clients.conftest import cli_env, gateway_has_jobs
+from tests.conftest import GatewayHandle
+
+OTHER = {"real": "fake", "fake": "real", "inconclusive": "fake"}
+
+
+def test_detect_prints_a_table(deepfake, make_clip) -> None:
+    clip = make_clip("street.mp4")
+    run = deepfake("detect", str(clip), "--frames", "4")
+    assert run.returncode == 0, run.stderr
+    for column in ("verdict", "score", "threshold", "model", "tracks", "street.mp4"):
+        assert column in run.stdout
+    assert "deepfake v1" in run.stdout
+
+
+def test_detect_json_and_fail_on_give_scripts_what_they_need(deepfake, make_clip) -> None:
+    clips = [make_clip("a.mp4"), make_clip("b.mp4", seed=3)]
+    run = deepfake("detect", "--json", *map(str, clips), "--frames", "4")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert [Path(item["file"]).name for item in out] == ["a.mp4", "b.mp4"]
+    verdicts = {item["result"]["verdict"] for item in out}
+    assert verdicts <= {"real", "fake", "inconclusive"}
+    found = next(iter(verdicts))
+    hit = deepfake("detect", "--json", "--fail-on", found, *map(str, clips), "--frames", "4")
+    assert hit.returncode == 1, hit.stderr
+    absent = {"real", "fake", "inconclusive"} - verdicts
+    if absent:
+        miss = deepfake("detect", "--fail-on", absent.pop(), *map(str, clips), "--frames", "4")
+        assert miss.returncode == 0, miss.stderr
+
+
+def test_errors_exit_2_with_the_code(deepfake, gateway: GatewayHandle, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"no video here" * 100)
+    run = deepfake("detect", "--json", str(junk))
+    assert run.returncode == 2
+    assert json.loads(run.stdout)[0]["error"]["code"] == "invalid_video"
+    bad_key = deepfake("models", env=cli_env(gateway, DEEPFAKE_API_KEY="wrong"))
+    assert bad_key.returncode == 2 and "invalid_api_key" in bad_key.stderr
+
+
+def test_usage_errors_exit_2(deepfake) -> None:
+    assert deepfake("detect").returncode == 2
+    assert deepfake("detect", "/no/such/file.mp4").returncode == 2
+    assert deepfake("detect", "--fail-on", "maybe", "x").returncode == 2
+
+
+def test_flags_override_the_environment(deepfake, gateway: GatewayHandle) -> None:
+    env = cli_env(gateway, DEEPFAKE_URL="https://localhost:1", DEEPFAKE_API_KEY="wrong")
+    env.pop("DEEPFAKE_CA_CERT")
+    run = deepfake(
+        "--url",
+        gateway.url,
+        "--api-key",
+        gateway.api_key,
+        "--ca-cert",
+        str(gateway.cafile),
+        "models",
+        "--json",
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["versions"][0]["state"] == "AVAILABLE"
+
+
+def test_models_prints_the_versions(deepfake) -> None:
+    run = deepfake("models")
+    assert run.returncode == 0, run.stderr
+    assert "AVAILABLE" in run.stdout and "0.5000" in run.stdout
+
+
+def test_webhook_verify(deepfake, tmp_path: Path) -> None:
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+    body = b'{"type":"job.succeeded","data":{"id":"job_9"}}'
+    stamp = int(time.time())
+    headers = tmp_path / "headers.txt"
+    headers.write_text(
+        f"webhook-id: msg_9\nwebhook-timestamp: {stamp}\n"
+        f"webhook-signature: {webhooks.sign('msg_9', stamp, body, secret)}\n"
+    )
+    (tmp_path / "body.json").write_bytes(body)
+    args = ["--headers-file", str(headers), "--body-file", str(tmp_path / "body.json")]
+    ok = deepfake("webhook", "verify", "--secret", secret, *args)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["data"]["id"] == "job_9"
+    (tmp_path / "body.json").write_bytes(body + b" ")
+    bad = deepfake("webhook", "verify", "--secret", secret, *args)
+    assert bad.returncode == 1 and "no matching signature" in bad.stderr
+
+
+def test_jobs_create_wait_get_delete(deepfake, gateway: GatewayHandle, live_openapi, make_clip):
+    if not gateway_has_jobs(live_openapi):
+        pytest.fail("the gateway under test has no /v1/jobs in its OpenAPI document")
+    run = deepfake("jobs", "create", "--wait", "--json", str(make_clip()), "--frames", "4")
+    assert run.returncode == 0, run.stderr
+    job = json.loads(run.stdout)
+    assert job["state"] == "succeeded" and job["result"]["verdict"]
+    got = deepfake("jobs", "get", "--json", job["id"])
+    assert got.returncode == 0 and json.loads(got.stdout)["id"] == job["id"]
+    assert job["id"] in deepfake("jobs", "list").stdout
+    assert deepfake("jobs", "delete", job["id"]).returncode == 0
+    assert deepfake("jobs", "get", job["id"]).returncode == 2

@@ -1,0 +1,295 @@
+"""Faults the gateway survives, produced for real: Serving gone, hanging or failing, disk full."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import contract
+from stack.processes import ManagedProcess, free_port, serving_command
+from tests.conftest import MODEL_NAME, REPO, start_gateway, start_serving
+from tests.gateway.messages import assert_clean
+
+pytestmark = pytest.mark.slow
+
+#: Long enough for gRPC's reconnect backoff to grow well past the gateway's own retries.
+OUTAGE_S = 15.0
+
+
+def _start_serving_on(port: int, model_dir: Path, log_path: Path) -> ManagedProcess:
+    return ManagedProcess(
+        "serving", serving_command(port, MODEL_NAME, model_dir), log_path=log_path, cwd=REPO
+    )
+
+
+def _wait_listening(port: int, timeout_s: float) -> float:
+    """Poll until something accepts TCP connections on ``port``; the time it first did."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return time.monotonic()
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError(f"nothing listening on {port} after {timeout_s} s")
+
+
+def test_recovers_within_2s_of_serving_listening(
+    gateway_factory, model_base, make_clip, tmp_path, record_property
+) -> None:
+    port = free_port()
+    serving = _start_serving_on(port, model_base / MODEL_NAME, tmp_path / "serving-1.log")
+    _wait_listening(port, 120)
+    gw = gateway_factory(f"127.0.0.1:{port}")
+    clip = make_clip(frames=4, width=64, height=64)
+    assert gw.detect(clip).status_code == 200
+    serving.stop(sig=signal.SIGKILL)
+    # Clients keep asking during the outage; each failure is a 503 with Retry-After.
+    outage_end = time.monotonic() + OUTAGE_S
+    while time.monotonic() < outage_end:
+        response = gw.detect(clip)
+        assert response.status_code == 503, response.text
+        assert int(response.headers["retry-after"]) > 0
+        time.sleep(1.0)
+    serving = _start_serving_on(port, model_base / MODEL_NAME, tmp_path / "serving-2.log")
+    try:
+        listening = _wait_listening(port, 120)
+        while True:
+            response = gw.detect(clip)
+            recovered = time.monotonic() - listening
+            if response.status_code == 200 or recovered > 30:
+                break
+            time.sleep(0.1)
+        assert response.status_code == 200, response.text
+        record_property("recovery_s", round(recovered, 2))
+        assert recovered < 2.0, f"200 again only {recovered:.1f} s after Serving listened"
+    finally:
+        serving.stop()
+
+
+def _process_load(pid: int) -> tuple[int, int]:
+    """Threads and open file descriptors of process ``pid``."""
+    return len(os.listdir(f"/proc/{pid}/task")), len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
+    gateway_factory, make_clip
+) -> None:
+    # Accepts connections and never says a word: not even the HTTP/2 handshake.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        gw = gateway_factory(
+            f"127.0.0.1:{server.getsockname()[1]}",
+            SERVING_TIMEOUT_S="2",
+            GATEWAY_MAX_IN_FLIGHT="4",
+            GATEWAY_MAX_QUEUE="4",
+        )
+        clip = make_clip(frames=4, width=64, height=64)
+        first = gw.detect(clip)
+        assert first.status_code in (503, 504), first.text
+        assert_clean(first.json()["error"]["message"])
+        answers: list[tuple[int, float]] = []
+
+        def one() -> None:
+            start = time.monotonic()
+            response = gw.detect(clip)
+            answers.append((response.status_code, time.monotonic() - start))
+
+        def burst() -> tuple[int, int]:
+            """Six requests at once; the gateway's threads and fds once they are answered."""
+            answers.clear()
+            clients = [threading.Thread(target=one) for _ in range(6)]
+            for thread in clients:
+                thread.start()
+            for thread in clients:
+                thread.join(60)
+            assert len(answers) == 6
+            for status, seconds in answers:
+                assert status in (503, 504)
+                # Two rounds of four at most, each within the 2-s deadline.
+                assert seconds < 10, f"answered after {seconds:.1f} s"
+            time.sleep(1.0)
+            return _process_load(gw.process.pid)
+
+        # Pools (asyncio's default executor, gRPC's) grow to their size over the first
+        # bursts and no further: later bursts leave nothing behind.
+        loads = [burst() for _ in range(4)]
+        assert loads[3][0] <= loads[1][0], loads
+        assert loads[3][1] <= loads[1][1] + 2, loads
+        with gw.client() as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def publish_failing_version(base: Path, version: int) -> None:
+    """Publish a version that loads (its signatures are sound) but fails every Predict."""
+    import keras
+    import tensorflow as tf
+
+    from model_export.export import frames_spec
+    from model_export.publish import publish_directory
+
+    def write(staging: Path) -> None:
+        archive = keras.export.ExportArchive()
+
+        @tf.function(input_signature=[frames_spec()])
+        def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+            count = tf.shape(frames)[0]
+            # A batch never has fewer than zero frames: this fails on any input, at run time.
+            check = tf.debugging.assert_less(count, 0, message="broken version")
+            with tf.control_dependencies([check]):
+                scores = tf.fill([count], 0.5)
+            return {contract.FAKE_PROBABILITY: scores, contract.THRESHOLD: scores}
+
+        archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+        archive.write_out(str(staging), verbose=False)
+
+    # No warmup records (they would fail at load) and no verification run, on purpose.
+    publish_directory(write, base, MODEL_NAME, version=version, verify=False)
+
+
+def test_a_version_failing_every_request_gets_502_and_others_still_serve(
+    gateway_factory, make_clip, tmp_path
+) -> None:
+    from model_export.tiny import export_tiny_model
+
+    base = tmp_path / "models"
+    export_tiny_model(base, MODEL_NAME, version=1, seed=1)
+    publish_failing_version(base, 2)
+    config = tmp_path / "models.config"
+    config.write_text(
+        "model_config_list {\n  config {\n"
+        f'    name: "{MODEL_NAME}"\n    base_path: "{base / MODEL_NAME}"\n'
+        '    model_platform: "tensorflow"\n    model_version_policy { all {} }\n  }\n}\n'
+    )
+    own = start_serving(
+        base / MODEL_NAME, tmp_path / "serving.log", extra=(f"--model_config_file={config}",)
+    )
+    try:
+        gw = gateway_factory(own.target)
+        clip = make_clip(frames=8, width=64, height=64)
+        deadline = time.monotonic() + 60
+        while True:  # both versions loaded
+            with gw.client() as client:
+                states = {
+                    v["version"]: v["state"]
+                    for v in client.get("/v1/models", headers=gw.auth()).json()["versions"]
+                }
+            if states == {1: "AVAILABLE", 2: "AVAILABLE"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert states == {1: "AVAILABLE", 2: "AVAILABLE"}
+        for _ in range(2):
+            broken = gw.detect(clip, params={"model_version": 2})
+            assert broken.status_code == 502, broken.text
+            error = broken.json()["error"]
+            assert error["code"] == "inference_failed"
+            assert_clean(error["message"])
+            assert "broken version" not in error["message"]
+            assert gw.detect(clip, params={"model_version": 1}).status_code == 200
+    finally:
+        own.process.stop()
+
+
+def test_full_disk_gets_507_leaves_nothing_and_recovers(
+    gateway_factory, serving, make_clip, tmp_path
+) -> None:
+    uploads = tmp_path / "gw0" / "uploads"  # where gateway_factory's first gateway writes
+    uploads.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(uploads)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        gw = gateway_factory(serving.target)
+        assert gw.var_dir / "uploads" == uploads
+        clip = make_clip(frames=10, width=64, height=64)
+        filler = uploads / "filler.bin"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        response = gw.detect(clip)
+        assert response.status_code == 507, response.text
+        assert response.json()["error"]["code"] == "insufficient_storage"
+        assert_clean(response.json()["error"]["message"])
+        assert int(response.headers["retry-after"]) > 0
+        assert [p.name for p in uploads.iterdir()] == ["filler.bin"]  # nothing half-written
+        with gw.client() as client:
+            multipart = client.post(
+                "/v1/detect", headers=gw.auth(), files={"video": ("clip.mp4", clip.read_bytes())}
+            )
+        assert multipart.status_code == 507, multipart.text
+        assert [p.name for p in uploads.iterdir()] == ["filler.bin"]
+        filler.unlink()
+        assert gw.detect(clip).status_code == 200
+        assert list(uploads.iterdir()) == []
+        gw.process.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(uploads)], check=False)
+
+
+def test_gateway_killed_mid_upload_leaves_no_orphan_after_restart(
+    serving, make_clip, tmp_path
+) -> None:
+    var = tmp_path / "gw"
+    gw = start_gateway(var, serving.target)
+    uploads = var / "uploads"
+    host, port = "localhost", int(gw.url.rsplit(":", 1)[1])
+    with (
+        socket.create_connection((host, port), timeout=30) as raw,
+        gw.ssl_context().wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(
+            (
+                f"POST /v1/detect HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Bearer {gw.api_key}\r\nContent-Type: video/mp4\r\n"
+                "Content-Length: 10000000\r\n\r\n"
+            ).encode()
+            + make_clip(frames=30).read_bytes()
+        )
+        deadline = time.monotonic() + 10
+        while not any(p.stat().st_size for p in uploads.glob("upload-*.video")):
+            assert time.monotonic() < deadline, "the upload never reached the disk"
+            time.sleep(0.05)
+        gw.process.stop(sig=signal.SIGKILL)
+    orphans = [p.name for p in uploads.glob("upload-*.video")]
+    assert orphans, "SIGKILL left no file: the test proves nothing"
+    # Files that are not the gateway's own temporary uploads are left alone.
+    (uploads / "notes.txt").write_text("keep")
+    (uploads / "upload-mine.txt").write_text("keep")
+    restarted = start_gateway(var, serving.target)
+    try:
+        assert sorted(p.name for p in uploads.iterdir()) == ["notes.txt", "upload-mine.txt"]
+        assert restarted.detect(make_clip("again.mp4", frames=4)).status_code == 200
+    finally:
+        restarted.process.stop()
