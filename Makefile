@@ -18,7 +18,7 @@ AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE
 SOAK_SECONDS ?= 300
 export SOAK_SECONDS
 
-.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean
+.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ model: $(STAMP)
 
 serve: model
 	$(PY) -m stack
+
+# The PostgreSQL job-store tests start a private cluster from Debian's server binaries;
+# as root this installs them when missing (CI runs it before `make test`).
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "PostgreSQL missing: run 'sudo apt-get install -y postgresql'" >&2; exit 1; \
+	fi
 
 test: model
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,7 @@
-"""``python -m gateway``: serve the API over HTTPS with the settings from the environment."""
+"""``python -m gateway``: serve the API over HTTPS with the settings from the environment.
+
+``python -m gateway worker`` runs only job workers (see :mod:`gateway.jobs.standalone`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from ._protos import use_protos_without_tensorflow_runtime
 # Before anything imports the TF Serving protos (see _protos for why).
 use_protos_without_tensorflow_runtime()
 
+import asyncio  # noqa: E402
 import logging  # noqa: E402
 import ssl  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import uvicorn  # noqa: E402
@@ -38,6 +43,13 @@ def main() -> None:
     started = time.time()
     settings = get_settings()
     logs.configure(settings.log_level)
+    if sys.argv[1:] == ["worker"]:
+        from .jobs.standalone import run_worker
+
+        asyncio.run(run_worker(settings, settings.jobs))
+        return
+    if sys.argv[1:]:
+        sys.exit(f"usage: python -m gateway [worker]; unknown arguments {sys.argv[1:]}")
     # Uploads a killed process could not remove; those of this process come later.
     sweep_stale_uploads(settings.var_dir / "uploads", older_than=started)
     generate = settings.tls_cert is None and settings.tls_key is None

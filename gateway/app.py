@@ -20,10 +20,13 @@ from .detection import DetectionPipeline
 from .docs import docs_router
 from .errors import install_error_handlers
 from .header_limits import HeaderLimits
+from .jobs.routes import router as jobs_router
+from .jobs.service import JobService
+from .jobs.settings import JobSettings
 from .logs import request_id_var
 from .probe import VideoLimits
 from .quotas import KeyQuotas
-from .routes import router
+from .routes import detection_response, router
 from .security_headers import SecurityHeaders
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
@@ -94,8 +97,9 @@ def make_client(settings: Settings) -> ServingClient:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the gateway application for ``settings``."""
+def create_app(settings: Settings, job_settings: JobSettings | None = None) -> FastAPI:
+    """Build the gateway application for ``settings`` (``job_settings``: ``settings.jobs``)."""
+    job_settings = job_settings or settings.jobs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,9 +112,18 @@ def create_app(settings: Settings) -> FastAPI:
                 max_pixels=settings.max_pixels,
             ),
         )
+        app.state.jobs = JobService(settings, job_settings)
+        # In-process job workers share the admission limits of synchronous requests.
+        app.state.jobs.start(
+            app.state.client,
+            app.state.admission,
+            detection_response,
+            workers=job_settings.workers,
+        )
         try:
             yield
         finally:
+            await app.state.jobs.stop()
             await app.state.client.close()
 
     app = FastAPI(
@@ -132,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.quotas = KeyQuotas(settings.rate_limit_per_min, settings.max_in_flight_per_key)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(jobs_router)
     app.include_router(docs_router(app))
     # Outermost last: security headers on everything, then request id and access log,
     # then the audit line (which sees 431s too), then the header size check.

@@ -17,7 +17,13 @@ Exception tree::
     │   ├── VideoLimitExceeded        422 video_limit_exceeded
     │   ├── AggregationUnavailable    422 aggregation_unavailable
     │   ├── InvalidParameters         422 validation_error
-    │   └── ClientDisconnected        499 client_disconnected
+    │   ├── ClientDisconnected        499 client_disconnected
+    │   ├── JobNotFound               404 job_not_found
+    │   ├── JobNotCancelable          409 job_not_cancelable
+    │   ├── NoWebhook                 409 no_webhook
+    │   ├── IdempotencyMismatch       422 idempotency_mismatch
+    │   ├── CallbackRefused           422 callback_refused
+    │   └── WebhookSecretMissing      422 webhook_secret_missing
     ├── Overloaded                    429 overloaded (Retry-After)
     ├── RateLimited                   429 rate_limited (Retry-After)
     ├── InsufficientStorage           507 insufficient_storage (Retry-After)
@@ -34,6 +40,9 @@ builds each route's documented responses from the same classes, so the OpenAPI d
 lists exactly what the handlers send. An error may name ``companions``: errors that can
 occur wherever it can (the disk filling up wherever an upload is written), documented
 with it.
+
+A job that fails reports the same codes in its ``error``; two more codes only ever
+appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
 """
 
 from __future__ import annotations
@@ -224,6 +233,55 @@ class InferenceFailed(UpstreamError):
     status_code = 502
     code = "inference_failed"
     summary = "Serving failed the request or answered malformed outputs"
+
+
+class JobNotFound(RequestError):
+    """No such job for this API key (another key's jobs are not found either)."""
+
+    status_code = 404
+    code = "job_not_found"
+    summary = "No such job for this API key"
+
+
+class JobNotCancelable(RequestError):
+    status_code = 409
+    code = "job_not_cancelable"
+    summary = "The job already ended"
+
+
+class NoWebhook(RequestError):
+    """Redelivery asked of a job that sent no webhook."""
+
+    status_code = 409
+    code = "no_webhook"
+    summary = "The job has no webhook delivery to repeat"
+
+
+class IdempotencyMismatch(RequestError):
+    """The Idempotency-Key was used before for a different request."""
+
+    status_code = 422
+    code = "idempotency_mismatch"
+    summary = "Idempotency-Key reused with another upload or other parameters"
+
+
+class CallbackRefused(RequestError):
+    """The callback URL is not https on an allowed port, or resolves to a non-global address."""
+
+    status_code = 422
+    code = "callback_refused"
+    summary = "callback_url not https on an allowed port, or not globally routable"
+
+
+class WebhookSecretMissing(RequestError):
+    status_code = 422
+    code = "webhook_secret_missing"
+    summary = "callback_url given before POST /v1/webhook-secret"
+
+
+#: Codes a job's ``error`` may hold besides those above (never an HTTP status of a request).
+JOB_CANCELED = "canceled"
+WORKER_LOST = "worker_lost"
 
 
 #: Errors any route behind the API key may answer with.

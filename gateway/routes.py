@@ -8,11 +8,10 @@ import os
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contract import MODEL_KIND_UNKNOWN
-from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from . import metrics
 from .answers import model_warnings
@@ -34,7 +33,9 @@ from .errors import (
     UPSTREAM_ERRORS,
     AggregationUnavailable,
     BadRequest,
+    CallbackRefused,
     ClientDisconnected,
+    IdempotencyMismatch,
     InvalidParameters,
     InvalidVideo,
     MissingVideo,
@@ -47,7 +48,18 @@ from .errors import (
     UploadTooLarge,
     UpstreamError,
     VideoLimitExceeded,
+    WebhookSecretMissing,
     openapi_responses,
+)
+from .jobs.params import DetectParams, detect_params
+from .jobs.routes import (
+    METADATA_PARAMETER,
+    CallbackUrl,
+    IdempotencyKey,
+    JobsDep,
+    accept_job,
+    parse_prefer,
+    upload_limits,
 )
 from .logs import request_id_var
 from .schemas import (
@@ -64,7 +76,7 @@ from .schemas import (
 )
 from .serving_types import ModelRef, ServedVersion, VersionDescription
 from .timing import StageTimer
-from .upload import UploadLimits, receive_upload
+from .upload import receive_upload
 
 router = APIRouter()
 
@@ -88,6 +100,10 @@ _DETECT_ERRORS = openapi_responses(
     ClientDisconnected,
     Overloaded,
     *UPSTREAM_ERRORS,
+    # With Prefer: respond-async.
+    IdempotencyMismatch,
+    CallbackRefused,
+    WebhookSecretMissing,
 )
 
 _UPLOAD_DOC = {
@@ -172,8 +188,11 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
     response_model=DetectionResponse,
     tags=["detection"],
     dependencies=[ApiKey],
-    responses=_DETECT_ERRORS,
-    openapi_extra=_UPLOAD_DOC,
+    responses={
+        202: {"description": "With Prefer: respond-async: a job (see POST /v1/jobs)"},
+        **_DETECT_ERRORS,
+    },
+    openapi_extra={**_UPLOAD_DOC, "parameters": [METADATA_PARAMETER]},
 )
 async def detect(
     request: Request,
@@ -183,41 +202,40 @@ async def detect(
     receiving: ReceivingDep,
     quotas: QuotasDep,
     key_id: KeyIdDep,
-    model_version: Annotated[int | None, Query(ge=1, description="Ask this version.")] = None,
-    model_label: Annotated[
+    jobs: JobsDep,
+    params: Annotated[DetectParams, Depends(detect_params)],
+    prefer: Annotated[
         str | None,
-        Query(pattern=r"^[A-Za-z0-9_]+$", description="Ask the version with this label."),
-    ] = None,
-    frames: Annotated[int | None, Query(ge=1, le=256, description="Frames to sample.")] = None,
-    fps: Annotated[
-        float | None, Query(gt=0, le=60, description="Sample this many frames per second instead.")
-    ] = None,
-    aggregation: Annotated[
-        Strategy | None,
-        Query(
-            description=(
-                "How a face track is scored: from its per-face scores "
-                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
-                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
-                f"sequence head, else {DEFAULT_STRATEGY}."
-            )
+        Header(
+            description="respond-async: answer 202 with a job instead; with wait=N, "
+            "wait up to N s for it and answer 200 with the result if it ended by then."
         ),
     ] = None,
-) -> DetectionResponse:
+    callback_url: CallbackUrl = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response | DetectionResponse:
     """Upload a video (multipart field ``video``, or a raw ``video/*`` body) and get a verdict."""
-    if model_version is not None and model_label is not None:
-        raise InvalidParameters("give model_version or model_label, not both")
+    preferences = parse_prefer(prefer)
+    if "respond-async" in preferences:
+        wait = preferences.get("wait", "")
+        answer = await accept_job(
+            request,
+            jobs=jobs,
+            settings=settings,
+            owner=key_id,
+            params=params,
+            callback_url=callback_url,
+            idempotency_key=idempotency_key,
+            wait_s=min(float(wait), settings.request_timeout_s) if wait.isdigit() else None,
+        )
+        answer.headers["Preference-Applied"] = "respond-async"
+        return answer
+    if callback_url is not None or idempotency_key is not None:
+        raise BadRequest("callback_url and Idempotency-Key need Prefer: respond-async")
     start = time.perf_counter()
     timer = StageTimer()
     audit = audit_record(request)
-    limits = UploadLimits(
-        max_bytes=settings.max_upload_bytes,
-        idle_timeout_s=settings.upload_idle_timeout_s,
-        min_bytes_per_s=settings.upload_min_bytes_per_s,
-        grace_s=settings.upload_grace_s,
-        max_parts=settings.max_form_parts,
-        max_part_header_bytes=settings.max_part_header_bytes,
-    )
+    limits = upload_limits(settings)
     with quotas.hold(key_id):
         upload = None
         try:
@@ -230,16 +248,8 @@ async def detect(
             if audit is not None:
                 audit.upload_bytes, audit.sha256 = upload.size, upload.sha256
             async with admission.slot():
-                opts = DetectOptions(
-                    model=ModelRef(settings.model_name, version=model_version, label=model_label),
-                    frames=frames or settings.frames,
-                    rate=fps,
-                    # None: the pipeline picks by what the answering version can do.
-                    strategy=aggregation or settings.aggregation,
-                    batch_size=settings.batch_size,
-                    max_side=settings.frame_max_side,
-                    canvas=settings.frame_canvas,
-                    default_threshold=settings.default_threshold,
+                opts = params.options(
+                    settings,
                     # Threaded decoding lowers latency while cores are idle, but costs CPU
                     # (about a quarter more) that other videos need once they are all busy.
                     decode_threads=admission.in_flight < (os.cpu_count() or 1),
@@ -261,10 +271,13 @@ async def detect(
         audit.model_version = result.version
     timer.ms["total"] = (time.perf_counter() - start) * 1000.0
     metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-    return _response(result, opts, timer)
+    return detection_response(result, opts, timer)
 
 
-def _response(result: DetectionResult, opts: DetectOptions, timer: StageTimer) -> DetectionResponse:
+def detection_response(
+    result: DetectionResult, opts: DetectOptions, timer: StageTimer
+) -> DetectionResponse:
+    """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result."""
     info = result.info
     kind = result.description.kind if result.description is not None else MODEL_KIND_UNKNOWN
     timeline = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 import contract
 from contract.aggregation import Strategy
 from contract.sampling import DEFAULT_FRAME_COUNT
+
+from .jobs.settings import JobSettings
 
 #: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -128,6 +130,12 @@ class Settings(BaseSettings):
     @property
     def api_key_file(self) -> Path:
         return self.var_dir / "api_key"
+
+    @cached_property
+    def jobs(self) -> JobSettings:
+        """Job store, workers, encryption at rest and webhooks (``GATEWAY_JOB_*``,
+        ``GATEWAY_WEBHOOK_*``), read from the environment on first use."""
+        return JobSettings()
 
 
 @lru_cache

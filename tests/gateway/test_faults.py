@@ -177,7 +177,7 @@ def publish_failing_version(base: Path, version: int) -> None:
 def test_a_version_failing_every_request_gets_502_and_others_still_serve(
     gateway_factory, make_clip, tmp_path
 ) -> None:
-    from model_export.tiny import export_tiny_model
+    from tests.tiny_model import export_tiny_model
 
     base = tmp_path / "models"
     export_tiny_model(base, MODEL_NAME, version=1, seed=1)

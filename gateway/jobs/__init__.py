@@ -1,0 +1,13 @@
+"""Asynchronous detection jobs with encrypted media at rest and signed webhooks.
+
+Modules, one concern each:
+
+- ``models``: job and delivery records and states
+- ``store`` / ``sql`` / ``sqlite_store`` / ``postgres_store``: the durable job store
+- ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
+- ``params``: detection parameters shared with ``/v1/detect``
+- ``worker``: leased claims, heartbeats, the detection pipeline, progress
+- ``ssrf`` / ``webhooks``: callback policy and signed, retried delivery
+- ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
+- ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``
+"""

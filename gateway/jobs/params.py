@@ -1,0 +1,107 @@
+"""Detection parameters shared by ``/v1/detect`` and ``/v1/jobs``: parsed once, stored with jobs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
+
+from ..detection import DetectOptions
+from ..errors import BadRequest, InvalidParameters
+from ..serving_types import ModelRef
+from ..settings import Settings
+
+#: ``metadata.<name>=<value>`` query parameters: at most this many, this long.
+MAX_METADATA_PAIRS = 8
+MAX_METADATA_NAME = 40
+MAX_METADATA_VALUE = 64
+METADATA_PREFIX = "metadata."
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """What a caller may choose about one detection."""
+
+    model_version: int | None = None
+    model_label: str | None = None
+    frames: int | None = None
+    fps: float | None = None
+    aggregation: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectParams:
+        return cls(**data)
+
+    def options(self, settings: Settings, *, decode_threads: bool) -> DetectOptions:
+        """The pipeline's options for these parameters under ``settings``."""
+        return DetectOptions(
+            model=ModelRef(settings.model_name, version=self.model_version, label=self.model_label),
+            frames=self.frames or settings.frames,
+            rate=self.fps,
+            # None: the pipeline picks by what the answering version can do.
+            strategy=self.aggregation or settings.aggregation,  # type: ignore[arg-type]
+            batch_size=settings.batch_size,
+            max_side=settings.frame_max_side,
+            canvas=settings.frame_canvas,
+            default_threshold=settings.default_threshold,
+            decode_threads=decode_threads,
+        )
+
+
+def detect_params(
+    model_version: Annotated[int | None, Query(ge=1, description="Ask this version.")] = None,
+    model_label: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_]+$", description="Ask the version with this label."),
+    ] = None,
+    frames: Annotated[int | None, Query(ge=1, le=256, description="Frames to sample.")] = None,
+    fps: Annotated[
+        float | None, Query(gt=0, le=60, description="Sample this many frames per second instead.")
+    ] = None,
+    aggregation: Annotated[
+        Strategy | None,
+        Query(
+            description=(
+                "How a face track is scored: from its per-face scores "
+                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
+                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
+                f"sequence head, else {DEFAULT_STRATEGY}."
+            )
+        ),
+    ] = None,
+) -> DetectParams:
+    """The detection query parameters (a FastAPI dependency)."""
+    if model_version is not None and model_label is not None:
+        raise InvalidParameters("give model_version or model_label, not both")
+    return DetectParams(model_version, model_label, frames, fps, aggregation)
+
+
+def metadata_from_query(request: Request) -> dict[str, str]:
+    """``metadata.<name>=<value>`` query parameters as a dict (checked against the limits)."""
+    pairs: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if not key.startswith(METADATA_PREFIX):
+            continue
+        name = key[len(METADATA_PREFIX) :]
+        if not name or len(name) > MAX_METADATA_NAME or not _NAME.match(name):
+            raise BadRequest(
+                f"metadata name {name!r}: 1 to {MAX_METADATA_NAME} of A-Z a-z 0-9 _ . -"
+            )
+        if len(value) > MAX_METADATA_VALUE or not value.isprintable():
+            raise BadRequest(
+                f"metadata {name!r}: at most {MAX_METADATA_VALUE} printable characters"
+            )
+        if name in pairs:
+            raise BadRequest(f"metadata {name!r} given twice")
+        pairs[name] = value
+    if len(pairs) > MAX_METADATA_PAIRS:
+        raise BadRequest(f"at most {MAX_METADATA_PAIRS} metadata pairs")
+    return pairs

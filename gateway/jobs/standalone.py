@@ -1,0 +1,49 @@
+"""``python -m gateway worker``: job workers, webhook delivery and housekeeping, no HTTP.
+
+It reads the gateway's settings. With ``GATEWAY_JOB_WORKERS=0`` (the gateway then runs
+no workers of its own) it runs ``GATEWAY_MAX_IN_FLIGHT`` jobs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from ..admission import Admission
+from ..app import make_client
+from ..routes import detection_response
+from ..settings import Settings
+from .service import JobService
+from .settings import JobSettings
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
+    """Work on jobs until SIGTERM or SIGINT."""
+    client = make_client(settings)
+    jobs = JobService(settings, job_settings)
+    slots = job_settings.workers or settings.max_in_flight
+    jobs.start(
+        client,
+        Admission(settings.max_in_flight, settings.max_queue),
+        detection_response,
+        workers=slots,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker process started",
+        extra={"slots": slots, "store": job_settings.store.split("://")[0]},
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("worker process stopping")
+        with contextlib.suppress(Exception):
+            await jobs.stop()
+        await client.close()

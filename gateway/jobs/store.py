@@ -1,0 +1,134 @@
+"""The job store interface, and the setting that picks its backend.
+
+Both backends (:mod:`.sqlite_store`, :mod:`.postgres_store`) share one schema and the SQL
+in :mod:`.sql`; they differ only in connections and in how a claim locks its row. The
+methods are synchronous (database drivers are); async code calls them in a thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from .models import Delivery, Heartbeat, Job, JobStatus
+
+
+class JobStore(Protocol):
+    """Durable jobs, idempotency keys, webhook deliveries and webhook secrets."""
+
+    def create_job(self, job: Job, idempotency: tuple[str, str] | None) -> tuple[Job, bool]:
+        """Insert ``job``; with ``(key, request_hash)``, or return the key's earlier job.
+
+        Returns the job and whether it is a replay. Raises
+        :class:`gateway.errors.IdempotencyMismatch` when the key was used for a
+        different request.
+        """
+        ...
+
+    def get_job(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job, if it exists (and belongs to ``owner`` when given)."""
+        ...
+
+    def list_jobs(self, owner: str, limit: int, before: tuple[float, str] | None) -> list[Job]:
+        """``owner``'s jobs, newest first, strictly before ``(created_at, id)``."""
+        ...
+
+    def claim_job(self, worker: str, lease_s: float, max_attempts: int) -> Job | None:
+        """Take the oldest queued job, or a running one whose lease expired.
+
+        Running jobs out of attempts are failed instead (and their webhook queued).
+        """
+        ...
+
+    def heartbeat(
+        self, job_id: str, worker: str, lease_s: float, progress: dict[str, object]
+    ) -> Heartbeat:
+        """Renew ``worker``'s lease and record progress."""
+        ...
+
+    def finish_job(
+        self,
+        job_id: str,
+        worker: str | None,
+        status: JobStatus,
+        *,
+        expires_at: float,
+        result: dict[str, object] | None = None,
+        error: dict[str, str] | None = None,
+        model_version: int | None = None,
+        delivery: Delivery | None = None,
+        progress: dict[str, object] | None = None,
+    ) -> bool:
+        """End a running job held by ``worker`` (or a queued one when ``worker`` is None).
+
+        The webhook delivery, if any, is stored in the same transaction. False when the
+        job is no longer that worker's (or no longer queued).
+        """
+        ...
+
+    def release_job(self, job_id: str, worker: str) -> bool:
+        """Give a running job back to the queue (a worker shutting down); no attempt is spent."""
+        ...
+
+    def request_cancel(self, job_id: str, owner: str) -> Job | None:
+        """Flag a running job for cancelation; the job as it is now."""
+        ...
+
+    def delete_job(self, job_id: str, owner: str) -> Job | None:
+        """Remove the job, its wrapped key, result, deliveries and idempotency key."""
+        ...
+
+    def expire_jobs(self, now: float) -> list[str]:
+        """Ended jobs past ``expires_at`` become ``expired``: result and key destroyed."""
+        ...
+
+    def purge_idempotency(self, older_than: float) -> int:
+        """Forget idempotency keys created before ``older_than``."""
+        ...
+
+    def fail_exhausted(self, now: float, max_attempts: int) -> list[str]:
+        """Fail running jobs whose lease expired with no attempts left (see claim_job)."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """Jobs per status (for metrics)."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        """Store a new delivery (a redelivery)."""
+        ...
+
+    def claim_delivery(self, now: float, lease_s: float) -> Delivery | None:
+        """Take a pending delivery that is due."""
+        ...
+
+    def update_delivery(self, delivery: Delivery) -> None:
+        """Record an attempt's outcome (state, attempts, next attempt, log)."""
+        ...
+
+    def list_deliveries(self, job_id: str) -> list[Delivery]:
+        """A job's deliveries, oldest first."""
+        ...
+
+    def get_secret(self, owner: str) -> bytes | None:
+        """``owner``'s sealed webhook secret."""
+        ...
+
+    def set_secret(self, owner: str, sealed: bytes, now: float) -> None:
+        """Store (or replace) ``owner``'s sealed webhook secret."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str, var_dir: Path, sqlite_path: Path) -> JobStore:
+    """The backend ``GATEWAY_JOB_STORE`` names: ``sqlite[:///path]`` or ``postgresql://``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres_store import PostgresJobStore
+
+        return PostgresJobStore(url)
+    if url == "sqlite" or url.startswith("sqlite:///"):
+        from .sqlite_store import SqliteJobStore
+
+        return SqliteJobStore(sqlite_path)
+    raise ValueError(f"GATEWAY_JOB_STORE: expected 'sqlite' or a postgresql:// URL, got {url!r}")

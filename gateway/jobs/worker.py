@@ -1,0 +1,325 @@
+"""Job workers: claim a job with a lease, run the detection pipeline on it, record the end.
+
+A worker holds its job's lease by heartbeats (which also carry progress and bring back
+cancel requests). A worker that dies stops renewing; once the lease expires another
+worker claims the job again, up to ``GATEWAY_JOB_MAX_ATTEMPTS`` claims. Only the lease
+holder can end a job, so a job is never completed twice.
+
+The detection itself is the sync route's :class:`~gateway.pipeline.DetectionPipeline`;
+it runs inside an admission slot shared with ``/v1/detect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+import contract
+
+from .. import metrics as gateway_metrics
+from ..admission import Admission
+from ..detection import DetectionPipeline
+from ..errors import JOB_CANCELED, GatewayError, Overloaded, ServingTimeout
+from ..logs import request_id_var
+from ..probe import VideoLimits
+from ..serving_client import ServingClient
+from ..serving_types import ModelRef, Prediction
+from ..settings import Settings
+from ..timing import StageTimer
+from . import metrics
+from .media import MediaStore
+from .models import Job, JobStatus
+from .params import DetectParams
+from .store import JobStore
+from .webhooks import build_delivery
+
+log = logging.getLogger(__name__)
+
+#: Builds the sync API's response body from a pipeline result (the routes own it).
+ResponseBuilder = Callable[..., Any]
+
+
+class _ProgressClient:
+    """The Serving client as the pipeline sees it, counting frames sent for progress."""
+
+    def __init__(self, inner: ServingClient, progress: dict[str, Any]) -> None:
+        self._inner = inner
+        self._progress = progress
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def predict(
+        self, model: ModelRef, inputs: dict[str, np.ndarray], **kwargs: Any
+    ) -> Prediction:
+        frames = inputs.get(contract.FRAMES_INPUT)
+        if frames is not None:
+            self._progress["stage"] = "inference"
+        else:
+            self._progress["stage"] = "sequence"
+        answer = await self._inner.predict(model, inputs, **kwargs)
+        if frames is not None:
+            done = self._progress.get("frames_done", 0) + len(frames)
+            total = self._progress.get("frames_total")
+            # A hot swap mid-video rescores every frame: progress never passes the total.
+            self._progress["frames_done"] = min(done, total) if total else done
+        return answer
+
+
+class _ProgressTimer(StageTimer):
+    """The pipeline's stage timer, also naming the stage in the job's progress."""
+
+    def __init__(self, progress: dict[str, Any]) -> None:
+        super().__init__()
+        self._progress = progress
+
+    def stage(self, name: str):  # type: ignore[no-untyped-def]
+        self._progress["stage"] = name
+        return super().stage(name)
+
+    def add(self, name: str, seconds: float) -> None:
+        super().add(name, seconds)
+        if name in ("decode", "inference"):
+            self._progress["stage"] = "aggregate"
+
+
+@dataclasses.dataclass
+class _Watch:
+    """Why a run was interrupted, as the heartbeat saw it."""
+
+    canceled: bool = False
+    lost: bool = False
+
+
+class JobWorker:
+    """Runs jobs from ``store`` in ``slots`` concurrent loops."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        media: MediaStore,
+        client: ServingClient,
+        admission: Admission,
+        respond: ResponseBuilder,
+        lease_s: float,
+        max_attempts: int,
+        poll_s: float,
+        retention_s: float,
+    ) -> None:
+        self.settings, self.store, self.media = settings, store, media
+        self.client, self.admission, self.respond = client, admission, respond
+        self.lease_s, self.max_attempts = lease_s, max_attempts
+        self.poll_s, self.retention_s = poll_s, retention_s
+        self.id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        #: Jobs running in this process, so that a cancel request here takes effect at once.
+        self._active: dict[str, tuple[asyncio.Task[Any], _Watch]] = {}
+        self.limits = VideoLimits(
+            max_duration_s=settings.max_duration_s,
+            max_frames=settings.max_frames,
+            max_pixels=settings.max_pixels,
+        )
+
+    async def run(self, slots: int) -> None:
+        """Work until canceled."""
+        log.info("job worker started", extra={"worker": self.id, "slots": slots})
+        await asyncio.gather(*(self._loop() for _ in range(slots)))
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                job = await asyncio.to_thread(
+                    self.store.claim_job, self.id, self.lease_s, self.max_attempts
+                )
+            except Exception:
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                await asyncio.sleep(self.poll_s)
+                continue
+            await self.process(job)
+
+    async def process(self, job: Job) -> None:
+        """Run one claimed job to its end (or until its lease is lost)."""
+        if job.attempts > 1:
+            metrics.LEASE_RECLAIMS.inc()
+        log.info("job started", extra={"job_id": job.id, "attempt": job.attempts})
+        progress: dict[str, Any] = {
+            "stage": "waiting",
+            "frames_done": 0,
+            "frames_total": job.progress.get("frames_total"),
+        }
+        watch = _Watch()
+        run = asyncio.create_task(self._execute(job, progress))
+        self._active[job.id] = (run, watch)
+        beat = asyncio.create_task(self._heartbeat(job, progress, run, watch))
+        status, result, error, version = JobStatus.FAILED, None, None, None
+        try:
+            result, version = await run
+            status = JobStatus.SUCCEEDED
+        except asyncio.CancelledError:
+            if watch.lost:
+                log.warning("job lease lost; another worker owns it", extra={"job_id": job.id})
+                return
+            if not watch.canceled:
+                # The worker is shutting down: the job goes back to the queue at once (a
+                # blocking call, as this task is being canceled).
+                with contextlib.suppress(Exception):
+                    if self.store.release_job(job.id, self.id):
+                        log.info("job released at shutdown", extra={"job_id": job.id})
+                raise
+            status = JobStatus.CANCELED
+            error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
+        except GatewayError as exc:
+            error = {"code": exc.code, "message": exc.message}
+        except Exception:
+            log.exception("job failed unexpectedly", extra={"job_id": job.id})
+            error = {"code": "internal", "message": "internal error"}
+        finally:
+            self._active.pop(job.id, None)
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        await self._finish(job, status, result, error, version, progress)
+
+    def cancel_local(self, job_id: str) -> bool:
+        """Stop ``job_id`` now if this process runs it (others see the request by heartbeat)."""
+        found = self._active.get(job_id)
+        if found is None:
+            return False
+        run, watch = found
+        watch.canceled = True
+        run.cancel()
+        return True
+
+    async def _finish(
+        self,
+        job: Job,
+        status: JobStatus,
+        result: dict[str, Any] | None,
+        error: dict[str, str] | None,
+        version: int | None,
+        progress: dict[str, Any],
+    ) -> None:
+        now = time.time()
+        ended = dataclasses.replace(
+            job, status=status, result=result, error=error, model_version=version
+        )
+        delivery = build_delivery(ended, now) if job.callback_url else None
+        done = await asyncio.to_thread(
+            self.store.finish_job,
+            job.id,
+            self.id,
+            status,
+            expires_at=now + self.retention_s,
+            result=result,
+            error=error,
+            model_version=version,
+            delivery=delivery,
+            progress=progress,
+        )
+        if not done:
+            log.warning("job was taken over or deleted before it ended", extra={"job_id": job.id})
+            return
+        await asyncio.to_thread(self.media.delete, job.id)
+        metrics.JOB_SECONDS.labels(status=str(status)).observe(now - job.created_at)
+        log.info(
+            "job finished",
+            extra={
+                "job_id": job.id,
+                "status": str(status),
+                "attempt": job.attempts,
+                "error_code": error["code"] if error else None,
+            },
+        )
+
+    async def _heartbeat(
+        self, job: Job, progress: dict[str, Any], run: asyncio.Task[Any], watch: _Watch
+    ) -> None:
+        # Often enough to show progress live and to keep a lease of a few seconds.
+        interval = min(self.lease_s / 3, 1.0)
+        first = True
+        while not run.done():
+            # The first beat at once: the job's progress shows "waiting", not "queued".
+            if not first:
+                await asyncio.sleep(interval)
+            first = False
+            try:
+                beat = await asyncio.to_thread(
+                    self.store.heartbeat, job.id, self.id, self.lease_s, dict(progress)
+                )
+            except Exception:
+                log.exception("heartbeat failed", extra={"job_id": job.id})
+                continue
+            if not beat.owned:
+                watch.lost = True
+                run.cancel()
+                return
+            if beat.cancel_requested:
+                watch.canceled = True
+                run.cancel()
+                return
+
+    async def _execute(self, job: Job, progress: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        async with contextlib.AsyncExitStack() as stack:
+            await self._wait_for_slot(stack)
+            progress["stage"] = "decrypt"
+            assert job.wrapped_key is not None
+            path = await asyncio.to_thread(self.media.decrypt_to_temp, job.id, job.wrapped_key)
+            stack.callback(lambda: path.unlink(missing_ok=True))
+            params = DetectParams.from_dict(job.params)
+            opts = params.options(
+                self.settings,
+                # As the sync route: threaded decoding only while cores are idle.
+                decode_threads=self.admission.in_flight < (os.cpu_count() or 1),
+            )
+            timer = _ProgressTimer(progress)
+            pipeline = DetectionPipeline(_ProgressClient(self.client, progress), self.limits)  # type: ignore[arg-type]
+            token = request_id_var.set(job.request_id)
+            try:
+                start = time.perf_counter()
+                try:
+                    async with asyncio.timeout(self.settings.request_timeout_s):
+                        result = await pipeline.run(path, opts, timer)
+                except TimeoutError as exc:
+                    raise ServingTimeout(
+                        f"the video was not processed within {self.settings.request_timeout_s:g} s"
+                    ) from exc
+                timer.ms["total"] = (time.perf_counter() - start) * 1000.0
+                progress["stage"] = "done"
+                gateway_metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
+                body = self.respond(result, opts, timer)
+            finally:
+                request_id_var.reset(token)
+        return body.model_dump(mode="json"), result.version
+
+    async def _wait_for_slot(self, stack: contextlib.AsyncExitStack) -> None:
+        """Take an admission slot, waiting (not failing) while the gateway is full."""
+        while True:
+            try:
+                await stack.enter_async_context(self.admission.slot())
+                return
+            except Overloaded:
+                await asyncio.sleep(self.poll_s)
+
+
+async def run_periodically(
+    interval_s: float, step: Callable[[], Awaitable[None]], name: str
+) -> None:
+    """Call ``step`` every ``interval_s`` until canceled; errors are logged, not fatal."""
+    while True:
+        try:
+            await step()
+        except Exception:
+            log.exception("periodic task failed", extra={"task": name})
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,166 @@
+"""Fixtures of the jobs tests: a throw-away PostgreSQL cluster, an HTTPS webhook receiver."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests import pki
+
+PG_USER = "nobody"
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
+        pytest.fail(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
+            "run `make postgresql` (apt-get install -y postgresql) first",
+            pytrace=False,
+        )
+    return Path(found[-1]).parent
+
+
+def _as_pg_user(args: list[str]) -> list[str]:
+    # The server refuses to run as root; any unprivileged user will do.
+    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster on a unix socket in a temporary folder, stopped after."""
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="jobs-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, user=PG_USER)
+    os.chmod(root, 0o755)
+    run = lambda args: subprocess.run(  # noqa: E731
+        _as_pg_user(args), check=True, capture_output=True, text=True, cwd=root
+    )
+    try:
+        run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+        )
+        run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-k {root} -c listen_addresses='' -c fsync=off",
+                "start",
+            ]
+        )
+    except subprocess.CalledProcessError as exc:
+        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log}", pytrace=False)
+    try:
+        yield f"postgresql://postgres@/postgres?host={root}"
+    finally:
+        subprocess.run(
+            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+            cwd=root,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """An HTTPS server on 127.0.0.1 that records every POST and answers from a script."""
+
+    url: str
+    port: int
+    ca_file: Path
+    received: list[Received] = field(default_factory=list)
+    #: Status codes to answer, in order; once used up, 204.
+    script: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout_s: float = 60.0) -> list[Received]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.1)
+        raise AssertionError(f"{len(self.received)} webhooks received, expected {count}")
+
+    def reset(self, script: list[int] | None = None) -> None:
+        with self.lock:
+            self.received.clear()
+            self.script[:] = script or []
+
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [json.loads(r.body) for r in self.received]
+
+
+def start_receiver(folder: Path) -> tuple[Receiver, ThreadingHTTPServer]:
+    """A loopback HTTPS webhook receiver with a certificate for ``localhost``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = pki.issue("receiver CA", ca=True)
+    ca_file, _ = pki.write(folder, "receiver-ca", *ca)
+    cert, key = pki.write(folder, "receiver", *pki.issue("localhost", ca, san=pki.LOCALHOST))
+    state: dict[str, Receiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            rec = state["r"]
+            with rec.lock:
+                rec.received.append(Received(self.path, dict(self.headers.items()), body))
+                status = rec.script.pop(0) if rec.script else 204
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    state["r"] = Receiver(f"https://localhost:{port}/hook", port, ca_file)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return state["r"], server
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
+    """One webhook receiver for a test module; tests clear it with ``reset()``."""
+    rec, server = start_receiver(tmp_path_factory.mktemp("receiver"))
+    yield rec
+    server.shutdown()
+    server.server_close()

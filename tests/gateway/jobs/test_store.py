@@ -1,0 +1,207 @@
+"""The job store's contract, run against both backends (SQLite file, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.errors import IdempotencyMismatch
+from gateway.jobs.models import DeliveryState, Job, JobStatus
+from gateway.jobs.postgres_store import PostgresJobStore
+from gateway.jobs.sqlite_store import SqliteJobStore
+from gateway.jobs.store import JobStore
+from gateway.jobs.webhooks import build_delivery
+
+
+def _database(url: str) -> str:
+    """A new empty database on the test cluster; its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """Opens stores on one database: ``store_factory()`` (several act as several processes)."""
+    opened: list[JobStore] = []
+    if request.param == "sqlite":
+        path = tmp_path / "jobs.sqlite3"
+
+        def make() -> JobStore:
+            opened.append(SqliteJobStore(path))
+            return opened[-1]
+    else:
+        url = _database(request.getfixturevalue("postgres_url"))
+
+        def make() -> JobStore:
+            opened.append(PostgresJobStore(url))
+            return opened[-1]
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+def _job(owner: str = "k1", **kwargs: object) -> Job:
+    now = time.time()
+    fields: dict = {
+        "id": uuid.uuid4().hex,
+        "owner": owner,
+        "status": JobStatus.QUEUED,
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": now + 60,
+        "params": {"frames": 4},
+        "input_size": 10,
+        "input_sha256": "ab" * 32,
+        "input_duration_s": 1.0,
+        "wrapped_key": b"\x01" * 40,
+        "callback_url": "https://example.com/hook",
+        "metadata": {"a": "b"},
+    }
+    fields.update(kwargs)
+    return Job(**fields)
+
+
+def test_create_get_list_with_owner_isolation(store_factory) -> None:
+    store = store_factory()
+    jobs = [_job(created_at=1000.0 + i) for i in range(5)]
+    for job in jobs:
+        store.create_job(job, None)
+    store.create_job(_job(owner="k2"), None)
+    got = store.get_job(jobs[0].id, "k1")
+    assert got is not None and got.wrapped_key == b"\x01" * 40 and got.metadata == {"a": "b"}
+    assert store.get_job(jobs[0].id, "k2") is None
+    page = store.list_jobs("k1", 3, None)
+    assert [j.id for j in page] == [j.id for j in reversed(jobs)][:3]
+    rest = store.list_jobs("k1", 3, (page[-1].created_at, page[-1].id))
+    assert [j.id for j in rest] == [jobs[1].id, jobs[0].id]
+
+
+def test_idempotency_replays_and_mismatches(store_factory) -> None:
+    store = store_factory()
+    first, replayed = store.create_job(_job(), ("key-1", "hash-a"))
+    assert not replayed
+    again, replayed = store.create_job(_job(), ("key-1", "hash-a"))
+    assert replayed and again.id == first.id
+    with pytest.raises(IdempotencyMismatch):
+        store.create_job(_job(), ("key-1", "hash-b"))
+    # Keys are per API key.
+    _other, replayed = store.create_job(_job(owner="k2"), ("key-1", "hash-b"))
+    assert not replayed
+    assert store.purge_idempotency(time.time() + 1) == 2
+    fresh, replayed = store.create_job(_job(), ("key-1", "hash-b"))
+    assert not replayed and fresh.id != first.id
+
+
+def test_claims_are_exclusive_across_connections(store_factory) -> None:
+    setup = store_factory()
+    ids = {setup.create_job(_job(), None)[0].id for _ in range(12)}
+    workers = [store_factory() for _ in range(3)]
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def work(store: JobStore, name: str) -> None:
+        while (job := store.claim_job(name, 30.0, 3)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(w, f"w{i}")) for i, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_expired_leases_are_reclaimed_then_fail_after_the_retry_limit(store_factory) -> None:
+    store = store_factory()
+    job, _ = store.create_job(_job(), None)
+    first = store.claim_job("w1", 1.0, 2)
+    assert first is not None and first.attempts == 1
+    assert store.claim_job("w2", 1.0, 2) is None  # lease still held
+    time.sleep(1.1)
+    assert not store.heartbeat(job.id, "w2", 1, {}).owned
+    second = store.claim_job("w2", 0.5, 2)
+    assert second is not None and second.id == job.id and second.attempts == 2
+    # The first worker lost its lease: it can neither renew nor finish the job.
+    assert not store.heartbeat(job.id, "w1", 1, {}).owned
+    assert not store.finish_job(job.id, "w1", JobStatus.SUCCEEDED, expires_at=0)
+    time.sleep(0.6)
+    assert store.claim_job("w3", 1.0, 2) is None
+    assert store.fail_exhausted(time.time(), 2) == [job.id]
+    failed = store.get_job(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert failed.error is not None and failed.error["code"] == "worker_lost"
+    # Its webhook was queued in the same transaction.
+    [delivery] = store.list_deliveries(job.id)
+    assert delivery.event == "job.failed"
+
+
+def test_finish_records_the_result_and_the_delivery_atomically(store_factory) -> None:
+    store = store_factory()
+    job, _ = store.create_job(_job(), None)
+    claimed = store.claim_job("w1", 30, 3)
+    assert claimed is not None
+    beat = store.heartbeat(job.id, "w1", 30, {"stage": "inference", "frames_done": 2})
+    assert beat.owned and not beat.cancel_requested
+    claimed.status, claimed.result = JobStatus.SUCCEEDED, {"verdict": "real", "score": 0.1}
+    delivery = build_delivery(claimed, time.time())
+    assert store.finish_job(
+        job.id,
+        "w1",
+        JobStatus.SUCCEEDED,
+        expires_at=time.time() - 1,
+        result=claimed.result,
+        model_version=1,
+        delivery=delivery,
+    )
+    done = store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED and done.model_version == 1
+    assert store.claim_delivery(time.time(), 30) is not None
+    assert store.claim_delivery(time.time(), 30) is None  # leased
+    delivery.state, delivery.attempts = DeliveryState.DELIVERED, 1
+    store.update_delivery(delivery)
+    assert store.list_deliveries(job.id)[0].state == DeliveryState.DELIVERED
+    assert store.expire_jobs(time.time()) == [job.id]
+    expired = store.get_job(job.id)
+    assert expired is not None and expired.status == JobStatus.EXPIRED
+    assert expired.result is None and expired.wrapped_key is None
+
+
+def test_cancel_and_delete(store_factory) -> None:
+    store = store_factory()
+    job, _ = store.create_job(_job(), ("k", "h"))
+    store.claim_job("w1", 30, 3)
+    assert store.request_cancel(job.id, "k2") is None
+    assert store.request_cancel(job.id, "k1") is not None
+    assert store.heartbeat(job.id, "w1", 30, {}).cancel_requested
+    assert store.delete_job(job.id, "k2") is None
+    assert store.delete_job(job.id, "k1") is not None
+    assert store.get_job(job.id) is None
+    assert not store.create_job(_job(), ("k", "h"))[1]  # the key went with the job
+
+
+def test_webhook_secrets(store_factory) -> None:
+    store = store_factory()
+    assert store.get_secret("k1") is None
+    store.set_secret("k1", b"one", 1.0)
+    store.set_secret("k1", b"two", 2.0)
+    assert store.get_secret("k1") == b"two"
+
+
+def test_a_released_job_is_queued_again_without_spending_an_attempt(store_factory) -> None:
+    store = store_factory()
+    job, _ = store.create_job(_job(), None)
+    assert store.claim_job("w1", 30, 3) is not None
+    assert not store.release_job(job.id, "w2")
+    assert store.release_job(job.id, "w1")
+    again = store.claim_job("w2", 30, 3)
+    assert again is not None and again.id == job.id and again.attempts == 1
