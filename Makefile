@@ -56,11 +56,11 @@ postgresql:
 		echo "PostgreSQL missing: run 'sudo apt-get install -y postgresql'" >&2; exit 1; \
 	fi
 
-test: model
+test: model postgresql
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests.
-test-fast: model
+test-fast: model postgresql
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -7,9 +7,43 @@ client.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    at: Annotated[str, Field(title="At")]
+    attempt: Annotated[int, Field(title="Attempt")]
+    duration_ms: Annotated[float, Field(title="Duration Ms")]
+    error: Annotated[str | None, Field(title="Error")] = None
+    status: Annotated[int | None, Field(title="Status")] = None
+    """
+    The receiver's HTTP status, if it answered.
+    """
+
+
+class DeliveryResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    attempts: Annotated[int, Field(title="Attempts")]
+    created_at: Annotated[str, Field(title="Created At")]
+    event: Annotated[str, Field(title="Event")]
+    id: Annotated[str, Field(title="Id")]
+    last_error: Annotated[str | None, Field(title="Last Error")]
+    last_status: Annotated[int | None, Field(title="Last Status")]
+    log: Annotated[list[DeliveryAttempt], Field(title="Log")]
+    message_id: Annotated[str, Field(title="Message Id")]
+    """
+    The webhook-id header; the same on every attempt.
+    """
+    next_attempt_at: Annotated[str | None, Field(title="Next Attempt At")]
+    state: Annotated[Literal["pending", "delivered", "failed", "stopped"], Field(title="State")]
+    url: Annotated[str, Field(title="Url")]
 
 
 class ErrorDetail(BaseModel):
@@ -49,6 +83,42 @@ class Health(BaseModel):
     )
     detail: Annotated[str | None, Field(title="Detail")] = ""
     status: Annotated[str, Field(title="Status")]
+
+
+class JobInput(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    duration_s: Annotated[float, Field(title="Duration S")]
+    sha256: Annotated[str, Field(title="Sha256")]
+    size_bytes: Annotated[int, Field(title="Size Bytes")]
+
+
+class JobLinks(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    deliveries: Annotated[str, Field(title="Deliveries")]
+    events: Annotated[str, Field(title="Events")]
+    self: Annotated[str, Field(title="Self")]
+
+
+class JobProgress(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    frames_done: Annotated[int | None, Field(title="Frames Done")] = 0
+    """
+    Frames scored by Serving so far.
+    """
+    frames_total: Annotated[int | None, Field(title="Frames Total")] = None
+    """
+    Frames that will be sampled.
+    """
+    stage: Annotated[str, Field(title="Stage")]
+    """
+    queued, waiting (for a processing slot), decrypt, probe, inference, sequence, aggregate, done
+    """
 
 
 class ModelInfo(BaseModel):
@@ -151,6 +221,17 @@ class TrackResult(BaseModel):
     """
 
 
+class ValidationError(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    ctx: Annotated[dict[str, Any] | None, Field(title="Context")] = None
+    input: Annotated[Any | None, Field(title="Input")] = None
+    loc: Annotated[list[str | int], Field(title="Location")]
+    msg: Annotated[str, Field(title="Message")]
+    type: Annotated[str, Field(title="Error Type")]
+
+
 class VideoSummary(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -170,6 +251,23 @@ class VideoSummary(BaseModel):
     """
     Width as displayed, after rotation.
     """
+
+
+class WebhookSecret(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    secret: Annotated[str, Field(title="Secret")]
+    """
+    Standard Webhooks secret (whsec_...). Shown only in this answer; POST again to rotate it.
+    """
+
+
+class DeliveryList(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    deliveries: Annotated[list[DeliveryResponse], Field(title="Deliveries")]
 
 
 class DetectionResponse(BaseModel):
@@ -202,4 +300,60 @@ class DetectionResponse(BaseModel):
     warnings: Annotated[list[str] | None, Field(title="Warnings")] = None
     """
     What to know before trusting the verdict (e.g. a demo model); empty if none.
+    """
+
+
+class HTTPValidationError(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    detail: Annotated[list[ValidationError] | None, Field(title="Detail")] = None
+
+
+class JobResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    attempts: Annotated[int, Field(title="Attempts")]
+    """
+    Times a worker claimed the job (retries after a lost worker).
+    """
+    callback_url: Annotated[str | None, Field(title="Callback Url")] = None
+    created_at: Annotated[str, Field(title="Created At")]
+    error: ErrorDetail | None = None
+    """
+    The sync API's error codes, or worker_lost / canceled.
+    """
+    expires_at: Annotated[str, Field(title="Expires At")]
+    """
+    When the job's record and result are removed (GATEWAY_JOB_RETENTION after it ends; before that, after submission).
+    """
+    finished_at: Annotated[str | None, Field(title="Finished At")] = None
+    id: Annotated[str, Field(title="Id")]
+    input: JobInput
+    links: JobLinks
+    metadata: Annotated[dict[str, str] | None, Field(title="Metadata")] = {}
+    model_version: Annotated[int | None, Field(title="Model Version")] = None
+    parameters: Annotated[dict[str, int | float | str] | None, Field(title="Parameters")] = {}
+    progress: JobProgress
+    result: DetectionResponse | None = None
+    """
+    Exactly the body /v1/detect returns (status succeeded).
+    """
+    started_at: Annotated[str | None, Field(title="Started At")] = None
+    status: Annotated[
+        Literal["queued", "running", "succeeded", "failed", "canceled", "expired"],
+        Field(title="Status"),
+    ]
+    updated_at: Annotated[str, Field(title="Updated At")]
+
+
+class JobList(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    jobs: Annotated[list[JobResponse], Field(title="Jobs")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as ?cursor= for the next page.
     """
