@@ -33,6 +33,7 @@ Exception tree::
         │   └── WebhookSecretMissing      422 webhook_secret_missing
         ├── Overloaded                    429 overloaded (.retry_after)
         ├── RateLimited                   429 rate_limited (.retry_after)
+        ├── InsufficientStorage           507 insufficient_storage (.retry_after)
         ├── InternalError                 500 internal
         └── UpstreamError
             ├── ModelNotFound             404 model_not_found
@@ -251,6 +252,12 @@ class RateLimited(ApiError):
     default_code = "rate_limited"
 
 
+class InsufficientStorage(ApiError):
+    """The gateway's disk is full; nothing was kept; retry after ``retry_after`` (507)."""
+
+    default_code = "insufficient_storage"
+
+
 class InternalError(ApiError):
     """Unexpected failure in the gateway (500)."""
 
@@ -298,7 +305,9 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
 }
 
 #: Codes worth retrying as they are: the gateway says when (``Retry-After``).
-RETRYABLE_CODES = frozenset({"overloaded", "rate_limited", "serving_unavailable"})
+RETRYABLE_CODES = frozenset(
+    {"overloaded", "rate_limited", "serving_unavailable", "insufficient_storage"}
+)
 
 
 def error_for(
