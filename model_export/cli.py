@@ -184,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Score labelled videos with a published version through a TF1 session (as TF "
             "Serving runs it): accuracy, precision, recall, F1, ROC-AUC and log-loss at frame "
-            "and video level, ROC and confusion-matrix PNGs, per-video CSV."
+            "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
+            "leave-one-source-out, every immediate subfolder of a data root is a source: for "
+            "each source, calibration and threshold are fitted on the other sources and the "
+            "source is scored with them; pooled video ROC-AUC, log-loss and accuracy with "
+            "bootstrap 95%% intervals, per manipulation kind and per source (loso.json, loso.md)."
         ),
     )
     evaluate.add_argument(
@@ -207,7 +211,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         default=None,
-        help="report directory (default var/eval/<model>-<version>)",
+        help="report directory (default var/eval/<model>-<version>[-loso])",
+    )
+    evaluate.add_argument(
+        "--protocol",
+        choices=("all", "leave-one-source-out"),
+        default="all",
+        help="all: score every video with the version as shipped; leave-one-source-out: "
+        "fit calibration and threshold on the other sources per held-out source (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--bootstrap",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="video resamples of the 95%% intervals (leave-one-source-out, %(default)s)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)"
     )
     return parser
 
@@ -218,7 +239,7 @@ def _add_eval_args(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="+",
         default=None,
-        help="labelled data to calibrate the threshold on (video level)",
+        help="labelled data to fit the Platt calibration and the threshold on (video level)",
     )
     parser.add_argument(
         "--gate-data",
@@ -293,7 +314,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate a version and write the report."""
+    """Evaluate a version and write the report (LOSO with ``--protocol``)."""
+    if args.protocol == "leave-one-source-out":
+        from model_export import protocol
+
+        try:
+            report, output = protocol.evaluate_loso(
+                args.model, args.data, args.frames, args.output,
+                resamples=args.bootstrap, seed=args.seed,
+            )  # fmt: skip
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(str(error)) from error
+        _print_lines(protocol.summary_lines(report, output))
+        return 0
     from model_export.evaluate import evaluate_to_report, summary_lines
 
     try:
