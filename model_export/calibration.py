@@ -8,9 +8,15 @@ on the video score the gateway computes from those calibrated scores
 
 ``a`` is kept positive, so the map is strictly increasing: a frame scores above a threshold
 ``t`` before calibration exactly when it scores above ``apply_threshold(t)`` after, and
-verdicts on per-frame scores do not change. The fit uses Platt's smoothed targets
-(``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``), which keep ``a`` finite when the validation
-videos are perfectly separated, as small sets often are.
+verdicts on per-frame scores do not change.
+
+Small validation sets are often perfectly separated, where maximum likelihood sends ``a`` to
+infinity (a version that is certain of everything, and pays ``-log(1e-7)`` for every error
+on new data). The fit therefore maximises the likelihood under a standard normal prior on
+``log(a)`` and ``b`` (centred on the identity, :data:`PRIOR_SD`), starting from Platt's own
+recipe (smoothed targets ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``, :func:`fit_platt`).
+The identity is always a candidate and the prior costs it nothing, so the fitted map never
+has a higher log-loss than the identity on its fit set.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ LOG_A_BOUNDS = (-7.0, 5.0)
 #: Bounds of ``b``.
 B_BOUNDS = (-20.0, 20.0)
 METHOD = "platt"
+#: Standard deviation of the normal prior on ``log(a)`` and ``b`` in :func:`fit_calibration`.
+PRIOR_SD = 1.0
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:
@@ -206,15 +214,15 @@ def fit_calibration(
 
     ``video_scores(calibration)`` returns the video scores the gateway would compute had
     every frame and face score gone through ``calibration`` (aggregation is not linear,
-    so this differs from calibrating the aggregated score). The search starts from Platt
-    scaling of the uncalibrated video scores and keeps the best of the identity, that start
-    and the simplex's result on the smoothed log-loss, so the fit never scores worse than
-    the identity on its own fit set.
+    so this differs from calibrating the aggregated score). The objective is the mean
+    log-loss plus the prior's penalty (see the module docstring); the simplex search starts
+    from Platt scaling of the uncalibrated video scores and from the identity, and the best
+    of those starts and their results is kept.
     """
     y = np.asarray(labels).astype(bool)
     if len(y) == 0:
         return IDENTITY
-    t = platt_targets(y)
+    hard = y.astype(np.float64)
     raw = np.asarray(video_scores(IDENTITY), dtype=np.float64)
     start = fit_platt(y, raw)
 
@@ -223,18 +231,20 @@ def fit_calibration(
         return Calibration(a=math.exp(log_a), b=float(np.clip(x[1], *B_BOUNDS)))
 
     def objective(x: np.ndarray) -> float:
-        return _cross_entropy(t, np.asarray(video_scores(make(x)), dtype=np.float64))
+        c = make(x)
+        penalty = (math.log(c.a) ** 2 + c.b**2) / (2 * PRIOR_SD**2 * len(y))
+        return _cross_entropy(hard, np.asarray(video_scores(c), dtype=np.float64)) + penalty
 
-    x0 = np.array([math.log(start.a), start.b])
-    candidates = [np.array([0.0, 0.0]), x0, nelder_mead(objective, x0)]
+    starts = [np.array([0.0, 0.0]), np.array([math.log(start.a), start.b])]
+    candidates = starts + [nelder_mead(objective, x) for x in starts]
     best = make(min(candidates, key=objective))
     after = np.asarray(video_scores(best), dtype=np.float64)
     fitted = Calibration(
         a=best.a,
         b=best.b,
         videos=len(y),
-        log_loss_before=_cross_entropy(y.astype(np.float64), raw),
-        log_loss_after=_cross_entropy(y.astype(np.float64), after),
+        log_loss_before=_cross_entropy(hard, raw),
+        log_loss_after=_cross_entropy(hard, after),
     )
     log.info(
         "fitted calibration",

@@ -198,7 +198,6 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         "frame": result.frame_metrics.as_dict(),
         "video": result.video_metrics.as_dict(),
     }
-    report["calibration"] = calibration.as_dict()
     if test_videos:
         test = images_of(test_videos, config)
         report["test"] = {
@@ -242,6 +241,8 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         )
     else:
         path = publish_version(result.model, config.output.parent, config.output.name, **common)
+    # After publishing: the version's info records the calibration itself (version_info).
+    report["calibration"] = calibration.as_dict()
     # The threshold the version ships, on the calibrated scale.
     report["threshold"] = calibration.apply_threshold(result.threshold)
     report["threshold_uncalibrated"] = result.threshold
@@ -258,6 +259,14 @@ def summary_lines(report: dict) -> list[str]:
                 f"{part} videos: n={m['count']} accuracy {m['accuracy']:.3f} "
                 f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
             )
+    if "calibration" in report:
+        c = report["calibration"]
+        lines.append(
+            f"calibration (validation videos): a={c['a']:.3f} b={c['b']:.3f}, video log-loss "
+            f"{c['log_loss_before']:.3f} -> {c['log_loss_after']:.3f}"
+            if c["fitted_on_videos"]
+            else "calibration: identity (no validation videos)"
+        )
     if "tuning" in report:
         tuning = report["tuning"]
         lines.append(

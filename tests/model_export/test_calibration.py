@@ -77,9 +77,15 @@ def test_wrong_way_round_scores_keep_the_map_increasing() -> None:
     assert np.all(np.diff(fitted.apply(p)) > 0)
 
 
-def test_separable_fit_stays_finite() -> None:
-    fitted = fit_platt(np.array([0, 0, 0, 1, 1, 1]), np.array([0.01, 0.02, 0.1, 0.9, 0.95, 0.99]))
-    assert np.isfinite(fitted.a) and np.isfinite(fitted.b) and fitted.a < 10
+def test_separable_fit_stays_finite_and_not_worse() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.3, 0.35, 0.4, 0.6, 0.65, 0.7])
+    platt = fit_platt(labels, scores)
+    assert np.isfinite(platt.a) and np.isfinite(platt.b) and platt.a < 10
+    fitted = fit_calibration(labels, lambda c: c.apply(scores))
+    # More confident than the identity, but bounded by the prior.
+    assert 1.0 < fitted.a < 20
+    assert fitted.log_loss_after < fitted.log_loss_before
 
 
 def test_threshold_is_re_expressed_with_the_same_decisions() -> None:
