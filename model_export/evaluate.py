@@ -16,6 +16,7 @@ when too few frames show a face), so the figures describe what the service would
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -32,8 +33,10 @@ from contract.aggregation import (
     FrameResult,
     Strategy,
     Verdict,
+    aggregate_scores,
     decide,
     frame_results,
+    link_tracks,
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
@@ -158,21 +161,57 @@ def rescore(
     return decide(copies, face_aware=face_aware, threshold=threshold, strategy=strategy)
 
 
+def video_scorer(
+    videos: Sequence[VideoResult], strategy: Strategy = DEFAULT_STRATEGY
+) -> Callable[[Calibration], np.ndarray]:
+    """A function from a calibration to the video scores :func:`rescore` would give.
+
+    Faster than calling :func:`rescore` per video, for the many evaluations of a fit: face
+    tracks are linked once (linking reads boxes and detection scores only), and each call
+    only maps and aggregates scores, through :func:`contract.aggregation.decide`.
+    """
+    prepared = []
+    for v in videos:
+        frame_scores = np.array([f.score for f in v.frames], dtype=np.float64)
+        tracks = link_tracks(copy.deepcopy(v.frames)) if v.face_aware else []
+        # With tracks given, decide() reads a frame's faces only to count frames with faces.
+        prepared.append((v.face_aware, frame_scores, tracks, [f.faces for f in v.frames]))
+
+    def scores(calibration: Calibration) -> np.ndarray:
+        out = []
+        for face_aware, frame_scores, tracks, faces_of in prepared:
+            mapped = calibration.apply(frame_scores)
+            if not face_aware:
+                out.append(aggregate_scores(mapped, strategy))
+                continue
+            frames = [
+                FrameResult(t_s=0.0, score=float(p), faces=faces)
+                for p, faces in zip(mapped, faces_of, strict=True)
+            ]
+            rescored = [
+                replace(t, score=aggregate_scores(calibration.apply(t.scores), strategy))
+                for t in tracks
+            ]
+            verdict = decide(
+                frames, face_aware=True, threshold=0.5, strategy=strategy, tracks=rescored
+            )
+            out.append(verdict.score)
+        return np.array(out, dtype=np.float64)
+
+    return scores
+
+
 def rescored_video_scores(
     videos: Sequence[VideoResult], calibration: Calibration, strategy: Strategy = DEFAULT_STRATEGY
 ) -> np.ndarray:
     """Video scores of ``videos`` had the graph applied ``calibration``."""
-    return np.array([
-        rescore(v.frames, face_aware=v.face_aware, calibration=calibration, threshold=0.5,
-                strategy=strategy).score
-        for v in videos
-    ])  # fmt: skip
+    return video_scorer(videos, strategy)(calibration)
 
 
 def fit_video_calibration(videos: Sequence[VideoResult]) -> Calibration:
     """Platt scaling fitted on ``videos``' gateway video scores (see :func:`rescore`)."""
     labels = np.array([v.label for v in videos])
-    return fit_calibration(labels, lambda c: rescored_video_scores(videos, c))
+    return fit_calibration(labels, video_scorer(videos))
 
 
 def evaluate_version(

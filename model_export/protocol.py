@@ -10,9 +10,12 @@ video's source, and the figures are computed on that set.
 Each video is scored once through the version's TF1 session (as TF Serving runs it); a
 fold's calibration is applied to the stored frame and face scores and aggregated by the
 gateway's rule (:func:`model_export.evaluate.rescore`), which is what the version would
-serve with that calibration in its graph. For a model the pipeline trains, LOSO means
-training one model per fold on the other sources (``train --data`` with those folders) and
-evaluating it on the held-out one; this module does not train.
+serve with that calibration in its graph.
+
+For an architecture the pipeline trains (:func:`train_loso`, ``evaluate --train-arch``), a
+fold trains one model on the other sources' folders with the training run of ``train``
+(its validation split, calibration and threshold come from those sources too), publishes
+it, and scores the held-out source with it as published.
 
 Figures: video-level ROC-AUC, log-loss and accuracy with percentile bootstrap 95%
 intervals (videos resampled, seeded), per manipulation kind
@@ -28,9 +31,9 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +49,9 @@ from model_export.evaluate import (
 )
 from model_export.manipulations import KINDS, REAL, manipulation_kind
 from model_export.publish import INFO_RELATIVE_PATH
+
+if TYPE_CHECKING:
+    from model_export.training_run import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -220,23 +226,79 @@ def source_rows(
     return rows
 
 
+def source_dirs(roots: Sequence[Path]) -> dict[str, Path]:
+    """Every immediate subfolder of ``roots`` that holds labelled videos, by source name."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        for child in sorted(Path(root).iterdir()):
+            if not child.is_dir():
+                continue
+            try:
+                if discover([child]):
+                    found[child.name] = child
+            except ValueError:  # no known layout: not a source
+                continue
+    return found
+
+
+def train_loso(
+    roots: Sequence[Path], template: PipelineConfig, work_dir: Path, frames_per_video: int
+) -> tuple[list[VideoResult], LosoScores]:
+    """Train one model per held-out source on the other sources, score the held-out one.
+
+    ``template`` is the training run to repeat (its ``data`` and ``output`` are replaced per
+    fold; fold models go to ``work_dir/<source>/model``). Returns the held-out results of
+    every fold, in discovery order, and the pooled scores with each fold's shipped threshold.
+    """
+    from model_export.training_run import run
+
+    dirs = source_dirs(roots)
+    videos = discover(list(dirs.values()))
+    results: list[VideoResult | None] = [None] * len(videos)
+    thresholds = np.full(len(videos), np.nan)
+    folds = []
+    for fold in loso_folds([v.source for v in videos]):
+        fit_dirs = tuple(sorted({dirs[videos[i].source] for i in fold.fit}))
+        config = replace(template, data=fit_dirs, output=work_dir / fold.source / "model")
+        path, report = run(config)
+        held = [videos[i] for i in fold.held_out]
+        evaluation = evaluate_version(path, held, frames_per_video)
+        for i, result in zip(fold.held_out, evaluation.videos, strict=True):
+            results[i] = result
+            thresholds[i] = evaluation.threshold
+        calibration = Calibration.from_dict(report.get("calibration"))
+        folds.append(
+            FoldResult(fold.source, calibration, evaluation.threshold, len(fold.fit), len(held))
+        )
+        log.info("fold trained and scored", extra={"source": fold.source, "version": str(path)})
+    scored = [r for r in results if r is not None]
+    return scored, LosoScores(folds, np.array([r.score for r in scored]), thresholds)
+
+
 def loso_report(
     videos: Sequence[VideoResult],
-    shipped_threshold: float,
+    shipped_threshold: float | None,
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    loso: LosoScores | None = None,
 ) -> dict[str, Any]:
-    """The LOSO figures of scored ``videos`` (see the module docstring), as a dict."""
+    """The LOSO figures of scored ``videos`` (see the module docstring), as a dict.
+
+    ``loso`` gives pooled held-out scores already computed (per-fold training); without it
+    the folds fit calibration and threshold on the stored scores of one version, and
+    ``shipped_threshold`` is that version's (the ``as_shipped`` figures).
+    """
     sources = [v.source for v in videos]
     if len(set(sources)) < 2:
         raise ValueError("leave-one-source-out needs videos from at least two sources")
     labels = np.array([v.label for v in videos])
     kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
     raw = np.array([v.score for v in videos])
-    loso = run_folds(videos)
+    loso = loso or run_folds(videos)
     prior = float(labels.mean())
     kwargs = {"resamples": resamples, "seed": seed}
+    shipped = shipped_threshold is not None
     return {
         "protocol": PROTOCOL,
         "videos": len(videos),
@@ -247,10 +309,15 @@ def loso_report(
         "no_skill_log_loss": NO_SKILL_LOG_LOSS,
         "prior_log_loss": roc.log_loss(labels, np.full(len(labels), prior)),
         "loso": metrics_with_ci(labels, loso.scores, loso.thresholds, **kwargs),
-        "as_shipped": metrics_with_ci(labels, raw, shipped_threshold, **kwargs),
+        # One version scored every source: its figures with nothing fitted here.
+        "as_shipped": (
+            metrics_with_ci(labels, raw, shipped_threshold, **kwargs) if shipped else None
+        ),
         "shipped_threshold": shipped_threshold,
         "kinds": kind_rows(kinds, labels, loso.scores, loso.thresholds, **kwargs),
-        "kinds_as_shipped": kind_rows(kinds, labels, raw, shipped_threshold, **kwargs),
+        "kinds_as_shipped": (
+            kind_rows(kinds, labels, raw, shipped_threshold, **kwargs) if shipped else None
+        ),
         "per_source": source_rows(sources, labels, loso.scores, loso.thresholds),
         "folds": [f.as_dict() for f in loso.folds],
         "predictions": [
@@ -292,6 +359,8 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
     ]
     for key, name in (("loso", "LOSO (fitted on other sources)"), ("as_shipped", "as shipped")):
         m = report[key]
+        if m is None:
+            continue
         lines.append(
             f"| {name} | {_ci(m['roc_auc'])} | {_ci(m['log_loss'])} | {_ci(m['accuracy'])} |"
         )
@@ -333,41 +402,53 @@ def evaluate_loso(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    train: PipelineConfig | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Score ``data`` with a version (or a model's highest), write the LOSO report.
 
-    Writes ``loso.json``, ``loso.md`` and ``loso_predictions.csv`` into ``output`` (default
+    With ``train`` (a training run), one model per fold is trained instead
+    (:func:`train_loso`) into ``model`` as a work directory. Writes ``loso.json``,
+    ``loso.md`` and ``loso_predictions.csv`` into ``output`` (default
     ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
-    version = resolve_version(model)
-    videos = discover(data)
-    if not videos:
-        raise FileNotFoundError("no labelled videos found")
-    output = output or Path("var/eval") / f"{version.parent.name}-{version.name}-loso"
     started = time.monotonic()
-    evaluation = evaluate_version(version, videos, frames_per_video)
-    scored_s = time.monotonic() - started
-    report = loso_report(evaluation.videos, evaluation.threshold, resamples=resamples, seed=seed)
-    info_path = version / INFO_RELATIVE_PATH
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    report["version"] = {
-        "path": str(version),
-        "kind": info.get("kind"),
-        "calibration": info.get("calibration"),
-    }
+    if train is not None:
+        output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
+        results, loso = train_loso(data, train, model, frames_per_video)
+        if not results:
+            raise FileNotFoundError("no labelled videos found")
+        report = loso_report(results, None, resamples=resamples, seed=seed, loso=loso)
+        report["version"] = {"trained_per_fold": train.train.arch, "work_dir": str(model)}
+        title = f"{train.train.arch} trained per fold"
+    else:
+        version = resolve_version(model)
+        videos = discover(data)
+        if not videos:
+            raise FileNotFoundError("no labelled videos found")
+        output = output or Path("var/eval") / f"{version.parent.name}-{version.name}-loso"
+        evaluation = evaluate_version(version, videos, frames_per_video)
+        report = loso_report(
+            evaluation.videos, evaluation.threshold, resamples=resamples, seed=seed
+        )
+        info_path = version / INFO_RELATIVE_PATH
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        report["version"] = {
+            "path": str(version),
+            "kind": info.get("kind"),
+            "calibration": info.get("calibration"),
+        }
+        title = f"{version.parent.name} v{version.name}"
     report["frames_per_video"] = frames_per_video
-    report["seconds"] = {"scoring": scored_s, "total": time.monotonic() - started}
+    report["seconds"] = {"total": time.monotonic() - started}
     output.mkdir(parents=True, exist_ok=True)
     (output / "loso.json").write_text(json.dumps(report, indent=2) + "\n")
-    (output / "loso.md").write_text(
-        markdown(report, title=f"{version.parent.name} v{version.name}")
-    )
+    (output / "loso.md").write_text(markdown(report, title=title))
     with (output / "loso_predictions.csv").open("w", newline="") as handle:
         rows = report["predictions"]
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    log.info("LOSO report written", extra={"path": str(output), "seconds": scored_s})
+    log.info("LOSO report written", extra={"path": str(output), **report["seconds"]})
     return report, output
 
 
@@ -379,6 +460,8 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
     ]
     for key in ("loso", "as_shipped"):
         m = report[key]
+        if m is None:
+            continue
         lines.append(
             f"{key:10s}: ROC-AUC {_ci(m['roc_auc'])}  log-loss {_ci(m['log_loss'])}  "
             f"accuracy {_ci(m['accuracy'])}"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import contract
+from contract.aggregation import Face, FrameResult
 from model_export import roc
 from model_export.calibration import (
     IDENTITY,
@@ -20,7 +21,7 @@ from model_export.calibration import (
     sigmoid,
 )
 from model_export.datasets import discover
-from model_export.evaluate import evaluate_version, rescore
+from model_export.evaluate import VideoResult, evaluate_version, rescore, video_scorer
 from model_export.export import publish_version
 from model_export.face_export import write_face_saved_model
 from model_export.publish import INFO_RELATIVE_PATH
@@ -189,3 +190,31 @@ def test_rescore_gives_the_calibrated_versions_video_score(tmp_path: Path) -> No
         )  # fmt: skip
         assert verdict.score == pytest.approx(a.score, abs=1e-5)
         assert verdict.verdict == a.verdict
+
+
+def _face_video(rng: np.random.Generator, label: int, with_faces: float) -> VideoResult:
+    frames = []
+    for k in range(32):
+        faces = []
+        if rng.random() < with_faces:
+            for j, box in enumerate(
+                ([0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.9, 0.9])[: rng.integers(1, 3)]
+            ):
+                score = float(np.clip(rng.normal(0.35 + 0.3 * label, 0.25), 0.001, 0.999))
+                faces.append(Face(box=box, detection_score=0.9 + 0.05 * j, score=score, slot=j))
+        score = max((f.score for f in faces), default=float(rng.random()))
+        frames.append(FrameResult(t_s=float(k), score=score, faces=faces))
+    return VideoResult(Path("v.mp4"), label, "g", 0.0, np.zeros(32), 1.0, frames=frames,
+                       face_aware=True, source="s")  # fmt: skip
+
+
+def test_fast_video_scorer_matches_rescore() -> None:
+    rng = np.random.default_rng(5)
+    videos = [_face_video(rng, i % 2, 0.9 if i % 5 else 0.1) for i in range(20)]
+    scorer = video_scorer(videos)
+    for calibration in (IDENTITY, Calibration(a=3.0, b=-1.0), Calibration(a=0.2, b=0.4)):
+        expected = [
+            rescore(v.frames, face_aware=True, calibration=calibration, threshold=0.5).score
+            for v in videos
+        ]
+        np.testing.assert_allclose(scorer(calibration), expected, atol=1e-12)

@@ -23,6 +23,7 @@ from model_export.manipulations import (
     manipulation_kind,
 )
 from model_export.protocol import loso_folds, metrics_with_ci
+from model_export.publish import INFO_RELATIVE_PATH as INFO
 
 from .helpers import solid_clip
 from .test_evaluate_gate import brightness_model
@@ -155,3 +156,29 @@ def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "| kind (LOSO) |" in (out / "loso.md").read_text()
     with (out / "loso_predictions.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 9
+
+
+@pytest.mark.slow
+def test_train_loso_trains_one_model_per_source_without_it(tmp_path: Path) -> None:
+    from model_export.protocol import loso_report, train_loso
+    from model_export.train import TrainConfig
+    from model_export.training_run import PipelineConfig
+
+    root = tmp_path / "data"
+    _source(root, "alpha", [20, 60], [170, 210])
+    _source(root, "beta", [40, 100], [150, 230])
+    _source(root, "gamma", [30, 80], [190, 220])
+    template = PipelineConfig(
+        data=(), output=tmp_path / "unused", faces=None,
+        train=TrainConfig(input_size=(16, 16), epochs=1, patience=0),
+        frames_per_video=3, val_fraction=0.25, test_fraction=0.0, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    results, loso = train_loso([root], template, tmp_path / "folds", frames_per_video=3)
+    assert len(results) == 12 and sorted({r.source for r in results}) == ["alpha", "beta", "gamma"]
+    for fold in ("alpha", "beta", "gamma"):
+        info = json.loads((tmp_path / "folds" / fold / "model/1" / INFO).read_text())
+        trained_on = {Path(p).name for p in info["data"]}
+        assert fold not in trained_on and len(trained_on) == 2
+    assert [f.fit_videos for f in loso.folds] == [8, 8, 8]
+    report = loso_report(results, None, resamples=50, loso=loso)
+    assert report["as_shipped"] is None and report["loso"]["videos"] == 12
