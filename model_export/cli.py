@@ -19,6 +19,7 @@ from model_export.paths import model_base_path, model_name
 log = logging.getLogger("model_export")
 
 DEFAULT_DEMO_DATA = Path("var/demo-data")
+TRAIN_ARCHS = ("small_cnn", "meso4", "mesoinception4", "efficientnet_b0", "cnn_gru")
 
 
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--arch",
         default="small_cnn",
-        choices=("small_cnn", "meso4", "mesoinception4", "efficientnet_b0", "cnn_gru"),
+        choices=TRAIN_ARCHS,
         help="cnn_gru: per-face CNN + GRU over each video's faces in time order (%(default)s)",
     )
     train.add_argument(
@@ -210,14 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Score labelled videos with a published version through a TF1 session (as TF "
             "Serving runs it): accuracy, precision, recall, F1, ROC-AUC and log-loss at frame "
-            "and video level, ROC and confusion-matrix PNGs, per-video CSV."
+            "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
+            "leave-one-source-out, every immediate subfolder of a data root is a source: for "
+            "each source, calibration and threshold are fitted on the other sources and the "
+            "source is scored with them; pooled video ROC-AUC, log-loss and accuracy with "
+            "bootstrap 95% intervals, per manipulation kind and per source (loso.json, loso.md)."
         ),
     )
     evaluate.add_argument(
         "--model",
         type=Path,
         required=True,
-        help="a version directory, or a model directory (highest version)",
+        help="a version directory, or a model directory (highest version); with "
+        "--train-arch, the work directory the fold models are published into",
     )
     evaluate.add_argument(
         "--data",
@@ -233,8 +239,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         default=None,
-        help="report directory (default var/eval/<model>-<version>)",
+        help="report directory (default var/eval/<model>-<version>[-loso])",
     )
+    evaluate.add_argument(
+        "--protocol",
+        choices=("all", "leave-one-source-out"),
+        default="all",
+        help="all: score every video with the version as shipped; leave-one-source-out: "
+        "fit calibration and threshold on the other sources per held-out source (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--bootstrap",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="video resamples of the 95%% intervals (leave-one-source-out, %(default)s)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)"
+    )
+    evaluate.add_argument(
+        "--train-arch",
+        choices=TRAIN_ARCHS,
+        default=None,
+        help="leave-one-source-out only: train this architecture per fold on the other "
+        "sources (face-aware, as train) instead of scoring one published version",
+    )
+    evaluate.add_argument(
+        "--train-epochs", type=int, default=10, help="epochs per fold model (%(default)s)"
+    )
+    evaluate.add_argument(
+        "--train-frames",
+        type=int,
+        default=8,
+        help="frames per video to train each fold model on (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--train-input-size", type=int, default=128, help="fold models' input side"
+    )
+    evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
     return parser
 
 
@@ -261,7 +304,7 @@ def _add_eval_args(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="+",
         default=None,
-        help="labelled data to calibrate the threshold on (video level)",
+        help="labelled data to fit the Platt calibration and the threshold on (video level)",
     )
     parser.add_argument(
         "--gate-data",
@@ -336,7 +379,35 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate a version and write the report."""
+    """Evaluate a version and write the report (LOSO with ``--protocol``)."""
+    if args.train_arch and args.protocol != "leave-one-source-out":
+        raise SystemExit("--train-arch needs --protocol leave-one-source-out")
+    if args.protocol == "leave-one-source-out":
+        from model_export import protocol
+
+        train = None
+        if args.train_arch:
+            from model_export.face_export import FaceConfig
+            from model_export.train import TrainConfig
+            from model_export.training_run import PipelineConfig
+
+            size = (args.train_input_size, args.train_input_size)
+            train = PipelineConfig(
+                data=(), output=args.model, faces=FaceConfig(),
+                train=TrainConfig(input_size=size, epochs=args.train_epochs,
+                                  arch=args.train_arch, seed=args.seed),
+                frames_per_video=args.train_frames, val_fraction=0.2, test_fraction=0.0,
+                cache_dir=args.cache_dir, kind="loso-fold",
+            )  # fmt: skip
+        try:
+            report, output = protocol.evaluate_loso(
+                args.model, args.data, args.frames, args.output,
+                resamples=args.bootstrap, seed=args.seed, train=train,
+            )  # fmt: skip
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(str(error)) from error
+        _print_lines(protocol.summary_lines(report, output))
+        return 0
     from model_export.evaluate import evaluate_to_report, summary_lines
 
     try:

@@ -10,7 +10,9 @@ Layouts (detected per root, several roots may be combined):
 
 A real clip and every clip made from it share a group (connected components over the ids a
 clip names: its own, its DFDC original, both FF++ ids), so splits by group never put a
-source on both sides.
+source on both sides. Each clip also names its ``source``: the immediate subfolder of the
+root it was found under (the root's own name for clips directly in it), which
+leave-one-source-out evaluation holds out as a whole (:mod:`model_export.protocol`).
 """
 
 from __future__ import annotations
@@ -33,12 +35,22 @@ LABELS = {"REAL": 0, "FAKE": 1}
 
 @dataclass(frozen=True)
 class LabelledVideo:
-    """One labelled clip; ``group`` keeps it on one side of a split with its relatives."""
+    """One labelled clip; ``group`` keeps it on one side of a split with its relatives.
+
+    ``source`` is the folder the clip came from (the root's immediate subfolder).
+    """
 
     path: Path
     label: int
     group: str
     layout: str
+    source: str = ""
+
+
+def source_of(root: Path, path: Path) -> str:
+    """The source folder of ``path`` under ``root``: its first component below ``root``."""
+    parts = Path(path).relative_to(root).parts
+    return parts[0] if len(parts) > 1 else Path(root).resolve().name
 
 
 def _videos(root: Path) -> list[Path]:
@@ -140,17 +152,17 @@ def _group_names(items: Sequence[set[str]]) -> list[str]:
 
 def discover(roots: Iterable[Path]) -> list[LabelledVideo]:
     """All labelled videos under ``roots``, each root read in its own layout."""
-    raw: list[tuple[Path, int, set[str], str]] = []
+    raw: list[tuple[Path, int, set[str], str, str]] = []
     for root in roots:
         root = Path(root)
         layout = detect_layout(root)
         entries = _READERS[layout](root)
         log.info("found %d labelled videos in %s (%s layout)", len(entries), root, layout)
-        raw += [(path, label, keys, layout) for path, label, keys in entries]
-    groups = _group_names([keys for _, _, keys, _ in raw])
+        raw += [(path, label, keys, layout, source_of(root, path)) for path, label, keys in entries]
+    groups = _group_names([keys for _, _, keys, _, _ in raw])
     return [
-        LabelledVideo(path, label, group, layout)
-        for (path, label, _, layout), group in zip(raw, groups, strict=True)
+        LabelledVideo(path, label, group, layout, source)
+        for (path, label, _, layout, source), group in zip(raw, groups, strict=True)
     ]
 
 

@@ -1,7 +1,11 @@
 """Evaluate a published version on labelled videos, through the session TF Serving uses.
 
-Calibration (the decision threshold a version ships) is measured the same way: a
-candidate is exported to a scratch directory and scored there (:func:`calibrate_threshold`).
+Calibration (the Platt scaling and the decision threshold a version ships) is measured the
+same way: a candidate is exported uncalibrated to a scratch directory and scored there
+(:func:`calibrate_version`). Each video keeps its per-frame results, so the video score a
+calibrated graph would give is recomputed exactly (:func:`rescore`) without running the
+model again: the calibration maps every frame and face score, and the gateway's rule
+aggregates the mapped scores.
 
 Frames are sampled uniformly (PyAV, full size) and sent through the version's own
 ``serving_default`` signature; the video score and verdict come from
@@ -12,12 +16,13 @@ when too few frames show a face), so the figures describe what the service would
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +33,14 @@ from contract.aggregation import (
     FrameResult,
     Strategy,
     Verdict,
+    aggregate_scores,
     decide,
     frame_results,
+    link_tracks,
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
+from model_export.calibration import IDENTITY, Calibration, fit_calibration
 from model_export.datasets import LabelledVideo, discover
 from model_export.publish import existing_versions
 from model_export.savedmodel import LoadedVersion, load_version
@@ -53,6 +61,10 @@ class VideoResult:
     faces_per_frame: float | None
     #: The gateway's verdict: real, fake or inconclusive.
     verdict: str = ""
+    #: Per-frame results as the gateway reads them (for :func:`rescore`).
+    frames: list[FrameResult] = field(default_factory=list)
+    face_aware: bool = False
+    source: str = ""
 
 
 @dataclass
@@ -92,6 +104,22 @@ class Evaluation:
         }
 
 
+def score_frames(
+    loaded: LoadedVersion, path: Path, frames_per_video: int, batch_size: int = 16
+) -> tuple[list[FrameResult], bool]:
+    """The version's per-frame results on the sampled frames of ``path``, and whether it is
+    face-aware."""
+    frames = sample_frames(path, frames_per_video)
+    results: list[FrameResult] = []
+    face_aware = False
+    for start in range(0, len(frames), batch_size):
+        out = loaded.run({contract.FRAMES_INPUT: frames[start : start + batch_size]})
+        times = [float(i) for i in range(start, start + len(out[contract.FAKE_PROBABILITY]))]
+        batch, face_aware = frame_results(out, times)
+        results += batch
+    return results, face_aware
+
+
 def score_video(
     loaded: LoadedVersion,
     path: Path,
@@ -101,20 +129,89 @@ def score_video(
 ) -> tuple[np.ndarray, float | None, Verdict]:
     """Per-frame fake probabilities, mean face count (None if not face-aware), and the
     gateway's verdict at the version's threshold."""
-    frames = sample_frames(path, frames_per_video)
-    results: list[FrameResult] = []
-    face_aware = False
-    for start in range(0, len(frames), batch_size):
-        out = loaded.run({contract.FRAMES_INPUT: frames[start : start + batch_size]})
-        times = [float(i) for i in range(start, start + len(out[contract.FAKE_PROBABILITY]))]
-        batch, face_aware = frame_results(out, times)
-        results += batch
+    results, face_aware = score_frames(loaded, path, frames_per_video, batch_size)
     verdict = decide(
         results, face_aware=face_aware, threshold=loaded.threshold(), strategy=strategy
     )
     scores = np.array([r.score for r in results])
     mean_faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
     return scores, mean_faces, verdict
+
+
+def rescore(
+    frames: Sequence[FrameResult],
+    *,
+    face_aware: bool,
+    calibration: Calibration,
+    threshold: float,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> Verdict:
+    """The gateway's verdict had the graph applied ``calibration`` to every score.
+
+    Frame and face scores are mapped, then aggregated by :func:`contract.aggregation.decide`
+    (tracks depend on boxes only, so they are the same); ``threshold`` is on the calibrated
+    scale.
+    """
+
+    def mapped(frame: FrameResult) -> FrameResult:
+        faces = [replace(f, score=float(calibration.apply(f.score)), track=-1) for f in frame.faces]
+        return FrameResult(t_s=frame.t_s, score=float(calibration.apply(frame.score)), faces=faces)
+
+    copies = [mapped(f) for f in frames]
+    return decide(copies, face_aware=face_aware, threshold=threshold, strategy=strategy)
+
+
+def video_scorer(
+    videos: Sequence[VideoResult], strategy: Strategy = DEFAULT_STRATEGY
+) -> Callable[[Calibration], np.ndarray]:
+    """A function from a calibration to the video scores :func:`rescore` would give.
+
+    Faster than calling :func:`rescore` per video, for the many evaluations of a fit: face
+    tracks are linked once (linking reads boxes and detection scores only), and each call
+    only maps and aggregates scores, through :func:`contract.aggregation.decide`.
+    """
+    prepared = []
+    for v in videos:
+        frame_scores = np.array([f.score for f in v.frames], dtype=np.float64)
+        tracks = link_tracks(copy.deepcopy(v.frames)) if v.face_aware else []
+        # With tracks given, decide() reads a frame's faces only to count frames with faces.
+        prepared.append((v.face_aware, frame_scores, tracks, [f.faces for f in v.frames]))
+
+    def scores(calibration: Calibration) -> np.ndarray:
+        out = []
+        for face_aware, frame_scores, tracks, faces_of in prepared:
+            mapped = calibration.apply(frame_scores)
+            if not face_aware:
+                out.append(aggregate_scores(mapped, strategy))
+                continue
+            frames = [
+                FrameResult(t_s=0.0, score=float(p), faces=faces)
+                for p, faces in zip(mapped, faces_of, strict=True)
+            ]
+            rescored = [
+                replace(t, score=aggregate_scores(calibration.apply(t.scores), strategy))
+                for t in tracks
+            ]
+            verdict = decide(
+                frames, face_aware=True, threshold=0.5, strategy=strategy, tracks=rescored
+            )
+            out.append(verdict.score)
+        return np.array(out, dtype=np.float64)
+
+    return scores
+
+
+def rescored_video_scores(
+    videos: Sequence[VideoResult], calibration: Calibration, strategy: Strategy = DEFAULT_STRATEGY
+) -> np.ndarray:
+    """Video scores of ``videos`` had the graph applied ``calibration``."""
+    return video_scorer(videos, strategy)(calibration)
+
+
+def fit_video_calibration(videos: Sequence[VideoResult]) -> Calibration:
+    """Platt scaling fitted on ``videos``' gateway video scores (see :func:`rescore`)."""
+    labels = np.array([v.label for v in videos])
+    return fit_calibration(labels, video_scorer(videos))
 
 
 def evaluate_version(
@@ -124,16 +221,26 @@ def evaluate_version(
     with load_version(version) as loaded:
         evaluation = Evaluation(threshold=loaded.threshold())
         for i, video in enumerate(videos, start=1):
-            frame_scores, faces, verdict = score_video(loaded, video.path, frames_per_video)
+            results, face_aware = score_frames(loaded, video.path, frames_per_video)
+            verdict = decide(
+                results,
+                face_aware=face_aware,
+                threshold=evaluation.threshold,
+                strategy=DEFAULT_STRATEGY,
+            )
+            faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
             evaluation.videos.append(
                 VideoResult(
                     video.path,
                     video.label,
                     video.group,
                     verdict.score,
-                    frame_scores,
+                    np.array([r.score for r in results]),
                     faces,
                     verdict.verdict,
+                    frames=results,
+                    face_aware=face_aware,
+                    source=video.source,
                 )
             )
             log.info(
@@ -158,22 +265,33 @@ def resolve_version(path: Path) -> Path:
     return path / str(versions[-1])
 
 
-def calibrate_threshold(
+def calibrate_version(
     write_version: Callable[[Path], None], data: Sequence[Path], frames_per_video: int
-) -> float:
-    """Export to a scratch directory, score ``data`` and pick the video-level threshold.
+) -> tuple[Calibration, float]:
+    """Export to a scratch directory, score ``data``, fit the calibration and the threshold.
 
-    ``write_version(directory)`` writes the candidate, warmup included, into ``directory``.
+    ``write_version(directory)`` writes the uncalibrated candidate, warmup included, into
+    ``directory``. Returns the Platt calibration fitted on the gateway's video scores and
+    the video-level threshold on the uncalibrated scale (the exporters re-express it).
     """
     videos = discover(data)
+    if not videos:
+        log.warning("no labelled videos to calibrate on; identity calibration, threshold 0.5")
+        return IDENTITY, 0.5
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
         write_version(Path(scratch) / "1")
-        labels, scores = evaluate_version(
-            Path(scratch) / "1", videos, frames_per_video
-        ).video_arrays()
+        evaluation = evaluate_version(Path(scratch) / "1", videos, frames_per_video)
+    labels, scores = evaluation.video_arrays()
     threshold = roc.best_threshold(labels, scores)
-    log.info("calibrated threshold %.4f on %d videos", threshold, len(videos))
-    return threshold
+    calibration = fit_video_calibration(evaluation.videos)
+    log.info(
+        "calibrated on %d videos: threshold %.4f (uncalibrated), a=%.4f b=%.4f",
+        len(videos),
+        threshold,
+        calibration.a,
+        calibration.b,
+    )
+    return calibration, threshold
 
 
 def evaluate_to_report(

@@ -1,12 +1,15 @@
 """Export a Keras frame classifier as a whole-frame SavedModel that honours the wire contract.
 
 The exported ``serving_default`` signature takes raw ``uint8`` RGB frames of any size
-and does all preprocessing in the graph. The pieces every kind of export shares (the frames
-input, the guarded classifier call, ``model_info``) live here too; face-aware and sequence
-exports (:mod:`model_export.face_export`, :mod:`model_export.sequence_export`) build on
-them. Export goes through ``keras.export.ExportArchive`` because TF Serving restores
-versions through a TF1 session (``tf.compat.v1.saved_model.loader.load``), and only the
-Keras export path produces variables that session restore can find.
+and does all preprocessing in the graph; a version's calibration
+(:mod:`model_export.calibration`) is applied in the graph to every probability it returns,
+and its threshold is shipped on that calibrated scale. The pieces every kind of export
+shares (the frames input, the guarded classifier call, ``model_info``) live here too;
+face-aware and sequence exports (:mod:`model_export.face_export`,
+:mod:`model_export.sequence_export`) build on them. Export goes through
+``keras.export.ExportArchive`` because TF Serving restores versions through a TF1 session
+(``tf.compat.v1.saved_model.loader.load``), and only the Keras export path produces
+variables that session restore can find.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import tensorflow as tf
 
 import contract
 from model_export import warmup
+from model_export.calibration import EPS, IDENTITY, Calibration
 from model_export.preprocess import preprocess_frames
 from model_export.publish import Gate, publish_archive, version_info
 
@@ -32,14 +36,27 @@ def frames_spec() -> tf.TensorSpec:
     return tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FRAMES_INPUT)
 
 
+def calibrate_in_graph(p: tf.Tensor, calibration: Calibration) -> tf.Tensor:
+    """``sigmoid(a * logit(p) + b)`` in the graph; the identity adds no op."""
+    if calibration.is_identity:
+        return p
+    q = tf.clip_by_value(p, EPS, 1.0 - EPS)
+    z = float(calibration.a) * (tf.math.log(q) - tf.math.log1p(-q)) + float(calibration.b)
+    return tf.math.sigmoid(z)
+
+
 def classify_images(
-    model: keras.Model, images: tf.Tensor, input_size: tuple[int, int]
+    model: keras.Model,
+    images: tf.Tensor,
+    input_size: tuple[int, int],
+    calibration: Calibration = IDENTITY,
 ) -> tf.Tensor:
-    """Fake probability ``[K]`` of uint8 images ``[K, H, W, 3]``; empty in, empty out."""
+    """Calibrated fake probability ``[K]`` of uint8 images ``[K, H, W, 3]``; empty in, empty out."""
 
     def run() -> tf.Tensor:
         x = preprocess_frames(images, input_size)
-        return tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
+        p = tf.cast(tf.reshape(model(x, training=False), [-1]), tf.float32)
+        return calibrate_in_graph(p, calibration)
 
     # Some CPU kernels reject empty batches; an empty request gets an empty answer.
     return tf.cond(tf.shape(images)[0] > 0, run, lambda: tf.zeros([0], tf.float32))
@@ -96,24 +113,27 @@ def build_archive(
     input_size: tuple[int, int],
     sequence_length: int = 0,
     kind: str = contract.MODEL_KIND_DETECTOR,
+    calibration: Calibration = IDENTITY,
 ) -> keras.export.ExportArchive:
     """Build the export archive of a frame classifier.
 
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
-    probability ``[N]`` or ``[N, 1]``. ``threshold`` becomes a constant of the graph so
-    that clients learn the version's decision threshold from the version itself.
-    ``sequence_length`` is announced in ``model_info`` when the caller adds a sequence head;
-    ``kind`` says there whether the version is a detector or the demo.
+    probability ``[N]`` or ``[N, 1]``; ``calibration`` is applied to it in the graph.
+    ``threshold`` (on the uncalibrated scale) becomes a constant of the graph on the
+    calibrated scale, so that clients learn the version's decision threshold from the
+    version itself. ``sequence_length`` is announced in ``model_info`` when the caller adds
+    a sequence head.
+    ``kind`` says in ``model_info`` whether the version is a detector or the demo.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    threshold_value = float(threshold)
+    threshold_value = calibration.apply_threshold(threshold)
     size = (int(input_size[0]), int(input_size[1]))
 
     @tf.function(input_signature=[frames_spec()])
     def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
         return {
-            contract.FAKE_PROBABILITY: classify_images(model, frames, size),
+            contract.FAKE_PROBABILITY: classify_images(model, frames, size, calibration),
             # Per row, not scalar: TF Serving's batching splits every output on dim 0.
             contract.THRESHOLD: tf.fill([tf.shape(frames)[0]], threshold_value),
         }
@@ -148,11 +168,13 @@ def publish_version(
     version: int | None = None,
     info: Mapping[str, Any] | None = None,
     gate: Gate | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> Path:
     """Export a Keras frame classifier whole-frame and publish it as a version of ``name``.
 
     ``model`` maps float32 frames in ``[0, 1]`` of shape ``[N, *input_size, 3]`` to a fake
-    probability. ``threshold`` is shipped in the graph. With ``version=None`` the next
+    probability. ``calibration`` is applied in the graph and ``threshold`` (uncalibrated
+    scale) is shipped on the calibrated scale. With ``version=None`` the next
     integer version is used; ``gate`` may refuse the version
     (see :func:`model_export.publish.publish_directory`). An ``info`` whose ``kind`` is
     ``"demo"`` marks the version as the demo in ``model_info`` (:func:`model_kind_for`).
@@ -160,12 +182,18 @@ def publish_version(
     """
     return publish_archive(
         lambda: build_archive(
-            model, threshold=threshold, input_size=input_size, kind=model_kind_for(info)
+            model,
+            threshold=threshold,
+            input_size=input_size,
+            kind=model_kind_for(info),
+            calibration=calibration,
         ),
         warmup.warmup_requests(name),
         base_path,
         name,
-        info=version_info(threshold=threshold, input_size=input_size, info=info),
+        info=version_info(
+            threshold=threshold, input_size=input_size, info=info, calibration=calibration
+        ),
         version=version,
         gate=gate,
     )

@@ -3,7 +3,8 @@
 ``serving_default`` takes raw ``uint8`` RGB frames and runs the in-graph MTCNN detector
 (:mod:`model_export.faces`), crops every face with a margin, and classifies the crops. A
 frame's ``fake_probability`` is its most suspicious face (a swap may touch one person among
-several, as in Self-Blended Images' inference); a frame without a detected face is
+several, as in Self-Blended Images' inference); every probability is calibrated in the
+graph (:func:`model_export.export.calibrate_in_graph`); a frame without a detected face is
 classified whole, which keeps tight face-crop clips scorable. ``classify_faces`` scores faces
 a client has cropped itself, through the same preprocessing.
 """
@@ -22,6 +23,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 
 import contract
 from model_export import warmup
+from model_export.calibration import IDENTITY, Calibration
 from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
 from model_export.publish import Gate, publish_archive, version_info, write_version
@@ -66,16 +68,19 @@ def build_face_archive(
     input_size: tuple[int, int],
     faces: FaceConfig = FaceConfig(),
     sequence_length: int = 0,
+    calibration: Calibration = IDENTITY,
 ) -> keras.export.ExportArchive:
     """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures.
 
     With a ``sequence_length`` (the caller adds ``classify_sequence``), ``serving_default``
     also returns the crops it classified, which clients assemble into face tracks.
+    ``calibration`` applies to every face and frame probability; ``threshold`` (uncalibrated
+    scale) is shipped on the calibrated scale.
     """
     if input_size[0] != input_size[1]:
         raise ValueError("face classifiers take square crops")
     size = (int(input_size[0]), int(input_size[1]))
-    threshold_value = float(threshold)
+    threshold_value = calibration.apply_threshold(threshold)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for net in load_nets():
@@ -88,10 +93,12 @@ def build_face_archive(
         valid = tf.range(faces.max_faces)[None, :] < count[:, None]
         index = tf.where(valid)
         face_probability = tf.scatter_nd(
-            index, classify_images(model, tf.gather_nd(crops, index), size), [n, faces.max_faces]
+            index,
+            classify_images(model, tf.gather_nd(crops, index), size, calibration),
+            [n, faces.max_faces],
         )
         best_face = tf.reduce_max(tf.where(valid, face_probability, -1.0), axis=1)
-        whole_frame = classify_images(model, frames, size)
+        whole_frame = classify_images(model, frames, size, calibration)
         extra = {contract.FACE_CROPS: crops} if sequence_length > 0 else {}
         return {
             **extra,
@@ -108,7 +115,7 @@ def build_face_archive(
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)]
     )
     def classify_faces(faces_in: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {contract.FAKE_PROBABILITY: classify_images(model, faces_in, size)}
+        return {contract.FAKE_PROBABILITY: classify_images(model, faces_in, size, calibration)}
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
@@ -141,9 +148,12 @@ def write_face_saved_model(
     threshold: float,
     input_size: tuple[int, int],
     faces: FaceConfig = FaceConfig(),
+    calibration: Calibration = IDENTITY,
 ) -> None:
     """Write a face-aware SavedModel with its warmup records into ``path``."""
-    archive = build_face_archive(model, threshold=threshold, input_size=input_size, faces=faces)
+    archive = build_face_archive(
+        model, threshold=threshold, input_size=input_size, faces=faces, calibration=calibration
+    )
     write_version(archive, path, face_warmup_requests(name, input_size))
 
 
@@ -158,18 +168,30 @@ def publish_face_version(
     version: int | None = None,
     info: Mapping[str, Any] | None = None,
     gate: Gate | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> Path:
     """Export a face classifier face-aware and publish it atomically as a version of ``name``.
 
+    ``calibration`` is applied in the graph (``threshold`` is on the uncalibrated scale);
     ``gate`` is passed to :func:`model_export.publish.publish_directory`.
     """
     return publish_archive(
-        lambda: build_face_archive(model, threshold=threshold, input_size=input_size, faces=faces),
+        lambda: build_face_archive(
+            model,
+            threshold=threshold,
+            input_size=input_size,
+            faces=faces,
+            calibration=calibration,
+        ),
         face_warmup_requests(name, input_size),
         base_path,
         name,
         info=version_info(
-            threshold=threshold, input_size=input_size, faces=faces.as_dict(), info=info
+            threshold=threshold,
+            input_size=input_size,
+            faces=faces.as_dict(),
+            info=info,
+            calibration=calibration,
         ),
         version=version,
         gate=gate,

@@ -21,8 +21,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from model_export.calibration import IDENTITY
 from model_export.datasets import discover
-from model_export.evaluate import calibrate_threshold
+from model_export.evaluate import calibrate_version
 from model_export.face_export import FaceConfig, publish_face_version, write_face_saved_model
 from model_export.gate import auc_gate
 
@@ -201,15 +202,17 @@ def import_mesonet(
 ) -> tuple[Path, float]:
     """Publish published MesoNet weights face-aware as the next version under ``output``.
 
-    With ``calibrate_data`` the threshold is calibrated there (video level) instead of
-    ``threshold``; with ``gate_data`` the version must not score below the serving one.
-    Returns the version directory and the threshold it ships.
+    With ``calibrate_data`` the probabilities are Platt-scaled and the threshold chosen there
+    (video level, see :func:`model_export.evaluate.calibrate_version`) instead of the
+    identity and ``threshold``; with ``gate_data`` the version must not score below the
+    serving one. Returns the version directory and the threshold it ships (calibrated scale).
     """
     model = fake_probability_model(load_mesonet(weights, arch))
     faces = FaceConfig(margin=margin)
     name = output.name
+    calibration = IDENTITY
     if calibrate_data:
-        threshold = calibrate_threshold(
+        calibration, threshold = calibrate_version(
             lambda path: write_face_saved_model(
                 model, path, name=name, threshold=0.5, input_size=MESONET_INPUT_SIZE, faces=faces
             ),
@@ -225,6 +228,7 @@ def import_mesonet(
         input_size=MESONET_INPUT_SIZE,
         faces=faces,
         version=version,
+        calibration=calibration,
         info={
             "kind": "mesonet",
             "arch": arch,
@@ -233,4 +237,4 @@ def import_mesonet(
         },
         gate=gate,
     )
-    return path, threshold
+    return path, calibration.apply_threshold(threshold)

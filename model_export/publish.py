@@ -28,6 +28,7 @@ from tensorflow_serving.apis import predict_pb2
 
 import contract
 from model_export import warmup
+from model_export.calibration import IDENTITY, Calibration
 from model_export.savedmodel import load_version
 
 log = logging.getLogger(__name__)
@@ -164,15 +165,19 @@ def version_info(
     faces: Mapping[str, Any] | None = None,
     sequence: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> dict[str, Any]:
     """The export info of a version, for every kind of export.
 
-    ``faces`` (the face settings shipped in the graph) makes the version face-aware,
-    ``sequence`` describes a sequence head; ``info`` (what trained it, how it measured) is
-    merged last.
+    ``threshold`` is on the uncalibrated scale, as chosen; the info records the threshold
+    the graph ships (on the calibrated scale) and ``calibration``'s parameters, the
+    identity's when nothing was fitted. ``faces`` (the face settings shipped in the graph)
+    makes the version face-aware, ``sequence`` describes a sequence head; ``info`` (what
+    trained it, how it measured) is merged last.
     """
     meta: dict[str, Any] = {
-        "threshold": float(threshold),
+        "threshold": calibration.apply_threshold(threshold),
+        "calibration": {**calibration.as_dict(), "threshold_uncalibrated": float(threshold)},
         "input_size": [int(input_size[0]), int(input_size[1])],
         "face_aware": faces is not None,
     }

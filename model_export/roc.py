@@ -1,11 +1,13 @@
 """Scores against labels in plain numpy (label 1 = fake): ROC curve and AUC, log-loss, the
-calibrated threshold, and accuracy, precision, recall and F1 at a threshold.
+calibrated threshold, accuracy, precision, recall and F1 at a threshold, and bootstrap
+confidence intervals of any of them.
 
 These are offline evaluation figures of a detector, not the service's Prometheus metrics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -120,3 +122,55 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> 
         tn=tn,
         fn=fn,
     )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a bootstrap confidence interval."""
+
+    point: float
+    low: float
+    high: float
+    #: Resamples the interval is made of (those where the metric was defined).
+    resamples: int
+    level: float = 0.95
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def bootstrap_ci(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
+    """Percentile bootstrap interval of ``metric(labels, scores)``, resampling samples.
+
+    Each resample draws ``len(labels)`` samples with replacement (seeded, so the interval
+    repeats); resamples where the metric is undefined (an AUC of one class) are dropped
+    and the count kept says how many remained. Samples here are videos: resampling them,
+    not frames, respects that the frames of one video are not independent.
+    """
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    point = float(metric(y, s))
+    n = len(y)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, level)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        index = rng.integers(0, n, n)
+        value = metric(y[index], s[index])
+        if np.isfinite(value):
+            values.append(value)
+    if not values:
+        return Interval(point, float("nan"), float("nan"), 0, level)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return Interval(point, float(low), float(high), len(values), level)

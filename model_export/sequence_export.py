@@ -7,7 +7,9 @@ Exported signatures:
   frames with ``--whole-frames``);
 * ``classify_sequence`` (:data:`SEQUENCE_SIGNATURE`): ``faces`` uint8 ``[B, T, H, W, 3]``, ``B``
   sequences of ``T`` face crops in time order, returns ``fake_probability`` ``[B]`` from the
-  GRU and ``threshold`` ``[B]``, the GRU's own threshold calibrated on validation videos;
+  GRU and ``threshold`` ``[B]``, the GRU's own threshold calibrated on validation videos (the
+  Platt calibration of the CNN branch applies to ``serving_default`` and ``classify_faces``
+  only; the GRU's score is not rescaled);
 * ``model_info`` announces the window length (``sequence_length``), and the face-aware
   ``serving_default`` also returns ``face_crops``: the gateway builds each face track's
   windows (:func:`contract.sequence_windows`, as :func:`model_export.sequence.sequences_of`
@@ -35,6 +37,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
 import contract
+from model_export.calibration import IDENTITY, Calibration
 from model_export.export import build_archive
 from model_export.face_export import FaceConfig, build_face_archive, face_warmup_requests
 from model_export.publish import Gate, publish_archive, version_info
@@ -60,8 +63,12 @@ def build_sequence_archive(
     *,
     input_size: tuple[int, int],
     faces: FaceConfig | None,
+    calibration: Calibration = IDENTITY,
 ) -> keras.export.ExportArchive:
-    """The contract's signatures from the CNN branch plus ``classify_sequence`` from the GRU."""
+    """The contract's signatures from the CNN branch plus ``classify_sequence`` from the GRU.
+
+    ``calibration`` applies to the CNN branch's probabilities and frame threshold.
+    """
     size = (int(input_size[0]), int(input_size[1]))
     length = int(result.sequence_length)
     if faces is not None:
@@ -71,10 +78,15 @@ def build_sequence_archive(
             input_size=size,
             faces=faces,
             sequence_length=length,
+            calibration=calibration,
         )
     else:
         archive = build_archive(
-            result.model, threshold=result.threshold, input_size=size, sequence_length=length
+            result.model,
+            threshold=result.threshold,
+            input_size=size,
+            sequence_length=length,
+            calibration=calibration,
         )
     sequence_model = result.sequence_model
     archive.track(sequence_model)
@@ -135,15 +147,20 @@ def publish_sequence_version(
     version: int | None = None,
     info: Mapping[str, Any] | None = None,
     gate: Gate | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> Path:
     """Export a trained CNN+GRU and publish it atomically as a version of ``name``.
+
+    ``calibration`` applies to the CNN branch (``serving_default``, ``classify_faces``).
 
     Publishing loads the version through a TF1 session and replays every warmup record,
     ``classify_sequence``'s included (:func:`model_export.publish.verify_version`).
     """
     size = (int(input_size[0]), int(input_size[1]))
     return publish_archive(
-        lambda: build_sequence_archive(result, input_size=size, faces=faces),
+        lambda: build_sequence_archive(
+            result, input_size=size, faces=faces, calibration=calibration
+        ),
         sequence_version_warmup(result, name=name, input_size=size, face_aware=faces is not None),
         base_path,
         name,
@@ -153,6 +170,7 @@ def publish_sequence_version(
             faces=faces.as_dict() if faces is not None else None,
             sequence=result.sequence_info(),
             info=info,
+            calibration=calibration,
         ),
         version=version,
         gate=gate,

@@ -1,8 +1,10 @@
 """One training run, from labelled videos to a published version.
 
 Ingest (:mod:`model_export.datasets`), split by group, face crops from the cache or whole
-frames, optional tuning and cross-validation, training, calibration on validation, test,
-gate and publish. ``python -m model_export train`` and ``demo`` both run :func:`run`.
+frames, optional tuning and cross-validation, training, calibration on validation (the
+decision threshold, and Platt scaling of the probabilities fitted on the validation clips'
+aggregated scores, both shipped in the graph), test, gate and publish.
+``python -m model_export train`` and ``demo`` both run :func:`run`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
 from model_export.augment import add_self_blended
+from model_export.calibration import Calibration, fit_clip_calibration
 from model_export.datasets import LabelledVideo, discover, split_by_group
 from model_export.export import publish_version
 from model_export.face_cache import extract_faces, read_shard
@@ -110,6 +114,14 @@ def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: floa
     return roc.binary_metrics(labels, video, threshold)
 
 
+def validation_calibration(model: keras.Model, val: FrameSet, config: TrainConfig) -> Calibration:
+    """Platt scaling fitted on the validation clips' scores, aggregated as the gateway does."""
+    scores = predict_frames(model, val.frames, config)
+    ids = np.unique(val.clip_ids)
+    labels = np.array([val.clip_labels[int(i)] for i in ids])
+    return fit_clip_calibration(labels, [scores[val.clip_ids == i] for i in ids])
+
+
 def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
     """Train the configured architecture (a frame classifier or the CNN+GRU)."""
     if config.train.arch == SEQUENCE_ARCH:
@@ -181,6 +193,7 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         report["tuning"] = tuned.as_dict()
         config = replace(config, train=tuned.config)
     result = fit(train, val, config)
+    calibration = validation_calibration(result.model, val, config.train)
     report["validation"] = {
         "frame": result.frame_metrics.as_dict(),
         "video": result.video_metrics.as_dict(),
@@ -214,12 +227,13 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         **report,
     }
     common = dict(
-        threshold=result.threshold, input_size=config.train.input_size, info=info, gate=gate
-    )
+        threshold=result.threshold, input_size=config.train.input_size, info=info, gate=gate,
+        calibration=calibration,
+    )  # fmt: skip
     if isinstance(result, SequenceResult):
         path = publish_sequence_version(
             result, config.output.parent, config.output.name, faces=config.faces,
-            input_size=config.train.input_size, info=info, gate=gate,
+            input_size=config.train.input_size, info=info, gate=gate, calibration=calibration,
         )  # fmt: skip
     elif config.faces is not None:
         path = publish_face_version(
@@ -227,7 +241,11 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         )
     else:
         path = publish_version(result.model, config.output.parent, config.output.name, **common)
-    report["threshold"] = result.threshold
+    # After publishing: the version's info records the calibration itself (version_info).
+    report["calibration"] = calibration.as_dict()
+    # The threshold the version ships, on the calibrated scale.
+    report["threshold"] = calibration.apply_threshold(result.threshold)
+    report["threshold_uncalibrated"] = result.threshold
     return path, report
 
 
@@ -241,6 +259,14 @@ def summary_lines(report: dict) -> list[str]:
                 f"{part} videos: n={m['count']} accuracy {m['accuracy']:.3f} "
                 f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
             )
+    if "calibration" in report:
+        c = report["calibration"]
+        lines.append(
+            f"calibration (validation videos): a={c['a']:.3f} b={c['b']:.3f}, video log-loss "
+            f"{c['log_loss_before']:.3f} -> {c['log_loss_after']:.3f}"
+            if c["fitted_on_videos"]
+            else "calibration: identity (no validation videos)"
+        )
     if "tuning" in report:
         tuning = report["tuning"]
         lines.append(

@@ -1,0 +1,220 @@
+"""Platt calibration: the fit, and calibrated scores served from inside the exported graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import contract
+from contract.aggregation import Face, FrameResult
+from model_export import roc
+from model_export.calibration import (
+    IDENTITY,
+    Calibration,
+    fit_calibration,
+    fit_clip_calibration,
+    fit_platt,
+    logit,
+    sigmoid,
+)
+from model_export.datasets import discover
+from model_export.evaluate import VideoResult, evaluate_version, rescore, video_scorer
+from model_export.export import publish_version
+from model_export.face_export import write_face_saved_model
+from model_export.publish import INFO_RELATIVE_PATH
+from model_export.savedmodel import load_version
+from tests.tiny_model import TINY_INPUT_SIZE, tiny_cnn
+
+from .helpers import face_clip, solid_clip
+
+
+def _synthetic(a: float, b: float, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Scores whose true fake probability is ``sigmoid(a * logit(score) + b)``."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 2.0, n)
+    labels = rng.random(n) < sigmoid(a * z + b)
+    return labels.astype(int), sigmoid(z)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.5, -0.4), (2.0, 0.8), (1.0, 0.0)])
+def test_fit_platt_recovers_known_parameters(a: float, b: float) -> None:
+    labels, scores = _synthetic(a, b, 40_000)
+    fitted = fit_platt(labels, scores)
+    assert fitted.a == pytest.approx(a, abs=0.05)
+    assert fitted.b == pytest.approx(b, abs=0.05)
+
+
+def test_fit_calibration_recovers_parameters_and_never_worsens_log_loss() -> None:
+    labels, scores = _synthetic(0.4, -0.6, 20_000, seed=1)
+    fitted = fit_calibration(labels, lambda c: c.apply(scores))
+    assert fitted.a == pytest.approx(0.4, abs=0.05)
+    assert fitted.b == pytest.approx(-0.6, abs=0.05)
+    assert fitted.log_loss_after < fitted.log_loss_before
+    assert roc.log_loss(labels, fitted.apply(scores)) == pytest.approx(fitted.log_loss_after)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_clip_calibration_not_worse_than_identity_on_its_fit_set(seed: int) -> None:
+    # Small, overconfident sets, as validation splits are: frame scores near 0 and 1.
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 24)
+    clips = [
+        np.clip(rng.normal(0.5 + 0.3 * (2 * y - 1) * rng.choice([1, -1], p=[0.7, 0.3]), 0.3, 8),
+                0.001, 0.999)
+        for y in labels
+    ]  # fmt: skip
+    fitted = fit_clip_calibration(labels, clips)
+    assert fitted.a > 0
+    assert fitted.log_loss_after <= fitted.log_loss_before + 1e-12
+
+
+def test_wrong_way_round_scores_keep_the_map_increasing() -> None:
+    fitted = fit_platt(np.array([1, 1, 0, 0]), np.array([0.1, 0.2, 0.8, 0.9]))
+    assert 0 < fitted.a < 0.01
+    p = np.linspace(0.01, 0.99, 50)
+    assert np.all(np.diff(fitted.apply(p)) > 0)
+
+
+def test_separable_fit_stays_finite_and_not_worse() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.3, 0.35, 0.4, 0.6, 0.65, 0.7])
+    platt = fit_platt(labels, scores)
+    assert np.isfinite(platt.a) and np.isfinite(platt.b) and platt.a < 10
+    fitted = fit_calibration(labels, lambda c: c.apply(scores))
+    # More confident than the identity, but bounded by the prior.
+    assert 1.0 < fitted.a < 20
+    assert fitted.log_loss_after < fitted.log_loss_before
+
+
+def test_threshold_is_re_expressed_with_the_same_decisions() -> None:
+    calibration = Calibration(a=0.7, b=-1.2)
+    p = np.random.default_rng(0).random(1000)
+    t = 0.37
+    assert np.array_equal(p >= t, calibration.apply(p) >= calibration.apply_threshold(t))
+    assert IDENTITY.apply_threshold(t) == t
+    assert Calibration.from_dict(calibration.as_dict()) == Calibration(a=0.7, b=-1.2)
+    with pytest.raises(ValueError):
+        Calibration(a=0.0)
+
+
+def test_served_probability_is_calibrated_in_the_graph(tmp_path: Path, frames: np.ndarray) -> None:
+    model = tiny_cnn(TINY_INPUT_SIZE, seed=4)
+    calibration = Calibration(a=1.7, b=-0.9, videos=10)
+    threshold = 0.42
+    plain = publish_version(model, tmp_path, "p", threshold=threshold, input_size=TINY_INPUT_SIZE)
+    calibrated = publish_version(
+        model, tmp_path, "c", threshold=threshold, input_size=TINY_INPUT_SIZE,
+        calibration=calibration,
+    )  # fmt: skip
+    with load_version(plain) as loaded:
+        raw = loaded.run({contract.FRAMES_INPUT: frames})
+    with load_version(calibrated) as loaded:
+        served = loaded.run({contract.FRAMES_INPUT: frames})
+        info = loaded.run({contract.FRAMES_INPUT: frames[:1]}, contract.MODEL_INFO_SIGNATURE)
+    p = raw[contract.FAKE_PROBABILITY].astype(np.float64)
+    q = served[contract.FAKE_PROBABILITY]
+    expected = sigmoid(1.7 * logit(p) - 0.9)
+    np.testing.assert_allclose(q, expected, atol=1e-5)
+    assert np.max(np.abs(q - p)) > 0.01
+    shipped = calibration.apply_threshold(threshold)
+    np.testing.assert_allclose(served[contract.THRESHOLD], shipped, atol=1e-6)
+    np.testing.assert_allclose(info[contract.THRESHOLD], shipped, atol=1e-6)
+    # The same frames are called fake before and after.
+    assert np.array_equal(p >= threshold, q >= served[contract.THRESHOLD])
+    meta = json.loads((calibrated / INFO_RELATIVE_PATH).read_text())
+    assert meta["threshold"] == pytest.approx(shipped)
+    assert meta["calibration"]["a"] == 1.7 and meta["calibration"]["b"] == -0.9
+    assert meta["calibration"]["threshold_uncalibrated"] == threshold
+    plain_meta = json.loads((plain / INFO_RELATIVE_PATH).read_text())
+    assert plain_meta["calibration"]["identity"] is True
+    assert plain_meta["threshold"] == threshold
+
+
+def test_face_probabilities_are_calibrated_in_the_graph(tmp_path: Path) -> None:
+    model = tiny_cnn((48, 48), seed=2)
+    calibration = Calibration(a=0.6, b=0.5)
+    clip = face_clip(tmp_path / "face.mp4", frames=2)
+    from model_export.video_io import sample_frames
+
+    frames = sample_frames(clip, 2)
+    crops = np.random.default_rng(3).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    outputs = []
+    for name, cal in (("plain", IDENTITY), ("cal", calibration)):
+        write_face_saved_model(
+            model, tmp_path / name, name=name, threshold=0.5, input_size=(48, 48),
+            calibration=cal,
+        )  # fmt: skip
+        with load_version(tmp_path / name) as loaded:
+            served = loaded.run({contract.FRAMES_INPUT: frames})
+            faces = loaded.run({contract.FACES_INPUT: crops}, contract.FACES_SIGNATURE)
+        outputs.append((served, faces))
+    (raw, raw_faces), (cal, cal_faces) = outputs
+    assert int(raw[contract.FACE_COUNT].min()) >= 1
+    for key in (contract.FAKE_PROBABILITY, contract.FACE_FAKE_PROBABILITY):
+        valid = raw[key] > 0  # padding slots stay 0 in both
+        np.testing.assert_allclose(
+            cal[key][valid], calibration.apply(raw[key][valid].astype(np.float64)), atol=1e-5
+        )
+    np.testing.assert_allclose(
+        cal_faces[contract.FAKE_PROBABILITY],
+        calibration.apply(raw_faces[contract.FAKE_PROBABILITY].astype(np.float64)),
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(cal[contract.THRESHOLD], calibration.apply_threshold(0.5), atol=1e-6)
+
+
+def test_rescore_gives_the_calibrated_versions_video_score(tmp_path: Path) -> None:
+    """The offline recomputation used by calibration and LOSO equals what the graph serves."""
+    root = tmp_path / "data"
+    for i, level in enumerate((20, 90, 130)):
+        solid_clip(root / f"real/r{i}.mp4", level, frames=6)
+    for i, level in enumerate((110, 200, 240)):
+        solid_clip(root / f"fake/f{i}.mp4", level, frames=6)
+    videos = discover([root])
+    model = tiny_cnn(TINY_INPUT_SIZE, seed=1)
+    calibration = Calibration(a=2.5, b=0.3)
+    plain = publish_version(model, tmp_path / "m", "p", threshold=0.5, input_size=TINY_INPUT_SIZE)
+    cal = publish_version(
+        model, tmp_path / "m", "c", threshold=0.5, input_size=TINY_INPUT_SIZE,
+        calibration=calibration,
+    )  # fmt: skip
+    before = evaluate_version(plain, videos, frames_per_video=6)
+    after = evaluate_version(cal, videos, frames_per_video=6)
+    for b, a in zip(before.videos, after.videos, strict=True):
+        verdict = rescore(
+            b.frames, face_aware=b.face_aware, calibration=calibration,
+            threshold=calibration.apply_threshold(0.5),
+        )  # fmt: skip
+        assert verdict.score == pytest.approx(a.score, abs=1e-5)
+        assert verdict.verdict == a.verdict
+
+
+def _face_video(rng: np.random.Generator, label: int, with_faces: float) -> VideoResult:
+    frames = []
+    for k in range(32):
+        faces = []
+        if rng.random() < with_faces:
+            for j, box in enumerate(
+                ([0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.9, 0.9])[: rng.integers(1, 3)]
+            ):
+                score = float(np.clip(rng.normal(0.35 + 0.3 * label, 0.25), 0.001, 0.999))
+                faces.append(Face(box=box, detection_score=0.9 + 0.05 * j, score=score, slot=j))
+        score = max((f.score for f in faces), default=float(rng.random()))
+        frames.append(FrameResult(t_s=float(k), score=score, faces=faces))
+    return VideoResult(Path("v.mp4"), label, "g", 0.0, np.zeros(32), 1.0, frames=frames,
+                       face_aware=True, source="s")  # fmt: skip
+
+
+def test_fast_video_scorer_matches_rescore() -> None:
+    rng = np.random.default_rng(5)
+    videos = [_face_video(rng, i % 2, 0.9 if i % 5 else 0.1) for i in range(20)]
+    scorer = video_scorer(videos)
+    for calibration in (IDENTITY, Calibration(a=3.0, b=-1.0), Calibration(a=0.2, b=0.4)):
+        expected = [
+            rescore(v.frames, face_aware=True, calibration=calibration, threshold=0.5).score
+            for v in videos
+        ]
+        np.testing.assert_allclose(scorer(calibration), expected, atol=1e-12)

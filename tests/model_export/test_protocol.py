@@ -1,0 +1,184 @@
+"""Leave-one-source-out evaluation: bootstrap intervals, folds, manipulation kinds, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_export import roc
+from model_export.cli import main
+from model_export.datasets import discover
+from model_export.export import publish_version
+from model_export.manipulations import (
+    FACE_SWAP,
+    REAL,
+    REENACTMENT,
+    RULES,
+    TALKING_HEAD,
+    UNSPECIFIED,
+    manipulation_kind,
+)
+from model_export.protocol import loso_folds, metrics_with_ci
+from model_export.publish import INFO_RELATIVE_PATH as INFO
+
+from .helpers import solid_clip
+from .test_evaluate_gate import brightness_model
+
+
+def test_bootstrap_interval_contains_the_point_and_repeats() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 60)
+    scores = np.clip(0.5 + 0.25 * (labels - 0.5) + rng.normal(0, 0.2, 60), 0, 1)
+    for metric in (roc.roc_auc, roc.log_loss):
+        ci = roc.bootstrap_ci(labels, scores, metric, resamples=500, seed=3)
+        assert ci.low <= ci.point <= ci.high
+        assert ci.point == metric(labels, scores)
+        assert ci.resamples == 500
+        assert roc.bootstrap_ci(labels, scores, metric, resamples=500, seed=3) == ci
+        assert roc.bootstrap_ci(labels, scores, metric, resamples=500, seed=4) != ci
+
+
+def test_known_auc_on_synthetic_labels() -> None:
+    # Normal scores with unit variance, means 0 and d: AUC = Phi(d / sqrt(2)); d = 1 -> 0.760.
+    rng = np.random.default_rng(1)
+    n = 4000
+    labels = np.r_[np.zeros(n), np.ones(n)].astype(int)
+    scores = np.r_[rng.normal(0, 1, n), rng.normal(1, 1, n)]
+    ci = roc.bootstrap_ci(labels, scores, roc.roc_auc, resamples=300, seed=0)
+    assert ci.low < 0.7602 < ci.high
+    assert ci.high - ci.low < 0.04
+    # Exact case: 3 of 4 real/fake pairs ranked correctly.
+    assert roc.roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.5, 0.9])) == 0.75
+
+
+def test_bootstrap_drops_resamples_without_both_classes() -> None:
+    ci = roc.bootstrap_ci(np.array([0, 1]), np.array([0.2, 0.8]), roc.roc_auc, resamples=200)
+    assert ci.point == 1.0
+    assert 0 < ci.resamples < 200
+
+
+def test_a_source_is_never_in_its_own_fit_set() -> None:
+    sources = ["b", "a", "c", "a", "b", "b"]
+    folds = loso_folds(sources)
+    assert [f.source for f in folds] == ["a", "b", "c"]
+    held = []
+    for fold in folds:
+        assert all(sources[i] == fold.source for i in fold.held_out)
+        assert all(sources[i] != fold.source for i in fold.fit)
+        assert sorted(fold.fit + fold.held_out) == list(range(len(sources)))
+        held += fold.held_out
+    # Every video is held out exactly once.
+    assert sorted(held) == list(range(len(sources)))
+
+
+def test_manipulation_kinds_of_the_shared_sources() -> None:
+    assert manipulation_kind("ffpp-c23_icpr2020dfdc", "ffpp_Deepfakes_519_515.mp4", 1) == FACE_SWAP
+    assert (
+        manipulation_kind("ffpp-c23_icpr2020dfdc", "ffpp_Face2Face_750_743.mp4", 1) == REENACTMENT
+    )
+    assert (
+        manipulation_kind("ffpp-c23_icpr2020dfdc", "ffpp_NeuralTextures_004_982.mp4", 1)
+        == REENACTMENT
+    )
+    assert manipulation_kind("dfdc-facecrops_jphdotam", "abhggqdift_0_0.mp4", 1) == FACE_SWAP
+    assert manipulation_kind("sadtalker-generated", "sadtalker_still1.mp4", 1) == TALKING_HEAD
+    assert manipulation_kind("lrnet-demo", "lrnet_dfo_fake.mp4", 1) == FACE_SWAP
+    assert manipulation_kind("lrnet-demo", "lrnet_ffpp_000_003.mp4", 1) == UNSPECIFIED
+    assert manipulation_kind("lrnet-demo", "lrnet_ff_fake.mp4", 1) == UNSPECIFIED
+    # A REAL clip is real whatever its folder; an unknown folder's fakes are unspecified.
+    assert manipulation_kind("sadtalker-generated", "x.mp4", 0) == REAL
+    assert manipulation_kind("somewhere-else", "x.mp4", 1) == UNSPECIFIED
+    assert len({(r.source, r.pattern) for r in RULES}) == len(RULES)
+
+
+def test_every_shared_fake_has_a_stated_kind(shared_data: Path) -> None:
+    videos = discover([shared_data])
+    assert len({v.source for v in videos}) == 8
+    kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
+    unspecified = [v.path.name for v, k in zip(videos, kinds, strict=True) if k == UNSPECIFIED]
+    assert sorted(unspecified) == ["lrnet_ff_fake.mp4", "lrnet_ffpp_000_003.mp4"]
+
+
+def test_metrics_with_ci_counts_and_accuracy() -> None:
+    labels = np.array([0, 0, 1, 1])
+    report = metrics_with_ci(labels, np.array([0.1, 0.7, 0.6, 0.9]), 0.5, resamples=100)
+    assert (report["videos"], report["fake"], report["real"]) == (4, 2, 2)
+    assert report["accuracy"]["point"] == 0.75
+    assert report["roc_auc"]["point"] == 0.75
+
+
+def _source(root: Path, name: str, real_levels: list[int], fake_levels: list[int]) -> None:
+    rows = []
+    for kind, levels in (("REAL", real_levels), ("FAKE", fake_levels)):
+        for i, level in enumerate(levels):
+            file = f"{name}_{kind.lower()}{i}.mp4"
+            solid_clip(root / name / file, level)
+            rows.append({"file": file, "label": kind})
+    with (root / name / "labels.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "data"
+    _source(root, "alpha", [20, 60], [170, 210])
+    _source(root, "beta", [40, 100], [150, 230])
+    _source(root, "gamma", [30], [])  # one label only, as some shared folders
+    videos = discover([root])
+    assert sorted({v.source for v in videos}) == ["alpha", "beta", "gamma"]
+    version = publish_version(brightness_model(1.0), tmp_path / "m", "d", threshold=0.5,
+                              input_size=(8, 8))  # fmt: skip
+    out = tmp_path / "report"
+    code = main([
+        "evaluate", "--protocol", "leave-one-source-out", "--model", str(version),
+        "--data", str(root), "--frames", "3", "--output", str(out), "--bootstrap", "200",
+    ])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "leave-one-source-out: 9 videos (4 FAKE / 5 REAL) from 3 sources" in printed
+    report = json.loads((out / "loso.json").read_text())
+    assert report["sources"] == 3 and report["videos"] == 9
+    assert report["loso"]["roc_auc"]["point"] == 1.0
+    assert report["as_shipped"]["roc_auc"]["point"] == 1.0
+    assert {f["source"]: f["fit_videos"] for f in report["folds"]} == {
+        "alpha": 5, "beta": 5, "gamma": 8,
+    }  # fmt: skip
+    kinds = {row["kind"]: row for row in report["kinds"]}
+    assert kinds["real"]["videos"] == 5 and kinds["unspecified"]["videos"] == 4
+    assert kinds["lip_sync"]["videos"] == 0
+    ci = report["loso"]["log_loss"]
+    assert ci["low"] <= ci["point"] <= ci["high"]
+    assert "| kind (LOSO) |" in (out / "loso.md").read_text()
+    with (out / "loso_predictions.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 9
+
+
+@pytest.mark.slow
+def test_train_loso_trains_one_model_per_source_without_it(tmp_path: Path) -> None:
+    from model_export.protocol import loso_report, train_loso
+    from model_export.train import TrainConfig
+    from model_export.training_run import PipelineConfig
+
+    root = tmp_path / "data"
+    _source(root, "alpha", [20, 60], [170, 210])
+    _source(root, "beta", [40, 100], [150, 230])
+    _source(root, "gamma", [30, 80], [190, 220])
+    template = PipelineConfig(
+        data=(), output=tmp_path / "unused", faces=None,
+        train=TrainConfig(input_size=(16, 16), epochs=1, patience=0),
+        frames_per_video=3, val_fraction=0.25, test_fraction=0.0, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    results, loso = train_loso([root], template, tmp_path / "folds", frames_per_video=3)
+    assert len(results) == 12 and sorted({r.source for r in results}) == ["alpha", "beta", "gamma"]
+    for fold in ("alpha", "beta", "gamma"):
+        info = json.loads((tmp_path / "folds" / fold / "model/1" / INFO).read_text())
+        trained_on = {Path(p).name for p in info["data"]}
+        assert fold not in trained_on and len(trained_on) == 2
+    assert [f.fit_videos for f in loso.folds] == [8, 8, 8]
+    report = loso_report(results, None, resamples=50, loso=loso)
+    assert report["as_shipped"] is None and report["loso"]["videos"] == 12
