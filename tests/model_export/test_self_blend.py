@@ -102,7 +102,11 @@ def _frames(reals: int, fakes: int) -> FrameSet:
     ids = np.arange(reals + fakes)
     landmarks = np.repeat(TEMPLATE_LANDMARKS[None], reals + fakes, axis=0)
     return FrameSet(
-        images, labels, ids, {int(i): int(lab) for i, lab in zip(ids, labels)}, landmarks
+        images,
+        labels,
+        ids,
+        {int(i): int(lab) for i, lab in zip(ids, labels, strict=True)},
+        landmarks,
     )
 
 
@@ -116,7 +120,7 @@ def test_dataset_makes_new_pairs_every_epoch() -> None:
         x = np.concatenate([b[0] for b in batches])
         y = np.concatenate([b[1] for b in batches])
         assert x.dtype == np.float32 and x.shape == (6, 32, 32, 3)
-        assert 0.0 <= x.min() and x.max() <= 1.0 + 1e-5  # preprocess_frames resizes
+        assert x.min() >= 0.0 and x.max() <= 1.0 + 1e-5  # preprocess_frames resizes
         assert y.tolist() == [0, 1] * 3  # each real next to its pseudo-fake; no labelled fakes
     first, second = (np.concatenate([b[0] for b in e]) for e in epochs)
     assert not np.allclose(first, second)
@@ -126,7 +130,7 @@ def test_dataset_mixes_labelled_fakes_on_request() -> None:
     frames = _frames(2, 3)
     config = TrainConfig(input_size=(32, 32), batch_size=16, seed=0)
     data, steps = self_blend_dataset(frames, frames.landmarks, config, mix_fakes=True)
-    (x, y), *_ = list(data.as_numpy_iterator())
+    (_, y), *_ = list(data.as_numpy_iterator())
     assert steps == 1 and len(y) == 7 and int(y.sum()) == 5
 
 
