@@ -118,6 +118,7 @@ def train_staged(
             initial_epoch=first,
             epochs=last,
             class_weight=weights,
+            shuffle=False,  # the dataset shuffles itself
             verbose=0,
             callbacks=fit_callbacks(stage_config),
         )
