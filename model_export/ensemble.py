@@ -463,6 +463,8 @@ def build_ensemble(
         videos = discover(calibrate_data)
         if not videos:
             raise ValueError("no labelled videos to fit the ensemble on")
+        if len({v.label for v in videos}) < 2:
+            raise ValueError("fitting an ensemble needs REAL and FAKE videos")
         scores = score_videos(EnsembleGraph(members, combination, threshold, faces), videos,
                               frames_per_video)  # fmt: skip
         combination, threshold, report = fit_combination(scores)
