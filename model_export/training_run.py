@@ -119,6 +119,9 @@ def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: floa
 def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
     """Train the configured architecture (a frame classifier or the CNN+GRU)."""
     if config.train.arch == SEQUENCE_ARCH:
+        if config.self_blend:
+            # Sequences are cut from whole clips: pseudo-fake clips are generated once.
+            train = _with_self_blend(train, config.train.seed)
         return train_cnn_gru(train, val, config.train, config.sequence_length)
     if config.self_blend or config.train.arch in PRETRAINED_ARCHITECTURES:
         return train_staged(
