@@ -72,6 +72,20 @@ answer cannot pass for a kind; 0, any unknown code and a ``model_info`` without 
 Versions without ``model_info`` (exported elsewhere) are served as before: the client
 sends frames at its own size and reads the threshold from ``serving_default``.
 
+Ensembles (several classifiers on the same face crops, one combined score) add to
+``serving_default``, for ``M`` members:
+
+================================  =======  ==========  ===================================
+``member_fake_probability``       float32  [N, F, M]   each member's fake probability per
+                                                       face (0 for padding)
+``member_frame_fake_probability`` float32  [N, M]      each member's frame score (its most
+                                                       suspicious face, or the whole frame)
+================================  =======  ==========  ===================================
+
+``fake_probability``, ``face_fake_probability`` and ``threshold`` are the combined ones;
+``classify_faces`` also returns ``member_fake_probability`` [N, M], and ``model_info``
+returns ``member_names`` (string [N, M]), the members in the order of the last axis.
+
 Sequence models (CNN+GRU) add ``classify_sequence``: ``faces`` uint8 [B, T, H, W, 3],
 one face track of T crops in time order per row, returning ``fake_probability`` [B]
 and ``threshold`` [B]. It is a separate signature because Serving's batching may
@@ -99,6 +113,9 @@ __all__ = [
     "FAKE_PROBABILITY",
     "FRAMES_INPUT",
     "FRAME_MIN_SIDE",
+    "MEMBER_FAKE_PROBABILITY",
+    "MEMBER_FRAME_FAKE_PROBABILITY",
+    "MEMBER_NAMES",
     "MODEL_INFO_SIGNATURE",
     "MODEL_KIND",
     "MODEL_KINDS",
@@ -161,6 +178,14 @@ FACE_SCORES = "face_scores"
 FACE_FAKE_PROBABILITY = "face_fake_probability"
 #: Output (face-aware): number of valid face slots per frame, int32 [N].
 FACE_COUNT = "face_count"
+
+#: Output (ensembles): each member's fake probability per face, float32 [N, F, M]
+#: (``classify_faces``: [N, M]).
+MEMBER_FAKE_PROBABILITY = "member_fake_probability"
+#: Output (ensembles): each member's frame score, float32 [N, M].
+MEMBER_FRAME_FAKE_PROBABILITY = "member_frame_fake_probability"
+#: Output of ``model_info`` (ensembles): the members' names, string [N, M], in output order.
+MEMBER_NAMES = "member_names"
 
 #: Outputs every version has.
 REQUIRED_OUTPUTS = (FAKE_PROBABILITY, THRESHOLD)

@@ -44,7 +44,14 @@ def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
 
 
 def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decode a TensorProto written either with ``tensor_content`` or typed value lists."""
+    """Decode a TensorProto written either with ``tensor_content`` or typed value lists.
+
+    Strings (an ensemble's ``member_names``) become an object array of ``str``.
+    """
+    if proto.dtype == types_pb2.DT_STRING:
+        shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
+        texts = [value.decode("utf-8", "replace") for value in proto.string_val]
+        return np.array(texts, dtype=object).reshape(shape)
     dtype = _NUMPY_BY_DTYPE.get(proto.dtype)
     if dtype is None:
         raise TypeError(f"unsupported tensor dtype {types_pb2.DataType.Name(proto.dtype)}")

@@ -19,7 +19,14 @@ from model_export.paths import model_base_path, model_name
 log = logging.getLogger("model_export")
 
 DEFAULT_DEMO_DATA = Path("var/demo-data")
-TRAIN_ARCHS = ("small_cnn", "meso4", "mesoinception4", "efficientnet_b0", "cnn_gru")
+TRAIN_ARCHS = (
+    "small_cnn",
+    "meso4",
+    "mesoinception4",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+    "cnn_gru",
+)
 
 
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch",
         default="small_cnn",
         choices=TRAIN_ARCHS,
-        help="cnn_gru: per-face CNN + GRU over each video's faces in time order (%(default)s)",
+        help=(
+            "efficientnet_lite0: ImageNet-pretrained, fine-tuned in stages (head, then the last "
+            "blocks at a lower learning rate); cnn_gru: per-face CNN + GRU over each video's "
+            "faces in time order (%(default)s)"
+        ),
     )
     train.add_argument(
         "--sequence-length",
@@ -170,7 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="Keras Tuner random search of N trials (learning rate, dropout, width) first",
     )
-    train.add_argument("--input-size", type=int, default=128, help="square input side")
+    train.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="square input side (default 224 for efficientnet_lite0, else 128)",
+    )
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
@@ -182,7 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--self-blend",
         action="store_true",
-        help="add a self-blended pseudo-fake of every real face",
+        help=(
+            "train on self-blended pseudo-fakes of the real faces, new ones every epoch "
+            "(labelled fakes are left out unless --mix-fakes)"
+        ),
+    )
+    train.add_argument(
+        "--mix-fakes",
+        action="store_true",
+        help="with --self-blend, mix the labelled fakes into the training set",
     )
     train.add_argument(
         "--whole-frames",
@@ -204,6 +228,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish only if video AUC here is not below the serving version's",
     )
     train.add_argument("--seed", type=int, default=0)
+
+    ensemble = commands.add_parser(
+        "ensemble",
+        help="publish several face classifiers as one face-aware version",
+        description=(
+            "Run several classifiers on the same face crops in one graph (one detector, each "
+            "member's own crop size and margin), combine their logits with weights fitted by "
+            "logistic regression on --calibrate-data (equal weights without it), calibrate "
+            "one threshold, and publish the next version with each member's scores as "
+            "extra outputs."
+        ),
+    )
+    ensemble.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help=(
+            "a face-aware version or model directory, meso4:<file.h5>, "
+            "mesoinception4:<file.h5> or keras:<file.keras>; repeat for each member"
+        ),
+    )
+    ensemble.add_argument(
+        "--output", type=Path, required=True, help="model directory to publish into"
+    )
+    ensemble.add_argument(
+        "--margin",
+        type=float,
+        default=0.2,
+        help="face crop margin of arch:weights members (%(default)s)",
+    )
+    ensemble.add_argument(
+        "--calibrate-data",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="labelled videos from sources no member trained on, to fit weights and threshold",
+    )
+    ensemble.add_argument(
+        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+    )
+    ensemble.add_argument("--version", type=int, default=None, help="explicit version number")
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -352,11 +418,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from model_export.train import TrainConfig
     from model_export.training_run import PipelineConfig, run, summary_lines
 
+    size = args.input_size or (224 if args.arch == "efficientnet_lite0" else 128)
     config = PipelineConfig(
         data=tuple(args.data),
         output=args.output,
         train=TrainConfig(
-            input_size=(args.input_size, args.input_size), epochs=args.epochs,
+            input_size=(size, size), epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
             dropout=args.dropout, seed=args.seed, arch=args.arch, augment=args.augment,
             patience=args.patience,
@@ -366,6 +433,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         self_blend=args.self_blend,
+        mix_fakes=args.mix_fakes,
         folds=args.folds,
         cache_dir=args.cache_dir,
         gate_data=tuple(args.gate_data),
@@ -375,6 +443,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     path, report = run(config)
     print(f"published {args.arch} at {path} (threshold {report['threshold']:.4f})")
     _print_lines(summary_lines(report))
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    """Build, fit and publish an ensemble of face classifiers."""
+    from model_export.ensemble import publish_ensemble
+
+    path, info = publish_ensemble(
+        args.member,
+        args.output,
+        margin=args.margin,
+        calibrate_data=args.calibrate_data,
+        frames_per_video=args.frames,
+        version=args.version,
+    )
+    weights = ", ".join(
+        f"{name} {weight:+.3f}"
+        for name, weight in zip(info["member_names"], info["combination"]["weights"], strict=True)
+    )
+    print(f"published ensemble at {path} (threshold {info['threshold']:.4f}; weights {weights})")
     return 0
 
 
@@ -469,6 +557,7 @@ def cmd_default_model(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": cmd_demo,
     "default-model": cmd_default_model,
+    "ensemble": cmd_ensemble,
     "import-mesonet": cmd_import_mesonet,
     "train": cmd_train,
     "evaluate": cmd_evaluate,

@@ -14,7 +14,7 @@ variables that session restore can find.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,14 @@ def add_model_info(
     frame_min_side: int,
     sequence_length: int = 0,
     kind: str = contract.MODEL_KIND_DETECTOR,
+    member_names: Sequence[str] = (),
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind.
 
     ``kind`` (``detector`` or ``demo``) is written as its :data:`contract.MODEL_KIND_CODES`
     code, so that clients can tell a demo from a detector before trusting a verdict.
+    An ensemble also lists its ``member_names`` (string ``[N, M]``), in the order of its
+    per-member outputs.
     """
     if frame_min_side < 0 or sequence_length < 0:
         raise ValueError("frame_min_side and sequence_length must be >= 0")
@@ -91,17 +94,21 @@ def add_model_info(
     side = int(frame_min_side)
     length = int(sequence_length)
     kind_code = contract.model_kind_code(kind)
+    names = [str(name) for name in member_names]
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
         n = tf.shape(frames)[0]
         # Per row: TF Serving's batching splits every output on dim 0.
-        return {
+        outputs = {
             contract.THRESHOLD: tf.fill([n], threshold_value),
             contract.FRAME_MIN_SIDE: tf.fill([n], tf.constant(side, tf.int32)),
             contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
             contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
         }
+        if names:
+            outputs[contract.MEMBER_NAMES] = tf.tile(tf.constant([names]), [n, 1])
+        return outputs
 
     archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)
 

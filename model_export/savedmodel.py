@@ -49,7 +49,8 @@ class LoadedVersion:
             signature = request.model_spec.signature_name or contract.SERVING_SIGNATURE
             inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
             outputs = self.run(inputs, signature)
-            if not all(np.all(np.isfinite(v)) for v in outputs.values()):
+            numeric = [v for v in outputs.values() if np.issubdtype(v.dtype, np.number)]
+            if not all(np.all(np.isfinite(v)) for v in numeric):
                 raise ValueError(f"warmup record {count} produced non-finite outputs")
             count += 1
         return count

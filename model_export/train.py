@@ -50,6 +50,9 @@ class FrameSet:
     labels: np.ndarray
     clip_ids: np.ndarray
     clip_labels: dict[int, int] = field(default_factory=dict)
+    #: Five facial landmarks per image ``[K, 5, 2]`` in crop coordinates (NaN: none), when
+    #: the images are cached face crops.
+    landmarks: np.ndarray | None = None
 
 
 @dataclass

@@ -20,13 +20,14 @@ import tensorflow as tf
 
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
-from model_export.augment import add_self_blended
 from model_export.calibration import Calibration, fit_clip_calibration
 from model_export.datasets import LabelledVideo, discover, split_by_group
 from model_export.export import publish_version
-from model_export.face_cache import extract_faces, read_shard
+from model_export.face_cache import extract_faces, read_landmarks, read_shard
 from model_export.face_export import FaceConfig, publish_face_version
+from model_export.finetune import train_staged
 from model_export.gate import auc_gate
+from model_export.models import PRETRAINED_ARCHITECTURES
 from model_export.preprocess import preprocess_frames
 from model_export.sequence import (
     DEFAULT_SEQUENCE_LENGTH,
@@ -60,7 +61,10 @@ class PipelineConfig:
     frames_per_video: int = DEFAULT_FRAME_COUNT
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    #: Train on self-blended pseudo-fakes of the real faces, generated every epoch.
     self_blend: bool = False
+    #: With ``self_blend``, mix the labelled fakes in too.
+    mix_fakes: bool = False
     folds: int = 0
     cache_dir: Path = Path("var/face-cache")
     gate_data: tuple[Path, ...] = ()
@@ -82,9 +86,12 @@ def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameS
             size=size[0],
             faces=config.faces,
             frames_per_video=config.frames_per_video,
+            landmarks=config.self_blend,
         )
         per_video = [read_shard(s) for s in shards]
+        landmarks = [read_landmarks(s) for s in shards] if config.self_blend else None
     else:
+        landmarks = None
         per_video = [
             tf.cast(tf.round(preprocess_frames(sample_frames(v.path, config.frames_per_video),
                                                size) * 255), tf.uint8).numpy()
@@ -95,16 +102,15 @@ def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameS
         [np.full(len(x), v.label, np.float32) for x, v in zip(per_video, videos, strict=True)]
     )
     ids = np.concatenate([np.full(len(x), i) for i, x in enumerate(per_video)])
-    return FrameSet(images, labels, ids, {i: v.label for i, v in enumerate(videos)})
+    marks = np.concatenate(landmarks) if landmarks else None
+    return FrameSet(images, labels, ids, {i: v.label for i, v in enumerate(videos)}, marks)
 
 
 def _with_self_blend(frames: FrameSet, seed: int) -> FrameSet:
-    images, labels = add_self_blended(frames.frames, frames.labels, seed)
-    extra = len(images) - len(frames.frames)
-    # Pseudo-fakes form clips of their own, numbered after the real ones.
-    ids = np.concatenate([frames.clip_ids, frames.clip_ids[frames.labels == 0] + 10**6])
-    clip_labels = dict(frames.clip_labels) | {int(i): 1 for i in np.unique(ids[-extra:])}
-    return FrameSet(images, labels, ids, clip_labels)
+    """A fixed set with one pseudo-fake per real face (for validation and tuning)."""
+    from model_export.self_blend import self_blended_set
+
+    return self_blended_set(frames, frames.landmarks, seed)
 
 
 def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: float):
@@ -125,7 +131,15 @@ def validation_calibration(model: keras.Model, val: FrameSet, config: TrainConfi
 def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
     """Train the configured architecture (a frame classifier or the CNN+GRU)."""
     if config.train.arch == SEQUENCE_ARCH:
+        if config.self_blend:
+            # Sequences are cut from whole clips: pseudo-fake clips are generated once.
+            train = _with_self_blend(train, config.train.seed)
         return train_cnn_gru(train, val, config.train, config.sequence_length)
+    if config.self_blend or config.train.arch in PRETRAINED_ARCHITECTURES:
+        return train_staged(
+            train, val, config.train, self_blend=config.self_blend,
+            landmarks=train.landmarks, mix_fakes=config.mix_fakes,
+        )  # fmt: skip
     return train_classifier(train, val, config.train)
 
 
@@ -136,8 +150,8 @@ def cross_validate(videos: Sequence[LabelledVideo], config: PipelineConfig) -> l
     for k in range(config.folds):
         train_videos = [v for j, p in enumerate(parts) if j != k for v in p]
         train, val = images_of(train_videos, config), images_of(parts[k], config)
-        if config.self_blend:
-            train = _with_self_blend(train, config.train.seed)
+        if config.self_blend and val.labels.min(initial=1) == val.labels.max(initial=0):
+            val = _with_self_blend(val, config.train.seed + 1)
         result = fit(train, val, config)
         aucs.append(result.video_metrics.roc_auc)
         log.info("fold %d/%d video AUC %.4f", k + 1, config.folds, aucs[-1])
@@ -175,15 +189,15 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         len(test_videos),
     )
     train, val = images_of(train_videos, config), images_of(val_videos, config)
-    if config.self_blend:
-        train = _with_self_blend(train, config.train.seed)
-        if val.labels.min(initial=1) == val.labels.max(initial=0):
-            val = _with_self_blend(val, config.train.seed + 1)
+    # Self-blended training generates its pseudo-fakes per epoch (in fit); validation of
+    # real faces only gets a fixed set of them.
+    if config.self_blend and val.labels.min(initial=1) == val.labels.max(initial=0):
+        val = _with_self_blend(val, config.train.seed + 1)
     if config.tune_trials > 0:
         from model_export.tuning import tune
 
         tuned = tune(
-            train,
+            _with_self_blend(train, config.train.seed) if config.self_blend else train,
             val,
             config.train,
             trials=config.tune_trials,
@@ -218,6 +232,7 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         "arch": config.train.arch,
         "data": [str(p) for p in config.data],
         "self_blend": config.self_blend,
+        "mix_fakes": config.mix_fakes,
         "augment": config.train.augment,
         "hyperparameters": {
             "learning_rate": config.train.learning_rate,
