@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from gateway.auth import load_or_create_key
 from gateway.settings import Settings
 from gateway.tls import ensure_self_signed
+from model_export.paths import model_base_path
 
 from .processes import (
     ManagedProcess,
@@ -29,7 +28,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     die_with_parent()
     settings = Settings()
-    base = Path(os.environ.get("MODEL_BASE_PATH", "models")) / settings.model_name
+    base = model_base_path() / settings.model_name
     logs_dir = settings.var_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     api_key = None
