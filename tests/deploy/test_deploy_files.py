@@ -118,3 +118,13 @@ def test_gateway_runs_without_the_tensorflow_runtime() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_local_secrets_never_enter_a_build_context() -> None:
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    # var/ holds the TLS key, the API key and the key-encryption key.
+    assert {"var", "models", ".venv"} <= ignored
