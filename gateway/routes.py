@@ -76,7 +76,7 @@ from .schemas import (
 )
 from .serving_types import ModelRef, ServedVersion, VersionDescription
 from .timing import StageTimer
-from .upload import receive_upload
+from .upload import UPLOAD_REQUEST_BODY, receive_upload
 
 router = APIRouter()
 
@@ -106,21 +106,7 @@ _DETECT_ERRORS = openapi_responses(
     WebhookSecretMissing,
 )
 
-_UPLOAD_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"video": {"type": "string", "format": "binary"}},
-                    "required": ["video"],
-                }
-            },
-            "video/*": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
+_UPLOAD_DOC = {"requestBody": UPLOAD_REQUEST_BODY}
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"], responses=_ANY_ERRORS)

@@ -38,6 +38,20 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 VIDEO_FIELD = "video"
+#: The request body every upload route documents in OpenAPI: what :func:`receive_upload` reads.
+UPLOAD_REQUEST_BODY: dict[str, object] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {VIDEO_FIELD: {"type": "string", "format": "binary"}},
+                "required": [VIDEO_FIELD],
+            }
+        },
+        "video/*": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
 # Multipart framing around a part besides its headers: boundary, CRLFs.
 _PART_FRAMING = 256
 

@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..logs import request_id_var
 from ..settings import Settings
-from ..upload import UploadLimits, receive_upload
+from ..upload import UPLOAD_REQUEST_BODY, UploadLimits, receive_upload
 from .models import ENDED
 from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
 from .schemas import (
@@ -116,22 +116,7 @@ METADATA_PARAMETER = {
     "[A-Za-z0-9_.-], value up to 64 printable characters.",
     "schema": {"type": "string", "maxLength": MAX_METADATA_VALUE},
 }
-_UPLOAD_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"video": {"type": "string", "format": "binary"}},
-                    "required": ["video"],
-                }
-            },
-            "video/*": {"schema": {"type": "string", "format": "binary"}},
-        },
-    },
-    "parameters": [METADATA_PARAMETER],
-}
+_UPLOAD_DOC = {"requestBody": UPLOAD_REQUEST_BODY, "parameters": [METADATA_PARAMETER]}
 
 
 def parse_prefer(header: str | None) -> dict[str, str]:
