@@ -43,6 +43,9 @@ with it.
 
 A job that fails reports the same codes in its ``error``; two more codes only ever
 appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
+
+Its length is the one table: every error class with its status, code and summary, and the
+handlers that render them; splitting it would split the table.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""HTTP routes. They raise domain errors; ``errors.install_error_handlers`` renders them."""
+"""HTTP routes. They raise domain errors; ``errors.install_error_handlers`` renders them.
+
+Most of its length is the routes' parameter and OpenAPI declarations; the work is in the
+modules they call.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Works unchanged against ``tensorflow/serving`` and the local ``python -m serving
 Readiness comes from here (``GetModelStatus``), not from the web layer. What it returns
 is plain data (:mod:`gateway.serving_types`); gRPC failures become the domain errors of
 :class:`~gateway.errors.UpstreamError`.
+
+It holds every call the gateway makes to Serving and the one retry and deadline loop they
+share.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ file with a size cap and a socket timeout, and verified before anything is publi
 failure publishes nothing from the download, is logged with its reason, and falls back.
 TensorFlow is imported only once a version is to be published, so the command line's
 ``--help`` and the settings stay light.
+
+Resolution, the pinned files, the bounded download and its failure reasons are one decision
+and are kept together.
 """
 
 from __future__ import annotations

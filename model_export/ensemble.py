@@ -19,6 +19,9 @@ videos by logistic regression on the members' logits (numpy), and the threshold 
 calibrated on the same videos' scores; without such videos the weights are equal
 (``1 / M``) and the threshold is the members' thresholds averaged in logit space. The
 validation videos must come from sources no member trained on.
+
+One module because the members, the weight fit and the graph that runs them must agree on
+the member order and on how each member's faces are cut.
 """
 
 from __future__ import annotations

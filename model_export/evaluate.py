@@ -12,6 +12,9 @@ Frames are sampled uniformly (PyAV, full size) and sent through the version's ow
 :func:`contract.aggregation.decide` with the gateway's default strategy, the function the
 gateway decides with (faces linked into tracks, the highest track score, ``inconclusive``
 when too few frames show a face), so the figures describe what the service would answer.
+
+Scoring a version, calibrating a candidate and writing the report share the per-video
+scoring, so they are kept together.
 """
 
 from __future__ import annotations

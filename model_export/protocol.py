@@ -21,6 +21,10 @@ Figures: video-level ROC-AUC, log-loss and accuracy with percentile bootstrap 95
 intervals (videos resampled, seeded), per manipulation kind
 (:mod:`model_export.manipulations`) and per source, for the pooled LOSO scores and for the
 version as shipped (its own calibration and threshold, nothing fitted here).
+
+The whole protocol (folds, per-fold fitting and optional training, pooling, bootstrap
+intervals, the report) is one module so that the rule "never scored on a source it was
+fitted on" is written once.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """HTTP routes of asynchronous jobs and webhooks (``/v1/jobs``, ``/v1/webhook-secret``).
 
 They raise domain errors (``gateway.errors``); the app's error handlers render them.
+
+Most of its length is the routes' parameter and OpenAPI declarations; the work is in
+:mod:`gateway.jobs.service`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 The gateway builds one :class:`JobService` in its lifespan (workers run as asyncio tasks
 there unless ``GATEWAY_JOB_WORKERS=0``); ``python -m gateway worker`` builds the same
 service and runs only its background tasks.
+
+Each part lives in its own module; what is left here is the order of operations of
+submission, cancel, delete and housekeeping, kept together.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Statements are written with ``?`` placeholders; a backend with another paramstyle
 rewrites them (:meth:`SqlJobStore._sql`). A backend supplies connections as transactions
 (:meth:`SqlJobStore._transaction`) and the clause that locks a claimed row.
+
+It is long because it holds the whole schema and every statement both backends run, so the
+two stores cannot drift apart.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ holder can end a job, so a job is never completed twice.
 
 The detection itself is the sync route's :class:`~gateway.pipeline.DetectionPipeline`;
 it runs inside an admission slot shared with ``/v1/detect``.
+
+Claiming, heartbeats, cancel and shutdown are one state machine over a lease, kept in one
+place.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ The weights expect RGB normalised as ``(x - 127) / 128`` from ``[0, 255]``: the 
 training recipe's normalisation, which :func:`preprocess_input` and the model's own
 ``normalize`` layer (``include_preprocessing=True``) apply. ImageNet's ``mean/std`` on ``[0, 1]``
 is close enough to classify too, but less confidently.
+
+The network and its weight mapping live together: the mapping reads the layer names the
+builder gives.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Everything that does not depend on sync or async I/O lives here: connection sett
 building each request, the upload source (which rewinds between attempts), the retry
 policy, parsing answers into models and errors into typed exceptions, and the SSE parser.
 The two clients only send what this module builds and sleep for as long as it says.
+
+It is long by design: everything the sync and async clients share lives here, so that they
+differ only in I/O.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ webhook did not verify); 2 a usage error or a failed request. Connection setting
 ``--url``/``--api-key``/``--ca-cert`` or ``DEEPFAKE_URL``/``DEEPFAKE_API_KEY``/
 ``DEEPFAKE_CA_CERT``. Tables and progress go to the terminal; ``--json`` writes plain JSON
 to standard output.
+
+Most of its length is the commands' option declarations and the tables they print.
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ Exception tree::
 :data:`ERRORS_BY_CODE` maps each code to its class; :func:`error_for` builds the error of an
 answer, falling back to :class:`ApiError` (with the code kept in ``.code``) for codes this
 version of the SDK does not know.
+
+Its length is one class per error code, mirroring the gateway's table.
 """
 
 from __future__ import annotations
