@@ -207,7 +207,6 @@ class Service:
         )
 
 
-@contextmanager
 def loopback_gateway_env(
     port: int, var_dir: Path, api_key: str, serving_target: str, model_name: str
 ) -> dict[str, str]:
@@ -224,6 +223,7 @@ def loopback_gateway_env(
     }
 
 
+@contextmanager
 def running_service(
     model_dir: Path, model_name: str, var_dir: Path, gateway_env: dict[str, str]
 ) -> Iterator[Service]:
