@@ -166,7 +166,12 @@ def test_a_429_is_retried_after_retry_after_with_the_whole_upload(
     assert result.verdict in ("real", "fake", "inconclusive")
     # The gateway saw the whole clip on the attempt that succeeded: the body was rewound.
     digest = hashlib.sha256(clip.read_bytes()).hexdigest()
+    # The audit line may be written just after the answer is sent: give it a moment.
+    deadline = time.monotonic() + 10
     ok = [a for a in _audit_lines(gateway) if a.get("sha256") == digest]
+    while not ok and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ok = [a for a in _audit_lines(gateway) if a.get("sha256") == digest]
     assert ok and ok[-1]["upload_bytes"] == clip.stat().st_size
 
 
