@@ -63,8 +63,8 @@ class Timings(BaseModel):
     )
     provenance: float | None = Field(
         None,
-        description="Reading the upload's content credentials (runs alongside the other "
-        "stages, so it does not add up into total).",
+        description="Reading the upload's content credentials; it runs alongside probe, "
+        "decode and inference, so it overlaps them.",
     )
 
 
