@@ -112,24 +112,31 @@ def read_provenance(
         return Provenance(
             present=False, error="content credentials are not read from this container format"
         )
-    except c2pa.C2paError.RemoteManifest as exc:
-        return Provenance(present=True, error=_text(f"remote manifest not fetched: {exc}"))
+    except c2pa.C2paError as exc:
+        if not isinstance(exc, c2pa.C2paError.RemoteManifest) and not str(exc).startswith(
+            "Remote:"  # what c2pa-rs 0.91 raises for a manifest only at a URL
+        ):
+            return _unreadable(exc, checked_trust)
+        # Fetching it would let an upload make the gateway send requests: not checked.
+        return Provenance(present=True, error=_text(f"remote manifest not fetched ({exc})"))
     except Exception as exc:  # a hostile store may break the reader anywhere
-        log.info("content credentials unreadable", extra={"error": _text(str(exc))})
-        return Provenance(
-            present=True,
-            valid=False,
-            trusted=False if checked_trust else None,
-            validation_errors=[GENERAL_ERROR],
-            error=_text(str(exc)) or type(exc).__name__,
-        )
+        return _unreadable(exc, checked_trust)
     try:
         return summarise(store, checked_trust=checked_trust)
     except Exception as exc:  # the report's shape is the manifest author's
-        log.info("content credentials report malformed", extra={"error": _text(str(exc))})
-        return Provenance(
-            present=True, valid=False, validation_errors=[GENERAL_ERROR], error="malformed report"
-        )
+        return _unreadable(exc, checked_trust)
+
+
+def _unreadable(exc: Exception, checked_trust: bool) -> Provenance:
+    """A store that is there but cannot be parsed or validated."""
+    log.info("content credentials unreadable", extra={"error": _text(str(exc))})
+    return Provenance(
+        present=True,
+        valid=False,
+        trusted=False if checked_trust else None,
+        validation_errors=[GENERAL_ERROR],
+        error=_text(str(exc)) or type(exc).__name__,
+    )
 
 
 def summarise(store: dict[str, Any], *, checked_trust: bool) -> Provenance:

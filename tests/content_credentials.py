@@ -104,9 +104,15 @@ def make_credentials(common_name: str, organization: str = "Test Newsroom") -> S
 
 
 def sign_clip(
-    source: Path, dest: Path, credentials: SigningCredentials, actions: list[dict]
+    source: Path,
+    dest: Path,
+    credentials: SigningCredentials,
+    actions: list[dict],
+    *,
+    remote_url: str | None = None,
 ) -> Path:
-    """Write ``source`` (an MP4) to ``dest`` with a manifest declaring ``actions``."""
+    """Write ``source`` (an MP4) to ``dest`` with a manifest declaring ``actions``; with
+    ``remote_url``, the file holds only that URL of the manifest, not the manifest."""
     import c2pa
 
     manifest = {
@@ -123,6 +129,9 @@ def sign_clip(
         open(source, "rb") as src,
         open(dest, "w+b") as out,
     ):
+        if remote_url is not None:
+            builder.set_no_embed()
+            builder.set_remote_url(remote_url)
         builder.sign(signer, "video/mp4", src, out)
     return dest
 

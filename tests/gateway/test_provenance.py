@@ -148,9 +148,7 @@ def test_a_generative_edit_of_a_capture_is_ai_edited_not_generated(
     assert provenance["ai_edited"] is True
 
 
-def test_changed_media_bytes_fail_the_hash(
-    trusting: GatewayHandle, clips: dict[str, Path]
-) -> None:
+def test_changed_media_bytes_fail_the_hash(trusting: GatewayHandle, clips: dict[str, Path]) -> None:
     body = _detect(trusting, clips["tampered"])
     provenance = body["provenance"]
     assert provenance["present"] is True
@@ -212,6 +210,21 @@ def test_a_job_result_carries_the_same_provenance(
     assert job["status"] == "succeeded", job
     assert job["result"]["provenance"] == _detect(trusting, clips["signed"])["provenance"]
     assert job["result"]["provenance"]["ai_generated"] is True
+
+
+def test_a_manifest_only_at_a_url_is_not_fetched(
+    tmp_path: Path, clips: dict[str, Path], signer: SigningCredentials
+) -> None:
+    # Port 9 (discard) on loopback: a fetch, if one were made, would fail differently.
+    url = "http://127.0.0.1:9/manifest.c2pa"
+    remote = sign_clip(
+        clips["plain"], tmp_path / "remote.mp4", signer, CREATED_BY_MODEL, remote_url=url
+    )
+    provenance = read_provenance(remote)
+    assert provenance.present is True
+    assert provenance.valid is None
+    assert provenance.error is not None and "not fetched" in provenance.error
+    assert url in provenance.error
 
 
 def test_a_read_past_its_time_limit_is_abandoned(clips: dict[str, Path]) -> None:
