@@ -92,8 +92,10 @@ def provenance_reader_from(settings: Settings) -> ProvenanceReader:
     """The content credentials reader ``settings`` give (``GATEWAY_C2PA_*``)."""
     return ProvenanceReader(
         trust_anchors=settings.c2pa_trust_anchors,
-        timeout_s=settings.c2pa_timeout_s,
+        # Within half the request's deadline: the credentials never make a detection time out.
+        timeout_s=min(settings.c2pa_timeout_s, settings.request_timeout_s / 2),
         max_reads=2 * settings.max_in_flight,
+        max_verify_bytes=settings.c2pa_max_verify_bytes,
     )
 
 

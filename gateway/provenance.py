@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -71,12 +72,12 @@ def load_trust_anchors(path: Path) -> str:
     return pem.decode("ascii")
 
 
-def c2pa_settings(trust_anchors_pem: str | None) -> dict[str, Any]:
-    """The c2pa settings a read runs with: nothing fetched, bounded, and trust checked
-    against ``trust_anchors_pem`` only when anchors are given."""
+def c2pa_settings(trust_anchors_pem: str | None, *, verify: bool = True) -> dict[str, Any]:
+    """The c2pa settings a read runs with: nothing fetched, bounded, validated when
+    ``verify``, and trust checked against ``trust_anchors_pem`` only when anchors are given."""
     settings: dict[str, Any] = {
         "verify": {
-            "verify_after_reading": True,
+            "verify_after_reading": verify,
             "verify_trust": trust_anchors_pem is not None,
             "verify_timestamp_trust": trust_anchors_pem is not None,
             "remote_manifest_fetch": False,
@@ -90,19 +91,33 @@ def c2pa_settings(trust_anchors_pem: str | None) -> dict[str, Any]:
 
 
 def read_provenance(
-    path: Path, media_type: str | None = None, *, trust_anchors_pem: str | None = None
+    path: Path,
+    media_type: str | None = None,
+    *,
+    trust_anchors_pem: str | None = None,
+    max_verify_bytes: int | None = None,
 ) -> Provenance:
     """Read and validate the manifest store of the file at ``path`` (blocking).
 
     ``media_type`` is a hint (None: detected from the bytes; c2pa prefers the container it
-    finds over a wrong hint). Never raises for what the file holds.
+    finds over a wrong hint). Validating was measured to hold about the file's size in
+    memory (a 150 MB file: 150 MB more at the peak), so a file over ``max_verify_bytes`` is
+    only read: what its manifest declares, with ``valid`` null. Never raises for what the
+    file holds.
     """
     import c2pa  # a 20 MB native library: loaded with the first read, not with the gateway
 
-    checked_trust = trust_anchors_pem is not None
     try:
-        context = c2pa.Context.from_dict(c2pa_settings(trust_anchors_pem))
-        with context, open(path, "rb") as stream:
+        stream = open(path, "rb")  # noqa: SIM115 (closed in the finally below)
+    except OSError as exc:
+        log.warning("content credentials not read", extra={"error": str(exc)})
+        return Provenance(present=False, error="the upload could not be opened")
+    size = os.fstat(stream.fileno()).st_size
+    verify = max_verify_bytes is None or size <= max_verify_bytes
+    checked_trust = verify and trust_anchors_pem is not None
+    try:
+        context = c2pa.Context.from_dict(c2pa_settings(trust_anchors_pem, verify=verify))
+        with context:
             reader = c2pa.Reader.try_create(media_type, stream, None, context)
             if reader is None:
                 return Provenance(present=False)
@@ -121,7 +136,13 @@ def read_provenance(
         return Provenance(present=True, error=_text(f"remote manifest not fetched ({exc})"))
     except Exception as exc:  # a hostile store may break the reader anywhere
         return _unreadable(exc, checked_trust)
+    finally:
+        stream.close()
     try:
+        if not verify:
+            return summarise(store, checked_trust=False, verified=False).model_copy(
+                update={"error": f"not validated: larger than {max_verify_bytes} bytes"}
+            )
         return summarise(store, checked_trust=checked_trust)
     except Exception as exc:  # the report's shape is the manifest author's
         return _unreadable(exc, checked_trust)
@@ -139,8 +160,9 @@ def _unreadable(exc: Exception, checked_trust: bool) -> Provenance:
     )
 
 
-def summarise(store: dict[str, Any], *, checked_trust: bool) -> Provenance:
-    """A :class:`Provenance` from c2pa's JSON report of a manifest store."""
+def summarise(store: dict[str, Any], *, checked_trust: bool, verified: bool = True) -> Provenance:
+    """A :class:`Provenance` from c2pa's JSON report of a manifest store (``verified``:
+    read with validation; without, validity and trust stay unknown)."""
     manifests = _dict(store.get("manifests"))
     active = _dict(manifests.get(store.get("active_manifest")))
     results = _dict(_dict(store.get("validation_results")).get("activeManifest"))
@@ -157,7 +179,7 @@ def summarise(store: dict[str, Any], *, checked_trust: bool) -> Provenance:
     terms_edited = {_iptc_term(t) for t in edited}
     return Provenance(
         present=True,
-        valid=state in _VALID_STATES if isinstance(state, str) else False,
+        valid=(state in _VALID_STATES if isinstance(state, str) else False) if verified else None,
         trusted=trusted if checked_trust else None,
         signer=_text(signature.get("common_name") or signature.get("issuer")) or None,
         claim_generator=_claim_generator(active),
@@ -166,7 +188,7 @@ def summarise(store: dict[str, Any], *, checked_trust: bool) -> Provenance:
         ai_generated=bool(terms_created & GENERATED_TYPES),
         ai_edited=bool((terms_created | terms_edited) & EDITED_TYPES)
         or bool(terms_edited & GENERATED_TYPES),
-        validation_errors=_unique(failures),
+        validation_errors=_unique(failures) if verified else [],
     )
 
 
@@ -231,13 +253,20 @@ class ProvenanceReader:
     """Reads uploads' content credentials off the event loop, within a time limit."""
 
     def __init__(
-        self, *, trust_anchors: Path | None = None, timeout_s: float = 10.0, max_reads: int = 4
+        self,
+        *,
+        trust_anchors: Path | None = None,
+        timeout_s: float = 10.0,
+        max_reads: int = 4,
+        max_verify_bytes: int | None = None,
     ) -> None:
         """``trust_anchors``: PEM bundle (read now; a bad one fails here, at startup).
         ``max_reads``: reads at once; past it (reads stuck past their time limit) an upload
-        is reported unread rather than queued."""
+        is reported unread rather than queued. ``max_verify_bytes``: larger files are read
+        but not validated (see :func:`read_provenance`)."""
         self.trust_anchors_pem = load_trust_anchors(trust_anchors) if trust_anchors else None
         self.timeout_s = timeout_s
+        self.max_verify_bytes = max_verify_bytes
         self._slots = threading.BoundedSemaphore(max_reads)
 
     async def read(self, path: Path, media_type: str | None = None) -> tuple[Provenance, float]:
@@ -255,7 +284,12 @@ class ProvenanceReader:
 
         def work() -> None:
             try:
-                result = read_provenance(path, media_type, trust_anchors_pem=self.trust_anchors_pem)
+                result = read_provenance(
+                    path,
+                    media_type,
+                    trust_anchors_pem=self.trust_anchors_pem,
+                    max_verify_bytes=self.max_verify_bytes,
+                )
             except BaseException:  # read_provenance reports what it can; this is the rest
                 log.exception("content credentials reader failed")
                 result = Provenance(present=False, error="internal error while reading")

@@ -125,7 +125,7 @@ class Provenance(BaseModel):
     error: str | None = Field(
         None,
         description="Why the store could not be read or checked (malformed, unsupported "
-        "container, time limit); null when it was.",
+        "container, too large to validate, time limit); null when it was.",
     )
 
 

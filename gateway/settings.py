@@ -25,6 +25,7 @@ DEFAULT_DECODE_CPU_S = 60.0
 DEFAULT_DECODE_MAX_PIXELS = 20_000_000_000
 #: Validating a manifest hashes the whole file once (about a second for the largest upload).
 DEFAULT_C2PA_TIMEOUT_S = 10.0
+DEFAULT_C2PA_MAX_VERIFY_BYTES = 64 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -85,8 +86,14 @@ class Settings(BaseSettings):
     # Content credentials (C2PA), reported beside the verdict (see gateway.provenance).
     #: PEM bundle of the CA certificates whose signers are trusted; unset: ``trusted`` is null.
     c2pa_trust_anchors: Path | None = Field(None, alias="GATEWAY_C2PA_TRUST_ANCHORS")
-    #: Longest wait for an upload's manifest store to be read and validated.
+    #: Longest wait for an upload's manifest store to be read and validated (never more
+    #: than half of ``request_timeout_s``).
     c2pa_timeout_s: float = Field(DEFAULT_C2PA_TIMEOUT_S, alias="GATEWAY_C2PA_TIMEOUT_S", gt=0)
+    #: Larger uploads have their manifest read but not validated (validating holds about
+    #: the file's size in memory).
+    c2pa_max_verify_bytes: int = Field(
+        DEFAULT_C2PA_MAX_VERIFY_BYTES, alias="GATEWAY_C2PA_MAX_VERIFY_BYTES", gt=0
+    )
 
     # Request hygiene: slow clients, oversized headers and forms, per-key quotas.
     #: Longest wait for the next chunk of an upload body (408 past it).

@@ -227,6 +227,22 @@ def test_a_manifest_only_at_a_url_is_not_fetched(
     assert url in provenance.error
 
 
+def test_a_file_over_the_validation_size_is_read_but_not_validated(
+    clips: dict[str, Path], signer: SigningCredentials
+) -> None:
+    size = clips["tampered"].stat().st_size
+    provenance = read_provenance(clips["tampered"], max_verify_bytes=size - 1)
+    assert provenance.present is True
+    assert provenance.valid is None  # the changed media bytes are not even looked at
+    assert provenance.trusted is None
+    assert provenance.validation_errors == []
+    assert provenance.signer == signer.common_name
+    assert provenance.ai_generated is True
+    assert provenance.error == f"not validated: larger than {size - 1} bytes"
+    at_the_limit = read_provenance(clips["tampered"], max_verify_bytes=size)
+    assert at_the_limit.valid is False
+
+
 def test_a_read_past_its_time_limit_is_abandoned(clips: dict[str, Path]) -> None:
     reader = ProvenanceReader(timeout_s=1e-6)
     provenance, seconds = asyncio.run(reader.read(clips["signed"]))

@@ -208,7 +208,7 @@ class Provenance(BaseModel):
     """
     error: Annotated[str | None, Field(title="Error")] = None
     """
-    Why the store could not be read or checked (malformed, unsupported container, time limit); null when it was.
+    Why the store could not be read or checked (malformed, unsupported container, too large to validate, time limit); null when it was.
     """
     present: Annotated[bool, Field(title="Present")]
     """
