@@ -14,10 +14,16 @@ into a :class:`~gateway.schemas.Provenance`:
   :data:`GENERATED_TYPES` and :data:`EDITED_TYPES`.
 
 An upload is untrusted input, and so is its manifest: the reader never fetches anything
-(no remote manifests, no OCSP), caps the decompressed manifest size, runs on its own
-daemon thread within a time limit (a stuck read is abandoned, never waited for) with a
-bounded number of reads at once, and reads the file from disk as a stream. Whatever the
-manifest holds, reading it gives a :class:`Provenance`, never an exception.
+(no remote manifests, no OCSP), caps the decompressed manifest size, validates only files
+up to a size (validating holds about the file's size in memory; larger ones are read
+without it), and runs on its own daemon thread within a time limit (a stuck read is
+abandoned, never waited for) with a bounded number of reads at once. The file is handed
+to c2pa as a stream from disk, never read into memory here. Whatever the manifest holds,
+reading it gives a :class:`Provenance`, never an exception.
+
+It is one module past 300 lines because configuring the read, summarising its report and
+bounding it on a thread are one job with one result; much of the length is the
+defensive walk over a report whose shape the uploader chooses.
 """
 
 from __future__ import annotations

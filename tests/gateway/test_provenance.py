@@ -227,6 +227,43 @@ def test_a_manifest_only_at_a_url_is_not_fetched(
     assert url in provenance.error
 
 
+@pytest.mark.parametrize(
+    ("actions", "generated", "edited"),
+    [
+        ([("c2pa.created", "algorithmicMedia")], True, False),
+        ([("c2pa.created", "compositeSynthetic")], True, False),
+        ([("c2pa.created", "compositeWithTrainedAlgorithmicMedia")], False, True),
+        (
+            [("c2pa.created", "digitalCapture"), ("c2pa.edited", "algorithmicallyEnhanced")],
+            False,
+            False,
+        ),
+        (
+            [
+                ("c2pa.created", "digitalCapture"),
+                ("c2pa.edited", "compositeWithTrainedAlgorithmicMedia"),
+            ],
+            False,
+            True,
+        ),
+    ],
+)
+def test_what_counts_as_generated_and_as_edited(
+    tmp_path: Path,
+    clips: dict[str, Path],
+    signer: SigningCredentials,
+    actions: list[tuple[str, str]],
+    generated: bool,
+    edited: bool,
+) -> None:
+    declared = [{"action": a, "digitalSourceType": IPTC + t} for a, t in actions]
+    signed = sign_clip(clips["plain"], tmp_path / "signed.mp4", signer, declared)
+    provenance = read_provenance(signed)
+    assert provenance.valid is True
+    assert provenance.digital_source_types == [IPTC + t for _, t in actions]
+    assert (provenance.ai_generated, provenance.ai_edited) == (generated, edited)
+
+
 def test_a_file_over_the_validation_size_is_read_but_not_validated(
     clips: dict[str, Path], signer: SigningCredentials
 ) -> None:
