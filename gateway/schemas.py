@@ -80,12 +80,13 @@ class Provenance(BaseModel):
     valid: bool | None = Field(
         None,
         description="The active manifest's signature and its hashes of the assertions and "
-        "of the media validate; null when no manifest was read.",
+        "of the media validate; null when none was validated (absent, only at a URL, too "
+        "large, time limit).",
     )
     trusted: bool | None = Field(
         None,
         description="The signing certificate chains to one of the gateway's trust anchors "
-        "(GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or no manifest was read.",
+        "(GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or nothing was validated.",
     )
     signer: str | None = Field(
         None,

@@ -224,11 +224,11 @@ class Provenance(BaseModel):
     """
     trusted: Annotated[bool | None, Field(title="Trusted")] = None
     """
-    The signing certificate chains to one of the gateway's trust anchors (GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or no manifest was read.
+    The signing certificate chains to one of the gateway's trust anchors (GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or nothing was validated.
     """
     valid: Annotated[bool | None, Field(title="Valid")] = None
     """
-    The active manifest's signature and its hashes of the assertions and of the media validate; null when no manifest was read.
+    The active manifest's signature and its hashes of the assertions and of the media validate; null when none was validated (absent, only at a URL, too large, time limit).
     """
     validation_errors: Annotated[list[str] | None, Field(title="Validation Errors")] = None
     """
