@@ -16,7 +16,7 @@ from . import metrics
 from .admission import Admission, ReceiveLimit
 from .audit import AuditLog
 from .auth import ApiKeyVerifier
-from .detection import DetectionPipeline
+from .detection import DetectionPipeline, provenance_reader_from
 from .docs import docs_router
 from .errors import install_error_handlers
 from .header_limits import HeaderLimits
@@ -111,6 +111,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
                 max_frames=settings.max_frames,
                 max_pixels=settings.max_pixels,
             ),
+            provenance=provenance_reader_from(settings),
         )
         app.state.jobs = JobService(settings, job_settings)
         # In-process job workers share the admission limits of synchronous requests.

@@ -3,6 +3,7 @@
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
+    provenance (thread, from the start): the upload's content credentials, beside the verdict
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -10,7 +11,9 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means.
+one orders them and decides what a hot swap mid-video means. It is one module past 300
+lines because that order and that decision share one state (the version pinned for the
+video, and which one answered); split, each half would need the other's.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
 from .probe import VideoInfo, VideoLimits, probe
+from .provenance import ProvenanceReader
+from .schemas import Provenance
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction, VersionDescription
 from .settings import Settings, get_settings
@@ -81,6 +86,19 @@ class DetectionResult:
     strategy: Strategy
     #: The answering version's ``model_info``; None when it has none.
     description: VersionDescription | None = None
+    #: The upload's content credentials; never an input to the verdict.
+    provenance: Provenance | None = None
+
+
+def provenance_reader_from(settings: Settings) -> ProvenanceReader:
+    """The content credentials reader ``settings`` give (``GATEWAY_C2PA_*``)."""
+    return ProvenanceReader(
+        trust_anchors=settings.c2pa_trust_anchors,
+        # Within half the request's deadline: the credentials never make a detection time out.
+        timeout_s=min(settings.c2pa_timeout_s, settings.request_timeout_s / 2),
+        max_reads=2 * settings.max_in_flight,
+        max_verify_bytes=settings.c2pa_max_verify_bytes,
+    )
 
 
 def decode_limits_from(settings: Settings) -> DecodeLimits:
@@ -100,14 +118,33 @@ class DetectionPipeline:
         client: ServingClient,
         limits: VideoLimits,
         decode_limits: DecodeLimits | None = None,
+        provenance: ProvenanceReader | None = None,
     ) -> None:
-        """``decode_limits`` default to the process settings (``GATEWAY_DECODE_*``)."""
+        """``decode_limits`` and ``provenance`` default to the process settings
+        (``GATEWAY_DECODE_*``, ``GATEWAY_C2PA_*``)."""
         self.client = client
         self.limits = limits
         self.decode_limits = decode_limits or decode_limits_from(get_settings())
+        self.provenance = provenance or provenance_reader_from(get_settings())
 
     async def run(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
-        """Run every stage on the video at ``path``, timing each into ``timer``."""
+        """Run every stage on the video at ``path``, timing each into ``timer``.
+
+        The content credentials are read from the same file on their own thread meanwhile;
+        they are reported with the result and take no part in the verdict.
+        """
+        credentials = asyncio.create_task(self.provenance.read(path))
+        try:
+            result = await self._detect(path, opts, timer)
+            provenance, seconds = await credentials
+        except BaseException:
+            credentials.cancel()
+            raise
+        timer.add("provenance", seconds)
+        result.provenance = provenance
+        return result
+
+    async def _detect(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
         with timer.stage("probe"):
             # The version is asked what it needs while the container is probed, so that
             # frames are decoded at its size and every batch goes to that one version.

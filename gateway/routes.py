@@ -73,6 +73,7 @@ from .schemas import (
     ModelInfo,
     ModelsResponse,
     ModelVersionInfo,
+    Provenance,
     TimelinePoint,
     Timings,
     TrackResult,
@@ -314,7 +315,9 @@ def detection_response(
                 for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
             },
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
+            provenance=round(timer.ms["provenance"], 2) if "provenance" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
         warnings=model_warnings(kind),
+        provenance=result.provenance or Provenance(present=False),
     )

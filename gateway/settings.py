@@ -23,6 +23,9 @@ DEFAULT_FRAME_MAX_SIDE = 640
 #: below these; about 10,000 1080p frames decoded, or a minute of one core.
 DEFAULT_DECODE_CPU_S = 60.0
 DEFAULT_DECODE_MAX_PIXELS = 20_000_000_000
+#: Validating a manifest hashes the whole file once (about a second for the largest upload).
+DEFAULT_C2PA_TIMEOUT_S = 10.0
+DEFAULT_C2PA_MAX_VERIFY_BYTES = 64 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -80,6 +83,18 @@ class Settings(BaseSettings):
     decode_timeout_s: float | None = Field(None, alias="GATEWAY_DECODE_TIMEOUT_S", gt=0)
     log_level: str = Field("INFO", alias="GATEWAY_LOG_LEVEL")
 
+    # Content credentials (C2PA), reported beside the verdict (see gateway.provenance).
+    #: PEM bundle of the CA certificates whose signers are trusted; unset: ``trusted`` is null.
+    c2pa_trust_anchors: Path | None = Field(None, alias="GATEWAY_C2PA_TRUST_ANCHORS")
+    #: Longest wait for an upload's manifest store to be read and validated (never more
+    #: than half of ``request_timeout_s``).
+    c2pa_timeout_s: float = Field(DEFAULT_C2PA_TIMEOUT_S, alias="GATEWAY_C2PA_TIMEOUT_S", gt=0)
+    #: Larger uploads have their manifest read but not validated (validating holds about
+    #: the file's size in memory).
+    c2pa_max_verify_bytes: int = Field(
+        DEFAULT_C2PA_MAX_VERIFY_BYTES, alias="GATEWAY_C2PA_MAX_VERIFY_BYTES", gt=0
+    )
+
     # Request hygiene: slow clients, oversized headers and forms, per-key quotas.
     #: Longest wait for the next chunk of an upload body (408 past it).
     upload_idle_timeout_s: float = Field(10.0, alias="GATEWAY_UPLOAD_IDLE_TIMEOUT_S", gt=0)
@@ -97,7 +112,7 @@ class Settings(BaseSettings):
     #: Detect requests in progress (receiving, waiting or processing) per API key.
     max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
 
-    @field_validator("tls_cert", "tls_key", "tls_client_ca", mode="before")
+    @field_validator("tls_cert", "tls_key", "tls_client_ca", "c2pa_trust_anchors", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value

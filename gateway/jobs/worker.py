@@ -30,7 +30,7 @@ import contract
 
 from .. import metrics as gateway_metrics
 from ..admission import Admission
-from ..detection import DetectionPipeline
+from ..detection import DetectionPipeline, provenance_reader_from
 from ..errors import JOB_CANCELED, GatewayError, Overloaded, ServingTimeout
 from ..logs import request_id_var
 from ..probe import VideoLimits
@@ -132,6 +132,8 @@ class JobWorker:
             max_frames=settings.max_frames,
             max_pixels=settings.max_pixels,
         )
+        # One reader for every job: its trust anchors are read once, its reads bounded together.
+        self.provenance = provenance_reader_from(settings)
 
     async def run(self, slots: int) -> None:
         """Work until canceled."""
@@ -287,7 +289,11 @@ class JobWorker:
                 decode_threads=self.admission.in_flight < (os.cpu_count() or 1),
             )
             timer = _ProgressTimer(progress)
-            pipeline = DetectionPipeline(_ProgressClient(self.client, progress), self.limits)  # type: ignore[arg-type]
+            pipeline = DetectionPipeline(
+                _ProgressClient(self.client, progress),  # type: ignore[arg-type]
+                self.limits,
+                provenance=self.provenance,
+            )
             token = request_id_var.set(job.request_id)
             try:
                 start = time.perf_counter()

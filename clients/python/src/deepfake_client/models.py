@@ -178,6 +178,64 @@ class ModelsResponse(BaseModel):
     versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
 
 
+class Provenance(BaseModel):
+    """
+    The upload's content credentials (its C2PA manifest store), as read and validated.
+
+    Reported beside the verdict and never part of the score: a valid manifest tells who
+    signed the file and what they declared about it, not whether its content is real; a
+    missing one proves nothing.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    ai_edited: Annotated[bool | None, Field(title="Ai Edited")] = False
+    """
+    A manifest declares generative edits of other content: source type compositeWithTrainedAlgorithmicMedia, or an action other than c2pa.created whose source type is one of the generated ones.
+    """
+    ai_generated: Annotated[bool | None, Field(title="Ai Generated")] = False
+    """
+    A manifest declares that the content was created by an algorithm: a c2pa.created action (or its metadata) with source type trainedAlgorithmicMedia, algorithmicMedia or compositeSynthetic.
+    """
+    claim_generator: Annotated[str | None, Field(title="Claim Generator")] = None
+    """
+    The software that made the active manifest, as 'name/version'.
+    """
+    digital_source_types: Annotated[list[str] | None, Field(title="Digital Source Types")] = None
+    """
+    IPTC digital source types (URIs) declared by the actions and metadata assertions of every manifest in the store.
+    """
+    error: Annotated[str | None, Field(title="Error")] = None
+    """
+    Why the store could not be read or checked (malformed, unsupported container, too large to validate, time limit); null when it was.
+    """
+    present: Annotated[bool, Field(title="Present")]
+    """
+    The file carries a C2PA manifest store.
+    """
+    signed_at: Annotated[str | None, Field(title="Signed At")] = None
+    """
+    When the signature was made, from a time-stamp authority's countersignature (RFC 3339); null without one.
+    """
+    signer: Annotated[str | None, Field(title="Signer")] = None
+    """
+    Who signed: the signing certificate's common name, else its organization.
+    """
+    trusted: Annotated[bool | None, Field(title="Trusted")] = None
+    """
+    The signing certificate chains to one of the gateway's trust anchors (GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or nothing was validated.
+    """
+    valid: Annotated[bool | None, Field(title="Valid")] = None
+    """
+    The active manifest's signature and its hashes of the assertions and of the media validate; null when none was validated (absent, only at a URL, too large, time limit).
+    """
+    validation_errors: Annotated[list[str] | None, Field(title="Validation Errors")] = None
+    """
+    C2PA validation status codes of the failures found (e.g. assertion.bmffHash.mismatch, signingCredential.untrusted); general.error when the store could not be read at all.
+    """
+
+
 class TimelinePoint(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -198,6 +256,10 @@ class Timings(BaseModel):
     decode: Annotated[float, Field(title="Decode")]
     inference: Annotated[float, Field(title="Inference")]
     probe: Annotated[float, Field(title="Probe")]
+    provenance: Annotated[float | None, Field(title="Provenance")] = None
+    """
+    Reading the upload's content credentials; it runs alongside probe, decode and inference, so it overlaps them.
+    """
     sequence: Annotated[float | None, Field(title="Sequence")] = None
     """
     The sequence head scoring the face tracks (aggregation 'sequence').
@@ -283,6 +345,10 @@ class DetectionResponse(BaseModel):
     """
     frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
     model: ModelInfo
+    provenance: Provenance | None = None
+    """
+    The upload's content credentials (C2PA), reported beside the verdict; they never change the score or the verdict.
+    """
     request_id: Annotated[str, Field(title="Request Id")]
     score: Annotated[float, Field(title="Score")]
     """
