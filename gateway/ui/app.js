@@ -353,6 +353,7 @@ async function analyse(event) {
 function start() {
   $("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
   $("form").addEventListener("submit", analyse);
+  document.body.dataset.ready = "true";
 }
 
 start();

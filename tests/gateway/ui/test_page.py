@@ -1,0 +1,224 @@
+"""The web page in a real headless Chromium: upload a clip, wait for the verdict, compare.
+
+What the page rendered (verdict, score, threshold, model, tracks, the timeline SVG) is
+read from the DOM and compared with the same job's JSON fetched over HTTPS; the browser's
+console, exceptions and CSP reports must stay clean; a screenshot is written to
+``var/screenshots/ui.png`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gateway.timeline_svg import PLOT_HEIGHT, PLOT_TOP
+from tests.conftest import REPO, GatewayHandle
+from tests.gateway.ui.cdp import Cdp
+from tests.gateway.ui.conftest import VIEWPORT, Browser
+from tests.videos import write_clip
+
+pytestmark = pytest.mark.slow
+
+#: Where the screenshot of the finished page is written (git-ignored, like all of var/).
+SCREENSHOT = REPO / "var" / "screenshots" / "ui.png"
+KEY_STORAGE = "deepfake-api-key"
+
+_READ_PAGE = """(() => {
+  const text = (id) => document.getElementById(id).textContent;
+  const threshold = document.querySelector('#timeline svg line#threshold');
+  return {
+    verdict: text('verdict'),
+    verdictClass: document.getElementById('verdict').className,
+    score: Number(document.getElementById('score').dataset.value),
+    scoreText: text('score'),
+    threshold: Number(document.getElementById('threshold').dataset.value),
+    thresholdText: text('threshold'),
+    modelName: text('model-name'),
+    modelVersion: text('model-version'),
+    modelKind: text('model-kind'),
+    trackCount: text('track-count'),
+    trackRows: [...document.querySelectorAll('#tracks tbody tr')].map(
+      (r) => [...r.cells].map((c) => c.textContent)),
+    jobId: text('job-id'),
+    warnings: [...document.querySelectorAll('#warnings li')].map((li) => li.textContent),
+    svgThresholdY: threshold ? Number(threshold.getAttribute('y1')) : null,
+    svgLanes: document.querySelectorAll('#timeline svg g.lane').length,
+    svgPoints: (document.querySelector('#timeline svg polyline#score')
+      ?.getAttribute('points') || '').trim().split(/\\s+/).filter(Boolean).length,
+    svgWidth: document.querySelector('#timeline svg')?.getBoundingClientRect().width || 0,
+    explanationsNote: text('explanations-note'),
+    explanations: document.querySelectorAll('#explanations figure').length,
+    provenanceHidden: document.getElementById('provenance').hidden,
+    uploadDone: document.getElementById('upload-progress').value,
+    analysisDone: document.getElementById('analysis-progress').value,
+    error: document.getElementById('error').hidden ? null : text('error'),
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("ui-clip") / "clip.mp4", frames=20, fps=10)
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser) -> Iterator[Cdp]:
+    cdp = browser.new_page()
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        cdp.call(f"{domain}.enable")
+    cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=VIEWPORT[0],
+        height=VIEWPORT[1],
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    yield cdp
+    cdp.close()
+
+
+@pytest.fixture(scope="module")
+def finished(page: Cdp, gateway: GatewayHandle, clip: Path) -> dict:
+    """The page after a person's steps: open, type the key, choose the clip, click, wait."""
+    page.call("Page.navigate", url=f"{gateway.url}/ui")
+    page.wait_for("document.body && document.body.dataset.ready === 'true'", 20)
+    page.type_into("#api-key", gateway.api_key)
+    page.call("DOM.setFileInputFiles", files=[str(clip)], nodeId=page.node_id("#video"))
+    assert page.evaluate("document.getElementById('video').files[0].name") == clip.name
+    page.click("#analyze")
+    state = page.wait_for(
+        "['done', 'error'].includes(document.body.dataset.state) && document.body.dataset.state",
+        90,
+    )
+    rendered = page.evaluate(_READ_PAGE)
+    assert state == "done", rendered["error"]
+    return rendered
+
+
+def _events(page: Cdp, method: str) -> list[dict]:
+    return [e["params"] for e in page.events if e["method"] == method]
+
+
+def test_the_page_shows_the_jobs_result(finished: dict, gateway: GatewayHandle) -> None:
+    with gateway.client(headers=gateway.auth()) as client:
+        job = client.get(f"/v1/jobs/{finished['jobId']}").json()
+    assert job["status"] == "succeeded"
+    result = job["result"]
+    assert finished["verdict"] == result["verdict"]
+    assert finished["verdictClass"] == f"verdict {result['verdict']}"
+    assert finished["score"] == result["score"]
+    assert float(finished["scoreText"]) == pytest.approx(result["score"], abs=5e-4)
+    assert finished["threshold"] == result["threshold"]
+    assert float(finished["thresholdText"]) == pytest.approx(result["threshold"], abs=5e-4)
+    assert finished["modelName"] == result["model"]["name"]
+    assert finished["modelVersion"] == str(result["model"]["version"])
+    assert finished["modelKind"] == result["model"]["kind"]
+    assert finished["trackCount"] == str(len(result["tracks"]))
+    assert [row[0] for row in finished["trackRows"]] == [str(t["id"]) for t in result["tracks"]]
+    assert [row[2] for row in finished["trackRows"]] == [
+        str(len(t["frames"])) for t in result["tracks"]
+    ]
+    assert finished["warnings"] == result["warnings"]
+    assert finished["uploadDone"] == 1 and finished["analysisDone"] == 1
+    # The timeline: the server's SVG, drawn in the page, threshold line where it belongs.
+    assert finished["svgThresholdY"] == pytest.approx(
+        PLOT_TOP + (1 - result["threshold"]) * PLOT_HEIGHT, abs=0.01
+    )
+    assert finished["svgLanes"] == len(result["tracks"])
+    assert finished["svgPoints"] == len(result["timeline"])
+    assert finished["svgWidth"] > 400
+    # The tiny whole-frame model explains nothing and signs nothing: the page says so.
+    if not any(t.get("explanations") for t in result["tracks"]):
+        assert finished["explanations"] == 0
+        assert "offers no face explanations" in finished["explanationsNote"]
+    assert finished["provenanceHidden"] is ("provenance" not in result)
+
+
+def test_the_key_stays_in_session_storage_and_travels_as_a_header(
+    finished: dict, page: Cdp, gateway: GatewayHandle
+) -> None:
+    assert page.evaluate(f"sessionStorage.getItem({json.dumps(KEY_STORAGE)})") == gateway.api_key
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+    assert page.call("Network.getCookies", urls=[gateway.url])["cookies"] == []
+    api_calls = [
+        r["request"]
+        for r in _events(page, "Network.requestWillBeSent")
+        if "/v1/" in r["request"]["url"]
+    ]
+    methods = {(r["method"], r["url"].split("?")[0].rsplit("/", 1)[-1]) for r in api_calls}
+    assert ("POST", "jobs") in methods
+    assert ("GET", "events") in methods
+    assert ("GET", "timeline.svg") in methods
+    for request in api_calls:
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        assert headers.get("authorization") == f"Bearer {gateway.api_key}", request["url"]
+        assert "cookie" not in headers
+    responses = [
+        r["response"]
+        for r in _events(page, "Network.responseReceived")
+        if "/v1/" in r["response"]["url"]
+    ]
+    assert responses and all(
+        "set-cookie" not in {k.lower() for k in r["headers"]} for r in responses
+    )
+
+
+def test_the_page_ran_without_errors_or_policy_violations(finished: dict, page: Cdp) -> None:
+    page.pump(0.5)
+    assert _events(page, "Runtime.exceptionThrown") == []
+    console = [
+        e for e in _events(page, "Runtime.consoleAPICalled") if e["type"] in {"error", "warning"}
+    ]
+    assert console == []
+    logged = [e["entry"] for e in _events(page, "Log.entryAdded")]
+    assert [e for e in logged if e["level"] in {"error", "warning"}] == []
+
+
+def test_the_policy_is_enforced_in_the_browser(browser: Browser, gateway: GatewayHandle) -> None:
+    # An inline script added to the page must not run, and the browser reports why:
+    # proof that the policy holds and that the check above would see a violation.
+    other = browser.new_page()
+    try:
+        other.call("Log.enable")
+        other.call("Page.enable")
+        other.call("Page.navigate", url=f"{gateway.url}/ui")
+        other.wait_for("document.body && document.body.dataset.ready === 'true'", 20)
+        ran = other.evaluate(
+            "(() => { const s = document.createElement('script');"
+            " s.textContent = 'window.inlineRan = true'; document.body.append(s);"
+            " return window.inlineRan === true; })()"
+        )
+        assert ran is False
+        other.pump(0.5)
+        reports = [
+            e["params"]["entry"]["text"] for e in other.events if e["method"] == "Log.entryAdded"
+        ]
+        assert any("Content Security Policy" in text for text in reports), reports
+    finally:
+        other.close()
+
+
+def test_a_screenshot_of_the_result_is_written(finished: dict, page: Cdp) -> None:
+    page.call("Page.bringToFront")  # a tab in the background draws no frames
+    height = page.evaluate("document.documentElement.scrollHeight")
+    shot = page.call(
+        "Page.captureScreenshot",
+        format="png",
+        captureBeyondViewport=True,
+        clip={"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1},
+    )
+    png = base64.b64decode(shot["data"])
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(png)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (VIEWPORT[0], height)
+    assert height > VIEWPORT[1] / 2  # the result is on the page, not just the form
+    # Not a blank page: many distinct colours (text, the plot, the verdict's colour).
+    assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50
