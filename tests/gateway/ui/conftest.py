@@ -76,6 +76,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=5)
 
 
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that still run (zombies waiting for a reaper do not)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
 @pytest.fixture(scope="module")
 def browser(gateway: GatewayHandle) -> Iterator[Browser]:
     """Headless Chromium trusting the test gateway's certificate (only that one)."""
@@ -115,3 +129,7 @@ def browser(gateway: GatewayHandle) -> Iterator[Browser]:
         _stop(proc)
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
+    deadline = time.monotonic() + 5
+    while (left := _alive_in_group(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"chromium processes left running: {left}"
