@@ -14,14 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 #: The policy of the web page's files: its own scripts and stylesheet only (nothing
-#: inline, no other origin), images from itself and from data:/blob: URLs (thumbnails,
-#: heatmaps, the timeline fetched with the API key), calls to this origin only.
+#: inline, no other origin), images from itself and from data: URLs (the face thumbnails
+#: and heatmaps of a result), calls to this origin only. The timeline SVG is drawn into
+#: the page as elements, so no blob: URL is needed.
 UI_CSP = "; ".join(
     [
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data: blob:",
+        "img-src 'self' data:",
         "connect-src 'self'",
         "form-action 'none'",
         "frame-ancestors 'none'",
