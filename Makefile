@@ -18,7 +18,7 @@ AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE
 SOAK_SECONDS ?= 300
 export SOAK_SECONDS
 
-.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql
+.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql chromium
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,20 @@ postgresql:
 		echo "PostgreSQL missing: run 'sudo apt-get install -y postgresql'" >&2; exit 1; \
 	fi
 
-test: model postgresql
+# The web page's test drives Debian's headless Chromium over the DevTools protocol; as
+# root (or through sudo) this installs it when missing.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "Chromium present: $$(chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "Chromium missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
+	fi
+
+test: model postgresql chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests.

@@ -30,6 +30,7 @@ from .routes import detection_response, router
 from .security_headers import SecurityHeaders
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
+from .webui import ui_router
 
 log = logging.getLogger("gateway.access")
 
@@ -148,6 +149,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.include_router(router)
     app.include_router(jobs_router)
     app.include_router(docs_router(app))
+    app.include_router(ui_router())
     # Outermost last: security headers on everything, then request id and access log,
     # then the audit line (which sees 431s too), then the header size check.
     app.add_middleware(HeaderLimits, max_bytes=settings.max_header_bytes)

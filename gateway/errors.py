@@ -21,6 +21,7 @@ Exception tree::
     │   ├── JobNotFound               404 job_not_found
     │   ├── JobNotCancelable          409 job_not_cancelable
     │   ├── NoWebhook                 409 no_webhook
+    │   ├── JobHasNoResult            409 job_has_no_result
     │   ├── IdempotencyMismatch       422 idempotency_mismatch
     │   ├── CallbackRefused           422 callback_refused
     │   └── WebhookSecretMissing      422 webhook_secret_missing
@@ -258,6 +259,14 @@ class NoWebhook(RequestError):
     status_code = 409
     code = "no_webhook"
     summary = "The job has no webhook delivery to repeat"
+
+
+class JobHasNoResult(RequestError):
+    """A view of the result (the timeline plot) asked of a job that has not succeeded."""
+
+    status_code = 409
+    code = "job_has_no_result"
+    summary = "The job has not succeeded (yet), so it has no result to show"
 
 
 class IdempotencyMismatch(RequestError):

@@ -1,8 +1,9 @@
 """Security headers on every response (ASGI middleware).
 
 API answers are JSON no browser should render, frame, cache or refer from, hence the
-strict defaults; a page that needs more (the API docs) sets its own
-``Content-Security-Policy``, which is kept.
+strict defaults; a page that needs more sets its own ``Content-Security-Policy``, which
+is kept: the API docs (:mod:`gateway.docs`, built from the page's own scripts) and the
+web page at ``/ui`` (:data:`UI_CSP`, :mod:`gateway.webui`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The policy of every answer that sets none: load nothing, be framed nowhere.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+#: The policy of the web page's files: its own scripts and stylesheet only (nothing
+#: inline, no other origin), images from itself and from data: URLs (the face thumbnails
+#: and heatmaps of a result), calls to this origin only. The timeline SVG is drawn into
+#: the page as elements, so no blob: URL is needed.
+UI_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
 
 _DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
     # The gateway speaks HTTPS only; a year, as browsers' preload lists ask.

@@ -74,6 +74,7 @@ def main() -> int:
                 f"  API key:   {key_text}\n"
                 f"  TLS cert:  {settings.cert_path}\n"
                 f"  Docs:      {url}/docs\n"
+                f"  Web page:  {url}/ui\n"
                 f"\nTry it:\n"
                 f"  curl --cacert {settings.cert_path} -H 'Authorization: Bearer {key_text}' \\\n"
                 f"       -F video=@path/to/clip.mp4 {url}/v1/detect\n"

@@ -29,6 +29,7 @@ from ..errors import (
     IdempotencyMismatch,
     InvalidParameters,
     InvalidVideo,
+    JobHasNoResult,
     JobNotCancelable,
     JobNotFound,
     MissingVideo,
@@ -43,6 +44,8 @@ from ..errors import (
 )
 from ..logs import request_id_var
 from ..settings import Settings
+from ..timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
+from ..timeline_svg import render_timeline
 from ..upload import UPLOAD_REQUEST_BODY, UploadLimits, receive_upload
 from .models import ENDED
 from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
@@ -107,6 +110,7 @@ _SUBMIT_ERRORS = openapi_responses(
 )
 _LIST_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, BadRequest, InvalidParameters)
 _JOB_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound)
+_TIMELINE_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, JobHasNoResult)
 _CANCEL_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
 _REDELIVER_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, NoWebhook)
 _SECRET_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS)
@@ -276,6 +280,25 @@ async def get_job(job_id: str, jobs: JobsDep, owner: Owner, response: Response) 
     if job.status not in ENDED:
         response.headers["Retry-After"] = "1"
     return JobResponse.of(job)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/timeline.svg",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {SVG_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "description": "The per-frame score, the threshold and one lane per face track",
+        },
+        **_TIMELINE_ERRORS,
+    },
+)
+async def job_timeline(job_id: str, jobs: JobsDep, owner: Owner) -> Response:
+    """The result's timeline as an SVG image (no scripts, no external references)."""
+    job = await jobs.get(owner, job_id)
+    if job.status != "succeeded" or not job.result:
+        raise JobHasNoResult(f"job {job_id} is {job.status}; only a succeeded job has a timeline")
+    return Response(render_timeline(job.result), media_type=SVG_MEDIA_TYPE)
 
 
 @router.post("/v1/jobs/{job_id}/cancel", response_model=JobResponse, responses=_CANCEL_ERRORS)

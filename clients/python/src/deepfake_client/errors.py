@@ -28,6 +28,7 @@ Exception tree::
         │   ├── JobNotFound               404 job_not_found
         │   ├── JobNotCancelable          409 job_not_cancelable
         │   ├── NoWebhook                 409 no_webhook
+        │   ├── JobHasNoResult            409 job_has_no_result
         │   ├── IdempotencyMismatch       422 idempotency_mismatch
         │   ├── CallbackRefused           422 callback_refused
         │   └── WebhookSecretMissing      422 webhook_secret_missing
@@ -222,6 +223,12 @@ class NoWebhook(RequestError):
     """The job has no callback URL to deliver to again (409)."""
 
     default_code = "no_webhook"
+
+
+class JobHasNoResult(RequestError):
+    """A view of the result (the timeline image) of a job that has not succeeded (409)."""
+
+    default_code = "job_has_no_result"
 
 
 class IdempotencyMismatch(RequestError):
