@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 import uuid
@@ -205,3 +207,46 @@ def test_a_released_job_is_queued_again_without_spending_an_attempt(store_factor
     assert store.release_job(job.id, "w1")
     again = store.claim_job("w2", 30, 3)
     assert again is not None and again.id == job.id and again.attempts == 1
+
+
+def test_media_lives_in_a_postgresql_store_and_goes_with_the_job(
+    store_factory, tmp_path: Path
+) -> None:
+    """Any host on a PostgreSQL store can decrypt a job's media; its end removes it."""
+    from gateway.jobs import media as media_module
+    from gateway.jobs.media import MediaStore
+
+    kek = os.urandom(32)
+    first, second = store_factory(), store_factory()
+    # Over two pieces of stored ciphertext, and no piece of plaintext in any of them.
+    plain = os.urandom(media_module.CHUNK_BYTES) + b"PLAINTEXT-MARKER" * 100
+    upload = tmp_path / "upload.video"
+    upload.write_bytes(plain)
+    here = MediaStore(tmp_path / "host-a", kek, first)
+    there = MediaStore(tmp_path / "host-b", kek, second)
+    job = _job()
+    stored = here.store(job.id, upload)
+    first.create_job(dataclasses.replace(job, wrapped_key=stored.wrapped_key), None)
+    if not first.holds_media:  # SQLite: a file under its own var dir
+        assert here.path(job.id).exists() and not list((tmp_path / "host-a").glob("*.video"))
+        return
+    assert not here.path(job.id).exists()
+    chunks = []
+    while (chunk := first.media_chunk(job.id, len(chunks))) is not None:
+        chunks.append(chunk)
+    assert len(chunks) == 2 and all(b"PLAINTEXT-MARKER" not in c for c in chunks)
+    copy = there.decrypt_to_temp(job.id, stored.wrapped_key)
+    assert copy.read_bytes() == plain and copy.parent == there.work_dir
+    claimed = second.claim_job("w-b", 30.0, 3)
+    assert claimed is not None and claimed.id == job.id
+    # A copy of a running job is kept; once the job ended elsewhere it is swept.
+    assert there.sweep_work(lambda _job_id: True) == 0 and copy.exists()
+    assert second.finish_job(job.id, "w-b", JobStatus.SUCCEEDED, expires_at=time.time() + 60)
+    assert first.media_chunk(job.id, 0) is None  # in the transaction that ended the job
+    assert there.sweep_work(lambda _job_id: False) == 1 and not copy.exists()
+    # Media whose job was never committed (its submitter died) is purged once old.
+    orphan = _job()
+    here.store(orphan.id, upload)
+    assert first.purge_orphan_media(time.time() - 60) == 0
+    assert first.purge_orphan_media(time.time() + 1) == 2
+    assert first.media_chunk(orphan.id, 0) is None
