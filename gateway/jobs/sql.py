@@ -440,11 +440,12 @@ class SqlJobStore:
         return _job(row)
 
     def expire_jobs(self, now: float) -> list[str]:
+        # Locked like a claim: every replica's housekeeping runs this, each job expires once.
         with self._transaction() as cur:
             rows = self._exec(
                 cur,
                 "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') "
-                "AND expires_at < ?",
+                f"AND expires_at < ?{self.lock_clause}",
                 (now,),
             ).fetchall()
             ids = [r[0] for r in rows]

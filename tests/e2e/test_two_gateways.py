@@ -250,6 +250,18 @@ def test_a_killed_replica_loses_no_job_and_none_ends_twice(
             seen[body["data"]["id"]] += 1
             assert hook.headers["webhook-id"] == message_ids[body["data"]["id"]]
         assert seen == dict.fromkeys(ids, 1)
+        # Delivery is at least once (a deliverer killed between the receiver's answer and
+        # recording it leaves the delivery due again; a redelivery is asked for), always
+        # under the message's one webhook-id: what a receiver deduplicates on.
+        again = sorted(held)[0]
+        redelivered = jobs.call("POST", f"/v1/jobs/{again}/deliveries/redeliver")
+        assert redelivered.status_code == 202, redelivered.text
+        received = receiver.wait_for(len(ids) + 1, timeout_s=30)
+        by_webhook_id = {
+            h.headers["webhook-id"]: json.loads(h.body)["data"]["id"] for h in received
+        }
+        assert len(received) == len(ids) + 1 and len(by_webhook_id) == len(ids)
+        assert sorted(by_webhook_id.values()) == sorted(ids)
 
         # No plaintext left on the survivor; the victim's decrypted copy of the job it was
         # decoding is swept once it runs again (the job ended elsewhere).
