@@ -89,20 +89,23 @@ class _ChunkReader:
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store, self.job_id = store, job_id
-        self.buffer = b""
+        self.chunk = b""
+        self.offset = 0
         self.seq = 0
-        self.done = False
 
     def read(self, n: int) -> bytes:
-        while len(self.buffer) < n and not self.done:
-            chunk = self.store.media_chunk(self.job_id, self.seq)
-            if chunk is None:
-                self.done = True
-            else:
-                self.buffer += chunk
-                self.seq += 1
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
+        parts = []
+        while n > 0:
+            if self.offset == len(self.chunk):
+                chunk = self.store.media_chunk(self.job_id, self.seq)
+                if chunk is None:
+                    break
+                self.chunk, self.offset, self.seq = chunk, 0, self.seq + 1
+            part = self.chunk[self.offset : self.offset + n]
+            self.offset += len(part)
+            n -= len(part)
+            parts.append(part)
+        return b"".join(parts)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -123,6 +126,7 @@ class MediaStore:
         self.directory = directory
         self.work_dir = directory / "work"
         self.kek = kek
+        #: The store the ciphertext lives in, when it holds media.
         self.blobs = store if store is not None and store.holds_media else None
         self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 

@@ -36,7 +36,6 @@ from tests.conftest import (
     launch_gateway,
     launch_serving,
     new_pg_database,
-    start_gateway,
 )
 from tests.gateway.jobs.conftest import start_receiver
 from tests.gateway.jobs.helpers import KEY_A, Jobs
@@ -150,12 +149,12 @@ def test_a_killed_replica_loses_no_job_and_none_ends_twice(
             # One key sent to both replicas at once, one key sent twice to one replica.
             shared = list(pool.map(lambda gw: submit(gw, "shared-key"), gateways))
             solo = [submit(victim, "solo-key") for _ in range(2)]
-            plain = list(pool.map(submit, [survivor, victim] * 3))
+            plain = list(pool.map(submit, [survivor, victim] * 4))
         assert shared[0]["id"] == shared[1]["id"]
         assert sorted(str(s["replayed"]) for s in shared) == ["None", "true"]
         assert solo[0]["id"] == solo[1]["id"] and solo[1]["replayed"] == "true"
         ids = {shared[0]["id"], solo[0]["id"], *(p["id"] for p in plain)}
-        assert len(ids) == 8
+        assert len(ids) == 10
 
         # Kill the victim just after it decrypted a job's media (its private copy is whole
         # and a few milliseconds old): the job's frames are being decoded and scored.
@@ -186,6 +185,14 @@ def test_a_killed_replica_loses_no_job_and_none_ends_twice(
             status == "running" and _worker_of(victim) in owner for _, status, owner, _ in at_kill
         ), at_kill
         leases = {job_id: expires for job_id, _, _, expires in at_kill}
+        # What the dead process left: the plaintext copy of the job it was decoding.
+        leftovers = list(work.iterdir())
+        assert leftovers and {p.name.split("-")[0] for p in leftovers} <= held
+        # The replica comes back on its disk at once (as a container restarting in its pod),
+        # as a gateway without job workers: it cannot take the job back, its housekeeping
+        # runs.
+        back = launch_gateway(victim.var_dir, target, {**env, "GATEWAY_JOB_WORKERS": "0"})
+        gateways.append(back)
         taken_over: dict[str, float] = {}
         while time.monotonic() < deadline and len(taken_over) < len(held):
             for job_id, owner in _rows(
@@ -263,19 +270,17 @@ def test_a_killed_replica_loses_no_job_and_none_ends_twice(
         assert len(received) == len(ids) + 1 and len(by_webhook_id) == len(ids)
         assert sorted(by_webhook_id.values()) == sorted(ids)
 
-        # No plaintext left on the survivor; the victim's decrypted copy of the job it was
-        # decoding is swept once it runs again (the job ended elsewhere).
+        # No plaintext left on the survivor; the dead process's copy was swept by the
+        # replica that came back once the job had ended elsewhere.
         for folder in ("uploads", "jobs/media/work"):
             assert list((survivor.var_dir / folder).iterdir()) == [], folder
         assert list((survivor.var_dir / "jobs" / "media").glob("*.enc")) == []
-        leftovers = list((victim.var_dir / "jobs" / "media" / "work").iterdir())
-        assert {p.name.split("-")[0] for p in leftovers} <= held and leftovers
-        restarted = start_gateway(victim.var_dir, target, env)
-        gateways.append(restarted)
+        back.wait_ready()
         sweep_deadline = time.monotonic() + 10
         while any(p.exists() for p in leftovers) and time.monotonic() < sweep_deadline:
             time.sleep(0.1)
         assert not any(p.exists() for p in leftovers), "a dead replica's plaintext was kept"
+        assert list(work.iterdir()) == []
 
         assert readiness.codes and set(readiness.codes) == {200}, readiness.codes
     finally:
