@@ -499,15 +499,18 @@ class SqlJobStore:
             self._exec(
                 cur, "UPDATE deliveries SET lease_expires = ? WHERE id = ?", (now + lease_s, row[0])
             )
-        return _delivery(row)
+        claimed = _delivery(row)
+        # The lease is also the claim's token: update_delivery checks it is still this one.
+        claimed.lease_expires = now + lease_s
+        return claimed
 
-    def update_delivery(self, delivery: Delivery) -> None:
+    def update_delivery(self, delivery: Delivery) -> bool:
         with self._transaction() as cur:
             self._exec(
                 cur,
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, "
                 "last_status = ?, last_error = ?, log = ?, updated_at = ?, lease_expires = NULL "
-                "WHERE id = ?",
+                "WHERE id = ? AND lease_expires = ?",
                 (
                     str(delivery.state),
                     delivery.attempts,
@@ -517,8 +520,10 @@ class SqlJobStore:
                     json.dumps(delivery.log),
                     delivery.updated_at,
                     delivery.id,
+                    delivery.lease_expires,
                 ),
             )
+            return bool(cur.rowcount)
 
     def list_deliveries(self, job_id: str) -> list[Delivery]:
         with self._transaction() as cur:

@@ -106,11 +106,15 @@ class JobStore(Protocol):
         ...
 
     def claim_delivery(self, now: float, lease_s: float) -> Delivery | None:
-        """Take a pending delivery that is due."""
+        """Take a pending delivery that is due, leased for ``lease_s`` (its ``lease_expires``)."""
         ...
 
-    def update_delivery(self, delivery: Delivery) -> None:
-        """Record an attempt's outcome (state, attempts, next attempt, log)."""
+    def update_delivery(self, delivery: Delivery) -> bool:
+        """Record an attempt's outcome (state, attempts, next attempt, log).
+
+        False, and nothing recorded, when the claim's lease is no longer the row's: it ran
+        out and another deliverer claimed the delivery, whose outcome is the one kept.
+        """
         ...
 
     def list_deliveries(self, job_id: str) -> list[Delivery]:

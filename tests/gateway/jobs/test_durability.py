@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from gateway.jobs.crypto import MediaDecryptionError
@@ -98,6 +99,9 @@ def test_sigkill_loses_no_job_and_runs_none_twice(
         gateway.process.stop()
     assert _finished(var / "gateway.log") == {job_id: 1 for job_id in ids}
     assert list((var / "jobs" / "media").glob("*.enc")) == []
+    if backend == "postgresql":  # the store holds the media, and removed it with each end
+        with psycopg.connect(env["GATEWAY_JOB_STORE"]) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM job_media").fetchone() == (0,)
 
 
 def test_media_is_encrypted_at_rest_and_gone_after_the_job(

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from gateway.errors import IdempotencyMismatch
@@ -19,14 +18,7 @@ from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from gateway.jobs.store import JobStore
 from gateway.jobs.webhooks import build_delivery
-
-
-def _database(url: str) -> str:
-    """A new empty database on the test cluster; its URL."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
+from tests.conftest import new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,7 +32,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
             opened.append(SqliteJobStore(path))
             return opened[-1]
     else:
-        url = _database(request.getfixturevalue("postgres_url"))
+        url = new_pg_database(request.getfixturevalue("postgres_url"))
 
         def make() -> JobStore:
             opened.append(PostgresJobStore(url))
@@ -167,10 +159,11 @@ def test_finish_records_the_result_and_the_delivery_atomically(store_factory) ->
     )
     done = store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.model_version == 1
-    assert store.claim_delivery(time.time(), 30) is not None
+    leased = store.claim_delivery(time.time(), 30)
+    assert leased is not None and leased.id == delivery.id
     assert store.claim_delivery(time.time(), 30) is None  # leased
-    delivery.state, delivery.attempts = DeliveryState.DELIVERED, 1
-    store.update_delivery(delivery)
+    leased.state, leased.attempts = DeliveryState.DELIVERED, 1
+    assert store.update_delivery(leased)
     assert store.list_deliveries(job.id)[0].state == DeliveryState.DELIVERED
     assert store.expire_jobs(time.time()) == [job.id]
     expired = store.get_job(job.id)
@@ -250,3 +243,24 @@ def test_media_lives_in_a_postgresql_store_and_goes_with_the_job(
     assert first.purge_orphan_media(time.time() - 60) == 0
     assert first.purge_orphan_media(time.time() + 1) == 2
     assert first.media_chunk(orphan.id, 0) is None
+
+
+def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next_claim(
+    store_factory,
+) -> None:
+    """Two deliverers (replicas) on one delivery: only the current claim records."""
+    first, second = store_factory(), store_factory()
+    job, _ = first.create_job(_job(), None)
+    first.add_delivery(build_delivery(job, time.time()))
+    slow = first.claim_delivery(time.time(), 0.2)
+    assert slow is not None
+    time.sleep(0.3)  # the slow deliverer's POST is still waiting for an answer
+    fast = second.claim_delivery(time.time(), 30)
+    assert fast is not None and fast.message_id == slow.message_id
+    fast.state, fast.attempts = DeliveryState.DELIVERED, 1
+    assert second.update_delivery(fast)
+    slow.state, slow.attempts, slow.last_error = DeliveryState.PENDING, 1, "ReadTimeout"
+    assert not first.update_delivery(slow)
+    (kept,) = first.list_deliveries(job.id)
+    assert (kept.state, kept.attempts, kept.last_error) == (DeliveryState.DELIVERED, 1, None)
+    assert first.claim_delivery(time.time() + 3600, 30) is None  # never sent a third time
