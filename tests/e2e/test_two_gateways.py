@@ -12,6 +12,9 @@ rest: one terminal transition and one result per job (the webhook delivery row i
 in the transaction that ends the job), no media left, one webhook message per job, recorded
 delivered once; the receiver may see a message twice only if the killed gateway was
 sending it, under the same webhook-id, which is what it deduplicates on.
+
+One test in one module: the five processes are expensive to start, so every check is made
+on the one scenario they play.
 """
 
 from __future__ import annotations
