@@ -1,9 +1,14 @@
-"""Project-wide fixtures: exported models, the real local Serving, the real HTTPS gateway."""
+"""Project-wide fixtures: exported models, the real local Serving, the real HTTPS gateway,
+a throw-away PostgreSQL cluster."""
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import ssl
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +66,37 @@ class ServingHandle:
     target: str
     model_dir: Path
 
+    def wait_ready(
+        self, timeout_s: float = 120.0, credentials: object | None = None
+    ) -> ServingHandle:
+        """Wait until the model is AVAILABLE; the process is stopped if it never is."""
+        from serving.client import wait_until_available
+
+        try:
+            wait_until_available(self.target, MODEL_NAME, timeout_s, credentials=credentials)
+        except TimeoutError:
+            self.process.stop()
+            raise AssertionError(
+                f"serving did not become ready:\n{self.process.log_tail()}"
+            ) from None
+        return self
+
+
+def launch_serving(model_dir: Path, log_path: Path, extra: tuple[str, ...] = ()) -> ServingHandle:
+    """Start ``python -m serving`` on a free port without waiting for it.
+
+    Processes die with the thread that started them: launch from the test's own thread,
+    then wait (several launched first boot side by side).
+    """
+    port = free_port()
+    proc = ManagedProcess(
+        "serving",
+        serving_command(port, MODEL_NAME, model_dir, extra),
+        log_path=log_path,
+        cwd=REPO,
+    )
+    return ServingHandle(proc, port, f"127.0.0.1:{port}", model_dir)
+
 
 def start_serving(
     model_dir: Path,
@@ -73,22 +109,7 @@ def start_serving(
 
     ``credentials`` (``grpc.ChannelCredentials``) are needed when the server speaks TLS.
     """
-    from serving.client import wait_until_available
-
-    port = free_port()
-    proc = ManagedProcess(
-        "serving",
-        serving_command(port, MODEL_NAME, model_dir, extra),
-        log_path=log_path,
-        cwd=REPO,
-    )
-    target = f"127.0.0.1:{port}"
-    try:
-        wait_until_available(target, MODEL_NAME, timeout_s, credentials=credentials)
-    except TimeoutError:
-        proc.stop()
-        raise AssertionError(f"serving did not become ready:\n{proc.log_tail()}") from None
-    return ServingHandle(proc, port, target, model_dir)
+    return launch_serving(model_dir, log_path, extra).wait_ready(timeout_s, credentials)
 
 
 @pytest.fixture(scope="session")
@@ -133,14 +154,32 @@ class GatewayHandle:
                 **kwargs,
             )
 
+    def wait_ready(self) -> GatewayHandle:
+        """Wait until ``/healthz`` answers over HTTPS; the process is stopped if it never does."""
+        try:
+            wait_https(
+                f"{self.url}/healthz",
+                self.cafile,
+                timeout_s=60.0,
+                proc=self.process,
+                client_cert=self.client_cert,
+            )
+        except (TimeoutError, RuntimeError) as exc:
+            self.process.stop()
+            raise AssertionError(f"gateway did not start: {exc}") from None
+        key_file = self.var_dir / "api_key"
+        self.api_key = key_file.read_text().strip() if key_file.exists() else ""
+        return self
 
-def start_gateway(
+
+def launch_gateway(
     var_dir: Path,
     serving_target: str,
     env: dict[str, str] | None = None,
     client_cert: tuple[Path, Path] | None = None,
 ) -> GatewayHandle:
-    """Start ``python -m gateway`` over HTTPS on a free port and wait until it is ready."""
+    """Start ``python -m gateway`` over HTTPS on a free port without waiting for it
+    (see :func:`launch_serving`); :meth:`GatewayHandle.wait_ready` waits."""
     port = free_port()
     full_env = {
         "GATEWAY_HOST": "127.0.0.1",
@@ -158,15 +197,17 @@ def start_gateway(
         "gateway", gateway_command(), env=full_env, log_path=var_dir / "gateway.log", cwd=REPO
     )
     cafile = var_dir / "tls" / "cert.pem"
-    url = f"https://localhost:{port}"
-    try:
-        wait_https(f"{url}/healthz", cafile, timeout_s=60.0, proc=proc, client_cert=client_cert)
-    except (TimeoutError, RuntimeError) as exc:
-        proc.stop()
-        raise AssertionError(f"gateway did not start: {exc}") from None
-    key_file = var_dir / "api_key"
-    api_key = key_file.read_text().strip() if key_file.exists() else ""
-    return GatewayHandle(proc, url, cafile, api_key, var_dir, client_cert)
+    return GatewayHandle(proc, f"https://localhost:{port}", cafile, "", var_dir, client_cert)
+
+
+def start_gateway(
+    var_dir: Path,
+    serving_target: str,
+    env: dict[str, str] | None = None,
+    client_cert: tuple[Path, Path] | None = None,
+) -> GatewayHandle:
+    """Start ``python -m gateway`` over HTTPS on a free port and wait until it is ready."""
+    return launch_gateway(var_dir, serving_target, env, client_cert).wait_ready()
 
 
 @pytest.fixture(scope="session")
@@ -177,3 +218,82 @@ def gateway(
     handle = start_gateway(tmp_path_factory.mktemp("gateway-var"), serving.target)
     yield handle
     handle.process.stop()
+
+
+PG_USER = "nobody"
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
+        pytest.fail(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
+            "run `make postgresql` (apt-get install -y postgresql) first",
+            pytrace=False,
+        )
+    return Path(found[-1]).parent
+
+
+def _as_pg_user(args: list[str]) -> list[str]:
+    # The server refuses to run as root; any unprivileged user will do.
+    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster on a unix socket in a temporary folder, stopped after."""
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="jobs-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, user=PG_USER)
+    os.chmod(root, 0o755)
+    run = lambda args: subprocess.run(  # noqa: E731
+        _as_pg_user(args), check=True, capture_output=True, text=True, cwd=root
+    )
+    try:
+        run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+        )
+        run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-k {root} -c listen_addresses='' -c fsync=off",
+                "start",
+            ]
+        )
+    except subprocess.CalledProcessError as exc:
+        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log}", pytrace=False)
+    try:
+        yield f"postgresql://postgres@/postgres?host={root}"
+    finally:
+        subprocess.run(
+            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+            cwd=root,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_pg_database(url: str) -> str:
+    """A fresh, empty database on the cluster of ``postgres_url``; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"gw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")

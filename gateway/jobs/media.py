@@ -1,21 +1,38 @@
-"""Job media on disk, always encrypted: stored on submission, decrypted only to decode.
+"""Job media, always encrypted: stored on submission, decrypted only to decode.
 
-``media/<job id>.enc`` holds the upload under the job's data key (see :mod:`.crypto`);
-the wrapped data key lives in the job's row. A worker decrypts to a private temporary
-file that exists only while the video is decoded.
+The upload is encrypted under the job's data key (see :mod:`.crypto`); the wrapped data
+key lives in the job's row. Where the ciphertext lives depends on the store: a store that
+``holds_media`` (PostgreSQL) keeps it in pieces in its ``job_media`` table, so that any
+replica or worker host can run any job; otherwise ``media/<job id>.enc`` on local disk.
+
+A worker decrypts to a private temporary file under ``media/work`` that exists only while
+the video is decoded. A process killed mid-decode leaves that plaintext behind, and the
+job may end elsewhere: :meth:`MediaStore.sweep_work` removes copies of jobs no longer
+running.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .crypto import decrypt_file, encrypt_file, new_data_key, unwrap_key, wrap_key
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+
+#: Pieces of stored ciphertext: small enough per statement, few enough per video.
+CHUNK_BYTES = 1024 * 1024
+#: ``<job id>-<random>.video``, as :meth:`MediaStore.decrypt_to_temp` names its copies.
+_WORK_NAME = re.compile(r"([0-9a-f]{32})-[a-z0-9_]+\.video")
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,55 @@ class _Hashing:
         return data
 
 
+class _ChunkWriter:
+    """A write-only file that sends the bytes to the store in pieces of CHUNK_BYTES."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
+        self.buffer = bytearray()
+        self.seq = 0
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        while len(self.buffer) >= CHUNK_BYTES:
+            self._put(bytes(self.buffer[:CHUNK_BYTES]))
+            del self.buffer[:CHUNK_BYTES]
+        return len(data)
+
+    def close(self) -> None:
+        if self.buffer:
+            self._put(bytes(self.buffer))
+            self.buffer.clear()
+
+    def _put(self, chunk: bytes) -> None:
+        self.store.add_media_chunk(self.job_id, self.seq, chunk)
+        self.seq += 1
+
+
+class _ChunkReader:
+    """A read-only file over the pieces the store holds, fetched one at a time."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
+        self.chunk = b""
+        self.offset = 0
+        self.seq = 0
+
+    def read(self, n: int) -> bytes:
+        parts = []
+        while n > 0:
+            if self.offset == len(self.chunk):
+                chunk = self.store.media_chunk(self.job_id, self.seq)
+                if chunk is None:
+                    break
+                self.chunk, self.offset, self.seq = chunk, 0, self.seq + 1
+            part = self.chunk[self.offset : self.offset + n]
+            self.offset += len(part)
+            n -= len(part)
+            parts.append(part)
+        return b"".join(parts)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -51,20 +117,37 @@ def _fsync_dir(path: Path) -> None:
 
 
 class MediaStore:
-    """Encrypted media files of jobs under one directory."""
+    """Encrypted media of jobs: in ``store`` when it holds media, else under ``directory``.
 
-    def __init__(self, directory: Path, kek: bytes) -> None:
+    Decrypted working copies are always local, under ``directory/work``.
+    """
+
+    def __init__(self, directory: Path, kek: bytes, store: JobStore | None = None) -> None:
         self.directory = directory
         self.work_dir = directory / "work"
         self.kek = kek
+        #: The store the ciphertext lives in, when it holds media.
+        self.blobs = store if store is not None and store.holds_media else None
         self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def path(self, job_id: str) -> Path:
         return self.directory / f"{job_id}.enc"
 
     def store(self, job_id: str, plaintext: Path) -> StoredMedia:
-        """Encrypt ``plaintext`` as ``job_id``'s media, durably (fsync), and hash it."""
+        """Encrypt ``plaintext`` as ``job_id``'s media, durably (fsync or commit), and hash it."""
         data_key = new_data_key()
+        if self.blobs is not None:
+            writer = _ChunkWriter(self.blobs, job_id)
+            try:
+                with open(plaintext, "rb") as src:
+                    reader = _Hashing(src)
+                    encrypt_file(reader, writer, data_key, job_id)  # type: ignore[arg-type]
+                writer.close()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.blobs.delete_media(job_id)
+                raise
+            return StoredMedia(wrap_key(self.kek, data_key), reader.size, reader.digest.hexdigest())
         final = self.path(job_id)
         fd, tmp = tempfile.mkstemp(prefix=f".{job_id}-", dir=self.directory)
         try:
@@ -86,7 +169,13 @@ class MediaStore:
         data_key = unwrap_key(self.kek, wrapped_key)
         fd, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=".video", dir=self.work_dir)
         try:
-            with open(self.path(job_id), "rb") as src, os.fdopen(fd, "wb") as dest:
+            with contextlib.ExitStack() as files:
+                src: BinaryIO
+                if self.blobs is not None:
+                    src = _ChunkReader(self.blobs, job_id)  # type: ignore[assignment]
+                else:
+                    src = files.enter_context(open(self.path(job_id), "rb"))
+                dest = files.enter_context(os.fdopen(fd, "wb"))
                 decrypt_file(src, dest, data_key, job_id)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -96,8 +185,32 @@ class MediaStore:
 
     def delete(self, job_id: str) -> None:
         """Remove ``job_id``'s media (and any decrypted copy a dead worker left behind)."""
+        if self.blobs is not None:
+            self.blobs.delete_media(job_id)
         with contextlib.suppress(FileNotFoundError):
             self.path(job_id).unlink()
         for leftover in self.work_dir.glob(f"{job_id}-*"):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+    def sweep_work(self, running: Callable[[str], bool]) -> int:
+        """Remove decrypted copies of jobs for which ``running(job_id)`` is false.
+
+        A copy exists only while its job runs; one of a job that ended (here or on another
+        host), was deleted or went back to the queue was left by a killed process. Copies of
+        running jobs are kept: another process on this disk may be decoding them. Returns
+        how many were removed.
+        """
+        removed = 0
+        for path in list(self.work_dir.iterdir()):
+            found = _WORK_NAME.fullmatch(path.name)
+            if found is None or running(found.group(1)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        if removed:
+            log.warning(
+                "removed decrypted media left by a stopped process", extra={"files": removed}
+            )
+        return removed

@@ -1,7 +1,9 @@
 """The PostgreSQL job store (psycopg 3), for workers on several hosts.
 
 Claims lock the picked row with ``FOR UPDATE SKIP LOCKED``: concurrent workers each
-get a different job instead of queueing on the same row.
+get a different job instead of queueing on the same row. Encrypted job media is kept in
+the database too (``holds_media``), so that any gateway replica or worker host can run a
+job whichever replica accepted it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class PostgresJobStore(SqlJobStore):
     """:class:`~gateway.jobs.store.JobStore` in a PostgreSQL database."""
 
     lock_clause = " FOR UPDATE SKIP LOCKED"
+    holds_media = True
     paramstyle = "format"
 
     def __init__(self, url: str) -> None:

@@ -51,6 +51,9 @@ from .worker import JobWorker, ResponseBuilder, run_periodically
 log = logging.getLogger(__name__)
 
 _HOUSEKEEPING_S = 2.0
+#: Stored media of no job is an upload whose submitter died before committing its job;
+#: storing one takes seconds, so an hour leaves a slow one alone.
+_ORPHAN_MEDIA_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class JobService:
             job_settings.store, settings.var_dir, job_settings.sqlite_path(settings.var_dir)
         )
         self.kek = load_or_create_kek(job_settings.kek, job_settings.kek_path(settings.var_dir))
-        self.media = MediaStore(settings.var_dir / "jobs" / "media", self.kek)
+        self.media = MediaStore(settings.var_dir / "jobs" / "media", self.kek, self.store)
         self.policy = CallbackPolicy(
             allowed_ports=job_settings.allowed_ports,
             allow_loopback=job_settings.webhook_allow_loopback,
@@ -162,7 +165,8 @@ class JobService:
         await asyncio.to_thread(self.store.close)
 
     async def housekeeping(self) -> None:
-        """Fail jobs out of attempts, expire old results, forget old keys, refresh gauges."""
+        """Fail jobs out of attempts, expire old results, forget old keys, remove media
+        left by stopped processes, refresh gauges."""
         now = time.time()
         for job_id in await asyncio.to_thread(
             self.store.fail_exhausted, now, self.config.max_attempts
@@ -175,10 +179,17 @@ class JobService:
         await asyncio.to_thread(
             self.store.purge_idempotency, now - self.config.idempotency_ttl.total_seconds()
         )
+        await asyncio.to_thread(self.media.sweep_work, self._is_running)
+        if self.store.holds_media:
+            await asyncio.to_thread(self.store.purge_orphan_media, now - _ORPHAN_MEDIA_S)
         counts = await asyncio.to_thread(self.store.count_by_status)
         for status, count in counts.items():
             metrics.JOBS.labels(status=status).set(count)
         metrics.QUEUE_DEPTH.set(counts.get(str(JobStatus.QUEUED), 0))
+
+    def _is_running(self, job_id: str) -> bool:
+        job = self.store.get_job(job_id)
+        return job is not None and job.status == JobStatus.RUNNING
 
     # Submission ------------------------------------------------------------------------
 

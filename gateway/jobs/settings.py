@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RETENTION = timedelta(days=7)
@@ -22,7 +22,8 @@ class JobSettings(BaseSettings):
     #: ``sqlite`` (a WAL-mode database under GATEWAY_VAR_DIR), ``sqlite:///path`` or a
     #: ``postgresql://`` connection URL.
     store: str = Field("sqlite", alias="GATEWAY_JOB_STORE")
-    #: Base64 of a 32-byte key-encryption key; unset: generated once into var/job_kek (0600).
+    #: Base64 of a 32-byte key-encryption key; unset: generated once into var/job_kek (0600),
+    #: which only a SQLite store allows (replicas sharing PostgreSQL must share the KEK).
     kek: str | None = Field(None, alias="GATEWAY_JOB_KEK")
     #: How long results (and job records) are kept after a job ends: seconds or ISO 8601 (P7D).
     retention: timedelta = Field(DEFAULT_RETENTION, alias="GATEWAY_JOB_RETENTION")
@@ -70,6 +71,22 @@ class JobSettings(BaseSettings):
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _shared_store_needs_a_shared_kek(self) -> JobSettings:
+        # Every process on a PostgreSQL store unwraps media keys and webhook secrets that
+        # other processes sealed: a KEK generated per process would lock them out.
+        if self.uses_shared_store and not self.kek:
+            raise ValueError(
+                "GATEWAY_JOB_KEK must be set with a PostgreSQL job store: every gateway "
+                "and worker on that store needs the same key-encryption key"
+            )
+        return self
+
+    @property
+    def uses_shared_store(self) -> bool:
+        """Whether the store is PostgreSQL, shared by processes on several hosts."""
+        return self.store.startswith(("postgresql://", "postgres://"))
 
     @property
     def allowed_ports(self) -> frozenset[int]:

@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_job ON deliveries (job_id, created_at);
+CREATE TABLE IF NOT EXISTS job_media (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    chunk {blob} NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
 CREATE TABLE IF NOT EXISTS webhook_secrets (
     owner TEXT PRIMARY KEY,
     sealed {blob} NOT NULL,
@@ -186,6 +193,8 @@ class SqlJobStore:
 
     #: Appended to the SELECT that picks a row to claim.
     lock_clause = ""
+    #: Whether job media lives in the store (``job_media``) rather than under GATEWAY_VAR_DIR.
+    holds_media = False
     paramstyle = "qmark"
 
     def _transaction(self) -> AbstractContextManager[Cursor]:
@@ -320,6 +329,7 @@ class SqlJobStore:
                     "updated_at = ?, lease_owner = NULL, lease_expires = NULL WHERE id = ?",
                     (json.dumps(error), now, now, job.id),
                 )
+                self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job.id,))
                 job.status, job.error, job.finished_at = JobStatus.FAILED, error, now
                 if job.callback_url:
                     self._insert_delivery(cur, build_delivery(job, now))
@@ -385,6 +395,7 @@ class SqlJobStore:
             )
             if cur.rowcount == 0:
                 return False
+            self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
             if delivery is not None:
                 self._insert_delivery(cur, delivery)
         return True
@@ -422,17 +433,19 @@ class SqlJobStore:
                 return None
             self._exec(cur, "DELETE FROM jobs WHERE id = ?", (job_id,))
             self._exec(cur, "DELETE FROM deliveries WHERE job_id = ?", (job_id,))
+            self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
             self._exec(
                 cur, "DELETE FROM idempotency_keys WHERE owner = ? AND job_id = ?", (owner, job_id)
             )
         return _job(row)
 
     def expire_jobs(self, now: float) -> list[str]:
+        # Locked like a claim: every replica's housekeeping runs this, each job expires once.
         with self._transaction() as cur:
             rows = self._exec(
                 cur,
                 "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') "
-                "AND expires_at < ?",
+                f"AND expires_at < ?{self.lock_clause}",
                 (now,),
             ).fetchall()
             ids = [r[0] for r in rows]
@@ -443,6 +456,7 @@ class SqlJobStore:
                     "updated_at = ? WHERE id = ?",
                     (now, job_id),
                 )
+                self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
         return ids
 
     def purge_idempotency(self, older_than: float) -> int:
@@ -485,15 +499,18 @@ class SqlJobStore:
             self._exec(
                 cur, "UPDATE deliveries SET lease_expires = ? WHERE id = ?", (now + lease_s, row[0])
             )
-        return _delivery(row)
+        claimed = _delivery(row)
+        # The lease is also the claim's token: update_delivery checks it is still this one.
+        claimed.lease_expires = now + lease_s
+        return claimed
 
-    def update_delivery(self, delivery: Delivery) -> None:
+    def update_delivery(self, delivery: Delivery) -> bool:
         with self._transaction() as cur:
             self._exec(
                 cur,
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, "
                 "last_status = ?, last_error = ?, log = ?, updated_at = ?, lease_expires = NULL "
-                "WHERE id = ?",
+                "WHERE id = ? AND lease_expires = ?",
                 (
                     str(delivery.state),
                     delivery.attempts,
@@ -503,8 +520,10 @@ class SqlJobStore:
                     json.dumps(delivery.log),
                     delivery.updated_at,
                     delivery.id,
+                    delivery.lease_expires,
                 ),
             )
+            return bool(cur.rowcount)
 
     def list_deliveries(self, job_id: str) -> list[Delivery]:
         with self._transaction() as cur:
@@ -512,6 +531,42 @@ class SqlJobStore:
                 cur, f"{_DELIVERY_SELECT} WHERE job_id = ? ORDER BY created_at, id", (job_id,)
             ).fetchall()
         return [_delivery(r) for r in rows]
+
+    # Encrypted media (stores with ``holds_media``) -----------------------------------------
+
+    def add_media_chunk(self, job_id: str, seq: int, chunk: bytes) -> None:
+        """Store piece ``seq`` of ``job_id``'s encrypted media (each piece commits alone)."""
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "INSERT INTO job_media (job_id, seq, chunk, created_at) VALUES (?, ?, ?, ?)",
+                (job_id, seq, chunk, time.time()),
+            )
+
+    def media_chunk(self, job_id: str, seq: int) -> bytes | None:
+        """Piece ``seq`` of ``job_id``'s encrypted media; None past the last one."""
+        with self._transaction() as cur:
+            row = self._exec(
+                cur, "SELECT chunk FROM job_media WHERE job_id = ? AND seq = ?", (job_id, seq)
+            ).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def delete_media(self, job_id: str) -> None:
+        """Forget ``job_id``'s encrypted media."""
+        with self._transaction() as cur:
+            self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
+
+    def purge_orphan_media(self, older_than: float) -> int:
+        """Media of no job (its submitter died before the job was committed), stored
+        before ``older_than``. Returns how many pieces were removed."""
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "DELETE FROM job_media WHERE created_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_media.job_id)",
+                (older_than,),
+            )
+            return int(cur.rowcount)
 
     # Webhook secrets -------------------------------------------------------------------
 

@@ -14,7 +14,14 @@ from .models import Delivery, Heartbeat, Job, JobStatus
 
 
 class JobStore(Protocol):
-    """Durable jobs, idempotency keys, webhook deliveries and webhook secrets."""
+    """Durable jobs, idempotency keys, webhook deliveries and webhook secrets.
+
+    A store that ``holds_media`` keeps the jobs' encrypted media as well (what several
+    hosts must share); the others leave it to files under GATEWAY_VAR_DIR. Ending,
+    expiring or deleting a job removes its stored media in the same transaction.
+    """
+
+    holds_media: bool
 
     def create_job(self, job: Job, idempotency: tuple[str, str] | None) -> tuple[Job, bool]:
         """Insert ``job``; with ``(key, request_hash)``, or return the key's earlier job.
@@ -99,11 +106,15 @@ class JobStore(Protocol):
         ...
 
     def claim_delivery(self, now: float, lease_s: float) -> Delivery | None:
-        """Take a pending delivery that is due."""
+        """Take a pending delivery that is due, leased for ``lease_s`` (its ``lease_expires``)."""
         ...
 
-    def update_delivery(self, delivery: Delivery) -> None:
-        """Record an attempt's outcome (state, attempts, next attempt, log)."""
+    def update_delivery(self, delivery: Delivery) -> bool:
+        """Record an attempt's outcome (state, attempts, next attempt, log).
+
+        False, and nothing recorded, when the claim's lease is no longer the row's: it ran
+        out and another deliverer claimed the delivery, whose outcome is the one kept.
+        """
         ...
 
     def list_deliveries(self, job_id: str) -> list[Delivery]:
@@ -116,6 +127,22 @@ class JobStore(Protocol):
 
     def set_secret(self, owner: str, sealed: bytes, now: float) -> None:
         """Store (or replace) ``owner``'s sealed webhook secret."""
+        ...
+
+    def add_media_chunk(self, job_id: str, seq: int, chunk: bytes) -> None:
+        """Store piece ``seq`` of ``job_id``'s encrypted media."""
+        ...
+
+    def media_chunk(self, job_id: str, seq: int) -> bytes | None:
+        """Piece ``seq`` of ``job_id``'s encrypted media; None past the last one."""
+        ...
+
+    def delete_media(self, job_id: str) -> None:
+        """Forget ``job_id``'s encrypted media."""
+        ...
+
+    def purge_orphan_media(self, older_than: float) -> int:
+        """Remove stored media of no job, stored before ``older_than``."""
         ...
 
     def close(self) -> None: ...

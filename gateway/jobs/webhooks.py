@@ -253,8 +253,19 @@ class Deliverer:
             # Jitter so that many failed deliveries do not retry in lockstep.
             delivery.next_attempt_at = now + backoff * (0.8 + 0.4 * secrets.randbelow(1000) / 1000)
             result = "retry"
+        if not await asyncio.to_thread(self.store.update_delivery, delivery):
+            # This attempt outlived its lease and another deliverer claimed the delivery:
+            # the receiver may get the message twice (same webhook-id), the record is theirs.
+            log.warning(
+                "webhook attempt outlived its lease; not recorded",
+                extra={
+                    "job_id": delivery.job_id,
+                    "delivery": delivery.id,
+                    "status": outcome.status,
+                },
+            )
+            return
         metrics.WEBHOOK_DELIVERIES.labels(outcome=result).inc()
-        await asyncio.to_thread(self.store.update_delivery, delivery)
         log.info(
             "webhook attempt",
             extra={

@@ -1,14 +1,9 @@
-"""Fixtures of the jobs tests: a throw-away PostgreSQL cluster, an HTTPS webhook receiver."""
+"""Fixtures of the jobs tests: an HTTPS webhook receiver (PostgreSQL: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,72 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests import pki
-
-PG_USER = "nobody"
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
-        pytest.fail(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
-            "run `make postgresql` (apt-get install -y postgresql) first",
-            pytrace=False,
-        )
-    return Path(found[-1]).parent
-
-
-def _as_pg_user(args: list[str]) -> list[str]:
-    # The server refuses to run as root; any unprivileged user will do.
-    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A private PostgreSQL cluster on a unix socket in a temporary folder, stopped after."""
-    bindir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="jobs-pg-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, user=PG_USER)
-    os.chmod(root, 0o755)
-    run = lambda args: subprocess.run(  # noqa: E731
-        _as_pg_user(args), check=True, capture_output=True, text=True, cwd=root
-    )
-    try:
-        run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
-        )
-        run(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-k {root} -c listen_addresses='' -c fsync=off",
-                "start",
-            ]
-        )
-    except subprocess.CalledProcessError as exc:
-        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log}", pytrace=False)
-    try:
-        yield f"postgresql://postgres@/postgres?host={root}"
-    finally:
-        subprocess.run(
-            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-            cwd=root,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass

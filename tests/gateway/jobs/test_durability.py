@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -20,19 +19,12 @@ from gateway.jobs.crypto import MediaDecryptionError
 from gateway.jobs.media import MediaStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from stack.processes import ManagedProcess
-from tests.conftest import MODEL_NAME, REPO, start_gateway
+from tests.conftest import MODEL_NAME, REPO, new_pg_database, start_gateway
 from tests.videos import write_clip
 
 from .helpers import KEY_A, Jobs, comparable
 
 pytestmark = pytest.mark.slow
-
-
-def _pg_database(url: str) -> str:
-    name = f"gw_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
 
 
 def _wait_in_flight(gw, count: int, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +60,8 @@ def test_sigkill_loses_no_job_and_runs_none_twice(
         "GATEWAY_JOB_POLL_S": "0.1",
     }
     if backend == "postgresql":
-        env["GATEWAY_JOB_STORE"] = _pg_database(request.getfixturevalue("postgres_url"))
+        env["GATEWAY_JOB_STORE"] = new_pg_database(request.getfixturevalue("postgres_url"))
+        env["GATEWAY_JOB_KEK"] = base64.b64encode(os.urandom(32)).decode()
     var = tmp_path / "var"
     # Long enough to decode that the first job is still running when the gateway dies.
     clip = write_clip(tmp_path / "long.mp4", width=640, height=480, frames=600, fps=30, gop=15)
@@ -106,6 +99,9 @@ def test_sigkill_loses_no_job_and_runs_none_twice(
         gateway.process.stop()
     assert _finished(var / "gateway.log") == {job_id: 1 for job_id in ids}
     assert list((var / "jobs" / "media").glob("*.enc")) == []
+    if backend == "postgresql":  # the store holds the media, and removed it with each end
+        with psycopg.connect(env["GATEWAY_JOB_STORE"]) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM job_media").fetchone() == (0,)
 
 
 def test_media_is_encrypted_at_rest_and_gone_after_the_job(
@@ -188,7 +184,8 @@ def test_postgresql_store_runs_jobs_and_cancels(
 ) -> None:
     env = {
         "GATEWAY_API_KEYS": KEY_A,
-        "GATEWAY_JOB_STORE": _pg_database(postgres_url),
+        "GATEWAY_JOB_STORE": new_pg_database(postgres_url),
+        "GATEWAY_JOB_KEK": base64.b64encode(os.urandom(32)).decode(),
         "GATEWAY_JOB_POLL_S": "0.1",
         "GATEWAY_MAX_IN_FLIGHT": "1",
         "GATEWAY_JOB_RETENTION": "20",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -33,3 +34,12 @@ def test_idempotency_keys_are_kept_at_least_a_day() -> None:
 
 def test_extra_callback_ports() -> None:
     assert JobSettings(GATEWAY_WEBHOOK_PORTS="8443, 9443").allowed_ports == {443, 8443, 9443}
+
+
+def test_a_postgresql_store_needs_the_kek_every_replica_shares() -> None:
+    url = "postgresql://gateway@db.example.internal/gateway"
+    with pytest.raises(ValidationError, match="GATEWAY_JOB_KEK must be set"):
+        JobSettings(GATEWAY_JOB_STORE=url)
+    kek = base64.b64encode(bytes(32)).decode()
+    assert JobSettings(GATEWAY_JOB_STORE=url, GATEWAY_JOB_KEK=kek).uses_shared_store
+    assert not JobSettings().uses_shared_store  # SQLite may generate its own

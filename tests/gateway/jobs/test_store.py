@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from gateway.errors import IdempotencyMismatch
@@ -17,14 +18,7 @@ from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from gateway.jobs.store import JobStore
 from gateway.jobs.webhooks import build_delivery
-
-
-def _database(url: str) -> str:
-    """A new empty database on the test cluster; its URL."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
+from tests.conftest import new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,7 +32,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
             opened.append(SqliteJobStore(path))
             return opened[-1]
     else:
-        url = _database(request.getfixturevalue("postgres_url"))
+        url = new_pg_database(request.getfixturevalue("postgres_url"))
 
         def make() -> JobStore:
             opened.append(PostgresJobStore(url))
@@ -165,10 +159,11 @@ def test_finish_records_the_result_and_the_delivery_atomically(store_factory) ->
     )
     done = store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.model_version == 1
-    assert store.claim_delivery(time.time(), 30) is not None
+    leased = store.claim_delivery(time.time(), 30)
+    assert leased is not None and leased.id == delivery.id
     assert store.claim_delivery(time.time(), 30) is None  # leased
-    delivery.state, delivery.attempts = DeliveryState.DELIVERED, 1
-    store.update_delivery(delivery)
+    leased.state, leased.attempts = DeliveryState.DELIVERED, 1
+    assert store.update_delivery(leased)
     assert store.list_deliveries(job.id)[0].state == DeliveryState.DELIVERED
     assert store.expire_jobs(time.time()) == [job.id]
     expired = store.get_job(job.id)
@@ -205,3 +200,67 @@ def test_a_released_job_is_queued_again_without_spending_an_attempt(store_factor
     assert store.release_job(job.id, "w1")
     again = store.claim_job("w2", 30, 3)
     assert again is not None and again.id == job.id and again.attempts == 1
+
+
+def test_media_lives_in_a_postgresql_store_and_goes_with_the_job(
+    store_factory, tmp_path: Path
+) -> None:
+    """Any host on a PostgreSQL store can decrypt a job's media; its end removes it."""
+    from gateway.jobs import media as media_module
+    from gateway.jobs.media import MediaStore
+
+    kek = os.urandom(32)
+    first, second = store_factory(), store_factory()
+    # Over two pieces of stored ciphertext, and no piece of plaintext in any of them.
+    plain = os.urandom(media_module.CHUNK_BYTES) + b"PLAINTEXT-MARKER" * 100
+    upload = tmp_path / "upload.video"
+    upload.write_bytes(plain)
+    here = MediaStore(tmp_path / "host-a", kek, first)
+    there = MediaStore(tmp_path / "host-b", kek, second)
+    job = _job()
+    stored = here.store(job.id, upload)
+    first.create_job(dataclasses.replace(job, wrapped_key=stored.wrapped_key), None)
+    if not first.holds_media:  # SQLite: a file under its own var dir
+        assert here.path(job.id).exists() and not list((tmp_path / "host-a").glob("*.video"))
+        return
+    assert not here.path(job.id).exists()
+    chunks = []
+    while (chunk := first.media_chunk(job.id, len(chunks))) is not None:
+        chunks.append(chunk)
+    assert len(chunks) == 2 and all(b"PLAINTEXT-MARKER" not in c for c in chunks)
+    copy = there.decrypt_to_temp(job.id, stored.wrapped_key)
+    assert copy.read_bytes() == plain and copy.parent == there.work_dir
+    claimed = second.claim_job("w-b", 30.0, 3)
+    assert claimed is not None and claimed.id == job.id
+    # A copy of a running job is kept; once the job ended elsewhere it is swept.
+    assert there.sweep_work(lambda _job_id: True) == 0 and copy.exists()
+    assert second.finish_job(job.id, "w-b", JobStatus.SUCCEEDED, expires_at=time.time() + 60)
+    assert first.media_chunk(job.id, 0) is None  # in the transaction that ended the job
+    assert there.sweep_work(lambda _job_id: False) == 1 and not copy.exists()
+    # Media whose job was never committed (its submitter died) is purged once old.
+    orphan = _job()
+    here.store(orphan.id, upload)
+    assert first.purge_orphan_media(time.time() - 60) == 0
+    assert first.purge_orphan_media(time.time() + 1) == 2
+    assert first.media_chunk(orphan.id, 0) is None
+
+
+def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next_claim(
+    store_factory,
+) -> None:
+    """Two deliverers (replicas) on one delivery: only the current claim records."""
+    first, second = store_factory(), store_factory()
+    job, _ = first.create_job(_job(), None)
+    first.add_delivery(build_delivery(job, time.time()))
+    slow = first.claim_delivery(time.time(), 0.2)
+    assert slow is not None
+    time.sleep(0.3)  # the slow deliverer's POST is still waiting for an answer
+    fast = second.claim_delivery(time.time(), 30)
+    assert fast is not None and fast.message_id == slow.message_id
+    fast.state, fast.attempts = DeliveryState.DELIVERED, 1
+    assert second.update_delivery(fast)
+    slow.state, slow.attempts, slow.last_error = DeliveryState.PENDING, 1, "ReadTimeout"
+    assert not first.update_delivery(slow)
+    (kept,) = first.list_deliveries(job.id)
+    assert (kept.state, kept.attempts, kept.last_error) == (DeliveryState.DELIVERED, 1, None)
+    assert first.claim_delivery(time.time() + 3600, 30) is None  # never sent a third time
