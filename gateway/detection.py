@@ -3,6 +3,7 @@
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
+                                                         (+ each ensemble member's scores)
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -10,7 +11,8 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means.
+one orders them and decides what a hot swap mid-video means; it is one module because
+that order and the version pinning it relies on are one decision.
 """
 
 from __future__ import annotations
@@ -28,16 +30,24 @@ from contract.aggregation import (
     DEFAULT_STRATEGY,
     SEQUENCE_STRATEGY,
     FrameResult,
+    MemberScores,
     Strategy,
     Track,
     Verdict,
     decide,
     link_tracks,
+    member_scores,
     whole_frame_track,
 )
 
 from . import metrics
-from .answers import ScoredFrames, read_frames, read_sequence_scores, read_threshold
+from .answers import (
+    ScoredFrames,
+    member_names,
+    read_frames,
+    read_sequence_scores,
+    read_threshold,
+)
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
@@ -81,6 +91,9 @@ class DetectionResult:
     strategy: Strategy
     #: The answering version's ``model_info``; None when it has none.
     description: VersionDescription | None = None
+    #: An ensemble's member names and each member's scores; None for other versions.
+    member_names: tuple[str, ...] | None = None
+    members: MemberScores | None = None
 
 
 def decode_limits_from(settings: Settings) -> DecodeLimits:
@@ -155,6 +168,14 @@ class DetectionPipeline:
             strategy=strategy,
             tracks=tracks,
         )
+        names = member_names(description, scored.frames)
+        members = (
+            member_scores(
+                scored.frames, verdict.tracks, face_aware=scored.face_aware, strategy=strategy
+            )
+            if names is not None
+            else None
+        )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         return DetectionResult(
@@ -166,6 +187,8 @@ class DetectionPipeline:
             face_aware=scored.face_aware,
             strategy=strategy,
             description=description,
+            member_names=names,
+            members=members,
         )
 
     async def _decode_and_infer(
