@@ -258,7 +258,10 @@ def test_members_through_the_gateway(
     assert body["members"][first] == pytest.approx(alone_body["score"], abs=2e-4)
     alone_faces = [f for p in alone_body["timeline"] for f in p["faces"]]
     ensemble_faces = [f for p in body["timeline"] for f in p["faces"]]
-    assert [f["box"] for f in ensemble_faces] == pytest.approx([f["box"] for f in alone_faces])
+    assert len(ensemble_faces) == len(alone_faces) > 0
+    np.testing.assert_allclose(
+        [f["box"] for f in ensemble_faces], [f["box"] for f in alone_faces], atol=2e-4
+    )
     assert [f["members"][first] for f in ensemble_faces] == pytest.approx(
         [f["score"] for f in alone_faces], abs=2e-4
     )
