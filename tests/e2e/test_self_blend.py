@@ -175,7 +175,7 @@ def _wait_available(gateway: GatewayHandle, count: int) -> list[dict]:
     with gateway.client() as client:
         for _ in range(120):  # the ensemble may still be loading
             versions = client.get("/v1/models", headers=gateway.auth()).json()["versions"]
-            if sum(v["state"] == "AVAILABLE" and v["kind"] for v in versions) == count:
+            if sum(1 for v in versions if v["state"] == "AVAILABLE" and v["kind"]) == count:
                 return versions
             time.sleep(0.5)
     raise AssertionError(f"not {count} AVAILABLE versions: {versions}")
