@@ -20,16 +20,25 @@ Strategies (per track, over its frame scores ``p``):
   The count makes it depend on how many frames are sampled
   (:data:`contract.sampling.DEFAULT_FRAME_COUNT` unless a request asks otherwise).
 
+Ensembles (versions that return each member's scores, :data:`contract.MEMBER_FAKE_PROBABILITY`)
+get each member's track and video scores from :func:`member_scores`: the member's per-face
+scores go through the same tracks, the same strategy and the same video rule as the
+combined score (:func:`decide`), so a member's score is what the video would have scored
+had that member alone answered with the same faces.
+
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),
 and :func:`decide` takes those scored tracks. It is the default for such versions.
+
+One module because frame results, tracks, strategies and the video rule make one
+definition of a video score, which the combined score and every member's score share.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -60,6 +69,8 @@ class Face:
     score: float  # fake probability
     track: int = -1
     slot: int = 0  # index among the frame's faces in the model's output
+    #: Each ensemble member's fake probability of this face, in member order; None otherwise.
+    members: list[float] | None = None
 
 
 @dataclass
@@ -67,6 +78,8 @@ class FrameResult:
     t_s: float
     score: float
     faces: list[Face] = field(default_factory=list)
+    #: Each ensemble member's frame score, in member order; None for other versions.
+    members: list[float] | None = None
 
 
 @dataclass
@@ -107,6 +120,8 @@ def frame_results(
 
     scores = np.asarray(outputs[contract.FAKE_PROBABILITY]).reshape(-1)
     face_aware = contract.FACE_BOXES in outputs
+    member_face = outputs.get(contract.MEMBER_FAKE_PROBABILITY)
+    member_frame = outputs.get(contract.MEMBER_FRAME_FAKE_PROBABILITY)
     results = []
     for i, t_s in enumerate(times):
         faces = []
@@ -121,9 +136,15 @@ def frame_results(
                         detection_score=fix(float(outputs[contract.FACE_SCORES][i, j])),
                         score=fix(float(outputs[contract.FACE_FAKE_PROBABILITY][i, j])),
                         slot=j,
+                        members=(
+                            [fix(float(p)) for p in member_face[i, j]]
+                            if member_face is not None
+                            else None
+                        ),
                     )
                 )
-        results.append(FrameResult(t_s=t_s, score=float(scores[i]), faces=faces))
+        members = [float(p) for p in member_frame[i]] if member_frame is not None else None
+        results.append(FrameResult(t_s=t_s, score=float(scores[i]), faces=faces, members=members))
     return results, face_aware
 
 
@@ -232,6 +253,65 @@ def decide(
     solid = [t for t in tracks if len(t.frames) >= min_len] or tracks
     score = max(t.score for t in solid)
     return Verdict(_label(score, threshold), score, threshold, tracks)
+
+
+@dataclass
+class MemberScores:
+    """Each ensemble member's video score and track scores (by track id), in member order."""
+
+    video: list[float]
+    tracks: dict[int, list[float]]
+
+
+def member_scores(
+    frames: list[FrameResult],
+    tracks: list[Track],
+    *,
+    face_aware: bool,
+    strategy: Strategy,
+) -> MemberScores | None:
+    """Each member's scores of a video whose combined verdict has ``tracks``; None when the
+    frames carry no member scores (not an ensemble).
+
+    A member's track score aggregates that member's scores of the track's faces with
+    ``strategy`` (a frame strategy; ``sequence`` falls back to the default, as in
+    :func:`decide`), and its video score is :func:`decide`'s over those tracks, so the
+    members are measured exactly as the combined score is.
+    """
+    if not frames or any(f.members is None for f in frames):
+        return None
+    frame_strategy = strategy if strategy in FRAME_STRATEGIES else DEFAULT_STRATEGY
+    count = len(frames[0].members or [])
+    video: list[float] = []
+    by_track: dict[int, list[float]] = {t.id: [] for t in tracks}
+    for m in range(count):
+        view = [
+            FrameResult(
+                t_s=f.t_s,
+                score=(f.members or [])[m],
+                faces=[replace(face, score=(face.members or [])[m]) for face in f.faces],
+            )
+            for f in frames
+        ]
+        if face_aware:
+            member_tracks = [
+                replace(
+                    t,
+                    scores=[view[i].faces[s].score for i, s in zip(t.frames, t.slots, strict=True)],
+                )
+                for t in tracks
+            ]
+        else:
+            member_tracks = [replace(t, scores=[f.score for f in view]) for t in tracks]
+        for track in member_tracks:
+            track.score = aggregate_scores(track.scores, frame_strategy)
+            by_track[track.id].append(track.score)
+        verdict = decide(
+            view, face_aware=face_aware, threshold=0.5, strategy=frame_strategy,
+            tracks=member_tracks,
+        )  # fmt: skip
+        video.append(verdict.score)
+    return MemberScores(video=video, tracks=by_track)
 
 
 def _label(score: float, threshold: float) -> contract.VerdictLabel:

@@ -28,6 +28,10 @@ DEMO_WARNING = (
 )
 
 
+#: An ensemble's per-member outputs of ``serving_default``.
+_MEMBER_OUTPUTS = (contract.MEMBER_FAKE_PROBABILITY, contract.MEMBER_FRAME_FAKE_PROBABILITY)
+
+
 @dataclass
 class ScoredFrames:
     """The model's per-frame answers for one video, before tracks and a verdict."""
@@ -70,6 +74,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.MODEL_KIND in answer.outputs
             else None
         )
+        members = (
+            tuple(str(n) for n in np.asarray(answer.outputs[contract.MEMBER_NAMES])[0])
+            if contract.MEMBER_NAMES in answer.outputs
+            else None
+        )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         signature = contract.MODEL_INFO_SIGNATURE
         raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
@@ -80,6 +89,7 @@ def read_description(answer: Prediction) -> VersionDescription:
         frame_min_side=max(0, side),
         sequence_length=max(0, length),
         kind=kind,
+        members=members,
     )
 
 
@@ -110,7 +120,7 @@ def read_frames(
     threshold = read_threshold(predictions[0].outputs, default_threshold)
     outputs = {
         key: value
-        for key in (contract.FAKE_PROBABILITY, *contract.FACE_OUTPUTS)
+        for key in (contract.FAKE_PROBABILITY, *contract.FACE_OUTPUTS, *_MEMBER_OUTPUTS)
         if (value := cat(key)) is not None
     }
     assert contract.FACE_BOXES not in outputs or all(
@@ -125,6 +135,26 @@ def read_frames(
     )
     crops = cat(contract.FACE_CROPS) if face_aware else None
     return ScoredFrames(results, face_aware, threshold, crops)
+
+
+def member_names(
+    description: VersionDescription | None, frames: list[FrameResult]
+) -> tuple[str, ...] | None:
+    """The names of the members whose scores ``frames`` carry; None when there are none.
+
+    The names come from the version's ``model_info``; an ensemble that answers member scores
+    without naming them (or names another number of them) is malformed.
+    """
+    counts = {len(f.members) for f in frames if f.members is not None}
+    if not counts:
+        return None
+    names = description.members if description is not None else None
+    if names is None or counts != {len(names)}:
+        raise InferenceFailed(
+            f"the version's member outputs do not match the {contract.MEMBER_NAMES!r} "
+            f"of its {contract.MODEL_INFO_SIGNATURE!r}"
+        )
+    return names
 
 
 def read_sequence_scores(answer: Prediction, rows: int) -> np.ndarray:

@@ -3,6 +3,7 @@
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
+                                                         (+ each ensemble member's scores)
     provenance (thread, from the start): the upload's content credentials, beside the verdict
 
 ``model_info`` names the version that will score the video (every batch is pinned to
@@ -31,16 +32,24 @@ from contract.aggregation import (
     DEFAULT_STRATEGY,
     SEQUENCE_STRATEGY,
     FrameResult,
+    MemberScores,
     Strategy,
     Track,
     Verdict,
     decide,
     link_tracks,
+    member_scores,
     whole_frame_track,
 )
 
 from . import metrics
-from .answers import ScoredFrames, read_frames, read_sequence_scores, read_threshold
+from .answers import (
+    ScoredFrames,
+    member_names,
+    read_frames,
+    read_sequence_scores,
+    read_threshold,
+)
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
@@ -88,6 +97,9 @@ class DetectionResult:
     description: VersionDescription | None = None
     #: The upload's content credentials; never an input to the verdict.
     provenance: Provenance | None = None
+    #: An ensemble's member names and each member's scores; None for other versions.
+    member_names: tuple[str, ...] | None = None
+    members: MemberScores | None = None
 
 
 def provenance_reader_from(settings: Settings) -> ProvenanceReader:
@@ -192,6 +204,14 @@ class DetectionPipeline:
             strategy=strategy,
             tracks=tracks,
         )
+        names = member_names(description, scored.frames)
+        members = (
+            member_scores(
+                scored.frames, verdict.tracks, face_aware=scored.face_aware, strategy=strategy
+            )
+            if names is not None
+            else None
+        )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         return DetectionResult(
@@ -203,6 +223,8 @@ class DetectionPipeline:
             face_aware=scored.face_aware,
             strategy=strategy,
             description=description,
+            member_names=names,
+            members=members,
         )
 
     async def _decode_and_infer(

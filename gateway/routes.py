@@ -168,6 +168,7 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
                 frame_min_side=d.frame_min_side if d is not None else None,
                 sequence_length=d.sequence_length if d is not None else None,
                 kind=d.kind if d is not None else None,
+                members=list(d.members) if d is not None and d.members is not None else None,
             )
             for s, d in zip(statuses, described, strict=True)
         ],
@@ -271,6 +272,14 @@ def detection_response(
     """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result."""
     info = result.info
     kind = result.description.kind if result.description is not None else MODEL_KIND_UNKNOWN
+    names = result.member_names or ()
+
+    def by_member(scores: list[float] | None) -> dict[str, float] | None:
+        if not names or scores is None:
+            return None
+        return {name: round(score, 4) for name, score in zip(names, scores, strict=True)}
+
+    members = result.members
     timeline = [
         TimelinePoint(
             t_s=f.t_s,
@@ -281,6 +290,7 @@ def detection_response(
                     score=face.score,
                     detection_score=face.detection_score,
                     track=face.track,
+                    members=by_member(face.members),
                 )
                 for face in f.faces
             ],
@@ -305,7 +315,12 @@ def detection_response(
             frames_sampled=len(result.frames),
         ),
         tracks=[
-            TrackResult(id=t.id, score=round(t.score, 4), frames=t.frames)
+            TrackResult(
+                id=t.id,
+                score=round(t.score, 4),
+                frames=t.frames,
+                members=by_member(members.tracks.get(t.id) if members is not None else None),
+            )
             for t in result.verdict.tracks
         ],
         timeline=timeline,
@@ -320,4 +335,5 @@ def detection_response(
         request_id=request_id_var.get(),
         warnings=model_warnings(kind),
         provenance=result.provenance or Provenance(present=False),
+        members=by_member(members.video if members is not None else None),
     )

@@ -36,6 +36,14 @@ class TrackResult(BaseModel):
     id: int
     score: float = Field(description="Fake probability of this face track.")
     frames: list[int] = Field(description="Indices into the timeline where this track appears.")
+    members: dict[str, float] | None = Field(
+        None,
+        description=(
+            "Ensembles: each member's score of this track by member name, aggregated from "
+            "that member's face scores with the same aggregation as score; null for versions "
+            "that are not ensembles."
+        ),
+    )
 
 
 class FaceResult(BaseModel):
@@ -43,6 +51,13 @@ class FaceResult(BaseModel):
     score: float = Field(description="Fake probability of this face.")
     detection_score: float
     track: int
+    members: dict[str, float] | None = Field(
+        None,
+        description=(
+            "Ensembles: each member's fake probability of this face by member name; null "
+            "for versions that are not ensembles."
+        ),
+    )
 
 
 class TimelinePoint(BaseModel):
@@ -152,6 +167,16 @@ class DetectionResponse(BaseModel):
         description="The upload's content credentials (C2PA), reported beside the verdict; "
         "they never change the score or the verdict.",
     )
+    members: dict[str, float] | None = Field(
+        None,
+        description=(
+            "Ensembles: each member's video score by member name (GET /v1/models lists "
+            "them), from that member's face scores through the same tracks and aggregation "
+            "as score; score itself combines the members' calibrated logits with the weights "
+            "fitted for the version, so it is not an average of these. Null for versions "
+            "that are not ensembles."
+        ),
+    )
 
 
 class ModelVersionInfo(BaseModel):
@@ -170,6 +195,13 @@ class ModelVersionInfo(BaseModel):
     )
     kind: ModelKind | None = Field(
         None, description="detector, demo or unknown, from its model_info (AVAILABLE versions)."
+    )
+    members: list[str] | None = Field(
+        None,
+        description=(
+            "Ensembles: the member names, in the order their scores are reported; null for "
+            "versions that are not ensembles (AVAILABLE versions)."
+        ),
     )
 
 

@@ -46,6 +46,8 @@ class VersionDescription:
     sequence_length: int
     #: What the version says it is (``demo``, ``detector``); ``unknown`` when it does not say.
     kind: contract.ModelKind = contract.MODEL_KIND_UNKNOWN
+    #: An ensemble's member names, in the order of its member outputs; None otherwise.
+    members: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ several, as in Self-Blended Images' inference); every probability is calibrated 
 graph (:func:`model_export.export.calibrate_in_graph`); a frame without a detected face is
 classified whole, which keeps tight face-crop clips scorable. ``classify_faces`` scores faces
 a client has cropped itself, through the same preprocessing.
+
+The export info's ``calibration_probe`` records the network's own (uncalibrated) scores of
+the ``classify_faces`` warmup crops, so that anyone can replay that warmup request to the
+served version and see ``sigmoid(a * logit(p) + b)`` of them come back.
 """
 
 from __future__ import annotations
@@ -140,6 +144,27 @@ def face_warmup_requests(
     return [*requests, request]
 
 
+def calibration_probe(
+    model: keras.Model,
+    input_size: tuple[int, int],
+    requests: list[predict_pb2.PredictRequest],
+    calibration: Calibration,
+) -> dict[str, Any]:
+    """The network's scores of the ``classify_faces`` warmup crops, before and after
+    ``calibration``: what the served version must answer to that warmup request."""
+    index = next(
+        i for i, r in enumerate(requests) if r.model_spec.signature_name == contract.FACES_SIGNATURE
+    )
+    faces = tf.make_ndarray(requests[index].inputs[contract.FACES_INPUT])
+    raw = classify_images(model, tf.constant(faces), input_size).numpy().astype(np.float64)
+    return {
+        "signature": contract.FACES_SIGNATURE,
+        "warmup_record": index,
+        "uncalibrated": [float(p) for p in raw],
+        "calibrated": [float(p) for p in calibration.apply(raw)],
+    }
+
+
 def write_face_saved_model(
     model: keras.Model,
     path: Path,
@@ -172,9 +197,12 @@ def publish_face_version(
 ) -> Path:
     """Export a face classifier face-aware and publish it atomically as a version of ``name``.
 
-    ``calibration`` is applied in the graph (``threshold`` is on the uncalibrated scale);
-    ``gate`` is passed to :func:`model_export.publish.publish_directory`.
+    ``calibration`` is applied in the graph (``threshold`` is on the uncalibrated scale) and
+    recorded with a :func:`calibration_probe`; ``gate`` is passed to
+    :func:`model_export.publish.publish_directory`.
     """
+    requests = face_warmup_requests(name, input_size)
+    probe = calibration_probe(model, input_size, requests, calibration)
     return publish_archive(
         lambda: build_face_archive(
             model,
@@ -183,14 +211,14 @@ def publish_face_version(
             faces=faces,
             calibration=calibration,
         ),
-        face_warmup_requests(name, input_size),
+        requests,
         base_path,
         name,
         info=version_info(
             threshold=threshold,
             input_size=input_size,
             faces=faces.as_dict(),
-            info=info,
+            info={**(info or {}), "calibration_probe": probe},
             calibration=calibration,
         ),
         version=version,

@@ -101,3 +101,50 @@ def test_the_vocabulary_tuples_list_every_value_of_their_literal() -> None:
     assert len(STRATEGIES) == len(set(STRATEGIES))
     assert set(typing.get_args(contract.VerdictLabel)) == set(contract.VERDICTS)
     assert len(contract.VERDICTS) == len(set(contract.VERDICTS))
+
+
+def _ensemble_outputs(member_face: np.ndarray) -> dict[str, np.ndarray]:
+    """``serving_default`` outputs of an ensemble whose combined face score is member 0's."""
+    n, f, _ = member_face.shape
+    boxes = np.tile(np.array([LEFT, RIGHT], np.float32), (n, 1, 1))
+    return {
+        contract.FAKE_PROBABILITY: member_face[..., 0].max(axis=1),
+        contract.FACE_BOXES: boxes,
+        contract.FACE_SCORES: np.full((n, f), 0.99, np.float32),
+        contract.FACE_FAKE_PROBABILITY: member_face[..., 0],
+        contract.FACE_COUNT: np.full(n, f, np.int32),
+        contract.MEMBER_FAKE_PROBABILITY: member_face,
+        contract.MEMBER_FRAME_FAKE_PROBABILITY: member_face.max(axis=1),
+    }
+
+
+@pytest.mark.parametrize("strategy", ["confident", "mean", "max"])
+def test_member_scores_go_through_the_combined_scores_tracks_and_rule(strategy: str) -> None:
+    from contract.aggregation import frame_results, member_scores
+
+    rng = np.random.default_rng(3)
+    member_face = rng.uniform(0.0, 1.0, size=(6, 2, 3)).astype(np.float32)
+    frames, face_aware = frame_results(_ensemble_outputs(member_face), [0.1 * i for i in range(6)])
+    verdict = decide(frames, face_aware=face_aware, threshold=0.5, strategy=strategy)
+    scores = member_scores(frames, verdict.tracks, face_aware=face_aware, strategy=strategy)
+    assert scores is not None and len(scores.video) == 3
+    # Member 0 scores what the combined score does, so its scores are the combined ones.
+    assert scores.video[0] == pytest.approx(verdict.score)
+    assert [scores.tracks[t.id][0] for t in verdict.tracks] == pytest.approx(
+        [t.score for t in verdict.tracks]
+    )
+    # Any member: its track scores are its own face scores aggregated, its video the best track.
+    for m in (1, 2):
+        by_track = [
+            aggregate_scores(member_face[t.frames, t.slots, m], strategy) for t in verdict.tracks
+        ]
+        assert [scores.tracks[t.id][m] for t in verdict.tracks] == pytest.approx(by_track)
+        assert scores.video[m] == pytest.approx(max(by_track))
+
+
+def test_versions_without_members_have_no_member_scores() -> None:
+    from contract.aggregation import member_scores
+
+    frames = [_frame(0.1 * i, (LEFT, 0.3)) for i in range(4)]
+    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="confident")
+    assert member_scores(frames, verdict.tracks, face_aware=True, strategy="confident") is None

@@ -56,3 +56,12 @@ def test_sequence_aggregation_needs_a_sequence_head(gateway, make_clip) -> None:
     error = response.json()["error"]
     assert error["code"] == "aggregation_unavailable"
     assert "sequence head" in error["message"]
+
+
+def test_a_version_that_is_not_an_ensemble_reports_no_members(gateway, make_clip) -> None:
+    body = gateway.detect(make_clip(frames=10), params={"frames": 4}).json()
+    assert "members" in body and body["members"] is None
+    assert body["tracks"] and all(t["members"] is None for t in body["tracks"])
+    with gateway.client() as client:
+        versions = client.get("/v1/models", headers=gateway.auth()).json()["versions"]
+    assert versions and all(v["members"] is None for v in versions)

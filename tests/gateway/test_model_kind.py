@@ -83,3 +83,31 @@ def test_version_without_model_kind_is_unknown_and_not_warned_about() -> None:
     for code, kind in [(1, "detector"), (2, "demo"), (0, "unknown"), (7, "unknown")]:
         outputs[contract.MODEL_KIND] = np.array([code], np.int32)
         assert read_description(Prediction(MODEL_NAME, 3, outputs)).kind == kind
+
+
+def test_member_names_come_from_model_info_and_must_match_the_member_outputs() -> None:
+    import numpy as np
+
+    from contract.aggregation import FrameResult
+    from gateway.answers import member_names, read_description
+    from gateway.errors import InferenceFailed
+    from gateway.serving_types import Prediction
+
+    outputs = {
+        contract.THRESHOLD: np.array([0.4], np.float32),
+        contract.FRAME_MIN_SIDE: np.array([0], np.int32),
+    }
+    plain = read_description(Prediction(MODEL_NAME, 3, dict(outputs)))
+    assert plain.members is None
+    outputs[contract.MEMBER_NAMES] = np.array([["sbi@deepfake/1", "tiny@members/1"]], object)
+    described = read_description(Prediction(MODEL_NAME, 3, outputs))
+    assert described.members == ("sbi@deepfake/1", "tiny@members/1")
+    two = [FrameResult(t_s=0.0, score=0.5, members=[0.2, 0.7])]
+    assert member_names(described, two) == described.members
+    assert member_names(plain, [FrameResult(t_s=0.0, score=0.5)]) is None
+    for description, frames in [
+        (plain, two),  # member outputs without names
+        (described, [FrameResult(t_s=0.0, score=0.5, members=[0.2])]),  # one score, two names
+    ]:
+        with pytest.raises(InferenceFailed):
+            member_names(description, frames)

@@ -26,6 +26,7 @@ from model_export.export import publish_version
 from model_export.face_export import write_face_saved_model
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
+from model_export.warmup import read_warmup
 from tests.tiny_model import TINY_INPUT_SIZE, tiny_cnn
 
 from .helpers import face_clip, solid_clip
@@ -218,3 +219,28 @@ def test_fast_video_scorer_matches_rescore() -> None:
             for v in videos
         ]
         np.testing.assert_allclose(scorer(calibration), expected, atol=1e-12)
+
+
+def test_the_calibration_probe_is_what_the_exported_graph_answers(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from model_export.face_export import calibration_probe, face_warmup_requests
+
+    model, calibration = tiny_cnn((48, 48), seed=2), Calibration(a=0.6, b=0.5)
+    probe = calibration_probe(model, (48, 48), face_warmup_requests("m", (48, 48)), calibration)
+    write_face_saved_model(
+        model, tmp_path / "m", name="m", threshold=0.5, input_size=(48, 48),
+        calibration=calibration,
+    )  # fmt: skip
+    # The probe names a record of the warmup the version holds: replay it.
+    records = list(read_warmup(tmp_path / "m" / contract.WARMUP_RELATIVE_PATH))
+    request = records[probe["warmup_record"]].predict_log.request
+    assert request.model_spec.signature_name == probe["signature"] == contract.FACES_SIGNATURE
+    faces = tf.make_ndarray(request.inputs[contract.FACES_INPUT])
+    with load_version(tmp_path / "m") as loaded:
+        got = loaded.run({contract.FACES_INPUT: faces}, contract.FACES_SIGNATURE)
+    raw = np.array(probe["uncalibrated"])
+    served = got[contract.FAKE_PROBABILITY]
+    np.testing.assert_allclose(served, calibration.apply(raw), atol=1e-5)
+    np.testing.assert_allclose(served, probe["calibrated"], atol=1e-5)
+    assert len(raw) == len(faces) and np.max(np.abs(served - raw)) > 1e-3

@@ -70,6 +70,10 @@ class FaceResult(BaseModel):
     [y1, x1, y2, x2] as fractions of the upright frame.
     """
     detection_score: Annotated[float, Field(title="Detection Score")]
+    members: Annotated[dict[str, float] | None, Field(title="Members")] = None
+    """
+    Ensembles: each member's fake probability of this face by member name; null for versions that are not ensembles.
+    """
     score: Annotated[float, Field(title="Score")]
     """
     Fake probability of this face.
@@ -158,6 +162,10 @@ class ModelVersionInfo(BaseModel):
     detector, demo or unknown, from its model_info (AVAILABLE versions).
     """
     labels: Annotated[list[str] | None, Field(title="Labels")] = []
+    members: Annotated[list[str] | None, Field(title="Members")] = None
+    """
+    Ensembles: the member names, in the order their scores are reported; null for versions that are not ensembles (AVAILABLE versions).
+    """
     sequence_length: Annotated[int | None, Field(title="Sequence Length")] = None
     """
     Faces per window of its sequence head; 0: none (AVAILABLE versions).
@@ -277,6 +285,10 @@ class TrackResult(BaseModel):
     Indices into the timeline where this track appears.
     """
     id: Annotated[int, Field(title="Id")]
+    members: Annotated[dict[str, float] | None, Field(title="Members")] = None
+    """
+    Ensembles: each member's score of this track by member name, aggregated from that member's face scores with the same aggregation as score; null for versions that are not ensembles.
+    """
     score: Annotated[float, Field(title="Score")]
     """
     Fake probability of this face track.
@@ -344,6 +356,10 @@ class DetectionResponse(BaseModel):
     The aggregation that decided.
     """
     frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
+    members: Annotated[dict[str, float] | None, Field(title="Members")] = None
+    """
+    Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles.
+    """
     model: ModelInfo
     provenance: Provenance | None = None
     """
