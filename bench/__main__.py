@@ -100,8 +100,8 @@ class Plan:
                 package_runs=1,
                 package_real_clips=False,
                 length_rounds=1,
-                load_requests=2,
-                concurrency=(1, 2, 4),
+                load_requests=4,
+                concurrency=(1, 4),  # 4: the level the limit ratio is taken at
             ),
             lengths_s=(10, 20),
         )

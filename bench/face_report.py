@@ -228,7 +228,10 @@ def _against_package(results: FaceAwareResults) -> list[str]:
         "side) and resized to 256x256; the same version's `classify_faces` signature, loaded "
         "in process, scores the crops; the video's score is the mean over faces. Run once after "
         "each (reference, service) pair, so that the three see the same load. Medians; "
-        "*service / package* below 1 means the service is faster.",
+        "*service / package* below 1 means the service is faster. The two pipelines find "
+        "the same faces but cut them from different pixels: the package's crops come from "
+        "full-size frames, downscaled to 256, the service's from frames capped at 640 pixels, "
+        "and MesoInception-4's scores depend on that (compare the two score columns).",
         "",
     ]
     if not clips:
