@@ -3,6 +3,10 @@
 Figures come only from one run's measurements (:class:`bench.face_aware.FaceAwareResults`);
 the GPU section is an estimate from those and from published figures
 (:mod:`bench.gpu_estimate`), marked as such.
+
+One module because its sections share the per-video CPU split and the headline clip's
+results (the throughput section, the GPU estimate and the summary lines all derive from
+:func:`cpu_split`), and they are rendered together, in this order, by :func:`section`.
 """
 
 from __future__ import annotations
