@@ -8,7 +8,15 @@ Order of work, all in one run so that every figure comes from the same machine s
 4. per clip, in rounds so that load from other programs hits all three alike: the naive
    pipeline, the sequential reference, and requests to the service at concurrency 1;
 5. throughput of the service at concurrency 1, 2, 4 and 8 on the 720p clip;
-6. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``.
+6. a face-aware version (when ``../shared/data`` holds its weights): against the reference
+   and the ``mtcnn`` package pipeline, cost against length (720p clips of 10 s, 1 min and
+   10 min), throughput at concurrency 1 to 8 and the per-stage CPU that bounds it
+   (:mod:`bench.face_aware`);
+7. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
+   it ends with the summary ratio lines.
+
+``--quick`` measures everything once, with the length clips cut to 10 s and 20 s (no 1-min
+or 10-min clip), so its length ratio line reads n/a.
 """
 
 from __future__ import annotations
@@ -29,9 +37,9 @@ from model_export.paths import model_base_path
 from model_export.paths import model_name as served_model_name
 
 from . import report
-from .clips import all_clips
+from .clips import all_clips, length_clip
 from .decode import compare_decoders
-from .face_aware import face_aware_base, measure_face_aware
+from .face_aware import FacePlan, face_aware_base, measure_face_aware
 from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
 from .report import BenchResults, ClipResult
 from .service import (
@@ -60,6 +68,8 @@ class Plan:
     decode_repeats: int  # runs per decoder on the synthetic clips
     decode_repeats_shared: int  # ... and on the real clips (fewer, to stay within time)
     load_requests: int  # requests per concurrency level
+    face: FacePlan  # the face-aware part
+    lengths_s: tuple[int, ...]  # durations of the 720p length clips, seconds
 
     @classmethod
     def full(cls) -> Plan:
@@ -70,6 +80,10 @@ class Plan:
             decode_repeats=5,
             decode_repeats_shared=3,
             load_requests=24,
+            face=FacePlan(
+                pairs=4, package_runs=3, package_real_clips=False, length_rounds=3, load_requests=8
+            ),
+            lengths_s=(10, 60, 600),
         )
 
     @classmethod
@@ -81,6 +95,15 @@ class Plan:
             decode_repeats=1,
             decode_repeats_shared=1,
             load_requests=4,
+            face=FacePlan(
+                pairs=1,
+                package_runs=1,
+                package_real_clips=False,
+                length_rounds=1,
+                load_requests=4,
+                concurrency=(1, 4),  # 4: the level the limit ratio is taken at
+            ),
+            lengths_s=(10, 20),
         )
 
 
@@ -141,7 +164,11 @@ def _meta(
             f"service pairs ({plan.rounds * plan.pairs_headline} on 720p), run interleaved; "
             f"{plan.decode_repeats} runs per decoder ({plan.decode_repeats_shared} on the "
             f"real clips); {plan.load_requests} requests per "
-            "concurrency level"
+            "concurrency level; face-aware: "
+            f"{plan.face.pairs} reference + service pairs per clip, {plan.face.package_runs} "
+            f"`mtcnn` package runs on 720p, {plan.face.length_rounds} rounds over the length "
+            f"clips ({', '.join(f'{d} s' for d in plan.lengths_s)}), "
+            f"{plan.face.load_requests} requests per concurrency level"
         ),
     }
 
@@ -244,21 +271,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, peak in sampler.peak.items():
         service.memory[name].peak_sampled = peak
 
-    face_aware: list[report.ClipResult] = []
+    face_aware = None
     face_base = face_aware_base(data_dir, args.clips_dir)
     if face_base is not None:
         # The 720p clip and the real ones: every one shows faces.
         face_clips = [c.clip for c in clips if c.clip.name == report.HEADLINE_CLIP]
         face_clips += [c.clip for c in clips if not c.clip.synthetic]
+        lengths = [length_clip(args.clips_dir, d, f"720p {d} s") for d in plan.lengths_s]
         with tempfile.TemporaryDirectory(prefix="bench-face-", dir=REPO / "var") as tmp:
             face_aware = measure_face_aware(
-                # Twice the pairs: a face-aware request costs more and varies more.
                 face_clips,
                 face_base,
                 defaults,
                 Path(tmp),
                 gateway_env,
-                2 * plan.pairs,
+                plan.face,
+                lengths,
+                report.HEADLINE_CLIP,
             )
     meta["load average at end (1/5/15 min)"] = _load()
 
@@ -274,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report.render(results)
     path = report.write(results_dir, text, stamp)
     log.info("written to %s and latest.md", path)
-    # The report ends with the two summary lines, so they are the last lines printed.
+    # The report ends with the summary lines, so they are the last lines printed.
     print(text, end="", flush=True)
     return 0
 

@@ -1,5 +1,10 @@
 """Benchmark clips: deterministic 10-second H.264 clips, plus a few labelled real clips.
 
+Long clips (:func:`length_clip`, 10 s to 10 min of 720p, for cost against length) are a
+few seconds of the same scene encoded once with a keyframe every two seconds, as phones and
+editors write them, then repeated packet by packet with shifted timestamps: a real H.264
+stream of any length for the cost of encoding its first seconds.
+
 The synthetic clips imitate a filmed face rather than noise: a textured background
 panned by a virtual camera, a face photograph (scikit-image's ``astronaut``) that
 drifts and breathes, a slow lighting change and mild sensor noise.  They are
@@ -132,6 +137,100 @@ def synth_clip(directory: Path, label: str, seed: int = 0) -> BenchClip:
                 container.mux(packet)
         tmp.rename(path)  # a half-written clip is never picked up from the cache
     return BenchClip(label, path, width, height, frames, float(FPS), synthetic=True)
+
+
+#: Keyframe interval of the long clips, seconds: within the 1-5 s of phone and editor files.
+LENGTH_GOP_S = 2
+#: libx264 quality of the long clips: a low bitrate (about 0.5 Mb/s at 720p), as uploads
+#: of long videos are usually compressed harder than short ones.
+LENGTH_CRF = 32
+#: Seconds of scene encoded for the long clips, then repeated (a whole number of GOPs).
+LENGTH_CYCLE_S = 2
+
+
+def _encode_cycle(path: Path, width: int, height: int, fps: int, seed: int) -> None:
+    """Encode :data:`LENGTH_CYCLE_S` seconds of the scene with closed GOPs of fixed length."""
+    gop = str(LENGTH_GOP_S * fps)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        # Fixed GOP (no scene-cut keyframes) so every repeat starts on an IDR frame; B-frames
+        # and CABAC as libx264 writes by default.
+        stream.options = {
+            "preset": "veryfast",
+            "crf": str(LENGTH_CRF),
+            "g": gop,
+            "keyint_min": gop,
+            "sc_threshold": "0",
+            "threads": "1",
+        }
+        for image in _frames(width, height, LENGTH_CYCLE_S * fps, seed):
+            yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _repeat_cycle(cycle: Path, out_path: Path, repeats: int) -> None:
+    """Write ``cycle``'s video packets ``repeats`` times, each repeat shifted by its duration."""
+    with av.open(str(cycle)) as src, av.open(str(out_path), mode="w") as dst:
+        in_stream = src.streams.video[0]
+        out_stream = dst.add_stream_from_template(in_stream)
+        packets = [p for p in src.demux(in_stream) if p.size]
+        # The cycle's length in its time base: one frame after the last presentation time.
+        pts = sorted(p.pts for p in packets if p.pts is not None)
+        span = pts[-1] - pts[0] + (pts[1] - pts[0])
+        for k in range(repeats):
+            for p in packets:
+                copy = av.Packet(bytes(p))
+                copy.pts = None if p.pts is None else p.pts + k * span
+                copy.dts = None if p.dts is None else p.dts + k * span
+                copy.is_keyframe = p.is_keyframe
+                copy.time_base = in_stream.time_base
+                copy.stream = out_stream
+                dst.mux(copy)
+
+
+def length_clip(
+    directory: Path,
+    duration_s: int,
+    label: str | None = None,
+    size: tuple[int, int] = RESOLUTIONS["720p"],
+    fps: int = FPS,
+    seed: int = 0,
+) -> BenchClip:
+    """A cached ``duration_s``-second clip (a multiple of :data:`LENGTH_CYCLE_S`), 720p by default.
+
+    The first :data:`LENGTH_CYCLE_S` seconds of the synthetic scene, encoded once with a
+    keyframe every :data:`LENGTH_GOP_S` seconds, repeated; the scene loops seamlessly (its
+    motion is periodic), so a long clip costs to decode what a filmed one of that length does.
+    """
+    if duration_s % LENGTH_CYCLE_S:
+        raise ValueError(f"duration must be a multiple of {LENGTH_CYCLE_S} s, not {duration_s}")
+    width, height = size
+    stem = (
+        f"long-{width}x{height}-{fps}fps-gop{LENGTH_GOP_S}s-crf{LENGTH_CRF}"
+        f"-s{seed}-v{GENERATOR_VERSION}"
+    )
+    path = directory / f"{stem}-{duration_s}s.mp4"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        cycle = directory / f"{stem}-cycle.mp4"
+        if not cycle.exists():
+            tmp = cycle.with_suffix(f".tmp-{os.getpid()}.mp4")
+            log.info("encoding %s", cycle.name)
+            _encode_cycle(tmp, width, height, fps, seed)
+            tmp.rename(cycle)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}.mp4")
+        log.info("writing %s", path.name)
+        _repeat_cycle(cycle, tmp, duration_s // LENGTH_CYCLE_S)
+        tmp.rename(path)
+    frames = duration_s * fps
+    return BenchClip(
+        label or f"720p {duration_s} s", path, width, height, frames, float(fps), synthetic=True
+    )
 
 
 def _shared_clip(data_dir: Path, relative: str) -> BenchClip | None:

@@ -119,7 +119,8 @@ def pyav_decode(
 ) -> Sampled:
     """The gateway's sampling rule (first frame reaching each time) with the candidate changes.
 
-    No seeking: the bench clips are short enough that the gateway never seeks either.
+    No seeking: on these short clips (one or two keyframes in 10 s) the gateway seeks at
+    most once, to a keyframe that falls between two samples.
     """
     picked: list[float] = []
     shape: tuple[int, ...] = ()

@@ -6,6 +6,16 @@ every frame Serving receives, so inference weighs far more. This part measures t
 version the same way (sequential reference against the service, in interleaved pairs), but
 without the naive pipeline, which would run the face detector on all 300 full-size frames
 of every clip (minutes per run). It runs only when ``../shared/data`` holds the weights.
+
+Besides, on the same version:
+
+* the user's alternative (:mod:`bench.mtcnn_pipeline`: the ``mtcnn`` package, margin
+  crops and ``classify_faces`` in process), interleaved with the service;
+* cost against length: 720p clips of 10 s, 1 min and 10 min, the same number of frames
+  sampled from each, requests interleaved across the lengths;
+* throughput at concurrency 1, 2, 4 and 8, and the per-stage CPU time the machine's limit
+  is computed from (decode in process with the gateway's decoder; Serving's inference split
+  into face detection and classification by timing the graph's parts in process).
 """
 
 from __future__ import annotations
@@ -14,15 +24,22 @@ import logging
 import os
 import subprocess
 import sys
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 import contract
+from gateway.budget import DecodeBudget, DecodeLimits
+from gateway.probe import probe
+from gateway.video import iter_frames, sample_times
 
 from .clips import BenchClip
+from .mtcnn_pipeline import FaceClassifier, InferenceSplit, run_mtcnn_package, split_inference
 from .naive import InProcessModel, latest_version, run_reference
 from .report import ClipResult
-from .service import detect, measured_detect, running_service
+from .service import LoadRun, Service, detect, load_run, measured_detect, running_service
 from .settings import GatewayDefaults
 
 log = logging.getLogger("bench")
@@ -60,31 +77,156 @@ def face_aware_base(data_dir: Path | None, cache_dir: Path) -> Path | None:
     return base
 
 
+@dataclass(frozen=True)
+class FacePlan:
+    """How many times each face-aware measurement is repeated."""
+
+    pairs: int  # (reference, service) pairs per clip
+    package_runs: int  # runs of the ``mtcnn`` package pipeline per clip (one after each pair)
+    package_real_clips: bool  # the package pipeline on the real clips too, or on 720p only
+    length_rounds: int  # rounds over the length clips, one request per clip per round
+    load_requests: int  # requests per concurrency level
+    concurrency: tuple[int, ...] = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class LengthResult:
+    """One length clip: requests to the service and what the gateway's decoder decodes."""
+
+    clip: ClipResult
+    #: Frames the gateway's decoder decodes for the sample (counted in process).
+    decoded: int
+    #: CPU ms of the gateway's probe and decode of the sample, in process (median of 2).
+    probe_cpu_ms: float
+    decode_cpu_ms: float
+
+
+@dataclass
+class FaceAwareResults:
+    """Everything measured on the face-aware version."""
+
+    clips: list[ClipResult] = field(default_factory=list)
+    lengths: list[LengthResult] = field(default_factory=list)
+    load: list[LoadRun] = field(default_factory=list)
+    split: InferenceSplit | None = None
+    #: CPU ms of probe + decode of the 720p sample with the gateway's code, in process.
+    decode_cpu_ms: float = float("nan")
+    frames: int = 0
+
+
+def decode_cost(path: Path, defaults: GatewayDefaults) -> tuple[int, float, float]:
+    """(frames decoded, probe CPU ms, decode CPU ms) of the gateway's code on ``path``.
+
+    Decoded frames are counted by a :class:`~gateway.budget.DecodeBudget`, as the gateway
+    counts them; single-threaded, so that the CPU time is this thread's.
+    """
+    cpu0 = time.thread_time()
+    info = probe(path, defaults.limits)
+    cpu1 = time.thread_time()
+    budget = DecodeBudget(DecodeLimits(cpu_s=1e6, max_pixels=1 << 62, timeout_s=1e6))
+    budget.start()
+    times = sample_times(info, defaults.frames)
+    for _ in iter_frames(
+        path, info, times, max_side=defaults.max_side, min_side=defaults.min_side, budget=budget
+    ):
+        pass
+    cpu2 = time.thread_time()
+    decoded = budget.pixels // max(1, info.width * info.height)
+    return decoded, (cpu1 - cpu0) * 1000.0, (cpu2 - cpu1) * 1000.0
+
+
 def measure_face_aware(
     clips: list[BenchClip],
     base: Path,
     defaults: GatewayDefaults,
     var_dir: Path,
     gateway_env: dict[str, str],
-    pairs: int,
-) -> list[ClipResult]:
-    """Reference and service latency, in ``pairs`` interleaved pairs per clip."""
+    plan: FacePlan,
+    length_clips: list[BenchClip] | None = None,
+    headline: str = "720p",
+) -> FaceAwareResults:
+    """The face-aware measurements, all on one running service (see the module docstring)."""
+    from mtcnn import MTCNN
+
     version_dir, _ = latest_version(base / MODEL_NAME)
     model = InProcessModel(version_dir)
+    classifier = FaceClassifier(version_dir)
+    detector = MTCNN()
     # Sized as the gateway sizes frames for this version (it states no side: the cap).
     sized = replace(defaults, min_side=model.frame_min_side)
-    results = []
+    results = FaceAwareResults(frames=sized.frames)
     with running_service(base / MODEL_NAME, MODEL_NAME, var_dir, gateway_env) as service:
         for clip in clips:
             result = ClipResult(clip)
             data = clip.path.read_bytes()
+            package = clip.name == headline or plan.package_real_clips
             with service.client() as client:
                 # One unmeasured pass: the first use of a frame size costs extra everywhere.
                 run_reference(clip.path, model, sized)
                 detect(client, data, clip.path.name)
-                for i in range(pairs):
-                    log.info("face-aware %s: pair %d of %d", clip.name, i + 1, pairs)
+                if package:  # two frames build the package's functions; a clip takes minutes
+                    run_mtcnn_package(clip.path, detector, classifier, 2)
+                for i in range(plan.pairs):
+                    log.info("face-aware %s: pair %d of %d", clip.name, i + 1, plan.pairs)
                     result.reference.append(run_reference(clip.path, model, sized))
                     result.service.append(measured_detect(service, client, data, clip.path.name))
-            results.append(result)
+                    if package and i < plan.package_runs:
+                        result.package.append(
+                            run_mtcnn_package(clip.path, detector, classifier, sized.frames)
+                        )
+            results.clips.append(result)
+        head = next((c for c in clips if c.name == headline), None)
+        if head is not None:
+            results.decode_cpu_ms = float(
+                np.median([decode_cost(head.path, sized)[2] for _ in range(2)])
+            )
+            info = probe(head.path, sized.limits)
+            frames = np.stack(
+                [
+                    f.image
+                    for f in iter_frames(
+                        head.path, info, sample_times(info, sized.frames), max_side=sized.max_side
+                    )
+                ]
+            )
+            results.split = split_inference(classifier, frames, sized.batch_size)
+        results.lengths = _measure_lengths(service, length_clips or [], sized, plan.length_rounds)
+        if head is not None:
+            data = head.path.read_bytes()
+            for concurrency in plan.concurrency:
+                log.info("face-aware throughput at concurrency %d", concurrency)
+                results.load.append(
+                    load_run(service, data, head.path.name, concurrency, plan.load_requests)
+                )
     return results
+
+
+def _measure_lengths(
+    service: Service, clips: list[BenchClip], sized: GatewayDefaults, rounds: int
+) -> list[LengthResult]:
+    """Requests in rounds over the length clips (load drifts alike over all of them)."""
+    if not clips:
+        return []
+    out = [ClipResult(c) for c in clips]
+    data = {c.name: c.path.read_bytes() for c in clips}
+    with service.client() as client:
+        for c in clips:  # unmeasured: first use of the clip's frame size
+            detect(client, data[c.name], c.path.name)
+        for i in range(rounds):
+            for r in out:
+                log.info("face-aware length %s: round %d of %d", r.clip.name, i + 1, rounds)
+                r.service.append(
+                    measured_detect(service, client, data[r.clip.name], r.clip.path.name)
+                )
+    lengths = []
+    for r in out:
+        costs = [decode_cost(r.clip.path, sized) for _ in range(2)]
+        lengths.append(
+            LengthResult(
+                r,
+                decoded=costs[0][0],
+                probe_cpu_ms=float(np.median([c[1] for c in costs])),
+                decode_cpu_ms=float(np.median([c[2] for c in costs])),
+            )
+        )
+    return lengths

@@ -1,9 +1,10 @@
-"""Turn the measurements into the Markdown report and its two summary lines."""
+"""Turn the measurements into the Markdown report and its summary lines (the last lines)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from .clips import BenchClip
 from .decode import DecodeTiming
 from .naive import PipelineRun, SizeDrift
 from .service import LoadRun, ProcessMemory, RequestResult
+
+if TYPE_CHECKING:
+    from .face_aware import FaceAwareResults
 
 #: The clip the headline ratios are taken on.
 HEADLINE_CLIP = "720p"
@@ -25,6 +29,8 @@ class ClipResult:
     naive: list[PipelineRun] = field(default_factory=list)
     reference: list[PipelineRun] = field(default_factory=list)
     service: list[RequestResult] = field(default_factory=list)
+    #: The ``mtcnn`` package pipeline (face-aware clips only).
+    package: list[PipelineRun] = field(default_factory=list)
     decode: list[DecodeTiming] = field(default_factory=list)
     #: Share of the machine's cores other programs used while this clip was measured.
     others_share: float = float("nan")
@@ -81,7 +87,7 @@ class BenchResults:
     load_clip: str
     memory: dict[str, ProcessMemory]
     #: The same service with a face-aware version (when the shared weights exist).
-    face_aware: list[ClipResult] = field(default_factory=list)
+    face_aware: FaceAwareResults | None = None
     elapsed_s: float = 0.0
 
     def headline(self) -> ClipResult | None:
@@ -110,7 +116,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def summary_lines(results: BenchResults) -> list[str]:
-    """The two last lines: service/naive latency on 720p and the overhead share."""
+    """The first two summary lines: service/naive latency on 720p and the overhead share.
+
+    The face-aware ratio lines (:func:`bench.face_report.summary_lines`) follow them.
+    """
     head = results.headline()
     if head is None or not head.ok:
         return ["ratio service/naive latency 720p = n/a", "overhead share of service latency = n/a"]
@@ -464,67 +473,12 @@ def render(results: BenchResults) -> str:
                     ]
                 )
         out += _table(["clip", "frames", "size", "frame MAE", "video Δ"], rows)
-    if results.face_aware:
-        out += _face_aware_section(results.face_aware)
-    out += ["", *summary_lines(results)]
+    from . import face_report
+
+    if results.face_aware is not None:
+        out += face_report.section(results.face_aware)
+    out += ["", *summary_lines(results), *face_report.summary_lines(results.face_aware)]
     return "\n".join(out) + "\n"
-
-
-def _face_aware_section(clips: list[ClipResult]) -> list[str]:
-    from .face_aware import DESCRIPTION
-
-    out = ["", "## A face-aware version: the service against the sequential reference", ""]
-    out += [
-        f"{DESCRIPTION}. Frames go out at the gateway's cap (the version states no frame "
-        "side: it finds faces in the whole frame), and Serving runs face detection, crops and "
-        "the classifier on each. Same pairs as above (reference, then service); no naive "
-        "pipeline (face detection on every full-size frame would take minutes per clip). "
-        "*faces/frame*: mean faces the service reported per sampled frame.",
-        "",
-    ]
-    rows = []
-    for c in clips:
-        if not c.ok:
-            rows.append([c.clip.name, "n/a", "n/a", "n/a", "0", "", "", "", "", "", ""])
-            continue
-        faces = median(
-            [
-                sum(len(p["faces"]) for p in r.body["timeline"]) / max(1, len(r.body["timeline"]))
-                for r in c.ok
-            ]
-        )
-        rows.append(
-            [
-                c.clip.name,
-                _ms(c.reference_ms),
-                _ms(c.service_ms(50)),
-                _ms(c.service_ms(95)),
-                str(len(c.ok)),
-                f"{c.service_ms(50) / c.reference_ms:.2f}",
-                _ms(c.timing("decode")),
-                _ms(c.timing("inference")),
-                _ms(c.overhead_ms),
-                f"{c.overhead_ms / c.service_ms(50) * 100:.0f}%",
-                f"{faces:.2f}",
-            ]
-        )
-    out += _table(
-        [
-            "clip",
-            "reference",
-            "service p50",
-            "service p95",
-            "n",
-            "service / reference",
-            "decode",
-            "inference",
-            "gRPC + gateway overhead",
-            "share",
-            "faces/frame",
-        ],
-        rows,
-    )
-    return out
 
 
 def write(results_dir: Path, text: str, stamp: str) -> Path:

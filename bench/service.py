@@ -121,19 +121,27 @@ class CpuShare:
     def __init__(self, service: Service | None = None) -> None:
         self.service = service
         self.ours_s = self.others_s = self.wall_s = 0.0
+        #: Of ``ours_s``: the service's processes, and this process.
+        self.service_s = self.client_s = 0.0
 
-    def _ours(self) -> float:
-        service = sum(self.service.cpu_seconds().values()) if self.service else 0.0
-        return service + time.process_time()
+    def _service(self) -> float:
+        return sum(self.service.cpu_seconds().values()) if self.service else 0.0
 
     def __enter__(self) -> CpuShare:
-        self._start = (time.perf_counter(), machine_busy_seconds(), self._ours())
+        self._start = (
+            time.perf_counter(),
+            machine_busy_seconds(),
+            self._service(),
+            time.process_time(),
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        wall0, busy0, ours0 = self._start
+        wall0, busy0, service0, client0 = self._start
         self.wall_s = time.perf_counter() - wall0
-        self.ours_s = self._ours() - ours0
+        self.service_s = self._service() - service0
+        self.client_s = time.process_time() - client0
+        self.ours_s = self.service_s + self.client_s
         self.others_s = max(0.0, machine_busy_seconds() - busy0 - self.ours_s)
 
     @property
@@ -296,6 +304,8 @@ class LoadRun:
     results: list[RequestResult]
     cpu_ms_per_video: float  # gateway + Serving + client, over the whole run
     others_share: float  # share of the machine's cores other programs used meanwhile
+    service_cpu_s: float = float("nan")  # gateway + Serving over the whole run
+    client_cpu_s: float = float("nan")  # the clients (this process) over the whole run
 
     @property
     def ok(self) -> list[RequestResult]:
@@ -346,4 +356,6 @@ def load_run(
         results,
         share.ours_s * 1000.0 / max(1, len(results)),
         share.others_share,
+        service_cpu_s=share.service_s,
+        client_cpu_s=share.client_s,
     )

@@ -28,8 +28,12 @@ from .probe import VideoInfo, open_video
 
 log = logging.getLogger(__name__)
 
-#: Forward gaps longer than this are crossed with a seek instead of decoding through.
-SEEK_MIN_GAP_S = 2.0
+#: Forward gaps shorter than this are always decoded through (a seek costs more than the
+#: few frames it could skip). Longer ones are crossed with a seek when a keyframe lies
+#: between the frame at hand and the target (:func:`_keyframe_before`), wherever the
+#: container's keyframes are: decode work then grows with the number of samples times the
+#: GOP length, not with the clip's length.
+SEEK_MIN_GAP_S = 0.25
 #: Skip decoding frames that nothing refers to (most B-frames) when they come before
 #: the next sample: such a frame can never be the one picked.
 SKIP_UNREFERENCED = True
@@ -131,6 +135,27 @@ def _decode(
             yield frame
 
 
+def _keyframe_before(
+    index: av.container.InputContainer, stream: av.video.stream.VideoStream, target_pts: int
+) -> int | None:
+    """Presentation time of the last keyframe at or before ``target_pts`` (None if unknown).
+
+    Asked of a second handle on the same file (``index``): a seek there and one packet read
+    come from the container's index, nothing is decoded, and the decoding handle keeps its
+    place and its decoder state.
+    """
+    try:
+        index.seek(target_pts, stream=stream, backward=True, any_frame=False)
+        for packet in index.demux(stream):
+            if packet.size and packet.is_keyframe:
+                return packet.pts
+            if packet.size:
+                return None
+    except av.error.FFmpegError:
+        return None
+    return None
+
+
 def iter_frames(
     path: Path,
     info: VideoInfo,
@@ -145,9 +170,10 @@ def iter_frames(
     """Decode the frames at ``times`` (sorted), as upright RGB sized by :func:`scaled_size`.
 
     For every target time, yields the first frame whose timestamp reaches it, so that
-    variable-frame-rate clips are sampled uniformly in time.  Long forward gaps are
-    crossed with a keyframe seek.  A truncated stream yields the frames decoded before
-    the damage; a stream with none raises :class:`InvalidVideo`.
+    variable-frame-rate clips are sampled uniformly in time.  A forward gap that holds a
+    keyframe is crossed with a seek to it (looked up on a second handle on the file), so a
+    sample costs at most the frames from its keyframe.  A truncated stream yields the frames
+    decoded before the damage; a stream with none raises :class:`InvalidVideo`.
 
     With ``canvas``, every video gets one shape, so that Serving's batching can merge
     requests from videos of any shape: frames are scaled to fit and letterboxed into a
@@ -166,8 +192,9 @@ def iter_frames(
     if not times:
         return
     emitted = 0
-    with open_video(path) as container:
+    with open_video(path) as container, open_video(path) as index:
         stream = container.streams.video[0]
+        index_stream = index.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
         start_pts, time_base = sampling.stream_clock(stream)
@@ -177,6 +204,8 @@ def iter_frames(
         last_t = -math.inf
         restart = True
         size: tuple[int, int] | None = None
+        # The target whose keyframe was looked up: one look-up per target, not per frame.
+        looked_up = -1
 
         def skip_before() -> float:
             # A frame is picked for a target T when it is the first with t >= T - half
@@ -207,10 +236,16 @@ def iter_frames(
             last_t = max(last_t, t)
             if not sampling.picks(t, times[target_i], info.fps):
                 gap = times[target_i] - t
-                if seeking and gap > SEEK_MIN_GAP_S:
+                if seeking and gap > SEEK_MIN_GAP_S and looked_up != target_i:
+                    looked_up = target_i
                     target_pts = int(times[target_i] / time_base) + start_pts
-                    container.seek(target_pts, stream=stream, backward=True, any_frame=False)
-                    restart = True
+                    key = _keyframe_before(index, index_stream, target_pts)
+                    # Only a keyframe past the frame at hand saves decoding: seeking to one
+                    # before it would decode the same frames again.
+                    ahead = key is not None and float((key - start_pts) * time_base) > t
+                    if ahead and key is not None and key <= target_pts:
+                        container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+                        restart = True
                 continue
             if size is None:
                 # Fixed for the whole video, so every batch has one shape even if a

@@ -11,11 +11,11 @@ import av
 import numpy as np
 import pytest
 
-from gateway.budget import DecodeLimits
+from gateway.budget import DecodeBudget, DecodeLimits
 from gateway.decoder import ThreadedDecoder
 from gateway.errors import VideoLimitExceeded
 from gateway.probe import VideoLimits, probe
-from gateway.video import sample_times
+from gateway.video import iter_frames, sample_times
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 GENEROUS = DecodeLimits(cpu_s=60.0, max_pixels=10**12, timeout_s=60.0)
@@ -110,6 +110,32 @@ def test_every_decoded_frame_counts_not_only_the_sampled_ones(make_clip) -> None
     limits = DecodeLimits(cpu_s=60.0, max_pixels=320 * 240 * 20, timeout_s=60.0)
     with pytest.raises(VideoLimitExceeded, match="pixels"):
         _decode_all(clip, limits, frames=2)
+
+
+def _decoded_frames(clip: Path, count: int) -> tuple[int, int]:
+    """(frames the gateway's decoder decodes, frames it yields) for ``count`` samples."""
+    info = probe(clip, LIMITS)
+    budget = DecodeBudget(GENEROUS)
+    budget.start()
+    out = list(iter_frames(clip, info, sample_times(info, count), max_side=160, budget=budget))
+    return budget.pixels // (info.width * info.height), len(out)
+
+
+@pytest.mark.parametrize(
+    ("frames", "gop"),
+    [
+        (3000, 20),  # 5 min at 10 fps, a keyframe every 2 s: samples 9.7 s apart
+        (480, 5),  # keyframes every 0.5 s, samples 1.5 s apart: seeking still pays
+    ],
+)
+def test_decode_work_grows_with_samples_times_gop_not_with_length(make_clip, frames, gop) -> None:
+    clip = make_clip(frames=frames, fps=10, gop=gop, width=96, height=64)
+    count = 32
+    decoded, sampled = _decoded_frames(clip, count)
+    assert sampled == count
+    # From the keyframe before each sample to the sample, plus the codec's reorder delay.
+    assert decoded <= count * (gop + 3), (decoded, frames)
+    assert decoded < frames / 2
 
 
 def test_stop_ends_the_thread_mid_decode(tmp_path: Path) -> None:

@@ -139,3 +139,38 @@ def test_concat_upload_gets_415_with_a_clean_message(gateway) -> None:
     assert response.status_code == 415, response.text
     assert response.json()["error"]["code"] == "invalid_video"
     assert_clean(response.json()["error"]["message"])
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read(2) and friends so far (``rchar``)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_probe_reads_a_bounded_part_of_a_long_upload(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    # Noise is expensive to compress: 300 frames make a file of megabytes whose index
+    # (the moov box, written last) is a few kilobytes.
+    path = tmp_path / "long.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10, options={"preset": "ultrafast", "g": "20"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for _ in range(300):
+            image = rng.integers(0, 255, (120, 160, 3), np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    size = path.stat().st_size
+    assert size > 2_000_000
+    before = _bytes_read()
+    info = probe(path, VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=10**7))
+    read = _bytes_read() - before
+    assert info.frame_count == 300
+    # The headers, the index and the first GOP's start: not the file.
+    assert read < size / 4, (read, size)
