@@ -3,6 +3,7 @@
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
+                            -> [explain: the tracks' most suspicious faces, Grad-CAM maps]
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -41,6 +42,13 @@ from .answers import ScoredFrames, read_frames, read_sequence_scores, read_thres
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
+from .explain import (
+    NO_EXPLAIN_WARNING,
+    Explanation,
+    choose_frames,
+    frames_to_explain,
+    read_explanations,
+)
 from .probe import VideoInfo, VideoLimits, probe
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction, VersionDescription
@@ -65,6 +73,11 @@ class DetectOptions:
     default_threshold: float
     canvas: int | None
     decode_threads: bool
+    #: Explain each track's ``explain_per_track`` most suspicious faces (``explain=true``).
+    explain: bool = False
+    explain_per_track: int = 3
+    #: Side in pixels of the explanations' PNG images.
+    explain_side: int = 112
 
 
 @dataclass
@@ -81,6 +94,11 @@ class DetectionResult:
     strategy: Strategy
     #: The answering version's ``model_info``; None when it has none.
     description: VersionDescription | None = None
+    #: Per track id, its explained faces (``explain=true`` and the version explains);
+    #: None when not asked for or not available.
+    explanations: dict[int, list[Explanation]] | None = None
+    #: What the stages have to warn about (besides the version's kind).
+    warnings: list[str] | None = None
 
 
 def decode_limits_from(settings: Settings) -> DecodeLimits:
@@ -157,6 +175,13 @@ class DetectionPipeline:
         )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
+        explanations, warnings = None, []
+        if opts.explain:
+            model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+            with timer.stage("explain"):
+                explanations = await self._explain(model, frames, scored, verdict.tracks, opts)
+            if explanations is None:
+                warnings.append(NO_EXPLAIN_WARNING)
         return DetectionResult(
             info=info,
             frames=scored.frames,
@@ -166,6 +191,31 @@ class DetectionPipeline:
             face_aware=scored.face_aware,
             strategy=strategy,
             description=description,
+            explanations=explanations,
+            warnings=warnings,
+        )
+
+    async def _explain(
+        self,
+        model: ModelRef,
+        frames: list[SampledFrame],
+        scored: ScoredFrames,
+        tracks: list[Track],
+        opts: DetectOptions,
+    ) -> dict[int, list[Explanation]] | None:
+        """Every track's explained faces, from one ``explain`` call; None if the version
+        cannot explain (whole-frame versions never can)."""
+        if not scored.face_aware:
+            return None
+        picks = choose_frames(tracks, opts.explain_per_track)
+        rows = frames_to_explain(picks)
+        if not rows:
+            return {}
+        answer = await self.client.explain(model, np.stack([frames[i].image for i in rows]))
+        if answer is None:
+            return None
+        return await asyncio.to_thread(
+            read_explanations, picks, rows, answer, frames, scored.frames, opts.explain_side
         )
 
     async def _decode_and_infer(

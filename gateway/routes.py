@@ -68,6 +68,7 @@ from .jobs.routes import (
 from .logs import request_id_var
 from .schemas import (
     DetectionResponse,
+    FaceExplanation,
     FaceResult,
     Health,
     ModelInfo,
@@ -304,7 +305,16 @@ def detection_response(
             frames_sampled=len(result.frames),
         ),
         tracks=[
-            TrackResult(id=t.id, score=round(t.score, 4), frames=t.frames)
+            TrackResult(
+                id=t.id,
+                score=round(t.score, 4),
+                frames=t.frames,
+                explanations=(
+                    [FaceExplanation(**vars(e)) for e in result.explanations.get(t.id, [])]
+                    if result.explanations is not None
+                    else None
+                ),
+            )
             for t in result.verdict.tracks
         ],
         timeline=timeline,
@@ -314,7 +324,8 @@ def detection_response(
                 for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
             },
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
+            explain=round(timer.ms["explain"], 2) if "explain" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
-        warnings=model_warnings(kind),
+        warnings=[*model_warnings(kind), *(result.warnings or [])],
     )
