@@ -56,3 +56,14 @@ def test_sequence_aggregation_needs_a_sequence_head(gateway, make_clip) -> None:
     error = response.json()["error"]
     assert error["code"] == "aggregation_unavailable"
     assert "sequence head" in error["message"]
+
+
+def test_explain_needs_a_version_that_explains(gateway, make_clip) -> None:
+    # The tiny version classifies whole frames: it has no explain signature.
+    body = gateway.detect(make_clip(frames=30), params={"frames": 4, "explain": "true"}).json()
+    assert body["verdict"] in ("real", "fake")
+    assert [t["explanations"] for t in body["tracks"]] == [None]
+    assert any("explain" in w and "null" in w for w in body["warnings"]), body["warnings"]
+    assert body["timings_ms"]["explain"] is not None
+    plain = gateway.detect(make_clip(frames=30), params={"frames": 4}).json()
+    assert plain["warnings"] == [] and plain["timings_ms"]["explain"] is None
