@@ -21,6 +21,7 @@ from keras import layers
 
 from model_export.face_export import FaceConfig, face_crops, publish_face_version
 from tests.conftest import MODEL_NAME, start_gateway, start_serving
+from tests.gateway.jobs.helpers import comparable
 from tests.videos import encode_frames, face_frames
 
 pytestmark = pytest.mark.slow
@@ -166,6 +167,21 @@ def test_heatmaps_lie_on_the_manipulated_region(gateway, region, tmp_path: Path)
         # The thumbnail shows the same place: the tint is where the region maps to.
         magenta = face[..., 0] + face[..., 2] - 2 * face[..., 1]
         assert magenta[inside].mean() > magenta[~inside].mean() + 100
+
+    # A job asked for explanations answers the same body.
+    with gateway.client() as client:
+        waited = client.post(
+            "/v1/detect",
+            params={"frames": 6, "explain": "true"},
+            headers={
+                **gateway.auth(),
+                "Content-Type": "video/mp4",
+                "Prefer": "respond-async, wait=60",
+            },
+            content=clip.read_bytes(),
+        )
+    assert waited.status_code == 200 and "content-location" in waited.headers, waited.text
+    assert comparable(waited.json()) == comparable(body)
 
     plain = gateway.detect(clip, params={"frames": 6}).json()
     assert all(t["explanations"] is None for t in plain["tracks"])
