@@ -9,7 +9,8 @@ here and in the package's modules:
 * :mod:`contract.frames`: frames turned upright by the display rotation;
 * :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict.
 
-It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
+This module is the one table of names the three programs read, which is why it is one
+module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
 ``model_export``, ``serving``, ``stack`` or ``bench``; PyAV and numpy are allowed.
 
 Signature ``serving_default`` (every exported version):

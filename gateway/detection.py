@@ -11,7 +11,8 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means.
+one orders them and decides what a hot swap mid-video means, which is why it is one
+module past 300 lines.
 """
 
 from __future__ import annotations
@@ -42,13 +43,7 @@ from .answers import ScoredFrames, read_frames, read_sequence_scores, read_thres
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
-from .explain import (
-    NO_EXPLAIN_WARNING,
-    Explanation,
-    choose_frames,
-    frames_to_explain,
-    read_explanations,
-)
+from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .probe import VideoInfo, VideoLimits, probe
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction, VersionDescription
@@ -179,7 +174,15 @@ class DetectionPipeline:
         if opts.explain:
             model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
             with timer.stage("explain"):
-                explanations = await self._explain(model, frames, scored, verdict.tracks, opts)
+                explanations = await explain_tracks(
+                    self.client,
+                    model,
+                    frames,
+                    scored,
+                    verdict.tracks,
+                    per_track=opts.explain_per_track,
+                    side=opts.explain_side,
+                )
             if explanations is None:
                 warnings.append(NO_EXPLAIN_WARNING)
         return DetectionResult(
@@ -193,29 +196,6 @@ class DetectionPipeline:
             description=description,
             explanations=explanations,
             warnings=warnings,
-        )
-
-    async def _explain(
-        self,
-        model: ModelRef,
-        frames: list[SampledFrame],
-        scored: ScoredFrames,
-        tracks: list[Track],
-        opts: DetectOptions,
-    ) -> dict[int, list[Explanation]] | None:
-        """Every track's explained faces, from one ``explain`` call; None if the version
-        cannot explain (whole-frame versions never can)."""
-        if not scored.face_aware:
-            return None
-        picks = choose_frames(tracks, opts.explain_per_track)
-        rows = frames_to_explain(picks)
-        if not rows:
-            return {}
-        answer = await self.client.explain(model, np.stack([frames[i].image for i in rows]))
-        if answer is None:
-            return None
-        return await asyncio.to_thread(
-            read_explanations, picks, rows, answer, frames, scored.frames, opts.explain_side
         )
 
     async def _decode_and_infer(

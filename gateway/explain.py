@@ -15,6 +15,7 @@ numpy: the gateway image carries no imaging library.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 import zlib
@@ -26,8 +27,10 @@ import numpy as np
 import contract
 from contract.aggregation import FrameResult, Track, iou
 
+from .answers import ScoredFrames
 from .errors import InferenceFailed
-from .serving_types import Prediction
+from .serving_client import ServingClient
+from .serving_types import ModelRef, Prediction
 from .video import SampledFrame, letterbox_box_scale
 
 #: A track's face and a face of the ``explain`` answer are the same face above this IoU.
@@ -203,3 +206,29 @@ def read_explanations(
             )
         )
     return out
+
+
+async def explain_tracks(
+    client: ServingClient,
+    model: ModelRef,
+    frames: Sequence[SampledFrame],
+    scored: ScoredFrames,
+    tracks: Sequence[Track],
+    *,
+    per_track: int,
+    side: int,
+) -> dict[int, list[Explanation]] | None:
+    """Every track's explained faces, from one ``explain`` call to ``model``; None when the
+    version cannot explain (whole-frame versions never can)."""
+    if not scored.face_aware:
+        return None
+    picks = choose_frames(tracks, per_track)
+    rows = frames_to_explain(picks)
+    if not rows:
+        return {}
+    answer = await client.explain(model, np.stack([frames[i].image for i in rows]))
+    if answer is None:
+        return None
+    return await asyncio.to_thread(
+        read_explanations, picks, rows, answer, frames, scored.frames, side
+    )
