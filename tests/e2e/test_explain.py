@@ -111,13 +111,17 @@ def explained_model(region, tmp_path_factory: pytest.TempPathFactory) -> Path:  
 
 
 @pytest.fixture(scope="module")
-def gateway(explained_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    logs = tmp_path_factory.mktemp("logs")
-    serving = start_serving(explained_model, logs / "serving.log")
+def serving(explained_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    handle = start_serving(explained_model, tmp_path_factory.mktemp("logs") / "serving.log")
+    yield handle
+    handle.process.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(serving, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     handle = start_gateway(tmp_path_factory.mktemp("gateway-var"), serving.target)
     yield handle
     handle.process.stop()
-    serving.process.stop()
 
 
 def _decode(data_url: str, flags: int) -> np.ndarray:
@@ -139,12 +143,8 @@ def _inside(region, crop_box, side: int) -> np.ndarray:  # type: ignore[no-untyp
     return rows[:, None] & cols[None, :]
 
 
-def test_heatmaps_lie_on_the_manipulated_region(gateway, region, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    clip = encode_frames(
-        tmp_path / "fake.mp4",
-        list(_tint(face_frames(12, WIDTH, HEIGHT, faces=1, seed=50, still=True), region)),
-    )
-    body = gateway.detect(clip, params={"frames": 6, "explain": "true"}).json()
+def _check_explanations(body: dict, region) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Assert that the one track's explanations lie on ``region``; return them."""
     assert body["verdict"] == "fake", body
     assert body["timings_ms"]["explain"] is not None and body["warnings"] == []
     (track,) = [t for t in body["tracks"] if len(t["frames"]) >= 4]
@@ -167,6 +167,18 @@ def test_heatmaps_lie_on_the_manipulated_region(gateway, region, tmp_path: Path)
         # The thumbnail shows the same place: the tint is where the region maps to.
         magenta = face[..., 0] + face[..., 2] - 2 * face[..., 1]
         assert magenta[inside].mean() > magenta[~inside].mean() + 100
+    return explanations
+
+
+@pytest.fixture(scope="module")
+def fake_clip(region, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    frames = _tint(face_frames(12, WIDTH, HEIGHT, faces=1, seed=50, still=True), region)
+    return encode_frames(tmp_path_factory.mktemp("clips") / "fake.mp4", list(frames))
+
+
+def test_heatmaps_lie_on_the_manipulated_region(gateway, region, fake_clip) -> None:  # type: ignore[no-untyped-def]
+    body = gateway.detect(fake_clip, params={"frames": 6, "explain": "true"}).json()
+    _check_explanations(body, region)
 
     # A job asked for explanations answers the same body.
     with gateway.client() as client:
@@ -178,11 +190,25 @@ def test_heatmaps_lie_on_the_manipulated_region(gateway, region, tmp_path: Path)
                 "Content-Type": "video/mp4",
                 "Prefer": "respond-async, wait=60",
             },
-            content=clip.read_bytes(),
+            content=fake_clip.read_bytes(),
         )
     assert waited.status_code == 200 and "content-location" in waited.headers, waited.text
     assert comparable(waited.json()) == comparable(body)
 
-    plain = gateway.detect(clip, params={"frames": 6}).json()
+    plain = gateway.detect(fake_clip, params={"frames": 6}).json()
     assert all(t["explanations"] is None for t in plain["tracks"])
     assert plain["timings_ms"]["explain"] is None
+
+
+def test_letterboxed_frames_map_onto_the_picture(  # type: ignore[no-untyped-def]
+    serving, gateway, gateway_factory, region, fake_clip
+) -> None:
+    # Frames padded into a square canvas: boxes and crop boxes come back on the picture.
+    boxed = gateway_factory(serving.target, GATEWAY_FRAME_CANVAS="384")
+    body = boxed.detect(fake_clip, params={"frames": 6, "explain": "true"}).json()
+    padded = _check_explanations(body, region)
+    plain = _check_explanations(
+        gateway.detect(fake_clip, params={"frames": 6, "explain": "true"}).json(), region
+    )
+    for a, b in zip(padded, plain, strict=True):
+        assert a["crop_box"] == pytest.approx(b["crop_box"], abs=0.02)
