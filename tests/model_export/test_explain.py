@@ -10,6 +10,7 @@ import pytest
 from keras import layers
 
 import contract
+from model_export import mesonet
 from model_export.explain import gradcam_split
 from model_export.face_export import FaceConfig, publish_face_version
 from model_export.models import efficientnet_lite0_classifier, small_cnn
@@ -32,6 +33,7 @@ def tiny_face_version(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.M
     return model, version
 
 
+@pytest.mark.slow
 def test_explain_matches_serving_default_and_analytic_gradcam(tiny_face_version) -> None:  # type: ignore[no-untyped-def]
     model, version = tiny_face_version
     frames = np.stack(face_frames(2, 320, 240, faces=2, seed=4) + face_frames(1, 320, 240))
@@ -70,6 +72,7 @@ def test_explain_matches_serving_default_and_analytic_gradcam(tiny_face_version)
         assert maps[i, j].max() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_versions_without_a_convolution_have_no_explain(tmp_path: Path) -> None:
     inputs = keras.Input((*SIZE, 3))
     x = layers.Flatten()(inputs)
@@ -93,3 +96,6 @@ def test_split_points_of_the_architectures() -> None:
     lite = gradcam_split(efficientnet_lite0_classifier((96, 96), weights=None))
     assert lite is not None and lite.layer_name == "backbone" and lite.map_shape == (3, 3)
     assert lite.logit_layer is not None
+    meso = gradcam_split(mesonet.build("meso4", (256, 256)))
+    assert meso is not None and meso.layer_name.startswith("max_pooling2d")
+    assert meso.map_shape == (8, 8)  # its last pooling, before the Flatten head
