@@ -9,7 +9,8 @@ here and in the package's modules:
 * :mod:`contract.frames`: frames turned upright by the display rotation;
 * :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict.
 
-It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
+This module is the one table of names the three programs read, which is why it is one
+module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
 ``model_export``, ``serving``, ``stack`` or ``bench``; PyAV and numpy are allowed.
 
 Signature ``serving_default`` (every exported version):
@@ -41,6 +42,35 @@ tensor has 0 dimensions"), so the threshold is repeated per row.
 
 and a second signature ``classify_faces`` that takes already cropped faces
 (``faces``: uint8 [N, H, W, 3]) and returns ``fake_probability`` [N].
+
+Face-aware versions whose classifier has a convolution also have ``explain``: where in each
+face the classifier saw a fake. It takes ``frames`` (uint8 [N, H, W, 3], e.g. a few frames
+already scored, sent again) and runs the same detector and crops as ``serving_default``, so a
+frame's faces come back in the same slots (the gateway still matches them by box):
+
+==========================  =======  =================  ===================================
+``face_boxes``              float32  [N, F, 4]          as in ``serving_default``
+``face_crop_boxes``         float32  [N, F, 4]          the region each crop was cut from
+                                                        (the box and its margin), normalised
+                                                        ``[y1, x1, y2, x2]``; may pass the
+                                                        frame's edges (cut as black)
+``face_count``              int32    [N]                as in ``serving_default``
+``face_fake_probability``   float32  [N, F]             as in ``serving_default`` (up to
+                                                        float rounding)
+``face_crops``              uint8    [N, F, S, S, 3]    the crops classified (zeros for
+                                                        padding)
+``face_heatmaps``           float32  [N, F, h, w]       Grad-CAM of the fake logit on the
+                                                        classifier's last spatial feature
+                                                        map, ReLU, divided by its maximum:
+                                                        in [0, 1], 1 where the evidence for
+                                                        "fake" is strongest, all 0 when there
+                                                        is none; at the feature map's own
+                                                        resolution (h x w, e.g. 7 x 7), and
+                                                        covering the crop exactly
+==========================  =======  =================  ===================================
+
+Ensembles have no ``explain`` (their members' convolutions are inside restored graphs,
+on different grids); neither have whole-frame versions.
 
 Every version exported by ``model_export`` also has ``model_info``, which describes the
 version so that a client can prepare frames before it sends any:
@@ -102,12 +132,15 @@ from typing import Literal
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
+    "EXPLAIN_SIGNATURE",
     "FACES_INPUT",
     "FACES_SIGNATURE",
     "FACE_BOXES",
     "FACE_COUNT",
     "FACE_CROPS",
+    "FACE_CROP_BOXES",
     "FACE_FAKE_PROBABILITY",
+    "FACE_HEATMAPS",
     "FACE_OUTPUTS",
     "FACE_SCORES",
     "FAKE_PROBABILITY",
@@ -150,6 +183,8 @@ SERVING_SIGNATURE = "serving_default"
 FACES_SIGNATURE = "classify_faces"
 #: Signature of sequence (CNN+GRU) versions that classifies face tracks.
 SEQUENCE_SIGNATURE = "classify_sequence"
+#: Signature of face-aware versions that explains each face's score (Grad-CAM maps).
+EXPLAIN_SIGNATURE = "explain"
 #: Signature that describes a version: its threshold and the frame size it needs.
 MODEL_INFO_SIGNATURE = "model_info"
 
@@ -178,6 +213,10 @@ FACE_SCORES = "face_scores"
 FACE_FAKE_PROBABILITY = "face_fake_probability"
 #: Output (face-aware): number of valid face slots per frame, int32 [N].
 FACE_COUNT = "face_count"
+#: Output of ``explain``: the region each face crop was cut from, float32 [N, F, 4].
+FACE_CROP_BOXES = "face_crop_boxes"
+#: Output of ``explain``: Grad-CAM map per face in [0, 1], float32 [N, F, h, w].
+FACE_HEATMAPS = "face_heatmaps"
 
 #: Output (ensembles): each member's fake probability per face, float32 [N, F, M]
 #: (``classify_faces``: [N, M]).

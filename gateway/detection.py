@@ -4,6 +4,7 @@
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
                                                          (+ each ensemble member's scores)
+                            -> [explain: the tracks' most suspicious faces, Grad-CAM maps]
     provenance (thread, from the start): the upload's content credentials, beside the verdict
 
 ``model_info`` names the version that will score the video (every batch is pinned to
@@ -53,6 +54,7 @@ from .answers import (
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
+from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .probe import VideoInfo, VideoLimits, probe
 from .provenance import ProvenanceReader
 from .schemas import Provenance
@@ -79,6 +81,11 @@ class DetectOptions:
     default_threshold: float
     canvas: int | None
     decode_threads: bool
+    #: Explain each track's ``explain_per_track`` most suspicious faces (``explain=true``).
+    explain: bool = False
+    explain_per_track: int = 3
+    #: Side in pixels of the explanations' PNG images.
+    explain_side: int = 112
 
 
 @dataclass
@@ -100,6 +107,11 @@ class DetectionResult:
     #: An ensemble's member names and each member's scores; None for other versions.
     member_names: tuple[str, ...] | None = None
     members: MemberScores | None = None
+    #: Per track id, its explained faces (``explain=true`` and the version explains);
+    #: None when not asked for or not available.
+    explanations: dict[int, list[Explanation]] | None = None
+    #: What the stages have to warn about (besides the version's kind).
+    warnings: list[str] | None = None
 
 
 def provenance_reader_from(settings: Settings) -> ProvenanceReader:
@@ -214,6 +226,21 @@ class DetectionPipeline:
         )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
+        explanations, warnings = None, []
+        if opts.explain:
+            model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+            with timer.stage("explain"):
+                explanations = await explain_tracks(
+                    self.client,
+                    model,
+                    frames,
+                    scored,
+                    verdict.tracks,
+                    per_track=opts.explain_per_track,
+                    side=opts.explain_side,
+                )
+            if explanations is None:
+                warnings.append(NO_EXPLAIN_WARNING)
         return DetectionResult(
             info=info,
             frames=scored.frames,
@@ -225,6 +252,8 @@ class DetectionPipeline:
             description=description,
             member_names=names,
             members=members,
+            explanations=explanations,
+            warnings=warnings,
         )
 
     async def _decode_and_infer(

@@ -68,6 +68,7 @@ from .jobs.routes import (
 from .logs import request_id_var
 from .schemas import (
     DetectionResponse,
+    FaceExplanation,
     FaceResult,
     Health,
     ModelInfo,
@@ -320,6 +321,11 @@ def detection_response(
                 score=round(t.score, 4),
                 frames=t.frames,
                 members=by_member(members.tracks.get(t.id) if members is not None else None),
+                explanations=(
+                    [FaceExplanation(**vars(e)) for e in result.explanations.get(t.id, [])]
+                    if result.explanations is not None
+                    else None
+                ),
             )
             for t in result.verdict.tracks
         ],
@@ -331,9 +337,10 @@ def detection_response(
             },
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
             provenance=round(timer.ms["provenance"], 2) if "provenance" in timer.ms else None,
+            explain=round(timer.ms["explain"], 2) if "explain" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
-        warnings=model_warnings(kind),
+        warnings=[*model_warnings(kind), *(result.warnings or [])],
         provenance=result.provenance or Provenance(present=False),
         members=by_member(members.video if members is not None else None),
     )

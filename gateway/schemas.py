@@ -32,6 +32,30 @@ class VideoSummary(BaseModel):
     frames_sampled: int
 
 
+class FaceExplanation(BaseModel):
+    """Where in one face the version saw a fake (``explain=true``)."""
+
+    frame: int = Field(description="Index into the timeline of the frame this face is in.")
+    t_s: float = Field(description="Time of that frame in seconds.")
+    score: float = Field(description="Fake probability of this face.")
+    box: list[float] = Field(description="[y1, x1, y2, x2] of the face, as in the timeline.")
+    crop_box: list[float] = Field(
+        description=(
+            "[y1, x1, y2, x2] of the region both images show (the face and the margin the "
+            "model classified), as fractions of the upright frame; may pass its edges."
+        )
+    )
+    face_png: str = Field(
+        description="The face crop the model classified: data:image/png;base64 URL (RGB)."
+    )
+    heatmap_png: str = Field(
+        description=(
+            "Grad-CAM heatmap over face_png, the same size: data:image/png;base64 URL, 8-bit "
+            "grayscale, 255 where the evidence for 'fake' is strongest, 0 where there is none."
+        )
+    )
+
+
 class TrackResult(BaseModel):
     id: int
     score: float = Field(description="Fake probability of this face track.")
@@ -42,6 +66,13 @@ class TrackResult(BaseModel):
             "Ensembles: each member's score of this track by member name, aggregated from "
             "that member's face scores with the same aggregation as score; null for versions "
             "that are not ensembles."
+        ),
+    )
+    explanations: list[FaceExplanation] | None = Field(
+        None,
+        description=(
+            "With explain=true: the track's most suspicious faces, most suspicious first; "
+            "null when not asked for or the version cannot explain."
         ),
     )
 
@@ -75,6 +106,9 @@ class Timings(BaseModel):
     total: float
     sequence: float | None = Field(
         None, description="The sequence head scoring the face tracks (aggregation 'sequence')."
+    )
+    explain: float | None = Field(
+        None, description="Explaining the tracks' most suspicious faces (explain=true)."
     )
     provenance: float | None = Field(
         None,

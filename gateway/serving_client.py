@@ -263,6 +263,26 @@ class ServingClient:
 
         return read_description(answer)
 
+    async def explain(
+        self, model: ModelRef, frames: np.ndarray, *, timeout_s: float | None = None
+    ) -> Prediction | None:
+        """Ask ``model``'s ``explain`` signature about ``frames``; None if it has none.
+
+        Whether a version explains is learnt by asking: a version without the signature
+        answers so at once, and one call is all an explained request makes anyway.
+        """
+        try:
+            return await self.predict(
+                model,
+                {contract.FRAMES_INPUT: frames},
+                signature=contract.EXPLAIN_SIGNATURE,
+                timeout_s=timeout_s,
+            )
+        except UpstreamError as exc:
+            if _is_missing_signature(exc.__cause__):
+                return None
+            raise
+
     async def model_status(
         self, name: str, *, timeout_s: float | None = None
     ) -> list[ServedVersion]:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     aggregation: Strategy | None = Field(None, alias="GATEWAY_AGGREGATION")
     #: Used only when the answering model version ships no threshold.
     default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)
+    #: With ``explain=true``: faces explained per track (its most suspicious frames), and the
+    #: side in pixels of their PNG images.
+    explain_per_track: int = Field(3, alias="GATEWAY_EXPLAIN_PER_TRACK", ge=1, le=16)
+    explain_side: int = Field(112, alias="GATEWAY_EXPLAIN_SIDE", ge=16, le=512)
     max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)
     max_queue: int = Field(8, alias="GATEWAY_MAX_QUEUE", ge=0)
     request_timeout_s: float = Field(120.0, alias="GATEWAY_REQUEST_TIMEOUT_S", gt=0)

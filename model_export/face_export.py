@@ -6,7 +6,9 @@ frame's ``fake_probability`` is its most suspicious face (a swap may touch one p
 several, as in Self-Blended Images' inference); every probability is calibrated in the
 graph (:func:`model_export.export.calibrate_in_graph`); a frame without a detected face is
 classified whole, which keeps tight face-crop clips scorable. ``classify_faces`` scores faces
-a client has cropped itself, through the same preprocessing.
+a client has cropped itself, through the same preprocessing. When the classifier has a
+convolution to explain (:func:`model_export.explain.gradcam_split`), ``explain`` returns the
+same faces again with the crop each was classified on and its Grad-CAM map.
 
 The export info's ``calibration_probe`` records the network's own (uncalibrated) scores of
 the ``classify_faces`` warmup crops, so that anyone can replay that warmup request to the
@@ -28,6 +30,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 import contract
 from model_export import warmup
 from model_export.calibration import IDENTITY, Calibration
+from model_export.explain import explain_images, gradcam_split
 from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
 from model_export.publish import Gate, publish_archive, version_info, write_version
@@ -65,6 +68,16 @@ def face_crops(
     return crops, boxes, scores, count
 
 
+def crop_boxes(boxes: tf.Tensor, margin: float) -> tf.Tensor:
+    """The regions :func:`model_export.faces.crop_faces` cuts: ``boxes`` widened by ``margin``
+    of their height and width on every side, normalised ``[y1, x1, y2, x2]`` (may pass the
+    frame's edges, where crops are black)."""
+    y1, x1, y2, x2 = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
+    dy = (y2 - y1) * margin
+    dx = (x2 - x1) * margin
+    return tf.stack([y1 - dy, x1 - dx, y2 + dy, x2 + dx], axis=-1)
+
+
 def build_face_archive(
     model: keras.Model,
     *,
@@ -74,7 +87,8 @@ def build_face_archive(
     sequence_length: int = 0,
     calibration: Calibration = IDENTITY,
 ) -> keras.export.ExportArchive:
-    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures.
+    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures,
+    and ``explain`` when the classifier has a convolution to explain.
 
     With a ``sequence_length`` (the caller adds ``classify_sequence``), ``serving_default``
     also returns the crops it classified, which clients assemble into face tracks.
@@ -123,6 +137,34 @@ def build_face_archive(
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
+    split = gradcam_split(model)
+    if split is not None:
+        map_h, map_w = split.map_shape
+
+        @tf.function(input_signature=[frames_spec()])
+        def explain(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+            # The same detector and crops as serve: the faces come back in the same slots.
+            crops, boxes, _, count = face_crops(frames, size[0], faces)
+            n = tf.shape(frames)[0]
+            valid = tf.range(faces.max_faces)[None, :] < count[:, None]
+            index = tf.where(valid)
+            probability, maps = explain_images(split, tf.gather_nd(crops, index), size, calibration)
+            return {
+                contract.FACE_BOXES: boxes,
+                contract.FACE_CROP_BOXES: tf.where(
+                    valid[..., None], crop_boxes(boxes, faces.margin), 0.0
+                ),
+                contract.FACE_COUNT: tf.cast(count, tf.int32),
+                contract.FACE_FAKE_PROBABILITY: tf.scatter_nd(
+                    index, probability, [n, faces.max_faces]
+                ),
+                contract.FACE_CROPS: crops,
+                contract.FACE_HEATMAPS: tf.scatter_nd(
+                    index, maps, [n, faces.max_faces, map_h, map_w]
+                ),
+            }
+
+        archive.add_endpoint(contract.EXPLAIN_SIGNATURE, explain)
     # Faces are found in the whole frame and cut from its pixels: no smaller frame is
     # safe in general, so the client's own frame size applies.
     add_model_info(
@@ -134,7 +176,12 @@ def build_face_archive(
 def face_warmup_requests(
     model_name: str, input_size: tuple[int, int]
 ) -> list[predict_pb2.PredictRequest]:
-    """Warmup of both signatures: frame batches of 1, 8, 32 and one batch of crops."""
+    """Warmup of the signatures: frame batches of 1, 8, 32 and one batch of crops.
+
+    ``explain`` is not warmed: it is asked on request only, for a few frames, and the
+    records must suit every face-aware version (some have no ``explain``); its first call
+    pays the session's one-off set-up of its kernels.
+    """
     requests = warmup.warmup_requests(model_name)
     faces = np.random.default_rng(1).integers(0, 256, size=(8, *input_size, 3), dtype=np.uint8)
     request = predict_pb2.PredictRequest(

@@ -42,6 +42,50 @@ def frame_pattern(index: int, width: int, height: int, seed: int = 0) -> np.ndar
     return image
 
 
+def face_frames(
+    count: int,
+    width: int = 320,
+    height: int = 240,
+    *,
+    faces: int = 0,
+    seed: int = 0,
+    still: bool = False,
+) -> list[np.ndarray]:
+    """The RGB frames :func:`write_clip` encodes: ``faces`` photographs side by side over
+    :func:`frame_pattern`, bobbing by a few pixels (``still``: not moving)."""
+    photos = _faces()[:faces] if faces else []
+    out = []
+    for i in range(count):
+        image = frame_pattern(i, width, height, seed)
+        if photos:
+            slot = width // len(photos)
+            for k, photo in enumerate(photos):
+                fh = int(height * 0.8)
+                fw = min(slot - 4, int(fh * photo.shape[1] / photo.shape[0]))
+                y0 = (height - fh) // 2 + (0 if still else int(3 * np.sin(i / 5)))
+                x0 = k * slot + (slot - fw) // 2
+                image[y0 : y0 + fh, x0 : x0 + fw] = _resize(photo, fw, fh)
+        out.append(image)
+    return out
+
+
+def encode_frames(path: Path, images: list[np.ndarray], fps: int = 30) -> Path:
+    """Encode RGB frames as an H.264 MP4, as :func:`write_clip` does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = images[0].shape[:2]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "30", "bf": "2", "crf": "20"}
+        for image in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def write_clip(
     path: Path,
     *,
@@ -61,7 +105,6 @@ def write_clip(
     ``rotation`` stores a display rotation (degrees counter-clockwise, as the display
     matrix holds it); ``frame_times`` gives explicit timestamps (variable frame rate).
     """
-    photos = _faces()[:faces] if faces else []
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -72,16 +115,7 @@ def write_clip(
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
             stream.set_display_rotation(rotation)
-        for i in range(frames):
-            image = frame_pattern(i, width, height, seed)
-            if photos:
-                slot = width // len(photos)
-                for k, photo in enumerate(photos):
-                    fh = int(height * 0.8)
-                    fw = min(slot - 4, int(fh * photo.shape[1] / photo.shape[0]))
-                    y0 = (height - fh) // 2 + int(3 * np.sin(i / 5))
-                    x0 = k * slot + (slot - fw) // 2
-                    image[y0 : y0 + fh, x0 : x0 + fw] = _resize(photo, fw, fh)
+        for i, image in enumerate(face_frames(frames, width, height, faces=faces, seed=seed)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if frame_times is not None:
                 frame.pts = round(frame_times[i] * 1000)

@@ -32,9 +32,15 @@ class DetectParams:
     frames: int | None = None
     fps: float | None = None
     aggregation: str | None = None
+    explain: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # ``explain`` only when asked: jobs stored (and hashed) before it existed stay equal.
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and not (k == "explain" and v is False)
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectParams:
@@ -53,6 +59,9 @@ class DetectParams:
             canvas=settings.frame_canvas,
             default_threshold=settings.default_threshold,
             decode_threads=decode_threads,
+            explain=self.explain,
+            explain_per_track=settings.explain_per_track,
+            explain_side=settings.explain_side,
         )
 
 
@@ -77,11 +86,22 @@ def detect_params(
             )
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        Query(
+            description=(
+                "Also explain each face track's most suspicious frames: the face crop and a "
+                "heatmap of where the version saw a fake (tracks[].explanations). Needs a "
+                "version with an explain signature; otherwise explanations stay null and a "
+                "warning says so."
+            )
+        ),
+    ] = False,
 ) -> DetectParams:
     """The detection query parameters (a FastAPI dependency)."""
     if model_version is not None and model_label is not None:
         raise InvalidParameters("give model_version or model_label, not both")
-    return DetectParams(model_version, model_label, frames, fps, aggregation)
+    return DetectParams(model_version, model_label, frames, fps, aggregation, explain)
 
 
 def metadata_from_query(request: Request) -> dict[str, str]:

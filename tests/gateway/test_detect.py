@@ -65,3 +65,14 @@ def test_a_version_that_is_not_an_ensemble_reports_no_members(gateway, make_clip
     with gateway.client() as client:
         versions = client.get("/v1/models", headers=gateway.auth()).json()["versions"]
     assert versions and all(v["members"] is None for v in versions)
+
+
+def test_explain_needs_a_version_that_explains(gateway, make_clip) -> None:
+    # The tiny version classifies whole frames: it has no explain signature.
+    body = gateway.detect(make_clip(frames=30), params={"frames": 4, "explain": "true"}).json()
+    assert body["verdict"] in ("real", "fake")
+    assert [t["explanations"] for t in body["tracks"]] == [None]
+    assert any("explain" in w and "null" in w for w in body["warnings"]), body["warnings"]
+    assert body["timings_ms"]["explain"] is not None
+    plain = gateway.detect(make_clip(frames=30), params={"frames": 4}).json()
+    assert plain["warnings"] == [] and plain["timings_ms"]["explain"] is None

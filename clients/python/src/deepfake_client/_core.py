@@ -186,6 +186,7 @@ def detect_params(
     frames: int | None,
     fps: float | None,
     aggregation: str | None,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """The query parameters of ``/v1/detect`` and ``/v1/jobs``; unset ones left out."""
     given = {
@@ -194,6 +195,7 @@ def detect_params(
         "frames": frames,
         "fps": fps,
         "aggregation": aggregation,
+        "explain": "true" if explain else None,
     }
     return {k: v for k, v in given.items() if v is not None}
 

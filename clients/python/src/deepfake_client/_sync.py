@@ -89,12 +89,14 @@ class Client:
         frames: int | None = None,
         fps: float | None = None,
         aggregation: Aggregation | None = None,
+        explain: bool = False,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
         """Upload ``video`` (a path or a binary file object) and return the verdict.
 
         A file object is read from its current position, and sought back there to retry.
-        ``progress(sent, total)`` is called as the upload goes.
+        ``progress(sent, total)`` is called as the upload goes. ``explain=True`` adds to
+        each face track its most suspicious faces with heatmaps (``track.explanations``).
         """
         params = _core.detect_params(
             model_version=model_version,
@@ -102,6 +104,7 @@ class Client:
             frames=frames,
             fps=fps,
             aggregation=aggregation,
+            explain=explain,
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(self._send(spec), DetectionResponse)
@@ -133,6 +136,7 @@ class Jobs:
         frames: int | None = None,
         fps: float | None = None,
         aggregation: Aggregation | None = None,
+        explain: bool = False,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -152,6 +156,7 @@ class Jobs:
             frames=frames,
             fps=fps,
             aggregation=aggregation,
+            explain=explain,
         )
         if callback_url is not None:
             params["callback_url"] = callback_url

@@ -61,6 +61,44 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class FaceExplanation(BaseModel):
+    """
+    Where in one face the version saw a fake (``explain=true``).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    box: Annotated[list[float], Field(title="Box")]
+    """
+    [y1, x1, y2, x2] of the face, as in the timeline.
+    """
+    crop_box: Annotated[list[float], Field(title="Crop Box")]
+    """
+    [y1, x1, y2, x2] of the region both images show (the face and the margin the model classified), as fractions of the upright frame; may pass its edges.
+    """
+    face_png: Annotated[str, Field(title="Face Png")]
+    """
+    The face crop the model classified: data:image/png;base64 URL (RGB).
+    """
+    frame: Annotated[int, Field(title="Frame")]
+    """
+    Index into the timeline of the frame this face is in.
+    """
+    heatmap_png: Annotated[str, Field(title="Heatmap Png")]
+    """
+    Grad-CAM heatmap over face_png, the same size: data:image/png;base64 URL, 8-bit grayscale, 255 where the evidence for 'fake' is strongest, 0 where there is none.
+    """
+    score: Annotated[float, Field(title="Score")]
+    """
+    Fake probability of this face.
+    """
+    t_s: Annotated[float, Field(title="T S")]
+    """
+    Time of that frame in seconds.
+    """
+
+
 class FaceResult(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -262,6 +300,10 @@ class Timings(BaseModel):
     )
     aggregate: Annotated[float, Field(title="Aggregate")]
     decode: Annotated[float, Field(title="Decode")]
+    explain: Annotated[float | None, Field(title="Explain")] = None
+    """
+    Explaining the tracks' most suspicious faces (explain=true).
+    """
     inference: Annotated[float, Field(title="Inference")]
     probe: Annotated[float, Field(title="Probe")]
     provenance: Annotated[float | None, Field(title="Provenance")] = None
@@ -280,6 +322,10 @@ class TrackResult(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
+    explanations: Annotated[list[FaceExplanation] | None, Field(title="Explanations")] = None
+    """
+    With explain=true: the track's most suspicious faces, most suspicious first; null when not asked for or the version cannot explain.
+    """
     frames: Annotated[list[int], Field(title="Frames")]
     """
     Indices into the timeline where this track appears.
