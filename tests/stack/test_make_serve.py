@@ -108,7 +108,12 @@ def test_make_serve_prints_a_working_curl_and_stops_cleanly(
                 headers={"Authorization": f"Bearer {key}"},
                 files={"video": ("clip.mp4", clip.read_bytes(), "video/mp4")},
             )
-        assert response.status_code == 200, response.text
+            assert response.status_code == 200, response.text
+            # The page `make serve` names answers at that address, under its own policy.
+            page_url = re.search(r"Web page:\s+(\S+)", out).group(1)
+            page = client.get(page_url)
+        assert page.status_code == 200 and "<html" in page.text.lower(), page.status_code
+        assert "script-src 'self'" in page.headers["content-security-policy"]
 
         if sig == signal.SIGINT:
             os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
