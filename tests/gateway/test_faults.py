@@ -141,7 +141,9 @@ def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
         while loads[3][0] > loads[1][0] and time.monotonic() < settle:
             time.sleep(0.5)
             loads[3] = _process_load(gw.process.pid)
-        assert loads[3][0] <= loads[1][0], loads
+        # A pool may still add its last thread in a late burst (seen once: 22 -> 23 threads,
+        # its cap reached); a leak of one thread per request would add twelve.
+        assert loads[3][0] <= loads[1][0] + 2, loads
         assert loads[3][1] <= loads[1][1] + 2, loads
         with gw.client() as client:
             assert client.get("/healthz").status_code == 200
