@@ -68,6 +68,19 @@ chromium:
 	else \
 		echo "Chromium missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
 	fi
+	@# One headless start proves the browser runs here (and makes its first, slowest start
+	@# outside the test's timeout); a failure is reported, and the page's test says more.
+	@dir=$$(mktemp -d); sandbox=$$([ "$$(id -u)" = 0 ] && echo --no-sandbox); \
+	start=$$(date +%s); \
+	if HOME=$$dir DBUS_SESSION_BUS_ADDRESS=unix:path=$$dir/no-bus \
+		DBUS_SYSTEM_BUS_ADDRESS=unix:path=$$dir/no-bus timeout 120 chromium $$sandbox \
+		--headless=new --disable-gpu --password-store=basic --user-data-dir=$$dir/profile \
+		--dump-dom about:blank >$$dir/log 2>&1; then \
+		echo "Chromium starts headless ($$(( $$(date +%s) - start )) s)"; \
+	else \
+		echo "warning: chromium did not start headless; its output:" >&2; tail -n 30 $$dir/log >&2; \
+	fi; \
+	rm -rf $$dir
 
 test: model postgresql chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -52,17 +53,71 @@ class Browser:
         return Cdp(target["webSocketDebuggerUrl"])
 
 
-def _wait_port(profile: Path, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
-    # Chromium writes the port it chose (--remote-debugging-port=0) into the profile.
+#: Seconds one start may take before it counts as hung (a cold first start on a loaded
+#: 2-core machine takes a few seconds; a hang never ends).
+START_TIMEOUT_S = 60.0
+#: Starts tried, each with a fresh profile, before the fixture fails with what it saw.
+START_ATTEMPTS = 2
+_LISTENING = re.compile(rb"DevTools listening on ws://[^:/]+:(\d+)/")
+
+
+def _browser_env(profile: Path) -> dict[str, str]:
+    """The browser's environment: a home of its own, and no D-Bus to wait on.
+
+    Chromium asks D-Bus (system bus, session bus, the secret service) on its main thread
+    at start; a bus that exists but never answers holds it for the calls' timeouts. The
+    test browser needs none of it, so both buses point at a path that refuses at once.
+    """
+    for name in ("home", "config", "cache"):
+        (profile / name).mkdir(exist_ok=True)
+    env = dict(os.environ)
+    nowhere = f"unix:path={profile / 'no-bus'}"
+    env.update(
+        HOME=str(profile / "home"),
+        XDG_CONFIG_HOME=str(profile / "config"),
+        XDG_CACHE_HOME=str(profile / "cache"),
+        DBUS_SESSION_BUS_ADDRESS=nowhere,
+        DBUS_SYSTEM_BUS_ADDRESS=nowhere,
+    )
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
+def _wait_port(profile: Path, log_path: Path, proc: subprocess.Popen[bytes]) -> int | None:
+    """The DevTools port once Chromium has told it (file or log line); None on timeout."""
+    # Chromium writes the port it chose (--remote-debugging-port=0) into the profile and
+    # prints it; either one is enough.
     marker = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"chromium exited with {proc.returncode}")
         if marker.exists() and (lines := marker.read_text().splitlines()):
             return int(lines[0])
+        if found := _LISTENING.search(log_path.read_bytes()):
+            return int(found.group(1))
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"chromium exited with {proc.returncode} before listening\n"
+                + _diagnosis(log_path, [])
+            )
         time.sleep(0.1)
-    raise AssertionError(f"chromium wrote no DevToolsActivePort in {timeout_s} s")
+    return None
+
+
+def _diagnosis(log_path: Path, group: list[int]) -> str:
+    """What a failed start left: the log's tail and where each process of the group waits."""
+    lines = log_path.read_bytes().decode(errors="replace").splitlines()
+    report = ["chromium log (last 40 lines):", *lines[-40:]]
+    for pid in group:
+        proc_dir = Path("/proc") / str(pid)
+        with contextlib.suppress(OSError):
+            cmd = (proc_dir / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            waits = sorted(
+                {(task / "wchan").read_text() or "-" for task in (proc_dir / "task").iterdir()}
+            )
+            report.append(f"pid {pid} {cmd} state {state}, threads wait in {', '.join(waits)}")
+    return "\n".join(report)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -90,21 +145,15 @@ def _alive_in_group(pgid: int) -> list[int]:
     return alive
 
 
-@pytest.fixture(scope="module")
-def browser(gateway: GatewayHandle) -> Iterator[Browser]:
-    """Headless Chromium trusting the test gateway's certificate (only that one)."""
-    binary = shutil.which("chromium")
-    if binary is None:
-        # Never skipped: `make test` installs it (make chromium).
-        pytest.fail("chromium not found: run `make chromium` first", pytrace=False)
-    profile = Path(tempfile.mkdtemp(prefix="ui-chromium-"))
+def _args(binary: str, profile: Path, spki: str) -> list[str]:
+    """Chromium's command line: headless, trusting one key, quiet, on an ephemeral port."""
     args = [
         binary,
         "--headless=new",
         "--remote-debugging-port=0",
         "--remote-debugging-address=127.0.0.1",
         f"--user-data-dir={profile}",
-        f"--ignore-certificate-errors-spki-list={spki_sha256(gateway.cafile)}",
+        f"--ignore-certificate-errors-spki-list={spki}",
         f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
         "--no-first-run",
         "--no-default-browser-check",
@@ -114,20 +163,59 @@ def browser(gateway: GatewayHandle) -> Iterator[Browser]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--disable-breakpad",
+        # No keyring: the secret service is one more D-Bus conversation at start.
+        "--password-store=basic",
         "--hide-scrollbars",
         "--mute-audio",
         "about:blank",
     ]
     if os.geteuid() == 0:
         args.insert(1, "--no-sandbox")  # Chromium's sandbox refuses to run as root
-    log = (profile / "chromium.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return args
+
+
+@pytest.fixture(scope="module")
+def browser(gateway: GatewayHandle) -> Iterator[Browser]:
+    """Headless Chromium trusting the test gateway's certificate (only that one)."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        # Never skipped: `make test` installs it (make chromium).
+        pytest.fail("chromium not found: run `make chromium` first", pytrace=False)
+    failures = []
+    for _attempt in range(START_ATTEMPTS):
+        profile = Path(tempfile.mkdtemp(prefix="ui-chromium-"))
+        log_path = profile / "chromium.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                _args(binary, profile, spki_sha256(gateway.cafile)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_browser_env(profile),
+                start_new_session=True,
+            )
+        try:
+            port = _wait_port(profile, log_path, proc)
+        except BaseException:
+            _stop(proc)
+            shutil.rmtree(profile, ignore_errors=True)
+            raise
+        if port is not None:
+            break
+        failures.append(
+            f"no DevTools port in {START_TIMEOUT_S:.0f} s\n"
+            + _diagnosis(log_path, _alive_in_group(proc.pid))
+        )
+        _stop(proc)
+        shutil.rmtree(profile, ignore_errors=True)
+    else:
+        raise AssertionError(
+            f"chromium did not start in {START_ATTEMPTS} attempts:\n" + "\n\n".join(failures)
+        )
     try:
-        port = _wait_port(profile, proc)
         yield Browser(proc, port, profile)
     finally:
         _stop(proc)
-        log.close()
         shutil.rmtree(profile, ignore_errors=True)
     deadline = time.monotonic() + 5
     while (left := _alive_in_group(proc.pid)) and time.monotonic() < deadline:
