@@ -343,6 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--train-input-size", type=int, default=128, help="fold models' input side"
     )
+    evaluate.add_argument(
+        "--train-self-blend",
+        action="store_true",
+        help="fold models train on self-blended pseudo-fakes of their real faces (as train "
+        "--self-blend; labelled fakes serve validation only)",
+    )
+    evaluate.add_argument(
+        "--train-augment", action="store_true", help="fold models train with augmentation"
+    )
     evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
     return parser
 
@@ -470,6 +479,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a version and write the report (LOSO with ``--protocol``)."""
     if args.train_arch and args.protocol != "leave-one-source-out":
         raise SystemExit("--train-arch needs --protocol leave-one-source-out")
+    if (args.train_self_blend or args.train_augment) and not args.train_arch:
+        raise SystemExit("--train-self-blend and --train-augment need --train-arch")
     if args.protocol == "leave-one-source-out":
         from model_export import protocol
 
@@ -483,7 +494,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             train = PipelineConfig(
                 data=(), output=args.model, faces=FaceConfig(),
                 train=TrainConfig(input_size=size, epochs=args.train_epochs,
-                                  arch=args.train_arch, seed=args.seed),
+                                  arch=args.train_arch, seed=args.seed,
+                                  augment=args.train_augment),
+                self_blend=args.train_self_blend,
                 frames_per_video=args.train_frames, val_fraction=0.2, test_fraction=0.0,
                 cache_dir=args.cache_dir, kind="loso-fold",
             )  # fmt: skip

@@ -182,3 +182,12 @@ def test_train_loso_trains_one_model_per_source_without_it(tmp_path: Path) -> No
     assert [f.fit_videos for f in loso.folds] == [8, 8, 8]
     report = loso_report(results, None, resamples=50, loso=loso)
     assert report["as_shipped"] is None and report["loso"]["videos"] == 12
+
+
+def test_fold_training_options_need_a_fold_architecture(tmp_path: Path) -> None:
+    # --train-self-blend says how fold models train: without --train-arch there are none.
+    with pytest.raises(SystemExit, match="need --train-arch"):
+        main([
+            "evaluate", "--protocol", "leave-one-source-out", "--model", str(tmp_path),
+            "--data", str(tmp_path), "--train-self-blend",
+        ])  # fmt: skip
