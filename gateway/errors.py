@@ -28,6 +28,7 @@ Exception tree::
     ├── Overloaded                    429 overloaded (Retry-After)
     ├── RateLimited                   429 rate_limited (Retry-After)
     ├── InsufficientStorage           507 insufficient_storage (Retry-After)
+    ├── JobStoreUnavailable           503 job_store_unavailable (Retry-After)
     └── UpstreamError
         ├── ModelNotFound             404 model_not_found
         ├── ServingUnavailable        503 serving_unavailable (Retry-After)
@@ -151,6 +152,18 @@ class InsufficientStorage(GatewayError):
     status_code = 507
     code = "insufficient_storage"
     summary = "No disk space left to store the upload (Retry-After)"
+    retry_after_s = 5
+
+
+class JobStoreUnavailable(GatewayError):
+    """The job store's database (a PostgreSQL ``GATEWAY_JOB_STORE``) did not answer.
+
+    Whatever the request was doing in it was rolled back: nothing is half-recorded.
+    """
+
+    status_code = 503
+    code = "job_store_unavailable"
+    summary = "The job store's database cannot be reached (Retry-After)"
     retry_after_s = 5
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 
+from ..errors import InsufficientStorage, JobStoreUnavailable
 from .sql import SCHEMA, Cursor, SqlJobStore, split_statements
 
 
@@ -41,10 +42,22 @@ class PostgresJobStore(SqlJobStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cur:
-                yield cur
+        # The database's own failures become the gateway's errors here, once: a full
+        # disk is 507 as on local disks, a lost or refused connection 503 (the next
+        # transaction reconnects).
+        try:
+            with self._lock:
+                conn = self._connection()
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+        except psycopg.errors.DiskFull as error:
+            raise InsufficientStorage(
+                "the job store's database has no disk space left; try again later"
+            ) from error
+        except psycopg.OperationalError as error:
+            raise JobStoreUnavailable(
+                "the job store's database cannot be reached; try again later"
+            ) from error
 
     def _sql(self, sql: str) -> str:
         # psycopg's placeholders are %s; a literal % would need doubling (none is used).

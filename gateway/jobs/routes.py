@@ -32,6 +32,7 @@ from ..errors import (
     JobHasNoResult,
     JobNotCancelable,
     JobNotFound,
+    JobStoreUnavailable,
     MissingVideo,
     NoWebhook,
     RateLimited,
@@ -90,10 +91,11 @@ CallbackUrl = Annotated[
     ),
 ]
 
-# What each route may answer besides its success, from the one table in ``errors``.
+# What each route may answer besides its success, from the one table in ``errors``;
+# every jobs route reads or writes the job store.
+_JOBS_ROUTE_ERRORS = (*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobStoreUnavailable)
 _SUBMIT_ERRORS = openapi_responses(
-    *ANY_ROUTE_ERRORS,
-    *AUTH_ERRORS,
+    *_JOBS_ROUTE_ERRORS,
     RateLimited,
     RequestTimeout,
     BadRequest,
@@ -108,12 +110,12 @@ _SUBMIT_ERRORS = openapi_responses(
     CallbackRefused,
     WebhookSecretMissing,
 )
-_LIST_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, BadRequest, InvalidParameters)
-_JOB_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound)
-_TIMELINE_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, JobHasNoResult)
-_CANCEL_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, JobNotCancelable)
-_REDELIVER_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobNotFound, NoWebhook)
-_SECRET_ERRORS = openapi_responses(*ANY_ROUTE_ERRORS, *AUTH_ERRORS)
+_LIST_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, BadRequest, InvalidParameters)
+_JOB_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound)
+_TIMELINE_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, JobHasNoResult)
+_CANCEL_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, JobNotCancelable)
+_REDELIVER_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, NoWebhook)
+_SECRET_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS)
 #: OpenAPI of the ``metadata.<name>`` query parameters (FastAPI cannot declare a prefix).
 METADATA_PARAMETER = {
     "name": "metadata.{name}",

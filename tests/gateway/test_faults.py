@@ -266,6 +266,54 @@ def test_full_disk_gets_507_leaves_nothing_and_recovers(
         subprocess.run(["umount", "-l", str(uploads)], check=False)
 
 
+def test_full_disk_while_a_job_is_stored_gets_507_and_leaves_nothing(
+    gateway_factory, serving, make_clip, tmp_path
+) -> None:
+    # The upload lands on a disk with room; the encrypted copy of the job's media does not.
+    media = tmp_path / "gw0" / "jobs" / "media"
+    media.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(media)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        gw = gateway_factory(serving.target, GATEWAY_JOB_WORKERS="0")
+        clip = make_clip(frames=10, width=64, height=64)
+        filler = media / "filler.bin"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        with gw.client() as client:
+            response = client.post(
+                "/v1/jobs",
+                headers={**gw.auth(), "Content-Type": "video/mp4"},
+                content=clip.read_bytes(),
+            )
+            assert response.status_code == 507, response.text
+            assert response.json()["error"]["code"] == "insufficient_storage"
+            assert_clean(response.json()["error"]["message"])
+            assert int(response.headers["retry-after"]) > 0
+            # No job was recorded, no ciphertext or plaintext copy is left behind.
+            assert client.get("/v1/jobs", headers=gw.auth()).json()["jobs"] == []
+        assert sorted(p.name for p in media.iterdir()) == ["filler.bin", "work"]
+        assert list((gw.var_dir / "uploads").iterdir()) == []
+        filler.unlink()
+        with gw.client() as client:
+            again = client.post(
+                "/v1/jobs",
+                headers={**gw.auth(), "Content-Type": "video/mp4"},
+                content=clip.read_bytes(),
+            )
+        assert again.status_code == 202, again.text
+        gw.process.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(media)], check=False)
+
+
 def test_gateway_killed_mid_upload_leaves_no_orphan_after_restart(
     serving, make_clip, tmp_path
 ) -> None:

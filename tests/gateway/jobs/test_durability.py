@@ -232,3 +232,53 @@ def test_postgresql_store_runs_jobs_and_cancels(
         assert expired["expires_at"] == done["expires_at"]
     finally:
         gateway.process.stop()
+
+
+def test_an_unreachable_job_database_gets_503_loses_nothing_and_recovers(
+    serving, tmp_path: Path, make_clip, postgres_url: str
+) -> None:
+    url = new_pg_database(postgres_url)
+    name = url.split("?", 1)[0].rsplit("/", 1)[1]
+    env = {
+        "GATEWAY_API_KEYS": KEY_A,
+        "GATEWAY_JOB_STORE": url,
+        "GATEWAY_JOB_KEK": base64.b64encode(os.urandom(32)).decode(),
+        "GATEWAY_JOB_WORKERS": "0",  # only the requests below talk to the database
+    }
+    var = tmp_path / "var"
+    gateway = start_gateway(var, serving.target, env)
+    clip = make_clip(frames=10)
+    try:
+        jobs = Jobs(gateway)
+        kept = jobs.submit(clip, frames=4)
+        assert kept.status_code == 202, kept.text
+        # A real outage: the database refuses new connections and drops the gateway's.
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        try:
+            for attempt in (
+                jobs.submit(clip, frames=4),
+                jobs.call("GET", "/v1/jobs"),
+                jobs.get(kept.json()["id"]),
+            ):
+                assert attempt.status_code == 503, attempt.text
+                error = attempt.json()["error"]
+                assert error["code"] == "job_store_unavailable"
+                assert "database" in error["message"]
+                assert int(attempt.headers["retry-after"]) > 0
+            assert list((var / "uploads").iterdir()) == [], "plaintext upload left behind"
+            assert not list((var / "jobs" / "media").glob("*.enc"))
+        finally:
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        # Back: the refused submission was not half-recorded, the earlier job is intact.
+        listed = jobs.call("GET", "/v1/jobs")
+        assert listed.status_code == 200, listed.text
+        assert [j["id"] for j in listed.json()["jobs"]] == [kept.json()["id"]]
+        assert jobs.submit(clip, frames=4).status_code == 202
+    finally:
+        gateway.process.stop()

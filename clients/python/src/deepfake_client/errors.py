@@ -35,6 +35,7 @@ Exception tree::
         ├── Overloaded                    429 overloaded (.retry_after)
         ├── RateLimited                   429 rate_limited (.retry_after)
         ├── InsufficientStorage           507 insufficient_storage (.retry_after)
+        ├── JobStoreUnavailable           503 job_store_unavailable (.retry_after)
         ├── InternalError                 500 internal
         └── UpstreamError
             ├── ModelNotFound             404 model_not_found
@@ -267,6 +268,13 @@ class InsufficientStorage(ApiError):
     default_code = "insufficient_storage"
 
 
+class JobStoreUnavailable(ApiError):
+    """The gateway's job database did not answer; nothing was kept; retry after
+    ``retry_after`` (503)."""
+
+    default_code = "job_store_unavailable"
+
+
 class InternalError(ApiError):
     """Unexpected failure in the gateway (500)."""
 
@@ -315,7 +323,13 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
 
 #: Codes worth retrying as they are: the gateway says when (``Retry-After``).
 RETRYABLE_CODES = frozenset(
-    {"overloaded", "rate_limited", "serving_unavailable", "insufficient_storage"}
+    {
+        "overloaded",
+        "rate_limited",
+        "serving_unavailable",
+        "insufficient_storage",
+        "job_store_unavailable",
+    }
 )
 
 
