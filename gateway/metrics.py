@@ -52,7 +52,7 @@ UPLOADS_CUT_OFF = Counter(
 )
 RATE_LIMITED = Counter(
     "gateway_rate_limited",
-    "Requests refused by a per-key quota, by quota (rate, concurrency).",
+    "Requests refused by a per-key quota, by quota (rate, concurrency, jobs).",
     ["quota"],
     registry=REGISTRY,
 )

@@ -22,6 +22,8 @@ class PostgresJobStore(SqlJobStore):
     """:class:`~gateway.jobs.store.JobStore` in a PostgreSQL database."""
 
     lock_clause = " FOR UPDATE SKIP LOCKED"
+    # Two replicas creating jobs of one owner at once would both count below the cap.
+    owner_lock_sql = "SELECT pg_advisory_xact_lock(hashtext(CAST(? AS text)))"
     holds_media = True
     paramstyle = "format"
 

@@ -20,12 +20,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import metrics as gateway_metrics
 from ..admission import Admission
 from ..errors import (
     JOB_CANCELED,
     JobNotCancelable,
     JobNotFound,
     NoWebhook,
+    RateLimited,
     WebhookSecretMissing,
 )
 from ..probe import VideoLimits, probe
@@ -254,8 +256,12 @@ class JobService:
         if idempotency_key is not None:
             idem = (idempotency_key, request_hash(stored.sha256, params, callback_url, metadata))
         try:
-            saved, replayed = await asyncio.to_thread(self.store.create_job, job, idem)
-        except BaseException:
+            saved, replayed = await asyncio.to_thread(
+                self.store.create_job, job, idem, self.config.max_active_per_key
+            )
+        except BaseException as exc:
+            if isinstance(exc, RateLimited):
+                gateway_metrics.RATE_LIMITED.labels(quota="jobs").inc()
             await asyncio.to_thread(self.media.delete, job_id)
             raise
         if replayed:

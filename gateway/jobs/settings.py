@@ -35,6 +35,9 @@ class JobSettings(BaseSettings):
     max_attempts: int = Field(3, alias="GATEWAY_JOB_MAX_ATTEMPTS", ge=1)
     #: How often idle workers look for queued jobs.
     poll_s: float = Field(0.5, alias="GATEWAY_JOB_POLL_S", gt=0)
+    #: Queued and running jobs one API key may have at once (0: no cap). The store counts
+    #: them, so the cap holds across every replica sharing it.
+    max_active_per_key: int = Field(100, alias="GATEWAY_JOB_MAX_ACTIVE_PER_KEY", ge=0)
     #: Idempotency keys are remembered this long (at least 24 h).
     idempotency_ttl: timedelta = Field(timedelta(hours=24), alias="GATEWAY_IDEMPOTENCY_TTL")
 

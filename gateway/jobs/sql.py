@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import WORKER_LOST, IdempotencyMismatch
+from ..errors import WORKER_LOST, IdempotencyMismatch, RateLimited
 from .models import Delivery, DeliveryState, Heartbeat, Job, JobStatus
 
 SCHEMA = """
@@ -209,7 +209,9 @@ class SqlJobStore:
 
     # Jobs ------------------------------------------------------------------------------
 
-    def create_job(self, job: Job, idempotency: tuple[str, str] | None) -> tuple[Job, bool]:
+    def create_job(
+        self, job: Job, idempotency: tuple[str, str] | None, max_active: int = 0
+    ) -> tuple[Job, bool]:
         with self._transaction() as cur:
             if idempotency is not None:
                 key, request_hash = idempotency
@@ -241,6 +243,8 @@ class SqlJobStore:
                         "WHERE owner = ? AND key = ?",
                         (job.id, job.created_at, job.owner, key),
                     )
+            if max_active > 0:
+                self._check_active(cur, job.owner, max_active)
             marks = ", ".join("?" for _ in _JOB_COLUMNS)
             self._exec(
                 cur,
@@ -248,6 +252,25 @@ class SqlJobStore:
                 _job_row(job),
             )
         return job, False
+
+    #: Serialises an owner's job creations within the transaction (see the backends).
+    owner_lock_sql = ""
+
+    def _check_active(self, cur: Cursor, owner: str, max_active: int) -> None:
+        """Raise :class:`RateLimited` when ``owner`` already has ``max_active`` unfinished jobs."""
+        if self.owner_lock_sql:
+            self._exec(cur, self.owner_lock_sql, (owner,))
+        active = self._exec(
+            cur,
+            "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN (?, ?)",
+            (owner, str(JobStatus.QUEUED), str(JobStatus.RUNNING)),
+        ).fetchone()[0]
+        if int(active) >= max_active:
+            raise RateLimited(
+                f"this API key has {max_active} queued or running jobs, the most allowed; "
+                "submit more when some have ended",
+                retry_after_s=5,
+            )
 
     def get_job(self, job_id: str, owner: str | None = None) -> Job | None:
         with self._transaction() as cur:

@@ -23,12 +23,15 @@ class JobStore(Protocol):
 
     holds_media: bool
 
-    def create_job(self, job: Job, idempotency: tuple[str, str] | None) -> tuple[Job, bool]:
+    def create_job(
+        self, job: Job, idempotency: tuple[str, str] | None, max_active: int = 0
+    ) -> tuple[Job, bool]:
         """Insert ``job``; with ``(key, request_hash)``, or return the key's earlier job.
 
         Returns the job and whether it is a replay. Raises
         :class:`gateway.errors.IdempotencyMismatch` when the key was used for a
-        different request.
+        different request, and :class:`gateway.errors.RateLimited` when the owner already
+        has ``max_active`` queued or running jobs (0: no cap; a replay is never refused).
         """
         ...
 

@@ -261,3 +261,35 @@ def test_openapi_documents_the_job_endpoints(gw: GatewayHandle) -> None:
     assert {"callback_url", "Idempotency-Key", "frames", "metadata.{name}"} <= names
     detect = {p["name"] for p in paths["/v1/detect"]["post"]["parameters"]}
     assert {"prefer", "Idempotency-Key", "callback_url", "frames"} <= detect
+
+
+def test_a_key_over_its_active_jobs_cap_gets_429(serving, tmp_path: Path, clip: Path) -> None:
+    handle = start_gateway(
+        tmp_path / "capped",
+        serving.target,
+        {
+            "GATEWAY_API_KEYS": f"{KEY_A},{KEY_B}",
+            "GATEWAY_JOB_WORKERS": "0",  # jobs stay queued
+            "GATEWAY_JOB_MAX_ACTIVE_PER_KEY": "1",
+        },
+    )
+    try:
+        jobs, theirs = Jobs(handle, KEY_A), Jobs(handle, KEY_B)
+        first = jobs.submit(clip, frames=4, headers={"Idempotency-Key": "once"})
+        assert first.status_code == 202, first.text
+        refused = jobs.submit(clip, frames=4)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert "1 queued or running jobs" in refused.json()["error"]["message"]
+        assert int(refused.headers["retry-after"]) > 0
+        # The same request again is its replay, not a new job; another key is not held up.
+        replay = jobs.submit(clip, frames=4, headers={"Idempotency-Key": "once"})
+        assert replay.status_code == 202 and replay.headers["idempotent-replayed"] == "true"
+        assert replay.json()["id"] == first.json()["id"]
+        assert theirs.submit(clip, frames=4).status_code == 202
+        listed = jobs.call("GET", "/v1/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [first.json()["id"]]
+        with handle.client() as client:
+            assert 'gateway_rate_limited_total{quota="jobs"} 1.0' in client.get("/metrics").text
+    finally:
+        handle.process.stop()

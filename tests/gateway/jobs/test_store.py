@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import IdempotencyMismatch
+from gateway.errors import IdempotencyMismatch, RateLimited
 from gateway.jobs.models import DeliveryState, Job, JobStatus
 from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.sqlite_store import SqliteJobStore
@@ -264,3 +264,45 @@ def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next_claim(
     (kept,) = first.list_deliveries(job.id)
     assert (kept.state, kept.attempts, kept.last_error) == (DeliveryState.DELIVERED, 1, None)
     assert first.claim_delivery(time.time() + 3600, 30) is None  # never sent a third time
+
+
+def test_an_owner_over_its_active_jobs_cap_is_refused_until_one_ends(store_factory) -> None:
+    store = store_factory()
+    first, _ = store.create_job(_job(), ("key-1", "hash-a"), max_active=2)
+    store.create_job(_job(), None, max_active=2)
+    with pytest.raises(RateLimited, match="2 queued or running jobs") as refused:
+        store.create_job(_job(), None, max_active=2)
+    assert refused.value.retry_after_s > 0
+    # A replay names the earlier job: never refused. Other owners have caps of their own.
+    again, replayed = store.create_job(_job(), ("key-1", "hash-a"), max_active=2)
+    assert replayed and again.id == first.id
+    store.create_job(_job(owner="k2"), None, max_active=2)
+    # Running jobs count; an ended one frees its place.
+    claimed = store.claim_job("w1", 30, 3)
+    assert claimed is not None
+    with pytest.raises(RateLimited):
+        store.create_job(_job(), None, max_active=2)
+    assert store.finish_job(claimed.id, "w1", JobStatus.SUCCEEDED, expires_at=time.time() + 60)
+    store.create_job(_job(), None, max_active=2)
+    assert store.count_by_status()["queued"] == 3  # the refused ones left nothing
+
+
+def test_concurrent_creations_never_pass_the_cap(store_factory) -> None:
+    # Several processes (stores) creating one owner's jobs at once count one after another.
+    stores = [store_factory() for _ in range(4)]
+    outcomes: list[str] = []
+
+    def create(store: JobStore) -> None:
+        for _ in range(3):
+            try:
+                store.create_job(_job(), None, max_active=5)
+                outcomes.append("created")
+            except RateLimited:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("created") == 5 and outcomes.count("refused") == 7
