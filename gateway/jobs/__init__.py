@@ -3,7 +3,8 @@
 Modules, one concern each:
 
 - ``models``: job and delivery records and states
-- ``store`` / ``sql`` / ``sqlite_store`` / ``postgres_store``: the durable job store
+- ``store`` / ``sql`` / ``sqlite_store`` / ``postgres_store``: the durable job store, over
+  the one ``schema``; ``rows`` turns its rows into records and back
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress

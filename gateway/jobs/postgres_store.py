@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import psycopg
 
 from ..errors import InsufficientStorage, JobStoreUnavailable
-from .sql import SCHEMA, Cursor, SqlJobStore, split_statements
+from .schema import SCHEMA, split_statements
+from .sql import Cursor, SqlJobStore
 
 
 class PostgresJobStore(SqlJobStore):

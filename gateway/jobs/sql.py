@@ -1,191 +1,38 @@
-"""The one schema and the SQL both job store backends run.
+"""The SQL both job store backends run, over the one schema (:mod:`.schema`).
 
 Statements are written with ``?`` placeholders; a backend with another paramstyle
 rewrites them (:meth:`SqlJobStore._sql`). A backend supplies connections as transactions
-(:meth:`SqlJobStore._transaction`) and the clause that locks a claimed row.
+(:meth:`SqlJobStore._transaction`) and the clause that locks a claimed row. Rows become
+records in :mod:`.rows`.
 
-It is long because it holds the whole schema and every statement both backends run, so the
-two stores cannot drift apart.
+It is long because it holds every statement both backends run, so that the two stores
+cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ..errors import WORKER_LOST, IdempotencyMismatch, RateLimited
-from .models import Delivery, DeliveryState, Heartbeat, Job, JobStatus
+from .models import Delivery, Heartbeat, Job, JobStatus
+from .rows import (
+    DELIVERY_COLUMNS,
+    DELIVERY_SELECT,
+    JOB_COLUMNS,
+    JOB_SELECT,
+    delivery_from_row,
+    delivery_row,
+    job_from_row,
+    job_row,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    started_at DOUBLE PRECISION,
-    finished_at DOUBLE PRECISION,
-    expires_at DOUBLE PRECISION NOT NULL,
-    params TEXT NOT NULL,
-    callback_url TEXT,
-    metadata TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    input_size BIGINT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    input_duration_s DOUBLE PRECISION NOT NULL,
-    model_version INTEGER,
-    progress TEXT NOT NULL,
-    result TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    lease_owner TEXT,
-    lease_expires DOUBLE PRECISION,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    wrapped_key {blob}
-);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
-CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at, id);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    owner TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (owner, key)
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY,
-    job_id TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    url TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    next_attempt_at DOUBLE PRECISION NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_status INTEGER,
-    last_error TEXT,
-    log TEXT NOT NULL,
-    lease_expires DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS deliveries_by_job ON deliveries (job_id, created_at);
-CREATE TABLE IF NOT EXISTS job_media (
-    job_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    chunk {blob} NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (job_id, seq)
-);
-CREATE TABLE IF NOT EXISTS webhook_secrets (
-    owner TEXT PRIMARY KEY,
-    sealed {blob} NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL
-);
-"""
-
-_JOB_COLUMNS = [
-    "id",
-    "owner",
-    "status",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "finished_at",
-    "expires_at",
-    "params",
-    "callback_url",
-    "metadata",
-    "request_id",
-    "input_size",
-    "input_sha256",
-    "input_duration_s",
-    "model_version",
-    "progress",
-    "result",
-    "error",
-    "attempts",
-    "lease_owner",
-    "lease_expires",
-    "cancel_requested",
-    "wrapped_key",
-]
-_JSON_JOB = {"params", "metadata", "progress", "result", "error"}
-_DELIVERY_COLUMNS = [
-    "id",
-    "job_id",
-    "owner",
-    "message_id",
-    "event",
-    "url",
-    "payload",
-    "state",
-    "created_at",
-    "updated_at",
-    "next_attempt_at",
-    "attempts",
-    "last_status",
-    "last_error",
-    "log",
-    "lease_expires",
-]
+__all__ = ["Cursor", "SqlJobStore"]
 
 Cursor = Any  # sqlite3.Cursor or psycopg.Cursor: both have execute/fetchone/fetchall/rowcount
-
-
-def _job_row(job: Job) -> list[Any]:
-    values = []
-    for name in _JOB_COLUMNS:
-        value = getattr(job, name)
-        if name in _JSON_JOB:
-            value = None if value is None else json.dumps(value)
-        elif name == "status":
-            value = str(value)
-        elif name == "cancel_requested":
-            value = int(value)
-        values.append(value)
-    return values
-
-
-def _job(row: Sequence[Any]) -> Job:
-    data = dict(zip(_JOB_COLUMNS, row, strict=True))
-    for name in _JSON_JOB:
-        if data[name] is not None:
-            data[name] = json.loads(data[name])
-    data["status"] = JobStatus(data["status"])
-    data["cancel_requested"] = bool(data["cancel_requested"])
-    if data["wrapped_key"] is not None:
-        data["wrapped_key"] = bytes(data["wrapped_key"])
-    return Job(**data)
-
-
-def _delivery_row(d: Delivery) -> list[Any]:
-    values = []
-    for name in _DELIVERY_COLUMNS:
-        value = getattr(d, name)
-        if name == "log":
-            value = json.dumps(value)
-        elif name == "state":
-            value = str(value)
-        values.append(value)
-    return values
-
-
-def _delivery(row: Sequence[Any]) -> Delivery:
-    data = dict(zip(_DELIVERY_COLUMNS, row, strict=True))
-    data["log"] = json.loads(data["log"])
-    data["state"] = DeliveryState(data["state"])
-    return Delivery(**data)
-
-
-_JOB_SELECT = f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"
-_DELIVERY_SELECT = f"SELECT {', '.join(_DELIVERY_COLUMNS)} FROM deliveries"
 
 
 class SqlJobStore:
@@ -233,9 +80,9 @@ class SqlJobStore:
                             "this Idempotency-Key was used for a different request "
                             "(another upload or other parameters)"
                         )
-                    found = self._exec(cur, f"{_JOB_SELECT} WHERE id = ?", (row[1],)).fetchone()
+                    found = self._exec(cur, f"{JOB_SELECT} WHERE id = ?", (row[1],)).fetchone()
                     if found is not None:
-                        return _job(found), True
+                        return job_from_row(found), True
                     # The first job was deleted: the key now names this one.
                     self._exec(
                         cur,
@@ -245,11 +92,11 @@ class SqlJobStore:
                     )
             if max_active > 0:
                 self._check_active(cur, job.owner, max_active)
-            marks = ", ".join("?" for _ in _JOB_COLUMNS)
+            marks = ", ".join("?" for _ in JOB_COLUMNS)
             self._exec(
                 cur,
-                f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({marks})",
-                _job_row(job),
+                f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({marks})",
+                job_row(job),
             )
         return job, False
 
@@ -275,45 +122,45 @@ class SqlJobStore:
     def get_job(self, job_id: str, owner: str | None = None) -> Job | None:
         with self._transaction() as cur:
             if owner is None:
-                row = self._exec(cur, f"{_JOB_SELECT} WHERE id = ?", (job_id,)).fetchone()
+                row = self._exec(cur, f"{JOB_SELECT} WHERE id = ?", (job_id,)).fetchone()
             else:
                 row = self._exec(
-                    cur, f"{_JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
+                    cur, f"{JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
                 ).fetchone()
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     def list_jobs(self, owner: str, limit: int, before: tuple[float, str] | None) -> list[Job]:
         with self._transaction() as cur:
             if before is None:
                 rows = self._exec(
                     cur,
-                    f"{_JOB_SELECT} WHERE owner = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                    f"{JOB_SELECT} WHERE owner = ? ORDER BY created_at DESC, id DESC LIMIT ?",
                     (owner, limit),
                 ).fetchall()
             else:
                 at, last_id = before
                 rows = self._exec(
                     cur,
-                    f"{_JOB_SELECT} WHERE owner = ? AND "
+                    f"{JOB_SELECT} WHERE owner = ? AND "
                     "(created_at < ? OR (created_at = ? AND id < ?)) "
                     "ORDER BY created_at DESC, id DESC LIMIT ?",
                     (owner, at, at, last_id, limit),
                 ).fetchall()
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def claim_job(self, worker: str, lease_s: float, max_attempts: int) -> Job | None:
         now = time.time()
         with self._transaction() as cur:
             row = self._exec(
                 cur,
-                f"{_JOB_SELECT} WHERE status = 'queued' "
+                f"{JOB_SELECT} WHERE status = 'queued' "
                 "OR (status = 'running' AND lease_expires < ? AND attempts < ?) "
                 f"ORDER BY created_at LIMIT 1{self.lock_clause}",
                 (now, max_attempts),
             ).fetchone()
             if row is None:
                 return None
-            job = _job(row)
+            job = job_from_row(row)
             self._exec(
                 cur,
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, "
@@ -335,12 +182,12 @@ class SqlJobStore:
         with self._transaction() as cur:
             rows = self._exec(
                 cur,
-                f"{_JOB_SELECT} WHERE status = 'running' AND lease_expires < ? "
+                f"{JOB_SELECT} WHERE status = 'running' AND lease_expires < ? "
                 f"AND attempts >= ?{self.lock_clause}",
                 (now, max_attempts),
             ).fetchall()
             for row in rows:
-                job = _job(row)
+                job = job_from_row(row)
                 error = {
                     "code": WORKER_LOST,
                     "message": f"the worker running this job stopped {job.attempts} times "
@@ -443,14 +290,14 @@ class SqlJobStore:
                 (time.time(), job_id, owner),
             )
             row = self._exec(
-                cur, f"{_JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
+                cur, f"{JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
             ).fetchone()
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     def delete_job(self, job_id: str, owner: str) -> Job | None:
         with self._transaction() as cur:
             row = self._exec(
-                cur, f"{_JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
+                cur, f"{JOB_SELECT} WHERE id = ? AND owner = ?", (job_id, owner)
             ).fetchone()
             if row is None:
                 return None
@@ -460,7 +307,7 @@ class SqlJobStore:
             self._exec(
                 cur, "DELETE FROM idempotency_keys WHERE owner = ? AND job_id = ?", (owner, job_id)
             )
-        return _job(row)
+        return job_from_row(row)
 
     def expire_jobs(self, now: float) -> list[str]:
         # Locked like a claim: every replica's housekeeping runs this, each job expires once.
@@ -497,11 +344,11 @@ class SqlJobStore:
     # Deliveries ------------------------------------------------------------------------
 
     def _insert_delivery(self, cur: Cursor, delivery: Delivery) -> None:
-        marks = ", ".join("?" for _ in _DELIVERY_COLUMNS)
+        marks = ", ".join("?" for _ in DELIVERY_COLUMNS)
         self._exec(
             cur,
-            f"INSERT INTO deliveries ({', '.join(_DELIVERY_COLUMNS)}) VALUES ({marks})",
-            _delivery_row(delivery),
+            f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) VALUES ({marks})",
+            delivery_row(delivery),
         )
 
     def add_delivery(self, delivery: Delivery) -> None:
@@ -512,7 +359,7 @@ class SqlJobStore:
         with self._transaction() as cur:
             row = self._exec(
                 cur,
-                f"{_DELIVERY_SELECT} WHERE state = 'pending' AND next_attempt_at <= ? "
+                f"{DELIVERY_SELECT} WHERE state = 'pending' AND next_attempt_at <= ? "
                 "AND (lease_expires IS NULL OR lease_expires < ?) "
                 f"ORDER BY next_attempt_at LIMIT 1{self.lock_clause}",
                 (now, now),
@@ -522,7 +369,7 @@ class SqlJobStore:
             self._exec(
                 cur, "UPDATE deliveries SET lease_expires = ? WHERE id = ?", (now + lease_s, row[0])
             )
-        claimed = _delivery(row)
+        claimed = delivery_from_row(row)
         # The lease is also the claim's token: update_delivery checks it is still this one.
         claimed.lease_expires = now + lease_s
         return claimed
@@ -551,9 +398,9 @@ class SqlJobStore:
     def list_deliveries(self, job_id: str) -> list[Delivery]:
         with self._transaction() as cur:
             rows = self._exec(
-                cur, f"{_DELIVERY_SELECT} WHERE job_id = ? ORDER BY created_at, id", (job_id,)
+                cur, f"{DELIVERY_SELECT} WHERE job_id = ? ORDER BY created_at, id", (job_id,)
             ).fetchall()
-        return [_delivery(r) for r in rows]
+        return [delivery_from_row(r) for r in rows]
 
     # Encrypted media (stores with ``holds_media``) -----------------------------------------
 
@@ -609,10 +456,3 @@ class SqlJobStore:
                 "created_at = excluded.created_at",
                 (owner, sealed, now),
             )
-
-
-def split_statements(schema: str) -> Iterator[str]:
-    """The schema's statements one by one (drivers run one per ``execute``)."""
-    for statement in schema.split(";"):
-        if statement.strip():
-            yield statement.strip()

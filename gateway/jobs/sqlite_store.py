@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .sql import SCHEMA, Cursor, SqlJobStore, split_statements
+from .schema import SCHEMA, split_statements
+from .sql import Cursor, SqlJobStore
 
 
 class SqliteJobStore(SqlJobStore):
