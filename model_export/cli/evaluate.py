@@ -1,0 +1,141 @@
+"""``python -m model_export evaluate``: score a version, or leave one source out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from contract.sampling import DEFAULT_FRAME_COUNT
+
+from ._common import TRAIN_ARCHS, Commands, print_lines
+
+
+def add(commands: Commands) -> None:
+    """Declare the command and its options."""
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a published version on labelled videos",
+        description=(
+            "Score labelled videos with a published version through a TF1 session (as TF "
+            "Serving runs it): accuracy, precision, recall, F1, ROC-AUC and log-loss at frame "
+            "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
+            "leave-one-source-out, every immediate subfolder of a data root is a source: for "
+            "each source, calibration and threshold are fitted on the other sources and the "
+            "source is scored with them; pooled video ROC-AUC, log-loss and accuracy with "
+            "bootstrap 95% intervals, per manipulation kind and per source (loso.json, loso.md)."
+        ),
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="a version directory, or a model directory (highest version); with "
+        "--train-arch, the work directory the fold models are published into",
+    )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="data set roots (FF++, DFDC, real/fake folders or labels.csv)",
+    )
+    evaluate.add_argument(
+        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+    )
+    evaluate.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="report directory (default var/eval/<model>-<version>[-loso])",
+    )
+    evaluate.add_argument(
+        "--protocol",
+        choices=("all", "leave-one-source-out"),
+        default="all",
+        help="all: score every video with the version as shipped; leave-one-source-out: "
+        "fit calibration and threshold on the other sources per held-out source (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--bootstrap",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="video resamples of the 95%% intervals (leave-one-source-out, %(default)s)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the bootstrap resampling (%(default)s)"
+    )
+    evaluate.add_argument(
+        "--train-arch",
+        choices=TRAIN_ARCHS,
+        default=None,
+        help="leave-one-source-out only: train this architecture per fold on the other "
+        "sources (face-aware, as train) instead of scoring one published version",
+    )
+    evaluate.add_argument(
+        "--train-epochs", type=int, default=10, help="epochs per fold model (%(default)s)"
+    )
+    evaluate.add_argument(
+        "--train-frames",
+        type=int,
+        default=8,
+        help="frames per video to train each fold model on (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--train-input-size", type=int, default=128, help="fold models' input side"
+    )
+    evaluate.add_argument(
+        "--train-self-blend",
+        action="store_true",
+        help="fold models train on self-blended pseudo-fakes of their real faces (as train "
+        "--self-blend; labelled fakes serve validation only)",
+    )
+    evaluate.add_argument(
+        "--train-augment", action="store_true", help="fold models train with augmentation"
+    )
+    evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
+    evaluate.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate a version and write the report (LOSO with ``--protocol``)."""
+    if args.train_arch and args.protocol != "leave-one-source-out":
+        raise SystemExit("--train-arch needs --protocol leave-one-source-out")
+    if (args.train_self_blend or args.train_augment) and not args.train_arch:
+        raise SystemExit("--train-self-blend and --train-augment need --train-arch")
+    if args.protocol == "leave-one-source-out":
+        from model_export import protocol
+
+        train = None
+        if args.train_arch:
+            from model_export.face_export import FaceConfig
+            from model_export.train import TrainConfig
+            from model_export.training_run import PipelineConfig
+
+            size = (args.train_input_size, args.train_input_size)
+            train = PipelineConfig(
+                data=(), output=args.model, faces=FaceConfig(),
+                train=TrainConfig(input_size=size, epochs=args.train_epochs,
+                                  arch=args.train_arch, seed=args.seed,
+                                  augment=args.train_augment),
+                self_blend=args.train_self_blend,
+                frames_per_video=args.train_frames, val_fraction=0.2, test_fraction=0.0,
+                cache_dir=args.cache_dir, kind="loso-fold",
+            )  # fmt: skip
+        try:
+            report, output = protocol.evaluate_loso(
+                args.model, args.data, args.frames, args.output,
+                resamples=args.bootstrap, seed=args.seed, train=train,
+            )  # fmt: skip
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(str(error)) from error
+        print_lines(protocol.summary_lines(report, output))
+        return 0
+    from model_export.evaluate import evaluate_to_report, summary_lines
+
+    try:
+        summary, output = evaluate_to_report(args.model, args.data, args.frames, args.output)
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from error
+    print_lines(summary_lines(summary, output))
+    return 0
