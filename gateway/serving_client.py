@@ -101,6 +101,8 @@ class ClientOptions:
 
     timeout_s: float = 30.0
     retries: int = 2
+    #: Shortest time between two resolutions of a DNS target (new replicas show up after it).
+    dns_min_interval_s: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     tls: TlsConfig | None = None
 
@@ -171,6 +173,10 @@ class ServingClient:
             ("grpc.enable_retries", 0),
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
             ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+            (
+                "grpc.dns_min_time_between_resolutions_ms",
+                round(self.options.dns_min_interval_s * 1000),
+            ),
         ]
         self.targets = targets
         self._channels: list[grpc.aio.Channel] = []
