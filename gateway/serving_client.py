@@ -165,7 +165,8 @@ class ServingClient:
         if not targets:
             raise ValueError("at least one Serving target is required")
         self.options = options
-        channel_options: list[tuple[str, object]] = [
+        #: The gRPC arguments every channel to Serving is made with.
+        self.channel_options: list[tuple[str, object]] = [
             ("grpc.max_receive_message_length", self.options.max_message_bytes),
             ("grpc.max_send_message_length", self.options.max_message_bytes),
             # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
@@ -183,10 +184,10 @@ class ServingClient:
         for target in targets:
             if self.options.tls is not None:
                 channel = grpc.aio.secure_channel(
-                    target, self.options.tls.credentials(), options=channel_options
+                    target, self.options.tls.credentials(), options=self.channel_options
                 )
             else:
-                channel = grpc.aio.insecure_channel(target, options=channel_options)
+                channel = grpc.aio.insecure_channel(target, options=self.channel_options)
             self._channels.append(channel)
         self._next = itertools.cycle(range(len(self._channels)))
 
