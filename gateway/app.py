@@ -93,7 +93,10 @@ def make_client(settings: Settings) -> ServingClient:
     return ServingClient(
         settings.serving_targets,
         ClientOptions(
-            timeout_s=settings.serving_timeout_s, retries=settings.serving_retries, tls=tls
+            timeout_s=settings.serving_timeout_s,
+            retries=settings.serving_retries,
+            dns_min_interval_s=settings.serving_dns_min_interval_s,
+            tls=tls,
         ),
     )
 

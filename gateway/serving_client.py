@@ -101,6 +101,8 @@ class ClientOptions:
 
     timeout_s: float = 30.0
     retries: int = 2
+    #: Shortest time between two resolutions of a DNS target (new replicas show up after it).
+    dns_min_interval_s: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     tls: TlsConfig | None = None
 
@@ -163,7 +165,8 @@ class ServingClient:
         if not targets:
             raise ValueError("at least one Serving target is required")
         self.options = options
-        channel_options: list[tuple[str, object]] = [
+        #: The gRPC arguments every channel to Serving is made with.
+        self.channel_options: list[tuple[str, object]] = [
             ("grpc.max_receive_message_length", self.options.max_message_bytes),
             ("grpc.max_send_message_length", self.options.max_message_bytes),
             # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
@@ -171,16 +174,20 @@ class ServingClient:
             ("grpc.enable_retries", 0),
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
             ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+            (
+                "grpc.dns_min_time_between_resolutions_ms",
+                round(self.options.dns_min_interval_s * 1000),
+            ),
         ]
         self.targets = targets
         self._channels: list[grpc.aio.Channel] = []
         for target in targets:
             if self.options.tls is not None:
                 channel = grpc.aio.secure_channel(
-                    target, self.options.tls.credentials(), options=channel_options
+                    target, self.options.tls.credentials(), options=self.channel_options
                 )
             else:
-                channel = grpc.aio.insecure_channel(target, options=channel_options)
+                channel = grpc.aio.insecure_channel(target, options=self.channel_options)
             self._channels.append(channel)
         self._next = itertools.cycle(range(len(self._channels)))
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     serving_target: str | None = Field(None, alias="SERVING_TARGET")
     serving_timeout_s: float = Field(30.0, alias="SERVING_TIMEOUT_S", gt=0)
     serving_retries: int = Field(2, alias="SERVING_RETRIES", ge=0)
+    #: A DNS name in ``SERVING_TARGET`` is resolved again at most this often (gRPC's default).
+    serving_dns_min_interval_s: float = Field(30.0, alias="SERVING_DNS_MIN_INTERVAL_S", gt=0)
     #: PEM CA bundle to reach Serving over TLS; client cert/key for mutual TLS.
     serving_tls_ca: Path | None = Field(None, alias="SERVING_TLS_CA")
     serving_tls_cert: Path | None = Field(None, alias="SERVING_TLS_CERT")

@@ -13,6 +13,7 @@ rewritten when a caller asks for landmarks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -61,6 +62,16 @@ class _Cropper:
             out.extend(crops[i, :n] if n > 0 else [whole[i]])
             marks.extend(points[i, :n] if n > 0 else [np.full([5, 2], np.nan, np.float32)])
         return np.stack(out), np.stack(marks).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _cropper(size: int, faces: FaceConfig) -> _Cropper:
+    """The compiled crop function for ``size`` and ``faces``, traced once per process.
+
+    Tracing the detector's graph costs seconds; a run extracts its training and validation
+    splits (and cross-validation folds) with the same settings, so they share one.
+    """
+    return _Cropper(size, faces)
 
 
 def cache_key(video: Path, size: int, faces: FaceConfig, frames_per_video: int) -> str:
@@ -134,14 +145,12 @@ def extract_faces(
     faces = faces or FaceConfig()
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cropper: _Cropper | None = None
     shards, started, done = [], time.monotonic(), 0
     for i, video in enumerate(videos, start=1):
         shard = cache_dir / f"{cache_key(video.path, size, faces, frames_per_video)}.tfrecord"
         shards.append(shard)
         if not shard.is_file() or (landmarks and not has_landmarks(shard)):
-            cropper = cropper or _Cropper(size, faces)
-            _write_shard(shard, *cropper(sample_frames(video.path, frames_per_video)))
+            _write_shard(shard, *_cropper(size, faces)(sample_frames(video.path, frames_per_video)))
             done += 1
         _progress(i, len(videos), started, done)
     return shards

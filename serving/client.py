@@ -8,6 +8,12 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
 _AVAILABLE = get_model_status_pb2.ModelVersionStatus.State.Value("AVAILABLE")
+#: Reconnect backoff of the waiting channel. gRPC's default (1 s, growing by 1.6x per
+#: failure) made a wait that began before the server listened notice it seconds late.
+_RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 250),
+)
 
 
 def available_version(channel: grpc.Channel, model_name: str, timeout_s: float = 5.0) -> int | None:
@@ -35,9 +41,9 @@ def wait_until_available(
     deadline = time.monotonic() + timeout_s
     last_error = "no answer yet"
     if credentials is None:
-        channel = grpc.insecure_channel(target)
+        channel = grpc.insecure_channel(target, options=_RECONNECT_OPTIONS)
     else:
-        channel = grpc.secure_channel(target, credentials)
+        channel = grpc.secure_channel(target, credentials, options=_RECONNECT_OPTIONS)
     with channel:
         while True:
             remaining = deadline - time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,13 +31,13 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 def frame_pattern(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
     """A moving gradient with noise and a bright square in the top-left (for orientation)."""
     rng = np.random.default_rng(seed * 100_003 + index)
-    y, x = np.mgrid[0:height, 0:width]
-    r = ((x + 3 * index) % 256).astype(np.uint8)
-    g = ((y + 2 * index) % 256).astype(np.uint8)
-    b = np.full_like(r, (index * 5) % 256)
-    image = np.stack([r, g, b], axis=-1)
-    image = np.clip(image.astype(np.int16) + rng.integers(-8, 9, image.shape), 0, 255)
-    image = image.astype(np.uint8)
+    # The noise first, then the gradients added onto it by broadcasting: the same pixels as
+    # stacking full gradient planes and adding the noise, in about half the time.
+    image = rng.integers(-8, 9, (height, width, 3))
+    image[..., 0] += (np.arange(width) + 3 * index) % 256
+    image[..., 1] += ((np.arange(height) + 2 * index) % 256)[:, None]
+    image[..., 2] += (index * 5) % 256
+    image = np.clip(image, 0, 255).astype(np.uint8)
     side = max(4, min(width, height) // 6)
     image[:side, :side] = 255
     return image
@@ -53,8 +54,14 @@ def face_frames(
 ) -> list[np.ndarray]:
     """The RGB frames :func:`write_clip` encodes: ``faces`` photographs side by side over
     :func:`frame_pattern`, bobbing by a few pixels (``still``: not moving)."""
+    return list(_iter_face_frames(count, width, height, faces=faces, seed=seed, still=still))
+
+
+def _iter_face_frames(
+    count: int, width: int, height: int, *, faces: int, seed: int, still: bool = False
+) -> Iterator[np.ndarray]:
+    """The frames of :func:`face_frames` one at a time (a long clip never sits in memory)."""
     photos = _faces()[:faces] if faces else []
-    out = []
     for i in range(count):
         image = frame_pattern(i, width, height, seed)
         if photos:
@@ -65,8 +72,7 @@ def face_frames(
                 y0 = (height - fh) // 2 + (0 if still else int(3 * np.sin(i / 5)))
                 x0 = k * slot + (slot - fw) // 2
                 image[y0 : y0 + fh, x0 : x0 + fw] = _resize(photo, fw, fh)
-        out.append(image)
-    return out
+        yield image
 
 
 def encode_frames(path: Path, images: list[np.ndarray], fps: int = 30) -> Path:
@@ -115,7 +121,7 @@ def write_clip(
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
             stream.set_display_rotation(rotation)
-        for i, image in enumerate(face_frames(frames, width, height, faces=faces, seed=seed)):
+        for i, image in enumerate(_iter_face_frames(frames, width, height, faces=faces, seed=seed)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if frame_times is not None:
                 frame.pts = round(frame_times[i] * 1000)

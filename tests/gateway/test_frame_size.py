@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 import contract
-from tests.conftest import MODEL_NAME, ServingHandle, start_serving
+from tests.conftest import MODEL_NAME, ServingHandle, launch_serving
 
 THRESHOLD = 0.3
+#: The ``frame_min_side`` of every version the tests below ask ``size_serving`` for.
+SIZES_ASKED = (48, 1000, None, 0)
 
 
 def publish_size_reporter(base: Path, *, frame_min_side: int | None) -> None:
@@ -58,19 +60,34 @@ def publish_size_reporter(base: Path, *, frame_min_side: int | None) -> None:
 def size_serving(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[int | None], ServingHandle]]:
-    """``size_serving(frame_min_side)``: a Serving of a size-reporting version."""
-    started: dict[int | None, ServingHandle] = {}
+    """``size_serving(frame_min_side)``: a Serving of a size-reporting version.
+
+    Every version the tests ask for is published and its Serving launched up front, so the
+    Servings boot side by side (and beside the next export) instead of one after another.
+    """
+    launched: dict[int | None, ServingHandle] = {}
+    ready: set[int | None] = set()
+
+    def launch(frame_min_side: int | None) -> None:
+        base = tmp_path_factory.mktemp("size-models")
+        publish_size_reporter(base, frame_min_side=frame_min_side)
+        launched[frame_min_side] = launch_serving(base / MODEL_NAME, base / "serving.log")
 
     def get(frame_min_side: int | None) -> ServingHandle:
-        if frame_min_side not in started:
-            base = tmp_path_factory.mktemp("size-models")
-            publish_size_reporter(base, frame_min_side=frame_min_side)
-            started[frame_min_side] = start_serving(base / MODEL_NAME, base / "serving.log")
-        return started[frame_min_side]
+        if frame_min_side not in launched:
+            launch(frame_min_side)
+        if frame_min_side not in ready:
+            launched[frame_min_side].wait_ready()
+            ready.add(frame_min_side)
+        return launched[frame_min_side]
 
-    yield get
-    for handle in started.values():
-        handle.process.stop()
+    try:
+        for frame_min_side in SIZES_ASKED:
+            launch(frame_min_side)
+        yield get
+    finally:
+        for handle in launched.values():
+            handle.process.stop()
 
 
 def heights_sent(body: dict) -> set[int]:

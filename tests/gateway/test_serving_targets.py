@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stack.processes import free_port
-from tests.conftest import MODEL_NAME, start_serving
+from tests.conftest import MODEL_NAME, launch_serving, start_serving
 from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -16,8 +16,16 @@ def two_servers(tmp_path):  # type: ignore[no-untyped-def]
     """Two Serving processes; the second serves version 2 so answers tell them apart."""
     export_tiny_model(tmp_path / "a", MODEL_NAME, version=1, seed=1)
     export_tiny_model(tmp_path / "b", MODEL_NAME, version=2, seed=2)
-    first = start_serving(tmp_path / "a" / MODEL_NAME, tmp_path / "a.log")
-    second = start_serving(tmp_path / "b" / MODEL_NAME, tmp_path / "b.log")
+    # Launched side by side, then waited for: the two boots overlap.
+    first = launch_serving(tmp_path / "a" / MODEL_NAME, tmp_path / "a.log")
+    second = launch_serving(tmp_path / "b" / MODEL_NAME, tmp_path / "b.log")
+    try:
+        first.wait_ready()
+        second.wait_ready()
+    except BaseException:
+        first.process.stop()
+        second.process.stop()
+        raise
     yield first, second
     first.process.stop()
     second.process.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -30,6 +31,21 @@ from model_export.warmup import read_warmup
 from tests.tiny_model import TINY_INPUT_SIZE, tiny_cnn
 
 from .helpers import face_clip, solid_clip
+
+#: The calibrated face-aware version two tests read: a tiny net at 48x48, a fitted map.
+FACE_SIZE = (48, 48)
+FACE_CALIBRATION = Calibration(a=0.6, b=0.5)
+
+
+@pytest.fixture(scope="module")
+def calibrated_face_version(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path]:
+    """The tiny net and its calibrated face-aware export, written once (exports take seconds)."""
+    model = tiny_cnn(FACE_SIZE, seed=2)
+    path = tmp_path_factory.mktemp("calibrated") / "m"
+    write_face_saved_model(
+        model, path, name="m", threshold=0.5, input_size=FACE_SIZE, calibration=FACE_CALIBRATION
+    )
+    return model, path
 
 
 def _synthetic(a: float, b: float, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -134,21 +150,23 @@ def test_served_probability_is_calibrated_in_the_graph(tmp_path: Path, frames: n
     assert plain_meta["threshold"] == threshold
 
 
-def test_face_probabilities_are_calibrated_in_the_graph(tmp_path: Path) -> None:
-    model = tiny_cnn((48, 48), seed=2)
-    calibration = Calibration(a=0.6, b=0.5)
+def test_face_probabilities_are_calibrated_in_the_graph(
+    tmp_path: Path, calibrated_face_version: tuple[keras.Model, Path]
+) -> None:
+    model, calibrated = calibrated_face_version
+    calibration = FACE_CALIBRATION
     clip = face_clip(tmp_path / "face.mp4", frames=2)
     from model_export.video_io import sample_frames
 
     frames = sample_frames(clip, 2)
     crops = np.random.default_rng(3).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    write_face_saved_model(
+        model, tmp_path / "plain", name="plain", threshold=0.5, input_size=FACE_SIZE,
+        calibration=IDENTITY,
+    )  # fmt: skip
     outputs = []
-    for name, cal in (("plain", IDENTITY), ("cal", calibration)):
-        write_face_saved_model(
-            model, tmp_path / name, name=name, threshold=0.5, input_size=(48, 48),
-            calibration=cal,
-        )  # fmt: skip
-        with load_version(tmp_path / name) as loaded:
+    for path in (tmp_path / "plain", calibrated):
+        with load_version(path) as loaded:
             served = loaded.run({contract.FRAMES_INPUT: frames})
             faces = loaded.run({contract.FACES_INPUT: crops}, contract.FACES_SIGNATURE)
         outputs.append((served, faces))
@@ -221,23 +239,21 @@ def test_fast_video_scorer_matches_rescore() -> None:
         np.testing.assert_allclose(scorer(calibration), expected, atol=1e-12)
 
 
-def test_the_calibration_probe_is_what_the_exported_graph_answers(tmp_path: Path) -> None:
+def test_the_calibration_probe_is_what_the_exported_graph_answers(
+    calibrated_face_version: tuple[keras.Model, Path],
+) -> None:
     import tensorflow as tf
 
     from model_export.face_export import calibration_probe, face_warmup_requests
 
-    model, calibration = tiny_cnn((48, 48), seed=2), Calibration(a=0.6, b=0.5)
-    probe = calibration_probe(model, (48, 48), face_warmup_requests("m", (48, 48)), calibration)
-    write_face_saved_model(
-        model, tmp_path / "m", name="m", threshold=0.5, input_size=(48, 48),
-        calibration=calibration,
-    )  # fmt: skip
+    (model, version), calibration = calibrated_face_version, FACE_CALIBRATION
+    probe = calibration_probe(model, FACE_SIZE, face_warmup_requests("m", FACE_SIZE), calibration)
     # The probe names a record of the warmup the version holds: replay it.
-    records = list(read_warmup(tmp_path / "m" / contract.WARMUP_RELATIVE_PATH))
+    records = list(read_warmup(version / contract.WARMUP_RELATIVE_PATH))
     request = records[probe["warmup_record"]].predict_log.request
     assert request.model_spec.signature_name == probe["signature"] == contract.FACES_SIGNATURE
     faces = tf.make_ndarray(request.inputs[contract.FACES_INPUT])
-    with load_version(tmp_path / "m") as loaded:
+    with load_version(version) as loaded:
         got = loaded.run({contract.FACES_INPUT: faces}, contract.FACES_SIGNATURE)
     raw = np.array(probe["uncalibrated"])
     served = got[contract.FAKE_PROBABILITY]

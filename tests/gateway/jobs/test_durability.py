@@ -49,9 +49,21 @@ def _finished(log: Path) -> Counter[str]:
     return counts
 
 
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough to decode that the first job is still running when the gateway dies.
+
+    Only read, so both stores' runs share it (encoding it takes seconds).
+    """
+    return write_clip(
+        tmp_path_factory.mktemp("durability") / "long.mp4",
+        width=640, height=480, frames=600, fps=30, gop=15,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigkill_loses_no_job_and_runs_none_twice(
-    backend: str, serving, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, serving, long_clip: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     env = {
         "GATEWAY_API_KEYS": KEY_A,
@@ -63,8 +75,7 @@ def test_sigkill_loses_no_job_and_runs_none_twice(
         env["GATEWAY_JOB_STORE"] = new_pg_database(request.getfixturevalue("postgres_url"))
         env["GATEWAY_JOB_KEK"] = base64.b64encode(os.urandom(32)).decode()
     var = tmp_path / "var"
-    # Long enough to decode that the first job is still running when the gateway dies.
-    clip = write_clip(tmp_path / "long.mp4", width=640, height=480, frames=600, fps=30, gop=15)
+    clip = long_clip
     gateway = start_gateway(var, serving.target, env)
     jobs = Jobs(gateway)
     try:
