@@ -7,7 +7,8 @@ here and in the package's modules:
   model base path, the verdict labels and :func:`sequence_windows`;
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: frames turned upright by the display rotation;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict.
+* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict;
+* :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 
 This module is the one table of names the three programs read, which is why it is one
 module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
