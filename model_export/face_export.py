@@ -278,7 +278,7 @@ def keyframe_warmup_requests(model_name: str) -> list[predict_pb2.PredictRequest
     )
     inputs = {
         contract.FRAMES_INPUT: frames,
-        contract.FACE_BOXES: boxes * count[:, None, None],
+        contract.FACE_BOXES: (boxes * count[:, None, None]).astype(np.float32),
         contract.FACE_SCORES: count[:, None].astype(np.float32),
         contract.FACE_COUNT: count,
     }

@@ -52,6 +52,12 @@ def test_signatures_and_warmup(loaded: LoadedVersion) -> None:
     warmed = [r.predict_log.request.model_spec.signature_name for r in records]
     assert contract.DETECT_SIGNATURE in warmed and contract.CLASSIFY_BOXES_SIGNATURE in warmed
     assert loaded.replay_warmup() == len(records)
+    # Serving refuses a warmup input of another dtype than the signature's (a session casts).
+    for record in records:
+        request = record.predict_log.request
+        signature = loaded.signatures[request.model_spec.signature_name or "serving_default"]
+        for key, proto in request.inputs.items():
+            assert proto.dtype == signature.inputs[key].dtype, (key, signature)
 
 
 def test_classify_boxes_on_detected_faces_is_serving_default(
