@@ -36,7 +36,7 @@ import numpy as np
 import contract
 from contract.face_schedule import Faces, between, detect_shape, keyframes, padded
 
-from .errors import InferenceFailed
+from .errors import InferenceFailed, ModelNotFound
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction
 from .video import SampledFrame
@@ -120,9 +120,14 @@ class KeyframeScorer:
         if not keys:
             return True
         task = asyncio.create_task(self._detect(keys))
-        # The first answer says whether the version has the signatures at all.
-        if self._last_key < 0 and await asyncio.shield(task) is None:
-            return False
+        if self._last_key < 0:
+            # The first answer says whether the version has the signatures at all.
+            try:
+                if await asyncio.shield(task) is None:
+                    return False
+            except ModelNotFound:
+                # Gone already (a hot swap): serving_default's path finds that out and rescores.
+                return False
         for key in keys:
             self._found[key] = asyncio.create_task(self._pick(task, keys, key))
         self._schedule_through(keys[-1])

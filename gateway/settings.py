@@ -21,8 +21,8 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
 #: The cheapest keyframe schedule that kept face recall >= 97% on the shared clips
 #: (bench/results/face_recall.md, docs/performance.md "Finding faces for less").
-DEFAULT_FACE_DETECT_EVERY = 4
-DEFAULT_FACE_DETECT_SIDE = 0
+DEFAULT_FACE_DETECT_EVERY = 2
+DEFAULT_FACE_DETECT_SIDE = 360
 #: Decoding cost per upload. Sampling seeks across long gaps, so a normal video stays far
 #: below these; about 10,000 1080p frames decoded, or a minute of one core.
 DEFAULT_DECODE_CPU_S = 60.0
