@@ -103,6 +103,7 @@ class KeyframeScorer:
         self.frames: list[SampledFrame] = []
         #: The detection of each keyframe, as a task (requests run while frames decode).
         self._found: dict[int, asyncio.Task[Faces]] = {}
+        self._requests: list[asyncio.Task[Prediction | None]] = []
         self._classified: list[asyncio.Task[list[Prediction]]] = []
         #: Frames before this index are in a classify_boxes call already.
         self._done = 0
@@ -120,6 +121,7 @@ class KeyframeScorer:
         if not keys:
             return True
         task = asyncio.create_task(self._detect(keys))
+        self._requests.append(task)
         if self._last_key < 0:
             # The first answer says whether the version has the signatures at all.
             try:
@@ -142,6 +144,7 @@ class KeyframeScorer:
         last = len(self.frames) - 1
         if last > self._last_key:
             task = asyncio.create_task(self._detect([last]))
+            self._requests.append(task)
             self._found[last] = asyncio.create_task(self._pick(task, [last], last))
             self._schedule_through(last)
         answers = await asyncio.gather(*self._classified)
@@ -149,7 +152,7 @@ class KeyframeScorer:
 
     def cancel(self) -> None:
         """Cancel every request still in flight."""
-        for task in (*self._found.values(), *self._classified):
+        for task in (*self._requests, *self._found.values(), *self._classified):
             task.cancel()
 
     def _schedule_through(self, key: int) -> None:
