@@ -8,8 +8,9 @@ Serving runs it:
 * the reference: ``detect_faces`` on every frame at the size sent, then ``classify_boxes``
   (what ``serving_default`` answers);
 * every schedule ``(k, side)``: ``detect_faces`` on the keyframes of
-  :func:`contract.face_schedule.keyframes` downscaled by
-  :func:`contract.face_schedule.detect_shape` (``cv2.INTER_AREA``, as the gateway does),
+  :func:`contract.face_schedule.keyframes` downscaled to
+  :func:`contract.face_schedule.detect_shape` by the gateway's own
+  :func:`gateway.keyframes.downscale`,
   boxes between keyframes from :func:`contract.face_schedule.schedule`, then
   ``classify_boxes`` on every frame at the size sent.
 
@@ -37,13 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import contract
 from contract.aggregation import DEFAULT_STRATEGY, decide, frame_results, iou
 from contract.face_schedule import Faces, detect_shape, keyframes, padded, schedule
 from contract.sampling import DEFAULT_FRAME_COUNT
+from gateway.keyframes import downscale
 from gateway.probe import probe
 from gateway.video import iter_frames, sample_times
 from model_export.savedmodel import LoadedVersion, load_version
@@ -122,12 +123,7 @@ def sampled_frames(path: Path, count: int, max_side: int) -> list[np.ndarray]:
 
 def detect(loaded: LoadedVersion, frames: list[np.ndarray], side: int) -> tuple[list[Faces], float]:
     """Faces of every frame, found on the frame downscaled to ``side``; CPU seconds."""
-    h, w = frames[0].shape[:2]
-    th, tw = detect_shape(h, w, side)
-    small = [
-        f if (th, tw) == (h, w) else cv2.resize(f, (tw, th), interpolation=cv2.INTER_AREA)
-        for f in frames
-    ]
+    small = [downscale(f, side) for f in frames]
     found: list[Faces] = []
     total = 0.0
     for start in range(0, len(small), BATCH):

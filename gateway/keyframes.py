@@ -4,7 +4,8 @@ A face-aware version finds faces with MTCNN, the larger part of its cost, and fa
 between neighbouring sampled frames. Versions that split ``serving_default`` into
 ``detect_faces`` and ``classify_boxes`` (:mod:`contract`) let the gateway detect on keyframes
 only, every ``GATEWAY_FACE_DETECT_EVERY``-th sampled frame and always the last one, on copies
-downscaled so that their shorter side is at most ``GATEWAY_FACE_DETECT_SIDE`` pixels; frames
+downscaled (area mean, :func:`downscale`) so that their shorter side is at most
+``GATEWAY_FACE_DETECT_SIDE`` pixels; frames
 between two keyframes get boxes interpolated between the two detections
 (:mod:`contract.face_schedule`, the one rule, which ``bench.face_recall`` measures); then every
 frame, at the size decoded, is cut and scored by ``classify_boxes``. A frame between keyframes
@@ -30,7 +31,6 @@ import time
 from dataclasses import dataclass
 from itertools import pairwise
 
-import cv2
 import numpy as np
 
 import contract
@@ -59,12 +59,31 @@ class KeyframePlan:
 
 
 def downscale(image: np.ndarray, side: int) -> np.ndarray:
-    """``image`` with its shorter side at most ``side`` pixels, aspect kept (INTER_AREA)."""
+    """``image`` with its shorter side at most ``side`` pixels, aspect kept.
+
+    Each output pixel is the mean of the input area it covers (what OpenCV's ``INTER_AREA``
+    computes when shrinking), in numpy: the gateway image carries no imaging library.
+    """
     h, w = image.shape[:2]
     th, tw = detect_shape(h, w, side)
     if (th, tw) == (h, w):
         return image
-    return cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
+    out = _area_mean(_area_mean(image.astype(np.float64), th, axis=0), tw, axis=1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _area_mean(a: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``a`` shrunk to ``size`` along ``axis``: means over equal (fractional) intervals, from
+    the running sum read off at each interval's edges."""
+    src = a.shape[axis]
+    x = np.moveaxis(a, axis, 0)
+    total = np.concatenate([np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0)])
+    scale = src / size
+    edges = np.arange(size + 1) * scale
+    index = np.minimum(np.floor(edges).astype(np.int64), src - 1)
+    frac = (edges - index).reshape(-1, *([1] * (x.ndim - 1)))
+    running = total[index] + frac * x[index]
+    return np.moveaxis((running[1:] - running[:-1]) / scale, 0, axis)
 
 
 def keyframe_scorer(
