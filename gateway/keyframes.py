@@ -1,14 +1,14 @@
 """The keyframe schedule: faces detected on a few sampled frames, followed on the others.
 
-A face-aware version finds faces with MTCNN, the larger part of its cost, and faces move little
+A face-aware version finds faces with MTCNN, a large part of its cost, and faces move little
 between neighbouring sampled frames. Versions that split ``serving_default`` into
 ``detect_faces`` and ``classify_boxes`` (:mod:`contract`) let the gateway detect on keyframes
 only, every ``GATEWAY_FACE_DETECT_EVERY``-th sampled frame and always the last one, on copies
 downscaled (area mean, :func:`downscale`) so that their shorter side is at most
-``GATEWAY_FACE_DETECT_SIDE`` pixels; frames
-between two keyframes get boxes interpolated between the two detections
-(:mod:`contract.face_schedule`, the one rule, which ``bench.face_recall`` measures); then every
-frame, at the size decoded, is cut and scored by ``classify_boxes``. A frame between keyframes
+``GATEWAY_FACE_DETECT_SIDE`` pixels; frames between two keyframes get boxes interpolated
+between the two detections (:mod:`contract.face_schedule`, the one rule, which
+``bench.face_recall`` measures); then every frame, at the size decoded, is cut and scored by
+``classify_boxes``. A frame between keyframes
 reports the detection score of the keyframe its box came from (the nearer one).
 
 Why here and not in the graph: TF Serving's batching concatenates the frames of different
