@@ -64,8 +64,9 @@ def face_crops(
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Detect and crop faces: ``(crops uint8 [N, F, size, size, 3], boxes, scores, count)``.
 
-    Training calls this eagerly on decoded frames and the exported graph calls it on served
-    frames, so the crops a model learns from are the crops it is served.
+    Training calls this eagerly on decoded frames and the exported graph runs the same
+    :func:`detect_faces` and :func:`crop_faces` with the same ``config`` on served frames, so
+    the crops a model learns from are the crops it is served.
     """
     boxes, scores, count = detect_faces(
         frames,
@@ -236,11 +237,10 @@ def build_face_archive(
 
 
 def face_warmup_requests(
-    model_name: str, input_size: tuple[int, int], *, keyframes: bool = True
+    model_name: str, input_size: tuple[int, int]
 ) -> list[predict_pb2.PredictRequest]:
-    """Warmup of the signatures: frame batches of 1, 8, 32, one batch of crops and, with
-    ``keyframes`` (versions built by :func:`build_face_archive`), one ``detect_faces`` and
-    one ``classify_boxes`` batch.
+    """Warmup of the signatures: frame batches of 1, 8, 32, one batch of crops, one
+    ``detect_faces`` and one ``classify_boxes`` batch (every face-aware export has both).
 
     ``explain`` is not warmed: it is asked on request only, for a few frames, and the
     records must suit every face-aware version (some have no ``explain``); its first call
@@ -252,10 +252,7 @@ def face_warmup_requests(
         model_spec=model_pb2.ModelSpec(name=model_name, signature_name=contract.FACES_SIGNATURE)
     )
     request.inputs[contract.FACES_INPUT].CopyFrom(tf.make_tensor_proto(faces))
-    requests.append(request)
-    if keyframes:
-        requests.extend(keyframe_warmup_requests(model_name))
-    return requests
+    return [*requests, request, *keyframe_warmup_requests(model_name)]
 
 
 def keyframe_warmup_requests(model_name: str) -> list[predict_pb2.PredictRequest]:

@@ -48,7 +48,10 @@ def test_every_fourth_frame_detected_gives_boxes_everywhere_and_the_same_score(
     face_serving, gateway_factory, clip
 ) -> None:
     every = _detect(gateway_factory(face_serving.target, GATEWAY_FACE_DETECT_EVERY="1"), clip)
-    keyed_gw = gateway_factory(face_serving.target, GATEWAY_FACE_DETECT_EVERY="4")
+    # Batches of 5 frames: frames wait across batches for the keyframe after them (8, 11).
+    keyed_gw = gateway_factory(
+        face_serving.target, GATEWAY_FACE_DETECT_EVERY="4", GATEWAY_BATCH_SIZE="5"
+    )
     keyed = _detect(keyed_gw, clip)
 
     assert len(keyed["timeline"]) == len(every["timeline"]) == FRAMES
