@@ -1,9 +1,9 @@
 """Finding faces for less: the keyframe schedule against detection on every frame.
 
-On labelled clips of the shared data (one or two per source), 32 frames each, sampled and
-sized as the gateway samples and sizes them, a face-aware version (MesoInception-4 imported
-from the shared weights, as :mod:`bench.face_aware` imports it) is run in a TF1 session, as TF
-Serving runs it:
+On 12 labelled clips of the shared data (one or two from each of 8 sources), 32 frames
+each, sampled and sized as the gateway samples and sizes them, a face-aware version
+(MesoInception-4 imported from the shared weights, as :mod:`bench.face_aware` imports it) is
+run in a TF1 session, as TF Serving runs it:
 
 * the reference: ``detect_faces`` on every frame at the size sent, then ``classify_boxes``
   (what ``serving_default`` answers);
@@ -54,8 +54,8 @@ from .settings import gateway_defaults
 
 log = logging.getLogger("bench")
 
-#: Two clips per source where the source has two, one otherwise: 12 clips, both labels,
-#: landscape, portrait, square and 4:3, 256 to 1920 pixels wide.
+#: One or two clips from each of 8 sources: 12 clips, both labels, landscape, portrait,
+#: square and 4:3, 256 to 1920 pixels wide.
 CLIPS = (
     "deeperforensics-challenge/dfc_000000.mp4",
     "deeperforensics-challenge/dfc_000002.mp4",
