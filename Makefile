@@ -18,7 +18,7 @@ AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE
 SOAK_SECONDS ?= 300
 export SOAK_SECONDS
 
-.PHONY: venv tools model serve test test-fast lint audit bench soak k8s-check clean postgresql chromium
+.PHONY: venv tools model serve test test-fast lint audit bench face-recall soak k8s-check clean postgresql chromium
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,10 @@ audit: $(TOOLS_STAMP)
 
 bench: model
 	$(PY) -m bench
+
+# Keyframe schedules against face detection on every frame (about 4 minutes on 2 cores).
+face-recall: $(STAMP)
+	$(PY) -m bench.face_recall
 
 # Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
 soak: $(STAMP)

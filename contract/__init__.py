@@ -7,7 +7,8 @@ here and in the package's modules:
   model base path, the verdict labels and :func:`sequence_windows`;
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: frames turned upright by the display rotation;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict.
+* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict;
+* :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 
 This module is the one table of names the three programs read, which is why it is one
 module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
@@ -68,6 +69,21 @@ frame's faces come back in the same slots (the gateway still matches them by box
                                                         resolution (h x w, e.g. 7 x 7), and
                                                         covering the crop exactly
 ==========================  =======  =================  ===================================
+
+Face-aware versions exported by ``model_export`` also split ``serving_default`` in two, so
+that a client may detect faces on a few frames only and follow them on the others
+(:mod:`contract.face_schedule`):
+
+* ``detect_faces``: ``frames`` uint8 [N, H, W, 3] (any size; boxes are normalised, so a
+  downscaled frame gives the boxes of the full one) -> ``face_boxes``, ``face_scores``,
+  ``face_count`` as in ``serving_default``;
+* ``classify_boxes``: ``frames`` uint8 [N, H, W, 3], ``face_boxes`` float32 [N, F, 4],
+  ``face_scores`` float32 [N, F], ``face_count`` int32 [N] -> every output of
+  ``serving_default`` (whole frame where ``face_count`` is 0; ``face_scores`` passed
+  through; ``face_crops`` for sequence versions), cut and scored by the same code. Given
+  ``detect_faces``' answer on the same frames it answers what ``serving_default`` does.
+
+Versions without them (whole-frame ones, older exports) are asked ``serving_default`` alone.
 
 Ensembles have no ``explain`` (their members' convolutions are inside restored graphs,
 on different grids); neither have whole-frame versions.
@@ -131,7 +147,9 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "CLASSIFY_BOXES_SIGNATURE",
     "DEFAULT_MODEL_NAME",
+    "DETECT_SIGNATURE",
     "EXPLAIN_SIGNATURE",
     "FACES_INPUT",
     "FACES_SIGNATURE",
@@ -185,6 +203,10 @@ FACES_SIGNATURE = "classify_faces"
 SEQUENCE_SIGNATURE = "classify_sequence"
 #: Signature of face-aware versions that explains each face's score (Grad-CAM maps).
 EXPLAIN_SIGNATURE = "explain"
+#: Signature of face-aware versions that only finds faces (the first half of serving_default).
+DETECT_SIGNATURE = "detect_faces"
+#: Signature of face-aware versions that crops and scores faces at given boxes (the second half).
+CLASSIFY_BOXES_SIGNATURE = "classify_boxes"
 #: Signature that describes a version: its threshold and the frame size it needs.
 MODEL_INFO_SIGNATURE = "model_info"
 

@@ -1,6 +1,8 @@
 """Detection: named, timed stages from an uploaded file to a verdict.
 
-    probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive)
+    probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive;
+                                             │   face-aware: detect on keyframes, then score
+                                             │   every frame at the boxes, gateway.keyframes)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
                                                          (+ each ensemble member's scores)
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,7 @@ from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
 from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
+from .keyframes import KeyframePlan, keyframe_scorer
 from .probe import VideoInfo, VideoLimits, probe
 from .provenance import ProvenanceReader
 from .schemas import Provenance
@@ -86,6 +89,8 @@ class DetectOptions:
     explain_per_track: int = 3
     #: Side in pixels of the explanations' PNG images.
     explain_side: int = 112
+    #: Where faces are detected (face-aware versions with ``detect_faces``).
+    keyframes: KeyframePlan = field(default_factory=KeyframePlan)
 
 
 @dataclass
@@ -180,11 +185,14 @@ class DetectionPipeline:
                 raise
             description = await described
         times = sample_times(info, opts.frames, opts.rate)
-        frames, predictions, decode_s, infer_s = await self._decode_and_infer(
+        frames, predictions, decode_s, infer_s, detect_s = await self._decode_and_infer(
             path, info, times, opts, description
         )
         timer.add("decode", decode_s)
         timer.add("inference", infer_s)
+        if detect_s is not None:
+            # Within inference: the keyframes' detect_faces calls, summed.
+            timer.add("detect", detect_s)
         answered = predictions[0].version
         if (
             description is not None
@@ -263,7 +271,9 @@ class DetectionPipeline:
         times: list[float],
         opts: DetectOptions,
         description: VersionDescription | None,
-    ) -> tuple[list[SampledFrame], list[Prediction], float, float]:
+    ) -> tuple[list[SampledFrame], list[Prediction], float, float, float | None]:
+        """Decode and score the frames; the last figure is the keyframe detection's seconds
+        (None when faces were found by serving_default on every frame)."""
         decoder = ThreadedDecoder(
             path,
             info,
@@ -284,12 +294,20 @@ class DetectionPipeline:
             # One video is scored by one version: the one that described itself.
             model = ModelRef(model.name, version=description.version)
         infer_start: float | None = None
+        scorer = keyframe_scorer(self.client, model, opts.keyframes, len(times), opts.batch_size)
+        detect_s: float | None = None
         try:
             async for batch in decoder.batches():
                 frames.extend(batch)
                 if infer_start is None:
                     infer_start = time.perf_counter()
-                if model.version is None:
+                if scorer is not None and await scorer.add(batch):
+                    continue
+                if scorer is not None:
+                    # The version has no detect_faces: every frame goes to serving_default.
+                    scorer = None
+                    pending.append(asyncio.create_task(self._predict(model, frames[:])))
+                elif model.version is None:
                     # No model_info: the first answer pins the version.
                     first = await self._predict(model, batch)
                     model = ModelRef(model.name, version=first.version)
@@ -300,6 +318,8 @@ class DetectionPipeline:
                 raise InvalidVideo("no frame could be decoded from the video stream")
             try:
                 answers = await asyncio.gather(*pending)
+                if scorer is not None:
+                    answers = await scorer.finish()
                 predictions = [first, *answers] if first is not None else answers
             except ModelNotFound:
                 if model.version is None or opts.model.version is not None:
@@ -311,8 +331,11 @@ class DetectionPipeline:
             decoder.stop()
             for task in pending:
                 task.cancel()
+            if scorer is not None:
+                scorer.cancel()
+                detect_s = scorer.detect_s
         infer_s = time.perf_counter() - infer_start if infer_start is not None else 0.0
-        return frames, predictions, decoder.seconds, infer_s
+        return frames, predictions, decoder.seconds, infer_s, detect_s
 
     async def _predict(self, model: ModelRef, batch: list[SampledFrame]) -> Prediction:
         stack = np.stack([f.image for f in batch])

@@ -21,8 +21,8 @@ REQUEST_SECONDS = Histogram(
 )
 STAGE_SECONDS = Histogram(
     "gateway_stage_seconds",
-    "Time spent in each stage of a detection (upload, probe, decode, inference, sequence, "
-    "aggregate).",
+    "Time spent in each stage of a detection (upload, probe, decode, inference, detect, "
+    "sequence, aggregate).",
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
     registry=REGISTRY,

@@ -190,6 +190,8 @@ class ServingClient:
                 channel = grpc.aio.insecure_channel(target, options=self.channel_options)
             self._channels.append(channel)
         self._next = itertools.cycle(range(len(self._channels)))
+        #: Versions ``(name, version)`` that answered that they have no ``detect_faces``.
+        self._without_detect: set[tuple[str, int]] = set()
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self._channels), return_exceptions=True)
@@ -289,6 +291,58 @@ class ServingClient:
             if _is_missing_signature(exc.__cause__):
                 return None
             raise
+
+    def lacks_detect_faces(self, model: ModelRef) -> bool:
+        """Whether ``model`` (a pinned version) is known to have no ``detect_faces``."""
+        return model.version is not None and (model.name, model.version) in self._without_detect
+
+    async def detect_faces(
+        self, model: ModelRef, frames: np.ndarray, *, timeout_s: float | None = None
+    ) -> Prediction | None:
+        """Ask ``model``'s ``detect_faces`` for the faces of ``frames``; None if it has none.
+
+        Whether a version has the signature is learnt by asking and remembered per version
+        (a version's signatures never change), so later videos skip the question.
+        """
+        if self.lacks_detect_faces(model):
+            return None
+        try:
+            return await self.predict(
+                model,
+                {contract.FRAMES_INPUT: frames},
+                signature=contract.DETECT_SIGNATURE,
+                timeout_s=timeout_s,
+            )
+        except UpstreamError as exc:
+            if _is_missing_signature(exc.__cause__):
+                if model.version is not None:
+                    self._without_detect.add((model.name, model.version))
+                return None
+            raise
+
+    async def classify_boxes(
+        self,
+        model: ModelRef,
+        frames: np.ndarray,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        count: np.ndarray,
+        *,
+        timeout_s: float | None = None,
+    ) -> Prediction:
+        """Score ``frames`` at the given faces with ``model``'s ``classify_boxes``: the
+        outputs of ``serving_default`` for faces found elsewhere (a keyframe schedule)."""
+        return await self.predict(
+            model,
+            {
+                contract.FRAMES_INPUT: frames,
+                contract.FACE_BOXES: boxes.astype(np.float32),
+                contract.FACE_SCORES: scores.astype(np.float32),
+                contract.FACE_COUNT: count.astype(np.int32),
+            },
+            signature=contract.CLASSIFY_BOXES_SIGNATURE,
+            timeout_s=timeout_s,
+        )
 
     async def model_status(
         self, name: str, *, timeout_s: float | None = None

@@ -19,6 +19,10 @@ DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_FRAME_MAX_SIDE = 640
+#: The cheapest keyframe schedule that kept face recall >= 97% on the shared clips
+#: (bench/results/face_recall.md, docs/performance.md "Finding faces for less").
+DEFAULT_FACE_DETECT_EVERY = 2
+DEFAULT_FACE_DETECT_SIDE = 360
 #: Decoding cost per upload. Sampling seeks across long gaps, so a normal video stays far
 #: below these; about 10,000 1080p frames decoded, or a minute of one core.
 DEFAULT_DECODE_CPU_S = 60.0
@@ -77,6 +81,13 @@ class Settings(BaseSettings):
     #: side in pixels of their PNG images.
     explain_per_track: int = Field(3, alias="GATEWAY_EXPLAIN_PER_TRACK", ge=1, le=16)
     explain_side: int = Field(112, alias="GATEWAY_EXPLAIN_SIDE", ge=16, le=512)
+    #: Face-aware versions with ``detect_faces``: detect on every k-th sampled frame (and the
+    #: last), on copies whose shorter side is at most this many pixels (0: as decoded); the
+    #: frames between get boxes from the detections around them (gateway.keyframes).
+    face_detect_every: int = Field(
+        DEFAULT_FACE_DETECT_EVERY, alias="GATEWAY_FACE_DETECT_EVERY", ge=1, le=64
+    )
+    face_detect_side: int = Field(DEFAULT_FACE_DETECT_SIDE, alias="GATEWAY_FACE_DETECT_SIDE", ge=0)
     max_in_flight: int = Field(2, alias="GATEWAY_MAX_IN_FLIGHT", gt=0)
     max_queue: int = Field(8, alias="GATEWAY_MAX_QUEUE", ge=0)
     request_timeout_s: float = Field(120.0, alias="GATEWAY_REQUEST_TIMEOUT_S", gt=0)

@@ -42,7 +42,7 @@ from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
 from model_export.datasets import LabelledVideo, discover
 from model_export.export import add_model_info, classify_images, frames_spec
-from model_export.face_export import FaceConfig, face_warmup_requests
+from model_export.face_export import FaceConfig, boxes_specs, face_warmup_requests
 from model_export.faces import crop_faces, detect_faces, load_nets
 from model_export.publish import (
     INFO_RELATIVE_PATH,
@@ -233,6 +233,8 @@ class EnsembleGraph:
         self.serve = tf.function(self._serve, input_signature=[frames_spec()])
         spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)
         self.classify_faces = tf.function(self._classify_faces, input_signature=[spec])
+        self.detect = tf.function(self._detect, input_signature=[frames_spec()])
+        self.classify_boxes = tf.function(self._classify_boxes, input_signature=boxes_specs())
 
     def _combine(self, member_probability: tf.Tensor) -> tf.Tensor:
         """P(fake) from the members' probabilities on the last axis."""
@@ -243,17 +245,43 @@ class EnsembleGraph:
         del outputs[_WHOLE_FRAME]
         return outputs
 
-    def _outputs(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
-        """``serving_default``'s outputs plus the members' whole-frame scores."""
+    def _find(self, frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         faces = self.faces
-        boxes, scores, count = detect_faces(
+        return detect_faces(
             frames,
             max_faces=faces.max_faces,
             min_face_size=faces.min_face_size,
             thresholds=faces.thresholds,
         )
+
+    def _detect(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        boxes, scores, count = self._find(frames)
+        return {
+            contract.FACE_BOXES: boxes,
+            contract.FACE_SCORES: scores,
+            contract.FACE_COUNT: tf.cast(count, tf.int32),
+        }
+
+    def _classify_boxes(
+        self, frames: tf.Tensor, boxes: tf.Tensor, scores: tf.Tensor, count: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        outputs = self._score(frames, boxes, scores, count)
+        del outputs[_WHOLE_FRAME]
+        return outputs
+
+    def _outputs(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        """``serving_default``'s outputs plus the members' whole-frame scores."""
+        return self._score(frames, *self._find(frames))
+
+    def _score(
+        self, frames: tf.Tensor, boxes: tf.Tensor, scores: tf.Tensor, count: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """The outputs for faces already found (by the detector or a client's schedule)."""
+        slots = tf.shape(boxes)[1]
+        count = tf.minimum(tf.cast(count, tf.int32), slots)
+        boxes = tf.cast(boxes, tf.float32)
         n = tf.shape(frames)[0]
-        valid = tf.range(faces.max_faces)[None, :] < count[:, None]
+        valid = tf.range(slots)[None, :] < count[:, None]
         index = tf.where(valid)
         per_face, whole = [], []
         for member in self.members:
@@ -266,7 +294,7 @@ class EnsembleGraph:
                 dtype=tf.uint8,
             )
             scored = member.classify(tf.gather_nd(crops, index))
-            per_face.append(tf.scatter_nd(index, scored, [n, faces.max_faces]))
+            per_face.append(tf.scatter_nd(index, scored, [n, slots]))
             whole.append(member.classify(frames))
         member_face = tf.stack(per_face, axis=-1)  # [N, F, M]
         member_whole = tf.stack(whole, axis=-1)  # [N, M]
@@ -282,10 +310,10 @@ class EnsembleGraph:
             contract.FAKE_PROBABILITY: tf.where(has_face, best_face, self._combine(member_whole)),
             # Per row, not scalar: TF Serving's batching splits every output on dim 0.
             contract.THRESHOLD: tf.fill([n], self.threshold),
-            contract.FACE_BOXES: boxes,
-            contract.FACE_SCORES: scores,
+            contract.FACE_BOXES: tf.where(valid[..., None], boxes, 0.0),
+            contract.FACE_SCORES: tf.where(valid, tf.cast(scores, tf.float32), 0.0),
             contract.FACE_FAKE_PROBABILITY: face_probability,
-            contract.FACE_COUNT: tf.cast(count, tf.int32),
+            contract.FACE_COUNT: count,
             contract.MEMBER_FAKE_PROBABILITY: member_face,
             contract.MEMBER_FRAME_FAKE_PROBABILITY: member_frame,
             _WHOLE_FRAME: member_whole,
@@ -299,7 +327,8 @@ class EnsembleGraph:
         }
 
     def archive(self) -> keras.export.ExportArchive:
-        """The export archive: ``serving_default``, ``classify_faces`` and ``model_info``."""
+        """The export archive: ``serving_default``, ``classify_faces``, ``detect_faces``,
+        ``classify_boxes`` (the faces of a client's keyframe schedule) and ``model_info``."""
         archive = keras.export.ExportArchive()
         for member in self.members:
             archive.track(member.resource)
@@ -307,6 +336,8 @@ class EnsembleGraph:
             archive.track(net)
         archive.add_endpoint(contract.SERVING_SIGNATURE, self.serve)
         archive.add_endpoint(contract.FACES_SIGNATURE, self.classify_faces)
+        archive.add_endpoint(contract.DETECT_SIGNATURE, self.detect)
+        archive.add_endpoint(contract.CLASSIFY_BOXES_SIGNATURE, self.classify_boxes)
         add_model_info(
             archive,
             threshold=self.threshold,

@@ -5,8 +5,17 @@
 frame's ``fake_probability`` is its most suspicious face (a swap may touch one person among
 several, as in Self-Blended Images' inference); every probability is calibrated in the
 graph (:func:`model_export.export.calibrate_in_graph`); a frame without a detected face is
-classified whole, which keeps tight face-crop clips scorable. ``classify_faces`` scores faces
-a client has cropped itself, through the same preprocessing. When the classifier has a
+classified whole, which keeps tight face-crop clips scorable (only those frames are: the
+others never read it). ``classify_faces`` scores faces a client has cropped itself, through
+the same preprocessing.
+
+``serving_default`` is the two halves of one path, which are also signatures of their own:
+``detect_faces`` finds the faces (normalised boxes, so frames of any size, e.g. downscaled
+ones, will do) and ``classify_boxes`` crops and scores given boxes on given frames with the
+very code ``serving_default`` runs after its detector. A client that knows which frames are
+neighbours in time (the gateway; Serving's batching mixes videos along the batch dimension,
+so the graph cannot) detects on a few frames and carries the boxes over to the others
+(:mod:`contract.face_schedule`). When the classifier has a
 convolution to explain (:func:`model_export.explain.gradcam_split`), ``explain`` returns the
 same faces again with the crop each was classified on and its Grad-CAM map.
 
@@ -55,8 +64,9 @@ def face_crops(
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Detect and crop faces: ``(crops uint8 [N, F, size, size, 3], boxes, scores, count)``.
 
-    Training calls this eagerly on decoded frames and the exported graph calls it on served
-    frames, so the crops a model learns from are the crops it is served.
+    Training calls this eagerly on decoded frames and the exported graph runs the same
+    :func:`detect_faces` and :func:`crop_faces` with the same ``config`` on served frames, so
+    the crops a model learns from are the crops it is served.
     """
     boxes, scores, count = detect_faces(
         frames,
@@ -66,6 +76,16 @@ def face_crops(
     )
     crops = crop_faces(frames, boxes, count, size=size, margin=config.margin, dtype=tf.uint8)
     return crops, boxes, scores, count
+
+
+def boxes_specs() -> list[tf.TensorSpec]:
+    """Inputs of ``classify_boxes``: frames and the faces already found in them."""
+    return [
+        frames_spec(),
+        tf.TensorSpec([None, None, 4], tf.float32, name=contract.FACE_BOXES),
+        tf.TensorSpec([None, None], tf.float32, name=contract.FACE_SCORES),
+        tf.TensorSpec([None], tf.int32, name=contract.FACE_COUNT),
+    ]
 
 
 def crop_boxes(boxes: tf.Tensor, margin: float) -> tf.Tensor:
@@ -87,8 +107,12 @@ def build_face_archive(
     sequence_length: int = 0,
     calibration: Calibration = IDENTITY,
 ) -> keras.export.ExportArchive:
-    """Archive with the face-aware ``serving_default`` and ``classify_faces`` signatures,
-    and ``explain`` when the classifier has a convolution to explain.
+    """Archive with the face-aware ``serving_default``, ``classify_faces``, ``detect_faces``
+    and ``classify_boxes`` signatures, and ``explain`` when the classifier has a convolution
+    to explain.
+
+    ``classify_boxes`` passes the ``face_scores`` it is given through, so that it answers
+    exactly what ``serving_default`` answers when given ``detect_faces``' findings.
 
     With a ``sequence_length`` (the caller adds ``classify_sequence``), ``serving_default``
     also returns the crops it classified, which clients assemble into face tracks.
@@ -104,30 +128,67 @@ def build_face_archive(
     for net in load_nets():
         archive.track(net)
 
-    @tf.function(input_signature=[frames_spec()])
-    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
-        crops, boxes, scores, count = face_crops(frames, size[0], faces)
+    def score(
+        frames: tf.Tensor, boxes: tf.Tensor, scores: tf.Tensor, count: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """serving_default's outputs for faces already found: one path for every signature."""
+        slots = tf.shape(boxes)[1]
+        count = tf.minimum(tf.cast(count, tf.int32), slots)
+        crops = crop_faces(frames, boxes, count, size=size[0], margin=faces.margin, dtype=tf.uint8)
         n = tf.shape(frames)[0]
-        valid = tf.range(faces.max_faces)[None, :] < count[:, None]
+        valid = tf.range(slots)[None, :] < count[:, None]
         index = tf.where(valid)
         face_probability = tf.scatter_nd(
             index,
             classify_images(model, tf.gather_nd(crops, index), size, calibration),
-            [n, faces.max_faces],
+            [n, slots],
         )
         best_face = tf.reduce_max(tf.where(valid, face_probability, -1.0), axis=1)
-        whole_frame = classify_images(model, frames, size, calibration)
+        # Only frames without a face are classified whole (the rest never read it).
+        faceless = tf.where(count == 0)
+        whole_frame = tf.scatter_nd(
+            faceless,
+            classify_images(model, tf.gather_nd(frames, faceless), size, calibration),
+            [n],
+        )
         extra = {contract.FACE_CROPS: crops} if sequence_length > 0 else {}
         return {
             **extra,
             contract.FAKE_PROBABILITY: tf.where(count > 0, best_face, whole_frame),
             # Per row, not scalar: TF Serving's batching splits every output on dim 0.
             contract.THRESHOLD: tf.fill([n], threshold_value),
+            contract.FACE_BOXES: tf.where(valid[..., None], tf.cast(boxes, tf.float32), 0.0),
+            contract.FACE_SCORES: tf.where(valid, tf.cast(scores, tf.float32), 0.0),
+            contract.FACE_FAKE_PROBABILITY: face_probability,
+            contract.FACE_COUNT: count,
+        }
+
+    def find(frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return detect_faces(
+            frames,
+            max_faces=faces.max_faces,
+            min_face_size=faces.min_face_size,
+            thresholds=faces.thresholds,
+        )
+
+    @tf.function(input_signature=[frames_spec()])
+    def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        return score(frames, *find(frames))
+
+    @tf.function(input_signature=[frames_spec()])
+    def detect(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        boxes, scores, count = find(frames)
+        return {
             contract.FACE_BOXES: boxes,
             contract.FACE_SCORES: scores,
-            contract.FACE_FAKE_PROBABILITY: face_probability,
             contract.FACE_COUNT: tf.cast(count, tf.int32),
         }
+
+    @tf.function(input_signature=boxes_specs())
+    def classify_boxes(
+        frames: tf.Tensor, boxes: tf.Tensor, scores: tf.Tensor, count: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        return score(frames, boxes, scores, count)
 
     @tf.function(
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=contract.FACES_INPUT)]
@@ -137,6 +198,8 @@ def build_face_archive(
 
     archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
     archive.add_endpoint(contract.FACES_SIGNATURE, classify_faces)
+    archive.add_endpoint(contract.DETECT_SIGNATURE, detect)
+    archive.add_endpoint(contract.CLASSIFY_BOXES_SIGNATURE, classify_boxes)
     split = gradcam_split(model)
     if split is not None:
         map_h, map_w = split.map_shape
@@ -176,7 +239,8 @@ def build_face_archive(
 def face_warmup_requests(
     model_name: str, input_size: tuple[int, int]
 ) -> list[predict_pb2.PredictRequest]:
-    """Warmup of the signatures: frame batches of 1, 8, 32 and one batch of crops.
+    """Warmup of the signatures: frame batches of 1, 8, 32, one batch of crops, one
+    ``detect_faces`` and one ``classify_boxes`` batch (every face-aware export has both).
 
     ``explain`` is not warmed: it is asked on request only, for a few frames, and the
     records must suit every face-aware version (some have no ``explain``); its first call
@@ -188,7 +252,36 @@ def face_warmup_requests(
         model_spec=model_pb2.ModelSpec(name=model_name, signature_name=contract.FACES_SIGNATURE)
     )
     request.inputs[contract.FACES_INPUT].CopyFrom(tf.make_tensor_proto(faces))
-    return [*requests, request]
+    return [*requests, request, *keyframe_warmup_requests(model_name)]
+
+
+def keyframe_warmup_requests(model_name: str) -> list[predict_pb2.PredictRequest]:
+    """One ``detect_faces`` and one ``classify_boxes`` batch of 8 random frames (one box
+    on every other frame, so that both the face and the whole-frame branch run)."""
+    frames = np.random.default_rng(3).integers(
+        0, 256, size=(8, *warmup.DEFAULT_FRAME_SIZE, 3), dtype=np.uint8
+    )
+    detect = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=contract.DETECT_SIGNATURE)
+    )
+    detect.inputs[contract.FRAMES_INPUT].CopyFrom(tf.make_tensor_proto(frames))
+    boxes = np.zeros((8, 1, 4), np.float32)
+    boxes[:, 0] = [0.25, 0.25, 0.75, 0.75]
+    count = (np.arange(8) % 2).astype(np.int32)
+    classify = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(
+            name=model_name, signature_name=contract.CLASSIFY_BOXES_SIGNATURE
+        )
+    )
+    inputs = {
+        contract.FRAMES_INPUT: frames,
+        contract.FACE_BOXES: (boxes * count[:, None, None]).astype(np.float32),
+        contract.FACE_SCORES: count[:, None].astype(np.float32),
+        contract.FACE_COUNT: count,
+    }
+    for key, value in inputs.items():
+        classify.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    return [detect, classify]
 
 
 def calibration_probe(

@@ -12,6 +12,7 @@ from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_ST
 
 from ..detection import DetectOptions
 from ..errors import BadRequest, InvalidParameters
+from ..keyframes import KeyframePlan
 from ..serving_types import ModelRef
 from ..settings import Settings
 
@@ -62,6 +63,7 @@ class DetectParams:
             explain=self.explain,
             explain_per_track=settings.explain_per_track,
             explain_side=settings.explain_side,
+            keyframes=KeyframePlan(settings.face_detect_every, settings.face_detect_side),
         )
 
 

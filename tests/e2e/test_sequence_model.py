@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 import contract
+from contract.face_schedule import Faces, keyframes, padded, schedule
+from gateway.keyframes import downscale
 from gateway.probe import VideoLimits, probe
+from gateway.settings import DEFAULT_FACE_DETECT_EVERY, DEFAULT_FACE_DETECT_SIDE
 from gateway.video import iter_frames, sample_times
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
@@ -43,13 +46,38 @@ def expected_track_score(version: Path, clip: Path) -> float:
     """The one face track's score, computed in process from the pieces the gateway uses.
 
     The gateway's own decoder gives the frames (at the gateway's default size, since a
-    face-aware version asks for none), the version's session gives the crops, and the
-    sequence head scores the windows the contract defines.
+    face-aware version asks for none), faces are found on the keyframes of the gateway's
+    default schedule and followed between them, the version's ``classify_boxes`` gives the
+    crops, and the sequence head scores the windows the contract defines.
     """
     info = probe(clip, VideoLimits(max_duration_s=60, max_frames=10_000, max_pixels=10**7))
     frames = [f.image for f in iter_frames(clip, info, sample_times(info, FRAMES), max_side=640)]
+    every, side = DEFAULT_FACE_DETECT_EVERY, DEFAULT_FACE_DETECT_SIDE
+    keys = keyframes(len(frames), every)
     with load_version(version) as loaded:
-        out = loaded.run({contract.FRAMES_INPUT: np.stack(frames)})
+        found = loaded.run(
+            {contract.FRAMES_INPUT: np.stack([downscale(frames[i], side) for i in keys])},
+            contract.DETECT_SIGNATURE,
+        )
+        slots = found[contract.FACE_BOXES].shape[1]
+        detections = {
+            k: Faces.of(
+                found[contract.FACE_BOXES][row],
+                found[contract.FACE_SCORES][row],
+                found[contract.FACE_COUNT][row],
+            )
+            for row, k in enumerate(keys)
+        }
+        boxes, scores, count = padded(schedule(len(frames), every, detections), slots)
+        out = loaded.run(
+            {
+                contract.FRAMES_INPUT: np.stack(frames),
+                contract.FACE_BOXES: boxes,
+                contract.FACE_SCORES: scores,
+                contract.FACE_COUNT: count,
+            },
+            contract.CLASSIFY_BOXES_SIGNATURE,
+        )
         assert out[contract.FACE_COUNT].tolist() == [1] * FRAMES
         crops = out[contract.FACE_CROPS][:, 0]
         windows = contract.sequence_windows(len(crops), LENGTH)

@@ -75,8 +75,12 @@ def test_ensemble_outputs_are_its_members_own_scores(tmp_path: Path) -> None:
 
     frames = np.concatenate([sample_frames(p, n) for p, n in zip(clip_frames, (2, 1), strict=True)])
     with load_version(version) as loaded:
-        assert loaded.replay_warmup() == 5
+        assert loaded.replay_warmup() == 7  # with detect_faces and classify_boxes
         out = loaded.run({contract.FRAMES_INPUT: frames})
+        found = loaded.run({contract.FRAMES_INPUT: frames}, contract.DETECT_SIGNATURE)
+        again = loaded.run(
+            {contract.FRAMES_INPUT: frames, **found}, contract.CLASSIFY_BOXES_SIGNATURE
+        )
         names = loaded.run({contract.FRAMES_INPUT: frames[:1]}, contract.MODEL_INFO_SIGNATURE)
         crops = loaded.run(
             {contract.FACES_INPUT: frames[:2, 60:180, 40:160]}, contract.FACES_SIGNATURE
@@ -85,6 +89,10 @@ def test_ensemble_outputs_are_its_members_own_scores(tmp_path: Path) -> None:
     assert [n.decode() for n in names[contract.MEMBER_NAMES][0]] == info["member_names"]
     assert out[contract.FACE_COUNT].tolist()[2] == 0 and min(out[contract.FACE_COUNT][:2]) >= 1
     assert out[contract.MEMBER_FAKE_PROBABILITY].shape == (3, 4, 2)
+    # Faces found by detect_faces and scored by classify_boxes: serving_default's answer.
+    assert set(again) == set(out)
+    for key, value in out.items():
+        np.testing.assert_allclose(again[key], value, atol=1e-5, err_msg=key)
 
     for m, member in enumerate((a, b)):
         with load_version(member) as loaded:

@@ -56,7 +56,7 @@ def test_train_publishes_face_aware_version(tmp_path: Path) -> None:
     assert info["validation"]["video"]["count"] >= 2 and "test" in info
     with load_version(output / "1") as loaded:
         out = loaded.run({contract.FRAMES_INPUT: np.zeros([2, 64, 64, 3], np.uint8)})
-        assert loaded.replay_warmup() == 5  # frames 1, 8, 32; crops; model_info
+        assert loaded.replay_warmup() == 7  # frames 1, 8, 32; crops; model_info; keyframe pair
         assert abs(loaded.threshold() - info["threshold"]) < 1e-6
     assert out[contract.FACE_COUNT].tolist() == [0, 0]
     assert out[contract.FAKE_PROBABILITY].shape == (2,)

@@ -67,7 +67,7 @@ def test_import_publishes_face_aware_version(tmp_path: Path) -> None:
         assert set(sig.outputs) == {*contract.REQUIRED_OUTPUTS, *contract.FACE_OUTPUTS}
         out = loaded.run({contract.FRAMES_INPUT: frames})
         faces = loaded.run({contract.FACES_INPUT: images}, contract.FACES_SIGNATURE)
-        assert loaded.replay_warmup() == 5  # frames 1, 8, 32; crops; model_info
+        assert loaded.replay_warmup() == 7  # frames 1, 8, 32; crops; model_info; keyframe pair
         described = loaded.run(
             {contract.FRAMES_INPUT: np.zeros([1, 1, 1, 3], np.uint8)}, contract.MODEL_INFO_SIGNATURE
         )

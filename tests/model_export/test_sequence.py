@@ -110,7 +110,8 @@ def test_train_cnn_gru_publishes_face_aware_version(tmp_path: Path) -> None:
     photo = np.stack([_astronaut()] * 2)
     faces = np.random.default_rng(1).integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8)
     with load_version(output / "1") as loaded:
-        assert loaded.replay_warmup() == 5 + 2  # frames 1, 8, 32; crops; model_info; sequences 1, 4
+        assert loaded.replay_warmup() == 7 + 2  # frames 1, 8, 32; crops; model_info; detect_faces;
+        # classify_boxes; sequences 1, 4
         seq = loaded.run({contract.FACES_INPUT: faces}, SEQUENCE_SIGNATURE)
         frames = loaded.run({contract.FRAMES_INPUT: photo})
         crops = loaded.run({contract.FACES_INPUT: faces[0]}, contract.FACES_SIGNATURE)

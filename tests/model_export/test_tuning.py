@@ -83,6 +83,6 @@ def test_train_tune_publishes_best_hyperparameters(tmp_path: Path) -> None:
     winner = trials[int(np.argmin(scores))]["hyperparameters"]["values"]
     assert winner == best
     with load_version(output / "1") as loaded:
-        assert loaded.replay_warmup() == 5  # frames 1, 8, 32; crops; model_info
+        assert loaded.replay_warmup() == 7  # frames 1, 8, 32; crops; model_info; keyframe pair
         out = loaded.run({contract.FRAMES_INPUT: np.zeros([2, 64, 64, 3], np.uint8)})
     assert out[contract.FAKE_PROBABILITY].shape == (2,)
