@@ -250,6 +250,22 @@ class ServingClient:
             name=response.model_spec.name or model.name, version=version, outputs=outputs
         )
 
+    async def _predict_if_present(
+        self,
+        model: ModelRef,
+        inputs: dict[str, np.ndarray],
+        signature: str,
+        timeout_s: float | None,
+    ) -> Prediction | None:
+        """``signature``'s answer; None when the version has no such signature (it says so at
+        once, so asking is how the gateway learns what a version offers)."""
+        try:
+            return await self.predict(model, inputs, signature=signature, timeout_s=timeout_s)
+        except UpstreamError as exc:
+            if _is_missing_signature(exc.__cause__):
+                return None
+            raise
+
     async def model_info(
         self, model: ModelRef, *, timeout_s: float | None = None
     ) -> VersionDescription | None:
@@ -258,17 +274,14 @@ class ServingClient:
         One 1x1 frame goes in; the answer names the version, so a request can pin it before
         it decodes anything and send frames at the size that version needs.
         """
-        try:
-            answer = await self.predict(
-                model,
-                {contract.FRAMES_INPUT: np.zeros((1, 1, 1, 3), np.uint8)},
-                signature=contract.MODEL_INFO_SIGNATURE,
-                timeout_s=timeout_s,
-            )
-        except UpstreamError as exc:
-            if _is_missing_signature(exc.__cause__):
-                return None
-            raise
+        answer = await self._predict_if_present(
+            model,
+            {contract.FRAMES_INPUT: np.zeros((1, 1, 1, 3), np.uint8)},
+            contract.MODEL_INFO_SIGNATURE,
+            timeout_s,
+        )
+        if answer is None:
+            return None
 
         return read_description(answer)
 
@@ -280,17 +293,9 @@ class ServingClient:
         Whether a version explains is learnt by asking: a version without the signature
         answers so at once, and one call is all an explained request makes anyway.
         """
-        try:
-            return await self.predict(
-                model,
-                {contract.FRAMES_INPUT: frames},
-                signature=contract.EXPLAIN_SIGNATURE,
-                timeout_s=timeout_s,
-            )
-        except UpstreamError as exc:
-            if _is_missing_signature(exc.__cause__):
-                return None
-            raise
+        return await self._predict_if_present(
+            model, {contract.FRAMES_INPUT: frames}, contract.EXPLAIN_SIGNATURE, timeout_s
+        )
 
     def lacks_detect_faces(self, model: ModelRef) -> bool:
         """Whether ``model`` (a pinned version) is known to have no ``detect_faces``."""
@@ -306,19 +311,12 @@ class ServingClient:
         """
         if self.lacks_detect_faces(model):
             return None
-        try:
-            return await self.predict(
-                model,
-                {contract.FRAMES_INPUT: frames},
-                signature=contract.DETECT_SIGNATURE,
-                timeout_s=timeout_s,
-            )
-        except UpstreamError as exc:
-            if _is_missing_signature(exc.__cause__):
-                if model.version is not None:
-                    self._without_detect.add((model.name, model.version))
-                return None
-            raise
+        answer = await self._predict_if_present(
+            model, {contract.FRAMES_INPUT: frames}, contract.DETECT_SIGNATURE, timeout_s
+        )
+        if answer is None and model.version is not None:
+            self._without_detect.add((model.name, model.version))
+        return answer
 
     async def classify_boxes(
         self,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -230,27 +231,41 @@ def test_a_version_failing_every_request_gets_502_and_others_still_serve(
         own.process.stop()
 
 
-def test_full_disk_gets_507_leaves_nothing_and_recovers(
-    gateway_factory, serving, make_clip, tmp_path
-) -> None:
-    uploads = tmp_path / "gw0" / "uploads"  # where gateway_factory's first gateway writes
-    uploads.mkdir(parents=True)
+@contextlib.contextmanager
+def _small_disk(path: Path) -> Iterator[None]:
+    """A real 2 MB tmpfs mounted at ``path`` for the block (unmounted after, even on failure)."""
+    path.mkdir(parents=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(uploads)],
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)],
         capture_output=True,
         check=False,
     )
     if mounted.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _fill(path: Path) -> Path:
+    """A file at ``path`` that takes every byte left on its disk."""
+    with contextlib.suppress(OSError), path.open("wb") as out:
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    return path
+
+
+def test_full_disk_gets_507_leaves_nothing_and_recovers(
+    gateway_factory, serving, make_clip, tmp_path
+) -> None:
+    uploads = tmp_path / "gw0" / "uploads"  # where gateway_factory's first gateway writes
+    with _small_disk(uploads):
         gw = gateway_factory(serving.target)
         assert gw.var_dir / "uploads" == uploads
         clip = make_clip(frames=10, width=64, height=64)
-        filler = uploads / "filler.bin"
-        with contextlib.suppress(OSError), filler.open("wb") as out:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+        filler = _fill(uploads / "filler.bin")
         response = gw.detect(clip)
         assert response.status_code == 507, response.text
         assert response.json()["error"]["code"] == "insufficient_storage"
@@ -267,8 +282,6 @@ def test_full_disk_gets_507_leaves_nothing_and_recovers(
         assert gw.detect(clip).status_code == 200
         assert list(uploads.iterdir()) == []
         gw.process.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(uploads)], check=False)
 
 
 def test_full_disk_while_a_job_is_stored_gets_507_and_leaves_nothing(
@@ -276,22 +289,10 @@ def test_full_disk_while_a_job_is_stored_gets_507_and_leaves_nothing(
 ) -> None:
     # The upload lands on a disk with room; the encrypted copy of the job's media does not.
     media = tmp_path / "gw0" / "jobs" / "media"
-    media.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(media)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with _small_disk(media):
         gw = gateway_factory(serving.target, GATEWAY_JOB_WORKERS="0")
         clip = make_clip(frames=10, width=64, height=64)
-        filler = media / "filler.bin"
-        with contextlib.suppress(OSError), filler.open("wb") as out:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+        filler = _fill(media / "filler.bin")
         with gw.client() as client:
             response = client.post(
                 "/v1/jobs",
@@ -315,8 +316,6 @@ def test_full_disk_while_a_job_is_stored_gets_507_and_leaves_nothing(
             )
         assert again.status_code == 202, again.text
         gw.process.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(media)], check=False)
 
 
 def test_gateway_killed_mid_upload_leaves_no_orphan_after_restart(
