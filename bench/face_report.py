@@ -389,8 +389,8 @@ def _throughput(results: FaceAwareResults, split: CpuSplit | None, cores: int) -
         f"Decode is the gateway's probe and decode of the sample in process; face detection "
         f"and classification split Serving's CPU time by the share the graph's parts took in "
         f"process on the same frames (classification, i.e. `classify_faces` on the "
-        f"{s.faces} faces the graph found plus on the whole frames, which the graph also "
-        f"classifies: {s.classification_share * 100:.0f}% of the graph's "
+        f"{s.faces} faces the graph found plus on the {s.faceless} frames without a face, "
+        f"which the graph classifies whole: {s.classification_share * 100:.0f}% of the graph's "
         f"{s.graph_cpu_ms / 1000.0:.2f} s); *rest* is the gateway besides decoding (HTTP, "
         "TLS, upload, gRPC, aggregation). The limit is cores / total.",
         "",

@@ -152,6 +152,8 @@ class InferenceSplit:
     graph_cpu_ms: float
     classification_cpu_ms: float
     faces: int
+    #: Frames without a face, which the graph classifies whole.
+    faceless: int = 0
 
     @property
     def classification_share(self) -> float:
@@ -164,18 +166,20 @@ class InferenceSplit:
 def split_inference(classifier: FaceClassifier, frames: np.ndarray, batch: int) -> InferenceSplit:
     """Time the graph on ``frames`` (in ``batch``-frame calls) and its classification alone.
 
-    The graph classifies every detected face and, for frames without one, the whole frame
-    (it computes both and picks): its classification part is ``classify_faces`` on the
-    faces it found (cut with the same margin) plus on the whole frames.
+    The graph classifies every detected face and, only for frames without one, the whole
+    frame: its classification part is ``classify_faces`` on the faces it found (cut with the
+    same margin) plus on those faceless frames.
     """
     outputs = [classifier.serve(frames[i : i + batch]) for i in range(0, len(frames), batch)]
     cpu0 = time.process_time()
     outputs = [classifier.serve(frames[i : i + batch]) for i in range(0, len(frames), batch)]
     graph = time.process_time() - cpu0
     height, width = frames.shape[1:3]
-    crops = []
+    crops, faceless = [], []
     for out, start in zip(outputs, range(0, len(frames), batch), strict=True):
         for j, n in enumerate(out[contract.FACE_COUNT].reshape(-1)):
+            if int(n) == 0:
+                faceless.append(start + j)
             for y1, x1, y2, x2 in out[contract.FACE_BOXES][j][: int(n)]:
                 box = (x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height)
                 crops.append(margin_crop(frames[start + j], box, MARGIN, CROP_SIDE))
@@ -183,7 +187,7 @@ def split_inference(classifier: FaceClassifier, frames: np.ndarray, batch: int) 
     cpu1 = time.process_time()
     if crops:
         classifier.classify(np.stack(crops))
-    for i in range(0, len(frames), batch):
-        classifier.classify(frames[i : i + batch])
+    for i in range(0, len(faceless), batch):
+        classifier.classify(frames[faceless[i : i + batch]])
     classification = time.process_time() - cpu1
-    return InferenceSplit(graph * 1000.0, classification * 1000.0, len(crops))
+    return InferenceSplit(graph * 1000.0, classification * 1000.0, len(crops), len(faceless))
