@@ -9,11 +9,12 @@ the same data set reaches us through different folders with different processing
 Kinds:
 
 * ``face_swap``: another person's face put on the target (FF++ Deepfakes, DFDC,
-  DeeperForensics DF-VAE);
+  DeeperForensics DF-VAE, DeepFaceLive);
 * ``reenactment``: the target's own face driven to new expressions (FF++ Face2Face,
   NeuralTextures);
-* ``lip_sync``: only the mouth re-synthesised to new speech (none in the shared clips);
-* ``talking_head``: a whole head animated from one still image (SadTalker);
+* ``lip_sync``: only the mouth re-synthesised to new speech (Wav2Lip-384);
+* ``talking_head``: a whole head animated from one still image (SadTalker, EDTalk,
+  DreamTalk);
 * ``real``: genuine footage;
 * ``unspecified``: a fake whose method its source does not state (LRNet's FF++ clips).
 """
@@ -56,6 +57,27 @@ RULES: tuple[Rule, ...] = (
     Rule("lrnet-demo", r"^lrnet_dfo_", FACE_SWAP, "SOURCES.md §10: DeeperForensics face swap"),
     Rule("lrnet-demo", r"^lrnet_ff", UNSPECIFIED, "SOURCES.md §10: method not stated"),
     Rule("sadtalker-generated", r"", TALKING_HEAD, "SOURCES.md §6: one-image synthesis"),
+    Rule(
+        "deepfacelive-dfm-split",
+        r"",
+        FACE_SWAP,
+        "SOURCES.md, added 2026-12-06: DeepFaceLive DFM real-time swap (right halves)",
+    ),
+    Rule(
+        "edtalk", r"", TALKING_HEAD, "SOURCES.md, added 2026-12-06: EDTalk one-shot talking head"
+    ),
+    Rule(
+        "dreamtalk-mead",
+        r"",
+        TALKING_HEAD,
+        "SOURCES.md, added 2026-12-06: DreamTalk diffusion talking head",
+    ),
+    Rule(
+        "wav2lip384-primepake",
+        r"",
+        LIP_SYNC,
+        "SOURCES.md, added 2026-12-06: Wav2Lip variant at 384x384 (facial dubbing)",
+    ),
 )
 
 

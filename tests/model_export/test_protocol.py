@@ -18,6 +18,7 @@ from model_export.manipulations import (
     REAL,
     REENACTMENT,
     RULES,
+    LIP_SYNC,
     TALKING_HEAD,
     UNSPECIFIED,
     manipulation_kind,
@@ -89,6 +90,10 @@ def test_manipulation_kinds_of_the_shared_sources() -> None:
     assert manipulation_kind("lrnet-demo", "lrnet_dfo_fake.mp4", 1) == FACE_SWAP
     assert manipulation_kind("lrnet-demo", "lrnet_ffpp_000_003.mp4", 1) == UNSPECIFIED
     assert manipulation_kind("lrnet-demo", "lrnet_ff_fake.mp4", 1) == UNSPECIFIED
+    assert manipulation_kind("deepfacelive-dfm-split", "dfl_Kim_Jarrey_0_right.mp4", 1) == FACE_SWAP
+    assert manipulation_kind("edtalk", "edtalk_out_x.mp4", 1) == TALKING_HEAD
+    assert manipulation_kind("dreamtalk-mead", "dreamtalk_out.mp4", 1) == TALKING_HEAD
+    assert manipulation_kind("wav2lip384-primepake", "w.mp4", 1) == LIP_SYNC
     # A REAL clip is real whatever its folder; an unknown folder's fakes are unspecified.
     assert manipulation_kind("sadtalker-generated", "x.mp4", 0) == REAL
     assert manipulation_kind("somewhere-else", "x.mp4", 1) == UNSPECIFIED
@@ -97,7 +102,9 @@ def test_manipulation_kinds_of_the_shared_sources() -> None:
 
 def test_every_shared_fake_has_a_stated_kind(shared_data: Path) -> None:
     videos = discover([shared_data])
-    assert len({v.source for v in videos}) == 8
+    # 20 source folders hold videos (SOURCES.md); 150 clips, 63 of them fakes.
+    assert len({v.source for v in videos}) == 20
+    assert (len(videos), sum(v.label for v in videos)) == (150, 63)
     kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
     unspecified = [v.path.name for v, k in zip(videos, kinds, strict=True) if k == UNSPECIFIED]
     assert sorted(unspecified) == ["lrnet_ff_fake.mp4", "lrnet_ffpp_000_003.mp4"]
