@@ -9,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,49 @@ class GatewayHandle:
         return self
 
 
+#: The per-key quotas of every test gateway whose test does not state its own: off. A
+#: per-minute quota makes the outcome of a test that sends many requests depend on how fast
+#: the machine sends them; the quotas' own tests (``tests/gateway/test_quotas.py``, the jobs
+#: cap in ``tests/gateway/jobs/test_jobs_api.py``) set the figures they test.
+UNLIMITED_QUOTAS = {"GATEWAY_RATE_LIMIT_PER_MIN": "0"}
+
+
+def metric_total(gateway: GatewayHandle, name: str) -> float:
+    """The sum over labels of the samples of metric ``name`` on ``gateway``'s ``/metrics``
+    (0 when it has none yet)."""
+    with gateway.client() as client:
+        text = client.get("/metrics").text
+    total = 0.0
+    for line in text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        if sample.split("{", 1)[0] == name:
+            total += float(value)
+    return total
+
+
+def quota_refusals(gateway: GatewayHandle) -> float:
+    """Requests ``gateway`` has refused for a per-key quota so far."""
+    return metric_total(gateway, "gateway_rate_limited_total")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` if it never does.
+
+    In place of a fixed sleep: a sleep long enough for this machine is too short for a
+    slower one and wasted on a faster one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what}")
+        time.sleep(0.05)
+
+
+def uploads_receiving(gateway: GatewayHandle) -> float:
+    """Uploads ``gateway`` is receiving now (each holds its key's quota slot)."""
+    return metric_total(gateway, "gateway_uploads_receiving")
+
+
 def launch_gateway(
     var_dir: Path,
     serving_target: str,
@@ -190,6 +234,7 @@ def launch_gateway(
         "GATEWAY_API_KEYS": "",
         "GATEWAY_TLS_CERT": "",
         "GATEWAY_TLS_KEY": "",
+        **UNLIMITED_QUOTAS,
         **(env or {}),
     }
     var_dir.mkdir(parents=True, exist_ok=True)

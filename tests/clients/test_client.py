@@ -16,7 +16,7 @@ import pytest
 from deepfake_client import AsyncClient, Client, InsecureTransportWarning, errors
 from deepfake_client._core import RetryPolicy
 
-from tests.conftest import GatewayHandle
+from tests.conftest import GatewayHandle, uploads_receiving, wait_for
 
 
 def test_detect_a_generated_clip(client: Client, make_clip) -> None:
@@ -138,7 +138,7 @@ def _hold_the_slot(gateway: GatewayHandle, clip: Path, seconds: float) -> thread
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    time.sleep(0.7)  # until the gateway has the request in hand
+    wait_for(lambda: uploads_receiving(gateway) >= 1, "the gateway has the request in hand")
     return thread
 
 

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
-from tests.conftest import MODEL_NAME, start_serving
+from tests.conftest import MODEL_NAME, quota_refusals, start_serving
 from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -114,8 +114,15 @@ def test_publish_then_roll_back_under_load(tmp_path, gateway_factory, make_clip)
     )
     watcher = StatusWatcher(serving.target)
     watcher.start()
+    # The limits this load depends on, stated: room for every client at once, and no
+    # per-minute quota (the clients send as fast as the machine lets them; the quota has its
+    # own tests).
     gw = gateway_factory(
-        serving.target, GATEWAY_MAX_IN_FLIGHT=str(CLIENTS), GATEWAY_MAX_QUEUE=str(CLIENTS)
+        serving.target,
+        GATEWAY_MAX_IN_FLIGHT=str(CLIENTS),
+        GATEWAY_MAX_QUEUE=str(CLIENTS),
+        GATEWAY_MAX_IN_FLIGHT_PER_KEY=str(CLIENTS),
+        GATEWAY_RATE_LIMIT_PER_MIN="0",
     )
     clip = make_clip(frames=8, width=160, height=120).read_bytes()
     outcomes: list[Outcome] = []
@@ -172,6 +179,7 @@ def test_publish_then_roll_back_under_load(tmp_path, gateway_factory, make_clip)
         watcher.join(10)
         serving.process.stop()
 
+    assert quota_refusals(gw) == 0
     failed = [o for o in outcomes if o.status != 200]
     assert not failed, f"{len(failed)} of {len(outcomes)} requests failed: {failed[:5]}"
     assert len(outcomes) > 4 * CLIENTS

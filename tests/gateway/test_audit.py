@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import pytest
+
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def _audit(gateway, request_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    time.sleep(0.3)
-    lines = (gateway.var_dir / "gateway.log").read_text().splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    return [
-        r for r in records if r.get("logger") == "gateway.audit" and r["request_id"] == request_id
-    ]
+    """The audit records of ``request_id``, once its record is in the log (written just
+    after the answer)."""
+
+    def records() -> list[dict]:
+        lines = (gateway.var_dir / "gateway.log").read_text().splitlines()
+        parsed = [json.loads(line) for line in lines if line.startswith("{")]
+        return [
+            r
+            for r in parsed
+            if r.get("logger") == "gateway.audit" and r["request_id"] == request_id
+        ]
+
+    wait_for(lambda: bool(records()), f"the audit record of {request_id}")
+    return records()
 
 
 def test_audit_line_names_key_upload_and_verdict(gateway, make_clip) -> None:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from stack.processes import free_port
-from tests.conftest import MODEL_NAME, start_serving
+from tests.conftest import MODEL_NAME, start_serving, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -144,10 +144,16 @@ def test_logs_are_json_with_request_id_and_no_video_bytes(gateway, make_clip) ->
         )
     assert response.status_code == 200
     assert response.json()["request_id"] == "trace-me-123"
-    time.sleep(0.3)
+
+    def traced() -> list[dict]:
+        lines = (gateway.var_dir / "gateway.log").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        return [r for r in records if r.get("request_id") == "trace-me-123"]
+
+    # The access line is written just after the answer is sent.
+    wait_for(lambda: any(r.get("route") == "/v1/detect" for r in traced()), "the access line")
     lines = (gateway.var_dir / "gateway.log").read_text().splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    mine = [r for r in records if r.get("request_id") == "trace-me-123"]
+    mine = traced()
     assert any(r.get("route") == "/v1/detect" and r.get("status") == 200 for r in mine)
     assert not any("ftyp" in line or "avc1" in line for line in lines)
 

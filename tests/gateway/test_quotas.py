@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from tests.conftest import uploads_receiving, wait_for
 from tests.gateway.rawhttp import detect_head, open_tls
 
 pytestmark = pytest.mark.slow
@@ -40,7 +39,7 @@ def test_concurrent_requests_per_key_are_capped(gateway_factory, serving) -> Non
     )
     with open_tls(gw) as held:
         held.sendall(detect_head("key-a", 1_000_000))  # an upload in progress for key-a
-        time.sleep(0.5)
+        wait_for(lambda: uploads_receiving(gw) >= 1, "the held upload is being received")
         second = _empty_detect(gw, "key-a")
         assert second.status_code == 429
         assert second.json()["error"]["code"] == "rate_limited"

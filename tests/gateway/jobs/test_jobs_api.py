@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import GatewayHandle, start_gateway
+from tests.conftest import GatewayHandle, start_gateway, wait_for
 from tests.videos import write_clip
 
 from .conftest import Receiver
@@ -215,10 +215,14 @@ def test_receiver_gone_stops_retries(gw: GatewayHandle, clip: Path, receiver: Re
     receiver.reset(script=[410])
     job_id = jobs.submit(clip, callback_url=receiver.url).json()["id"]
     receiver.wait_for(1)
-    time.sleep(1.5)  # several backoff periods: nothing more may arrive
+
+    def state() -> str:
+        [delivery] = jobs.call("GET", f"/v1/jobs/{job_id}/deliveries").json()["deliveries"]
+        return delivery["state"]
+
+    # Stopped for good: the one 410 was the only attempt, and none is scheduled.
+    wait_for(lambda: state() == "stopped", "the delivery stopped after the 410")
     assert len(receiver.received) == 1
-    [delivery] = jobs.call("GET", f"/v1/jobs/{job_id}/deliveries").json()["deliveries"]
-    assert delivery["state"] == "stopped"
 
 
 def test_callbacks_need_a_webhook_secret(gw: GatewayHandle, clip: Path, receiver: Receiver) -> None:
@@ -228,9 +232,13 @@ def test_callbacks_need_a_webhook_secret(gw: GatewayHandle, clip: Path, receiver
 
 
 def test_metrics_show_jobs_and_deliveries(gw: GatewayHandle) -> None:
-    time.sleep(2.5)  # the gauges refresh every two seconds
-    with gw.client() as client:
-        text = client.get("/metrics").text
+    def metrics() -> str:
+        with gw.client() as client:
+            return client.get("/metrics").text
+
+    # The gauges are refreshed every few seconds, not per request.
+    wait_for(lambda: 'gateway_jobs{status="succeeded"}' in metrics(), "the job gauges refreshed")
+    text = metrics()
     assert 'gateway_jobs{status="succeeded"}' in text
     assert "gateway_job_queue_depth" in text
     assert "gateway_job_seconds_bucket" in text

@@ -115,20 +115,27 @@ def test_claims_are_exclusive_across_connections(store_factory) -> None:
     assert sorted(claimed) == sorted(ids)
 
 
+def _sleep_past(wall_time: float) -> None:
+    """Sleep until just after ``wall_time`` (``time.time()`` seconds)."""
+    time.sleep(max(0.0, wall_time - time.time()) + 0.05)
+
+
 def test_expired_leases_are_reclaimed_then_fail_after_the_retry_limit(store_factory) -> None:
     store = store_factory()
     job, _ = store.create_job(_job(), None)
-    first = store.claim_job("w1", 1.0, 2)
-    assert first is not None and first.attempts == 1
-    assert store.claim_job("w2", 1.0, 2) is None  # lease still held
-    time.sleep(1.1)
+    # Waits go by the leases' own expiry times (wall clock), not by fixed sleeps.
+    first = store.claim_job("w1", 2.0, 2)
+    assert first is not None and first.attempts == 1 and first.lease_expires is not None
+    assert store.claim_job("w2", 2.0, 2) is None  # lease still held
+    _sleep_past(first.lease_expires)
     assert not store.heartbeat(job.id, "w2", 1, {}).owned
     second = store.claim_job("w2", 0.5, 2)
     assert second is not None and second.id == job.id and second.attempts == 2
+    assert second.lease_expires is not None
     # The first worker lost its lease: it can neither renew nor finish the job.
     assert not store.heartbeat(job.id, "w1", 1, {}).owned
     assert not store.finish_job(job.id, "w1", JobStatus.SUCCEEDED, expires_at=0)
-    time.sleep(0.6)
+    _sleep_past(second.lease_expires)
     assert store.claim_job("w3", 1.0, 2) is None
     assert store.fail_exhausted(time.time(), 2) == [job.id]
     failed = store.get_job(job.id)
