@@ -6,6 +6,9 @@ webhook did not verify); 2 a usage error or a failed request. Connection setting
 ``DEEPFAKE_CA_CERT``. Tables and progress go to the terminal; ``--json`` writes plain JSON
 to standard output.
 
+Importing it needs the ``cli`` extra (typer, rich); the ``deepfake`` command's entry point,
+:func:`deepfake_client._entry.main`, says so when it is missing.
+
 Most of its length is the commands' option declarations and the tables they print.
 """
 
@@ -19,23 +22,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-try:
-    import typer
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-    from rich.table import Table
-except ImportError as exc:  # the library installed without its `cli` extra
-    _MISSING = exc
-else:
-    _MISSING = None
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
 
 from . import errors, webhooks
 from ._sync import Client
@@ -407,14 +405,3 @@ def webhook_verify(
         raise typer.Exit(EXIT_FOUND) from None
     _console(stderr=True).print("[green]valid[/green]")
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-
-
-def main() -> None:
-    """Entry point of the ``deepfake`` command."""
-    if _MISSING is not None:
-        sys.stderr.write(
-            f"the deepfake command needs its extra: pip install 'deepfake-client[cli]' "
-            f"({_MISSING})\n"
-        )
-        raise SystemExit(EXIT_ERROR)
-    app()
