@@ -4,6 +4,7 @@ HTTPS gateway (``tests/conftest.py``)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from deepfake_client import Client
 
-from tests.conftest import GatewayHandle, ServingHandle, start_gateway
+from tests.conftest import REPO, GatewayHandle, ServingHandle, start_gateway
 
 #: The ``deepfake`` command installed beside the interpreter running the tests.
 DEEPFAKE = Path(sys.executable).parent / "deepfake"
@@ -82,3 +83,30 @@ def deepfake(gateway: GatewayHandle) -> Callable[..., subprocess.CompletedProces
 def gateway_has_jobs(openapi: dict) -> bool:
     """Whether the gateway under test serves the jobs API."""
     return "/v1/jobs" in openapi.get("paths", {})
+
+
+def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` in ``cwd`` without the ``PYTHONPATH``/``PYTHONHOME`` of the tests, so
+    that a fresh venv's interpreter sees only what is installed in it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def install_sdk(root: Path, extras: str = "") -> Path:
+    """Make a fresh venv in ``root/venv`` (no system site packages) and install the
+    checkout's SDK into it, with ``extras`` such as ``"[cli]"``, pinned by
+    ``requirements.lock``. Returns the venv's ``bin`` folder."""
+    venv = root / "venv"
+    made = run_in(root, sys.executable, "-m", "venv", str(venv))
+    assert made.returncode == 0, made.stderr
+    # A copy, so that the build leaves nothing in the checkout.
+    source = shutil.copytree(
+        REPO / "clients" / "python",
+        root / "src",
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".ruff_cache"),
+    )
+    lock = str(REPO / "requirements.lock")
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", lock]
+    installed = run_in(root, *pip, f"{source}{extras}")
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return venv / "bin"

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from deepfake_client import webhooks
 
-from tests.clients.conftest import cli_env, gateway_has_jobs
+from tests.clients.conftest import DEEPFAKE, cli_env, gateway_has_jobs
 from tests.conftest import GatewayHandle
 
 OTHER = {"real": "fake", "fake": "real", "inconclusive": "fake"}
+#: The commands that call the gateway, so take the connection options.
+GATEWAY_COMMANDS = [
+    "detect",
+    "models",
+    "jobs create",
+    "jobs get",
+    "jobs wait",
+    "jobs list",
+    "jobs cancel",
+    "jobs delete",
+]
 
 
 def test_detect_prints_a_table(deepfake, make_clip) -> None:
@@ -58,22 +71,69 @@ def test_usage_errors_exit_2(deepfake) -> None:
     assert deepfake("detect", "--fail-on", "maybe", "x").returncode == 2
 
 
-def test_flags_override_the_environment(deepfake, gateway: GatewayHandle) -> None:
+def _flags(gateway: GatewayHandle) -> list[str]:
+    """The connection options that reach ``gateway``."""
+    return ["--url", gateway.url, "--api-key", gateway.api_key, "--ca-cert", str(gateway.cafile)]
+
+
+def _wrong_env(gateway: GatewayHandle) -> dict[str, str]:
+    """An environment whose connection variables do not reach ``gateway``."""
     env = cli_env(gateway, DEEPFAKE_URL="https://localhost:1", DEEPFAKE_API_KEY="wrong")
     env.pop("DEEPFAKE_CA_CERT")
-    run = deepfake(
-        "--url",
-        gateway.url,
-        "--api-key",
-        gateway.api_key,
-        "--ca-cert",
-        str(gateway.cafile),
-        "models",
-        "--json",
-        env=env,
-    )
+    return env
+
+
+def test_flags_override_the_environment(deepfake, gateway: GatewayHandle) -> None:
+    run = deepfake(*_flags(gateway), "models", "--json", env=_wrong_env(gateway))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["versions"][0]["state"] == "AVAILABLE"
+
+
+def test_flags_after_the_command_name(deepfake, gateway: GatewayHandle, make_clip) -> None:
+    env = _wrong_env(gateway)
+    clip = str(make_clip())
+    detected = deepfake("detect", clip, "--json", "--frames", "4", *_flags(gateway), env=env)
+    assert detected.returncode == 0, detected.stderr
+    assert json.loads(detected.stdout)[0]["result"]["verdict"] in ("real", "fake", "inconclusive")
+    listed = deepfake("models", "--json", *_flags(gateway), env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["versions"][0]["state"] == "AVAILABLE"
+    jobs = deepfake("jobs", "list", "--json", *_flags(gateway), env=env)
+    assert jobs.returncode == 0, jobs.stderr
+    assert isinstance(json.loads(jobs.stdout), list)
+
+
+def test_a_flag_after_the_command_name_wins(deepfake, gateway: GatewayHandle) -> None:
+    wrong_before = ["--url", "https://localhost:1", "--api-key", "wrong"]
+    right_after = deepfake(*wrong_before, "models", "--json", *_flags(gateway))
+    assert right_after.returncode == 0, right_after.stderr
+    wrong_after = deepfake(*_flags(gateway), "models", "--api-key", "wrong")
+    assert wrong_after.returncode == 2 and "invalid_api_key" in wrong_after.stderr
+    # Each setting on its own: the URL and CA from before the name, the key from after it.
+    before = ["--url", gateway.url, "--ca-cert", str(gateway.cafile)]
+    mixed = deepfake(*before, "models", "--api-key", gateway.api_key, env=_wrong_env(gateway))
+    assert mixed.returncode == 0, mixed.stderr
+
+
+@pytest.mark.parametrize("command", GATEWAY_COMMANDS)
+def test_every_gateway_command_lists_the_connection_options(command: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPFAKE_")}
+    run = subprocess.run(
+        [str(DEEPFAKE), *command.split(), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    text = " ".join(run.stdout.split())  # the help wraps lines
+    for option, variable in [
+        ("--url", "DEEPFAKE_URL"),
+        ("--api-key", "DEEPFAKE_API_KEY"),
+        ("--ca-cert", "DEEPFAKE_CA_CERT"),
+    ]:
+        assert f"{option} <" in text and f"env var: {variable}" in text, text
+    assert "the one after wins" in text, text
 
 
 def test_models_prints_the_versions(deepfake) -> None:

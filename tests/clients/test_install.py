@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.clients.conftest import install_sdk, run_in
 
 pytestmark = pytest.mark.slow
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
 def test_the_sdk_installs_alone_and_runs(tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    made = _run(sys.executable, "-m", "venv", str(venv), cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    python = venv / "bin" / "python"
-    # A copy, so that the build leaves nothing in the checkout.
-    source = shutil.copytree(
-        REPO / "clients" / "python",
-        tmp_path / "src",
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".ruff_cache"),
-    )
-    installed = _run(
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "-c",
-        str(REPO / "requirements.lock"),
-        f"{source}[cli]",
-        cwd=tmp_path,
-    )
-    assert installed.returncode == 0, installed.stderr[-3000:]
+    bin_dir = install_sdk(tmp_path, "[cli]")
+    python = str(bin_dir / "python")
     # From a folder outside the checkout, so the repository's packages are not on the path.
     check = (
         "import importlib.util, deepfake_client\n"
@@ -50,12 +23,12 @@ def test_the_sdk_installs_alone_and_runs(tmp_path: Path) -> None:
         "assert not present, present\n"
         "print(deepfake_client.__version__)\n"
     )
-    imported = _run(str(python), "-c", check, cwd=tmp_path)
+    imported = run_in(tmp_path, python, "-c", check)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "0.1.0"
-    helped = _run(str(venv / "bin" / "deepfake"), "--help", cwd=tmp_path)
+    helped = run_in(tmp_path, str(bin_dir / "deepfake"), "--help")
     assert helped.returncode == 0, helped.stderr
     assert "detect" in helped.stdout and "webhook" in helped.stdout
-    listed = _run(str(python), "-m", "pip", "list", "--format=freeze", cwd=tmp_path)
+    listed = run_in(tmp_path, python, "-m", "pip", "list", "--format=freeze")
     names = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
     assert not names & {"tensorflow", "av", "fastapi", "grpcio", "numpy"}, names

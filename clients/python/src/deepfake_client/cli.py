@@ -2,9 +2,12 @@
 
 Exit codes, for scripts: 0 success; 1 a verdict named by ``--fail-on`` was found (or a
 webhook did not verify); 2 a usage error or a failed request. Connection settings come from
-``--url``/``--api-key``/``--ca-cert`` or ``DEEPFAKE_URL``/``DEEPFAKE_API_KEY``/
-``DEEPFAKE_CA_CERT``. Tables and progress go to the terminal; ``--json`` writes plain JSON
-to standard output.
+``--url``/``--api-key``/``--ca-cert``, before or after the command name (after wins), or
+from ``DEEPFAKE_URL``/``DEEPFAKE_API_KEY``/``DEEPFAKE_CA_CERT``. Tables and progress go to
+the terminal; ``--json`` writes plain JSON to standard output.
+
+Importing it needs the ``cli`` extra (typer, rich); the ``deepfake`` command's entry point,
+:func:`deepfake_client._entry.main`, says so when it is missing.
 
 Most of its length is the commands' option declarations and the tables they print.
 """
@@ -19,23 +22,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-try:
-    import typer
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-    from rich.table import Table
-except ImportError as exc:  # the library installed without its `cli` extra
-    _MISSING = exc
-else:
-    _MISSING = None
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
 
 from . import errors, webhooks
 from ._sync import Client
@@ -69,10 +67,23 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
-def _client(ctx: typer.Context) -> Client:
-    opts = ctx.obj
+def _given_after(ctx: typer.Context, name: str) -> bool:
+    """Whether the command's own option ``name`` was on the command line (not from its
+    environment variable or default)."""
+    source = ctx.get_parameter_source(name)
+    # By name: typer vendors click and does not export its ParameterSource.
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _client(
+    ctx: typer.Context, url: str | None, api_key: str | None, ca_cert: Path | None
+) -> Client:
+    """A client from the connection options given after the command name, each falling back
+    to what :func:`connection` resolved before it (option, else environment variable)."""
+    after = {"url": url, "api_key": api_key, "ca_cert": ca_cert}
+    settings = {k: v if _given_after(ctx, k) else ctx.obj[k] for k, v in after.items()}
     try:
-        return Client(opts["url"], api_key=opts["api_key"], ca_cert=opts["ca_cert"])
+        return Client(settings["url"], api_key=settings["api_key"], ca_cert=settings["ca_cert"])
     except (ValueError, OSError) as exc:
         _fail(str(exc))
 
@@ -101,26 +112,31 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(webhook_app, name="webhook")
 
 
+# The connection options, declared once: the app's callback takes them before the command
+# name, every command that calls the gateway takes them after it.
+_WHERE = " Before or after the command name; given in both places, the one after wins."
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", envvar="DEEPFAKE_URL", help="Gateway base URL." + _WHERE)
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="DEEPFAKE_API_KEY", help="API key (Bearer)." + _WHERE),
+]
+CaCertOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-cert",
+        envvar="DEEPFAKE_CA_CERT",
+        help="PEM file of the CA that signed the gateway's certificate." + _WHERE,
+    ),
+]
+
+
 @app.callback()
 def connection(
-    ctx: typer.Context,
-    url: Annotated[
-        str | None, typer.Option("--url", envvar="DEEPFAKE_URL", help="Gateway base URL.")
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="DEEPFAKE_API_KEY", help="API key (Bearer)."),
-    ] = None,
-    ca_cert: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-cert",
-            envvar="DEEPFAKE_CA_CERT",
-            help="PEM file of the CA that signed the gateway's certificate.",
-        ),
-    ] = None,
+    ctx: typer.Context, url: UrlOpt = None, api_key: ApiKeyOpt = None, ca_cert: CaCertOpt = None
 ) -> None:
-    """Connection settings shared by every command."""
+    """Connection settings given before the command name, for every command."""
     ctx.obj = {"url": url, "api_key": api_key, "ca_cert": ca_cert}
 
 
@@ -217,13 +233,16 @@ def detect(
     progress_bars: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress on the terminal.")
     ] = True,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
 ) -> None:
     """Upload videos and print a verdict for each."""
     params = _params(model_version, model_label, frames, fps, aggregation)
     done: list[tuple[str, DetectionResponse]] = []
     failed: list[tuple[str, errors.DeepfakeError | OSError]] = []
     show = progress_bars and not as_json and sys.stderr.isatty()
-    with _client(ctx) as client, _progress(show) as progress:
+    with _client(ctx, url, api_key, ca_cert) as client, _progress(show) as progress:
         for path in files:
             on_upload, finished = _with_progress(progress, path.name)
             try:
@@ -253,9 +272,15 @@ def detect(
 
 
 @app.command()
-def models(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def models(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
     """List the model's versions, their states, labels and thresholds."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         listing = client.models.list()
     if as_json:
         sys.stdout.write(listing.model_dump_json(indent=2) + "\n")
@@ -307,11 +332,14 @@ def jobs_create(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")] = False,
     as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
 ) -> None:
     """Upload videos as jobs."""
     params = _params(model_version, model_label, frames, fps, aggregation)
     created: list[Job] = []
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         for path in files:
             job = client.jobs.create(path, callback_url=callback_url, **params)
             if wait:
@@ -321,9 +349,16 @@ def jobs_create(
 
 
 @jobs_app.command("get")
-def jobs_get(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+def jobs_get(
+    ctx: typer.Context,
+    job_id: str,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
     """Show a job."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         job = client.jobs.get(job_id)
     _print_jobs([job], as_json)
 
@@ -335,9 +370,12 @@ def jobs_wait(
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
     events: Annotated[bool, typer.Option("--events", help="Follow the event stream.")] = False,
     as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
 ) -> None:
     """Wait until a job is final; exit 2 unless it succeeded."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         job = client.jobs.wait(job_id, timeout=timeout, events=events, raise_on_failure=False)
     _print_jobs([job], as_json)
     if job.state != "succeeded":
@@ -345,9 +383,15 @@ def jobs_wait(
 
 
 @jobs_app.command("list")
-def jobs_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def jobs_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
     """List this API key's jobs."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         found = list(client.jobs.iter())
     if as_json:
         sys.stdout.write(json.dumps([j.model_dump(mode="json") for j in found], indent=2) + "\n")
@@ -356,17 +400,30 @@ def jobs_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @jobs_app.command("cancel")
-def jobs_cancel(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
+def jobs_cancel(
+    ctx: typer.Context,
+    job_id: str,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
     """Cancel a job."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         job = client.jobs.cancel(job_id)
     _print_jobs([job], as_json)
 
 
 @jobs_app.command("delete")
-def jobs_delete(ctx: typer.Context, job_id: str) -> None:
+def jobs_delete(
+    ctx: typer.Context,
+    job_id: str,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
     """Delete a job and its result."""
-    with _client(ctx) as client, _errors_exit():
+    with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         client.jobs.delete(job_id)
 
 
@@ -407,14 +464,3 @@ def webhook_verify(
         raise typer.Exit(EXIT_FOUND) from None
     _console(stderr=True).print("[green]valid[/green]")
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-
-
-def main() -> None:
-    """Entry point of the ``deepfake`` command."""
-    if _MISSING is not None:
-        sys.stderr.write(
-            f"the deepfake command needs its extra: pip install 'deepfake-client[cli]' "
-            f"({_MISSING})\n"
-        )
-        raise SystemExit(EXIT_ERROR)
-    app()
