@@ -13,13 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from model_export import roc
 from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, Calibration, fit_calibration
 from model_export.protocol.folds import FOLD_GROUPS, FoldGroup, loso_folds
+
+if TYPE_CHECKING:
+    from model_export.evaluate import VideoResult
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +74,10 @@ def array_scorer(scores: np.ndarray) -> ScorerFactory:
     return lambda index: lambda calibration: calibration.apply(raw[list(index)])
 
 
-def video_scorer_for(videos: Sequence[Any]) -> ScorerFactory:
+def video_scorer_for(videos: Sequence[VideoResult]) -> ScorerFactory:
     """Scorers of :class:`~model_export.evaluate.VideoResult`: every frame and face score is
     mapped and aggregated by the gateway's rule (:func:`model_export.evaluate.video_scorer`)."""
+    # Imported here: evaluate loads TensorFlow, which the array path does not need.
     from model_export.evaluate import video_scorer
 
     return lambda index: video_scorer([videos[i] for i in index])

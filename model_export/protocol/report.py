@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,13 +22,16 @@ from model_export.protocol.metrics import (
     within_fold,
 )
 
+if TYPE_CHECKING:
+    from model_export.evaluate import VideoResult
+
 PROTOCOL = "leave-one-source-out"
 #: Log-loss of answering 0.5 for every video.
 NO_SKILL_LOG_LOSS = math.log(2.0)
 
 
 def loso_report(
-    videos: Sequence[Any],
+    videos: Sequence[VideoResult],
     shipped_threshold: float | None,
     *,
     resamples: int = DEFAULT_RESAMPLES,
@@ -190,7 +194,7 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_lines(report: dict[str, Any], report_dir: Any) -> list[str]:
+def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
     """Human-readable lines of a LOSO report."""
     lines = [
         f"{PROTOCOL}: {report['videos']} videos ({report['fake']} FAKE / {report['real']} REAL) "
