@@ -16,7 +16,22 @@ on new data). The fit therefore maximises the likelihood under a standard normal
 ``log(a)`` and ``b`` (centred on the identity, :data:`PRIOR_SD`), starting from Platt's own
 recipe (smoothed targets ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``, :func:`fit_platt`).
 The identity is always a candidate and the prior costs it nothing, so the fitted map never
-has a higher log-loss than the identity on its fit set.
+has a higher (weighted) log-loss than the identity on its fit set.
+
+**Class weights.** A fit set's share of fakes is an accident of how it was collected (a
+validation split, the sources a fold did not hold out), and an unweighted fit learns it into
+``b``: a set rich in fakes lifts every score. Every fit therefore weighs the classes to a
+stated deployment prior, :data:`DEPLOYMENT_FAKE_PRIOR`: the fakes together carry that share of
+the total weight and the reals the rest (:func:`class_weights`), so the calibrated score is the
+probability of a fake among videos met at that prior, whatever the fit set's mix.
+``fake_prior=None`` weighs every video the same (the fit set's own share).
+
+**Shrinkage.** The normal prior on ``log(a)`` and ``b`` counts for ``1 / n_eff`` of the mean
+log-loss, where ``n_eff = 1 / (pi^2 / N+ + (1 - pi)^2 / N-)`` (``pi`` the fake prior) is the
+effective size of the weighted sample (Kish): ``N+ + N-`` for a set already at the prior, about
+``4 * min(N+, N-)`` at ``pi = 0.5`` for a lopsided one, so a fit on one or two videos of a class
+stays near the identity. A fit set with one class only says nothing about
+where the classes separate: its effective size is 0 and the fit returns the identity.
 """
 
 from __future__ import annotations
@@ -42,6 +57,11 @@ B_BOUNDS = (-20.0, 20.0)
 METHOD = "platt"
 #: Standard deviation of the normal prior on ``log(a)`` and ``b`` in :func:`fit_calibration`.
 PRIOR_SD = 1.0
+#: Share of fakes among the videos the service is assumed to meet. Every calibration and every
+#: decision threshold is fitted with the classes weighted to it, not to the fit set's share of
+#: fakes. 0.5 states no preference between the classes (the threshold then maximises balanced
+#: accuracy); change it only with a measured share of fakes in real traffic.
+DEPLOYMENT_FAKE_PRIOR = 0.5
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:
@@ -117,6 +137,36 @@ class Calibration:
 IDENTITY = Calibration()
 
 
+def class_weights(
+    labels: np.ndarray, fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR
+) -> np.ndarray:
+    """Per-video weights of mean 1: fakes carry ``fake_prior`` of the total, reals the rest.
+
+    ``fake_prior=None`` gives every video weight 1. A class absent from ``labels`` gets no weight
+    (its share cannot be put anywhere); :func:`effective_size` is then 0.
+    """
+    y = np.asarray(labels).astype(bool)
+    if fake_prior is None or len(y) == 0:
+        return np.ones(len(y))
+    if not 0.0 < fake_prior < 1.0:
+        raise ValueError(f"the fake prior must lie in (0, 1), got {fake_prior}")
+    positives, negatives = int(y.sum()), int((~y).sum())
+    fake = fake_prior * len(y) / positives if positives else 0.0
+    real = (1 - fake_prior) * len(y) / negatives if negatives else 0.0
+    return np.where(y, fake, real)
+
+
+def effective_size(labels: np.ndarray, fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR) -> float:
+    """Kish's effective sample size of ``labels`` weighted to ``fake_prior`` (0 with one class)."""
+    y = np.asarray(labels).astype(bool)
+    if fake_prior is None:
+        return float(len(y))
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if not (positives and negatives):
+        return 0.0
+    return 1.0 / (fake_prior**2 / positives + (1 - fake_prior) ** 2 / negatives)
+
+
 def platt_targets(labels: np.ndarray) -> np.ndarray:
     """Platt's smoothed targets of 0/1 labels."""
     y = np.asarray(labels).astype(bool)
@@ -124,32 +174,42 @@ def platt_targets(labels: np.ndarray) -> np.ndarray:
     return np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
 
 
-def _cross_entropy(targets: np.ndarray, p: np.ndarray) -> float:
+def _cross_entropy(targets: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
     q = np.clip(p, EPS, 1 - EPS)
-    return float(-np.mean(targets * np.log(q) + (1 - targets) * np.log1p(-q)))
+    losses = -(targets * np.log(q) + (1 - targets) * np.log1p(-q))
+    return float(np.mean(losses if weights is None else weights * losses))
 
 
-def fit_platt(labels: np.ndarray, scores: np.ndarray, *, smooth: bool = True) -> Calibration:
+def fit_platt(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    *,
+    smooth: bool = True,
+    fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
+) -> Calibration:
     """Platt parameters mapping ``scores`` to calibrated probabilities of ``labels``.
 
-    Logistic regression of the labels on ``logit(scores)`` by Newton's method with a
-    backtracking line search; ``a`` is clamped to its lower bound (refitting ``b``) when
-    the scores rank the labels the wrong way round.
+    Logistic regression of the labels on ``logit(scores)``, the classes weighted to
+    ``fake_prior`` (:func:`class_weights`), by Newton's method with a backtracking line
+    search; ``a`` is clamped to its lower bound (refitting ``b``) when the scores rank the
+    labels the wrong way round. With a prior and one class only, the identity (nothing to
+    fit).
     """
     y = np.asarray(labels).astype(bool)
-    if len(y) == 0:
+    if len(y) == 0 or (fake_prior is not None and effective_size(y, fake_prior) == 0):
         return IDENTITY
     t = platt_targets(y) if smooth else y.astype(np.float64)
+    v = class_weights(y, fake_prior)
     x = logit(scores)
     a_min = math.exp(LOG_A_BOUNDS[0])
 
     def loss(a: float, b: float) -> float:
-        return _cross_entropy(t, sigmoid(a * x + b))
+        return _cross_entropy(t, sigmoid(a * x + b), v)
 
     def newton(a: float, b: float, fix_a: bool) -> tuple[float, float]:
         for _ in range(100):
             p = sigmoid(a * x + b)
-            r, w = p - t, np.maximum(p * (1 - p), 1e-12)
+            r, w = v * (p - t), np.maximum(v * p * (1 - p), 1e-12)
             if fix_a:
                 step = np.array([0.0, r.sum() / w.sum()])
             else:
@@ -208,23 +268,32 @@ def nelder_mead(
 
 
 def fit_calibration(
-    labels: np.ndarray, video_scores: Callable[[Calibration], np.ndarray]
+    labels: np.ndarray,
+    video_scores: Callable[[Calibration], np.ndarray],
+    *,
+    fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
 ) -> Calibration:
     """Platt parameters that minimise the log-loss of the videos' aggregated scores.
 
     ``video_scores(calibration)`` returns the video scores the gateway would compute had
     every frame and face score gone through ``calibration`` (aggregation is not linear,
     so this differs from calibrating the aggregated score). The objective is the mean
-    log-loss plus the prior's penalty (see the module docstring); the simplex search starts
-    from Platt scaling of the uncalibrated video scores and from the identity, and the best
-    of those starts and their results is kept.
+    log-loss with the classes weighted to ``fake_prior`` plus the prior's penalty over the
+    effective size (see the module docstring); the simplex search starts from Platt scaling
+    of the uncalibrated video scores and from the identity, and the best of those starts and
+    their results is kept. The recorded log-losses are weighted the same way. This is the one
+    fitting routine of every publishing command and of the evaluation protocol.
     """
     y = np.asarray(labels).astype(bool)
-    if len(y) == 0:
+    n_eff = effective_size(y, fake_prior)
+    if len(y) == 0 or n_eff == 0:
+        if len(y):
+            log.info("one class only in the fit set: identity", extra={"videos": len(y)})
         return IDENTITY
     hard = y.astype(np.float64)
+    weights = class_weights(y, fake_prior)
     raw = np.asarray(video_scores(IDENTITY), dtype=np.float64)
-    start = fit_platt(y, raw)
+    start = fit_platt(y, raw, fake_prior=fake_prior)
 
     def make(x: np.ndarray) -> Calibration:
         log_a = float(np.clip(x[0], *LOG_A_BOUNDS))
@@ -232,8 +301,9 @@ def fit_calibration(
 
     def objective(x: np.ndarray) -> float:
         c = make(x)
-        penalty = (math.log(c.a) ** 2 + c.b**2) / (2 * PRIOR_SD**2 * len(y))
-        return _cross_entropy(hard, np.asarray(video_scores(c), dtype=np.float64)) + penalty
+        penalty = (math.log(c.a) ** 2 + c.b**2) / (2 * PRIOR_SD**2 * n_eff)
+        scores = np.asarray(video_scores(c), dtype=np.float64)
+        return _cross_entropy(hard, scores, weights) + penalty
 
     starts = [np.array([0.0, 0.0]), np.array([math.log(start.a), start.b])]
     candidates = starts + [nelder_mead(objective, x) for x in starts]
@@ -243,12 +313,12 @@ def fit_calibration(
         a=best.a,
         b=best.b,
         videos=len(y),
-        log_loss_before=_cross_entropy(hard, raw),
-        log_loss_after=_cross_entropy(hard, after),
+        log_loss_before=_cross_entropy(hard, raw, weights),
+        log_loss_after=_cross_entropy(hard, after, weights),
     )
     log.info(
         "fitted calibration",
-        extra={"a": fitted.a, "b": fitted.b, "videos": fitted.videos,
+        extra={"a": fitted.a, "b": fitted.b, "videos": fitted.videos, "fake_prior": fake_prior,
                "log_loss_before": fitted.log_loss_before, "log_loss_after": fitted.log_loss_after},
     )  # fmt: skip
     return fitted
@@ -258,6 +328,8 @@ def fit_clip_calibration(
     labels: np.ndarray,
     clip_scores: Sequence[np.ndarray],
     strategy: Strategy = DEFAULT_STRATEGY,
+    *,
+    fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
 ) -> Calibration:
     """Calibration fitted on clips of frame scores, each aggregated as one track.
 
@@ -269,4 +341,4 @@ def fit_clip_calibration(
     def scores(calibration: Calibration) -> np.ndarray:
         return np.array([aggregate_scores(calibration.apply(c), strategy) for c in clips])
 
-    return fit_calibration(labels, scores)
+    return fit_calibration(labels, scores, fake_prior=fake_prior)

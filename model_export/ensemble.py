@@ -40,6 +40,7 @@ import tensorflow as tf
 import contract
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
 from model_export.datasets import LabelledVideo, discover
 from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.face_export import FaceConfig, boxes_specs, face_warmup_requests
@@ -374,16 +375,18 @@ def fit_logistic(
 ) -> tuple[np.ndarray, float]:
     """Weighted L2-regularised logistic regression by Newton's method; returns weights, bias.
 
-    Classes are balanced (each gets half the total weight) so that an uneven validation set
-    does not shift the bias; the bias is not regularised.
+    Classes are weighted to the deployment prior (fakes get
+    :data:`~model_export.calibration.DEPLOYMENT_FAKE_PRIOR` of the total weight, reals the
+    rest) so that an uneven validation set does not shift the bias; the bias is not
+    regularised.
     """
     x = np.asarray(features, np.float64)
     y = np.asarray(labels, np.float64)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    for cls in (0.0, 1.0):
+    for cls, share in ((0.0, 1 - DEPLOYMENT_FAKE_PRIOR), (1.0, DEPLOYMENT_FAKE_PRIOR)):
         total = w[y == cls].sum()
         if total > 0:
-            w = np.where(y == cls, w * 0.5 / total, w)
+            w = np.where(y == cls, w * share / total, w)
     design = np.concatenate([x, np.ones([len(x), 1])], axis=1)
     theta = np.zeros(design.shape[1])
     penalty = np.full(design.shape[1], l2)

@@ -43,7 +43,12 @@ from contract.aggregation import (
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
-from model_export.calibration import IDENTITY, Calibration, fit_calibration
+from model_export.calibration import (
+    DEPLOYMENT_FAKE_PRIOR,
+    IDENTITY,
+    Calibration,
+    fit_calibration,
+)
 from model_export.datasets import LabelledVideo, discover
 from model_export.publish import existing_versions
 from model_export.savedmodel import LoadedVersion, load_version
@@ -211,10 +216,13 @@ def rescored_video_scores(
     return video_scorer(videos, strategy)(calibration)
 
 
-def fit_video_calibration(videos: Sequence[VideoResult]) -> Calibration:
-    """Platt scaling fitted on ``videos``' gateway video scores (see :func:`rescore`)."""
+def fit_video_calibration(
+    videos: Sequence[VideoResult], *, fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR
+) -> Calibration:
+    """Platt scaling fitted on ``videos``' gateway video scores (see :func:`rescore`), the
+    classes weighted to ``fake_prior`` (:func:`model_export.calibration.fit_calibration`)."""
     labels = np.array([v.label for v in videos])
-    return fit_calibration(labels, video_scorer(videos))
+    return fit_calibration(labels, video_scorer(videos), fake_prior=fake_prior)
 
 
 def evaluate_version(

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
+
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False and true positive rates at every distinct score, and those thresholds.
@@ -50,9 +52,13 @@ def log_loss(labels: np.ndarray, scores: np.ndarray, eps: float = 1e-7) -> float
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan")
 
 
-def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Threshold that maximises balanced accuracy (Youden's J) on ``labels``/``scores``.
+def best_threshold(
+    labels: np.ndarray, scores: np.ndarray, *, fake_prior: float = DEPLOYMENT_FAKE_PRIOR
+) -> float:
+    """Threshold that maximises accuracy at the deployment prior on ``labels``/``scores``.
 
+    The objective is ``fake_prior * TPR + (1 - fake_prior) * TNR``: the classes weighted to
+    the prior, not to the set's share of fakes; at 0.5 it is balanced accuracy (Youden's J).
     Ties go to the threshold closest to 0.5; with one class present, 0.5 is returned.
     """
     labels = np.asarray(labels).astype(bool)
@@ -60,7 +66,7 @@ def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
         return 0.5
     fpr, tpr, thresholds = roc_curve(labels, scores)
     finite = np.isfinite(thresholds)
-    j = np.where(finite, tpr - fpr, -np.inf)
+    j = np.where(finite, fake_prior * tpr - (1 - fake_prior) * fpr, -np.inf)
     best = np.flatnonzero(j >= j.max() - 1e-12)
     # Place the threshold between the chosen score and the next lower one, so that small
     # drifts of the same scores do not flip verdicts.
@@ -148,6 +154,7 @@ def bootstrap_ci(
     resamples: int = 2000,
     seed: int = 0,
     level: float = 0.95,
+    clusters: np.ndarray | None = None,
 ) -> Interval:
     """Percentile bootstrap interval of ``metric(labels, scores)``, resampling samples.
 
@@ -155,6 +162,11 @@ def bootstrap_ci(
     repeats); resamples where the metric is undefined (an AUC of one class) are dropped
     and the count kept says how many remained. Samples here are videos: resampling them,
     not frames, respects that the frames of one video are not independent.
+
+    With ``clusters`` (one cluster name per sample, e.g. its source), a resample draws as
+    many clusters as there are, with replacement, and takes every sample of each (cluster
+    bootstrap): the interval then covers the variation between clusters, which resampling
+    samples of clustered data leaves out.
     """
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
@@ -162,10 +174,18 @@ def bootstrap_ci(
     n = len(y)
     if n == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, level)
+    members: list[np.ndarray] = []
+    if clusters is not None:
+        names = np.asarray(clusters)
+        members = [np.flatnonzero(names == name) for name in sorted(set(names.tolist()))]
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
-        index = rng.integers(0, n, n)
+        if members:
+            picked = rng.integers(0, len(members), len(members))
+            index = np.concatenate([members[i] for i in picked])
+        else:
+            index = rng.integers(0, n, n)
         value = metric(y[index], s[index])
         if np.isfinite(value):
             values.append(value)

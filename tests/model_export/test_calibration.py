@@ -11,10 +11,12 @@ import pytest
 
 import contract
 from contract.aggregation import Face, FrameResult
-from model_export import roc
 from model_export.calibration import (
+    DEPLOYMENT_FAKE_PRIOR,
     IDENTITY,
     Calibration,
+    class_weights,
+    effective_size,
     fit_calibration,
     fit_clip_calibration,
     fit_platt,
@@ -56,21 +58,80 @@ def _synthetic(a: float, b: float, n: int, seed: int = 0) -> tuple[np.ndarray, n
     return labels.astype(int), sigmoid(z)
 
 
+def _prior_shift(labels: np.ndarray, fake_prior: float | None) -> float:
+    """How far weighting the classes to ``fake_prior`` moves a well-specified intercept."""
+    if fake_prior is None:
+        return 0.0
+    share = float(np.mean(labels))
+    return float(logit(fake_prior) - logit(share))
+
+
+@pytest.mark.parametrize("fake_prior", [None, DEPLOYMENT_FAKE_PRIOR, 0.2])
 @pytest.mark.parametrize(("a", "b"), [(0.5, -0.4), (2.0, 0.8), (1.0, 0.0)])
-def test_fit_platt_recovers_known_parameters(a: float, b: float) -> None:
+def test_fit_platt_recovers_known_parameters(a: float, b: float, fake_prior: float | None) -> None:
+    # Weighting the classes to a prior keeps the slope and moves the intercept by
+    # logit(prior) - logit(share of fakes): the probability of a fake at that prior.
     labels, scores = _synthetic(a, b, 40_000)
-    fitted = fit_platt(labels, scores)
+    fitted = fit_platt(labels, scores, fake_prior=fake_prior)
     assert fitted.a == pytest.approx(a, abs=0.05)
-    assert fitted.b == pytest.approx(b, abs=0.05)
+    assert fitted.b == pytest.approx(b + _prior_shift(labels, fake_prior), abs=0.05)
 
 
-def test_fit_calibration_recovers_parameters_and_never_worsens_log_loss() -> None:
+@pytest.mark.parametrize("fake_prior", [None, DEPLOYMENT_FAKE_PRIOR])
+def test_fit_calibration_recovers_parameters_and_never_worsens_log_loss(
+    fake_prior: float | None,
+) -> None:
     labels, scores = _synthetic(0.4, -0.6, 20_000, seed=1)
-    fitted = fit_calibration(labels, lambda c: c.apply(scores))
+    assert abs(_prior_shift(labels, DEPLOYMENT_FAKE_PRIOR)) > 0.3  # the case is not balanced
+    fitted = fit_calibration(labels, lambda c: c.apply(scores), fake_prior=fake_prior)
     assert fitted.a == pytest.approx(0.4, abs=0.05)
-    assert fitted.b == pytest.approx(-0.6, abs=0.05)
+    assert fitted.b == pytest.approx(-0.6 + _prior_shift(labels, fake_prior), abs=0.05)
     assert fitted.log_loss_after < fitted.log_loss_before
-    assert roc.log_loss(labels, fitted.apply(scores)) == pytest.approx(fitted.log_loss_after)
+    weights = class_weights(labels, fake_prior)
+    q = np.clip(fitted.apply(scores), 1e-7, 1 - 1e-7)
+    weighted = -np.mean(weights * (labels * np.log(q) + (1 - labels) * np.log1p(-q)))
+    assert weighted == pytest.approx(fitted.log_loss_after)
+
+
+def test_calibration_ignores_the_fit_sets_share_of_fakes() -> None:
+    # Three copies of every fake: an unweighted fit lifts b by about log(3), a fit weighted
+    # to the deployment prior does not move.
+    labels, scores = _synthetic(1.0, 0.0, 6000, seed=2)
+    fakes = labels == 1
+    more_y = np.r_[labels, labels[fakes], labels[fakes]]
+    more_s = np.r_[scores, scores[fakes], scores[fakes]]
+    fit = {
+        prior: (fit_calibration(labels, lambda c: c.apply(scores), fake_prior=prior),
+                fit_calibration(more_y, lambda c: c.apply(more_s), fake_prior=prior))
+        for prior in (None, DEPLOYMENT_FAKE_PRIOR)
+    }  # fmt: skip
+    unweighted, weighted = fit[None], fit[DEPLOYMENT_FAKE_PRIOR]
+    assert unweighted[1].b - unweighted[0].b == pytest.approx(np.log(3), abs=0.1)
+    assert weighted[1].b == pytest.approx(weighted[0].b, abs=0.05)
+    assert weighted[1].a == pytest.approx(weighted[0].a, abs=0.05)
+
+
+def test_one_sided_or_small_fit_sets_stay_near_the_identity() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.random(30)
+    reals = np.zeros(30, dtype=int)
+    # One class only: nothing says where the classes separate.
+    assert fit_calibration(reals, lambda c: c.apply(scores)) == IDENTITY
+    assert fit_platt(reals, scores) == IDENTITY
+    assert effective_size(reals) == 0.0
+    # One fake among 30 counts for about 4 videos, so the prior holds the map nearer the
+    # identity than an unweighted fit (which weighs all 30 the same) does.
+    one_fake = reals.copy()
+    one_fake[0] = 1
+    assert 3.0 < effective_size(one_fake) < 4.0
+    assert effective_size(one_fake, None) == 30
+    weighted = fit_calibration(one_fake, lambda c: c.apply(scores))
+    unweighted = fit_calibration(one_fake, lambda c: c.apply(scores), fake_prior=None)
+    assert abs(weighted.b) < abs(unweighted.b)
+    assert np.mean(weighted.apply(scores)) > np.mean(unweighted.apply(scores))
+    weights = class_weights(one_fake)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[one_fake == 1].sum() == pytest.approx(DEPLOYMENT_FAKE_PRIOR * 30)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from model_export import roc
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
 from model_export.cli import main
 from model_export.datasets import discover
 from model_export.export import publish_version
@@ -23,7 +24,13 @@ from model_export.manipulations import (
     UNSPECIFIED,
     manipulation_kind,
 )
-from model_export.protocol import loso_folds, metrics_with_ci
+from model_export.protocol import (
+    FOLD_GROUPS,
+    FoldGroup,
+    check_groups,
+    loso_folds,
+    metrics_with_ci,
+)
 from model_export.publish import INFO_RELATIVE_PATH as INFO
 
 from .helpers import solid_clip
@@ -63,17 +70,51 @@ def test_bootstrap_drops_resamples_without_both_classes() -> None:
 
 
 def test_a_source_is_never_in_its_own_fit_set() -> None:
-    sources = ["b", "a", "c", "a", "b", "b"]
-    folds = loso_folds(sources)
-    assert [f.source for f in folds] == ["a", "b", "c"]
+    sources = ["b", "a", "c", "a", "b", "b", "d"]
+    groups = (FoldGroup("cd", ("c", "d", "absent"), "held out together"),)
+    folds = loso_folds(sources, groups)
+    # Groups keep only their present sources; other sources are folds of their own.
+    assert [(f.name, f.sources) for f in folds] == [
+        ("a", ("a",)), ("b", ("b",)), ("cd", ("c", "d")),
+    ]  # fmt: skip
     held = []
     for fold in folds:
-        assert all(sources[i] == fold.source for i in fold.held_out)
-        assert all(sources[i] != fold.source for i in fold.fit)
+        assert all(sources[i] in fold.sources for i in fold.held_out)
+        assert all(sources[i] not in fold.sources for i in fold.fit)
         assert sorted(fold.fit + fold.held_out) == list(range(len(sources)))
         held += fold.held_out
-    # Every video is held out exactly once.
+    # Every video is held out exactly once, and the folds repeat.
     assert sorted(held) == list(range(len(sources)))
+    assert loso_folds(sources, groups) == folds
+    assert [f.name for f in loso_folds(sources, ())] == ["a", "b", "c", "d"]
+
+
+def test_fold_groups_are_a_partition_with_reasons() -> None:
+    check_groups(FOLD_GROUPS)
+    assert all(g.reason and len(g.sources) >= 2 for g in FOLD_GROUPS)
+    with pytest.raises(ValueError, match="in fold groups"):
+        check_groups((FoldGroup("x", ("a", "b"), "r"), FoldGroup("y", ("b",), "r")))
+    with pytest.raises(ValueError, match="names repeat"):
+        check_groups((FoldGroup("x", ("a",), "r"), FoldGroup("x", ("b",), "r")))
+
+
+def test_every_shared_fold_holds_both_labels(shared_data: Path) -> None:
+    videos = discover([shared_data])
+    sources = [v.source for v in videos]
+    labels = np.array([v.label for v in videos])
+    one_label = {s for s in set(sources) if len(set(labels[np.array(sources) == s])) == 1}
+    assert len(one_label) >= 10  # the reason for grouping
+    tabled = {s for g in FOLD_GROUPS for s in g.sources}
+    assert one_label <= tabled and tabled <= set(sources)
+    folds = loso_folds(sources)
+    for fold in folds:
+        held = labels[list(fold.held_out)]
+        assert 0 < held.sum() < len(held), fold.name
+    # Obama appears in three folders (SOURCES.md): they are held out together.
+    stems = ("edtalk_in_uncrop_Obama", "lia_vox_obama", "dfl_Kim_Jarrey_0_left")
+    obama = {v.source for v in videos if v.path.stem in stems}
+    assert len(obama) == 3
+    assert sum(1 for f in folds if obama & set(f.sources)) == 1
 
 
 def test_manipulation_kinds_of_the_shared_sources() -> None:
@@ -147,22 +188,38 @@ def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "leave-one-source-out: 9 videos (4 FAKE / 5 REAL) from 3 sources" in printed
+    assert "leave-one-source-out: 9 videos (4 FAKE / 5 REAL) from 3 sources in 3 folds" in printed
+    assert "within-fold ROC-AUC: mean 1.000 over 2 folds with both labels" in printed
     report = json.loads((out / "loso.json").read_text())
     assert report["sources"] == 3 and report["videos"] == 9
+    assert report["fake_prior"] == DEPLOYMENT_FAKE_PRIOR
     assert report["loso"]["roc_auc"]["point"] == 1.0
     assert report["as_shipped"]["roc_auc"]["point"] == 1.0
-    assert {f["source"]: f["fit_videos"] for f in report["folds"]} == {
-        "alpha": 5, "beta": 5, "gamma": 8,
+    # Sources in no fold group are folds of their own.
+    assert {f["fold"]: (f["sources"], f["fit_videos"]) for f in report["folds"]} == {
+        "alpha": (["alpha"], 5), "beta": (["beta"], 5), "gamma": (["gamma"], 8),
     }  # fmt: skip
+    within = {row["fold"]: row for row in report["within_fold"]["folds"]}
+    assert within["gamma"]["roc_auc"] is None  # one label: nothing to rank
+    assert within["alpha"]["roc_auc"] == within["alpha"]["roc_auc_as_shipped"] == 1.0
+    assert report["within_fold"]["folds_with_both_labels"] == 2
+    # Headline intervals resample the 3 sources; the video-resample ones sit beside them.
+    assert report["bootstrap"]["unit"] == "source"
+    assert report["loso"]["interval_unit"] == "source" and report["loso"]["clusters"] == 3
+    for key in ("roc_auc", "log_loss", "accuracy"):
+        assert report["loso"][key]["point"] == report["loso"]["by_video"][key]["point"]
     kinds = {row["kind"]: row for row in report["kinds"]}
     assert kinds["real"]["videos"] == 5 and kinds["unspecified"]["videos"] == 4
     assert kinds["lip_sync"]["videos"] == 0
     ci = report["loso"]["log_loss"]
     assert ci["low"] <= ci["point"] <= ci["high"]
-    assert "| kind (LOSO) |" in (out / "loso.md").read_text()
+    text = (out / "loso.md").read_text()
+    assert "| kind (LOSO) |" in text and "| fold | held-out sources |" in text
+    assert "| LOSO (fitted on other folds) | sources |" in text
+    assert "| LOSO (fitted on other folds) | videos |" in text
     with (out / "loso_predictions.csv").open() as handle:
-        assert len(list(csv.DictReader(handle))) == 9
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 9 and {r["fold"] for r in rows} == {"alpha", "beta", "gamma"}
 
 
 @pytest.mark.slow

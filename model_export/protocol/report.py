@@ -1,0 +1,220 @@
+"""The LOSO report: one dict for ``loso.json``, its markdown tables, and summary lines."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model_export import roc
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
+from model_export.manipulations import manipulation_kind
+from model_export.protocol.fitting import LosoScores, run_folds, video_scorer_for
+from model_export.protocol.folds import FOLD_GROUPS, FoldGroup
+from model_export.protocol.metrics import (
+    DEFAULT_RESAMPLES,
+    kind_rows,
+    metrics_with_ci,
+    source_rows,
+    within_fold,
+)
+
+if TYPE_CHECKING:
+    from model_export.evaluate import VideoResult
+
+PROTOCOL = "leave-one-source-out"
+#: Log-loss of answering 0.5 for every video.
+NO_SKILL_LOG_LOSS = math.log(2.0)
+
+
+def loso_report(
+    videos: Sequence[VideoResult],
+    shipped_threshold: float | None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    loso: LosoScores | None = None,
+    groups: Sequence[FoldGroup] = FOLD_GROUPS,
+) -> dict[str, Any]:
+    """The LOSO figures of scored ``videos`` (:class:`~model_export.evaluate.VideoResult`).
+
+    ``loso`` gives pooled held-out scores already computed (per-fold training); without it
+    the folds (:func:`~model_export.protocol.folds.loso_folds` of ``groups``) fit calibration
+    and threshold on the stored scores of one version, and ``shipped_threshold`` is that
+    version's (the ``as_shipped`` figures). Pooled intervals resample sources (the headline)
+    and videos (``by_video``).
+    """
+    sources = [v.source for v in videos]
+    if len(set(sources)) < 2:
+        raise ValueError("leave-one-source-out needs videos from at least two sources")
+    labels = np.array([v.label for v in videos])
+    kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
+    raw = np.array([v.score for v in videos])
+    loso = loso or run_folds(labels, sources, video_scorer_for(videos), groups=groups)
+    share = float(labels.mean())
+    kwargs = {"resamples": resamples, "seed": seed}
+    shipped = shipped_threshold is not None
+    return {
+        "protocol": PROTOCOL,
+        "videos": len(videos),
+        "sources": len(set(sources)),
+        "fake": int(labels.sum()),
+        "real": int(len(labels) - labels.sum()),
+        "fake_prior": DEPLOYMENT_FAKE_PRIOR,
+        "bootstrap": {
+            "resamples": resamples,
+            "seed": seed,
+            "level": 0.95,
+            "unit": "source",
+            "also": "video",
+        },
+        "no_skill_log_loss": NO_SKILL_LOG_LOSS,
+        "prior_log_loss": roc.log_loss(labels, np.full(len(labels), share)),
+        "loso": metrics_with_ci(labels, loso.scores, loso.thresholds, clusters=sources, **kwargs),
+        # One version scored every source: its figures with nothing fitted here.
+        "as_shipped": (
+            metrics_with_ci(labels, raw, shipped_threshold, clusters=sources, **kwargs)
+            if shipped
+            else None
+        ),
+        "shipped_threshold": shipped_threshold,
+        "within_fold": within_fold(
+            labels, loso.scores, loso.fold_names, loso.folds, raw if shipped else None
+        ),
+        "kinds": kind_rows(kinds, labels, loso.scores, loso.thresholds, **kwargs),
+        "kinds_as_shipped": (
+            kind_rows(kinds, labels, raw, shipped_threshold, **kwargs) if shipped else None
+        ),
+        "per_source": source_rows(sources, labels, loso.scores, loso.thresholds, loso.fold_names),
+        "folds": [f.as_dict() for f in loso.folds],
+        "predictions": [
+            {
+                "file": str(v.path),
+                "source": v.source,
+                "fold": str(fold),
+                "kind": kind,
+                "label": v.label,
+                "score_as_shipped": float(r),
+                "score_loso": float(s),
+                "threshold_loso": float(t),
+            }
+            for v, kind, r, s, t, fold in zip(
+                videos, kinds, raw, loso.scores, loso.thresholds, loso.fold_names, strict=True
+            )
+        ],
+    }
+
+
+def _ci(interval: dict[str, Any] | None, digits: int = 3) -> str:
+    if not interval or not np.isfinite(interval["point"]):
+        return "–"
+    point, low, high = interval["point"], interval["low"], interval["high"]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{point:.{digits}f}"
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _auc(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def markdown(report: dict[str, Any], title: str = "") -> str:
+    """The report's tables in markdown: pooled, within folds, per kind, per source."""
+    boot = report["bootstrap"]
+    lines = [f"### {title}".rstrip(), ""] if title else []
+    lines += [
+        f"{report['videos']} videos ({report['fake']} FAKE, {report['real']} REAL) from "
+        f"{report['sources']} sources in {len(report['folds'])} folds; every fit weighs the "
+        f"classes to a fake prior of {report['fake_prior']:g}. 95% percentile bootstrap "
+        f"intervals, {boot['resamples']} resamples (seed {boot['seed']}): over sources "
+        "(headline) and over videos.",
+        "",
+        "| scores | resampled | video ROC-AUC | video log-loss | video accuracy |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, name in (("loso", "LOSO (fitted on other folds)"), ("as_shipped", "as shipped")):
+        m = report[key]
+        if m is None:
+            continue
+        for unit, row in (("sources", m), ("videos", m.get("by_video", m))):
+            lines.append(
+                f"| {name} | {unit} | {_ci(row['roc_auc'])} | {_ci(row['log_loss'])} | "
+                f"{_ci(row['accuracy'])} |"
+            )
+    within = report["within_fold"]
+    lines += [
+        "",
+        f"Within-fold ROC-AUC, mean over the {within['folds_with_both_labels']} folds with both "
+        f"labels: {_auc(within['mean_roc_auc'])} LOSO, "
+        f"{_auc(within['mean_roc_auc_as_shipped'])} as shipped.",
+        "",
+        "| fold | held-out sources | videos (FAKE/REAL) | ROC-AUC LOSO | as shipped | why |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in within["folds"]:
+        sources = ", ".join(f"`{s}`" for s in row["sources"])
+        lines.append(
+            f"| {row['fold']} | {sources} | {row['videos']} ({row['fake']}/{row['real']}) | "
+            f"{_auc(row['roc_auc'])} | {_auc(row.get('roc_auc_as_shipped'))} | "
+            f"{row['reason'] or 'a fold of its own'} |"
+        )
+    lines += [
+        "",
+        "| kind (LOSO) | videos | ROC-AUC vs all real | log-loss | accuracy | mean score |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report["kinds"]:
+        if not row["videos"]:
+            lines.append(f"| {row['kind']} | 0 | – | – | – | – |")
+            continue
+        lines.append(
+            f"| {row['kind']} | {row['videos']} | {_ci(row.get('roc_auc_vs_real'))} | "
+            f"{_ci(row['log_loss'])} | {_ci(row['accuracy'])} | {row['mean_score']:.3f} |"
+        )
+    lines += [
+        "",
+        "Kind intervals resample videos (most kinds come from one or two sources).",
+        "",
+        "| held-out source | fold | videos (FAKE/REAL) | accuracy | log-loss | fold a, b | "
+        "threshold |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    folds = {f["fold"]: f for f in report["folds"]}
+    for row in report["per_source"]:
+        fold = folds[row["fold"]]
+        cal = fold["calibration"]
+        lines.append(
+            f"| `{row['source']}` | {row['fold']} | {row['videos']} ({row['fake']}/{row['real']})"
+            f" | {row['accuracy']:.3f} | {row['log_loss']:.3f} | {cal['a']:.3f}, {cal['b']:.3f} "
+            f"| {fold['threshold']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
+    """Human-readable lines of a LOSO report."""
+    lines = [
+        f"{PROTOCOL}: {report['videos']} videos ({report['fake']} FAKE / {report['real']} REAL) "
+        f"from {report['sources']} sources in {len(report['folds'])} folds "
+        f"(fake prior {report['fake_prior']:g})"
+    ]
+    for key in ("loso", "as_shipped"):
+        m = report[key]
+        if m is None:
+            continue
+        lines.append(
+            f"{key:10s}: ROC-AUC {_ci(m['roc_auc'])}  log-loss {_ci(m['log_loss'])}  "
+            f"accuracy {_ci(m['accuracy'])}  (intervals over sources; over videos: ROC-AUC "
+            f"{_ci(m['by_video']['roc_auc'])})"
+        )
+    within = report["within_fold"]
+    lines.append(
+        f"within-fold ROC-AUC: mean {_auc(within['mean_roc_auc'])} over "
+        f"{within['folds_with_both_labels']} folds with both labels"
+    )
+    lines.append(f"no-skill log-loss {report['no_skill_log_loss']:.3f}; report in {report_dir}")
+    lines.append(f"took {report['seconds']['total']:.0f} s")
+    return lines

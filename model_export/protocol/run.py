@@ -1,0 +1,143 @@
+"""Running the protocol on disk: score a version (or train one model per fold), write the
+report files (``loso.json``, ``loso.md``, ``loso_predictions.csv``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model_export.calibration import Calibration
+from model_export.datasets import discover
+from model_export.evaluate import VideoResult, evaluate_version, resolve_version
+from model_export.protocol.fitting import FoldResult, LosoScores
+from model_export.protocol.folds import FOLD_GROUPS, FoldGroup, loso_folds
+from model_export.protocol.metrics import DEFAULT_RESAMPLES
+from model_export.protocol.report import loso_report, markdown
+from model_export.publish import INFO_RELATIVE_PATH
+
+if TYPE_CHECKING:
+    from model_export.training_run import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def source_dirs(roots: Sequence[Path]) -> dict[str, Path]:
+    """Every immediate subfolder of ``roots`` that holds labelled videos, by source name."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        for child in sorted(Path(root).iterdir()):
+            if not child.is_dir():
+                continue
+            try:
+                if discover([child]):
+                    found[child.name] = child
+            except ValueError:  # no known layout: not a source
+                continue
+    return found
+
+
+def train_loso(
+    roots: Sequence[Path],
+    template: PipelineConfig,
+    work_dir: Path,
+    frames_per_video: int,
+    groups: Sequence[FoldGroup] = FOLD_GROUPS,
+) -> tuple[list[VideoResult], LosoScores]:
+    """Train one model per fold on the other folds' sources, score the held-out ones.
+
+    ``template`` is the training run to repeat (its ``data`` and ``output`` are replaced per
+    fold; fold models go to ``work_dir/<fold>/model``). Returns the held-out results of
+    every fold, in discovery order, and the pooled scores with each fold's shipped threshold.
+    """
+    from model_export.training_run import run
+
+    dirs = source_dirs(roots)
+    videos = discover(list(dirs.values()))
+    results: list[VideoResult | None] = [None] * len(videos)
+    thresholds = np.full(len(videos), np.nan)
+    names = np.empty(len(videos), dtype=object)
+    folds = []
+    for fold in loso_folds([v.source for v in videos], groups):
+        fit_dirs = tuple(sorted({dirs[videos[i].source] for i in fold.fit}))
+        config = replace(template, data=fit_dirs, output=work_dir / fold.name / "model")
+        path, report = run(config)
+        held = [videos[i] for i in fold.held_out]
+        evaluation = evaluate_version(path, held, frames_per_video)
+        for i, result in zip(fold.held_out, evaluation.videos, strict=True):
+            results[i] = result
+            thresholds[i] = evaluation.threshold
+            names[i] = fold.name
+        calibration = Calibration.from_dict(report.get("calibration"))
+        folds.append(
+            FoldResult(fold.name, fold.sources, calibration, evaluation.threshold,
+                       len(fold.fit), len(held), fold.reason)
+        )  # fmt: skip
+        log.info("fold trained and scored", extra={"fold": fold.name, "version": str(path)})
+    scored = [r for r in results if r is not None]
+    return scored, LosoScores(folds, np.array([r.score for r in scored]), thresholds, names)
+
+
+def evaluate_loso(
+    model: Path,
+    data: Sequence[Path],
+    frames_per_video: int,
+    output: Path | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    train: PipelineConfig | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Score ``data`` with a version (or a model's highest), write the LOSO report.
+
+    With ``train`` (a training run), one model per fold is trained instead
+    (:func:`train_loso`) into ``model`` as a work directory. Writes ``loso.json``,
+    ``loso.md`` and ``loso_predictions.csv`` into ``output`` (default
+    ``var/eval/<model>-<version>-loso``); returns the report and that directory.
+    """
+    started = time.monotonic()
+    if train is not None:
+        output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
+        results, loso = train_loso(data, train, model, frames_per_video)
+        if not results:
+            raise FileNotFoundError("no labelled videos found")
+        report = loso_report(results, None, resamples=resamples, seed=seed, loso=loso)
+        report["version"] = {"trained_per_fold": train.train.arch, "work_dir": str(model)}
+        title = f"{train.train.arch} trained per fold"
+    else:
+        version = resolve_version(model)
+        videos = discover(data)
+        if not videos:
+            raise FileNotFoundError("no labelled videos found")
+        output = output or Path("var/eval") / f"{version.parent.name}-{version.name}-loso"
+        evaluation = evaluate_version(version, videos, frames_per_video)
+        report = loso_report(
+            evaluation.videos, evaluation.threshold, resamples=resamples, seed=seed
+        )
+        info_path = version / INFO_RELATIVE_PATH
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        report["version"] = {
+            "path": str(version),
+            "kind": info.get("kind"),
+            "calibration": info.get("calibration"),
+        }
+        title = f"{version.parent.name} v{version.name}"
+    report["frames_per_video"] = frames_per_video
+    report["seconds"] = {"total": time.monotonic() - started}
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "loso.json").write_text(json.dumps(report, indent=2) + "\n")
+    (output / "loso.md").write_text(markdown(report, title=title))
+    with (output / "loso_predictions.csv").open("w", newline="") as handle:
+        rows = report["predictions"]
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    log.info("LOSO report written", extra={"path": str(output), **report["seconds"]})
+    return report, output
