@@ -25,6 +25,28 @@ def die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+#: Run as ``python -S -c _ORPHAN_GUARD PARENT_PID COMMAND...``: arms the parent-death signal,
+#: then becomes COMMAND (the signal survives the exec). Arming it in the child between fork
+#: and exec (``preexec_fn``) would make ``subprocess`` use ``fork()``, whose atfork handlers
+#: can deadlock a parent with gRPC threads (seen: a test process hung in gRPC's pre-fork
+#: handler); without ``preexec_fn`` it spawns with ``vfork``, which runs no such handlers.
+_ORPHAN_GUARD = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the parent died before the signal was armed\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dying_with_parent(args: Sequence[str]) -> list[str]:
+    """``args`` wrapped so that the process gets SIGTERM when its parent (the thread that
+    started it) dies; unchanged off Linux."""
+    if not sys.platform.startswith("linux"):
+        return list(args)
+    return [sys.executable, "-S", "-c", _ORPHAN_GUARD, str(os.getpid()), *args]
+
+
 def free_port() -> int:
     """A TCP port that was free a moment ago on 127.0.0.1."""
     with socket.socket() as sock:
@@ -49,12 +71,11 @@ class ManagedProcess:
         self.log_path = log_path
         self._log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
         self.proc = subprocess.Popen(
-            self.args,
+            dying_with_parent(self.args),
             env={**os.environ, **(env or {})},
             cwd=cwd,
             stdout=self._log if self._log else None,
             stderr=subprocess.STDOUT if self._log else None,
-            preexec_fn=die_with_parent,
         )
 
     @property
