@@ -63,9 +63,7 @@ RULES: tuple[Rule, ...] = (
         FACE_SWAP,
         "SOURCES.md, added 2026-12-06: DeepFaceLive DFM real-time swap (right halves)",
     ),
-    Rule(
-        "edtalk", r"", TALKING_HEAD, "SOURCES.md, added 2026-12-06: EDTalk one-shot talking head"
-    ),
+    Rule("edtalk", r"", TALKING_HEAD, "SOURCES.md, added 2026-12-06: EDTalk one-shot talking head"),
     Rule(
         "dreamtalk-mead",
         r"",

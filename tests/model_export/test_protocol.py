@@ -15,10 +15,10 @@ from model_export.datasets import discover
 from model_export.export import publish_version
 from model_export.manipulations import (
     FACE_SWAP,
+    LIP_SYNC,
     REAL,
     REENACTMENT,
     RULES,
-    LIP_SYNC,
     TALKING_HEAD,
     UNSPECIFIED,
     manipulation_kind,
