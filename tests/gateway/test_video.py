@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.frames import scaled_size
 from gateway.errors import InvalidVideo, VideoLimitExceeded
 from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times, scaled_size
+from gateway.video import iter_frames, sample_times
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 
