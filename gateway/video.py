@@ -208,9 +208,10 @@ def iter_frames(
                 seeking = False
             last_t = max(last_t, t)
             served = picker.take(t)
-            if not served:
+            # Decided right after a pick too, so no frame past it is decoded in vain.
+            if seeking and not picker.done and considered != picker.next:
                 earliest = picker.earliest_s()
-                if seeking and earliest - t > SEEK_MIN_GAP_S and considered != picker.next:
+                if earliest - t > SEEK_MIN_GAP_S:
                     considered = picker.next
                     key = picker.choice().start
                     # Only a keyframe past the frame at hand saves decoding, and none past
@@ -219,6 +220,7 @@ def iter_frames(
                         container.seek(key.pts, stream=stream, backward=True, any_frame=False)
                         stats.seeks += 1
                         restart = True
+            if not served:
                 continue
             if size is None:
                 # Fixed for the whole video, so every batch has one shape even if a
