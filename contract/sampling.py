@@ -21,7 +21,7 @@ It holds:
 Every decoder applies these through :class:`contract.frames.Picker`, which also holds the
 size and pixel rules.
 
-The keyframe rule. Decoding the frame at a target costs every frame from the keyframe
+The keyframe rule. Decoding the frame at a target costs every reference frame from the keyframe
 before it, so on a long GOP a sample costs a GOP. A keyframe costs one frame. So a target
 ``T`` whose *window* holds a keyframe picks the keyframe nearest ``T`` in it (the earlier
 one on a tie); otherwise the rule above. The window is half-open, from halfway to the
@@ -166,7 +166,8 @@ def half_frame_s(fps: float) -> float:
 def picks(frame_t_s: float, target_s: float, fps: float) -> bool:
     """Whether a decoded frame at ``frame_t_s`` may serve the target time ``target_s``.
 
-    Frames come in time order and the first one for which this holds is the frame the
+    Frames come in time order and, for a target the keyframe rule gives no keyframe
+    (:func:`keyframe_choices`), the first one for which this holds is the frame the
     target picks: the first whose timestamp reaches the target less half a frame, i.e.
     the frame nearest the target on a constant-rate clip, and on a variable-rate clip the
     first one shown at (or just before) that time. One frame may serve several targets
