@@ -1,7 +1,7 @@
 """Ways to decode the uniformly sampled frames of a clip, timed side by side.
 
 * ``opencv``: ``cv2.VideoCapture``, ``grab()`` every frame and ``retrieve()`` only the
-  sampled ones (the DFDC winners' loop), then RGB and the gateway's downscale.
+  sampled ones (the DFDC winners' loop), then RGB and a downscale to the contract's size.
 * ``pyav (gateway)``: the gateway's own ``gateway.video.iter_frames``, as it is.
 * ``pyav`` variants with the gateway's sampling rule, to measure changes to the
   gateway's decoder before anyone makes them:
@@ -15,26 +15,26 @@
   - *threads*: ``stream.thread_type = "AUTO"`` (frame and slice threads); otherwise
     H.264 decodes on one thread, since x264 writes one slice per frame.
 
-Every variant returns the timestamps it picked, so the bench can check that each
-one samples the same frames as the gateway.
+Every variant picks with :class:`contract.frames.Picker` (the keyframe rule included)
+and sizes with :func:`contract.frames.scaled_size`; the PyAV ones convert with
+:func:`contract.frames.to_rgb`. Each returns the timestamps it picked, so the bench can
+check that each one samples the same frames as the gateway.
 """
 
 from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import av
 import cv2
 
-import gateway.video
-from contract.frames import upright
+from contract.frames import Picker, scaled_size, to_rgb
 from gateway.probe import VideoInfo, probe
-from gateway.video import iter_frames, sample_times, scaled_size
+from gateway.video import DecodeStats, iter_frames, sample_times
 
 from .settings import GatewayDefaults
 
@@ -63,45 +63,43 @@ def gateway_decode(path: Path, info: VideoInfo, times: list[float], sizing: Sizi
 def gateway_decoded_frames(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> int:
     """How many frames the gateway's decoder gets out of the codec for this sample.
 
-    Counted on a separate, untimed run by wrapping the gateway's packet decoder.
+    Counted on a separate, untimed run by the decoder's own :class:`DecodeStats`.
     """
-    count = 0
-    real_decode = gateway.video._decode
+    stats = DecodeStats()
+    for _ in iter_frames(path, info, times, max_side=sizing[0], min_side=sizing[1], stats=stats):
+        pass
+    return stats.frames
 
-    def counting(*args: object, **kwargs: object) -> Iterator[av.VideoFrame]:
-        nonlocal count
-        for frame in real_decode(*args, **kwargs):  # type: ignore[arg-type]
-            count += 1
-            yield frame
 
-    with mock.patch.object(gateway.video, "_decode", counting):
-        for _ in iter_frames(path, info, times, max_side=sizing[0], min_side=sizing[1]):
-            pass
-    return count
+def _picker(path: Path, info: VideoInfo, times: list[float]) -> Picker:
+    """The contract's picker for ``times``, its keyframes looked up on a handle of its own."""
+    with av.open(str(path), metadata_errors="ignore") as index:
+        return Picker.for_stream(index, index.streams.video[0], times, info.fps)
 
 
 def opencv_decode(path: Path, info: VideoInfo, times: list[float], sizing: Sizing) -> Sampled:
-    """``grab()`` through the clip, ``retrieve()`` the frame nearest each sample time."""
+    """``grab()`` through the clip, ``retrieve()`` the frames the contract's picker picks."""
+    picker = _picker(path, info, times)
     cap = cv2.VideoCapture(str(path))
     fps = info.fps or cap.get(cv2.CAP_PROP_FPS)
-    wanted = [min(info.frame_count - 1, round(t * fps)) for t in times]
     picked: list[float] = []
     shape: tuple[int, ...] = ()
-    index, k, decoded = 0, 0, 0
+    index, decoded = 0, 0
     try:
-        while k < len(wanted) and cap.grab():
+        while not picker.done and cap.grab():
             decoded += 1
-            if index == wanted[k]:
+            # OpenCV counts frames: a frame's time is its index over the rate (exact at CFR).
+            t = index / fps
+            served = picker.take(t)
+            if served:
                 ok, bgr = cap.retrieve()
                 if not ok:
                     break
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 size = scaled_size(rgb.shape[1], rgb.shape[0], *sizing)
                 rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-                while k < len(wanted) and wanted[k] == index:
-                    picked.append(round(index / fps, 4))
-                    shape = rgb.shape
-                    k += 1
+                picked.extend([round(t, 4)] * served)
+                shape = rgb.shape
             index += 1
     finally:
         cap.release()
@@ -117,11 +115,12 @@ def pyav_decode(
     skip_nonref: bool,
     threads: bool,
 ) -> Sampled:
-    """The gateway's sampling rule (first frame reaching each time) with the candidate changes.
+    """The contract's picker with the candidate changes, decoding straight through.
 
     No seeking: on these short clips (one or two keyframes in 10 s) the gateway seeks at
     most once, to a keyframe that falls between two samples.
     """
+    picker = _picker(path, info, times)
     picked: list[float] = []
     shape: tuple[int, ...] = ()
     decoded = 0
@@ -133,35 +132,34 @@ def pyav_decode(
         time_base = stream.time_base
         start = stream.start_time or 0
         frame_s = 1.0 / info.fps if info.fps > 0 else 0.0
-        half = 0.5 * frame_s
-        # The frame picked for target T is the first one with t >= T - half; at a
-        # constant rate it lies in [T - half, T + half).  A quarter frame of slack
-        # on both sides covers timestamp rounding.
-        lo_pad, hi_pad = half + 0.25 * frame_s, half + 0.25 * frame_s
+        # A picked frame lies within half a frame of where a target picks it (its time,
+        # or its keyframe's); a quarter frame more on both sides covers rounding.
+        pad = 0.75 * frame_s
+        # Where each target's frame is: its keyframe, or the target itself.
+        wanted = sorted(
+            c.picked.t_s if c.picked else t for c, t in zip(picker.choices, times, strict=True)
+        )
         size: tuple[int, int] | None = None
-        target = 0
 
         def take(frame: av.VideoFrame) -> None:
-            nonlocal size, target, shape
+            nonlocal size, shape
             t = float((frame.pts - start) * time_base)
-            if target >= len(times) or t + half < times[target]:
+            served = picker.take(t)
+            if not served:
                 return
             if size is None:
                 size = scaled_size(frame.width, frame.height, *sizing)
-            image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-            image = upright(image, info.rotation)
-            while target < len(times) and times[target] <= t + half:
-                picked.append(round(t, 4))
-                shape = image.shape
-                target += 1
+            image = to_rgb(frame, size, info.rotation)
+            picked.extend([round(t, 4)] * served)
+            shape = image.shape
 
         for packet in container.demux(stream):
-            if target >= len(times):
+            if picker.done:
                 break
             if skip_nonref and packet.pts is not None:
                 t = float((packet.pts - start) * time_base)
-                i = bisect.bisect_left(times, t - hi_pad)
-                near = i < len(times) and times[i] <= t + lo_pad
+                i = bisect.bisect_left(wanted, t - pad)
+                near = i < len(wanted) and wanted[i] <= t + pad
                 ctx.skip_frame = "DEFAULT" if near else "NONREF"
             for frame in ctx.decode(packet):
                 decoded += 1

@@ -31,9 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from gateway.budget import DecodeBudget, DecodeLimits
 from gateway.probe import probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import DecodeStats, iter_frames, sample_times
 
 from .clips import BenchClip
 from .mtcnn_pipeline import FaceClassifier, InferenceSplit, run_mtcnn_package, split_inference
@@ -117,22 +116,20 @@ class FaceAwareResults:
 def decode_cost(path: Path, defaults: GatewayDefaults) -> tuple[int, float, float]:
     """(frames decoded, probe CPU ms, decode CPU ms) of the gateway's code on ``path``.
 
-    Decoded frames are counted by a :class:`~gateway.budget.DecodeBudget`, as the gateway
-    counts them; single-threaded, so that the CPU time is this thread's.
+    Decoded frames are counted by the decoder's own :class:`~gateway.video.DecodeStats`;
+    single-threaded, so that the CPU time is this thread's.
     """
     cpu0 = time.thread_time()
     info = probe(path, defaults.limits)
     cpu1 = time.thread_time()
-    budget = DecodeBudget(DecodeLimits(cpu_s=1e6, max_pixels=1 << 62, timeout_s=1e6))
-    budget.start()
+    stats = DecodeStats()
     times = sample_times(info, defaults.frames)
     for _ in iter_frames(
-        path, info, times, max_side=defaults.max_side, min_side=defaults.min_side, budget=budget
+        path, info, times, max_side=defaults.max_side, min_side=defaults.min_side, stats=stats
     ):
         pass
     cpu2 = time.thread_time()
-    decoded = budget.pixels // max(1, info.width * info.height)
-    return decoded, (cpu1 - cpu0) * 1000.0, (cpu2 - cpu1) * 1000.0
+    return stats.frames, (cpu1 - cpu0) * 1000.0, (cpu2 - cpu1) * 1000.0
 
 
 def measure_face_aware(

@@ -1,7 +1,7 @@
 """The face-aware pipeline a user writes with the well-known packages, for comparison.
 
 OpenCV reads the video frame by frame (as :mod:`bench.naive` does) and keeps the frames
-that :mod:`contract.sampling` picks (the service's own sampling rule); the ``mtcnn``
+that :class:`contract.frames.Picker` picks (the service's own sampling rule); the ``mtcnn``
 package's ``MTCNN().detect_faces`` finds faces in those frames at full size (its batch
 mode, its default settings); each face is cut with the margin the graph's crops use
 (:data:`model_export.faces.DEFAULT_MARGIN`) and resized to the classifier's input; the
@@ -24,6 +24,7 @@ import numpy as np
 
 import contract
 from contract import sampling
+from contract.frames import Picker
 
 from .naive import PipelineRun
 
@@ -36,30 +37,31 @@ MARGIN = 0.3
 
 
 def sampled_frames_opencv(path: Path, count: int) -> list[np.ndarray]:
-    """The RGB frames :mod:`contract.sampling` picks, read with OpenCV frame by frame.
+    """The RGB frames :class:`contract.frames.Picker` picks, read with OpenCV frame by frame,
+    at full size.
 
-    Timing comes from the container's headers (:func:`contract.sampling.stream_timing`);
-    a frame's time is its index over the rate, which is exact on constant-rate clips.
+    Timing comes from the container's headers (:func:`contract.sampling.stream_timing`),
+    the keyframes the keyframe rule needs from its index; a frame's time is its index over
+    the rate, which is exact on constant-rate clips.
     """
     with av.open(str(path)) as container:
-        timing = sampling.stream_timing(container, container.streams.video[0])
-    times = sampling.sample_times(timing.duration_s, timing.fps, timing.frame_count, count)
+        stream = container.streams.video[0]
+        timing = sampling.stream_timing(container, stream)
+        times = sampling.sample_times(timing.duration_s, timing.fps, timing.frame_count, count)
+        picker = Picker.for_stream(container, stream, times, timing.fps)
     frames: list[np.ndarray] = []
     cap = cv2.VideoCapture(str(path))
     try:
-        index, target = 0, 0
-        while target < len(times):
+        index = 0
+        while not picker.done:
             ok, bgr = cap.read()
             if not ok:
                 break
             t = index / timing.fps if timing.fps else 0.0
             index += 1
-            if not sampling.picks(t, times[target], timing.fps):
-                continue
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            while target < len(times) and sampling.picks(t, times[target], timing.fps):
-                frames.append(rgb)
-                target += 1
+            served = picker.take(t)
+            if served:
+                frames.extend([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)] * served)
     finally:
         cap.release()
     return frames

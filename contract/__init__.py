@@ -6,7 +6,8 @@ here and in the package's modules:
 * this module: the SavedModel signature names, dtypes and shapes, the layout of a
   model base path, the verdict labels and :func:`sequence_windows`;
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
-* :mod:`contract.frames`: frames turned upright by the display rotation;
+* :mod:`contract.frames`: the size, RGB pixels and orientation of a sampled frame, and the
+  pick loop every decoder runs;
 * :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 

@@ -14,7 +14,27 @@ It holds:
 * :func:`sample_times`, the target times: uniform over the clip, or a rate per second;
 * :func:`frame_time_s` and :func:`picks`, the time of a decoded frame and the rule that
   decides whether it is the frame a target time picks (the first frame whose timestamp
-  reaches the target less half a frame), which every decoder applies.
+  reaches the target less half a frame);
+* :func:`keyframe_choices`, the keyframe-aware part of that rule: a target with a keyframe
+  within half a sample's spacing picks the nearest such keyframe instead (below).
+
+Every decoder applies these through :class:`contract.frames.Picker`, which also holds the
+size and pixel rules.
+
+The keyframe rule. Decoding the frame at a target costs every reference frame from the keyframe
+before it, so on a long GOP a sample costs a GOP. A keyframe costs one frame. So a target
+``T`` whose *window* holds a keyframe picks the keyframe nearest ``T`` in it (the earlier
+one on a tie); otherwise the rule above. The window is half-open, from halfway to the
+previous target to halfway to the next one (``[T - s/2, T + s/2)`` for uniform targets
+``s`` apart; the first and last targets mirror their one neighbour), so windows never
+overlap and the picked times stay in order. A single target has no spacing and no window:
+it keeps the rule above. Keyframes are found from the container's index, never by
+decoding: on a second handle on the file, a backward seek to ``T`` gives the last keyframe
+at or before it and a forward seek the first one at or after it, one packet read each
+(:func:`find_keyframe`); the nearer of the two, if inside the window, is picked. Where the
+index cannot tell (no index, a failed seek, a first packet that is no keyframe) the target
+keeps the rule above. The training side and the gateway call the same function on the same
+file, so they pick the same frames.
 
 Needs PyAV and numpy only: it must not import TensorFlow, nor ``gateway``,
 ``model_export`` or ``serving``. Limits (longest video, most frames) and their errors
@@ -23,6 +43,7 @@ belong to the callers.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -145,7 +166,8 @@ def half_frame_s(fps: float) -> float:
 def picks(frame_t_s: float, target_s: float, fps: float) -> bool:
     """Whether a decoded frame at ``frame_t_s`` may serve the target time ``target_s``.
 
-    Frames come in time order and the first one for which this holds is the frame the
+    Frames come in time order and, for a target the keyframe rule gives no keyframe
+    (:func:`keyframe_choices`), the first one for which this holds is the frame the
     target picks: the first whose timestamp reaches the target less half a frame, i.e.
     the frame nearest the target on a constant-rate clip, and on a variable-rate clip the
     first one shown at (or just before) that time. One frame may serve several targets
@@ -170,3 +192,103 @@ def frame_time_s(
 def stream_clock(stream: av.video.stream.VideoStream) -> tuple[int, Fraction]:
     """The ``start_pts`` and ``time_base`` that :func:`frame_time_s` measures ``stream`` with."""
     return stream.start_time or 0, stream.time_base or Fraction(1, 90000)
+
+
+#: Slack when matching a decoded frame's time to a keyframe's (both read from the same pts).
+KEYFRAME_SLACK_S = 1e-6
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A keyframe of a stream, as its packet gives it."""
+
+    #: Presentation timestamp, in the stream's time base (what a seek takes).
+    pts: int
+    #: Seconds from the stream's start, as :func:`frame_time_s` measures frames.
+    t_s: float
+
+
+@dataclass(frozen=True)
+class KeyframeChoice:
+    """What the keyframe rule decided for one target time."""
+
+    #: The keyframe the target picks (inside its window), or None: the ordinary rule.
+    picked: Keyframe | None
+    #: The last keyframe at or before the target, where decoding for it may start.
+    before: Keyframe | None
+
+    @property
+    def start(self) -> Keyframe | None:
+        """The keyframe decoding for this target may start from (a seek target)."""
+        return self.picked or self.before
+
+
+def keyframe_windows(targets: list[float]) -> list[tuple[float, float]]:
+    """Per target, the half-open window ``[lo, hi)`` a keyframe must lie in to be picked.
+
+    Bounds are halfway to the neighbouring targets; the first and last targets mirror
+    their one neighbour. A single target gets an empty window (no spacing, no rule).
+    """
+    if len(targets) < 2:
+        return [(t, t) for t in targets]
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(targets)]
+    lows = [2 * targets[0] - mids[0], *mids]
+    highs = [*mids, 2 * targets[-1] - mids[-1]]
+    return list(zip(lows, highs, strict=True))
+
+
+def find_keyframe(
+    index: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    t_s: float,
+    *,
+    after: bool = False,
+) -> Keyframe | None:
+    """The keyframe the container's index gives for ``t_s``, without decoding anything.
+
+    The last keyframe at or before ``t_s``, or with ``after`` the first one at or after it,
+    found by a seek on ``index`` (a handle on the file that no decoder uses: the seek moves
+    it) and one packet read. The index orders keyframes by decoding time, so with
+    reordered frames the one found may lie a frame or two past ``t_s``. None when the seek
+    fails or the first packet there is no keyframe.
+    """
+    start_pts, time_base = stream_clock(stream)
+    ticks = t_s / time_base
+    pts = start_pts + (math.ceil(ticks) if after else math.floor(ticks))
+    try:
+        index.seek(pts, stream=stream, backward=not after, any_frame=False)
+        for packet in index.demux(stream):
+            if not packet.size:
+                continue
+            if not packet.is_keyframe or packet.pts is None:
+                return None
+            t = frame_time_s(packet.pts, start_pts, time_base, previous_s=0.0, fps=0.0)
+            return Keyframe(pts=int(packet.pts), t_s=t)
+    except av.error.FFmpegError:
+        return None
+    return None
+
+
+def keyframe_choices(
+    index: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    targets: list[float],
+) -> list[KeyframeChoice]:
+    """The keyframe rule (see the module docstring) for sorted ``targets`` of ``stream``.
+
+    Two index look-ups per target (one for a single target), on ``index``, a handle on the
+    file that no decoder uses.
+    """
+    choices = []
+    for target, (lo, hi) in zip(targets, keyframe_windows(targets), strict=True):
+        before = find_keyframe(index, stream, target)
+        candidates = [before]
+        if hi > lo:
+            candidates.append(find_keyframe(index, stream, target, after=True))
+        # Nearest to the target first, the earlier on a tie: deterministic.
+        inside = sorted(
+            (k for k in candidates if k is not None and lo <= k.t_s < hi),
+            key=lambda k: (abs(k.t_s - target), k.t_s),
+        )
+        choices.append(KeyframeChoice(picked=inside[0] if inside else None, before=before))
+    return choices

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contract
 from contract.aggregation import Strategy
+from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import DEFAULT_FRAME_COUNT
 
 from .jobs.settings import JobSettings
@@ -18,7 +19,8 @@ from .jobs.settings import JobSettings
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
-DEFAULT_FRAME_MAX_SIDE = 640
+#: The contract's cap, which training and evaluation decode at too.
+DEFAULT_FRAME_MAX_SIDE = DEFAULT_MAX_SIDE
 #: Faces are detected on every sampled frame as decoded, as ``model_export``'s evaluation
 #: scores a version (its calibration and threshold are fitted so). ``2`` and ``360``, the
 #: cheapest schedule that kept face recall >= 97% on the shared clips, save a fifth of the

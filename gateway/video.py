@@ -4,8 +4,11 @@ Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
 timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
 frame to RGB in one swscale call.  Only the sampled frames are converted.
 Probing the upload first is :mod:`gateway.probe`.
-Which frames are sampled (times, the frame a time picks, the stream timing they come
-from) is :mod:`contract.sampling`, shared with ``model_export``.
+Which frames are sampled (times, the keyframe rule, the stream timing they come from) is
+:mod:`contract.sampling`; their size, their pixels and the pick loop are
+:mod:`contract.frames`. Both are shared with ``model_export``, which decodes the same
+frames for training and evaluation; this module adds only what makes serving cheap
+(seeking, skipping unreferenced frames, the decode budget, the letterbox canvas).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import av
 import numpy as np
 
 from contract import sampling
-from contract.frames import upright
+from contract.frames import Picker, scaled_size, to_rgb
 
 from .budget import DecodeBudget
 from .errors import InvalidVideo
@@ -30,13 +33,24 @@ log = logging.getLogger(__name__)
 
 #: Forward gaps shorter than this are always decoded through (a seek costs more than the
 #: few frames it could skip). Longer ones are crossed with a seek when a keyframe lies
-#: between the frame at hand and the target (:func:`_keyframe_before`), wherever the
-#: container's keyframes are: decode work then grows with the number of samples times the
-#: GOP length, not with the clip's length.
+#: between the frame at hand and the frame needed: the keyframe a target picks
+#: (:func:`contract.sampling.keyframe_choices`), or else the last one before the target.
+#: Decode work then grows with the number of samples, not with the clip's length: about
+#: one frame per sample where the keyframe rule applies, at most a GOP where it does not.
 SEEK_MIN_GAP_S = 0.25
 #: Skip decoding frames that nothing refers to (most B-frames) when they come before
 #: the next sample: such a frame can never be the one picked.
 SKIP_UNREFERENCED = True
+
+
+@dataclass
+class DecodeStats:
+    """What one :func:`iter_frames` call cost, counted as it decodes."""
+
+    #: Frames out of the codec, sampled or not (each costs a full decode).
+    frames: int = 0
+    #: Seeks made to cross a gap.
+    seeks: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,33 +71,6 @@ def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> lis
     than the video holds.
     """
     return sampling.sample_times(info.duration_s, info.fps, info.frame_count, frames, rate)
-
-
-def scaled_size(width: int, height: int, max_side: int, min_side: int = 0) -> tuple[int, int]:
-    """The size a ``width`` x ``height`` frame is sent at.
-
-    Never enlarged, the longer side at most ``max_side``, and no larger than needed for
-    the shorter side to reach ``min_side`` (what the model needs; 0 for no need).
-    Sides are even, which keeps swscale on its fast paths.
-    """
-    cap = min(1.0, max_side / max(width, height))
-    need = min_side / min(width, height) if min_side > 0 else cap
-    if need < cap:
-        # Round up so that the shorter side still reaches min_side; never past the cap.
-        def side(n: int) -> int:
-            return max(2, min(int(n * cap) // 2 * 2, math.ceil(n * need / 2) * 2))
-    else:
-
-        def side(n: int) -> int:
-            return max(2, int(n * cap) // 2 * 2)
-
-    return side(width), side(height)
-
-
-def _to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
-    width, height = size
-    image = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-    return upright(image, rotation)
 
 
 def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
@@ -109,6 +96,7 @@ def _decode(
     stream: av.video.stream.VideoStream,
     skip_before: Callable[[], float],
     budget: DecodeBudget | None,
+    stats: DecodeStats,
 ) -> Iterator[av.VideoFrame]:
     """Decode ``stream`` packet by packet, within ``budget``.
 
@@ -130,30 +118,10 @@ def _decode(
             skip = float((packet.pts - start_pts) * time_base) < skip_before()
         ctx.skip_frame = "NONREF" if skip else "DEFAULT"
         for frame in ctx.decode(packet):
+            stats.frames += 1
             if budget is not None:
                 budget.add_frame(frame.width, frame.height)
             yield frame
-
-
-def _keyframe_before(
-    index: av.container.InputContainer, stream: av.video.stream.VideoStream, target_pts: int
-) -> int | None:
-    """Presentation time of the last keyframe at or before ``target_pts`` (None if unknown).
-
-    Asked of a second handle on the same file (``index``): a seek there and one packet read
-    come from the container's index, nothing is decoded, and the decoding handle keeps its
-    place and its decoder state.
-    """
-    try:
-        index.seek(target_pts, stream=stream, backward=True, any_frame=False)
-        for packet in index.demux(stream):
-            if packet.size and packet.is_keyframe:
-                return packet.pts
-            if packet.size:
-                return None
-    except av.error.FFmpegError:
-        return None
-    return None
 
 
 def iter_frames(
@@ -166,14 +134,19 @@ def iter_frames(
     canvas: int | None = None,
     threads: bool = False,
     budget: DecodeBudget | None = None,
+    stats: DecodeStats | None = None,
 ) -> Iterator[SampledFrame]:
-    """Decode the frames at ``times`` (sorted), as upright RGB sized by :func:`scaled_size`.
+    """Decode the frames at ``times`` (sorted), as upright RGB sized by
+    :func:`contract.frames.scaled_size`.
 
-    For every target time, yields the first frame whose timestamp reaches it, so that
-    variable-frame-rate clips are sampled uniformly in time.  A forward gap that holds a
-    keyframe is crossed with a seek to it (looked up on a second handle on the file), so a
-    sample costs at most the frames from its keyframe.  A truncated stream yields the frames
-    decoded before the damage; a stream with none raises :class:`InvalidVideo`.
+    Each target time gets the frame :class:`contract.frames.Picker` picks for it: the
+    nearest keyframe within half a sample's spacing, else the first frame whose timestamp
+    reaches it (so variable-frame-rate clips are sampled uniformly in time); the keyframes
+    are looked up in the container's index on a second handle on the file. A forward gap
+    is crossed with a seek to the keyframe the next target decodes from, so a sample costs
+    one frame where the keyframe rule applies and at most a GOP where it does not. A
+    truncated stream yields the frames decoded before the damage; a stream with none
+    raises :class:`InvalidVideo`.
 
     With ``canvas``, every video gets one shape, so that Serving's batching can merge
     requests from videos of any shape: frames are scaled to fit and letterboxed into a
@@ -182,6 +155,7 @@ def iter_frames(
     padding) they are stretched to ``min_side`` x ``min_side`` instead.
     ``threads`` lets FFmpeg decode with frame and slice threads. With ``budget`` (started
     by the caller on this thread), decoding stops with its error once it is spent.
+    ``stats``, when given, counts the frames decoded and the seeks made.
     """
     square: int | None = None
     if canvas is not None:
@@ -191,33 +165,32 @@ def iter_frames(
             max_side = canvas
     if not times:
         return
+    stats = stats if stats is not None else DecodeStats()
     emitted = 0
     with open_video(path) as container, open_video(path) as index:
         stream = container.streams.video[0]
-        index_stream = index.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
         start_pts, time_base = sampling.stream_clock(stream)
-        half_frame = sampling.half_frame_s(info.fps)
+        picker = Picker.for_stream(index, index.streams.video[0], times, info.fps)
+        quarter_frame = sampling.half_frame_s(info.fps) / 2
         seeking = True
-        target_i = 0
         last_t = -math.inf
         restart = True
         size: tuple[int, int] | None = None
-        # The target whose keyframe was looked up: one look-up per target, not per frame.
-        looked_up = -1
+        # The target whose gap was considered for a seek: one decision per target.
+        considered = -1
 
         def skip_before() -> float:
-            # A frame is picked for a target T when it is the first with t >= T - half
-            # (sampling.picks); anything earlier than that (less a quarter frame for
-            # rounding) never is.
-            if half_frame <= 0 or target_i >= len(times):
-                return -math.inf
-            return times[target_i] - 1.5 * half_frame
+            # No frame earlier than the next target's earliest (less a quarter frame for
+            # rounding) is ever picked.
+            if quarter_frame <= 0 or picker.done:
+                return -math.inf  # no frame rate to pad with: skip nothing
+            return picker.earliest_s() - quarter_frame
 
-        while target_i < len(times):
+        while not picker.done:
             if restart:
-                decoder = _decode(container, stream, skip_before, budget)
+                decoder = _decode(container, stream, skip_before, budget, stats)
                 restart = False
             try:
                 frame = next(decoder)
@@ -230,22 +203,24 @@ def iter_frames(
                 frame.pts, start_pts, time_base, previous_s=last_t, fps=info.fps
             )
             if t + 1e-6 < last_t and seeking:
-                # A seek landed before where we already were: the GOP is longer than the
-                # gap, so seeking only re-decodes. Decode straight through from here on.
+                # A seek landed before where we already were: the index misleads, so
+                # seeking only re-decodes. Decode straight through from here on.
                 seeking = False
             last_t = max(last_t, t)
-            if not sampling.picks(t, times[target_i], info.fps):
-                gap = times[target_i] - t
-                if seeking and gap > SEEK_MIN_GAP_S and looked_up != target_i:
-                    looked_up = target_i
-                    target_pts = int(times[target_i] / time_base) + start_pts
-                    key = _keyframe_before(index, index_stream, target_pts)
-                    # Only a keyframe past the frame at hand saves decoding: seeking to one
-                    # before it would decode the same frames again.
-                    ahead = key is not None and float((key - start_pts) * time_base) > t
-                    if ahead and key is not None and key <= target_pts:
-                        container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+            served = picker.take(t)
+            # Decided right after a pick too, so no frame past it is decoded in vain.
+            if seeking and not picker.done and considered != picker.next:
+                earliest = picker.earliest_s()
+                if earliest - t > SEEK_MIN_GAP_S:
+                    considered = picker.next
+                    key = picker.choice().start
+                    # Only a keyframe past the frame at hand saves decoding, and none past
+                    # the frame needed may be jumped to.
+                    if key is not None and t < key.t_s <= earliest + sampling.KEYFRAME_SLACK_S:
+                        container.seek(key.pts, stream=stream, backward=True, any_frame=False)
+                        stats.seeks += 1
                         restart = True
+            if not served:
                 continue
             if size is None:
                 # Fixed for the whole video, so every batch has one shape even if a
@@ -255,15 +230,14 @@ def iter_frames(
                     if square is not None
                     else scaled_size(frame.width, frame.height, max_side, min_side)
                 )
-            image = _to_rgb(frame, size, info.rotation)
+            image = to_rgb(frame, size, info.rotation)
             content = (image.shape[0], image.shape[1])
             if canvas is not None:
                 image = _letterbox(image, canvas)
             # One decoded frame may serve several targets when sampling faster than the fps.
-            while target_i < len(times) and sampling.picks(t, times[target_i], info.fps):
-                t_s = round(t, sampling.TIME_DIGITS)
+            t_s = round(t, sampling.TIME_DIGITS)
+            for _ in range(served):
                 yield SampledFrame(index=emitted, t_s=t_s, image=image, content=content)
                 emitted += 1
-                target_i += 1
     if emitted == 0:
         raise InvalidVideo("no frame could be decoded from the video stream")

@@ -117,7 +117,8 @@ def score_frames(
 ) -> tuple[list[FrameResult], bool]:
     """The version's per-frame results on the sampled frames of ``path``, and whether it is
     face-aware."""
-    frames = sample_frames(path, frames_per_video)
+    # Sized as the gateway sizes them for this version.
+    frames = sample_frames(path, frames_per_video, min_side=loaded.frame_min_side())
     results: list[FrameResult] = []
     face_aware = False
     for start in range(0, len(frames), batch_size):

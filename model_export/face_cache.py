@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export.datasets import LabelledVideo
 from model_export.face_export import FaceConfig, face_crops
@@ -79,7 +80,7 @@ def cache_key(video: Path, size: int, faces: FaceConfig, frames_per_video: int) 
     stat = Path(video).stat()
     text = json.dumps(
         [str(Path(video).resolve()), stat.st_size, stat.st_mtime_ns, size, asdict(faces),
-         frames_per_video, "sampled-by-time"], sort_keys=True,
+         frames_per_video, "sampled-by-time", DEFAULT_MAX_SIDE, "keyframe-aware"], sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

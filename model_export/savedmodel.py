@@ -41,6 +41,17 @@ class LoadedVersion:
         frame = np.zeros([1, 8, 8, 3], np.uint8)
         return float(np.ravel(self.run({contract.FRAMES_INPUT: frame})[contract.THRESHOLD])[0])
 
+    def frame_min_side(self) -> int:
+        """The shorter frame side the version asks for in ``model_info`` (0: none, or no
+        ``model_info``), as the gateway reads it to size the frames it sends."""
+        if contract.MODEL_INFO_SIGNATURE not in self.signatures:
+            return 0
+        frame = np.zeros([1, 1, 1, 3], np.uint8)
+        out = self.run({contract.FRAMES_INPUT: frame}, contract.MODEL_INFO_SIGNATURE)
+        if contract.FRAME_MIN_SIDE not in out:
+            return 0
+        return max(0, int(np.ravel(out[contract.FRAME_MIN_SIDE])[0]))
+
     def replay_warmup(self) -> int:
         """Replay the version's warmup records; return how many ran."""
         count = 0

@@ -22,7 +22,7 @@ from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
 from model_export.calibration import Calibration, fit_clip_calibration
 from model_export.datasets import LabelledVideo, discover, split_by_group
-from model_export.export import publish_version
+from model_export.export import frame_min_side_for, publish_version
 from model_export.face_cache import extract_faces, read_landmarks, read_shard
 from model_export.face_export import FaceConfig, publish_face_version
 from model_export.finetune import train_staged
@@ -92,9 +92,12 @@ def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameS
         landmarks = [read_landmarks(s) for s in shards] if config.self_blend else None
     else:
         landmarks = None
+        # At the size the gateway sends this version's frames (its model_info's min side).
+        min_side = frame_min_side_for(size)
         per_video = [
-            tf.cast(tf.round(preprocess_frames(sample_frames(v.path, config.frames_per_video),
-                                               size) * 255), tf.uint8).numpy()
+            tf.cast(tf.round(preprocess_frames(
+                sample_frames(v.path, config.frames_per_video, min_side=min_side), size) * 255),
+                tf.uint8).numpy()
             for v in videos
         ]  # fmt: skip
     images = np.concatenate(per_video) if per_video else np.zeros([0, *size, 3], np.uint8)

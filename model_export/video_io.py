@@ -1,8 +1,9 @@
 """Encode and decode H.264 clips with PyAV.
 
-Decoding samples frames with :mod:`contract.sampling`, the functions the gateway samples
-with (uniform in time, the same frame for each target time), so that a model trains,
-calibrates and is evaluated on the frames it will see when serving.
+Decoding samples frames with :mod:`contract.sampling` and :mod:`contract.frames`, the
+functions the gateway samples with (the same frame for each target time, at the same size,
+converted to the same RGB pixels), so that a model trains, calibrates and is evaluated on
+the frames it will see when serving.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import av
 import numpy as np
 
 from contract import sampling
-from contract.frames import display_rotation, upright
+from contract.frames import DEFAULT_MAX_SIDE, Picker, display_rotation, scaled_size, to_rgb
 from contract.sampling import DEFAULT_FRAME_COUNT
 
 log = logging.getLogger(__name__)
@@ -71,28 +72,44 @@ class SampledClip:
     times_s: list[float]
 
 
-def decode_samples(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> SampledClip:
-    """Decode the ``num_frames`` frames the gateway would score from ``path``.
+def decode_samples(
+    path: Path,
+    num_frames: int = DEFAULT_FRAME_COUNT,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_side: int = 0,
+) -> SampledClip:
+    """Decode the ``num_frames`` frames the gateway would score from ``path``, as it sends them.
 
     The target times are :func:`contract.sampling.sample_times` of the clip's
-    :func:`contract.sampling.stream_timing`, and each target gets the frame
-    :func:`contract.sampling.picks` chooses, as in the gateway's decoder; a decoded frame
-    serving several targets is repeated, as the gateway repeats it. Frames are decoded in
-    one sequential pass, only the picked ones converted to RGB, full size, and turned
-    upright by the display rotation. A stream damaged midway gives the frames decoded
-    before the damage, as in the gateway.
+    :func:`contract.sampling.stream_timing`; each target gets the frame
+    :class:`contract.frames.Picker` picks (the keyframe rule included), as in the gateway's
+    decoder, and a decoded frame serving several targets is repeated, as the gateway
+    repeats it. Picked frames are sized by :func:`contract.frames.scaled_size` with
+    ``max_side`` (the gateway's default cap) and ``min_side`` (the ``frame_min_side`` of
+    the version the frames are for: a whole-frame model's larger input side; 0 for
+    face-aware models), and converted by :func:`contract.frames.to_rgb`, upright.
+    Frames are decoded in one sequential pass, without the gateway's seeks (which give the
+    same frames, only cheaper). A stream damaged midway gives the frames decoded before the
+    damage, as in the gateway.
     """
     picked: list[np.ndarray] = []
     times_s: list[float] = []
-    with av.open(str(path)) as container:
-        # Timed in a container of its own, as the gateway probes before it decodes.
-        timing = sampling.stream_timing(container, container.streams.video[0])
-    targets = sampling.sample_times(timing.duration_s, timing.fps, timing.frame_count, num_frames)
+    with av.open(str(path)) as index:
+        # Timed in a container of its own, as the gateway probes before it decodes; the
+        # same handle then serves as the keyframe index, as the gateway's second handle.
+        index_stream = index.streams.video[0]
+        timing = sampling.stream_timing(index, index_stream)
+        targets = sampling.sample_times(
+            timing.duration_s, timing.fps, timing.frame_count, num_frames
+        )
+        picker = Picker.for_stream(index, index_stream, targets, timing.fps)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         start_pts, time_base = sampling.stream_clock(stream)
         rotation: int | None = None
-        target_i, last_t = 0, -math.inf
+        size: tuple[int, int] | None = None
+        last_t = -math.inf
         try:
             for frame in container.decode(stream):
                 if rotation is None:
@@ -102,14 +119,16 @@ def decode_samples(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> Sampled
                     frame.pts, start_pts, time_base, previous_s=last_t, fps=timing.fps
                 )
                 last_t = max(last_t, t)
-                if not sampling.picks(t, targets[target_i], timing.fps):
+                served = picker.take(t)
+                if not served:
                     continue
-                image = upright(frame.to_ndarray(format="rgb24"), rotation)
-                while target_i < len(targets) and sampling.picks(t, targets[target_i], timing.fps):
-                    picked.append(image)
-                    times_s.append(round(t, sampling.TIME_DIGITS))
-                    target_i += 1
-                if target_i == len(targets):
+                if size is None:
+                    # Fixed for the whole clip from its first picked frame, as the gateway.
+                    size = scaled_size(frame.width, frame.height, max_side, min_side)
+                image = to_rgb(frame, size, rotation)
+                picked.extend([image] * served)
+                times_s.extend([round(t, sampling.TIME_DIGITS)] * served)
+                if picker.done:
                     break
         except av.error.FFmpegError as exc:
             log.warning("decode stopped early", extra={"path": str(path), "error": str(exc)})
@@ -118,9 +137,15 @@ def decode_samples(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> Sampled
     return SampledClip(np.stack(picked), times_s)
 
 
-def sample_frames(path: Path, num_frames: int = DEFAULT_FRAME_COUNT) -> np.ndarray:
+def sample_frames(
+    path: Path,
+    num_frames: int = DEFAULT_FRAME_COUNT,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_side: int = 0,
+) -> np.ndarray:
     """The RGB frames ``[n, H, W, 3]`` of :func:`decode_samples`, without their times."""
-    return decode_samples(path, num_frames).frames
+    return decode_samples(path, num_frames, max_side=max_side, min_side=min_side).frames
 
 
 def clip_info(path: Path) -> dict[str, object]:

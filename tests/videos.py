@@ -104,12 +104,15 @@ def write_clip(
     frame_times: list[float] | None = None,
     seed: int = 0,
     gop: int = 30,
+    fixed_gop: bool = False,
 ) -> Path:
     """Write an H.264 MP4.
 
     ``faces`` puts that many real face photographs side by side over the pattern;
     ``rotation`` stores a display rotation (degrees counter-clockwise, as the display
     matrix holds it); ``frame_times`` gives explicit timestamps (variable frame rate).
+    ``gop`` is the longest keyframe interval; with ``fixed_gop`` x264 places no keyframe
+    at scene changes, so keyframes are exactly every ``gop`` frames.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
@@ -117,6 +120,8 @@ def write_clip(
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "2", "crf": "23"}
+        if fixed_gop:
+            stream.options = {**stream.options, "sc_threshold": "0"}
         if frame_times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:

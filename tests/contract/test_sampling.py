@@ -1,4 +1,8 @@
-"""Frame sampling: the contract's functions, and the same frames from both decoders."""
+"""Frame sampling: the contract's functions, and the same frames from both decoders.
+
+The keyframe rule has its own tests (``test_keyframes.py``), and so have the frame size and
+pixels (``test_frames.py``, ``test_same_pixels.py``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import numpy as np
 import pytest
 
 from contract import sampling
+from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import (
     DEFAULT_FRAME_COUNT,
     frame_time_s,
@@ -144,7 +149,7 @@ def test_headers_give_the_timing(make_clip) -> None:
 
 def test_the_contract_never_imports_tensorflow_or_a_program() -> None:
     code = (
-        "import sys, contract.sampling; "
+        "import sys, contract.sampling, contract.frames; "
         "bad = {'tensorflow', 'gateway', 'model_export', 'serving'} & "
         "{m.split('.')[0] for m in sys.modules}; "
         "assert not bad, bad"
@@ -159,7 +164,7 @@ def _through_both(clip: Path, count: int) -> None:
     info = probe(clip, LIMITS)
     times = gateway_sample_times(info, count)
     assert times == sample_times(info.duration_s, info.fps, info.frame_count, count)
-    served = list(iter_frames(clip, info, times, max_side=10_000))
+    served = list(iter_frames(clip, info, times, max_side=DEFAULT_MAX_SIDE))
     trained = decode_samples(clip, count)
     assert [f.t_s for f in served] == trained.times_s
     assert len(trained.times_s) == len(times) == min(count, info.frame_count)
@@ -207,3 +212,13 @@ def test_another_container(make_clip) -> None:
 def test_real_clips(shared_data: Path) -> None:
     for clip in sorted(shared_data.glob("*/*.mp4"))[:4]:
         _through_both(clip, DEFAULT_FRAME_COUNT)
+
+
+@pytest.mark.parametrize(
+    "folder", ["deeperforensics-challenge", "dfdc_icpr2020dfdc", "rope-benchmark"]
+)
+def test_real_clips_above_the_cap(shared_data: Path, folder: str) -> None:
+    # 1080p, portrait 1080x1920 and 2048x1080: both sides scale them down alike.
+    clip = sorted((shared_data / folder).glob("*.mp4"))[0]
+    _through_both(clip, DEFAULT_FRAME_COUNT)
+    assert max(decode_samples(clip, 1).frames.shape[1:3]) == DEFAULT_MAX_SIDE

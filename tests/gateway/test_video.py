@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import InvalidVideo, VideoLimitExceeded
 from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times, scaled_size
+from gateway.video import iter_frames, sample_times
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 
@@ -62,22 +62,6 @@ def test_frames_are_downscaled_before_sending(make_clip) -> None:
     info = probe(clip, LIMITS)
     frames = list(iter_frames(clip, info, sample_times(info, 2), max_side=320))
     assert frames[0].image.shape == (180, 320, 3)
-
-
-@pytest.mark.parametrize(
-    ("source", "max_side", "min_side", "sent"),
-    [
-        ((1280, 720), 640, 0, (640, 360)),  # no need stated: the cap alone
-        ((1280, 720), 640, 96, (172, 96)),  # the shorter side just reaches the need (even)
-        ((720, 1280), 640, 96, (96, 172)),
-        ((1280, 720), 640, 500, (640, 360)),  # a need above the cap gets the cap
-        ((100, 60), 640, 96, (100, 60)),  # never enlarged
-        ((1921, 1081), 640, 96, (172, 96)),
-        ((1921, 1081), 640, 0, (640, 360)),
-    ],
-)
-def test_sent_size_honours_the_cap_and_the_models_need(source, max_side, min_side, sent) -> None:
-    assert scaled_size(*source, max_side, min_side) == sent
 
 
 def test_frames_are_decoded_at_the_models_size(make_clip) -> None:
