@@ -35,13 +35,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import tensorflow as tf
 
-from model_export.faces import detect_faces, load_nets
-from model_export.faces.reference import (
+from bench.face_reference import (
     Agreement,
     graph_faces,
     package_faces,
     sample_frames,
 )
+from model_export.faces import detect_faces, load_nets
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,15 @@
-"""Training-time augmentation and self-blended pseudo-fakes.
+"""Training-time augmentation of face crops.
 
 Augmentations cover what uploads do to faces: mirror, small head tilt, colour and exposure
-shifts, JPEG re-compression, blur and down-scaling. Self-blended images (Shiohara &
-Yamasaki, CVPR 2022) turn real faces into pseudo-fakes by blending a shifted copy of the
-face into itself, so that a user with only real videos can train.
+shifts, JPEG re-compression, blur and down-scaling. Self-blended pseudo-fakes are
+:mod:`model_export.self_blend`.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
-
-from model_export.demo_data import manipulate_face
 
 
 def _rotate(image: tf.Tensor, max_degrees: float, seed: tf.Tensor) -> tf.Tensor:
@@ -59,28 +55,3 @@ def augment_image(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         lambda: x,
     )
     return tf.image.convert_image_dtype(tf.reshape(x, tf.shape(image)), tf.uint8, saturate=True)
-
-
-def self_blend(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A pseudo-fake of a face crop: a colour- and geometry-shifted copy blended into it.
-
-    The crop holds the face with a margin, so the blend region is its central part.
-    """
-    height, width = face.shape[:2]
-    box = (width * 0.22, height * 0.18, width * 0.56, height * 0.64)
-    return manipulate_face(face, box, rng)
-
-
-def add_self_blended(
-    images: np.ndarray, labels: np.ndarray, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Append one self-blended pseudo-fake (label 1) per real image (label 0)."""
-    rng = np.random.default_rng(seed)
-    reals = images[labels == 0]
-    if len(reals) == 0:
-        return images, labels
-    fakes = np.stack([self_blend(face, rng) for face in reals])
-    return (
-        np.concatenate([images, fakes]),
-        np.concatenate([labels, np.ones(len(fakes), labels.dtype)]),
-    )

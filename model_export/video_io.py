@@ -53,15 +53,6 @@ def encode_clip(
     return path
 
 
-def count_frames(path: Path) -> int:
-    """Number of video frames, from the header or, failing that, by demuxing packets."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if stream.frames:
-            return int(stream.frames)
-        return sum(1 for packet in container.demux(stream) if packet.size)
-
-
 @dataclass(frozen=True)
 class SampledClip:
     """The frames a clip is scored on, with the time each was shown at."""
@@ -146,15 +137,3 @@ def sample_frames(
 ) -> np.ndarray:
     """The RGB frames ``[n, H, W, 3]`` of :func:`decode_samples`, without their times."""
     return decode_samples(path, num_frames, max_side=max_side, min_side=min_side).frames
-
-
-def clip_info(path: Path) -> dict[str, object]:
-    """Codec name, frame size and frame count of the first video stream."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return {
-            "codec": stream.codec_context.name,
-            "width": stream.codec_context.width,
-            "height": stream.codec_context.height,
-            "frames": count_frames(path),
-        }

@@ -136,3 +136,24 @@ def write_clip(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def count_frames(path: Path) -> int:
+    """Number of video frames, from the header or, failing that, by demuxing packets."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.frames:
+            return int(stream.frames)
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def clip_info(path: Path) -> dict[str, object]:
+    """Codec name, frame size and frame count of the first video stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return {
+            "codec": stream.codec_context.name,
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "frames": count_frames(path),
+        }

@@ -20,7 +20,6 @@ run code while it is read.
 from __future__ import annotations
 
 import collections
-import io
 import logging
 import pickle
 from collections.abc import Mapping
@@ -227,8 +226,3 @@ def load_state_dict(source: str | Path | BinaryIO) -> dict[str, np.ndarray]:
     state = _convert(obj)
     logger.debug("read %d tensors from %d storages", len(state), len(keys))
     return state
-
-
-def loads_state_dict(data: bytes) -> dict[str, np.ndarray]:
-    """:func:`load_state_dict` of the bytes of a whole file."""
-    return load_state_dict(io.BytesIO(data))

@@ -21,8 +21,9 @@ from model_export.demo_data import (
 )
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
-from model_export.video_io import clip_info, sample_frames
+from model_export.video_io import sample_frames
 from tests.tiny_model import export_tiny_model
+from tests.videos import clip_info
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = DemoConfig(clips_per_source=2, frames_per_clip=6, size=96, seed=3)

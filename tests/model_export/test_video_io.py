@@ -9,14 +9,8 @@ import pytest
 
 from gateway.probe import VideoLimits, probe
 from gateway.video import iter_frames
-from model_export.video_io import (
-    clip_info,
-    count_frames,
-    decode_samples,
-    encode_clip,
-    sample_frames,
-)
-from tests.videos import write_clip
+from model_export.video_io import decode_samples, encode_clip, sample_frames
+from tests.videos import clip_info, count_frames, write_clip
 
 
 def test_short_clips_give_every_frame_once(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import struct
@@ -14,7 +15,7 @@ from model_export.backbones.torch_legacy import (
     MAGIC_NUMBER,
     PROTOCOL_VERSION,
     UnsafePickleError,
-    loads_state_dict,
+    load_state_dict,
 )
 
 # Pickle opcodes, to write what torch.save writes without importing torch.
@@ -79,7 +80,7 @@ def test_strided_tensors_share_a_storage():
         },
         {"0": data, "1": np.array([42], "<i8")},
     )
-    state = loads_state_dict(blob)
+    state = load_state_dict(io.BytesIO(blob))
     assert list(state) == ["w", "v", "steps"]
     # Element [i, j] sits at offset + i * stride[0] + j * stride[1].
     np.testing.assert_array_equal(state["w"], [[1, 3, 5], [2, 4, 6]])
@@ -97,14 +98,14 @@ def test_refuses_a_disallowed_global(tmp_path: Path):
 
     blob = _legacy_file({}, {}, obj=pickle.dumps({"x": Exploit()}, protocol=2))
     with pytest.raises(UnsafePickleError, match="system"):
-        loads_state_dict(blob)
+        load_state_dict(io.BytesIO(blob))
     assert not marker.exists()
 
 
 def test_refuses_globals_in_the_header():
     blob = pickle.dumps(os.getcwd, protocol=2) + b"rest"
     with pytest.raises(UnsafePickleError):
-        loads_state_dict(blob)
+        load_state_dict(io.BytesIO(blob))
 
 
 def test_rejects_a_truncated_storage():
@@ -112,7 +113,7 @@ def test_rejects_a_truncated_storage():
         {"w": _tensor("0", "FloatStorage", 4, 0, (4,), (1,))}, {"0": np.zeros(4, "<f4")}
     )
     with pytest.raises(ValueError, match="ends inside storage"):
-        loads_state_dict(blob[:-2])
+        load_state_dict(io.BytesIO(blob[:-2]))
 
 
 def test_reads_the_wheel_state_dict(lite0_state):

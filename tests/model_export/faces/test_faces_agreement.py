@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bench.face_reference import Agreement, graph_faces, package_faces, sample_frames
 from model_export.faces import detect_faces
-from model_export.faces.reference import Agreement, graph_faces, package_faces, sample_frames
 
 FOLDERS = (
     "dfdc_icpr2020dfdc",

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bench.face_reference import Agreement, box_iou, graph_faces, package_faces
 from model_export.faces import crop_faces, detect_faces
-from model_export.faces.reference import Agreement, box_iou, graph_faces, package_faces
 
 SIGNATURE = [tf.TensorSpec([None, None, None, 3], tf.uint8)]
 
