@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES
 from contract.sampling import DEFAULT_FRAME_COUNT
 
 from ._common import TRAIN_ARCHS, Commands, print_lines
@@ -93,6 +94,30 @@ def add(commands: Commands) -> None:
     evaluate.add_argument(
         "--train-augment", action="store_true", help="fold models train with augmentation"
     )
+    evaluate.add_argument(
+        "--strategy",
+        choices=FRAME_STRATEGIES,
+        default=DEFAULT_STRATEGY,
+        help="leave-one-source-out: the track rule the folds fit and score with (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--floor-grid",
+        type=float,
+        nargs="*",
+        default=None,
+        metavar="E",
+        help="leave-one-source-out: also run the folds with the shipped probability clipped "
+        "to [E, 1 - E] for each E (no value: the grid of calibration.FLOOR_GRID) and report "
+        "the E of lowest pooled held-out log-loss",
+    )
+    evaluate.add_argument(
+        "--from-scores",
+        type=Path,
+        default=None,
+        metavar="REPORT_DIR",
+        help="leave-one-source-out: reuse the scores an earlier run of the same version and "
+        "data kept in REPORT_DIR (loso_videos.pkl) instead of scoring again",
+    )
     evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
     evaluate.set_defaults(run=run)
 
@@ -123,9 +148,15 @@ def run(args: argparse.Namespace) -> int:
                 cache_dir=args.cache_dir, kind="loso-fold",
             )  # fmt: skip
         try:
+            floors = args.floor_grid
+            if floors is not None and not floors:
+                from model_export.calibration import FLOOR_GRID
+
+                floors = list(FLOOR_GRID)
             report, output = protocol.evaluate_loso(
                 args.model, args.data, args.frames, args.output,
                 resamples=args.bootstrap, seed=args.seed, train=train,
+                strategy=args.strategy, floors=floors, from_scores=args.from_scores,
             )  # fmt: skip
         except (FileNotFoundError, ValueError) as error:
             raise SystemExit(str(error)) from error
