@@ -71,8 +71,9 @@ def add(commands: Commands) -> None:
         type=Path,
         default=None,
         metavar="REPORT_DIR",
-        help="with --fit-calibration: reuse the scores an evaluate --protocol "
-        "leave-one-source-out run of the uncalibrated default import kept in REPORT_DIR",
+        help="with --fit-calibration: fit on the videos an evaluate --protocol "
+        "leave-one-source-out run of the uncalibrated default import kept in REPORT_DIR "
+        "(DATA is then not read)",
     )
     add_demo_args(default)
     default.set_defaults(run=run)

