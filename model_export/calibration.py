@@ -76,9 +76,19 @@ def sigmoid(z: np.ndarray | float) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
+#: Floors the out-of-fold search picks from (:func:`model_export.protocol.fitting.floor_grid`):
+#: a shipped probability stays in ``[floor, 1 - floor]``, so one wrong answer costs at most
+#: ``-log(floor)`` of log-loss.
+FLOOR_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2)
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Platt parameters of a version; ``a=1, b=0`` is the identity."""
+    """Platt parameters of a version, and the floor and ceiling of what it ships.
+
+    ``a=1, b=0, floor=0`` is the identity. The calibrated probability is clipped to
+    ``[floor, 1 - floor]`` after the Platt map.
+    """
 
     a: float = 1.0
     b: float = 0.0
@@ -87,33 +97,46 @@ class Calibration:
     #: Log-loss of the fit set's video scores before and after, when fitted.
     log_loss_before: float | None = None
     log_loss_after: float | None = None
+    #: Lowest probability shipped (and ``1 - floor`` the highest); 0 clips nothing.
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.a > 0 and math.isfinite(self.a) and math.isfinite(self.b)):
             raise ValueError(f"calibration needs a finite a > 0 and a finite b, got {self}")
+        if not 0.0 <= self.floor < 0.5:
+            raise ValueError(f"the floor must lie in [0, 0.5), got {self.floor}")
 
     @property
     def is_identity(self) -> bool:
         """Whether the map leaves every probability unchanged."""
-        return self.a == 1.0 and self.b == 0.0
+        return self.a == 1.0 and self.b == 0.0 and self.floor == 0.0
 
     def apply(self, p: np.ndarray | float) -> np.ndarray:
         """Calibrated probabilities of ``p`` (the identity returns ``p`` as float64)."""
         if self.is_identity:
             return np.asarray(p, dtype=np.float64)
-        return sigmoid(self.a * logit(p) + self.b)
+        q = sigmoid(self.a * logit(p) + self.b)
+        return np.clip(q, self.floor, 1.0 - self.floor) if self.floor > 0 else q
 
     def apply_threshold(self, threshold: float) -> float:
         """``threshold`` on the calibrated scale: the same decisions on per-frame scores."""
         return float(self.apply(threshold))
 
+    def unapply_threshold(self, threshold: float) -> float:
+        """The uncalibrated threshold that :meth:`apply_threshold` maps to ``threshold`` (one
+        strictly inside ``(floor, 1 - floor)``, where the map is invertible)."""
+        if not self.floor < threshold < 1.0 - self.floor:
+            raise ValueError(f"threshold {threshold} is outside ({self.floor}, {1 - self.floor})")
+        return float(sigmoid((logit(threshold) - self.b) / self.a))
+
     def as_dict(self) -> dict[str, Any]:
         """What a version's export info records about its calibration."""
         return {
             "method": METHOD,
-            "formula": "sigmoid(a * logit(p) + b)",
+            "formula": "clip(sigmoid(a * logit(p) + b), floor, 1 - floor)",
             "a": self.a,
             "b": self.b,
+            "floor": self.floor,
             "identity": self.is_identity,
             "fitted_on_videos": self.videos,
             "log_loss_before": self.log_loss_before,
@@ -131,6 +154,7 @@ class Calibration:
             videos=int(data.get("fitted_on_videos", 0)),
             log_loss_before=data.get("log_loss_before"),
             log_loss_after=data.get("log_loss_after"),
+            floor=float(data.get("floor", 0.0)),
         )
 
 
@@ -272,6 +296,7 @@ def fit_calibration(
     video_scores: Callable[[Calibration], np.ndarray],
     *,
     fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
+    floor: float = 0.0,
 ) -> Calibration:
     """Platt parameters that minimise the log-loss of the videos' aggregated scores.
 
@@ -283,13 +308,16 @@ def fit_calibration(
     of the uncalibrated video scores and from the identity, and the best of those starts and
     their results is kept. The recorded log-losses are weighted the same way. This is the one
     fitting routine of every publishing command and of the evaluation protocol.
+
+    ``floor`` is not fitted here (it is chosen out of fold, :data:`FLOOR_GRID`): ``a`` and ``b``
+    are fitted with the scores clipped to ``[floor, 1 - floor]``, as the graph will clip them.
     """
     y = np.asarray(labels).astype(bool)
     n_eff = effective_size(y, fake_prior)
     if len(y) == 0 or n_eff == 0:
         if len(y):
             log.info("one class only in the fit set: identity", extra={"videos": len(y)})
-        return IDENTITY
+        return Calibration(floor=floor) if floor else IDENTITY
     hard = y.astype(np.float64)
     weights = class_weights(y, fake_prior)
     raw = np.asarray(video_scores(IDENTITY), dtype=np.float64)
@@ -297,7 +325,7 @@ def fit_calibration(
 
     def make(x: np.ndarray) -> Calibration:
         log_a = float(np.clip(x[0], *LOG_A_BOUNDS))
-        return Calibration(a=math.exp(log_a), b=float(np.clip(x[1], *B_BOUNDS)))
+        return Calibration(a=math.exp(log_a), b=float(np.clip(x[1], *B_BOUNDS)), floor=floor)
 
     def objective(x: np.ndarray) -> float:
         c = make(x)
@@ -315,10 +343,12 @@ def fit_calibration(
         videos=len(y),
         log_loss_before=_cross_entropy(hard, raw, weights),
         log_loss_after=_cross_entropy(hard, after, weights),
+        floor=floor,
     )
     log.info(
         "fitted calibration",
-        extra={"a": fitted.a, "b": fitted.b, "videos": fitted.videos, "fake_prior": fake_prior,
+        extra={"a": fitted.a, "b": fitted.b, "floor": floor, "videos": fitted.videos,
+               "fake_prior": fake_prior,
                "log_loss_before": fitted.log_loss_before, "log_loss_after": fitted.log_loss_after},
     )  # fmt: skip
     return fitted

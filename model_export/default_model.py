@@ -5,7 +5,10 @@ Resolution, best first:
 1. the model folder already holds a version: nothing is done;
 2. a published detector, downloaded from its upstream: MesoNet's Keras weights from their
    authors' repository (DariusAf/MesoNet, Apache-2.0) at a pinned commit, each file's
-   sha256 pinned here, imported face-aware by :func:`model_export.mesonet.import_mesonet`;
+   sha256 pinned here, imported face-aware by :func:`model_export.mesonet.import_mesonet`
+   with the calibration fitted once on the labelled clips and pinned here beside the
+   checksums (:data:`SHIPPED_PLATT_A` and the constants after it), so that a clone without
+   labelled clips ships calibrated probabilities;
 3. otherwise (no network, a mirror serving something else, any error) the synthetic demo,
    which says in its ``model_info`` that it is a demo.
 
@@ -34,12 +37,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from contract.sampling import DEFAULT_FRAME_COUNT
+from model_export.calibration import IDENTITY, Calibration
+
+if TYPE_CHECKING:
+    from model_export.evaluate import VideoResult
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,7 @@ DEFAULT_URL = f"https://raw.githubusercontent.com/{MESONET_REPOSITORY}/{MESONET_
 DEFAULT_TIMEOUT_S = 10.0
 #: The whole download may not take longer than this, however the bytes trickle in.
 DEFAULT_DEADLINE_S = 120.0
-#: Threshold the import ships: nothing labelled is at hand to calibrate on at ``make serve``.
+#: Threshold of an uncalibrated import (the one :func:`score_default_import` scores to fit on).
 DEFAULT_THRESHOLD = 0.5
 _CHUNK = 64 * 1024
 
@@ -90,6 +97,38 @@ MESONET_WEIGHTS: dict[str, PublishedWeights] = {
 DEFAULT_ARCH = "mesoinception4"
 #: No download may exceed this many bytes (the files are about 0.2 MB).
 MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024
+
+# The calibration the default ships, so that a clone without labelled clips serves calibrated
+# probabilities. Fitted on 2026-12-06 on all 150 labelled clips of ../shared/data (20
+# sources), for DEFAULT_ARCH imported face-aware with model_export.faces.DEFAULT_MARGIN, by
+#   python -m model_export default-model --fit-calibration ../shared/data \
+#       --url file:///work/shared/data/weights_mesonet_dariusaf/
+# (the same weights as DEFAULT_URL, sha256 checked; 268 s on 2 shared cores), which scores the
+# clips with the uncalibrated import, picks the floor from calibration.FLOOR_GRID by pooled
+# out-of-fold log-loss over the leave-one-source-out folds (0: 0.6697, 0.05: 0.6691, 0.1:
+# 0.6660, 0.15: 0.6691, 0.2: 0.6784), then fits Platt a, b with that floor
+# (calibration.fit_calibration: deployment prior, shrinkage) and the threshold at that prior
+# on all the clips. Its out-of-fold figures and the check on a fold held out of everything
+# are in docs/model-quality.md ("The default detector").
+#: Platt slope ``a`` of the shipped calibration.
+SHIPPED_PLATT_A = 0.114835
+#: Platt intercept ``b`` of the shipped calibration.
+SHIPPED_PLATT_B = 0.0313283
+#: Floor (and ``1 -`` ceiling) of every shipped probability: a wrong answer costs at most
+#: ``-log(0.1) = 2.3`` of log-loss.
+SHIPPED_FLOOR = 0.1
+#: Video threshold the default ships, on the calibrated scale.
+SHIPPED_THRESHOLD = 0.396709
+#: Videos the shipped constants were fitted on.
+SHIPPED_FIT_VIDEOS = 150
+
+
+def shipped_calibration() -> Calibration:
+    """The calibration :func:`ensure_default_model` bakes into the default version's graph."""
+    return Calibration(
+        a=SHIPPED_PLATT_A, b=SHIPPED_PLATT_B, floor=SHIPPED_FLOOR, videos=SHIPPED_FIT_VIDEOS
+    )
+
 
 #: Why a download was not used (``reason`` of the log record and of :class:`DownloadError`).
 Reason = Literal[
@@ -129,6 +168,8 @@ class DefaultModelResult:
     #: The architecture imported (source ``download``).
     arch: str | None = None
     threshold: float | None = None
+    #: The calibration baked into the version's graph (source ``download``).
+    calibration: Calibration | None = None
 
 
 def default_url() -> str:
@@ -219,13 +260,23 @@ def import_downloaded_mesonet(
     base_url: str,
     arch: str = DEFAULT_ARCH,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    calibration: Calibration | None = None,
+    threshold: float | None = None,
 ) -> tuple[Path, float]:
     """Download the pinned MesoNet ``arch`` weights from ``base_url``, verify and publish them.
 
-    The version is published face-aware under ``model_dir`` with the import's default
-    threshold (:data:`DEFAULT_THRESHOLD`), uncalibrated. Raises :class:`DownloadError` when
-    the weights cannot be used; nothing is published then.
+    The version is published face-aware under ``model_dir`` (crop margin
+    :data:`model_export.faces.DEFAULT_MARGIN`) with ``calibration`` in its graph and
+    ``threshold`` (calibrated scale); by default the shipped constants
+    (:func:`shipped_calibration`, :data:`SHIPPED_THRESHOLD`) for :data:`DEFAULT_ARCH` and the
+    identity with :data:`DEFAULT_THRESHOLD` for another architecture (the constants were
+    fitted for that one only). Raises :class:`DownloadError` when the weights cannot be used;
+    nothing is published then. Returns the version and the threshold it ships.
     """
+    if calibration is None:
+        calibration = shipped_calibration() if arch == DEFAULT_ARCH else IDENTITY
+    if threshold is None:
+        threshold = SHIPPED_THRESHOLD if arch == DEFAULT_ARCH else DEFAULT_THRESHOLD
     weights = MESONET_WEIGHTS[arch]
     url = weights_url(base_url, weights)
     with tempfile.TemporaryDirectory(prefix="mesonet-") as tmp:
@@ -240,27 +291,30 @@ def import_downloaded_mesonet(
         from model_export.mesonet import import_mesonet
 
         try:
-            path, threshold = import_mesonet(
+            path, shipped = import_mesonet(
                 local,
                 arch,
                 model_dir,
-                threshold=DEFAULT_THRESHOLD,
+                # The exporters take the threshold on the uncalibrated scale.
+                threshold=calibration.unapply_threshold(threshold),
                 margin=DEFAULT_MARGIN,
                 frames_per_video=DEFAULT_FRAME_COUNT,
+                calibration=calibration,
             )
         except Exception as exc:
             raise DownloadError("import_failed", f"{url} could not be imported: {exc!r}") from exc
     log.info(
-        "published the default detector; threshold not calibrated",
+        "published the default detector",
         extra={
             "path": str(path),
             "arch": arch,
-            "threshold": threshold,
-            "calibrated": False,
-            "why": "no labelled data at hand: the import's published default threshold is kept",
+            "threshold": shipped,
+            "calibrated": not calibration.is_identity,
+            "calibration": calibration.as_dict(),
+            "margin": DEFAULT_MARGIN,
         },
     )
-    return path, threshold
+    return path, shipped
 
 
 def ensure_default_model(
@@ -291,10 +345,13 @@ def ensure_default_model(
     try:
         if not url:
             raise DownloadError("disabled", f"{DEFAULT_URL_ENV} is empty: no download")
+        calibration = shipped_calibration() if arch == DEFAULT_ARCH else IDENTITY
         path, threshold = import_downloaded_mesonet(
-            model_dir, base_url=url, arch=arch, timeout_s=timeout_s
+            model_dir, base_url=url, arch=arch, timeout_s=timeout_s, calibration=calibration
         )
-        return DefaultModelResult(model_dir, "download", path, arch=arch, threshold=threshold)
+        return DefaultModelResult(
+            model_dir, "download", path, arch=arch, threshold=threshold, calibration=calibration
+        )
     except DownloadError as exc:
         reason = exc.reason
         # Structured, so that a log search finds why the demo is being served.
@@ -318,10 +375,171 @@ def default_model_lines(result: DefaultModelResult) -> list[str]:
     if result.source == "existing":
         return [f"{result.model_dir} already holds version(s) {list(result.existing)}; skipped"]
     if result.source == "download":
+        calibration = result.calibration or IDENTITY
+        how = (
+            "not calibrated (no shipped constants for this architecture)"
+            if calibration.is_identity
+            else f"shipped calibration: Platt a={calibration.a:.4f} b={calibration.b:.4f}, "
+            f"probabilities in [{calibration.floor:g}, {1 - calibration.floor:g}], fitted on "
+            f"{calibration.videos} labelled videos (docs/model-quality.md)"
+        )
         return [
             f"published MesoNet {result.arch} ({MESONET_REPOSITORY}@{MESONET_COMMIT[:12]}, "
             f"sha256 verified) at {result.path}",
-            f"threshold {result.threshold:.4f} (the import's default; not calibrated: "
-            "no labelled data at hand)",
+            f"threshold {result.threshold:.4f}; {how}",
         ]
     return [f"no detector could be downloaded ({result.reason}); published the DEMO instead"]
+
+
+def score_default_import(
+    data: Sequence[Path],
+    *,
+    base_url: str,
+    arch: str = DEFAULT_ARCH,
+    frames_per_video: int = DEFAULT_FRAME_COUNT,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> list[VideoResult]:
+    """Score the labelled videos under ``data`` with the default import, uncalibrated.
+
+    The pinned weights are fetched under ``base_url`` and imported exactly as
+    :func:`ensure_default_model` imports them, but with the identity and
+    :data:`DEFAULT_THRESHOLD`, into a scratch directory; every video is scored through a TF1
+    session (:func:`model_export.evaluate.evaluate_version`).
+    """
+    from model_export.datasets import discover
+    from model_export.evaluate import evaluate_version
+
+    videos = discover(list(data))
+    if not videos:
+        raise FileNotFoundError(f"no labelled videos under {list(map(str, data))}")
+    with tempfile.TemporaryDirectory(prefix="default-fit-") as scratch:
+        path, _ = import_downloaded_mesonet(
+            Path(scratch) / "deepfake",
+            base_url=base_url,
+            arch=arch,
+            timeout_s=timeout_s,
+            calibration=IDENTITY,
+            threshold=DEFAULT_THRESHOLD,
+        )
+        return evaluate_version(path, videos, frames_per_video).videos
+
+
+@dataclass(frozen=True)
+class FittedDefault:
+    """Constants fitted for the default (:func:`fit_default_calibration`)."""
+
+    calibration: Calibration
+    #: Video threshold on the calibrated scale.
+    threshold: float
+    #: Candidate floor -> pooled out-of-fold video log-loss of the fit set's folds.
+    floor_log_loss: dict[float, float]
+    videos: int
+    sources: int
+    #: The fold left out of everything, and its figures under the fitted constants.
+    held_out: str | None = None
+    held_out_figures: dict[str, float] | None = None
+
+
+def fit_default_calibration(
+    videos: Sequence[VideoResult],
+    *,
+    hold_out: str | None = None,
+    grid: Sequence[float] | None = None,
+) -> FittedDefault:
+    """Fit the default's floor, Platt parameters and threshold on ``videos`` (uncalibrated
+    scores of the default import).
+
+    The floor is the candidate of ``grid`` (default :data:`calibration.FLOOR_GRID`) of lowest
+    pooled out-of-fold log-loss over the protocol's folds
+    (:func:`model_export.protocol.floor_grid`); Platt ``a``, ``b`` are then fitted with it on
+    every video (:func:`model_export.calibration.fit_calibration`, classes weighted to the
+    deployment prior, with its shrinkage) and the threshold maximises accuracy at that prior
+    on the calibrated video scores. ``hold_out`` (a fold name of
+    :func:`model_export.protocol.loso_folds`) leaves that fold out of all of it and reports
+    its video log-loss, Brier score, ECE, ROC-AUC and accuracy under the fitted constants.
+    """
+    import numpy as np
+
+    from model_export import roc
+    from model_export.calibration import FLOOR_GRID, fit_calibration
+    from model_export.protocol import floor_grid, loso_folds, video_scorer_for
+
+    held: list[int] = []
+    if hold_out is not None:
+        folds = {f.name: f for f in loso_folds([v.source for v in videos])}
+        if hold_out not in folds:
+            raise ValueError(f"no fold {hold_out!r}; folds: {sorted(folds)}")
+        held = list(folds[hold_out].held_out)
+    fit = [v for i, v in enumerate(videos) if i not in set(held)]
+    labels = np.array([v.label for v in fit])
+    sources = [v.source for v in fit]
+    scorer_for = video_scorer_for(fit)
+    choice = floor_grid(labels, sources, scorer_for, grid=grid or FLOOR_GRID)
+    everything = scorer_for(range(len(fit)))
+    calibration = fit_calibration(labels, everything, floor=choice.floor)
+    threshold = roc.best_threshold(labels, everything(calibration))
+    figures = None
+    if held:
+        y = np.array([videos[i].label for i in held])
+        scores = video_scorer_for([videos[i] for i in held])(range(len(held)))(calibration)
+        figures = {
+            "videos": float(len(held)),
+            "fake": float(y.sum()),
+            "log_loss": roc.log_loss(y, scores),
+            # A fold of mostly one class rewards scores near that class's side of 0.5.
+            "log_loss_at_prior": _weighted_log_loss(y, scores),
+            "brier": roc.brier(y, scores),
+            "ece": roc.expected_calibration_error(y, scores),
+            "roc_auc": roc.roc_auc(y, scores),
+            "accuracy": float(np.mean((scores >= threshold) == y.astype(bool))),
+        }
+    result = FittedDefault(
+        calibration, float(threshold), choice.log_loss, len(fit), len(set(sources)),
+        hold_out, figures,
+    )  # fmt: skip
+    log.info(
+        "fitted the default's calibration",
+        extra={"a": calibration.a, "b": calibration.b, "floor": calibration.floor,
+               "threshold": threshold, "videos": len(fit), "held_out": hold_out,
+               "held_out_figures": figures},
+    )  # fmt: skip
+    return result
+
+
+def _weighted_log_loss(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Video log-loss with the classes weighted to the deployment prior (one class: NaN)."""
+    import numpy as np
+
+    from model_export.calibration import class_weights, effective_size
+
+    y = np.asarray(labels).astype(int)
+    if effective_size(y) == 0:
+        return float("nan")
+    q = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1 - 1e-7)
+    losses = -(y * np.log(q) + (1 - y) * np.log1p(-q))
+    return float(np.mean(class_weights(y) * losses))
+
+
+def fitted_default_lines(fitted: FittedDefault) -> list[str]:
+    """What ``default-model --fit-calibration`` prints: the constants, as Python lines."""
+    grid = ", ".join(f"{f:g}: {v:.4f}" for f, v in fitted.floor_log_loss.items())
+    lines = [
+        f"# fitted on {fitted.videos} videos from {fitted.sources} sources"
+        + (f", fold {fitted.held_out!r} held out" if fitted.held_out else ""),
+        f"# pooled out-of-fold log-loss by floor: {grid}",
+        f"SHIPPED_PLATT_A = {fitted.calibration.a:.6g}",
+        f"SHIPPED_PLATT_B = {fitted.calibration.b:.6g}",
+        f"SHIPPED_FLOOR = {fitted.calibration.floor:g}",
+        f"SHIPPED_THRESHOLD = {fitted.threshold:.6g}",
+        f"SHIPPED_FIT_VIDEOS = {fitted.videos}",
+    ]
+    if fitted.held_out_figures:
+        f = fitted.held_out_figures
+        lines.append(
+            f"# held-out fold {fitted.held_out!r} ({int(f['videos'])} videos, "
+            f"{int(f['fake'])} FAKE): log-loss {f['log_loss']:.4f} (a coin: 0.6931; classes "
+            f"weighted to the deployment prior: {f['log_loss_at_prior']:.4f}), Brier "
+            f"{f['brier']:.4f}, ECE {f['ece']:.4f}, ROC-AUC {f['roc_auc']:.4f}, accuracy "
+            f"{f['accuracy']:.4f}"
+        )
+    return lines

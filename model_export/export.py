@@ -37,12 +37,17 @@ def frames_spec() -> tf.TensorSpec:
 
 
 def calibrate_in_graph(p: tf.Tensor, calibration: Calibration) -> tf.Tensor:
-    """``sigmoid(a * logit(p) + b)`` in the graph; the identity adds no op."""
+    """``clip(sigmoid(a * logit(p) + b), floor, 1 - floor)`` in the graph; the identity adds no
+    op (:meth:`Calibration.apply` in numpy)."""
     if calibration.is_identity:
         return p
     q = tf.clip_by_value(p, EPS, 1.0 - EPS)
     z = float(calibration.a) * (tf.math.log(q) - tf.math.log1p(-q)) + float(calibration.b)
-    return tf.math.sigmoid(z)
+    out = tf.math.sigmoid(z)
+    if calibration.floor > 0:
+        # Bounds what one wrong answer costs: every frame and face score, hence the video's.
+        out = tf.clip_by_value(out, float(calibration.floor), 1.0 - float(calibration.floor))
+    return out
 
 
 def classify_images(

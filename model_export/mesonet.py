@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from model_export.calibration import IDENTITY
+from model_export.calibration import IDENTITY, Calibration
 from model_export.datasets import discover
 from model_export.evaluate import calibrate_version
 from model_export.face_export import FaceConfig, publish_face_version, write_face_saved_model
@@ -199,18 +199,19 @@ def import_mesonet(
     gate_data: Sequence[Path] | None = None,
     frames_per_video: int,
     version: int | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> tuple[Path, float]:
     """Publish published MesoNet weights face-aware as the next version under ``output``.
 
     With ``calibrate_data`` the probabilities are Platt-scaled and the threshold chosen there
-    (video level, see :func:`model_export.evaluate.calibrate_version`) instead of the
-    identity and ``threshold``; with ``gate_data`` the version must not score below the
-    serving one. Returns the version directory and the threshold it ships (calibrated scale).
+    (video level, see :func:`model_export.evaluate.calibrate_version`) instead of
+    ``calibration`` (fitted beforehand; default the identity) and ``threshold`` (on the
+    uncalibrated scale); with ``gate_data`` the version must not score below the serving
+    one. Returns the version directory and the threshold it ships (calibrated scale).
     """
     model = fake_probability_model(load_mesonet(weights, arch))
     faces = FaceConfig(margin=margin)
     name = output.name
-    calibration = IDENTITY
     if calibrate_data:
         calibration, threshold = calibrate_version(
             lambda path: write_face_saved_model(

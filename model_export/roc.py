@@ -52,6 +52,37 @@ def log_loss(labels: np.ndarray, scores: np.ndarray, eps: float = 1e-7) -> float
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan")
 
 
+def brier(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean squared difference between the probability and the 0/1 label (Brier score)."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(scores, dtype=np.float64)
+    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+
+
+#: Equal-width probability bins of :func:`expected_calibration_error`.
+ECE_BINS = 10
+
+
+def expected_calibration_error(
+    labels: np.ndarray, scores: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """Expected calibration error over ``bins`` equal-width bins of ``[0, 1]``.
+
+    The mean over videos of ``|share of fakes - mean probability|`` of each video's bin (a
+    probability of exactly 1 falls in the last bin).
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(scores, dtype=np.float64)
+    if not len(y):
+        return float("nan")
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(index):
+        m = index == b
+        total += m.sum() * abs(y[m].mean() - p[m].mean())
+    return float(total / len(y))
+
+
 def best_threshold(
     labels: np.ndarray, scores: np.ndarray, *, fake_prior: float = DEPLOYMENT_FAKE_PRIOR
 ) -> float:

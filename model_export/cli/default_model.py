@@ -16,8 +16,9 @@ def add(commands: Commands) -> None:
         description=(
             "When the model folder holds no version, download MesoNet's published weights "
             "from their authors' repository (pinned commit, sha256 verified), import them "
-            "face-aware with the default threshold (no labelled data to calibrate on) and "
-            "publish them; when that fails for any reason, build the DEMO model instead. "
+            "face-aware with the calibration and threshold pinned in "
+            "model_export/default_model.py (fitted once on labelled clips: --fit-calibration) "
+            "and publish them; when that fails for any reason, build the DEMO model instead. "
             "Versions already present are left alone."
         ),
     )
@@ -47,12 +48,67 @@ def add(commands: Commands) -> None:
         default=DEFAULT_TIMEOUT_S,
         help="seconds per connect or read before giving up (%(default)s)",
     )
+    default.add_argument(
+        "--fit-calibration",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="DATA",
+        help="publish nothing: score the labelled videos under DATA with the uncalibrated "
+        "default import and print the calibration constants to pin in "
+        "model_export/default_model.py (floor by out-of-fold log-loss, then Platt and "
+        "threshold on every video)",
+    )
+    default.add_argument(
+        "--hold-out",
+        default=None,
+        metavar="FOLD",
+        help="with --fit-calibration: leave this protocol fold (e.g. speech-corpora) out of "
+        "every fit and print its figures under the fitted constants",
+    )
+    default.add_argument(
+        "--from-scores",
+        type=Path,
+        default=None,
+        metavar="REPORT_DIR",
+        help="with --fit-calibration: fit on the videos an evaluate --protocol "
+        "leave-one-source-out run of the uncalibrated default import kept in REPORT_DIR "
+        "(DATA is then not read)",
+    )
     add_demo_args(default)
     default.set_defaults(run=run)
 
 
+def fit(args: argparse.Namespace) -> int:
+    """Print the default's calibration constants fitted on ``--fit-calibration`` data."""
+    from model_export.default_model import (
+        fit_default_calibration,
+        fitted_default_lines,
+        score_default_import,
+    )
+
+    if args.from_scores is not None:
+        from model_export.protocol import load_video_results
+
+        videos, _ = load_video_results(args.from_scores)
+    else:
+        videos = score_default_import(
+            args.fit_calibration, base_url=args.url, arch=args.arch, timeout_s=args.timeout
+        )
+    try:
+        fitted = fit_default_calibration(videos, hold_out=args.hold_out)
+    except ValueError as error:
+        raise SystemExit(str(error)) from error
+    print_lines(fitted_default_lines(fitted))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Publish the downloaded detector, or the demo, when the model folder holds no version."""
+    if args.fit_calibration:
+        return fit(args)
+    if args.hold_out or args.from_scores:
+        raise SystemExit("--hold-out and --from-scores need --fit-calibration")
     from model_export.default_model import default_model_lines, ensure_default_model
     from model_export.demo import build_demo, demo_lines
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES
 from contract.sampling import DEFAULT_FRAME_COUNT
 
 from ._common import TRAIN_ARCHS, Commands, print_lines
@@ -21,8 +22,9 @@ def add(commands: Commands) -> None:
             "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
             "leave-one-source-out, every immediate subfolder of a data root is a source: for "
             "each source, calibration and threshold are fitted on the other sources and the "
-            "source is scored with them; pooled video ROC-AUC, log-loss and accuracy with "
-            "bootstrap 95% intervals, per manipulation kind and per source (loso.json, loso.md)."
+            "source is scored with them; pooled video ROC-AUC, log-loss, Brier score, ECE and "
+            "accuracy with bootstrap 95% intervals, per manipulation kind and per source "
+            "(loso.json, loso.md; the scores are kept in loso_videos.pkl for --from-scores)."
         ),
     )
     evaluate.add_argument(
@@ -93,6 +95,30 @@ def add(commands: Commands) -> None:
     evaluate.add_argument(
         "--train-augment", action="store_true", help="fold models train with augmentation"
     )
+    evaluate.add_argument(
+        "--strategy",
+        choices=FRAME_STRATEGIES,
+        default=DEFAULT_STRATEGY,
+        help="leave-one-source-out: the track rule the folds fit and score with (%(default)s)",
+    )
+    evaluate.add_argument(
+        "--floor-grid",
+        type=float,
+        nargs="*",
+        default=None,
+        metavar="E",
+        help="leave-one-source-out: also run the folds with the shipped probability clipped "
+        "to [E, 1 - E] for each E (no value: the grid of calibration.FLOOR_GRID) and report "
+        "the E of lowest pooled held-out log-loss",
+    )
+    evaluate.add_argument(
+        "--from-scores",
+        type=Path,
+        default=None,
+        metavar="REPORT_DIR",
+        help="leave-one-source-out: reuse the scores an earlier run of the same version and "
+        "data kept in REPORT_DIR (loso_videos.pkl) instead of scoring again",
+    )
     evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
     evaluate.set_defaults(run=run)
 
@@ -101,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a version and write the report (LOSO with ``--protocol``)."""
     if args.train_arch and args.protocol != "leave-one-source-out":
         raise SystemExit("--train-arch needs --protocol leave-one-source-out")
+    loso_only = args.floor_grid is not None or args.from_scores or args.strategy != DEFAULT_STRATEGY
+    if loso_only and (args.protocol != "leave-one-source-out" or args.train_arch):
+        raise SystemExit(
+            "--strategy, --floor-grid and --from-scores need --protocol leave-one-source-out "
+            "and a published version (not --train-arch)"
+        )
     if (args.train_self_blend or args.train_augment) and not args.train_arch:
         raise SystemExit("--train-self-blend and --train-augment need --train-arch")
     if args.protocol == "leave-one-source-out":
@@ -123,9 +155,15 @@ def run(args: argparse.Namespace) -> int:
                 cache_dir=args.cache_dir, kind="loso-fold",
             )  # fmt: skip
         try:
+            floors = args.floor_grid
+            if floors is not None and not floors:
+                from model_export.calibration import FLOOR_GRID
+
+                floors = list(FLOOR_GRID)
             report, output = protocol.evaluate_loso(
                 args.model, args.data, args.frames, args.output,
                 resamples=args.bootstrap, seed=args.seed, train=train,
+                strategy=args.strategy, floors=floors, from_scores=args.from_scores,
             )  # fmt: skip
         except (FileNotFoundError, ValueError) as error:
             raise SystemExit(str(error)) from error

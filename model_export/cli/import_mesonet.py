@@ -36,8 +36,9 @@ def add(commands: Commands) -> None:
     meso.add_argument(
         "--margin",
         type=float,
-        default=0.2,
-        help="face crop margin per side, as a fraction of the box (%(default)s)",
+        default=None,
+        help="face crop margin per side, as a fraction of the box (default: "
+        "model_export.faces.DEFAULT_MARGIN, 0.3, the margin default-model ships)",
     )
     add_eval_args(meso)
     meso.set_defaults(run=run)
@@ -45,6 +46,7 @@ def add(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import published MesoNet weights and publish them face-aware."""
+    from model_export.faces import DEFAULT_MARGIN
     from model_export.mesonet import import_mesonet
 
     path, threshold = import_mesonet(
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         args.arch,
         args.output,
         threshold=args.threshold,
-        margin=args.margin,
+        margin=DEFAULT_MARGIN if args.margin is None else args.margin,
         calibrate_data=args.calibrate_data,
         gate_data=args.gate_data,
         frames_per_video=args.frames,

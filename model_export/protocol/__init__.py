@@ -31,9 +31,11 @@ fitting and report logic runs on score arrays without it.
 from typing import Any
 
 from model_export.protocol.fitting import (
+    FloorChoice,
     FoldResult,
     LosoScores,
     array_scorer,
+    floor_grid,
     run_folds,
     video_scorer_for,
 )
@@ -54,7 +56,7 @@ from model_export.protocol.report import (
 )
 
 #: Names :mod:`.run` provides, imported when first asked for (it loads TensorFlow).
-_RUN_NAMES = ("evaluate_loso", "source_dirs", "train_loso")
+_RUN_NAMES = ("evaluate_loso", "load_video_results", "source_dirs", "train_loso")
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +72,7 @@ __all__ = [
     "FOLD_GROUPS",
     "NO_SKILL_LOG_LOSS",
     "PROTOCOL",
+    "FloorChoice",
     "Fold",
     "FoldGroup",
     "FoldResult",
@@ -77,7 +80,9 @@ __all__ = [
     "array_scorer",
     "check_groups",
     "evaluate_loso",
+    "floor_grid",
     "kind_rows",
+    "load_video_results",
     "loso_folds",
     "loso_report",
     "markdown",

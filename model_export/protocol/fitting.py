@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contract.aggregation import DEFAULT_STRATEGY, Strategy
 from model_export import roc
-from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, Calibration, fit_calibration
+from model_export.calibration import (
+    DEPLOYMENT_FAKE_PRIOR,
+    FLOOR_GRID,
+    Calibration,
+    fit_calibration,
+)
 from model_export.protocol.folds import FOLD_GROUPS, FoldGroup, loso_folds
 
 if TYPE_CHECKING:
@@ -74,13 +80,16 @@ def array_scorer(scores: np.ndarray) -> ScorerFactory:
     return lambda index: lambda calibration: calibration.apply(raw[list(index)])
 
 
-def video_scorer_for(videos: Sequence[VideoResult]) -> ScorerFactory:
+def video_scorer_for(
+    videos: Sequence[VideoResult], strategy: Strategy = DEFAULT_STRATEGY
+) -> ScorerFactory:
     """Scorers of :class:`~model_export.evaluate.VideoResult`: every frame and face score is
-    mapped and aggregated by the gateway's rule (:func:`model_export.evaluate.video_scorer`)."""
+    mapped and aggregated by the gateway's rule (:func:`model_export.evaluate.video_scorer`),
+    tracks scored with ``strategy``."""
     # Imported here: evaluate loads TensorFlow, which the array path does not need.
     from model_export.evaluate import video_scorer
 
-    return lambda index: video_scorer([videos[i] for i in index])
+    return lambda index: video_scorer([videos[i] for i in index], strategy)
 
 
 def run_folds(
@@ -90,12 +99,14 @@ def run_folds(
     *,
     groups: Sequence[FoldGroup] = FOLD_GROUPS,
     fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
+    floor: float = 0.0,
 ) -> LosoScores:
     """Fit calibration and threshold on each fold's other sources; score its held-out ones.
 
     ``fake_prior`` weighs the classes of every fit (``None``: each fit video the same, so a
     fit learns its set's share of fakes; kept to measure what that does). The threshold
-    maximises accuracy at ``fake_prior`` (balanced accuracy when ``None``).
+    maximises accuracy at ``fake_prior`` (balanced accuracy when ``None``). ``floor`` is the
+    calibration's floor and ceiling (:class:`~model_export.calibration.Calibration`).
     """
     y = np.asarray(labels).astype(int)
     scores = np.full(len(y), np.nan)
@@ -107,7 +118,7 @@ def run_folds(
     for fold in loso_folds(sources, groups):
         fit, held = list(fold.fit), list(fold.held_out)
         fit_scorer = scorer_for(fit)
-        calibration = fit_calibration(y[fit], fit_scorer, fake_prior=fake_prior)
+        calibration = fit_calibration(y[fit], fit_scorer, fake_prior=fake_prior, floor=floor)
         threshold = roc.best_threshold(y[fit], fit_scorer(calibration), fake_prior=threshold_prior)
         scores[held] = scorer_for(held)(calibration)
         thresholds[held] = threshold
@@ -124,3 +135,39 @@ def run_folds(
                    "threshold": threshold},
         )  # fmt: skip
     return LosoScores(results, scores, thresholds, names)
+
+
+@dataclass(frozen=True)
+class FloorChoice:
+    """Pooled out-of-fold figures of each candidate floor, and the floor they pick."""
+
+    floor: float
+    #: Candidate floor -> pooled held-out video log-loss.
+    log_loss: dict[float, float]
+    #: The folds at the chosen floor.
+    loso: LosoScores
+
+
+def floor_grid(
+    labels: np.ndarray,
+    sources: Sequence[str],
+    scorer_for: ScorerFactory,
+    *,
+    grid: Sequence[float] = FLOOR_GRID,
+    groups: Sequence[FoldGroup] = FOLD_GROUPS,
+) -> FloorChoice:
+    """Run the folds once per candidate floor; pick the lowest pooled held-out log-loss.
+
+    The pick is one number from a small grid on the same pooled scores it is judged by, so
+    the figure at the chosen floor is slightly optimistic; the figure at floor 0 beside it is
+    not selected. Ties go to the smaller floor (the grid is searched in increasing order).
+    """
+    y = np.asarray(labels).astype(int)
+    losses: dict[float, float] = {}
+    runs: dict[float, LosoScores] = {}
+    for floor in sorted(grid):
+        runs[floor] = run_folds(y, sources, scorer_for, groups=groups, floor=floor)
+        losses[floor] = roc.log_loss(y, runs[floor].scores)
+        log.info("floor tried", extra={"floor": floor, "pooled_log_loss": losses[floor]})
+    best = min(losses, key=lambda f: (losses[f], f))
+    return FloorChoice(best, losses, runs[best])

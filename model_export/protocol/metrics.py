@@ -40,7 +40,8 @@ def metrics_with_ci(
     seed: int = 0,
     clusters: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Video ROC-AUC, log-loss and accuracy, each with its bootstrap interval.
+    """Video ROC-AUC, log-loss, Brier score, ECE (:data:`model_export.roc.ECE_BINS` equal-width
+    bins) and accuracy, each with its bootstrap interval.
 
     With ``clusters`` (the source of each video) the intervals of ``roc_auc``, ``log_loss``
     and ``accuracy`` resample clusters and ``by_video`` holds those that resample videos;
@@ -55,6 +56,8 @@ def metrics_with_ci(
         return {
             "roc_auc": roc.bootstrap_ci(y, s, roc.roc_auc, **kwargs).as_dict(),
             "log_loss": roc.bootstrap_ci(y, s, roc.log_loss, **kwargs).as_dict(),
+            "brier": roc.bootstrap_ci(y, s, roc.brier, **kwargs).as_dict(),
+            "ece": roc.bootstrap_ci(y, s, roc.expected_calibration_error, **kwargs).as_dict(),
             "accuracy": roc.bootstrap_ci(y, correct, _accuracy, **kwargs).as_dict(),
         }
 
@@ -153,6 +156,10 @@ def kind_rows(
             row["accuracy"] = roc.bootstrap_ci(y[members], correct, _accuracy, **kwargs).as_dict()
             row["log_loss"] = roc.bootstrap_ci(y[members], s[members], roc.log_loss, **kwargs)
             row["log_loss"] = row["log_loss"].as_dict()
+            row["brier"] = roc.bootstrap_ci(y[members], s[members], roc.brier, **kwargs).as_dict()
+            row["ece"] = roc.bootstrap_ci(
+                y[members], s[members], roc.expected_calibration_error, **kwargs
+            ).as_dict()
             row["mean_score"] = float(np.mean(s[members]))
             if kind != REAL and reals.any():
                 pair = members | reals

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contract.aggregation import DEFAULT_STRATEGY, Strategy
 from model_export import roc
-from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, IDENTITY
 from model_export.manipulations import manipulation_kind
-from model_export.protocol.fitting import LosoScores, run_folds, video_scorer_for
+from model_export.protocol.fitting import LosoScores, floor_grid, run_folds, video_scorer_for
 from model_export.protocol.folds import FOLD_GROUPS, FoldGroup
 from model_export.protocol.metrics import (
     DEFAULT_RESAMPLES,
@@ -38,6 +39,8 @@ def loso_report(
     seed: int = 0,
     loso: LosoScores | None = None,
     groups: Sequence[FoldGroup] = FOLD_GROUPS,
+    strategy: Strategy = DEFAULT_STRATEGY,
+    floors: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The LOSO figures of scored ``videos`` (:class:`~model_export.evaluate.VideoResult`).
 
@@ -46,6 +49,11 @@ def loso_report(
     and threshold on the stored scores of one version, and ``shipped_threshold`` is that
     version's (the ``as_shipped`` figures). Pooled intervals resample sources (the headline)
     and videos (``by_video``).
+
+    ``strategy`` is the track rule the folds fit and score with (the as-shipped scores are
+    recomputed with it when it is not the default). With ``floors`` the folds are run once per
+    candidate floor (:func:`~model_export.protocol.fitting.floor_grid`) and ``floor`` holds
+    each one's pooled log-loss and the figures at the one picked; the headline stays at 0.
     """
     sources = [v.source for v in videos]
     if len(set(sources)) < 2:
@@ -53,12 +61,28 @@ def loso_report(
     labels = np.array([v.label for v in videos])
     kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
     raw = np.array([v.score for v in videos])
-    loso = loso or run_folds(labels, sources, video_scorer_for(videos), groups=groups)
+    scorer_for = video_scorer_for(videos, strategy)
+    if strategy != DEFAULT_STRATEGY:
+        raw = scorer_for(range(len(videos)))(IDENTITY)
+    loso = loso or run_folds(labels, sources, scorer_for, groups=groups)
     share = float(labels.mean())
     kwargs = {"resamples": resamples, "seed": seed}
     shipped = shipped_threshold is not None
+    floor = None
+    if floors:
+        choice = floor_grid(labels, sources, scorer_for, grid=floors, groups=groups)
+        at = choice.loso
+        floor = {
+            "grid": [{"floor": f, "log_loss": v} for f, v in choice.log_loss.items()],
+            "chosen": choice.floor,
+            "loso": metrics_with_ci(labels, at.scores, at.thresholds, clusters=sources, **kwargs),
+            "kinds": kind_rows(kinds, labels, at.scores, at.thresholds, **kwargs),
+            "folds": [f.as_dict() for f in at.folds],
+        }
     return {
         "protocol": PROTOCOL,
+        "strategy": strategy,
+        "floor": floor,
         "videos": len(videos),
         "sources": len(set(sources)),
         "fake": int(labels.sum()),
@@ -132,8 +156,8 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
         f"intervals, {boot['resamples']} resamples (seed {boot['seed']}): over sources "
         "(headline) and over videos.",
         "",
-        "| scores | resampled | video ROC-AUC | video log-loss | video accuracy |",
-        "| --- | --- | --- | --- | --- |",
+        "| scores | resampled | video ROC-AUC | video log-loss | Brier | ECE | video accuracy |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key, name in (("loso", "LOSO (fitted on other folds)"), ("as_shipped", "as shipped")):
         m = report[key]
@@ -142,8 +166,30 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
         for unit, row in (("sources", m), ("videos", m.get("by_video", m))):
             lines.append(
                 f"| {name} | {unit} | {_ci(row['roc_auc'])} | {_ci(row['log_loss'])} | "
-                f"{_ci(row['accuracy'])} |"
+                f"{_ci(row.get('brier'))} | {_ci(row.get('ece'))} | {_ci(row['accuracy'])} |"
             )
+    floor = report.get("floor")
+    if floor:
+        grid = ", ".join(f"{r['floor']:g}: {r['log_loss']:.3f}" for r in floor["grid"])
+        m = floor["loso"]
+        lines += [
+            "",
+            f"Floor and ceiling `[e, 1 - e]` by pooled held-out log-loss ({grid}): "
+            f"e = {floor['chosen']:g}. At e = {floor['chosen']:g} (sources resampled): ROC-AUC "
+            f"{_ci(m['roc_auc'])}, log-loss {_ci(m['log_loss'])}, Brier {_ci(m['brier'])}, "
+            f"ECE {_ci(m['ece'])}, accuracy {_ci(m['accuracy'])}.",
+            "",
+            "| kind (LOSO, floored) | videos | ROC-AUC vs all real | log-loss | Brier | ECE | "
+            "accuracy |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in floor["kinds"]:
+            if row["videos"]:
+                lines.append(
+                    f"| {row['kind']} | {row['videos']} | {_ci(row.get('roc_auc_vs_real'))} | "
+                    f"{_ci(row['log_loss'])} | {_ci(row['brier'])} | {_ci(row['ece'])} | "
+                    f"{_ci(row['accuracy'])} |"
+                )
     within = report["within_fold"]
     lines += [
         "",
@@ -163,17 +209,21 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
         )
     lines += [
         "",
-        "| kind (LOSO) | videos | ROC-AUC vs all real | log-loss | accuracy | mean score |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| kind | scores | videos | ROC-AUC vs all real | log-loss | Brier | ECE | accuracy | "
+        "mean score |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for row in report["kinds"]:
-        if not row["videos"]:
-            lines.append(f"| {row['kind']} | 0 | – | – | – | – |")
-            continue
-        lines.append(
-            f"| {row['kind']} | {row['videos']} | {_ci(row.get('roc_auc_vs_real'))} | "
-            f"{_ci(row['log_loss'])} | {_ci(row['accuracy'])} | {row['mean_score']:.3f} |"
-        )
+    for key, name in (("kinds", "LOSO"), ("kinds_as_shipped", "as shipped")):
+        for row in report.get(key) or []:
+            if not row["videos"]:
+                lines.append(f"| {row['kind']} | {name} | 0 | – | – | – | – | – | – |")
+                continue
+            lines.append(
+                f"| {row['kind']} | {name} | {row['videos']} | "
+                f"{_ci(row.get('roc_auc_vs_real'))} | {_ci(row['log_loss'])} | "
+                f"{_ci(row.get('brier'))} | {_ci(row.get('ece'))} | {_ci(row['accuracy'])} | "
+                f"{row['mean_score']:.3f} |"
+            )
     lines += [
         "",
         "Kind intervals resample videos (most kinds come from one or two sources).",
@@ -207,8 +257,18 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
             continue
         lines.append(
             f"{key:10s}: ROC-AUC {_ci(m['roc_auc'])}  log-loss {_ci(m['log_loss'])}  "
+            f"Brier {_ci(m.get('brier'))}  ECE {_ci(m.get('ece'))}  "
             f"accuracy {_ci(m['accuracy'])}  (intervals over sources; over videos: ROC-AUC "
             f"{_ci(m['by_video']['roc_auc'])})"
+        )
+    floor = report.get("floor")
+    if floor:
+        m = floor["loso"]
+        lines.append(
+            f"floor {floor['chosen']:g} (pooled log-loss by floor: "
+            + ", ".join(f"{r['floor']:g}: {r['log_loss']:.3f}" for r in floor["grid"])
+            + f"): ROC-AUC {_ci(m['roc_auc'])}  log-loss {_ci(m['log_loss'])}  Brier "
+            f"{_ci(m['brier'])}  ECE {_ci(m['ece'])}"
         )
     within = report["within_fold"]
     lines.append(

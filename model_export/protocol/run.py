@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contract.aggregation import DEFAULT_STRATEGY, Strategy
 from model_export.calibration import Calibration
 from model_export.datasets import discover
 from model_export.evaluate import VideoResult, evaluate_version, resolve_version
@@ -27,6 +29,19 @@ if TYPE_CHECKING:
     from model_export.training_run import PipelineConfig
 
 log = logging.getLogger(__name__)
+
+#: File of the report directory holding the pickled :class:`VideoResult` list.
+VIDEOS_FILE = "loso_videos.pkl"
+
+
+def load_video_results(report_dir: Path) -> tuple[list[VideoResult], float | None]:
+    """The per-video results :func:`evaluate_loso` kept in ``report_dir``, and the threshold
+    the scored version ships (None for per-fold training). Trusted files only: this unpickles.
+    """
+    with (Path(report_dir) / VIDEOS_FILE).open("rb") as handle:
+        # Written by evaluate_loso: the caller's own report directory.
+        kept = pickle.load(handle)
+    return kept["videos"], kept["threshold"]
 
 
 def source_dirs(roots: Sequence[Path]) -> dict[str, Path]:
@@ -94,20 +109,29 @@ def evaluate_loso(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     train: PipelineConfig | None = None,
+    strategy: Strategy = DEFAULT_STRATEGY,
+    floors: Sequence[float] | None = None,
+    from_scores: Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Score ``data`` with a version (or a model's highest), write the LOSO report.
 
     With ``train`` (a training run), one model per fold is trained instead
-    (:func:`train_loso`) into ``model`` as a work directory. Writes ``loso.json``,
-    ``loso.md`` and ``loso_predictions.csv`` into ``output`` (default
-    ``var/eval/<model>-<version>-loso``); returns the report and that directory.
+    (:func:`train_loso`) into ``model`` as a work directory. ``from_scores`` (an earlier
+    report directory of the same version and data) reuses its kept scores instead of scoring
+    again; ``strategy`` and ``floors`` go to :func:`loso_report` (a published version only).
+    Writes ``loso.json``, ``loso.md``, ``loso_predictions.csv`` and :data:`VIDEOS_FILE` (every
+    video's per-frame and per-face results, :func:`load_video_results`) into ``output``
+    (default ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
     started = time.monotonic()
+    if train is not None and (from_scores or floors or strategy != DEFAULT_STRATEGY):
+        raise ValueError("strategy, floors and kept scores apply to a published version only")
     if train is not None:
         output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
         results, loso = train_loso(data, train, model, frames_per_video)
         if not results:
             raise FileNotFoundError("no labelled videos found")
+        threshold = None
         report = loso_report(results, None, resamples=resamples, seed=seed, loso=loso)
         report["version"] = {"trained_per_fold": train.train.arch, "work_dir": str(model)}
         title = f"{train.train.arch} trained per fold"
@@ -117,9 +141,16 @@ def evaluate_loso(
         if not videos:
             raise FileNotFoundError("no labelled videos found")
         output = output or Path("var/eval") / f"{version.parent.name}-{version.name}-loso"
-        evaluation = evaluate_version(version, videos, frames_per_video)
+        if from_scores is not None:
+            results, threshold = load_video_results(from_scores)
+            if sorted(str(v.path) for v in results) != sorted(str(v.path) for v in videos):
+                raise ValueError(f"{from_scores} holds scores of other videos than --data")
+        else:
+            evaluation = evaluate_version(version, videos, frames_per_video)
+            results, threshold = evaluation.videos, evaluation.threshold
+        shipped = threshold if threshold is not None else 0.5
         report = loso_report(
-            evaluation.videos, evaluation.threshold, resamples=resamples, seed=seed
+            results, shipped, resamples=resamples, seed=seed, strategy=strategy, floors=floors
         )
         info_path = version / INFO_RELATIVE_PATH
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}
@@ -139,5 +170,8 @@ def evaluate_loso(
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    # Scoring is nearly all of the wall time: kept so that refits need no rescoring.
+    with (output / VIDEOS_FILE).open("wb") as handle:
+        pickle.dump({"videos": list(results), "threshold": threshold}, handle)
     log.info("LOSO report written", extra={"path": str(output), **report["seconds"]})
     return report, output

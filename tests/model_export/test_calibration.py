@@ -178,6 +178,30 @@ def test_threshold_is_re_expressed_with_the_same_decisions() -> None:
         Calibration(a=0.0)
 
 
+def test_floor_bounds_the_served_probability(tmp_path: Path, frames: np.ndarray) -> None:
+    model = tiny_cnn(TINY_INPUT_SIZE, seed=4)
+    steep = Calibration(a=40.0, b=0.0)
+    floored = Calibration(a=40.0, b=0.0, floor=0.3)
+    assert not floored.is_identity and Calibration.from_dict(floored.as_dict()) == floored
+    served = {}
+    for name, calibration in (("steep", steep), ("floored", floored)):
+        path = publish_version(
+            model, tmp_path, name, threshold=0.5, input_size=TINY_INPUT_SIZE,
+            calibration=calibration,
+        )  # fmt: skip
+        with load_version(path) as loaded:
+            served[name] = loaded.run({contract.FRAMES_INPUT: frames})[contract.FAKE_PROBABILITY]
+    q = served["floored"]
+    np.testing.assert_allclose(q, np.clip(served["steep"], 0.3, 0.7), atol=1e-6)
+    # The steep map saturates some frames, which the floor then holds at 0.3 or 0.7.
+    assert np.any(np.abs(served["steep"] - 0.5) > 0.2)
+    assert q.min() >= 0.3 - 1e-6 and q.max() <= 0.7 + 1e-6
+    t = floored.unapply_threshold(0.6)
+    assert floored.apply_threshold(t) == pytest.approx(0.6)
+    with pytest.raises(ValueError):
+        floored.unapply_threshold(0.75)
+
+
 def test_served_probability_is_calibrated_in_the_graph(tmp_path: Path, frames: np.ndarray) -> None:
     model = tiny_cnn(TINY_INPUT_SIZE, seed=4)
     calibration = Calibration(a=1.7, b=-0.9, videos=10)

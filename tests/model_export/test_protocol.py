@@ -27,7 +27,9 @@ from model_export.manipulations import (
 from model_export.protocol import (
     FOLD_GROUPS,
     FoldGroup,
+    array_scorer,
     check_groups,
+    floor_grid,
     loso_folds,
     metrics_with_ci,
 )
@@ -151,6 +153,37 @@ def test_every_shared_fake_has_a_stated_kind(shared_data: Path) -> None:
     assert sorted(unspecified) == ["lrnet_ff_fake.mp4", "lrnet_ffpp_000_003.mp4"]
 
 
+def test_brier_and_ece_of_known_scores() -> None:
+    labels = np.array([0, 0, 1, 1])
+    scores = np.array([0.1, 0.7, 0.6, 0.9])
+    assert roc.brier(labels, scores) == pytest.approx((0.01 + 0.49 + 0.16 + 0.01) / 4)
+    # Bins [0.1, 0.2): share 0, mean 0.1; [0.6, 0.7): 1 vs 0.6; [0.7, 0.8): 0 vs 0.7;
+    # [0.9, 1.0]: 1 vs 0.9.
+    assert roc.expected_calibration_error(labels, scores) == pytest.approx(
+        (0.1 + 0.4 + 0.7 + 0.1) / 4
+    )
+    # One bin [0.5, 0.6) holding both labels: |0.5 - 0.525|.
+    assert roc.expected_calibration_error(labels, np.array([0.5, 0.5, 0.55, 0.55])) == (
+        pytest.approx(0.025)
+    )
+    assert roc.expected_calibration_error(np.array([1]), np.array([1.0])) == 0.0
+
+
+def test_floor_grid_bounds_an_overconfident_scorer() -> None:
+    rng = np.random.default_rng(4)
+    sources = [f"s{i % 6}" for i in range(240)]
+    labels = rng.integers(0, 2, 240)
+    # Weak skill, saturated scores: a fifth of the confident answers are wrong.
+    wrong = rng.random(240) < 0.2
+    scores = np.where(labels.astype(bool) ^ wrong, 0.999, 0.001)
+    choice = floor_grid(labels, sources, array_scorer(scores), grid=(0.0, 0.05, 0.2))
+    assert choice.floor > 0.0
+    assert choice.log_loss[choice.floor] < choice.log_loss[0.0]
+    assert np.all(choice.loso.scores >= choice.floor - 1e-12)
+    assert np.all(choice.loso.scores <= 1 - choice.floor + 1e-12)
+    assert all(f.calibration.floor == choice.floor for f in choice.loso.folds)
+
+
 def test_metrics_with_ci_counts_and_accuracy() -> None:
     labels = np.array([0, 0, 1, 1])
     report = metrics_with_ci(labels, np.array([0.1, 0.7, 0.6, 0.9]), 0.5, resamples=100)
@@ -214,12 +247,33 @@ def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ci = report["loso"]["log_loss"]
     assert ci["low"] <= ci["point"] <= ci["high"]
     text = (out / "loso.md").read_text()
-    assert "| kind (LOSO) |" in text and "| fold | held-out sources |" in text
+    assert "| kind | scores |" in text and "| fold | held-out sources |" in text
     assert "| LOSO (fitted on other folds) | sources |" in text
     assert "| LOSO (fitted on other folds) | videos |" in text
     with (out / "loso_predictions.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 9 and {r["fold"] for r in rows} == {"alpha", "beta", "gamma"}
+    for key in ("brier", "ece"):
+        ci = report["loso"][key]
+        assert ci["low"] <= ci["point"] <= ci["high"] and 0.0 <= ci["point"] <= 1.0
+    assert report["floor"] is None
+
+    # The kept scores give the same folds again, with the floor grid, without rescoring.
+    again = tmp_path / "again"
+    code = main([
+        "evaluate", "--protocol", "leave-one-source-out", "--model", str(version),
+        "--data", str(root), "--frames", "3", "--output", str(again), "--bootstrap", "200",
+        "--from-scores", str(out), "--floor-grid", "0", "0.1", "0.3",
+    ])  # fmt: skip
+    assert code == 0
+    redone = json.loads((again / "loso.json").read_text())
+    first = report["loso"]["log_loss"]["point"]
+    assert redone["loso"]["log_loss"]["point"] == pytest.approx(first)
+    grid = {row["floor"]: row["log_loss"] for row in redone["floor"]["grid"]}
+    assert set(grid) == {0.0, 0.1, 0.3} and grid[0.0] == pytest.approx(first)
+    chosen = redone["floor"]["chosen"]
+    assert grid[chosen] == min(grid.values())
+    assert [f["calibration"]["floor"] for f in redone["floor"]["folds"]] == [chosen] * 3
 
 
 @pytest.mark.slow
