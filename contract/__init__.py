@@ -108,7 +108,14 @@ version so that a client can prepare frames before it sends any:
 ``model_kind``            int32    [N]             what the version is, as a code of
                                                    :data:`MODEL_KIND_CODES`: 1 a detector,
                                                    2 the synthetic demo (not a detector)
+``operating_points``      string   [N]             the version's named thresholds, a JSON
+                                                   list of objects with at least ``name``
+                                                   and ``threshold`` (calibrated scale);
+                                                   ``balanced`` is the shipped threshold
 ========================  =======  ==============  =======================================
+
+A version without ``operating_points`` (exported before it existed, or elsewhere) has one,
+``balanced``: its ``threshold``.
 
 ``model_kind`` is an int32 code rather than a string because the gateway decodes tensors
 without TensorFlow and reads numeric dtypes only. Code 0 is never written, so that a zero-filled
@@ -175,6 +182,10 @@ __all__ = [
     "MODEL_KIND_DEMO",
     "MODEL_KIND_DETECTOR",
     "MODEL_KIND_UNKNOWN",
+    "OPERATING_POINTS",
+    "OPERATING_POINT_BALANCED",
+    "OPERATING_POINT_HIGH_RECALL",
+    "OPERATING_POINT_LOW_FALSE_POSITIVE",
     "REQUIRED_OUTPUTS",
     "SEQUENCE_LENGTH",
     "SEQUENCE_SIGNATURE",
@@ -226,6 +237,14 @@ FRAME_MIN_SIDE = "frame_min_side"
 SEQUENCE_LENGTH = "sequence_length"
 #: Output of ``model_info``: what the version is, an int32 code of :data:`MODEL_KIND_CODES` [N].
 MODEL_KIND = "model_kind"
+#: Output of ``model_info``: the version's named thresholds, a JSON list in a string [N].
+OPERATING_POINTS = "operating_points"
+#: The operating point of the threshold a version ships, used when a request names none.
+OPERATING_POINT_BALANCED = "balanced"
+#: The lowest threshold whose false-positive rate on the fit set is within a stated target.
+OPERATING_POINT_LOW_FALSE_POSITIVE = "low_false_positive"
+#: The highest threshold whose detection rate on the fit set reaches a stated target.
+OPERATING_POINT_HIGH_RECALL = "high_recall"
 #: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
 FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.

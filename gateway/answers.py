@@ -8,6 +8,7 @@ version's kind becomes the warnings a detection carries (:func:`model_warnings`)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import contract
 from contract.aggregation import FrameResult, frame_results
 
 from .errors import InferenceFailed
-from .serving_types import Prediction, VersionDescription
+from .serving_types import OperatingPoint, Prediction, VersionDescription
 from .video import SampledFrame, letterbox_box_scale
 
 #: Told with every detection by the demo version: its verdicts mean nothing about real videos.
@@ -79,6 +80,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.MEMBER_NAMES in answer.outputs
             else None
         )
+        points = (
+            read_operating_points(str(_first(answer.outputs, contract.OPERATING_POINTS)))
+            if contract.OPERATING_POINTS in answer.outputs
+            else ()
+        )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         signature = contract.MODEL_INFO_SIGNATURE
         raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
@@ -90,7 +96,28 @@ def read_description(answer: Prediction) -> VersionDescription:
         sequence_length=max(0, length),
         kind=kind,
         members=members,
+        operating_points=points,
     )
+
+
+def read_operating_points(text: str) -> tuple[OperatingPoint, ...]:
+    """The ``operating_points`` JSON of a ``model_info`` answer; ValueError when malformed
+    (a list of objects, each with a unique ``name`` and a ``threshold`` in [0, 1])."""
+    items = json.loads(text)
+    if not isinstance(items, list):
+        raise ValueError("operating_points is not a list")
+    points = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError("an operating point is not an object")
+        threshold = float(item["threshold"])
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"operating point threshold {threshold} is outside [0, 1]")
+        details = {k: v for k, v in item.items() if k not in ("name", "threshold")}
+        points.append(OperatingPoint(str(item["name"]), threshold, details))
+    if len({p.name for p in points}) != len(points):
+        raise ValueError("operating point names repeat")
+    return tuple(points)
 
 
 def model_warnings(kind: str) -> list[str]:

@@ -55,14 +55,14 @@ from .answers import (
 )
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
-from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound
+from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound, UnknownOperatingPoint
 from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .keyframes import KeyframePlan, keyframe_scorer
 from .probe import VideoInfo, VideoLimits, probe
 from .provenance import ProvenanceReader
 from .schemas import Provenance
 from .serving_client import ServingClient
-from .serving_types import ModelRef, Prediction, VersionDescription
+from .serving_types import ModelRef, OperatingPoint, Prediction, VersionDescription
 from .settings import Settings, get_settings
 from .timing import StageTimer
 from .video import SampledFrame, sample_times
@@ -91,6 +91,8 @@ class DetectOptions:
     explain_side: int = 112
     #: Where faces are detected (face-aware versions with ``detect_faces``).
     keyframes: KeyframePlan = field(default_factory=KeyframePlan)
+    #: The named threshold to decide with; None: the version's shipped one (``balanced``).
+    operating_point: str | None = None
 
 
 @dataclass
@@ -117,6 +119,8 @@ class DetectionResult:
     explanations: dict[int, list[Explanation]] | None = None
     #: What the stages have to warn about (besides the version's kind).
     warnings: list[str] | None = None
+    #: The name of the operating point whose threshold decided.
+    operating_point: str = contract.OPERATING_POINT_BALANCED
 
 
 def provenance_reader_from(settings: Settings) -> ProvenanceReader:
@@ -136,6 +140,34 @@ def decode_limits_from(settings: Settings) -> DecodeLimits:
         cpu_s=settings.decode_cpu_s,
         max_pixels=settings.decode_max_pixels,
         timeout_s=settings.decode_deadline_s,
+    )
+
+
+def choose_operating_point(
+    name: str | None, description: VersionDescription | None, strategy: Strategy
+) -> OperatingPoint | None:
+    """The operating point ``name`` of the answering version; None for the shipped threshold.
+
+    A version without ``model_info`` lists ``balanced`` alone (the threshold its answers
+    ship). The points are thresholds of the frame and face scores' video score, so a sequence
+    head (which ships its own threshold) has ``balanced`` alone too. Raises
+    :class:`UnknownOperatingPoint` naming the points available.
+    """
+    if name is None:
+        return None
+    if strategy == SEQUENCE_STRATEGY or description is None:
+        available = (contract.OPERATING_POINT_BALANCED,)
+    else:
+        points = {p.name: p for p in description.points()}
+        if name in points:
+            return points[name]
+        available = tuple(points)
+    if name == contract.OPERATING_POINT_BALANCED:
+        return None
+    why = " with aggregation 'sequence'" if strategy == SEQUENCE_STRATEGY else ""
+    raise UnknownOperatingPoint(
+        f"operating_point {name!r} is not one of the answering version's{why}; "
+        f"choose from: {', '.join(available)}"
     )
 
 
@@ -206,6 +238,9 @@ class DetectionPipeline:
         scored = read_frames(frames, predictions, opts.default_threshold)
         strategy = self._strategy(opts, description, scored)
         tracks, threshold = None, scored.threshold
+        point = choose_operating_point(opts.operating_point, description, strategy)
+        if point is not None:
+            threshold = point.threshold
         if strategy == SEQUENCE_STRATEGY:
             assert description is not None
             model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
@@ -262,6 +297,7 @@ class DetectionPipeline:
             members=members,
             explanations=explanations,
             warnings=warnings,
+            operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
         )
 
     async def _decode_and_infer(

@@ -140,6 +140,14 @@ class AggregationUnavailable(RequestError):
     summary = "Aggregation sequence asked of a version without a sequence head"
 
 
+class UnknownOperatingPoint(RequestError):
+    """The operating point asked for is not one the answering version lists."""
+
+    status_code = 422
+    code = "unknown_operating_point"
+    summary = "operating_point not among the answering version's operating points"
+
+
 class MissingVideo(RequestError):
     status_code = 422
     code = "missing_video"

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from contract import MODEL_KIND_UNKNOWN
 
@@ -48,6 +50,7 @@ from .errors import (
     RequestTimeout,
     ServingTimeout,
     ServingUnavailable,
+    UnknownOperatingPoint,
     UnsupportedMediaType,
     UploadTooLarge,
     UpstreamError,
@@ -67,6 +70,7 @@ from .jobs.routes import (
 )
 from .logs import request_id_var
 from .schemas import (
+    AppliedOperatingPoint,
     DetectionResponse,
     FaceExplanation,
     FaceResult,
@@ -74,15 +78,18 @@ from .schemas import (
     ModelInfo,
     ModelsResponse,
     ModelVersionInfo,
+    OperatingPointInfo,
     Provenance,
     TimelinePoint,
     Timings,
     TrackResult,
     VideoSummary,
 )
-from .serving_types import ModelRef, ServedVersion, VersionDescription
+from .serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 from .timing import StageTimer
 from .upload import UPLOAD_REQUEST_BODY, receive_upload
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -103,6 +110,7 @@ _DETECT_ERRORS = openapi_responses(
     InvalidVideo,
     VideoLimitExceeded,
     AggregationUnavailable,
+    UnknownOperatingPoint,
     ClientDisconnected,
     Overloaded,
     *UPSTREAM_ERRORS,
@@ -170,10 +178,25 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
                 sequence_length=d.sequence_length if d is not None else None,
                 kind=d.kind if d is not None else None,
                 members=list(d.members) if d is not None and d.members is not None else None,
+                operating_points=(
+                    [operating_point_info(p) for p in d.points()] if d is not None else None
+                ),
             )
             for s, d in zip(statuses, described, strict=True)
         ],
     )
+
+
+def operating_point_info(point: OperatingPoint) -> OperatingPointInfo:
+    """What GET /v1/models shows of one operating point: its name and threshold, and what the
+    version says it was measured on when that reads as the schema says (else nothing more)."""
+    try:
+        return OperatingPointInfo(
+            name=point.name, threshold=round(point.threshold, 6), **dict(point.details)
+        )
+    except (ValidationError, TypeError):
+        log.warning("operating point details do not read", extra={"point": point.name})
+        return OperatingPointInfo(name=point.name, threshold=round(point.threshold, 6))
 
 
 @router.post(
@@ -302,6 +325,9 @@ def detection_response(
         verdict=result.verdict.verdict,
         score=round(result.verdict.score, 4),
         threshold=round(result.verdict.threshold, 4),
+        operating_point=AppliedOperatingPoint(
+            name=result.operating_point, threshold=round(result.verdict.threshold, 4)
+        ),
         aggregation=result.strategy,
         model=ModelInfo(
             name=result.model_name, version=result.version, label=opts.model.label, kind=kind

@@ -201,6 +201,13 @@ class DetectionResponse(BaseModel):
         description="The upload's content credentials (C2PA), reported beside the verdict; "
         "they never change the score or the verdict.",
     )
+    operating_point: AppliedOperatingPoint | None = Field(
+        None,
+        description=(
+            "The named threshold that decided (operating_point=NAME, default balanced); its "
+            "threshold equals threshold."
+        ),
+    )
     members: dict[str, float] | None = Field(
         None,
         description=(
@@ -211,6 +218,40 @@ class DetectionResponse(BaseModel):
             "that are not ensembles."
         ),
     )
+
+
+class OperatingPointInfo(BaseModel):
+    """One named threshold of a version, with what it was measured on."""
+
+    name: str = Field(description="balanced, low_false_positive, high_recall, ...")
+    threshold: float = Field(description="On the calibrated scale of score.")
+    target: dict[str, float] | None = Field(
+        None, description="The target the threshold was chosen to meet; null for balanced."
+    )
+    false_positive_rate: RateInterval | None = Field(
+        None, description="Share of real videos flagged fake on the fit set; null: not measured."
+    )
+    detection_rate: RateInterval | None = Field(
+        None, description="Share of fake videos flagged fake on the fit set; null: not measured."
+    )
+    videos: dict[str, int] | None = Field(
+        None, description="Real and fake videos the rates were measured on; null: none."
+    )
+    fitted_on: str = Field(
+        "none",
+        description="Which scores: validation, calibration_data, out_of_fold; none: no data.",
+    )
+    data: str = Field("none", description="What data the scores came from; none: no data.")
+    interval_over: str | None = Field(
+        None, description="What the bootstrap resampled: videos or sources."
+    )
+
+
+class AppliedOperatingPoint(BaseModel):
+    """The operating point whose threshold decided a verdict."""
+
+    name: str
+    threshold: float
 
 
 class ModelVersionInfo(BaseModel):
@@ -237,6 +278,27 @@ class ModelVersionInfo(BaseModel):
             "versions that are not ensembles (AVAILABLE versions)."
         ),
     )
+    operating_points: list[OperatingPointInfo] | None = Field(
+        None,
+        description=(
+            "Named thresholds a detection may ask for (operating_point=NAME); balanced is the "
+            "shipped threshold. A version that lists none has balanced alone (AVAILABLE "
+            "versions)."
+        ),
+    )
+
+
+class RateInterval(BaseModel):
+    """A rate measured on a fit set, with its 95% percentile bootstrap interval."""
+
+    point: float | None = None
+    low: float | None = None
+    high: float | None = None
+    level: float = 0.95
+    resamples: int = 0
+
+
+OperatingPointInfo.model_rebuild()
 
 
 class ModelsResponse(BaseModel):

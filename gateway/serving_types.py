@@ -6,7 +6,9 @@ wire format, which stays in :mod:`gateway.serving_client`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,18 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class OperatingPoint:
+    """One named threshold a version lists (``model_info``'s ``operating_points``)."""
+
+    name: str
+    #: On the calibrated scale the version's scores are on.
+    threshold: float
+    #: What the version says about the point besides its name and threshold (its rates and
+    #: their intervals, the videos they were measured on); empty when it says nothing.
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class VersionDescription:
     """What a version's ``model_info`` signature says about it, and which version said it."""
 
@@ -48,6 +62,15 @@ class VersionDescription:
     kind: contract.ModelKind = contract.MODEL_KIND_UNKNOWN
     #: An ensemble's member names, in the order of its member outputs; None otherwise.
     members: tuple[str, ...] | None = None
+    #: The version's named thresholds; a version that lists none has ``balanced`` alone, its
+    #: ``threshold``.
+    operating_points: tuple[OperatingPoint, ...] = ()
+
+    def points(self) -> tuple[OperatingPoint, ...]:
+        """The operating points a request may choose between (never empty)."""
+        if self.operating_points:
+            return self.operating_points
+        return (OperatingPoint(contract.OPERATING_POINT_BALANCED, self.threshold),)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from model_export.calibration import (
     fit_calibration,
 )
 from model_export.datasets import LabelledVideo, discover
+from model_export.operating_points import Evidence
 from model_export.publish import existing_versions
 from model_export.savedmodel import LoadedVersion, load_version
 from model_export.video_io import sample_frames
@@ -279,17 +280,19 @@ def resolve_version(path: Path) -> Path:
 
 def calibrate_version(
     write_version: Callable[[Path], None], data: Sequence[Path], frames_per_video: int
-) -> tuple[Calibration, float]:
+) -> tuple[Calibration, float, Evidence | None]:
     """Export to a scratch directory, score ``data``, fit the calibration and the threshold.
 
     ``write_version(directory)`` writes the uncalibrated candidate, warmup included, into
-    ``directory``. Returns the Platt calibration fitted on the gateway's video scores and
-    the video-level threshold on the uncalibrated scale (the exporters re-express it).
+    ``directory``. Returns the Platt calibration fitted on the gateway's video scores, the
+    video-level threshold on the uncalibrated scale (the exporters re-express it), and the
+    calibrated video scores both were fitted on (the version's operating points are fitted
+    there too; None without videos).
     """
     videos = discover(data)
     if not videos:
         log.warning("no labelled videos to calibrate on; identity calibration, threshold 0.5")
-        return IDENTITY, 0.5
+        return IDENTITY, 0.5, None
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
         write_version(Path(scratch) / "1")
         evaluation = evaluate_version(Path(scratch) / "1", videos, frames_per_video)
@@ -303,7 +306,16 @@ def calibrate_version(
         calibration.a,
         calibration.b,
     )
-    return calibration, threshold
+    sources = [v.source for v in evaluation.videos]
+    evidence = Evidence(
+        labels,
+        rescored_video_scores(evaluation.videos, calibration),
+        # The same videos the calibration and threshold were fitted on: in-sample rates.
+        fitted_on="calibration_data",
+        data=f"{len(videos)} labelled videos under {', '.join(map(str, data))}",
+        clusters=np.asarray(sources) if all(sources) else None,
+    )
+    return calibration, threshold, evidence
 
 
 def evaluate_to_report(

@@ -14,6 +14,7 @@ variables that session restore can find.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import tensorflow as tf
 import contract
 from model_export import warmup
 from model_export.calibration import EPS, IDENTITY, Calibration
+from model_export.operating_points import Evidence, operating_points, unmeasured_points
 from model_export.preprocess import preprocess_frames
 from model_export.publish import Gate, publish_archive, version_info
 
@@ -85,13 +87,17 @@ def add_model_info(
     sequence_length: int = 0,
     kind: str = contract.MODEL_KIND_DETECTOR,
     member_names: Sequence[str] = (),
+    operating_points: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind.
+    """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind,
+    operating points.
 
     ``kind`` (``detector`` or ``demo``) is written as its :data:`contract.MODEL_KIND_CODES`
     code, so that clients can tell a demo from a detector before trusting a verdict.
     An ensemble also lists its ``member_names`` (string ``[N, M]``), in the order of its
-    per-member outputs.
+    per-member outputs. ``operating_points`` (:func:`model_export.operating_points.
+    operating_points`) are written as one JSON string; None lists ``threshold`` alone as
+    ``balanced``, with no rates.
     """
     if frame_min_side < 0 or sequence_length < 0:
         raise ValueError("frame_min_side and sequence_length must be >= 0")
@@ -100,6 +106,8 @@ def add_model_info(
     length = int(sequence_length)
     kind_code = contract.model_kind_code(kind)
     names = [str(name) for name in member_names]
+    points = list(operating_points) if operating_points is not None else None
+    points_json = json.dumps(points or unmeasured_points(threshold_value), sort_keys=True)
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -110,6 +118,7 @@ def add_model_info(
             contract.FRAME_MIN_SIDE: tf.fill([n], tf.constant(side, tf.int32)),
             contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
             contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
+            contract.OPERATING_POINTS: tf.fill([n], tf.constant(points_json)),
         }
         if names:
             outputs[contract.MEMBER_NAMES] = tf.tile(tf.constant([names]), [n, 1])
@@ -126,6 +135,7 @@ def build_archive(
     sequence_length: int = 0,
     kind: str = contract.MODEL_KIND_DETECTOR,
     calibration: Calibration = IDENTITY,
+    operating_points: Sequence[Mapping[str, Any]] | None = None,
 ) -> keras.export.ExportArchive:
     """Build the export archive of a frame classifier.
 
@@ -135,7 +145,8 @@ def build_archive(
     calibrated scale, so that clients learn the version's decision threshold from the
     version itself. ``sequence_length`` is announced in ``model_info`` when the caller adds
     a sequence head.
-    ``kind`` says in ``model_info`` whether the version is a detector or the demo.
+    ``kind`` says in ``model_info`` whether the version is a detector or the demo, and
+    ``operating_points`` its named thresholds (:func:`add_model_info`).
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -157,6 +168,7 @@ def build_archive(
         frame_min_side=frame_min_side_for(size),
         sequence_length=sequence_length,
         kind=kind,
+        operating_points=operating_points,
     )
     return archive
 
@@ -181,6 +193,7 @@ def publish_version(
     info: Mapping[str, Any] | None = None,
     gate: Gate | None = None,
     calibration: Calibration = IDENTITY,
+    evidence: Evidence | None = None,
 ) -> Path:
     """Export a Keras frame classifier whole-frame and publish it as a version of ``name``.
 
@@ -190,8 +203,11 @@ def publish_version(
     integer version is used; ``gate`` may refuse the version
     (see :func:`model_export.publish.publish_directory`). An ``info`` whose ``kind`` is
     ``"demo"`` marks the version as the demo in ``model_info`` (:func:`model_kind_for`).
+    ``evidence`` (the labelled video scores the threshold was fitted on) gives the version its
+    measured operating points; without it only the shipped threshold is listed.
     Returns the version directory.
     """
+    points = operating_points(calibration.apply_threshold(threshold), evidence)
     return publish_archive(
         lambda: build_archive(
             model,
@@ -199,12 +215,17 @@ def publish_version(
             input_size=input_size,
             kind=model_kind_for(info),
             calibration=calibration,
+            operating_points=points,
         ),
         warmup.warmup_requests(name),
         base_path,
         name,
         info=version_info(
-            threshold=threshold, input_size=input_size, info=info, calibration=calibration
+            threshold=threshold,
+            input_size=input_size,
+            info=info,
+            calibration=calibration,
+            operating_points=points,
         ),
         version=version,
         gate=gate,

@@ -26,7 +26,7 @@ served version and see ``sigmoid(a * logit(p) + b)`` of them come back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from model_export.calibration import IDENTITY, Calibration
 from model_export.explain import explain_images, gradcam_split
 from model_export.export import add_model_info, classify_images, frames_spec
 from model_export.faces import DEFAULT_MARGIN, crop_faces, detect_faces, load_nets
+from model_export.operating_points import Evidence, operating_points
 from model_export.publish import Gate, publish_archive, version_info, write_version
 
 
@@ -106,6 +107,7 @@ def build_face_archive(
     faces: FaceConfig = FaceConfig(),
     sequence_length: int = 0,
     calibration: Calibration = IDENTITY,
+    operating_points: Sequence[Mapping[str, Any]] | None = None,
 ) -> keras.export.ExportArchive:
     """Archive with the face-aware ``serving_default``, ``classify_faces``, ``detect_faces``
     and ``classify_boxes`` signatures, and ``explain`` when the classifier has a convolution
@@ -231,7 +233,11 @@ def build_face_archive(
     # Faces are found in the whole frame and cut from its pixels: no smaller frame is
     # safe in general, so the client's own frame size applies.
     add_model_info(
-        archive, threshold=threshold_value, frame_min_side=0, sequence_length=sequence_length
+        archive,
+        threshold=threshold_value,
+        frame_min_side=0,
+        sequence_length=sequence_length,
+        operating_points=operating_points,
     )
     return archive
 
@@ -334,15 +340,18 @@ def publish_face_version(
     info: Mapping[str, Any] | None = None,
     gate: Gate | None = None,
     calibration: Calibration = IDENTITY,
+    evidence: Evidence | None = None,
 ) -> Path:
     """Export a face classifier face-aware and publish it atomically as a version of ``name``.
 
     ``calibration`` is applied in the graph (``threshold`` is on the uncalibrated scale) and
     recorded with a :func:`calibration_probe`; ``gate`` is passed to
-    :func:`model_export.publish.publish_directory`.
+    :func:`model_export.publish.publish_directory`; ``evidence`` gives the version its
+    measured operating points (:func:`model_export.operating_points.operating_points`).
     """
     requests = face_warmup_requests(name, input_size)
     probe = calibration_probe(model, input_size, requests, calibration)
+    points = operating_points(calibration.apply_threshold(threshold), evidence)
     return publish_archive(
         lambda: build_face_archive(
             model,
@@ -350,6 +359,7 @@ def publish_face_version(
             input_size=input_size,
             faces=faces,
             calibration=calibration,
+            operating_points=points,
         ),
         requests,
         base_path,
@@ -360,6 +370,7 @@ def publish_face_version(
             faces=faces.as_dict(),
             info={**(info or {}), "calibration_probe": probe},
             calibration=calibration,
+            operating_points=points,
         ),
         version=version,
         gate=gate,

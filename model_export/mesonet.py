@@ -212,8 +212,9 @@ def import_mesonet(
     model = fake_probability_model(load_mesonet(weights, arch))
     faces = FaceConfig(margin=margin)
     name = output.name
+    evidence = None
     if calibrate_data:
-        calibration, threshold = calibrate_version(
+        calibration, threshold, evidence = calibrate_version(
             lambda path: write_face_saved_model(
                 model, path, name=name, threshold=0.5, input_size=MESONET_INPUT_SIZE, faces=faces
             ),
@@ -230,6 +231,7 @@ def import_mesonet(
         faces=faces,
         version=version,
         calibration=calibration,
+        evidence=evidence,
         info={
             "kind": "mesonet",
             "arch": arch,

@@ -29,6 +29,7 @@ from tensorflow_serving.apis import predict_pb2
 import contract
 from model_export import warmup
 from model_export.calibration import IDENTITY, Calibration
+from model_export.operating_points import unmeasured_points
 from model_export.savedmodel import load_version
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ def version_info(
     sequence: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
     calibration: Calibration = IDENTITY,
+    operating_points: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The export info of a version, for every kind of export.
 
@@ -173,10 +175,16 @@ def version_info(
     the graph ships (on the calibrated scale) and ``calibration``'s parameters, the
     identity's when nothing was fitted. ``faces`` (the face settings shipped in the graph)
     makes the version face-aware, ``sequence`` describes a sequence head; ``info`` (what
-    trained it, how it measured) is merged last.
+    trained it, how it measured) is merged last. ``operating_points`` are the version's named
+    thresholds as its ``model_info`` lists them; None lists the shipped threshold alone
+    (:func:`model_export.operating_points.unmeasured_points`).
     """
+    shipped = calibration.apply_threshold(threshold)
     meta: dict[str, Any] = {
-        "threshold": calibration.apply_threshold(threshold),
+        "threshold": shipped,
+        "operating_points": (
+            list(operating_points) if operating_points is not None else unmeasured_points(shipped)
+        ),
         "calibration": {**calibration.as_dict(), "threshold_uncalibrated": float(threshold)},
         "input_size": [int(input_size[0]), int(input_size[1])],
         "face_aware": faces is not None,

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from contract.aggregation import DEFAULT_STRATEGY, aggregate_scores
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
 from model_export.calibration import Calibration, fit_clip_calibration
@@ -28,6 +29,7 @@ from model_export.face_export import FaceConfig, publish_face_version
 from model_export.finetune import train_staged
 from model_export.gate import auc_gate
 from model_export.models import PRETRAINED_ARCHITECTURES
+from model_export.operating_points import Evidence
 from model_export.preprocess import preprocess_frames
 from model_export.sequence import (
     DEFAULT_SEQUENCE_LENGTH,
@@ -123,12 +125,19 @@ def _video_metrics(model, frames: FrameSet, config: TrainConfig, threshold: floa
     return roc.binary_metrics(labels, video, threshold)
 
 
-def validation_calibration(model: keras.Model, val: FrameSet, config: TrainConfig) -> Calibration:
-    """Platt scaling fitted on the validation clips' scores, aggregated as the gateway does."""
+def validation_calibration(
+    model: keras.Model, val: FrameSet, config: TrainConfig, data: str = "validation clips"
+) -> tuple[Calibration, Evidence]:
+    """Platt scaling fitted on the validation clips' scores, aggregated as the gateway does,
+    and those clips' calibrated video scores (what the operating points are fitted on;
+    ``data`` says where the clips came from)."""
     scores = predict_frames(model, val.frames, config)
     ids = np.unique(val.clip_ids)
     labels = np.array([val.clip_labels[int(i)] for i in ids])
-    return fit_clip_calibration(labels, [scores[val.clip_ids == i] for i in ids])
+    clips = [scores[val.clip_ids == i] for i in ids]
+    calibration = fit_clip_calibration(labels, clips)
+    calibrated = np.array([aggregate_scores(calibration.apply(c), DEFAULT_STRATEGY) for c in clips])
+    return calibration, Evidence(labels, calibrated, fitted_on="validation", data=data)
 
 
 def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
@@ -210,7 +219,12 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         report["tuning"] = tuned.as_dict()
         config = replace(config, train=tuned.config)
     result = fit(train, val, config)
-    calibration = validation_calibration(result.model, val, config.train)
+    calibration, evidence = validation_calibration(
+        result.model,
+        val,
+        config.train,
+        data=f"validation split ({len(val_videos)} videos) of {', '.join(map(str, config.data))}",
+    )
     report["validation"] = {
         "frame": result.frame_metrics.as_dict(),
         "video": result.video_metrics.as_dict(),
@@ -246,7 +260,7 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
     }
     common = dict(
         threshold=result.threshold, input_size=config.train.input_size, info=info, gate=gate,
-        calibration=calibration,
+        calibration=calibration, evidence=evidence,
     )  # fmt: skip
     if isinstance(result, SequenceResult):
         path = publish_sequence_version(

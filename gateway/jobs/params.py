@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 
+import contract
 from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
 from ..detection import DetectOptions
@@ -34,6 +35,8 @@ class DetectParams:
     fps: float | None = None
     aggregation: str | None = None
     explain: bool = False
+    #: None: the version's shipped threshold (``balanced``).
+    operating_point: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # ``explain`` only when asked: jobs stored (and hashed) before it existed stay equal.
@@ -61,6 +64,7 @@ class DetectParams:
             default_threshold=settings.default_threshold,
             decode_threads=decode_threads,
             explain=self.explain,
+            operating_point=self.operating_point,
             explain_per_track=settings.explain_per_track,
             explain_side=settings.explain_side,
             keyframes=KeyframePlan(settings.face_detect_every, settings.face_detect_side),
@@ -99,11 +103,24 @@ def detect_params(
             )
         ),
     ] = False,
+    operating_point: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_]{1,40}$",
+            description=(
+                "Decide with this named threshold of the answering version (GET /v1/models "
+                f"lists each version's operating_points). Default: "
+                f"{contract.OPERATING_POINT_BALANCED}, the threshold the version ships."
+            ),
+        ),
+    ] = None,
 ) -> DetectParams:
     """The detection query parameters (a FastAPI dependency)."""
     if model_version is not None and model_label is not None:
         raise InvalidParameters("give model_version or model_label, not both")
-    return DetectParams(model_version, model_label, frames, fps, aggregation, explain)
+    return DetectParams(
+        model_version, model_label, frames, fps, aggregation, explain, operating_point
+    )
 
 
 def metadata_from_query(request: Request) -> dict[str, str]:

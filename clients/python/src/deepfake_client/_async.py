@@ -95,6 +95,7 @@ class AsyncClient:
         fps: float | None = None,
         aggregation: Aggregation | None = None,
         explain: bool = False,
+        operating_point: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
         """Upload ``video`` (a path or a binary file object) and return the verdict.
@@ -110,6 +111,7 @@ class AsyncClient:
             fps=fps,
             aggregation=aggregation,
             explain=explain,
+            operating_point=operating_point,
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(await self._send(spec), DetectionResponse)
@@ -144,6 +146,7 @@ class AsyncJobs:
         fps: float | None = None,
         aggregation: Aggregation | None = None,
         explain: bool = False,
+        operating_point: str | None = None,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -164,6 +167,7 @@ class AsyncJobs:
             fps=fps,
             aggregation=aggregation,
             explain=explain,
+            operating_point=operating_point,
         )
         if callback_url is not None:
             params["callback_url"] = callback_url

@@ -187,6 +187,7 @@ def detect_params(
     fps: float | None,
     aggregation: str | None,
     explain: bool = False,
+    operating_point: str | None = None,
 ) -> dict[str, Any]:
     """The query parameters of ``/v1/detect`` and ``/v1/jobs``; unset ones left out."""
     given = {
@@ -196,6 +197,7 @@ def detect_params(
         "fps": fps,
         "aggregation": aggregation,
         "explain": "true" if explain else None,
+        "operating_point": operating_point,
     }
     return {k: v for k, v in given.items() if v is not None}
 

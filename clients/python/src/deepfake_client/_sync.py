@@ -90,6 +90,7 @@ class Client:
         fps: float | None = None,
         aggregation: Aggregation | None = None,
         explain: bool = False,
+        operating_point: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
         """Upload ``video`` (a path or a binary file object) and return the verdict.
@@ -105,6 +106,7 @@ class Client:
             fps=fps,
             aggregation=aggregation,
             explain=explain,
+            operating_point=operating_point,
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(self._send(spec), DetectionResponse)
@@ -137,6 +139,7 @@ class Jobs:
         fps: float | None = None,
         aggregation: Aggregation | None = None,
         explain: bool = False,
+        operating_point: str | None = None,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -157,6 +160,7 @@ class Jobs:
             fps=fps,
             aggregation=aggregation,
             explain=explain,
+            operating_point=operating_point,
         )
         if callback_url is not None:
             params["callback_url"] = callback_url

@@ -38,7 +38,7 @@ from rich.table import Table
 from . import errors, webhooks
 from ._sync import Client
 from .jobs import Job
-from .models import DetectionResponse
+from .models import DetectionResponse, OperatingPointInfo
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -146,6 +146,7 @@ def _params(
     frames: int | None,
     fps: float | None,
     aggregation: AggregationChoice | None,
+    operating_point: str | None = None,
 ) -> dict[str, Any]:
     return {
         "model_version": model_version,
@@ -153,6 +154,7 @@ def _params(
         "frames": frames,
         "fps": fps,
         "aggregation": aggregation.value if aggregation else None,
+        "operating_point": operating_point,
     }
 
 
@@ -162,6 +164,14 @@ Frames = Annotated[int | None, typer.Option(help="Frames to sample.")]
 Fps = Annotated[float | None, typer.Option(help="Sample this many frames per second.")]
 AggregationOpt = Annotated[
     AggregationChoice | None, typer.Option(help="How a face track is scored.")
+]
+OperatingPointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--operating-point",
+        help="Decide with this named threshold of the version (deepfake models lists them); "
+        "default balanced, the threshold it ships.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
 
@@ -225,6 +235,7 @@ def detect(
     frames: Frames = None,
     fps: Fps = None,
     aggregation: AggregationOpt = None,
+    operating_point: OperatingPointOpt = None,
     fail_on: Annotated[
         list[Verdict] | None,
         typer.Option("--fail-on", help="Exit 1 when any verdict is this (repeatable)."),
@@ -238,7 +249,7 @@ def detect(
     ca_cert: CaCertOpt = None,
 ) -> None:
     """Upload videos and print a verdict for each."""
-    params = _params(model_version, model_label, frames, fps, aggregation)
+    params = _params(model_version, model_label, frames, fps, aggregation, operating_point)
     done: list[tuple[str, DetectionResponse]] = []
     failed: list[tuple[str, errors.DeepfakeError | OSError]] = []
     show = progress_bars and not as_json and sys.stderr.isatty()
@@ -286,7 +297,7 @@ def models(
         sys.stdout.write(listing.model_dump_json(indent=2) + "\n")
         return
     table = Table(title=f"Model {listing.name}")
-    for column in ("version", "state", "labels", "threshold", "sequence"):
+    for column in ("version", "state", "labels", "threshold", "sequence", "operating points"):
         table.add_column(column)
     for v in listing.versions:
         table.add_row(
@@ -295,8 +306,18 @@ def models(
             ", ".join(v.labels or []) or "-",
             "-" if v.threshold is None else f"{v.threshold:.4f}",
             "-" if not v.sequence_length else str(v.sequence_length),
+            "\n".join(_point_line(p) for p in v.operating_points or []) or "-",
         )
     _console().print(table)
+
+
+def _point_line(point: OperatingPointInfo) -> str:
+    """``name threshold`` and, when measured, its false-positive and detection rates."""
+    line = f"{point.name} {point.threshold:.4f}"
+    fpr, tpr = point.false_positive_rate, point.detection_rate
+    if fpr is not None and tpr is not None and fpr.point is not None and tpr.point is not None:
+        line += f" (FPR {fpr.point:.3f}, detection {tpr.point:.3f}; {point.fitted_on})"
+    return line
 
 
 def _print_jobs(jobs: list[Job], as_json: bool) -> None:
@@ -327,6 +348,7 @@ def jobs_create(
     frames: Frames = None,
     fps: Fps = None,
     aggregation: AggregationOpt = None,
+    operating_point: OperatingPointOpt = None,
     callback_url: Annotated[
         str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
     ] = None,
@@ -337,7 +359,7 @@ def jobs_create(
     ca_cert: CaCertOpt = None,
 ) -> None:
     """Upload videos as jobs."""
-    params = _params(model_version, model_label, frames, fps, aggregation)
+    params = _params(model_version, model_label, frames, fps, aggregation, operating_point)
     created: list[Job] = []
     with _client(ctx, url, api_key, ca_cert) as client, _errors_exit():
         for path in files:

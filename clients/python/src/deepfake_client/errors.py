@@ -21,6 +21,7 @@ Exception tree::
         │   ├── InvalidVideo              415 invalid_video
         │   ├── VideoLimitExceeded        422 video_limit_exceeded
         │   ├── AggregationUnavailable    422 aggregation_unavailable
+        │   ├── UnknownOperatingPoint     422 unknown_operating_point
         │   ├── InvalidParameters         422 validation_error
         │   ├── ClientDisconnected        499 client_disconnected
         │   ├── NotFound                  404 not_found
@@ -182,6 +183,13 @@ class AggregationUnavailable(RequestError):
     """Aggregation ``sequence`` asked of a version without a sequence head (422)."""
 
     default_code = "aggregation_unavailable"
+
+
+class UnknownOperatingPoint(RequestError):
+    """An ``operating_point`` the answering version does not list; the message names those
+    it does (422)."""
+
+    default_code = "unknown_operating_point"
 
 
 class InvalidParameters(RequestError):

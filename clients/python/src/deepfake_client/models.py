@@ -12,6 +12,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class AppliedOperatingPoint(BaseModel):
+    """
+    The operating point whose threshold decided a verdict.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    name: Annotated[str, Field(title="Name")]
+    threshold: Annotated[float, Field(title="Threshold")]
+
+
 class DeliveryAttempt(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -186,44 +198,6 @@ class ModelInfo(BaseModel):
     """
 
 
-class ModelVersionInfo(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    error: Annotated[str | None, Field(title="Error")] = ""
-    frame_min_side: Annotated[int | None, Field(title="Frame Min Side")] = None
-    """
-    Shorter frame side the version needs; 0: any (AVAILABLE versions).
-    """
-    kind: Annotated[Literal["detector", "demo", "unknown"] | None, Field(title="Kind")] = None
-    """
-    detector, demo or unknown, from its model_info (AVAILABLE versions).
-    """
-    labels: Annotated[list[str] | None, Field(title="Labels")] = []
-    members: Annotated[list[str] | None, Field(title="Members")] = None
-    """
-    Ensembles: the member names, in the order their scores are reported; null for versions that are not ensembles (AVAILABLE versions).
-    """
-    sequence_length: Annotated[int | None, Field(title="Sequence Length")] = None
-    """
-    Faces per window of its sequence head; 0: none (AVAILABLE versions).
-    """
-    state: Annotated[str, Field(title="State")]
-    threshold: Annotated[float | None, Field(title="Threshold")] = None
-    """
-    Decision threshold the version ships (AVAILABLE versions).
-    """
-    version: Annotated[int, Field(title="Version")]
-
-
-class ModelsResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    name: Annotated[str, Field(title="Name")]
-    versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
-
-
 class Provenance(BaseModel):
     """
     The upload's content credentials (its C2PA manifest store), as read and validated.
@@ -280,6 +254,21 @@ class Provenance(BaseModel):
     """
     C2PA validation status codes of the failures found (e.g. assertion.bmffHash.mismatch, signingCredential.untrusted); general.error when the store could not be read at all.
     """
+
+
+class RateInterval(BaseModel):
+    """
+    A rate measured on a fit set, with its 95% percentile bootstrap interval.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    high: Annotated[float | None, Field(title="High")] = None
+    level: Annotated[float | None, Field(title="Level")] = 0.95
+    low: Annotated[float | None, Field(title="Low")] = None
+    point: Annotated[float | None, Field(title="Point")] = None
+    resamples: Annotated[int | None, Field(title="Resamples")] = 0
 
 
 class TimelinePoint(BaseModel):
@@ -407,6 +396,10 @@ class DetectionResponse(BaseModel):
     Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles.
     """
     model: ModelInfo
+    operating_point: AppliedOperatingPoint | None = None
+    """
+    The named threshold that decided (operating_point=NAME, default balanced); its threshold equals threshold.
+    """
     provenance: Provenance | None = None
     """
     The upload's content credentials (C2PA), reported beside the verdict; they never change the score or the verdict.
@@ -476,6 +469,52 @@ class JobResponse(BaseModel):
     updated_at: Annotated[str, Field(title="Updated At")]
 
 
+class OperatingPointInfo(BaseModel):
+    """
+    One named threshold of a version, with what it was measured on.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    data: Annotated[str | None, Field(title="Data")] = "none"
+    """
+    What data the scores came from; none: no data.
+    """
+    detection_rate: RateInterval | None = None
+    """
+    Share of fake videos flagged fake on the fit set; null: not measured.
+    """
+    false_positive_rate: RateInterval | None = None
+    """
+    Share of real videos flagged fake on the fit set; null: not measured.
+    """
+    fitted_on: Annotated[str | None, Field(title="Fitted On")] = "none"
+    """
+    Which scores: validation, calibration_data, out_of_fold; none: no data.
+    """
+    interval_over: Annotated[str | None, Field(title="Interval Over")] = None
+    """
+    What the bootstrap resampled: videos or sources.
+    """
+    name: Annotated[str, Field(title="Name")]
+    """
+    balanced, low_false_positive, high_recall, ...
+    """
+    target: Annotated[dict[str, float] | None, Field(title="Target")] = None
+    """
+    The target the threshold was chosen to meet; null for balanced.
+    """
+    threshold: Annotated[float, Field(title="Threshold")]
+    """
+    On the calibrated scale of score.
+    """
+    videos: Annotated[dict[str, int] | None, Field(title="Videos")] = None
+    """
+    Real and fake videos the rates were measured on; null: none.
+    """
+
+
 class JobList(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -485,3 +524,47 @@ class JobList(BaseModel):
     """
     Pass as ?cursor= for the next page.
     """
+
+
+class ModelVersionInfo(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    error: Annotated[str | None, Field(title="Error")] = ""
+    frame_min_side: Annotated[int | None, Field(title="Frame Min Side")] = None
+    """
+    Shorter frame side the version needs; 0: any (AVAILABLE versions).
+    """
+    kind: Annotated[Literal["detector", "demo", "unknown"] | None, Field(title="Kind")] = None
+    """
+    detector, demo or unknown, from its model_info (AVAILABLE versions).
+    """
+    labels: Annotated[list[str] | None, Field(title="Labels")] = []
+    members: Annotated[list[str] | None, Field(title="Members")] = None
+    """
+    Ensembles: the member names, in the order their scores are reported; null for versions that are not ensembles (AVAILABLE versions).
+    """
+    operating_points: Annotated[
+        list[OperatingPointInfo] | None, Field(title="Operating Points")
+    ] = None
+    """
+    Named thresholds a detection may ask for (operating_point=NAME); balanced is the shipped threshold. A version that lists none has balanced alone (AVAILABLE versions).
+    """
+    sequence_length: Annotated[int | None, Field(title="Sequence Length")] = None
+    """
+    Faces per window of its sequence head; 0: none (AVAILABLE versions).
+    """
+    state: Annotated[str, Field(title="State")]
+    threshold: Annotated[float | None, Field(title="Threshold")] = None
+    """
+    Decision threshold the version ships (AVAILABLE versions).
+    """
+    version: Annotated[int, Field(title="Version")]
+
+
+class ModelsResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    name: Annotated[str, Field(title="Name")]
+    versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
