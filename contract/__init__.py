@@ -8,7 +8,9 @@ here and in the package's modules:
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: the size, RGB pixels and orientation of a sampled frame, and the
   pick loop every decoder runs;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict;
+* :mod:`contract.aggregation`: per-frame scores to tracks, a video score, its interval and a
+  verdict;
+* :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 
 This module is the one table of names the three programs read, which is why it is one
@@ -110,6 +112,10 @@ version so that a client can prepare frames before it sends any:
                                                    2 the synthetic demo (not a detector)
 ========================  =======  ==============  =======================================
 
+Face-aware versions may add ``face_input_side`` (int32 [N]): the side of the square face crop
+their classifier was trained at, so that a client can tell when a face was upscaled to it
+(absent or 0: not said).
+
 ``model_kind`` is an int32 code rather than a string because the gateway decodes tensors
 without TensorFlow and reads numeric dtypes only. Code 0 is never written, so that a zero-filled
 answer cannot pass for a kind; 0, any unknown code and a ``model_info`` without ``model_kind``
@@ -160,6 +166,7 @@ __all__ = [
     "FACE_CROP_BOXES",
     "FACE_FAKE_PROBABILITY",
     "FACE_HEATMAPS",
+    "FACE_INPUT_SIDE",
     "FACE_OUTPUTS",
     "FACE_SCORES",
     "FAKE_PROBABILITY",
@@ -226,6 +233,8 @@ FRAME_MIN_SIDE = "frame_min_side"
 SEQUENCE_LENGTH = "sequence_length"
 #: Output of ``model_info``: what the version is, an int32 code of :data:`MODEL_KIND_CODES` [N].
 MODEL_KIND = "model_kind"
+#: Output of ``model_info`` (face-aware, optional): the face crop side trained at, int32 [N].
+FACE_INPUT_SIDE = "face_input_side"
 #: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
 FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.
