@@ -44,6 +44,7 @@ from contract.aggregation import (
     member_scores,
     whole_frame_track,
 )
+from contract.reasons import ReasonCode, bits_per_pixel, verdict_reasons
 
 from . import metrics
 from .answers import (
@@ -117,6 +118,8 @@ class DetectionResult:
     explanations: dict[int, list[Explanation]] | None = None
     #: What the stages have to warn about (besides the version's kind).
     warnings: list[str] | None = None
+    #: The reason codes of :mod:`contract.reasons` that apply to the verdict.
+    reasons: list[ReasonCode] = field(default_factory=list)
 
 
 def provenance_reader_from(settings: Settings) -> ProvenanceReader:
@@ -232,6 +235,15 @@ class DetectionPipeline:
             if names is not None
             else None
         )
+        reasons = verdict_reasons(
+            verdict,
+            scored.frames,
+            face_aware=scored.face_aware,
+            width=info.width,
+            height=info.height,
+            face_input_side=description.face_input_side if description is not None else 0,
+            bits_per_pixel=bits_per_pixel(info.bitrate, info.width, info.height, info.fps),
+        )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         explanations, warnings = None, []
@@ -262,6 +274,7 @@ class DetectionPipeline:
             members=members,
             explanations=explanations,
             warnings=warnings,
+            reasons=reasons,
         )
 
     async def _decode_and_infer(

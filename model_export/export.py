@@ -85,8 +85,12 @@ def add_model_info(
     sequence_length: int = 0,
     kind: str = contract.MODEL_KIND_DETECTOR,
     member_names: Sequence[str] = (),
+    face_input_side: int = 0,
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind.
+
+    A face-aware version passes ``face_input_side``, the side of the face crop its
+    classifier takes, so that clients can tell faces smaller than that (written when > 0).
 
     ``kind`` (``detector`` or ``demo``) is written as its :data:`contract.MODEL_KIND_CODES`
     code, so that clients can tell a demo from a detector before trusting a verdict.
@@ -100,6 +104,7 @@ def add_model_info(
     length = int(sequence_length)
     kind_code = contract.model_kind_code(kind)
     names = [str(name) for name in member_names]
+    face_side = int(face_input_side)
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -111,6 +116,8 @@ def add_model_info(
             contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
             contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
         }
+        if face_side > 0:
+            outputs[contract.FACE_INPUT_SIDE] = tf.fill([n], tf.constant(face_side, tf.int32))
         if names:
             outputs[contract.MEMBER_NAMES] = tf.tile(tf.constant([names]), [n, 1])
         return outputs

@@ -231,7 +231,11 @@ def build_face_archive(
     # Faces are found in the whole frame and cut from its pixels: no smaller frame is
     # safe in general, so the client's own frame size applies.
     add_model_info(
-        archive, threshold=threshold_value, frame_min_side=0, sequence_length=sequence_length
+        archive,
+        threshold=threshold_value,
+        frame_min_side=0,
+        sequence_length=sequence_length,
+        face_input_side=size[0],
     )
     return archive
 
