@@ -8,7 +8,9 @@ here and in the package's modules:
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: the size, RGB pixels and orientation of a sampled frame, and the
   pick loop every decoder runs;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score and a verdict;
+* :mod:`contract.aggregation`: per-frame scores to tracks, a video score, its interval and a
+  verdict;
+* :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 
 This module is the one table of names the three programs read, which is why it is one
@@ -116,6 +118,9 @@ version so that a client can prepare frames before it sends any:
 
 A version without ``operating_points`` (exported before it existed, or elsewhere) has one,
 ``balanced``: its ``threshold``.
+Face-aware versions may add ``face_input_side`` (int32 [N]): the side of the square face crop
+their classifier was trained at, so that a client can tell when a face was upscaled to it
+(absent or 0: not said).
 
 ``model_kind`` is an int32 code rather than a string because the gateway decodes tensors
 without TensorFlow and reads numeric dtypes only. Code 0 is never written, so that a zero-filled
@@ -167,6 +172,7 @@ __all__ = [
     "FACE_CROP_BOXES",
     "FACE_FAKE_PROBABILITY",
     "FACE_HEATMAPS",
+    "FACE_INPUT_SIDE",
     "FACE_OUTPUTS",
     "FACE_SCORES",
     "FAKE_PROBABILITY",
@@ -245,6 +251,8 @@ OPERATING_POINT_BALANCED = "balanced"
 OPERATING_POINT_LOW_FALSE_POSITIVE = "low_false_positive"
 #: The highest threshold whose detection rate on the fit set reaches a stated target.
 OPERATING_POINT_HIGH_RECALL = "high_recall"
+#: Output of ``model_info`` (face-aware, optional): the face crop side trained at, int32 [N].
+FACE_INPUT_SIDE = "face_input_side"
 #: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
 FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.

@@ -26,6 +26,12 @@ scores go through the same tracks, the same strategy and the same video rule as 
 combined score (:func:`decide`), so a member's score is what the video would have scored
 had that member alone answered with the same faces.
 
+Each video score also gets a 90% bootstrap interval (:func:`score_interval`): the deciding
+track's frame scores (every frame's when no face track decides) resampled with a fixed seed
+and aggregated by the same rule; a verdict whose interval straddles the threshold is
+``inconclusive``, as is a face-aware one with too few frames showing a face. The frame
+strategies are implemented once, over rows (:func:`aggregate_rows`), for both.
+
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),
 and :func:`decide` takes those scored tracks. It is the default for such versions.
@@ -60,6 +66,11 @@ SEQUENCE_STRATEGY: Strategy = "sequence"
 TRACK_IOU = 0.3
 #: A face-aware verdict needs faces in at least this share of the sampled frames.
 MIN_FACE_FRAME_SHARE = 0.25
+#: Resamples of the bootstrap behind a video's score interval (:func:`score_interval`):
+#: enough for stable 5th and 95th percentiles, few enough to cost milliseconds.
+BOOTSTRAP_RESAMPLES = 400
+#: The interval's coverage: 90%, i.e. the 5th to the 95th percentile of the resamples.
+INTERVAL_LEVEL = 0.9
 
 
 @dataclass
@@ -93,12 +104,30 @@ class Track:
     slots: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ScoreInterval:
+    """Where the video score would fall on other draws of the same frames (a bootstrap)."""
+
+    low: float
+    high: float
+    #: The share of resampled scores the interval holds (:data:`INTERVAL_LEVEL`).
+    level: float
+
+
 @dataclass
 class Verdict:
     verdict: contract.VerdictLabel
     score: float
     threshold: float
     tracks: list[Track]
+    #: The video score's bootstrap interval; None when a sequence head scored the tracks
+    #: (its score is not an aggregate of frame scores that could be resampled).
+    interval: ScoreInterval | None = None
+    #: The id of the track whose score is the video score; None when no track decided
+    #: (too few frames with faces).
+    deciding_track: int | None = None
+    #: False when a face-aware version found faces in too few frames to decide.
+    faces_found: bool = True
 
 
 def frame_results(
@@ -153,25 +182,75 @@ def aggregate_scores(scores: list[float] | np.ndarray, strategy: Strategy) -> fl
     p = np.asarray(scores, dtype=np.float64)
     if p.size == 0:
         return 0.5
+    return float(aggregate_rows(p[None, :], strategy)[0])
+
+
+def aggregate_rows(rows: np.ndarray, strategy: Strategy) -> np.ndarray:
+    """:func:`aggregate_scores` of every row of ``rows`` ``[B, n]`` (``n > 0``) at once.
+
+    The one implementation of the frame strategies: a single score list is one row, a
+    bootstrap is many (:func:`score_interval`), so both follow the same rule.
+    """
+    p = np.asarray(rows, dtype=np.float64)
+    n = p.shape[-1]
     if strategy == "mean":
-        return float(p.mean())
+        return p.mean(axis=-1)
     if strategy == "median":
-        return float(np.median(p))
+        return np.median(p, axis=-1)
     if strategy == "max":
-        return float(p.max())
+        return p.max(axis=-1)
     if strategy == "topk_mean":
-        k = max(1, math.ceil(p.size / 4))
-        return float(np.sort(p)[-k:].mean())
+        k = max(1, math.ceil(n / 4))
+        return np.sort(p, axis=-1)[..., -k:].mean(axis=-1)
     if strategy == "confident":
         t = 0.8
-        confident_fakes = p[p > t]
-        if confident_fakes.size > p.size / 2.5 and confident_fakes.size > 11:
-            return float(confident_fakes.mean())
-        lows = p[p < 0.2]
-        if lows.size > 0.9 * p.size:
-            return float(lows.mean())
-        return float(p.mean())
+        fakes, lows = p > t, p < 0.2
+        n_fakes, n_lows = fakes.sum(axis=-1), lows.sum(axis=-1)
+        fake_mean = (p * fakes).sum(axis=-1) / np.maximum(n_fakes, 1)
+        low_mean = (p * lows).sum(axis=-1) / np.maximum(n_lows, 1)
+        return np.where(
+            (n_fakes > n / 2.5) & (n_fakes > 11),
+            fake_mean,
+            np.where(n_lows > 0.9 * n, low_mean, p.mean(axis=-1)),
+        )
     raise ValueError(f"strategy {strategy!r} does not aggregate frame scores")
+
+
+def score_interval(
+    scores: Sequence[float] | np.ndarray,
+    strategy: Strategy,
+    *,
+    floor: float | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = INTERVAL_LEVEL,
+) -> ScoreInterval:
+    """A percentile bootstrap interval of ``aggregate_scores(scores, strategy)``.
+
+    ``scores`` are resampled with replacement ``resamples`` times and each resample is
+    aggregated with the same rule; with ``floor`` each resample's score is at least
+    ``floor`` (the video score is the highest track score, so the other tracks bound it
+    from below). The generator is seeded with ``len(scores)``, so the same scores always
+    give the same interval. The interval is widened to contain the point score, which a
+    percentile interval of a non-linear rule (``confident``) may otherwise miss.
+    """
+    p = np.asarray(scores, dtype=np.float64).reshape(-1)
+    point = aggregate_scores(p, strategy)
+    if floor is not None:
+        point = max(point, floor)
+    if p.size == 0:
+        return ScoreInterval(point, point, level)
+    rng = np.random.default_rng(p.size)
+    draws = aggregate_rows(p[rng.integers(0, p.size, size=(resamples, p.size))], strategy)
+    if floor is not None:
+        draws = np.maximum(draws, floor)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(draws, [tail, 100.0 - tail])
+    return ScoreInterval(min(float(low), point), max(float(high), point), level)
+
+
+def straddles(interval: ScoreInterval | None, threshold: float) -> bool:
+    """Whether ``interval`` has scores on both sides of ``threshold`` (``>=`` is "fake")."""
+    return interval is not None and interval.low < threshold <= interval.high
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -229,16 +308,29 @@ def decide(
     """The video verdict from the per-frame results.
 
     ``tracks`` are tracks already linked and scored (by a sequence head); without them the
-    tracks are built here and scored with ``strategy``.
+    tracks are built here and scored with ``strategy``, and the video score gets a
+    bootstrap interval (:func:`score_interval`) over the deciding track's frame scores
+    (every frame's score when there is no face track). The verdict is ``inconclusive``
+    when a face-aware version found faces in too few frames, or when the interval has
+    scores on both sides of the threshold (:func:`straddles`); otherwise the score's side.
     """
     frame_strategy = strategy if strategy in FRAME_STRATEGIES else DEFAULT_STRATEGY
+    scored_here = tracks is None
     if not face_aware:
         if tracks is None:
             track = whole_frame_track(frames)
             track.score = aggregate_scores(track.scores, frame_strategy)
         else:
             (track,) = tracks
-        return Verdict(_label(track.score, threshold), track.score, threshold, [track])
+        interval = score_interval(track.scores, frame_strategy) if scored_here else None
+        return Verdict(
+            _label(track.score, threshold, interval),
+            track.score,
+            threshold,
+            [track],
+            interval=interval,
+            deciding_track=track.id,
+        )
 
     if tracks is None:
         tracks = link_tracks(frames)
@@ -246,13 +338,36 @@ def decide(
             track.score = aggregate_scores(track.scores, frame_strategy)
     with_faces = sum(1 for f in frames if f.faces)
     if not frames or with_faces < max(1, math.ceil(MIN_FACE_FRAME_SHARE * len(frames))):
-        score = aggregate_scores([f.score for f in frames], frame_strategy)
-        return Verdict(contract.VERDICT_INCONCLUSIVE, score, threshold, tracks)
+        every = [f.score for f in frames]
+        score = aggregate_scores(every, frame_strategy)
+        interval = score_interval(every, frame_strategy) if scored_here else None
+        return Verdict(
+            contract.VERDICT_INCONCLUSIVE,
+            score,
+            threshold,
+            tracks,
+            interval=interval,
+            faces_found=False,
+        )
     # A track seen in only a few frames is more likely a false detection than a face.
     min_len = max(1, math.ceil(0.2 * with_faces))
     solid = [t for t in tracks if len(t.frames) >= min_len] or tracks
-    score = max(t.score for t in solid)
-    return Verdict(_label(score, threshold), score, threshold, tracks)
+    deciding = max(solid, key=lambda t: t.score)
+    others = [t.score for t in solid if t is not deciding]
+    interval = (
+        score_interval(deciding.scores, frame_strategy, floor=max(others, default=None))
+        if scored_here
+        else None
+    )
+    score = deciding.score
+    return Verdict(
+        _label(score, threshold, interval),
+        score,
+        threshold,
+        tracks,
+        interval=interval,
+        deciding_track=deciding.id,
+    )
 
 
 @dataclass
@@ -314,5 +429,7 @@ def member_scores(
     return MemberScores(video=video, tracks=by_track)
 
 
-def _label(score: float, threshold: float) -> contract.VerdictLabel:
+def _label(score: float, threshold: float, interval: ScoreInterval | None) -> contract.VerdictLabel:
+    if straddles(interval, threshold):
+        return contract.VERDICT_INCONCLUSIVE
     return contract.VERDICT_FAKE if score >= threshold else contract.VERDICT_REAL

@@ -75,6 +75,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.MODEL_KIND in answer.outputs
             else None
         )
+        face_side = (
+            int(_first(answer.outputs, contract.FACE_INPUT_SIDE))
+            if contract.FACE_INPUT_SIDE in answer.outputs
+            else 0
+        )
         members = (
             tuple(str(n) for n in np.asarray(answer.outputs[contract.MEMBER_NAMES])[0])
             if contract.MEMBER_NAMES in answer.outputs
@@ -97,6 +102,7 @@ def read_description(answer: Prediction) -> VersionDescription:
         kind=kind,
         members=members,
         operating_points=points,
+        face_input_side=max(0, face_side),
     )
 
 

@@ -44,6 +44,7 @@ from contract.aggregation import (
     member_scores,
     whole_frame_track,
 )
+from contract.reasons import ReasonCode, bits_per_pixel, verdict_reasons
 
 from . import metrics
 from .answers import (
@@ -121,6 +122,8 @@ class DetectionResult:
     warnings: list[str] | None = None
     #: The name of the operating point whose threshold decided.
     operating_point: str = contract.OPERATING_POINT_BALANCED
+    #: The reason codes of :mod:`contract.reasons` that apply to the verdict.
+    reasons: list[ReasonCode] = field(default_factory=list)
 
 
 def provenance_reader_from(settings: Settings) -> ProvenanceReader:
@@ -267,6 +270,15 @@ class DetectionPipeline:
             if names is not None
             else None
         )
+        reasons = verdict_reasons(
+            verdict,
+            scored.frames,
+            face_aware=scored.face_aware,
+            width=info.width,
+            height=info.height,
+            face_input_side=description.face_input_side if description is not None else 0,
+            bits_per_pixel=bits_per_pixel(info.bitrate, info.width, info.height, info.fps),
+        )
         timer.add("aggregate", time.perf_counter() - aggregate_start)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         explanations, warnings = None, []
@@ -298,6 +310,7 @@ class DetectionPipeline:
             explanations=explanations,
             warnings=warnings,
             operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
+            reasons=reasons,
         )
 
     async def _decode_and_infer(

@@ -65,6 +65,9 @@ class VideoInfo:
     rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
     frame_count: int
     codec: str
+    #: Bits per second of the video stream: the stream's own figure, else the container's,
+    #: else the file size over the duration; None when none is known.
+    bitrate: float | None = None
 
 
 def open_video(path: Path) -> av.container.InputContainer:
@@ -123,6 +126,7 @@ def _probe(path: Path, limits: VideoLimits) -> VideoInfo:
             raise VideoLimitExceeded(f"more than {limits.max_frames} frames: over the frame limit")
         duration_s, fps, frames = timing.duration_s, timing.fps, timing.frame_count
         rotation = display_rotation(stream, first)
+        bitrate = _bitrate(path, container, stream, duration_s)
     if duration_s > limits.max_duration_s:
         raise VideoLimitExceeded(
             f"duration {duration_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s"
@@ -139,7 +143,23 @@ def _probe(path: Path, limits: VideoLimits) -> VideoInfo:
         rotation=rotation,
         frame_count=frames,
         codec=str(ctx.name),
+        bitrate=bitrate,
     )
+
+
+def _bitrate(
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    duration_s: float,
+) -> float | None:
+    # The container's and the file's figures include audio, so they overstate the video's.
+    for value in (stream.bit_rate, container.bit_rate):
+        if value and value > 0:
+            return float(value)
+    if duration_s > 0:
+        return path.stat().st_size * 8.0 / duration_s
+    return None
 
 
 def _first_frame(

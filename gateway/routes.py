@@ -80,6 +80,7 @@ from .schemas import (
     ModelVersionInfo,
     OperatingPointInfo,
     Provenance,
+    ScoreInterval,
     TimelinePoint,
     Timings,
     TrackResult,
@@ -367,6 +368,14 @@ def detection_response(
         ),
         request_id=request_id_var.get(),
         warnings=[*model_warnings(kind), *(result.warnings or [])],
+        score_interval=(
+            ScoreInterval(
+                low=round(interval.low, 4), high=round(interval.high, 4), level=interval.level
+            )
+            if (interval := result.verdict.interval) is not None
+            else None
+        ),
+        reasons=list(result.reasons),
         provenance=result.provenance or Provenance(present=False),
         members=by_member(members.video if members is not None else None),
     )

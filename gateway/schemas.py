@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
-from contract.aggregation import Strategy
+from contract.aggregation import INTERVAL_LEVEL, Strategy
+from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
+
+#: The reason codes and their meanings, as the OpenAPI document lists them.
+_REASONS_TEXT = "; ".join(f"{code}: {REASON_DESCRIPTIONS[code]}" for code in REASON_CODES)
 
 
 class ModelInfo(BaseModel):
@@ -179,8 +185,27 @@ class Provenance(BaseModel):
     )
 
 
+class ScoreInterval(BaseModel):
+    """Where the video score would fall on other draws of the same frames."""
+
+    low: float = Field(description="Lower end of the interval, in [0, 1].")
+    high: float = Field(description="Upper end of the interval, in [0, 1].")
+    level: float = Field(
+        description=(
+            f"The share of bootstrap resamples the interval holds ({INTERVAL_LEVEL:g}: the "
+            "5th to the 95th percentile)."
+        )
+    )
+
+
 class DetectionResponse(BaseModel):
-    verdict: VerdictLabel
+    verdict: VerdictLabel = Field(
+        description=(
+            "fake when score >= threshold, real below it; inconclusive when "
+            + " or ".join(INCONCLUSIVE_REASONS)
+            + " is among reasons."
+        )
+    )
     score: float = Field(description="Video fake probability in [0, 1].")
     threshold: float = Field(description="Decision threshold of the answering model version.")
     aggregation: Strategy = Field(description="The aggregation that decided.")
@@ -194,6 +219,36 @@ class DetectionResponse(BaseModel):
     warnings: list[str] = Field(
         default_factory=list,
         description="What to know before trusting the verdict (e.g. a demo model); empty if none.",
+    )
+    # Defaults, so that job results stored before these fields existed still load.
+    score_interval: ScoreInterval | None = Field(
+        None,
+        description=(
+            "A bootstrap interval of score: the deciding face track's frame scores (every "
+            "frame's without one) resampled with a fixed seed and aggregated by the same "
+            "rule; null when a sequence head scored the tracks."
+        ),
+    )
+    reasons: list[
+        Annotated[
+            ReasonCode,
+            WithJsonSchema(
+                {
+                    "type": "string",
+                    "enum": list(REASON_CODES),
+                    "description": _REASONS_TEXT,
+                    "x-enum-descriptions": [REASON_DESCRIPTIONS[c] for c in REASON_CODES],
+                    "title": "ReasonCode",
+                }
+            ),
+        ]
+    ] = Field(
+        default_factory=list,
+        description=(
+            "Why the verdict deserves care, as codes (empty when none); "
+            + " and ".join(INCONCLUSIVE_REASONS)
+            + " make it inconclusive, the others accompany any verdict."
+        ),
     )
     # A default, so that job results stored before this field existed still load.
     provenance: Provenance = Field(

@@ -62,6 +62,9 @@ class VersionDescription:
     kind: contract.ModelKind = contract.MODEL_KIND_UNKNOWN
     #: An ensemble's member names, in the order of its member outputs; None otherwise.
     members: tuple[str, ...] | None = None
+    #: The side of the square face crop the version's classifier was trained at; 0 when
+    #: it does not say (whole-frame versions, older exports).
+    face_input_side: int = 0
     #: The version's named thresholds; a version that lists none has ``balanced`` alone, its
     #: ``threshold``.
     operating_points: tuple[OperatingPoint, ...] = ()

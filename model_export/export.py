@@ -88,9 +88,13 @@ def add_model_info(
     kind: str = contract.MODEL_KIND_DETECTOR,
     member_names: Sequence[str] = (),
     operating_points: Sequence[Mapping[str, Any]] | None = None,
+    face_input_side: int = 0,
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind,
     operating points.
+
+    A face-aware version passes ``face_input_side``, the side of the face crop its
+    classifier takes, so that clients can tell faces smaller than that (written when > 0).
 
     ``kind`` (``detector`` or ``demo``) is written as its :data:`contract.MODEL_KIND_CODES`
     code, so that clients can tell a demo from a detector before trusting a verdict.
@@ -108,6 +112,7 @@ def add_model_info(
     names = [str(name) for name in member_names]
     points = list(operating_points) if operating_points is not None else None
     points_json = json.dumps(points or unmeasured_points(threshold_value), sort_keys=True)
+    face_side = int(face_input_side)
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -120,6 +125,8 @@ def add_model_info(
             contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
             contract.OPERATING_POINTS: tf.fill([n], tf.constant(points_json)),
         }
+        if face_side > 0:
+            outputs[contract.FACE_INPUT_SIDE] = tf.fill([n], tf.constant(face_side, tf.int32))
         if names:
             outputs[contract.MEMBER_NAMES] = tf.tile(tf.constant([names]), [n, 1])
         return outputs

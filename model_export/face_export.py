@@ -238,6 +238,7 @@ def build_face_archive(
         frame_min_side=0,
         sequence_length=sequence_length,
         operating_points=operating_points,
+        face_input_side=size[0],
     )
     return archive
 

@@ -105,6 +105,8 @@ def write_clip(
     seed: int = 0,
     gop: int = 30,
     fixed_gop: bool = False,
+    crf: int = 23,
+    bitrate: int | None = None,
 ) -> Path:
     """Write an H.264 MP4.
 
@@ -112,16 +114,22 @@ def write_clip(
     ``rotation`` stores a display rotation (degrees counter-clockwise, as the display
     matrix holds it); ``frame_times`` gives explicit timestamps (variable frame rate).
     ``gop`` is the longest keyframe interval; with ``fixed_gop`` x264 places no keyframe
-    at scene changes, so keyframes are exactly every ``gop`` frames.
+    at scene changes, so keyframes are exactly every ``gop`` frames. ``crf`` is x264's
+    constant rate factor (51: the heaviest compression); ``bitrate`` (bits per second)
+    encodes at that average rate instead, for a clip compressed harder than any CRF can
+    compress the noisy test pattern.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "2", "crf": "23"}
+        stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "2", "crf": str(crf)}
         if fixed_gop:
             stream.options = {**stream.options, "sc_threshold": "0"}
+        if bitrate is not None:
+            stream.options = {k: v for k, v in stream.options.items() if k != "crf"}
+            stream.bit_rate = bitrate
         if frame_times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:

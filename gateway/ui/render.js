@@ -35,11 +35,37 @@ export function fmt(score) {
   return Number(score).toFixed(3);
 }
 
+// What each reason code of the API (contract/reasons.py) means for a reader of the page.
+export const REASON_TEXT = {
+  no_face: "no face found in enough frames",
+  face_too_small: "the face is smaller than the model's input and was upscaled",
+  too_few_frames: "too few frames were scored",
+  heavy_compression: "the video is heavily compressed",
+  near_threshold: "the score is too close to the threshold to call",
+  frames_disagree: "the frames disagree with each other",
+};
+
+// The line under the verdict: the score's interval and why to be careful, as text.
+export function reasonsLine(result) {
+  const parts = [];
+  const interval = result.score_interval;
+  if (interval) {
+    const level = Math.round(Number(interval.level) * 100);
+    parts.push(`${level}% interval ${fmt(interval.low)}–${fmt(interval.high)}`);
+  }
+  const reasons = (result.reasons || []).map((code) => REASON_TEXT[code] || String(code));
+  if (reasons.length) parts.push(`Careful: ${reasons.join("; ")}`);
+  return parts.join(". ");
+}
+
 export function showSummary(job, result) {
   const verdict = $("verdict");
   verdict.textContent = result.verdict;
   verdict.className = `verdict ${result.verdict}`;
   verdict.dataset.verdict = result.verdict;
+  const reasons = $("verdict-reasons");
+  reasons.textContent = reasonsLine(result);
+  reasons.dataset.reasons = (result.reasons || []).join(" ");
   $("score").textContent = fmt(result.score);
   $("score").dataset.value = String(result.score);
   $("threshold").textContent = fmt(result.threshold);

@@ -54,3 +54,15 @@ def test_every_schema_of_the_document_has_its_model_with_every_property() -> Non
 def test_a_newer_gateways_extra_fields_do_not_break_parsing() -> None:
     body = {"code": "x", "message": "y", "hint": "new in a later version"}
     assert models.ErrorDetail.model_validate(body).model_extra == {"hint": "new in a later version"}
+
+
+def test_the_models_carry_the_interval_and_the_reason_codes() -> None:
+    from typing import get_args
+
+    from contract.reasons import REASON_CODES
+
+    fields = models.DetectionResponse.model_fields
+    assert "score_interval" in fields and "reasons" in fields
+    (item,) = get_args(next(a for a in get_args(fields["reasons"].annotation) if a is not None))
+    assert get_args(item) == REASON_CODES
+    assert set(models.ScoreInterval.model_fields) == {"low", "high", "level"}

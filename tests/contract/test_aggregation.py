@@ -93,7 +93,10 @@ def test_whole_frame_models_have_one_track() -> None:
     verdict = decide(frames, face_aware=False, threshold=0.5, strategy="mean")
     assert [t.frames for t in verdict.tracks] == [[0, 1, 2]]
     assert verdict.score == pytest.approx(0.5)
-    assert verdict.verdict == "fake"  # score >= threshold
+    # Frames on both sides of the threshold: the interval straddles it.
+    assert verdict.verdict == "inconclusive"
+    agreeing = [FrameResult(t_s=i, score=0.5) for i in range(3)]
+    assert decide(agreeing, face_aware=False, threshold=0.5, strategy="mean").verdict == "fake"
 
 
 def test_the_vocabulary_tuples_list_every_value_of_their_literal() -> None:

@@ -38,14 +38,17 @@ def test_verdict_for_an_uploaded_clip(gateway, make_clip) -> None:
     response = _detect(gateway, clip)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["verdict"] in ("real", "fake")
+    assert body["verdict"] in ("real", "fake", "inconclusive")
     assert 0.0 <= body["score"] <= 1.0
     assert body["model"] == {"name": MODEL_NAME, "version": 1, "label": None, "kind": "detector"}
     assert body["warnings"] == []
     assert body["frames_analyzed"] == 32
     assert body["video"]["width"] == 320 and body["video"]["frames_sampled"] == 32
     assert len(body["timeline"]) == 32
-    assert (body["score"] >= body["threshold"]) == (body["verdict"] == "fake")
+    if "near_threshold" in body["reasons"]:
+        assert body["verdict"] == "inconclusive"
+    else:
+        assert (body["score"] >= body["threshold"]) == (body["verdict"] == "fake")
     assert response.headers["x-request-id"] == body["request_id"]
 
 
@@ -129,3 +132,16 @@ def test_no_temporary_file_is_left_behind(gateway, make_clip, tmp_path) -> None:
     _detect(gateway, make_clip(frames=5))
     uploads = gateway.var_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+def test_the_openapi_document_lists_the_reason_codes(gateway) -> None:
+    from contract.reasons import REASON_CODES, REASON_DESCRIPTIONS
+
+    with gateway.client() as client:
+        document = client.get("/openapi.json").json()
+    detection = document["components"]["schemas"]["DetectionResponse"]["properties"]
+    items = detection["reasons"]["items"]
+    assert items["enum"] == list(REASON_CODES)
+    assert items["x-enum-descriptions"] == [REASON_DESCRIPTIONS[c] for c in REASON_CODES]
+    assert all(code in items["description"] for code in REASON_CODES)
+    assert "score_interval" in detection

@@ -79,3 +79,35 @@ def test_explain_needs_a_version_that_explains(gateway, make_clip) -> None:
     assert body["timings_ms"]["explain"] is not None
     plain = gateway.detect(make_clip(frames=30), params={"frames": 4}).json()
     assert plain["warnings"] == [] and plain["timings_ms"]["explain"] is None
+
+
+def test_an_answer_carries_an_interval_and_reasons(gateway, make_clip) -> None:
+    body = gateway.detect(make_clip(frames=30)).json()
+    interval = body["score_interval"]
+    assert interval["level"] == 0.9
+    assert 0.0 <= interval["low"] <= body["score"] <= interval["high"] <= 1.0
+    assert isinstance(body["reasons"], list)
+    # A clip encoded at the default quality is not heavily compressed, and 32 frames are enough.
+    assert "heavy_compression" not in body["reasons"]
+    assert "too_few_frames" not in body["reasons"]
+    straddling = interval["low"] < body["threshold"] <= interval["high"]
+    assert ("near_threshold" in body["reasons"]) == straddling
+    assert (body["verdict"] == "inconclusive") == straddling
+    # The same upload gets the same answer.
+    again = gateway.detect(make_clip("again.mp4", frames=30)).json()
+    assert (again["score_interval"], again["reasons"]) == (interval, body["reasons"])
+
+
+def test_a_heavily_compressed_clip_is_flagged(gateway, make_clip) -> None:
+    # Even CRF 51 leaves the noisy test pattern at about 0.024 bits per pixel; a 20 kbit/s
+    # target rate brings it to about 0.014, under the level.
+    clip = make_clip(width=320, height=240, frames=60, bitrate=20_000)
+    body = gateway.detect(clip).json()
+    assert "heavy_compression" in body["reasons"], body["reasons"]
+
+
+def test_a_clip_with_too_few_frames_is_flagged(gateway, make_clip) -> None:
+    body = gateway.detect(make_clip(frames=5)).json()
+    assert body["frames_analyzed"] == 5
+    assert "too_few_frames" in body["reasons"]
+    assert "too_few_frames" not in gateway.detect(make_clip(frames=30)).json()["reasons"]

@@ -174,3 +174,13 @@ def test_probe_reads_a_bounded_part_of_a_long_upload(tmp_path: Path) -> None:
     assert info.frame_count == 300
     # The headers, the index and the first GOP's start: not the file.
     assert read < size / 4, (read, size)
+
+
+def test_the_probe_reads_the_video_bitrate(make_clip) -> None:
+    from gateway.probe import VideoLimits, probe
+
+    limits = VideoLimits(max_duration_s=600, max_frames=10_000, max_pixels=10**8)
+    normal = probe(make_clip("normal.mp4", frames=60), limits)
+    starved = probe(make_clip("starved.mp4", frames=60, bitrate=20_000), limits)
+    assert normal.bitrate is not None and starved.bitrate is not None
+    assert starved.bitrate < normal.bitrate / 5

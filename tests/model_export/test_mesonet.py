@@ -73,6 +73,8 @@ def test_import_publishes_face_aware_version(tmp_path: Path) -> None:
         )
     # Faces are found in the whole frame: the version asks for no smaller frames.
     assert described[contract.FRAME_MIN_SIDE].tolist() == [0]
+    # It says the face crop side its classifier takes (MesoNet: 256).
+    assert described[contract.FACE_INPUT_SIDE].tolist() == [256]
     assert out[contract.FACE_COUNT].tolist() == [1, 0]
     y1, x1, y2, x2 = out[contract.FACE_BOXES][0, 0]
     # The astronaut's face (measured once with the mtcnn package) is near x 182-265, y 64-171.

@@ -40,6 +40,7 @@ _READ_PAGE = """(() => {
   return {
     verdict: text('verdict'),
     verdictClass: document.getElementById('verdict').className,
+    reasons: text('verdict-reasons'),
     score: Number(document.getElementById('score').dataset.value),
     scoreText: text('score'),
     threshold: Number(document.getElementById('threshold').dataset.value),
@@ -117,6 +118,12 @@ def test_the_page_shows_the_jobs_result(finished: dict, gateway: GatewayHandle) 
     result = job["result"]
     assert finished["verdict"] == result["verdict"]
     assert finished["verdictClass"] == f"verdict {result['verdict']}"
+    # A job's result carries the interval and the reasons, shown under the verdict.
+    interval = result["score_interval"]
+    assert finished["reasons"].startswith(
+        f"90% interval {interval['low']:.3f}–{interval['high']:.3f}"
+    )
+    assert isinstance(result["reasons"], list)
     assert finished["score"] == result["score"]
     assert float(finished["scoreText"]) == pytest.approx(result["score"], abs=5e-4)
     assert finished["threshold"] == result["threshold"]
@@ -276,6 +283,7 @@ _RENDER = """(async () => {
   const text = (id) => document.getElementById(id).textContent;
   return {
     modelName: text('model-name'),
+    reasons: text('verdict-reasons'),
     warnings: [...document.querySelectorAll('#warnings li')].map((li) => li.textContent),
     demoHidden: document.getElementById('demo-warning').hidden,
     provenanceHidden: document.getElementById('provenance').hidden,
@@ -306,6 +314,8 @@ def test_explanations_provenance_and_members_are_rendered_as_text(
         timeline = client.get(f"/v1/jobs/{finished['jobId']}/timeline.svg").text
     result["model"] = {**result["model"], "name": HOSTILE, "kind": "demo"}
     result["warnings"] = [HOSTILE]
+    result["score_interval"] = {"low": 0.41, "high": 0.63, "level": 0.9}
+    result["reasons"] = ["heavy_compression", "near_threshold", HOSTILE]
     result["members"] = {"xception": 0.81, "efficientnet": 0.35}
     result["provenance"] = {
         "present": True,
@@ -376,6 +386,11 @@ def test_explanations_provenance_and_members_are_rendered_as_text(
     assert shown["pwned"] is None
     assert shown["lanes"] == len(result["tracks"])
     assert shown["modelName"] == HOSTILE and shown["warnings"] == [HOSTILE]
+    # The interval and each reason in words under the verdict; an unknown code as text.
+    assert shown["reasons"] == (
+        "90% interval 0.410–0.630. Careful: the video is heavily compressed; "
+        f"the score is too close to the threshold to call; {HOSTILE}"
+    )
     assert shown["demoHidden"] is False
     # Content credentials beside the verdict, the signer as text.
     assert shown["provenanceHidden"] is False

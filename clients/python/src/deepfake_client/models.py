@@ -271,6 +271,28 @@ class RateInterval(BaseModel):
     resamples: Annotated[int | None, Field(title="Resamples")] = 0
 
 
+class ScoreInterval(BaseModel):
+    """
+    Where the video score would fall on other draws of the same frames.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    high: Annotated[float, Field(title="High")]
+    """
+    Upper end of the interval, in [0, 1].
+    """
+    level: Annotated[float, Field(title="Level")]
+    """
+    The share of bootstrap resamples the interval holds (0.9: the 5th to the 95th percentile).
+    """
+    low: Annotated[float, Field(title="Low")]
+    """
+    Lower end of the interval, in [0, 1].
+    """
+
+
 class TimelinePoint(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -404,10 +426,31 @@ class DetectionResponse(BaseModel):
     """
     The upload's content credentials (C2PA), reported beside the verdict; they never change the score or the verdict.
     """
+    reasons: Annotated[
+        list[
+            Literal[
+                "no_face",
+                "face_too_small",
+                "too_few_frames",
+                "heavy_compression",
+                "near_threshold",
+                "frames_disagree",
+            ]
+        ]
+        | None,
+        Field(title="Reasons"),
+    ] = None
+    """
+    Why the verdict deserves care, as codes (empty when none); no_face and near_threshold make it inconclusive, the others accompany any verdict.
+    """
     request_id: Annotated[str, Field(title="Request Id")]
     score: Annotated[float, Field(title="Score")]
     """
     Video fake probability in [0, 1].
+    """
+    score_interval: ScoreInterval | None = None
+    """
+    A bootstrap interval of score: the deciding face track's frame scores (every frame's without one) resampled with a fixed seed and aggregated by the same rule; null when a sequence head scored the tracks.
     """
     threshold: Annotated[float, Field(title="Threshold")]
     """
@@ -417,6 +460,9 @@ class DetectionResponse(BaseModel):
     timings_ms: Timings
     tracks: Annotated[list[TrackResult], Field(title="Tracks")]
     verdict: Annotated[Literal["real", "fake", "inconclusive"], Field(title="Verdict")]
+    """
+    fake when score >= threshold, real below it; inconclusive when no_face or near_threshold is among reasons.
+    """
     video: VideoSummary
     warnings: Annotated[list[str] | None, Field(title="Warnings")] = None
     """
