@@ -41,7 +41,9 @@ def test_two_people_give_two_tracks_with_boxes(face_model, face_serving, gateway
     body = _detect(gw, clip)
 
     assert body["threshold"] == pytest.approx(info["threshold"], abs=1e-4)
-    assert body["verdict"] in ("real", "fake")
+    # Faces were found, so a verdict by score (inconclusive only when near the threshold).
+    assert "no_face" not in body["reasons"]
+    assert body["verdict"] != "inconclusive" or "near_threshold" in body["reasons"]
     frames_with_two = [p for p in body["timeline"] if len(p["faces"]) == 2]
     assert len(frames_with_two) >= len(body["timeline"]) - 1
     for point in frames_with_two:

@@ -247,7 +247,8 @@ def test_members_through_the_gateway(
             own = aggregate_scores([f["members"][name] for f in track_faces], strategy)
             assert track["members"][name] == pytest.approx(own, abs=1e-4)
     # The video: each member's best solid track, as the combined score is the best one's.
-    assert body["verdict"] != "inconclusive"
+    # Faces were found on enough frames (a near-threshold score may still be inconclusive).
+    assert "no_face" not in body["reasons"]
     assert body["score"] == pytest.approx(max(t["score"] for t in solid), abs=1e-4)
     for name in names:
         best = max(t["members"][name] for t in solid)

@@ -154,7 +154,7 @@ def test_changed_media_bytes_fail_the_hash(trusting: GatewayHandle, clips: dict[
     assert provenance["present"] is True
     assert provenance["valid"] is False
     assert "assertion.bmffHash.mismatch" in provenance["validation_errors"]
-    assert body["verdict"] in ("real", "fake", "uncertain")
+    assert body["verdict"] in ("real", "fake", "inconclusive")
 
 
 def test_a_clip_without_credentials_reports_none(
