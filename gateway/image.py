@@ -94,8 +94,9 @@ def _upright_rgb(path: Path, media_type: str, max_pixels: int) -> np.ndarray:
         try:
             # Only the first frame of an animated PNG or WebP: one image, one frame.
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            rgb = upright if upright.mode == "RGB" else upright.convert("RGB")
+            # In place: an upright picture is not copied once more.
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
             return np.asarray(rgb)
         except Exception as exc:  # truncated data, bad chunks, broken EXIF: all the upload's
             log.info("upload refused: image data", extra={"error": str(exc)})
