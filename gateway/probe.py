@@ -25,6 +25,7 @@ from contract.frames import display_rotation
 
 from .errors import InvalidVideo, VideoLimitExceeded
 from .schemas import MediaKind
+from .settings import DEFAULT_MAX_IMAGE_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class VideoLimits:
     max_frames: int
     max_pixels: int
     #: Pixels of a still image, read from its header before decoding (413 past it).
-    max_image_pixels: int = 50_000_000
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
