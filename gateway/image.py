@@ -33,8 +33,11 @@ from .video import FrameShaper, SampledFrame
 
 log = logging.getLogger(__name__)
 
-#: The image types accepted, by MIME type: Pillow's format name for each.
-IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+#: The image types accepted, by MIME type: Pillow's format names for each (a JPEG with a
+#: multi-picture index, as many cameras and phones write, opens as MPO: its first picture).
+IMAGE_FORMATS = {"image/jpeg": ("JPEG", "MPO"), "image/png": ("PNG",), "image/webp": ("WEBP",)}
+#: The codec each type is reported with.
+CODECS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 #: EXIF tag of the orientation.
 ORIENTATION_TAG = 0x0112
 #: Clockwise degrees each EXIF orientation turns the stored picture to display it (2, 4, 5
@@ -63,7 +66,7 @@ def _open(path: Path, media_type: str, max_pixels: int) -> Image.Image:
     when its header declares more than ``max_pixels`` pixels."""
     expected = IMAGE_FORMATS[media_type]
     try:
-        image = Image.open(path, formats=[expected])
+        image = Image.open(path, formats=list(expected))
     except Image.DecompressionBombError as exc:
         log.info("upload refused: decompression bomb", extra={"error": str(exc)})
         raise ImageTooLarge(f"the image declares more than {max_pixels} pixels") from exc
@@ -76,7 +79,7 @@ def _open(path: Path, media_type: str, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(
             f"image of {width}x{height} pixels exceeds the limit of {max_pixels} pixels"
         )
-    if image.format != expected or width <= 0 or height <= 0:
+    if image.format not in expected or width <= 0 or height <= 0:
         image.close()
         raise InvalidImage(UNDECODABLE)
     return image
@@ -88,6 +91,15 @@ def _orientation(image: Image.Image) -> int:
     return value if value in ORIENTATION_ROTATION else 1
 
 
+def _rgb8(image: Image.Image) -> np.ndarray:
+    """``image`` as ``uint8`` RGB. Pillow's own conversion clips 16-bit grey (a 16-bit
+    grey PNG) at 255, which would turn it white: its top 8 bits are kept instead."""
+    if image.mode.startswith("I"):  # "I;16", "I;16B", "I" (16-bit values in 32 bits)
+        grey = (np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
 def _upright_rgb(path: Path, media_type: str, max_pixels: int) -> np.ndarray:
     """The whole picture, decoded, upright and RGB ``uint8 [H, W, 3]``."""
     with _open(path, media_type, max_pixels) as image:
@@ -96,8 +108,7 @@ def _upright_rgb(path: Path, media_type: str, max_pixels: int) -> np.ndarray:
             image.load()
             # In place: an upright picture is not copied once more.
             ImageOps.exif_transpose(image, in_place=True)
-            rgb = image if image.mode == "RGB" else image.convert("RGB")
-            return np.asarray(rgb)
+            return _rgb8(image)
         except Exception as exc:  # truncated data, bad chunks, broken EXIF: all the upload's
             log.info("upload refused: image data", extra={"error": str(exc)})
             raise InvalidImage(UNDECODABLE) from exc
@@ -128,7 +139,7 @@ def probe_image(path: Path, media_type: str, limits: VideoLimits) -> VideoInfo:
         height=height,
         rotation=rotation,
         frame_count=1,
-        codec=IMAGE_FORMATS[media_type].lower(),
+        codec=CODECS[media_type],
         kind="image",
         media_type=media_type,
     )

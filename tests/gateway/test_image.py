@@ -124,3 +124,22 @@ def test_other_bytes_are_refused_as_before(tmp_path: Path) -> None:
     Image.new("RGB", (64, 64), "red").save(gif, "GIF")
     with pytest.raises(InvalidVideo):
         probe_upload(gif, LIMITS)
+
+
+def test_camera_jpegs_and_other_pixel_formats_are_read(tmp_path: Path) -> None:
+    # A JPEG with a multi-picture index (phones, cameras) is read as its first picture.
+    mpo = tmp_path / "camera.jpg"
+    Image.new("RGB", (64, 48), "red").save(
+        mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48), "blue")]
+    )
+    assert probe_upload(mpo, LIMITS).codec == "jpeg"
+    red = _frame(mpo, max_side=640)
+    assert red[..., 0].min() > 240 and red[..., 2].max() < 15
+    # 16-bit grey keeps its level (Pillow's own conversion would clip it to white).
+    grey = tmp_path / "grey16.png"
+    Image.fromarray(np.full((48, 64), 30000, np.uint16)).save(grey)
+    assert (_frame(grey, max_side=640) == 30000 >> 8).all()
+    for mode, colour in (("RGBA", (0, 255, 0, 128)), ("CMYK", (0, 0, 0, 0)), ("P", 0)):
+        path = tmp_path / f"{mode}.{'jpg' if mode == 'CMYK' else 'png'}"
+        Image.new(mode, (64, 48), colour).save(path)
+        assert _frame(path, max_side=640).shape == (48, 64, 3)
