@@ -140,16 +140,17 @@ def test_an_image_job_gives_the_same_answer(
         assert svg.status_code == 200 and svg.text.lstrip().startswith("<svg")
 
 
+@pytest.mark.parametrize("suffix", sorted(TYPES))
 def test_content_credentials_are_read_from_an_image(
-    gateway: GatewayHandle, scene: Image.Image, tmp_path: Path
+    gateway: GatewayHandle, scene: Image.Image, tmp_path: Path, suffix: str
 ) -> None:
-    plain = write_image(tmp_path / "plain.jpg", scene)
+    plain = write_image(tmp_path / f"plain{suffix}", scene)
     signed = sign_clip(
         plain,
-        tmp_path / "signed.jpg",
+        tmp_path / f"signed{suffix}",
         make_credentials("Test Camera"),
         [{"action": "c2pa.created", "digitalSourceType": TRAINED}],
-        media_type="image/jpeg",
+        media_type=TYPES[suffix],
     )
     response = _post(gateway, "/v1/detect", signed.read_bytes(), "application/octet-stream")
     assert response.status_code == 200, response.text
@@ -158,5 +159,5 @@ def test_content_credentials_are_read_from_an_image(
     provenance = body["provenance"]
     assert provenance["present"] is True and provenance["valid"] is True, provenance
     assert provenance["signer"] == "Test Camera" and provenance["ai_generated"] is True
-    unsigned = _post(gateway, "/v1/detect", plain.read_bytes(), "image/jpeg").json()
+    unsigned = _post(gateway, "/v1/detect", plain.read_bytes(), TYPES[suffix]).json()
     assert unsigned["provenance"]["present"] is False and unsigned["provenance"]["error"] is None
