@@ -62,14 +62,18 @@ def sniff_image_type(path: Path) -> str | None:
 
 
 def _open(path: Path, media_type: str, max_pixels: int) -> Image.Image:
-    """Open ``path`` lazily (header only) with the one plugin of ``media_type``, refused
+    """Open ``path`` lazily (header only) with the plugin of ``media_type`` alone, refused
     when its header declares more than ``max_pixels`` pixels."""
     expected = IMAGE_FORMATS[media_type]
     try:
         image = Image.open(path, formats=list(expected))
     except Image.DecompressionBombError as exc:
         log.info("upload refused: decompression bomb", extra={"error": str(exc)})
-        raise ImageTooLarge(f"the image declares more than {max_pixels} pixels") from exc
+        # Pillow refuses past twice its MAX_IMAGE_PIXELS, which may lie under the setting.
+        ceiling = 2 * (Image.MAX_IMAGE_PIXELS or max_pixels)
+        raise ImageTooLarge(
+            f"the image declares more than {min(max_pixels, ceiling)} pixels"
+        ) from exc
     except Exception as exc:  # Pillow's plugins raise many types for hostile headers
         log.info("upload refused: image header", extra={"error": str(exc)})
         raise InvalidImage(UNDECODABLE) from exc
