@@ -114,6 +114,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
                 max_duration_s=settings.max_duration_s,
                 max_frames=settings.max_frames,
                 max_pixels=settings.max_pixels,
+                max_image_pixels=settings.max_image_pixels,
             ),
             provenance=provenance_reader_from(settings),
         )

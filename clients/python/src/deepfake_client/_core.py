@@ -32,7 +32,7 @@ from . import errors
 
 log = logging.getLogger("deepfake_client")
 
-#: A video to upload: a path, or a binary file object open for reading.
+#: A video (or a still image) to upload: a path, or a binary file object open for reading.
 VideoInput = str | os.PathLike[str] | IO[bytes]
 #: ``progress(bytes_sent, total_bytes_or_None)`` during an upload.
 ProgressCallback = Callable[[int, int | None], None]
@@ -43,6 +43,18 @@ CHUNK = 64 * 1024
 USER_AGENT = "deepfake-client-python"
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """``image/jpeg``, ``image/png`` or ``image/webp`` when ``head`` (a file's first bytes)
+    starts like one; None otherwise."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 class InsecureTransportWarning(UserWarning):
@@ -95,7 +107,7 @@ class RetryPolicy:
 
 
 class Upload:
-    """A video body that can be sent again: paths reopen, file objects seek back.
+    """A video (or image) body that can be sent again: paths reopen, file objects seek back.
 
     ``progress`` is called with the bytes sent so far on each chunk of each attempt.
     """
@@ -128,11 +140,26 @@ class Upload:
         except (AttributeError, OSError, ValueError) as exc:
             raise TypeError("a file object to upload must be seekable (to retry)") from exc
 
+    def _head(self) -> bytes:
+        """The first bytes of the body (a file object is sought back where it was)."""
+        if self.path is not None:
+            with self.path.open("rb") as file:
+                return file.read(16)
+        assert self.file is not None
+        self.file.seek(self.start)
+        head = self.file.read(16)
+        self.file.seek(self.start)
+        return head
+
     @property
     def content_type(self) -> str:
-        """``video/*`` type from the file name; ``video/mp4`` when it says nothing."""
+        """``video/*`` or ``image/*`` type from the file name, else a JPEG, PNG or WebP
+        image's from its first bytes; ``video/mp4`` when neither says anything. (The
+        gateway reads what the file is from its bytes; the type only has to admit it.)"""
         guessed, _ = mimetypes.guess_type(self.name)
-        return guessed if guessed and guessed.startswith("video/") else "video/mp4"
+        if guessed and guessed.startswith(("video/", "image/")):
+            return guessed
+        return sniff_image_type(self._head()) or "video/mp4"
 
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": self.content_type}

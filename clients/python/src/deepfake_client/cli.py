@@ -100,7 +100,7 @@ def _errors_exit() -> Iterator[None]:
 
 
 app = typer.Typer(
-    help="Detect deepfakes in videos with the deepfake detection API.",
+    help="Detect deepfakes in videos and images with the deepfake detection API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -229,7 +229,10 @@ def _result_table(rows: list[tuple[str, DetectionResponse]]) -> Table:
 @app.command()
 def detect(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Videos to analyse.", exists=True)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Videos or still images (JPEG, PNG, WebP) to analyse.", exists=True),
+    ],
     model_version: ModelVersion = None,
     model_label: ModelLabel = None,
     frames: Frames = None,
@@ -248,7 +251,7 @@ def detect(
     api_key: ApiKeyOpt = None,
     ca_cert: CaCertOpt = None,
 ) -> None:
-    """Upload videos and print a verdict for each."""
+    """Upload videos or still images and print a verdict for each."""
     params = _params(model_version, model_label, frames, fps, aggregation, operating_point)
     done: list[tuple[str, DetectionResponse]] = []
     failed: list[tuple[str, errors.DeepfakeError | OSError]] = []
@@ -342,7 +345,10 @@ def _print_jobs(jobs: list[Job], as_json: bool) -> None:
 @jobs_app.command("create")
 def jobs_create(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Videos to analyse.", exists=True)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Videos or still images (JPEG, PNG, WebP) to analyse.", exists=True),
+    ],
     model_version: ModelVersion = None,
     model_label: ModelLabel = None,
     frames: Frames = None,
