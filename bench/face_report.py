@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from . import gpu_estimate
 from .face_aware import DESCRIPTION, FaceAwareResults
-from .report import ClipResult, _ms, _table, median, percentile
+from .markdown import ms as _ms
+from .markdown import table as _table
+from .measurements import ClipResult, median, percentile
 from .service import LoadRun
 
 #: The clip of the headline ratios.
