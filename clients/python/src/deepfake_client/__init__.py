@@ -19,7 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import errors, models, webhooks
 from ._async import AsyncClient
-from ._core import InsecureTransportWarning, RetryPolicy
+from ._core import InsecureTransportWarning
+from ._retries import RetryPolicy
 from ._sync import Client
 from .errors import ApiError, DeepfakeError
 from .jobs import Job, JobList
