@@ -1,5 +1,8 @@
-"""Figures the face-aware report derives from one run: the per-video CPU split and how far
-throughput stays from the machine's limit."""
+"""Figures the face-aware report derives from one run: the CPU split and the limit's gap.
+
+The per-video CPU split by stage at concurrency 1, and how far the throughput at a
+concurrency stays from the machine's limit and why.
+"""
 
 from __future__ import annotations
 

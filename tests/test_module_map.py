@@ -22,9 +22,7 @@ REASON = "Over 400 lines because"
 
 
 def _packages() -> list[Path]:
-    return sorted(
-        init.parent for root in ROOTS for init in (REPO / root).rglob("__init__.py")
-    )
+    return sorted(init.parent for root in ROOTS for init in (REPO / root).rglob("__init__.py"))
 
 
 def _members(package: Path) -> list[str]:
