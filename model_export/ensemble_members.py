@@ -115,6 +115,7 @@ def load_member(spec: str, *, margin: float = 0.2) -> Member:
 
 
 def unique_names(members: Sequence[Member]) -> None:
+    """Rename repeated member names in place: ``name``, ``name#2``, ``name#3``..."""
     seen: dict[str, int] = {}
     for member in members:
         count = seen.get(member.name, 0)
@@ -141,6 +142,7 @@ def detection_of(members: Sequence[Member]) -> FaceConfig:
 
 
 def member_info(member: Member) -> dict[str, Any]:
+    """What the export info records of ``member``."""
     return {
         "name": member.name,
         "input_size": list(member.input_size),
