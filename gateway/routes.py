@@ -29,6 +29,7 @@ from .deps import (
     KeyIdDep,
     PipelineDep,
     QuotasDep,
+    ReceiptKeysDep,
     ReceivingDep,
     SettingsDep,
 )
@@ -69,6 +70,8 @@ from .jobs.routes import (
     upload_limits,
 )
 from .logs import request_id_var
+from .receipt_keys import ReceiptKeys
+from .receipts import with_receipt
 from .schemas import (
     AppliedOperatingPoint,
     DetectionResponse,
@@ -220,6 +223,7 @@ async def detect(
     quotas: QuotasDep,
     key_id: KeyIdDep,
     jobs: JobsDep,
+    receipt_keys: ReceiptKeysDep,
     params: Annotated[DetectParams, Depends(detect_params)],
     prefer: Annotated[
         str | None,
@@ -288,13 +292,34 @@ async def detect(
         audit.model_version = result.version
     timer.ms["total"] = (time.perf_counter() - start) * 1000.0
     metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-    return detection_response(result, opts, timer)
+    return detection_response(
+        result, opts, timer, media_sha256=upload.sha256, receipt_keys=receipt_keys
+    )
 
 
 def detection_response(
+    result: DetectionResult,
+    opts: DetectOptions,
+    timer: StageTimer,
+    *,
+    media_sha256: str | None = None,
+    receipt_keys: ReceiptKeys | None = None,
+) -> DetectionResponse:
+    """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result.
+
+    With ``receipt_keys`` and the media's ``media_sha256`` it carries a signed ``receipt``.
+    """
+    body = _response_body(result, opts, timer)
+    if receipt_keys is None or media_sha256 is None:
+        return body
+    return with_receipt(
+        body, opts, media_sha256=media_sha256, description=result.description, keys=receipt_keys
+    )
+
+
+def _response_body(
     result: DetectionResult, opts: DetectOptions, timer: StageTimer
 ) -> DetectionResponse:
-    """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result."""
     info = result.info
     kind = result.description.kind if result.description is not None else MODEL_KIND_UNKNOWN
     names = result.member_names or ()

@@ -273,6 +273,19 @@ class DetectionResponse(BaseModel):
             "that are not ensembles."
         ),
     )
+    # A default, so that job results stored before receipts existed still load.
+    receipt: str | None = Field(
+        None,
+        description=(
+            "A compact JWS (EdDSA, Ed25519) signed by the gateway over this answer: the "
+            "media's sha256, the model name, version and digest, the sampling and aggregation "
+            "settings, the sampled frame times, the video and track scores, the verdict, "
+            "threshold and operating point, the gateway's version and the time (iat); its "
+            "header's kid names the key, published at /.well-known/jwks.json. It proves that "
+            "this service, with this key, gave this answer about these bytes with this model, "
+            "not that the answer is right. Null only in results stored before receipts existed."
+        ),
+    )
 
 
 class OperatingPointInfo(BaseModel):
