@@ -15,6 +15,7 @@ from .service import LoadRun, ProcessMemory, RequestResult
 
 if TYPE_CHECKING:
     from .face_aware import FaceAwareResults
+    from .receipts import ReceiptCost
 
 #: The clip the headline ratios are taken on.
 HEADLINE_CLIP = "720p"
@@ -89,6 +90,8 @@ class BenchResults:
     #: The same service with a face-aware version (when the shared weights exist).
     face_aware: FaceAwareResults | None = None
     elapsed_s: float = 0.0
+    #: What signing one answer's receipt costs (bench.receipts).
+    receipt: ReceiptCost | None = None
 
     def headline(self) -> ClipResult | None:
         return next((c for c in self.clips if c.clip.name == HEADLINE_CLIP), None)
@@ -477,6 +480,10 @@ def render(results: BenchResults) -> str:
 
     if results.face_aware is not None:
         out += face_report.section(results.face_aware)
+    if results.receipt is not None:
+        from . import receipts
+
+        out += receipts.section(results.receipt)
     out += ["", *summary_lines(results), *face_report.summary_lines(results.face_aware)]
     return "\n".join(out) + "\n"
 
