@@ -1,7 +1,7 @@
 """Signed receipts: a compact JWS (EdDSA, Ed25519) over what one answer said about which bytes.
 
 A receipt's claims (:func:`receipt_claims`) are the media's SHA-256 (computed while the upload
-streamed in), the model that answered and a digest of what it said about itself, the sampling
+streamed in), the model that answered and its digest (:func:`model_digest`), the sampling
 and aggregation settings, the sampled frame times, the video and track scores, the verdict,
 threshold and operating point, the gateway's version and the signing time (``iat``); the
 header names the key (``kid``, see :mod:`gateway.receipt_keys`). Signing and encoding are
@@ -30,6 +30,8 @@ from .schemas import DetectionResponse
 from .serving_types import VersionDescription
 
 __all__ = [
+    "DIGEST_OF_MODEL_INFO",
+    "DIGEST_OF_SAVEDMODEL",
     "RECEIPT_ALGORITHM",
     "RECEIPT_TYPE",
     "gateway_version",
@@ -43,8 +45,11 @@ __all__ = [
 RECEIPT_ALGORITHM = "EdDSA"
 #: The JWS ``typ`` header, so that a receipt cannot pass for another kind of token.
 RECEIPT_TYPE = "deepfake-receipt+jwt"
-#: What :func:`model_digest` hashes, stated in every receipt beside the digest.
-MODEL_DIGEST_OF = "model_info"
+#: What a receipt's model digest is of (``digest_of``): the version's SavedModel files, as
+#: its export wrote their digest into ``model_info``; else, for versions that report none,
+#: the gateway's own hash of their ``model_info`` answer.
+DIGEST_OF_SAVEDMODEL = "savedmodel"
+DIGEST_OF_MODEL_INFO = "model_info"
 
 
 @cache
@@ -56,16 +61,20 @@ def gateway_version() -> str:
         return "0+unknown"
 
 
-def model_digest(description: VersionDescription | None) -> str | None:
-    """``sha256:<hex>`` of what the version's ``model_info`` said, as canonical JSON.
+def model_digest(description: VersionDescription | None) -> tuple[str | None, str | None]:
+    """The digest identifying the answering version, and what it is of.
 
-    Serving reports no digest of a version's files, so this is the best identifier the
-    gateway can learn through it: it changes when the threshold, operating points, kind, frame
-    side, sequence window, face side or member names change, not when only the weights do
-    (the version number tells those apart). None for versions without ``model_info``.
+    The SavedModel's own digest when its ``model_info`` reports one (written at export,
+    ``model_export.digest``: it names the files that answered). Otherwise, Serving giving no
+    digest of a version's files, ``sha256:<hex>`` of what the version's ``model_info`` said
+    as canonical JSON: it changes when the threshold, operating points, kind, frame side,
+    sequence window, face side or member names change, not when only the weights do (the
+    version number tells those apart). ``(None, None)`` for versions without ``model_info``.
     """
     if description is None:
-        return None
+        return None, None
+    if description.digest is not None:
+        return description.digest, DIGEST_OF_SAVEDMODEL
     fields = dataclasses.asdict(description)
     # Stated beside the digest in the receipt; the digest describes the version's content.
     fields.pop("name", None)
@@ -73,7 +82,7 @@ def model_digest(description: VersionDescription | None) -> str | None:
     canonical = json.dumps(
         fields, sort_keys=True, separators=(",", ":"), default=dict, ensure_ascii=True
     )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest(), DIGEST_OF_MODEL_INFO
 
 
 def receipt_claims(
@@ -89,6 +98,7 @@ def receipt_claims(
     Scores, thresholds and times are the answer's own (rounded) values, so a verifier can
     compare the claims with the answer field by field.
     """
+    digest, digest_of = model_digest(description)
     return {
         "iat": int(time.time()) if issued_at is None else issued_at,
         "request_id": body.request_id,
@@ -97,8 +107,8 @@ def receipt_claims(
             "name": body.model.name,
             "version": body.model.version,
             "kind": body.model.kind,
-            "digest": model_digest(description),
-            "digest_of": MODEL_DIGEST_OF,
+            "digest": digest,
+            "digest_of": digest_of,
         },
         "sampling": {
             "frames": opts.frames,

@@ -19,7 +19,7 @@ import pytest
 from deepfake_client import Client, errors, fetch_jwks, verify_receipt
 
 from tests.clients.conftest import cli_env
-from tests.conftest import REPO, GatewayHandle
+from tests.conftest import MODEL_NAME, REPO, GatewayHandle
 from tests.videos import write_clip
 
 PARAMS = {"frames": 4}
@@ -57,7 +57,7 @@ def _with_claim(receipt: str, name: str, value: object) -> str:
 
 
 def test_a_sync_answer_verifies_against_the_jwks_and_says_what_was_answered(
-    answer: dict[str, Any], jwks: dict[str, Any], clip: Path
+    answer: dict[str, Any], jwks: dict[str, Any], clip: Path, model_base: Path
 ) -> None:
     claims = verify_receipt(answer["receipt"], clip, jwks=jwks)
     assert claims["media"] == {"sha256": hashlib.sha256(clip.read_bytes()).hexdigest()}
@@ -65,7 +65,11 @@ def test_a_sync_answer_verifies_against_the_jwks_and_says_what_was_answered(
     assert (model["name"], model["version"], model["kind"]) == (
         answer["model"]["name"], answer["model"]["version"], answer["model"]["kind"],
     )  # fmt: skip
-    assert model["digest"].startswith("sha256:") and model["digest_of"] == "model_info"
+    # The digest the export wrote into the served version, checked against its files.
+    from model_export.digest import read_digest
+
+    served = model_base / MODEL_NAME / str(answer["model"]["version"])
+    assert (model["digest"], model["digest_of"]) == (read_digest(served), "savedmodel")
     assert claims["sampling"]["frames"] == PARAMS["frames"]
     assert claims["sampling"]["frame_times_s"] == [p["t_s"] for p in answer["timeline"]]
     assert claims["aggregation"] == answer["aggregation"]

@@ -91,7 +91,7 @@ def test_the_claims_say_what_was_answered_about_which_bytes(media: Path) -> None
         "request_id": "r-1",
         "media": {"sha256": _sha256(media)},
         "model": {"name": "deepfake", "version": 3, "kind": "detector",
-                  "digest": model_digest(DESCRIPTION), "digest_of": "model_info"},
+                  "digest": model_digest(DESCRIPTION)[0], "digest_of": "model_info"},
         "sampling": {"frames": 4, "fps": None, "max_side": 640, "face_detect_every": 1,
                      "face_detect_side": 0, "frame_times_s": [0.0, 0.5]},
         "aggregation": "confident",
@@ -191,10 +191,19 @@ def test_other_algorithms_and_types_are_refused(keys: ReceiptKeys, media: Path) 
         verify_receipt("not.a.receipt", media, jwks=keys.jwks())
 
 
-def test_the_model_digest_follows_what_the_version_says_of_itself() -> None:
-    digest = model_digest(DESCRIPTION)
+def test_the_savedmodels_own_digest_is_the_model_digest_when_the_version_reports_it() -> None:
+    reported = "sha256:" + "ab" * 32
+    described = VersionDescription(**{**vars(DESCRIPTION), "digest": reported})
+    assert model_digest(described) == (reported, "savedmodel")
+    claims = receipt_claims(BODY, OPTS, media_sha256="0" * 64, description=described)
+    assert (claims["model"]["digest"], claims["model"]["digest_of"]) == (reported, "savedmodel")
+
+
+def test_without_one_the_digest_follows_what_the_version_says_of_itself() -> None:
+    digest, of = model_digest(DESCRIPTION)
+    assert of == "model_info"
     assert digest is not None and digest.startswith("sha256:") and len(digest) == 7 + 64
     # Which version said it is stated beside the digest, not inside it.
-    assert model_digest(VersionDescription(**{**vars(DESCRIPTION), "version": 9})) == digest
-    assert model_digest(VersionDescription(**{**vars(DESCRIPTION), "threshold": 0.41})) != digest
-    assert model_digest(None) is None
+    assert model_digest(VersionDescription(**{**vars(DESCRIPTION), "version": 9}))[0] == digest
+    assert model_digest(VersionDescription(**{**vars(DESCRIPTION), "threshold": 0.41}))[0] != digest
+    assert model_digest(None) == (None, None)
