@@ -163,10 +163,18 @@ def rotate_receipt_key(directory: Path) -> str:
     return jwk_thumbprint(key.public_key())
 
 
+def _make_first_key(directory: Path) -> None:
+    """Key 1, unless another process has just made it (then that one is kept)."""
+    _prepare(directory)
+    _write_new(directory / f"1{_PRIVATE_SUFFIX}", _private_pem(Ed25519PrivateKey.generate()))
+
+
 class ReceiptKeys:
     """The keys of one directory: the newest signs, all are published.
 
-    The first use creates the directory and its first key when there is none.
+    The first use creates the directory and its first key when there is none; a directory
+    whose newest key has lost its private half is refused (ValueError), not silently given
+    a new key that other processes sharing it would not have.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -185,9 +193,15 @@ class ReceiptKeys:
             seen = (stat.st_mtime_ns, stat.st_ino) if stat is not None else None
             if seen is None or seen != self._seen or not self._keys:
                 keys = _read_keys(self.directory) if stat is not None else []
-                if not any(k.private is not None for k in keys[-1:]):
-                    rotate_receipt_key(self.directory)
+                if not keys:
+                    _make_first_key(self.directory)
                     keys = _read_keys(self.directory)
+                if keys[-1].private is None:
+                    # Making a key here would fork this process's keys from the others'.
+                    raise ValueError(
+                        f"{self.directory}: the newest receipt key ({keys[-1].number}) has no "
+                        "private key; restore it, or rotate to make a new one"
+                    )
                 st = self.directory.stat()
                 self._seen, self._keys = (st.st_mtime_ns, st.st_ino), keys
             return self._keys

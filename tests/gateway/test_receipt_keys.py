@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.receipt_keys import ReceiptKeys, jwk_thumbprint, public_jwk, rotate_receipt_key
@@ -55,11 +57,23 @@ def test_rotation_signs_with_the_new_key_and_keeps_only_the_old_public_ones(
     assert all(_mode(p) == 0o600 for p in directory.iterdir())
 
 
-def test_a_directory_without_a_private_newest_key_gets_one(tmp_path: Path) -> None:
+def test_a_newest_key_without_its_private_half_is_refused(tmp_path: Path) -> None:
     directory = tmp_path / "keys"
-    old = ReceiptKeys(directory).signing_key()
-    (directory / "1.pem").unlink()
-    (directory / "1.pub.pem").write_bytes(b"")  # an unreadable leftover is not a key
-    (directory / "1.pub.pem").unlink()
+    ReceiptKeys(directory).signing_key()
+    rotate_receipt_key(directory)
+    (directory / "2.pem").unlink()
+    with pytest.raises(ValueError, match="no private key"):
+        ReceiptKeys(directory).signing_key()
+    # Rotating makes a new newest key, and the old public ones stay published.
+    rotate_receipt_key(directory)
     keys = ReceiptKeys(directory)
-    assert keys.signing_key().kid != old.kid
+    assert keys.signing_key().number == 2 and len(keys.jwks()["keys"]) == 2
+
+
+def test_processes_starting_together_make_one_first_key(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    many = [ReceiptKeys(directory) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        kids = set(pool.map(lambda keys: keys.signing_key().kid, many))
+    assert len(kids) == 1
+    assert [p.name for p in directory.iterdir()] == ["1.pem"]
