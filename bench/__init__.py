@@ -22,6 +22,7 @@ Modules, one line each:
 - ``face_detector``: the in-graph MTCNN timed against the ``mtcnn`` package on CPU
 - ``face_reference``: the in-graph detector's faces checked against the ``mtcnn`` package's
 - ``face_recall``: the keyframe schedule against detection on every frame
+- ``receipts``: what signing one answer's receipt costs, in process
 - ``soak``: ``python -m bench.soak``, sustained mixed load on the local service
 - ``soak_mix``: the soak's valid, invalid and hostile requests and their bodies
 - ``soak_report``: the soak's report, its one-line summary, and where they are written

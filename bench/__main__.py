@@ -12,7 +12,8 @@ Order of work, all in one run so that every figure comes from the same machine s
    and the ``mtcnn`` package pipeline, cost against length (720p clips of 10 s, 1 min and
    10 min), throughput at concurrency 1 to 8 and the per-stage CPU that bounds it
    (:mod:`bench.face_aware`);
-7. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
+7. the cost of signing one answer's receipt, in process (:mod:`bench.receipts`);
+8. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
    it ends with the summary ratio lines.
 
 ``--quick`` measures everything once, with the length clips cut to 10 s and 20 s (no 1-min
@@ -42,6 +43,7 @@ from .decode import compare_decoders
 from .face_aware import FacePlan, face_aware_base, measure_face_aware
 from .measurements import HEADLINE_CLIP, BenchResults, ClipResult
 from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
+from .receipts import measure_signing
 from .service import (
     CpuShare,
     MemorySampler,
@@ -290,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 HEADLINE_CLIP,
             )
     meta["load average at end (1/5/15 min)"] = _load()
+    # After the timed parts, in this process: nothing else is measured meanwhile.
+    receipt = measure_signing()
 
     results = BenchResults(
         meta=meta,
@@ -299,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         memory=service.memory,
         face_aware=face_aware,
         elapsed_s=time.monotonic() - started,
+        receipt=receipt,
     )
     text = report.render(results)
     path = report.write(results_dir, text, stamp)

@@ -14,6 +14,7 @@ from .service import LoadRun, ProcessMemory, RequestResult
 
 if TYPE_CHECKING:
     from .face_aware import FaceAwareResults
+    from .receipts import ReceiptCost
 
 #: The clip the headline ratios are taken on.
 HEADLINE_CLIP = "720p"
@@ -88,6 +89,8 @@ class BenchResults:
     #: The same service with a face-aware version (when the shared weights exist).
     face_aware: FaceAwareResults | None = None
     elapsed_s: float = 0.0
+    #: What signing one answer's receipt costs (bench.receipts).
+    receipt: ReceiptCost | None = None
 
     def headline(self) -> ClipResult | None:
         return next((c for c in self.clips if c.clip.name == HEADLINE_CLIP), None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import report_frames, report_latency, report_load
+from . import face_report, receipts, report_frames, report_latency, report_load
 from .measurements import BenchResults
 
 #: The report's sections after its header, in order.
@@ -53,10 +53,10 @@ def render(results: BenchResults) -> str:
 
     for section in SECTIONS:
         out += section(results)
-    from . import face_report
-
     if results.face_aware is not None:
         out += face_report.section(results.face_aware)
+    if results.receipt is not None:
+        out += receipts.section(results.receipt)
     out += ["", *summary_lines(results), *face_report.summary_lines(results.face_aware)]
     return "\n".join(out) + "\n"
 

@@ -13,6 +13,7 @@ Modules, one line each:
 - ``settings``: the gateway's settings, read once from the environment
 - ``deps``: typed dependencies the routes take (and tests override)
 - ``routes``: the HTTP routes; ``schemas``: their response models (the OpenAPI document)
+- ``responses``: a pipeline result as the answer's body (sync and jobs alike), with its receipt
 - ``errors``: every domain error with its status and code, and the handlers that render them
 - ``auth``: API keys, held as SHA-256 hashes and compared in constant time
 - ``quotas``: per-key request rate (token bucket) and concurrent requests
@@ -45,6 +46,9 @@ Modules, one line each:
 - ``tls``: the gateway's TLS material, self-signed when none is configured
 - ``logs``: JSON log lines carrying the request id, never video content
 - ``audit``: one JSON line per detect request, who sent what
+- ``receipts``: each answer's signed receipt (a compact JWS over the media's hash and the answer)
+- ``receipt_keys``: the Ed25519 keys that sign receipts, generated once and rotated by number
+- ``jwks``: ``GET /.well-known/jwks.json``, the public keys receipts are verified with
 - ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``
 - ``healthcheck``: ``python -m gateway.healthcheck``, exit 0 when ``/healthz`` answers
 - ``jobs``: asynchronous detection jobs and signed webhooks (a package of its own)

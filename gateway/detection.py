@@ -61,8 +61,7 @@ from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound, Unknown
 from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .keyframes import KeyframePlan, keyframe_scorer
 from .probe import VideoInfo, VideoLimits
-from .provenance import ProvenanceReader
-from .schemas import Provenance
+from .provenance import Provenance, ProvenanceReader
 from .serving_client import ServingClient
 from .serving_types import ModelRef, OperatingPoint, Prediction, VersionDescription
 from .settings import Settings, get_settings

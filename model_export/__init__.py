@@ -24,7 +24,7 @@ Modules, by stage:
 * export: ``preprocess``, ``export`` (whole frames), ``face_export`` (in-graph faces, with
   ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,
   ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic
-  publishing);
+  publishing), ``digest`` (the SHA-256 of a version's files it reports about itself);
 * ensembles: ``ensemble`` (build and publish one), ``ensemble_members`` (versions and
   ``arch:weights`` specs), ``ensemble_combination`` (the weighted logit rule),
   ``ensemble_graph`` (the exported graph), ``ensemble_fit`` (weights and threshold from

@@ -29,6 +29,7 @@ from tensorflow_serving.apis import predict_pb2
 import contract
 from model_export import warmup
 from model_export.calibration import IDENTITY, Calibration
+from model_export.digest import write_digest
 from model_export.operating_points import unmeasured_points
 from model_export.savedmodel import load_version
 
@@ -205,6 +206,8 @@ def write_version(
     """Write ``archive`` as a SavedModel into ``path`` with ``requests`` as its warmup."""
     log.info("writing SavedModel", extra={"path": str(path)})
     archive.write_out(str(path), verbose=False)
+    # Before anything else reads the graph: model_info then reports the files' digest.
+    write_digest(Path(path))
     warmup.write_warmup(Path(path) / contract.WARMUP_RELATIVE_PATH, requests)
 
 

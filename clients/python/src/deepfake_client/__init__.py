@@ -14,13 +14,14 @@
 deliveries. Response models (``models``) are generated from the gateway's OpenAPI document;
 every error code has its class in ``errors``. The ``deepfake`` command is ``cli`` (with
 ``cli_options``, what its commands share, and ``cli_jobs``), started by ``_entry``.
+:func:`verify_receipt` checks the signed receipt of an answer offline (``receipts``).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import errors, models, webhooks
+from . import errors, models, receipts, webhooks
 from ._async import AsyncClient
 from ._core import InsecureTransportWarning
 from ._retries import RetryPolicy
@@ -28,6 +29,7 @@ from ._sync import Client
 from .errors import ApiError, DeepfakeError
 from .jobs import Job, JobList
 from .models import DetectionResponse, ModelsResponse
+from .receipts import fetch_jwks, verify_receipt
 
 try:
     __version__ = version("deepfake-client")
@@ -47,6 +49,9 @@ __all__ = [
     "RetryPolicy",
     "__version__",
     "errors",
+    "fetch_jwks",
     "models",
+    "receipts",
+    "verify_receipt",
     "webhooks",
 ]

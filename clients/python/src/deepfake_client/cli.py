@@ -1,10 +1,10 @@
 """The ``deepfake`` command: the SDK from a shell.
 
 Exit codes, for scripts: 0 success; 1 a verdict named by ``--fail-on`` was found (or a
-webhook did not verify); 2 a usage error or a failed request. Connection settings come from
-``--url``/``--api-key``/``--ca-cert``, before or after the command name (after wins), or
-from ``DEEPFAKE_URL``/``DEEPFAKE_API_KEY``/``DEEPFAKE_CA_CERT``. Tables and progress go to
-the terminal; ``--json`` writes plain JSON to standard output.
+webhook or receipt did not verify); 2 a usage error or a failed request. Connection
+settings come from ``--url``/``--api-key``/``--ca-cert``, before or after the command name
+(after wins), or from ``DEEPFAKE_URL``/``DEEPFAKE_API_KEY``/``DEEPFAKE_CA_CERT``. Tables and
+progress go to the terminal; ``--json`` writes plain JSON to standard output.
 
 Importing it needs the ``cli`` extra (typer, rich); the ``deepfake`` command's entry point,
 :func:`deepfake_client._entry.main`, says so when it is missing.
@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from . import errors, webhooks
+from . import errors, receipts, webhooks
 from .cli_jobs import jobs_app
 from .cli_options import (
     EXIT_ERROR,
@@ -42,6 +42,8 @@ from .cli_options import (
     console,
     detect_params,
     errors_exit,
+    fail,
+    given_after,
     open_client,
     progress_bar,
     upload_progress,
@@ -221,3 +223,73 @@ def webhook_verify(
         raise typer.Exit(EXIT_FOUND) from None
     console(stderr=True).print("[green]valid[/green]")
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _is_file(name: str) -> bool:
+    """Whether ``name`` names a file (a receipt is too long to be a file name)."""
+    try:
+        return Path(name).is_file()
+    except OSError:
+        return False
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the JWKS {path}: {exc}")
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("keys"), list):
+        fail(f"{path} is not a JWK Set (no 'keys' list)")
+    return loaded
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    receipt: Annotated[
+        str,
+        typer.Argument(
+            help="The receipt, or a file holding it or a JSON answer (or job) that carries it."
+        ),
+    ],
+    media: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The media file.")],
+    jwks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwks",
+            exists=True,
+            dir_okay=False,
+            help="The gateway's JWKS, saved from /.well-known/jwks.json; without it, fetched "
+            "from --url.",
+        ),
+    ] = None,
+    url: UrlOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
+    """Check an answer's receipt against the gateway's keys and the media file; exit 1 if it
+    does not verify. Prints the signed claims as JSON."""
+    try:
+        text = Path(receipt).read_text() if _is_file(receipt) else receipt
+        token = receipts.receipt_from_text(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {receipt}: {exc}")
+    except errors.ReceiptVerificationError as exc:
+        fail(str(exc))
+    if jwks_file is not None:
+        jwks = _read_jwks(jwks_file)
+    else:
+        base = url if given_after(ctx, "url") else ctx.obj["url"]
+        cafile = ca_cert if given_after(ctx, "ca_cert") else ctx.obj["ca_cert"]
+        if not base:
+            fail("give --jwks FILE, or --url (DEEPFAKE_URL) to fetch the gateway's keys")
+        with errors_exit():
+            jwks = receipts.fetch_jwks(base, ca_cert=cafile)
+    try:
+        claims = receipts.verify_receipt(token, media, jwks=jwks)
+    except errors.ReceiptVerificationError as exc:
+        console(stderr=True).print(f"[red]invalid:[/red] {exc}")
+        raise typer.Exit(EXIT_FOUND) from None
+    except OSError as exc:
+        fail(str(exc))
+    console(stderr=True).print("[green]valid[/green]")
+    sys.stdout.write(json.dumps(claims, indent=2) + "\n")
