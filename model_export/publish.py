@@ -198,6 +198,18 @@ def version_info(
     return meta
 
 
+def _refresh_fingerprint(path: Path) -> None:
+    """Rewrite ``fingerprint.pb`` for the graph as it now is (the digest changed its bytes),
+    so that TensorFlow's own checksum of ``saved_model.pb`` stays true."""
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    target = path / "fingerprint.pb"
+    if target.exists():
+        tmp = target.with_suffix(".pb.tmp")
+        tmp.write_bytes(fingerprinting.CreateFingerprintDef(str(path)))
+        tmp.replace(target)
+
+
 def write_version(
     archive: keras.export.ExportArchive,
     path: Path,
@@ -207,7 +219,8 @@ def write_version(
     log.info("writing SavedModel", extra={"path": str(path)})
     archive.write_out(str(path), verbose=False)
     # Before anything else reads the graph: model_info then reports the files' digest.
-    write_digest(Path(path))
+    if write_digest(Path(path)) is not None:
+        _refresh_fingerprint(Path(path))
     warmup.write_warmup(Path(path) / contract.WARMUP_RELATIVE_PATH, requests)
 
 

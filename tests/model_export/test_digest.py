@@ -30,6 +30,18 @@ def test_model_info_reports_the_digest_its_files_hash_to(version: Path) -> None:
     assert placeholder not in (version / "saved_model.pb").read_bytes()
 
 
+def test_tensorflows_fingerprint_is_of_the_graph_as_sealed(version: Path) -> None:
+    from tensorflow.core.protobuf import fingerprint_pb2
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    stored = fingerprint_pb2.FingerprintDef.FromString((version / "fingerprint.pb").read_bytes())
+    fresh = fingerprint_pb2.FingerprintDef.FromString(
+        fingerprinting.CreateFingerprintDef(str(version))
+    )
+    assert stored.saved_model_checksum == fresh.saved_model_checksum
+    assert stored.graph_def_program_hash == fresh.graph_def_program_hash
+
+
 def test_other_weights_give_another_digest(version: Path, tmp_path: Path) -> None:
     other = export_tiny_model(tmp_path, "deepfake", version=1, seed=2)
     assert read_digest(other) is not None
