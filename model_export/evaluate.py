@@ -42,7 +42,7 @@ from contract.aggregation import (
     link_tracks,
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import roc
+from model_export import reliability, roc
 from model_export.calibration import (
     DEPLOYMENT_FAKE_PRIOR,
     IDENTITY,
@@ -346,15 +346,34 @@ def summary_lines(summary: dict, report_dir: Path) -> list[str]:
             f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
             f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
         )
+    r = summary["reliability"]
+    lines.append(
+        "reliability (as shipped, fake prior "
+        f"{r['fake_prior']:g}, 95% CI over {r['interval_unit']}s): "
+        + "  ".join(
+            f"{name} {r[key]['point']:.3f} [{r[key]['low']:.3f}, {r[key]['high']:.3f}]"
+            for key, name in (("ece", "ECE"), ("brier", "Brier"), ("log_loss", "log-loss"))
+        )
+    )
     lines.append(f"threshold {summary['threshold']:.4f} (shipped); report in {report_dir}")
     return lines
 
 
 def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict[str, object]:
-    """Write ``metrics.json``, ``predictions.csv``, ``roc.png`` and ``confusion.png``."""
+    """Write ``metrics.json``, ``predictions.csv``, ``roc.png``, ``confusion.png`` and the
+    reliability diagram of the version's video probabilities (``reliability.png``; figures in
+    ``metrics.json`` under ``reliability``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = evaluation.summary()
+    labels, scores = evaluation.video_arrays()
+    sources = [v.source for v in evaluation.videos]
+    # Intervals over sources where the videos name more than one, as the protocol's.
+    clusters = sources if all(sources) and len(set(sources)) > 1 else None
+    summary["reliability"] = {
+        "scores": "video probabilities as shipped (the version's own calibration)",
+        **reliability.reliability_figures(labels, scores, clusters=clusters),
+    }
     (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     with (out_dir / "predictions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -370,6 +389,12 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict
             ])  # fmt: skip
     _plot_roc(evaluation, out_dir / "roc.png", title)
     _plot_confusion(summary["video"], out_dir / "confusion.png", title)
+    reliability.plot_reliability(
+        summary["reliability"], out_dir / reliability.DIAGRAM_FILE, f"{title}, as shipped"
+    )
+    (out_dir / "reliability.md").write_text(
+        reliability.markdown(summary["reliability"], "Reliability of the shipped probabilities")
+    )
     return summary
 
 
