@@ -110,14 +110,16 @@ def plot_reliability(figures: dict[str, Any], path: Path, title: str = "") -> Pa
     )
     top.plot(x, rate, marker="o", color="tab:blue", label=legend)
     for b, xi, yi in zip(bins, x, rate, strict=True):
-        # Labels go to the side of the point away from the diagonal, where the curve is not.
+        # Labels go to the side of the point away from the diagonal, where the curve is not,
+        # and inwards near the edges so that they stay inside the axes.
         above = yi >= xi
+        left = xi > 0.8 or (above and xi >= 0.2)
         top.annotate(
             f"{b['videos']} ({b['fake']}/{b['videos'] - b['fake']})",
             (xi, yi),
             textcoords="offset points",
-            xytext=(-4, 6) if above else (4, -12),
-            ha="right" if above else "left",
+            xytext=(-4 if left else 4, 6 if above else -12),
+            ha="right" if left else "left",
             fontsize=7,
         )
     prior = figures["fake_prior"]
