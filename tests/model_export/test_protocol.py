@@ -314,6 +314,8 @@ def test_train_loso_trains_one_model_per_source_without_it(tmp_path: Path) -> No
     assert [f.fit_videos for f in loso.folds] == [8, 8, 8]
     report = loso_report(results, None, resamples=50, loso=loso)
     assert report["as_shipped"] is None and report["loso"]["videos"] == 12
+    # Per-fold versions ship their own probabilities: those are the reliability figures'.
+    assert report["reliability"]["videos"] == 12 and report["reliability"]["floor"] == 0.0
 
 
 def test_fold_training_options_need_a_fold_architecture(tmp_path: Path) -> None:
