@@ -28,7 +28,8 @@ from .probe import VideoLimits
 from .quotas import KeyQuotas
 from .routes import detection_response, router
 from .security_headers import SecurityHeaders
-from .serving_client import ClientOptions, ServingClient, TlsConfig
+from .serving_channels import ClientOptions, TlsConfig
+from .serving_client import ServingClient
 from .settings import Settings
 from .webui import ui_router
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
                 max_duration_s=settings.max_duration_s,
                 max_frames=settings.max_frames,
                 max_pixels=settings.max_pixels,
+                max_image_pixels=settings.max_image_pixels,
             ),
             provenance=provenance_reader_from(settings),
         )

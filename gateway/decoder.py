@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .budget import DecodeBudget, DecodeCancelled, DecodeLimits
-from .video import SampledFrame, VideoInfo, iter_frames
+from .sources import iter_upload_frames
+from .video import SampledFrame, VideoInfo
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -28,7 +29,8 @@ _DONE = object()
 
 
 class ThreadedDecoder:
-    """Decodes the frames at ``times`` on a worker thread, in batches of ``batch_size``.
+    """Decodes the frames at ``times`` on a worker thread, in batches of ``batch_size``
+    (a still image's one frame included: :mod:`gateway.sources`).
 
     :meth:`start` begins decoding on a new thread; :meth:`batches` yields the batches on
     the event loop and raises there whatever the thread raised; :meth:`stop` makes the
@@ -78,7 +80,7 @@ class ThreadedDecoder:
             self._budget.start()
             batch: list[SampledFrame] = []
             try:
-                for frame in iter_frames(
+                for frame in iter_upload_frames(
                     self._path,
                     self._info,
                     self._times,

@@ -15,9 +15,10 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means. It is one module past 300
-lines because that order and that decision share one state (the version pinned for the
-video, and which one answered); split, each half would need the other's.
+one orders them and decides what a hot swap mid-video means.
+
+Over 400 lines because that order and that decision share one state (the version pinned for
+the video, and which one answered); split, each half would need the other's.
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ from .decoder import ThreadedDecoder
 from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound, UnknownOperatingPoint
 from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .keyframes import KeyframePlan, keyframe_scorer
-from .probe import VideoInfo, VideoLimits, probe
+from .probe import VideoInfo, VideoLimits
 from .provenance import ProvenanceReader
 from .schemas import Provenance
 from .serving_client import ServingClient
 from .serving_types import ModelRef, OperatingPoint, Prediction, VersionDescription
 from .settings import Settings, get_settings
+from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
 from .video import SampledFrame, sample_times
 
@@ -175,7 +177,7 @@ def choose_operating_point(
 
 
 class DetectionPipeline:
-    """Turns a video file into a verdict by way of Serving."""
+    """Turns a video file (or a still image, as one frame) into a verdict by way of Serving."""
 
     def __init__(
         self,
@@ -197,7 +199,9 @@ class DetectionPipeline:
         The content credentials are read from the same file on their own thread meanwhile;
         they are reported with the result and take no part in the verdict.
         """
-        credentials = asyncio.create_task(self.provenance.read(path))
+        # c2pa is told what the bytes are (an image's sniffed type; a video's it finds itself).
+        media_type = await asyncio.to_thread(upload_media_type, path)
+        credentials = asyncio.create_task(self.provenance.read(path, media_type))
         try:
             result = await self._detect(path, opts, timer)
             provenance, seconds = await credentials
@@ -214,7 +218,7 @@ class DetectionPipeline:
             # frames are decoded at its size and every batch goes to that one version.
             described = asyncio.create_task(self.client.model_info(opts.model))
             try:
-                info = await asyncio.to_thread(probe, path, self.limits)
+                info = await asyncio.to_thread(probe_upload, path, self.limits)
             except BaseException:
                 described.cancel()
                 raise

@@ -24,6 +24,8 @@ from contract import sampling
 from contract.frames import display_rotation
 
 from .errors import InvalidVideo, VideoLimitExceeded
+from .schemas import MediaKind
+from .settings import DEFAULT_MAX_IMAGE_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ _OPEN_OPTIONS = {
 }
 #: Client-facing reasons; FFmpeg's text (which names the server's path) goes to the log.
 NOT_A_VIDEO = (
-    "the upload is not a video in a supported container (MP4, MOV, 3GP, Matroska, WebM, "
-    "AVI or MPEG-TS)"
+    "the upload is neither a JPEG, PNG or WebP image nor a video in a supported container "
+    "(MP4, MOV, 3GP, Matroska, WebM, AVI or MPEG-TS)"
 )
 UNDECODABLE = "the video stream cannot be decoded"
 
@@ -52,6 +54,8 @@ class VideoLimits:
     max_duration_s: float
     max_frames: int
     max_pixels: int
+    #: Pixels of a still image, read from its header before decoding (413 past it).
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ class VideoInfo:
     #: Bits per second of the video stream: the stream's own figure, else the container's,
     #: else the file size over the duration; None when none is known.
     bitrate: float | None = None
+    #: ``image`` for a still image (:mod:`gateway.image`): one frame, no duration.
+    kind: MediaKind = "video"
+    #: The MIME type sniffed from an image's bytes; None for videos.
+    media_type: str | None = None
 
 
 def open_video(path: Path) -> av.container.InputContainer:

@@ -42,6 +42,8 @@ from .errors import (
     CallbackRefused,
     ClientDisconnected,
     IdempotencyMismatch,
+    ImageTooLarge,
+    InvalidImage,
     InvalidParameters,
     InvalidVideo,
     MissingVideo,
@@ -109,6 +111,8 @@ _DETECT_ERRORS = openapi_responses(
     UnsupportedMediaType,
     MissingVideo,
     InvalidVideo,
+    InvalidImage,
+    ImageTooLarge,
     VideoLimitExceeded,
     AggregationUnavailable,
     UnknownOperatingPoint,
@@ -231,7 +235,8 @@ async def detect(
     callback_url: CallbackUrl = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response | DetectionResponse:
-    """Upload a video (multipart field ``video``, or a raw ``video/*`` body) and get a verdict."""
+    """Upload a video or a still image (multipart field ``video`` or ``image``, or a raw
+    ``video/*`` or ``image/*`` body) and get a verdict."""
     preferences = parse_prefer(prefer)
     if "respond-async" in preferences:
         wait = preferences.get("wait", "")
@@ -335,6 +340,7 @@ def detection_response(
         ),
         frames_analyzed=len(result.frames),
         video=VideoSummary(
+            kind=info.kind,
             duration_s=round(info.duration_s, 3),
             fps=round(info.fps, 3),
             width=info.width,

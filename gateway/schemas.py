@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -29,12 +29,27 @@ class ModelInfo(BaseModel):
     )
 
 
+#: What an upload is: a video, or a still image (JPEG, PNG, WebP) scored as one frame.
+MediaKind = Literal["video", "image"]
+
+
 class VideoSummary(BaseModel):
+    """The upload as probed: a video, or a still image (one frame at t = 0, no duration)."""
+
+    # A default, so that job results stored before this field existed still load.
+    kind: MediaKind = Field(
+        "video",
+        description="video, or image for a still image (JPEG, PNG, WebP): then duration_s and "
+        "fps are 0 and the timeline holds one frame at t_s 0.",
+    )
     duration_s: float
     fps: float
     width: int = Field(description="Width as displayed, after rotation.")
     height: int = Field(description="Height as displayed, after rotation.")
-    rotation: int = Field(description="Clockwise degrees applied to display the video upright.")
+    rotation: int = Field(
+        description="Clockwise degrees applied to display the upload upright (an image's from "
+        "its EXIF orientation, which may also mirror it)."
+    )
     frames_sampled: int
 
 

@@ -17,6 +17,8 @@ from .jobs.settings import JobSettings
 
 #: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+#: A 50-megapixel photograph decodes to 150 MB of RGB; larger ones are refused undecoded.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 #: The contract's cap, which training and evaluation decode at too.
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(600.0, alias="GATEWAY_MAX_DURATION_S", gt=0)
     max_frames: int = Field(100_000, alias="GATEWAY_MAX_FRAMES", gt=0)
     max_pixels: int = Field(3840 * 2160, alias="GATEWAY_MAX_PIXELS", gt=0)
+    #: Pixels of a still image (JPEG, PNG, WebP), read from its header before any decoding.
+    #: Pillow itself refuses over about 179 million (twice its ``MAX_IMAGE_PIXELS``).
+    max_image_pixels: int = Field(DEFAULT_MAX_IMAGE_PIXELS, alias="GATEWAY_MAX_IMAGE_PIXELS", gt=0)
     frames: int = Field(DEFAULT_FRAMES, alias="GATEWAY_FRAMES", gt=0, le=256)
     batch_size: int = Field(DEFAULT_BATCH_SIZE, alias="GATEWAY_BATCH_SIZE", gt=0)
     frame_max_side: int = Field(DEFAULT_FRAME_MAX_SIDE, alias="GATEWAY_FRAME_MAX_SIDE", ge=32)

@@ -1,7 +1,9 @@
 """Receive stage: stream a request body to a temporary file within size, time and form limits.
 
-Accepts ``multipart/form-data`` with the file in the field ``video`` or a raw body
-with ``Content-Type: video/*`` (or ``application/octet-stream``).  The body is never
+Accepts ``multipart/form-data`` with the file in the field ``video`` (or ``image``) or a
+raw body with ``Content-Type: video/*``, ``image/*`` (or ``application/octet-stream``).
+The declared type only admits the body: what the file is, is read from its bytes later
+(:mod:`gateway.sources`).  The body is never
 held in memory: chunks go straight to disk, the limits are checked as they arrive and
 the SHA-256 of the video is computed on the way.  The temporary file's name is the
 gateway's own; a client-supplied file name is never read.
@@ -38,6 +40,9 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 VIDEO_FIELD = "video"
+#: The same, under the name a still image is more naturally sent with.
+IMAGE_FIELD = "image"
+_FILE_FIELDS = (VIDEO_FIELD, IMAGE_FIELD)
 #: The request body every upload route documents in OpenAPI: what :func:`receive_upload` reads.
 UPLOAD_REQUEST_BODY: dict[str, object] = {
     "required": True,
@@ -45,11 +50,17 @@ UPLOAD_REQUEST_BODY: dict[str, object] = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {VIDEO_FIELD: {"type": "string", "format": "binary"}},
-                "required": [VIDEO_FIELD],
+                "description": f"The file in '{VIDEO_FIELD}' (or '{IMAGE_FIELD}'): a video, or "
+                "a JPEG, PNG or WebP image.",
+                "properties": {
+                    VIDEO_FIELD: {"type": "string", "format": "binary"},
+                    IMAGE_FIELD: {"type": "string", "format": "binary"},
+                },
+                "anyOf": [{"required": [VIDEO_FIELD]}, {"required": [IMAGE_FIELD]}],
             }
         },
         "video/*": {"schema": {"type": "string", "format": "binary"}},
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
     },
 }
 # Multipart framing around a part besides its headers: boundary, CRLFs.
@@ -85,7 +96,7 @@ class Upload:
 
 
 class _FieldWriter:
-    """Streaming multipart callbacks that copy the ``video`` part into ``out``."""
+    """Streaming multipart callbacks that copy the ``video`` (or ``image``) part into ``out``."""
 
     def __init__(self, out: BinaryIO, limits: UploadLimits) -> None:
         self.out = out
@@ -131,7 +142,7 @@ class _FieldWriter:
         # Only the field name matters; ``filename`` is deliberately never looked at.
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
-        self._in_video = name == VIDEO_FIELD and not self.found
+        self._in_video = name in _FILE_FIELDS and not self.found
         if self._in_video:
             self.found = True
 
@@ -214,7 +225,7 @@ async def _receive_multipart(
         log.info("malformed multipart body", extra={"detail": str(exc)})
         raise BadRequest("malformed multipart body") from exc
     if not writer.found:
-        raise MissingVideo(f"multipart body has no '{VIDEO_FIELD}' field")
+        raise MissingVideo(f"multipart body has no '{VIDEO_FIELD}' (or '{IMAGE_FIELD}') field")
     return writer.written, writer.digest.hexdigest()
 
 
@@ -231,18 +242,18 @@ async def _receive_raw(request: Request, out: BinaryIO, limits: UploadLimits) ->
 async def receive_upload(
     request: Request, *, limits: UploadLimits, directory: Path | None
 ) -> Upload:
-    """Write the uploaded video to a new temporary file in ``directory``.
+    """Write the uploaded video (or image) to a new temporary file in ``directory``.
 
     The caller owns the file and must delete it; on any error here it is already gone.
     """
     mime, params = parse_options_header(request.headers.get("content-type", ""))
     mime_text = mime.decode("latin-1").lower()
     is_multipart = mime_text == "multipart/form-data"
-    is_raw = mime_text.startswith("video/") or mime_text == "application/octet-stream"
+    is_raw = mime_text.startswith(("video/", "image/")) or mime_text == "application/octet-stream"
     if not (is_multipart or is_raw):
         raise UnsupportedMediaType(
             f"unsupported Content-Type {mime_text[:100] or '(none)'!r}: send multipart/form-data "
-            f"with a '{VIDEO_FIELD}' field, or a raw body with Content-Type video/*"
+            f"with a '{VIDEO_FIELD}' field, or a raw body with Content-Type video/* or image/*"
         )
     boundary = params.get(b"boundary") if is_multipart else None
     if is_multipart and not boundary:

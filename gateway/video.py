@@ -68,8 +68,10 @@ def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> lis
     """Timestamps (seconds from the start) to sample: ``frames`` uniformly, or ``rate`` per second.
 
     :func:`contract.sampling.sample_times` for a probed video; never asks for more frames
-    than the video holds.
+    than the video holds. A still image has one frame, at 0.
     """
+    if info.kind == "image":
+        return [0.0]
     return sampling.sample_times(info.duration_s, info.fps, info.frame_count, frames, rate)
 
 
@@ -78,6 +80,46 @@ def _letterbox(image: np.ndarray, canvas: int) -> np.ndarray:
     out = np.zeros((canvas, canvas, 3), np.uint8)
     out[: image.shape[0], : image.shape[1]] = image
     return out
+
+
+class FrameShaper:
+    """The size and shape every sampled frame of one upload is sent at.
+
+    :func:`contract.frames.scaled_size` of the first frame (the cap, a version's
+    ``min_side``), fixed for the whole upload so that every batch has one shape even if a
+    (hostile) stream changes resolution midway; then :func:`contract.frames.to_rgb`. With
+    ``canvas``, frames are scaled to fit and letterboxed into a square of that side, but for
+    a version that needs ``min_side`` (a whole-frame model, which stretches the whole frame
+    to its input in its graph and would see letterbox padding) they are stretched to
+    ``min_side`` x ``min_side`` instead. Videos (:func:`iter_frames`) and still images
+    (:mod:`gateway.image`) both go through it.
+    """
+
+    def __init__(self, *, max_side: int, min_side: int = 0, canvas: int | None = None) -> None:
+        self._square: int | None = None
+        if canvas is not None:
+            if min_side > 0:
+                self._square, canvas = min(min_side, canvas), None
+            else:
+                max_side = canvas
+        self.max_side, self.min_side, self.canvas = max_side, min_side, canvas
+        #: ``(width, height)`` before rotation, set by the first frame shaped.
+        self.size: tuple[int, int] | None = None
+
+    def shape(self, frame: av.VideoFrame, rotation: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """``frame`` as the RGB image to send, and the height and width of the picture in it
+        (smaller than the image when letterboxed)."""
+        if self.size is None:
+            self.size = (
+                (self._square, self._square)
+                if self._square is not None
+                else scaled_size(frame.width, frame.height, self.max_side, self.min_side)
+            )
+        image = to_rgb(frame, self.size, rotation)
+        content = (image.shape[0], image.shape[1])
+        if self.canvas is not None:
+            image = _letterbox(image, self.canvas)
+        return image, content
 
 
 def letterbox_box_scale(frame: SampledFrame) -> list[float]:
@@ -149,20 +191,12 @@ def iter_frames(
     raises :class:`InvalidVideo`.
 
     With ``canvas``, every video gets one shape, so that Serving's batching can merge
-    requests from videos of any shape: frames are scaled to fit and letterboxed into a
-    square of that side; but for a version that needs ``min_side`` (a whole-frame model,
-    which stretches the whole frame to its input in its graph and would see letterbox
-    padding) they are stretched to ``min_side`` x ``min_side`` instead.
+    requests from videos of any shape (:class:`FrameShaper` says how).
     ``threads`` lets FFmpeg decode with frame and slice threads. With ``budget`` (started
     by the caller on this thread), decoding stops with its error once it is spent.
     ``stats``, when given, counts the frames decoded and the seeks made.
     """
-    square: int | None = None
-    if canvas is not None:
-        if min_side > 0:
-            square, canvas = min(min_side, canvas), None
-        else:
-            max_side = canvas
+    shaper = FrameShaper(max_side=max_side, min_side=min_side, canvas=canvas)
     if not times:
         return
     stats = stats if stats is not None else DecodeStats()
@@ -177,7 +211,6 @@ def iter_frames(
         seeking = True
         last_t = -math.inf
         restart = True
-        size: tuple[int, int] | None = None
         # The target whose gap was considered for a seek: one decision per target.
         considered = -1
 
@@ -222,18 +255,7 @@ def iter_frames(
                         restart = True
             if not served:
                 continue
-            if size is None:
-                # Fixed for the whole video, so every batch has one shape even if a
-                # (hostile) stream changes resolution midway.
-                size = (
-                    (square, square)
-                    if square is not None
-                    else scaled_size(frame.width, frame.height, max_side, min_side)
-                )
-            image = to_rgb(frame, size, info.rotation)
-            content = (image.shape[0], image.shape[1])
-            if canvas is not None:
-                image = _letterbox(image, canvas)
+            image, content = shaper.shape(frame, info.rotation)
             # One decoded frame may serve several targets when sampling faster than the fps.
             t_s = round(t, sampling.TIME_DIGITS)
             for _ in range(served):

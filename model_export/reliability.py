@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 DIAGRAM_FILE = "reliability.png"
 #: Figures of :func:`reliability_figures`, in the order they are reported.
 FIGURES = ("ece", "brier", "log_loss")
+#: Their names in text.
+NAMES = {"ece": "ECE", "brier": "Brier", "log_loss": "log-loss"}
 
 
 def reliability_figures(
@@ -75,6 +77,29 @@ def reliability_figures(
         report["clusters"] = len(set(clusters))
         report["by_video"] = by_video
     return report
+
+
+def figures_of_sources(
+    labels: np.ndarray, scores: np.ndarray, sources: Sequence[str], what: str
+) -> dict[str, Any]:
+    """:func:`reliability_figures` of ``scores`` (described by ``what``), intervals over
+    ``sources`` where the videos name more than one (as the protocol's), else over videos."""
+    clusters = sources if all(sources) and len(set(sources)) > 1 else None
+    return {"scores": what, **reliability_figures(labels, scores, clusters=clusters)}
+
+
+def summary_text(figures: dict[str, Any], what: str) -> str:
+    """One line of the figures with their intervals, for a command's printed summary."""
+    prior = figures["fake_prior"]
+    weighting = "unweighted" if prior is None else f"fake prior {prior:g}"
+    values = "  ".join(f"{NAMES[k]} {_interval_text(figures[k])}" for k in FIGURES)
+    return f"reliability ({what}, {weighting}): {values}  (95% CI over {figures['interval_unit']}s)"
+
+
+def write_files(figures: dict[str, Any], out_dir: Path, title: str) -> None:
+    """The diagram (:data:`DIAGRAM_FILE`) and ``reliability.md`` of ``figures`` in ``out_dir``."""
+    plot_reliability(figures, Path(out_dir) / DIAGRAM_FILE, title)
+    (Path(out_dir) / "reliability.md").write_text(markdown(figures, f"Reliability {title}"))
 
 
 def _interval_text(interval: dict[str, Any]) -> str:

@@ -110,9 +110,11 @@ def sign_clip(
     actions: list[dict],
     *,
     remote_url: str | None = None,
+    media_type: str = "video/mp4",
 ) -> Path:
-    """Write ``source`` (an MP4) to ``dest`` with a manifest declaring ``actions``; with
-    ``remote_url``, the file holds only that URL of the manifest, not the manifest."""
+    """Write ``source`` (an MP4, or a file of ``media_type``) to ``dest`` with a manifest
+    declaring ``actions``; with ``remote_url``, the file holds only that URL of the
+    manifest, not the manifest."""
     import c2pa
 
     manifest = {
@@ -132,7 +134,7 @@ def sign_clip(
         if remote_url is not None:
             builder.set_no_embed()
             builder.set_remote_url(remote_url)
-        builder.sign(signer, "video/mp4", src, out)
+        builder.sign(signer, media_type, src, out)
     return dest
 
 

@@ -30,9 +30,10 @@ from ..errors import (
     RateLimited,
     WebhookSecretMissing,
 )
-from ..probe import VideoLimits, probe
+from ..probe import VideoLimits
 from ..serving_client import ServingClient
 from ..settings import Settings
+from ..sources import probe_upload
 from ..video import sample_times
 from . import metrics
 from .crypto import load_or_create_kek
@@ -104,6 +105,7 @@ class JobService:
             max_duration_s=settings.max_duration_s,
             max_frames=settings.max_frames,
             max_pixels=settings.max_pixels,
+            max_image_pixels=settings.max_image_pixels,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: JobWorker | None = None
@@ -224,7 +226,7 @@ class JobService:
         job_id = uuid.uuid4().hex
         try:
             # Probing now answers a broken or oversized video at once, as /v1/detect does.
-            info = await asyncio.to_thread(probe, upload, self.limits)
+            info = await asyncio.to_thread(probe_upload, upload, self.limits)
             stored = await asyncio.to_thread(self.media.store, job_id, upload)
         finally:
             upload.unlink(missing_ok=True)

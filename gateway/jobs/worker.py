@@ -131,6 +131,7 @@ class JobWorker:
             max_duration_s=settings.max_duration_s,
             max_frames=settings.max_frames,
             max_pixels=settings.max_pixels,
+            max_image_pixels=settings.max_image_pixels,
         )
         # One reader for every job: its trust anchors are read once, its reads bounded together.
         self.provenance = provenance_reader_from(settings)

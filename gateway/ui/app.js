@@ -1,4 +1,4 @@
-// The web page at /ui: upload a video as a job, follow it, show its result.
+// The web page at /ui: upload a video (or a still image) as a job, follow it, show its result.
 //
 // No build step, no other origin. The API key lives in sessionStorage (this tab only) and
 // travels as an Authorization header on each call; the page sets no cookie. Text from the
@@ -55,7 +55,8 @@ function createJob(file) {
     if (REQUEST_EXPLANATIONS) params.set("explain", "true");
     xhr.open("POST", `/v1/jobs?${params}`);
     for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
-    const type = file.type && file.type.startsWith("video/") ? file.type : "application/octet-stream";
+    // The gateway reads what the file is from its bytes; the type only has to admit it.
+    const type = file.type && /^(video|image)\//.test(file.type) ? file.type : "application/octet-stream";
     xhr.setRequestHeader("Content-Type", type);
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (event) => {
@@ -167,7 +168,7 @@ async function analyse(event) {
   const file = $("video").files[0];
   $("error").hidden = true;
   if (!key) return showError("Enter an API key.");
-  if (!file) return showError("Choose a video.");
+  if (!file) return showError("Choose a video or an image.");
   sessionStorage.setItem(KEY_STORAGE, key);
   $("analyze").disabled = true;
   $("result").hidden = true;

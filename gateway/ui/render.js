@@ -74,7 +74,10 @@ export function showSummary(job, result) {
   $("model-name").textContent = result.model.name;
   $("model-version").textContent = String(result.model.version);
   $("model-kind").textContent = result.model.kind;
-  $("frames").textContent = String(result.frames_analyzed);
+  // A still image is one frame at t = 0: say so rather than leave "1" unexplained.
+  const still = result.video && result.video.kind === "image";
+  $("frames").textContent = still ? `${result.frames_analyzed} (still image)` : String(result.frames_analyzed);
+  $("frames").dataset.kind = still ? "image" : "video";
   $("track-count").textContent = String(result.tracks.length);
   $("job-id").textContent = job.id;
   const demo = $("demo-warning");

@@ -291,11 +291,7 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
         )
     figures = report.get("reliability")
     if figures:
-        lines.append(
-            f"reliability (out of fold, floor {figures['floor']:g}, fake prior "
-            f"{figures['fake_prior']:g}): ECE {_ci(figures['ece'])}  Brier "
-            f"{_ci(figures['brier'])}  log-loss {_ci(figures['log_loss'])}  (over sources)"
-        )
+        lines.append(reliability.summary_text(figures, f"out of fold, floor {figures['floor']:g}"))
     within = report["within_fold"]
     lines.append(
         f"within-fold ROC-AUC: mean {_auc(within['mean_roc_auc'])} over "

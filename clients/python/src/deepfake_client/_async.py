@@ -17,7 +17,9 @@ import httpx
 
 from . import _core
 from . import jobs as _jobs
-from ._core import Aggregation, ProgressCallback, RequestSpec, RetryPolicy, VideoInput
+from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
+from ._retries import Attempts, RetryPolicy
+from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
 from .models import DetectionResponse, ModelsResponse
 from .webhooks import Webhooks
@@ -73,7 +75,7 @@ class AsyncClient:
 
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send ``spec``, retrying as the policy says; the final answer, body read."""
-        attempts = _core.Attempts(spec, self.retry)
+        attempts = Attempts(spec, self.retry)
         while True:
             try:
                 response = await self._http.send(_core.build_request(self._http, spec))
@@ -98,7 +100,8 @@ class AsyncClient:
         operating_point: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
-        """Upload ``video`` (a path or a binary file object) and return the verdict.
+        """Upload ``video`` (a path or a binary file object) and return the verdict; a JPEG,
+        PNG or WebP still image is scored as one frame (see :meth:`detect_image`).
 
         A file object is read from its current position, and sought back there to retry.
         ``progress(sent, total)`` is called as the upload goes. ``explain=True`` adds to
@@ -115,6 +118,31 @@ class AsyncClient:
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(await self._send(spec), DetectionResponse)
+
+    async def detect_image(
+        self,
+        image: VideoInput,
+        *,
+        model_version: int | None = None,
+        model_label: str | None = None,
+        explain: bool = False,
+        operating_point: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DetectionResponse:
+        """Upload a still image (JPEG, PNG or WebP; a path or a binary file object) and
+        return the verdict on its one frame (``result.video.kind`` is ``"image"``).
+
+        :meth:`detect` takes images too; this names the intent. The ``Content-Type`` is the
+        image's, from its name or else its first bytes.
+        """
+        return await self.detect(
+            image,
+            model_version=model_version,
+            model_label=model_label,
+            explain=explain,
+            operating_point=operating_point,
+            progress=progress,
+        )
 
 
 class AsyncModels:
@@ -209,7 +237,7 @@ class AsyncJobs:
         path = _jobs.job_path(job_id)
         _core.check(await self._client._send(RequestSpec("DELETE", path)))
 
-    async def events(self, job_id: str) -> AsyncGenerator[_core.SseEvent, None]:
+    async def events(self, job_id: str) -> AsyncGenerator[SseEvent, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -221,7 +249,7 @@ class AsyncJobs:
             if response.is_error:
                 await response.aread()
                 _core.check(response)
-            parser = _core.SseParser()
+            parser = SseParser()
             async for line in response.aiter_lines():
                 event = parser.feed(line)
                 if event is not None:

@@ -12,7 +12,9 @@ import httpx
 
 from . import _core
 from . import jobs as _jobs
-from ._core import Aggregation, ProgressCallback, RequestSpec, RetryPolicy, VideoInput
+from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
+from ._retries import Attempts, RetryPolicy
+from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
 from .models import DetectionResponse, ModelsResponse
 from .webhooks import Webhooks
@@ -68,7 +70,7 @@ class Client:
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send ``spec``, retrying as the policy says; the final answer, body read."""
-        attempts = _core.Attempts(spec, self.retry)
+        attempts = Attempts(spec, self.retry)
         while True:
             try:
                 response = self._http.send(_core.build_request(self._http, spec))
@@ -93,7 +95,8 @@ class Client:
         operating_point: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
-        """Upload ``video`` (a path or a binary file object) and return the verdict.
+        """Upload ``video`` (a path or a binary file object) and return the verdict; a JPEG,
+        PNG or WebP still image is scored as one frame (see :meth:`detect_image`).
 
         A file object is read from its current position, and sought back there to retry.
         ``progress(sent, total)`` is called as the upload goes. ``explain=True`` adds to
@@ -110,6 +113,31 @@ class Client:
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(self._send(spec), DetectionResponse)
+
+    def detect_image(
+        self,
+        image: VideoInput,
+        *,
+        model_version: int | None = None,
+        model_label: str | None = None,
+        explain: bool = False,
+        operating_point: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DetectionResponse:
+        """Upload a still image (JPEG, PNG or WebP; a path or a binary file object) and
+        return the verdict on its one frame (``result.video.kind`` is ``"image"``).
+
+        :meth:`detect` takes images too; this names the intent. The ``Content-Type`` is the
+        image's, from its name or else its first bytes.
+        """
+        return self.detect(
+            image,
+            model_version=model_version,
+            model_label=model_label,
+            explain=explain,
+            operating_point=operating_point,
+            progress=progress,
+        )
 
 
 class Models:
@@ -201,7 +229,7 @@ class Jobs:
         path = _jobs.job_path(job_id)
         _core.check(self._client._send(RequestSpec("DELETE", path)))
 
-    def events(self, job_id: str) -> Generator[_core.SseEvent, None, None]:
+    def events(self, job_id: str) -> Generator[SseEvent, None, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -213,7 +241,7 @@ class Jobs:
             if response.is_error:
                 response.read()
                 _core.check(response)
-            parser = _core.SseParser()
+            parser = SseParser()
             for line in response.iter_lines():
                 event = parser.feed(line)
                 if event is not None:

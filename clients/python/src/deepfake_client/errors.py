@@ -19,6 +19,8 @@ Exception tree::
         │   ├── UploadTooLarge            413 upload_too_large
         │   ├── UnsupportedMediaType      415 unsupported_media_type
         │   ├── InvalidVideo              415 invalid_video
+        │   ├── InvalidImage              415 invalid_image
+        │   ├── ImageTooLarge             413 image_too_large
         │   ├── VideoLimitExceeded        422 video_limit_exceeded
         │   ├── AggregationUnavailable    422 aggregation_unavailable
         │   ├── UnknownOperatingPoint     422 unknown_operating_point
@@ -162,15 +164,27 @@ class UploadTooLarge(RequestError):
 
 
 class UnsupportedMediaType(RequestError):
-    """The body is neither multipart/form-data nor video/* (415)."""
+    """The body is neither multipart/form-data nor video/* or image/* (415)."""
 
     default_code = "unsupported_media_type"
 
 
 class InvalidVideo(RequestError):
-    """Not a video, or no decodable video stream (415)."""
+    """Neither a JPEG, PNG or WebP image nor a video, or no decodable video stream (415)."""
 
     default_code = "invalid_video"
+
+
+class InvalidImage(RequestError):
+    """A JPEG, PNG or WebP image that cannot be decoded: truncated or corrupt (415)."""
+
+    default_code = "invalid_image"
+
+
+class ImageTooLarge(RequestError):
+    """The image declares more pixels than the gateway's limit; refused undecoded (413)."""
+
+    default_code = "image_too_large"
 
 
 class VideoLimitExceeded(RequestError):

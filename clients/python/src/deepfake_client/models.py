@@ -3,6 +3,8 @@
 Do not edit: run ``clients/python/scripts/generate_models.py`` after refreshing the snapshot.
 Unknown fields are kept (``extra="allow"``) so that a newer gateway does not break an older
 client.
+
+Over 400 lines because it is generated: one model per schema of the API, regenerated whole.
 """
 
 from __future__ import annotations
@@ -364,6 +366,10 @@ class ValidationError(BaseModel):
 
 
 class VideoSummary(BaseModel):
+    """
+    The upload as probed: a video, or a still image (one frame at t = 0, no duration).
+    """
+
     model_config = ConfigDict(
         extra="allow",
     )
@@ -374,9 +380,13 @@ class VideoSummary(BaseModel):
     """
     Height as displayed, after rotation.
     """
+    kind: Annotated[Literal["video", "image"] | None, Field(title="Kind")] = "video"
+    """
+    video, or image for a still image (JPEG, PNG, WebP): then duration_s and fps are 0 and the timeline holds one frame at t_s 0.
+    """
     rotation: Annotated[int, Field(title="Rotation")]
     """
-    Clockwise degrees applied to display the video upright.
+    Clockwise degrees applied to display the upload upright (an image's from its EXIF orientation, which may also mirror it).
     """
     width: Annotated[int, Field(title="Width")]
     """
