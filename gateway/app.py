@@ -30,6 +30,7 @@ from .routes import detection_response, router
 from .security_headers import SecurityHeaders
 from .serving_client import ClientOptions, ServingClient, TlsConfig
 from .settings import Settings
+from .shadow import shadow_canary_from
 from .webui import ui_router
 
 log = logging.getLogger("gateway.access")
@@ -81,8 +82,8 @@ class RequestContext:
             request_id_var.reset(token)
 
 
-def make_client(settings: Settings) -> ServingClient:
-    """The Serving client the settings describe."""
+def make_client(settings: Settings, targets: list[str] | None = None) -> ServingClient:
+    """The Serving client the settings describe (for ``targets``: Serving's by default)."""
     tls = None
     if settings.serving_tls_ca or settings.serving_tls_cert:
         tls = TlsConfig(
@@ -91,7 +92,7 @@ def make_client(settings: Settings) -> ServingClient:
             client_key=settings.serving_tls_key,
         )
     return ServingClient(
-        settings.serving_targets,
+        targets or settings.serving_targets,
         ClientOptions(
             timeout_s=settings.serving_timeout_s,
             retries=settings.serving_retries,
@@ -118,6 +119,11 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
             ),
             provenance=provenance_reader_from(settings),
         )
+        app.state.shadow = shadow_canary_from(
+            settings, app.state.pipeline, lambda targets: make_client(settings, targets)
+        )
+        if app.state.shadow is not None:
+            app.state.shadow.start()
         app.state.jobs = JobService(settings, job_settings)
         # In-process job workers share the admission limits of synchronous requests.
         app.state.jobs.start(
@@ -129,6 +135,8 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
         try:
             yield
         finally:
+            if app.state.shadow is not None:
+                await app.state.shadow.stop()
             await app.state.jobs.stop()
             await app.state.client.close()
 

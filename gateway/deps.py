@@ -13,6 +13,7 @@ from .detection import DetectionPipeline
 from .quotas import KeyQuotas
 from .serving_client import ServingClient
 from .settings import Settings
+from .shadow import ShadowCanary
 
 
 def app_settings(request: Request) -> Settings:
@@ -63,6 +64,11 @@ def app_quotas(request: Request) -> KeyQuotas:
     return request.app.state.quotas
 
 
+def app_shadow(request: Request) -> ShadowCanary | None:
+    """The application's shadow canary; None without ``GATEWAY_SHADOW_MODEL``."""
+    return getattr(request.app.state, "shadow", None)
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 ClientDep = Annotated[ServingClient, Depends(app_client)]
 PipelineDep = Annotated[DetectionPipeline, Depends(app_pipeline)]
@@ -71,3 +77,4 @@ ApiKey = Depends(require_api_key)
 KeyIdDep = Annotated[str, Depends(api_key_id)]
 ReceivingDep = Annotated[ReceiveLimit, Depends(app_receiving)]
 QuotasDep = Annotated[KeyQuotas, Depends(app_quotas)]
+ShadowDep = Annotated[ShadowCanary | None, Depends(app_shadow)]

@@ -293,6 +293,55 @@ class ScoreInterval(BaseModel):
     """
 
 
+class ShadowStatus(BaseModel):
+    """
+    The shadow version (GATEWAY_SHADOW_MODEL) and how often it agreed with the answers,
+    counted by this gateway process since it started.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    agreement_rate: Annotated[float | None, Field(title="Agreement Rate")]
+    """
+    agreements / compared; null before the first comparison.
+    """
+    agreements: Annotated[int, Field(title="Agreements")]
+    compared: Annotated[int, Field(title="Compared")]
+    """
+    agreements plus disagreements.
+    """
+    disagreements: Annotated[int, Field(title="Disagreements")]
+    dropped: Annotated[int, Field(title="Dropped")]
+    """
+    Sampled detections not shadowed: the queue was full, or at shutdown.
+    """
+    failed: Annotated[int, Field(title="Failed")]
+    """
+    Shadow runs that failed (the answers did not).
+    """
+    label: Annotated[str | None, Field(title="Label")]
+    """
+    The label the shadow is asked by, if any.
+    """
+    model: Annotated[str, Field(title="Model")]
+    """
+    The shadow as configured: a version number or a label.
+    """
+    sample_rate: Annotated[float, Field(title="Sample Rate")]
+    """
+    Share of detections also scored by the shadow.
+    """
+    score_delta: Annotated[float, Field(title="Score Delta")]
+    """
+    Video scores further apart than this disagree, even with one verdict.
+    """
+    version: Annotated[int | None, Field(title="Version")]
+    """
+    The version the shadow is (for a label: the one it last answered with).
+    """
+
+
 class TimelinePoint(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -621,4 +670,8 @@ class ModelsResponse(BaseModel):
         extra="allow",
     )
     name: Annotated[str, Field(title="Name")]
+    shadow: ShadowStatus | None = None
+    """
+    The shadow canary and its agreement so far; null without one.
+    """
     versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
