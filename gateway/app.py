@@ -20,6 +20,7 @@ from .detection import DetectionPipeline, provenance_reader_from
 from .docs import docs_router
 from .errors import install_error_handlers
 from .header_limits import HeaderLimits
+from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
 from .jobs.settings import JobSettings
@@ -160,6 +161,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(replay_router)
     app.include_router(docs_router(app))
     app.include_router(ui_router())
     # Outermost last: security headers on everything, then request id and access log,

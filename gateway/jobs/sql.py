@@ -236,6 +236,7 @@ class SqlJobStore:
         model_version: int | None = None,
         delivery: Delivery | None = None,
         progress: dict[str, object] | None = None,
+        keep_media: bool = False,
     ) -> bool:
         now = time.time()
         if worker is None:
@@ -265,7 +266,8 @@ class SqlJobStore:
             )
             if cur.rowcount == 0:
                 return False
-            self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
+            if not keep_media:
+                self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
             if delivery is not None:
                 self._insert_delivery(cur, delivery)
         return True

@@ -342,6 +342,22 @@ class ShadowStatus(BaseModel):
     """
 
 
+class TimelineDifference(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    delta: Annotated[float | None, Field(title="Delta")]
+    """
+    replay - original; null when either is missing.
+    """
+    original: Annotated[float | None, Field(title="Original")]
+    replay: Annotated[float | None, Field(title="Replay")]
+    t_s: Annotated[float, Field(title="T S")]
+    """
+    Time of the frame in seconds.
+    """
+
+
 class TimelinePoint(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -376,6 +392,22 @@ class Timings(BaseModel):
     """
     total: Annotated[float, Field(title="Total")]
     upload: Annotated[float, Field(title="Upload")]
+
+
+class TrackDifference(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    delta: Annotated[float | None, Field(title="Delta")]
+    """
+    replay - original; null when either is missing.
+    """
+    id: Annotated[int, Field(title="Id")]
+    """
+    The track id (the same faces, linked the same way).
+    """
+    original: Annotated[float | None, Field(title="Original")]
+    replay: Annotated[float | None, Field(title="Replay")]
 
 
 class TrackResult(BaseModel):
@@ -615,6 +647,43 @@ class OperatingPointInfo(BaseModel):
     videos: Annotated[dict[str, int] | None, Field(title="Videos")] = None
     """
     Real and fake videos the rates were measured on; null: none.
+    """
+
+
+class ReplayDifference(BaseModel):
+    """
+    How the replay's answer differs from the job's.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    score_delta: Annotated[float, Field(title="Score Delta")]
+    """
+    replay score - original score.
+    """
+    timeline: Annotated[list[TimelineDifference], Field(title="Timeline")]
+    tracks: Annotated[list[TrackDifference], Field(title="Tracks")]
+    verdict_changed: Annotated[bool, Field(title="Verdict Changed")]
+
+
+class ReplayResponse(BaseModel):
+    """
+    A job's stored media scored again by another version, beside the job's own answer.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    difference: ReplayDifference
+    job_id: Annotated[str, Field(title="Job Id")]
+    original: DetectionResponse
+    """
+    The job's result, as it was answered.
+    """
+    replay: DetectionResponse
+    """
+    The same media scored by the version asked.
     """
 
 
