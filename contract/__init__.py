@@ -8,8 +8,9 @@ here and in the package's modules:
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: the size, RGB pixels and orientation of a sampled frame, and the
   pick loop every decoder runs;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score, its interval and a
-  verdict;
+* :mod:`contract.tracks`: faces linked across sampled frames into tracks, by box overlap;
+* :mod:`contract.aggregation`: per-frame scores and tracks to a video score, its interval and
+  a verdict;
 * :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 

@@ -29,7 +29,8 @@ from .probe import VideoLimits
 from .quotas import KeyQuotas
 from .routes import detection_response, router
 from .security_headers import SecurityHeaders
-from .serving_client import ClientOptions, ServingClient, TlsConfig
+from .serving_channels import ClientOptions, TlsConfig
+from .serving_client import ServingClient
 from .settings import Settings
 from .shadow import shadow_canary_from
 from .webui import ui_router

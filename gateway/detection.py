@@ -15,9 +15,10 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means. It is one module past 300
-lines because that order and that decision share one state (the version pinned for the
-video, and which one answered); split, each half would need the other's.
+one orders them and decides what a hot swap mid-video means.
+
+Over 400 lines because that order and that decision share one state (the version pinned for
+the video, and which one answered); split, each half would need the other's.
 """
 
 from __future__ import annotations

@@ -49,8 +49,9 @@ with it.
 A job that fails reports the same codes in its ``error``; two more codes only ever
 appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
 
-Its length is the one table: every error class with its status, code and summary, and the
-handlers that render them; splitting it would split the table.
+Over 400 lines because it is the one table of every domain error with its status, code and
+summary, beside the handlers that render them and the OpenAPI responses built from it; the
+handlers can move out of it, the table cannot be split.
 """
 
 from __future__ import annotations

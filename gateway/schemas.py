@@ -10,6 +10,8 @@ from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import INTERVAL_LEVEL, Strategy
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
+from .shadow_schemas import ShadowStatus
+
 #: The reason codes and their meanings, as the OpenAPI document lists them.
 _REASONS_TEXT = "; ".join(f"{code}: {REASON_DESCRIPTIONS[code]}" for code in REASON_CODES)
 
@@ -369,31 +371,6 @@ class RateInterval(BaseModel):
 
 
 OperatingPointInfo.model_rebuild()
-
-
-class ShadowStatus(BaseModel):
-    """The shadow version (GATEWAY_SHADOW_MODEL) and how often it agreed with the answers,
-    counted by this gateway process since it started."""
-
-    model: str = Field(description="The shadow as configured: a version number or a label.")
-    version: int | None = Field(
-        description="The version the shadow is (for a label: the one it last answered with)."
-    )
-    label: str | None = Field(description="The label the shadow is asked by, if any.")
-    sample_rate: float = Field(description="Share of detections also scored by the shadow.")
-    score_delta: float = Field(
-        description="Video scores further apart than this disagree, even with one verdict."
-    )
-    compared: int = Field(description="agreements plus disagreements.")
-    agreements: int
-    disagreements: int
-    failed: int = Field(description="Shadow runs that failed (the answers did not).")
-    dropped: int = Field(
-        description="Sampled detections not shadowed: the queue was full, or at shutdown."
-    )
-    agreement_rate: float | None = Field(
-        description="agreements / compared; null before the first comparison."
-    )
 
 
 class ModelsResponse(BaseModel):

@@ -36,10 +36,10 @@ from pathlib import Path
 from . import metrics
 from .detection import DetectionPipeline, DetectionResult, DetectOptions
 from .logs import request_id_var
-from .schemas import ShadowStatus
 from .serving_client import ServingClient
 from .serving_types import ModelRef
 from .settings import Settings
+from .shadow_schemas import ShadowStatus
 from .timing import StageTimer
 
 log = logging.getLogger(__name__)

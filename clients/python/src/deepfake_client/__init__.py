@@ -8,9 +8,12 @@
         result = client.detect("clip.mp4")
         print(result.verdict, result.score)
 
-:class:`Client` and :class:`AsyncClient` share one core (:mod:`deepfake_client._core`);
-response models (:mod:`deepfake_client.models`) are generated from the gateway's OpenAPI
-document; every error code has its class in :mod:`deepfake_client.errors`.
+:class:`Client` (``_sync``) and :class:`AsyncClient` (``_async``) share one core
+(``_core``: requests, uploads, answers), the retry policy (``_retries``) and the SSE parser
+(``_sse``); ``jobs`` is what both share about asynchronous jobs, ``webhooks`` verifies signed
+deliveries. Response models (``models``) are generated from the gateway's OpenAPI document;
+every error code has its class in ``errors``. The ``deepfake`` command is ``cli`` (with
+``cli_options``, what its commands share, and ``cli_jobs``), started by ``_entry``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import errors, models, webhooks
 from ._async import AsyncClient
-from ._core import InsecureTransportWarning, RetryPolicy
+from ._core import InsecureTransportWarning
+from ._retries import RetryPolicy
 from ._sync import Client
 from .errors import ApiError, DeepfakeError
 from .jobs import Job, JobList
