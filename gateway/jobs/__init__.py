@@ -13,6 +13,7 @@ Modules, one concern each:
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
 - ``ssrf`` / ``webhooks``: callback policy and signed, retried delivery
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
+- ``replay``: a succeeded job's kept media scored again by another version
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
 - ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``
