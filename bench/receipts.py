@@ -27,7 +27,8 @@ class ReceiptCost:
 
 def _answer():  # type: ignore[no-untyped-def]
     """A 32-frame answer with one face track, its options and description."""
-    from gateway.detection import DetectOptions
+    from gateway.detection_types import DetectOptions
+    from gateway.pipeline_config import PipelineConfig
     from gateway.schemas import DetectionResponse
     from gateway.serving_types import ModelRef, VersionDescription
 
@@ -47,14 +48,12 @@ def _answer():  # type: ignore[no-untyped-def]
             "request_id": "0" * 32,
         }
     )  # fmt: skip
-    opts = DetectOptions(
-        model=ModelRef("deepfake"), frames=frames, rate=None, strategy=None, batch_size=16,
-        max_side=640, default_threshold=0.5, canvas=None, decode_threads=False,
-    )  # fmt: skip
+    opts = DetectOptions(model=ModelRef("deepfake"), frames=frames, rate=None, strategy=None)
     description = VersionDescription(
         name="deepfake", version=3, threshold=0.5, frame_min_side=0, sequence_length=0
     )
-    return body, opts, description
+    config = PipelineConfig(batch_size=16, max_side=640, default_threshold=0.5, canvas=None)
+    return body, opts, config, description
 
 
 def measure_signing(signatures: int = SIGNATURES) -> ReceiptCost:
@@ -62,13 +61,15 @@ def measure_signing(signatures: int = SIGNATURES) -> ReceiptCost:
     from gateway.receipt_keys import ReceiptKeys
     from gateway.receipts import with_receipt
 
-    body, opts, description = _answer()
+    body, opts, config, description = _answer()
     sha = "ab" * 32
     with tempfile.TemporaryDirectory(prefix="bench-receipts-") as tmp:
         keys = ReceiptKeys(Path(tmp) / "keys")
 
         def sign():  # type: ignore[no-untyped-def]
-            return with_receipt(body, opts, media_sha256=sha, description=description, keys=keys)
+            return with_receipt(
+                body, opts, config=config, media_sha256=sha, description=description, keys=keys
+            )
 
         for _ in range(_WARMUP):
             signed = sign()

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 import contract
-from contract.aggregation import FrameResult, frame_results
+from contract.aggregation import SEQUENCE_STRATEGY, FrameResult, Strategy, frame_results
 
-from .errors import InferenceFailed
+from .errors import InferenceFailed, UnknownOperatingPoint
 from .serving_types import OperatingPoint, Prediction, VersionDescription
 from .video import SampledFrame, letterbox_box_scale
 
@@ -216,3 +216,31 @@ def read_sequence_scores(answer: Prediction, rows: int) -> np.ndarray:
             f"for {rows} sequences"
         )
     return scores
+
+
+def choose_operating_point(
+    name: str | None, description: VersionDescription | None, strategy: Strategy
+) -> OperatingPoint | None:
+    """The operating point ``name`` of the answering version; None for the shipped threshold.
+
+    A version without ``model_info`` lists ``balanced`` alone (the threshold its answers
+    ship). The points are thresholds of the frame and face scores' video score, so a sequence
+    head (which ships its own threshold) has ``balanced`` alone too. Raises
+    :class:`UnknownOperatingPoint` naming the points available.
+    """
+    if name is None:
+        return None
+    if strategy == SEQUENCE_STRATEGY or description is None:
+        available = (contract.OPERATING_POINT_BALANCED,)
+    else:
+        points = {p.name: p for p in description.points()}
+        if name in points:
+            return points[name]
+        available = tuple(points)
+    if name == contract.OPERATING_POINT_BALANCED:
+        return None
+    why = " with aggregation 'sequence'" if strategy == SEQUENCE_STRATEGY else ""
+    raise UnknownOperatingPoint(
+        f"operating_point {name!r} is not one of the answering version's{why}; "
+        f"choose from: {', '.join(available)}"
+    )

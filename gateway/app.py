@@ -17,7 +17,7 @@ from . import metrics
 from .admission import Admission, ReceiveLimit
 from .audit import AuditLog
 from .auth import ApiKeyVerifier
-from .detection import DetectionPipeline, provenance_reader_from
+from .detection import DetectionPipeline
 from .docs import docs_router
 from .errors import install_error_handlers
 from .header_limits import HeaderLimits
@@ -27,7 +27,6 @@ from .jobs.service import JobService
 from .jobs.settings import JobSettings
 from .jwks import jwks_router
 from .logs import request_id_var
-from .probe import VideoLimits
 from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
 from .responses import detection_response
@@ -115,15 +114,8 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.client = make_client(settings)
-        app.state.pipeline = DetectionPipeline(
-            app.state.client,
-            VideoLimits(
-                max_duration_s=settings.max_duration_s,
-                max_frames=settings.max_frames,
-                max_pixels=settings.max_pixels,
-                max_image_pixels=settings.max_image_pixels,
-            ),
-            provenance=provenance_reader_from(settings),
+        app.state.pipeline = DetectionPipeline.from_settings(
+            settings, app.state.client, admission=app.state.admission
         )
         # The first start makes the receipt key, before any answer needs it.
         app.state.receipt_keys.signing_key()
@@ -135,7 +127,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
         app.state.jobs = JobService(settings, job_settings)
         # In-process job workers share the admission limits of synchronous requests.
         app.state.jobs.start(
-            app.state.client,
+            app.state.pipeline,
             app.state.admission,
             partial(detection_response, receipt_keys=app.state.receipt_keys),
             workers=job_settings.workers,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -87,14 +88,19 @@ def _area_mean(a: np.ndarray, size: int, axis: int) -> np.ndarray:
 
 
 def keyframe_scorer(
-    client: ServingClient, model: ModelRef, plan: KeyframePlan, count: int, batch_size: int
+    client: ServingClient,
+    model: ModelRef,
+    plan: KeyframePlan,
+    count: int,
+    batch_size: int,
+    on_scored: Callable[[int], None] | None = None,
 ) -> KeyframeScorer | None:
     """The keyframe schedule for a video of ``count`` sampled frames scored by ``model``;
     None for detection on every frame by ``serving_default``: the plan asks for it, the
     version is not pinned (no ``model_info``), or it is known to have no ``detect_faces``."""
     if not plan.active or model.version is None or client.lacks_detect_faces(model):
         return None
-    return KeyframeScorer(client, model, plan, count, batch_size)
+    return KeyframeScorer(client, model, plan, count, batch_size, on_scored)
 
 
 class KeyframeScorer:
@@ -111,9 +117,11 @@ class KeyframeScorer:
         plan: KeyframePlan,
         count: int,
         batch_size: int,
+        on_scored: Callable[[int], None] | None = None,
     ) -> None:
         """``count`` is the number of frames sampled (the last is a keyframe); ``model`` is
-        pinned to one version."""
+        pinned to one version; ``on_scored`` hears how many frames each answer scored."""
+        self.on_scored = on_scored
         self.client = client
         self.model = model
         self.plan = plan
@@ -234,4 +242,6 @@ class KeyframeScorer:
                     count,
                 )
             )
+            if self.on_scored is not None:
+                self.on_scored(len(part))
         return answers

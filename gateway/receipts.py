@@ -24,7 +24,8 @@ from typing import Any
 
 import jwt
 
-from .detection import DetectOptions
+from .detection_types import DetectOptions
+from .pipeline_config import PipelineConfig
 from .receipt_keys import ReceiptKeys
 from .schemas import DetectionResponse
 from .serving_types import VersionDescription
@@ -89,6 +90,7 @@ def receipt_claims(
     body: DetectionResponse,
     opts: DetectOptions,
     *,
+    config: PipelineConfig,
     media_sha256: str,
     description: VersionDescription | None,
     issued_at: int | None = None,
@@ -113,9 +115,9 @@ def receipt_claims(
         "sampling": {
             "frames": opts.frames,
             "fps": opts.rate,
-            "max_side": opts.max_side,
-            "face_detect_every": opts.keyframes.every,
-            "face_detect_side": opts.keyframes.side,
+            "max_side": config.max_side,
+            "face_detect_every": config.keyframes.every,
+            "face_detect_side": config.keyframes.side,
             "frame_times_s": [point.t_s for point in body.timeline],
         },
         "aggregation": body.aggregation,
@@ -144,10 +146,13 @@ def with_receipt(
     body: DetectionResponse,
     opts: DetectOptions,
     *,
+    config: PipelineConfig,
     media_sha256: str,
     description: VersionDescription | None,
     keys: ReceiptKeys,
 ) -> DetectionResponse:
     """``body`` with its signed ``receipt``."""
-    claims = receipt_claims(body, opts, media_sha256=media_sha256, description=description)
+    claims = receipt_claims(
+        body, opts, config=config, media_sha256=media_sha256, description=description
+    )
     return body.model_copy(update={"receipt": sign_receipt(claims, keys)})

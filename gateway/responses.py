@@ -1,7 +1,7 @@
 """A pipeline result as the body of ``/v1/detect`` and of a finished job's ``result``.
 
 The one response builder: the sync route and the job worker both turn a
-:class:`~gateway.detection.DetectionResult` into a :class:`~gateway.schemas.DetectionResponse`
+:class:`~gateway.detection_types.DetectionResult` into a :class:`~gateway.schemas.DetectionResponse`
 here, with its signed receipt when the gateway holds receipt keys.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from contract import MODEL_KIND_UNKNOWN
 
 from .answers import model_warnings
-from .detection import DetectionResult, DetectOptions
+from .detection_types import DetectionResult, DetectOptions
 from .logs import request_id_var
 from .provenance import Provenance
 from .receipt_keys import ReceiptKeys
@@ -33,7 +33,6 @@ from .timing import StageTimer
 def detection_response(
     result: DetectionResult,
     opts: DetectOptions,
-    timer: StageTimer,
     *,
     media_sha256: str | None = None,
     receipt_keys: ReceiptKeys | None = None,
@@ -42,11 +41,16 @@ def detection_response(
 
     With ``receipt_keys`` and the media's ``media_sha256`` it carries a signed ``receipt``.
     """
-    body = _response_body(result, opts, timer)
-    if receipt_keys is None or media_sha256 is None:
+    body = _response_body(result, opts, result.timer)
+    if receipt_keys is None or media_sha256 is None or result.config is None:
         return body
     return with_receipt(
-        body, opts, media_sha256=media_sha256, description=result.description, keys=receipt_keys
+        body,
+        opts,
+        config=result.config,
+        media_sha256=media_sha256,
+        description=result.description,
+        keys=receipt_keys,
     )
 
 

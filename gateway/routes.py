@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
@@ -48,7 +46,6 @@ from .errors import (
     Overloaded,
     RateLimited,
     RequestTimeout,
-    ServingTimeout,
     ServingUnavailable,
     UnknownOperatingPoint,
     UnsupportedMediaType,
@@ -248,7 +245,6 @@ async def detect(
         return answer
     if callback_url is not None or idempotency_key is not None:
         raise BadRequest("callback_url and Idempotency-Key need Prefer: respond-async")
-    start = time.perf_counter()
     timer = StageTimer()
     audit = audit_record(request)
     limits = upload_limits(settings)
@@ -264,19 +260,10 @@ async def detect(
             if audit is not None:
                 audit.upload_bytes, audit.sha256 = upload.size, upload.sha256
             async with admission.slot():
-                opts = params.options(
-                    settings,
-                    # Threaded decoding lowers latency while cores are idle, but costs CPU
-                    # (about a quarter more) that other videos need once they are all busy.
-                    decode_threads=admission.in_flight < (os.cpu_count() or 1),
+                opts = params.options(settings)
+                result = await pipeline.detect(
+                    upload.path, opts, deadline_s=settings.request_timeout_s, timer=timer
                 )
-                try:
-                    async with asyncio.timeout(settings.request_timeout_s):
-                        result = await pipeline.run(upload.path, opts, timer)
-                except TimeoutError as exc:
-                    raise ServingTimeout(
-                        f"the video was not processed within {settings.request_timeout_s:g} s"
-                    ) from exc
             if shadow is not None:
                 # The shadow run owns the file from here and starts once this answer is sent.
                 answer_sent = shadow.offer(upload.path, opts, result)
@@ -291,8 +278,4 @@ async def detect(
         audit.verdict = result.verdict.verdict
         audit.score = round(result.verdict.score, 4)
         audit.model_version = result.version
-    timer.ms["total"] = (time.perf_counter() - start) * 1000.0
-    metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-    return detection_response(
-        result, opts, timer, media_sha256=upload.sha256, receipt_keys=receipt_keys
-    )
+    return detection_response(result, opts, media_sha256=upload.sha256, receipt_keys=receipt_keys)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import metrics
-from .detection import DetectionPipeline, DetectionResult, DetectOptions
+from .detection import DetectionPipeline
+from .detection_types import DetectionResult, DetectOptions
 from .logs import request_id_var
 from .serving_client import ServingClient
 from .serving_types import ModelRef
@@ -181,7 +182,7 @@ class ShadowCanary:
             return None  # a version compared with itself says nothing
         entry = _Entry(
             path,
-            dataclasses.replace(opts, model=self.shadow, explain=False, decode_threads=False),
+            dataclasses.replace(opts, model=self.shadow, explain=False),
             primary,
             request_id_var.get(),
         )
@@ -231,8 +232,14 @@ class ShadowCanary:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(entry.sent.wait(), SEND_GRACE_S)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                result = await self.pipeline.score(entry.path, entry.opts, _QuietTimer())
+            result = await self.pipeline.detect(
+                entry.path,
+                entry.opts,
+                deadline_s=self.timeout_s,
+                timer=_QuietTimer(),
+                read_credentials=False,
+                count_verdict=False,
+            )
         except Exception as exc:  # whatever went wrong, the shadow's failure is only counted
             self._count(entry.primary.version, self._shadow_name(), FAILED)
             log.warning(
@@ -305,12 +312,8 @@ def shadow_canary_from(
     own_client = None
     if settings.shadow_serving_targets:
         own_client = make_client(settings.shadow_serving_targets)
-    shadow_pipeline = DetectionPipeline(
-        own_client or pipeline.client,
-        pipeline.limits,
-        pipeline.decode_limits,
-        provenance=pipeline.provenance,
-    )
+    # Decoded on one thread: a shadow run's CPU is the users' answers' loss.
+    shadow_pipeline = pipeline.with_client(own_client or pipeline.client, threaded_decode=False)
     return ShadowCanary(
         shadow_pipeline,
         shadow_model_ref(settings.model_name, settings.shadow_model),

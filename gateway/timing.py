@@ -19,6 +19,12 @@ class StageTimer:
     """Milliseconds per stage for one request, also observed into the stage histogram."""
 
     ms: dict[str, float] = field(default_factory=dict)
+    #: When the request began (``time.perf_counter()``): ``total`` is counted from it.
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the request began."""
+        return (time.perf_counter() - self.started) * 1000.0
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -11,9 +11,8 @@ from fastapi import Query, Request
 import contract
 from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
 
-from ..detection import DetectOptions
+from ..detection_types import DetectOptions
 from ..errors import BadRequest, InvalidParameters
-from ..keyframes import KeyframePlan
 from ..serving_types import ModelRef
 from ..settings import Settings
 
@@ -50,7 +49,7 @@ class DetectParams:
     def from_dict(cls, data: dict[str, Any]) -> DetectParams:
         return cls(**data)
 
-    def options(self, settings: Settings, *, decode_threads: bool) -> DetectOptions:
+    def options(self, settings: Settings) -> DetectOptions:
         """The pipeline's options for these parameters under ``settings``."""
         return DetectOptions(
             model=ModelRef(settings.model_name, version=self.model_version, label=self.model_label),
@@ -58,16 +57,8 @@ class DetectParams:
             rate=self.fps,
             # None: the pipeline picks by what the answering version can do.
             strategy=self.aggregation or settings.aggregation,  # type: ignore[arg-type]
-            batch_size=settings.batch_size,
-            max_side=settings.frame_max_side,
-            canvas=settings.frame_canvas,
-            default_threshold=settings.default_threshold,
-            decode_threads=decode_threads,
             explain=self.explain,
             operating_point=self.operating_point,
-            explain_per_track=settings.explain_per_track,
-            explain_side=settings.explain_side,
-            keyframes=KeyframePlan(settings.face_detect_every, settings.face_detect_side),
         )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .. import metrics as gateway_metrics
 from ..admission import Admission
+from ..detection import DetectionPipeline
 from ..errors import (
     JOB_CANCELED,
     JobNotCancelable,
@@ -30,8 +31,7 @@ from ..errors import (
     RateLimited,
     WebhookSecretMissing,
 )
-from ..probe import VideoLimits
-from ..serving_client import ServingClient
+from ..pipeline_config import video_limits_from
 from ..settings import Settings
 from ..sources import probe_upload
 from ..video import sample_times
@@ -101,12 +101,7 @@ class JobService:
             allowed_ports=job_settings.allowed_ports,
             allow_loopback=job_settings.webhook_allow_loopback,
         )
-        self.limits = VideoLimits(
-            max_duration_s=settings.max_duration_s,
-            max_frames=settings.max_frames,
-            max_pixels=settings.max_pixels,
-            max_image_pixels=settings.max_image_pixels,
-        )
+        self.limits = video_limits_from(settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: JobWorker | None = None
 
@@ -118,7 +113,7 @@ class JobService:
 
     def start(
         self,
-        client: ServingClient,
+        pipeline: DetectionPipeline,
         admission: Admission,
         respond: ResponseBuilder,
         *,
@@ -130,7 +125,7 @@ class JobService:
                 settings=self.settings,
                 store=self.store,
                 media=self.media,
-                client=client,
+                pipeline=pipeline,
                 admission=admission,
                 respond=respond,
                 lease_s=self.config.lease_s,

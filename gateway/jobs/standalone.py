@@ -14,6 +14,7 @@ from functools import partial
 
 from ..admission import Admission
 from ..app import make_client
+from ..detection import DetectionPipeline
 from ..receipt_keys import ReceiptKeys
 from ..responses import detection_response
 from ..settings import Settings
@@ -28,9 +29,10 @@ async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
     client = make_client(settings)
     jobs = JobService(settings, job_settings)
     slots = job_settings.workers or settings.max_in_flight
+    admission = Admission(settings.max_in_flight, settings.max_queue)
     jobs.start(
-        client,
-        Admission(settings.max_in_flight, settings.max_queue),
+        DetectionPipeline.from_settings(settings, client, admission=admission),
+        admission,
         # Results are signed with the gateway's keys: the same GATEWAY_RECEIPT_KEYS_DIR.
         partial(detection_response, receipt_keys=ReceiptKeys(settings.receipt_keys_path)),
         workers=slots,

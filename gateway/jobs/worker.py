@@ -24,20 +24,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import numpy as np
-
-import contract
-
-from .. import metrics as gateway_metrics
 from ..admission import Admission
-from ..detection import DetectionPipeline, provenance_reader_from
-from ..errors import JOB_CANCELED, GatewayError, Overloaded, ServingTimeout
+from ..detection import DetectionPipeline
+from ..errors import JOB_CANCELED, GatewayError, Overloaded
 from ..logs import request_id_var
-from ..probe import VideoLimits
-from ..serving_client import ServingClient
-from ..serving_types import ModelRef, Prediction
 from ..settings import Settings
-from ..timing import StageTimer
 from . import metrics
 from .media import MediaStore
 from .models import Job, JobStatus
@@ -51,48 +42,20 @@ log = logging.getLogger(__name__)
 ResponseBuilder = Callable[..., Any]
 
 
-class _ProgressClient:
-    """The Serving client as the pipeline sees it, counting frames sent for progress."""
-
-    def __init__(self, inner: ServingClient, progress: dict[str, Any]) -> None:
-        self._inner = inner
-        self._progress = progress
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def predict(
-        self, model: ModelRef, inputs: dict[str, np.ndarray], **kwargs: Any
-    ) -> Prediction:
-        frames = inputs.get(contract.FRAMES_INPUT)
-        if frames is not None:
-            self._progress["stage"] = "inference"
-        else:
-            self._progress["stage"] = "sequence"
-        answer = await self._inner.predict(model, inputs, **kwargs)
-        if frames is not None:
-            done = self._progress.get("frames_done", 0) + len(frames)
-            total = self._progress.get("frames_total")
-            # A hot swap mid-video rescores every frame: progress never passes the total.
-            self._progress["frames_done"] = min(done, total) if total else done
-        return answer
-
-
-class _ProgressTimer(StageTimer):
-    """The pipeline's stage timer, also naming the stage in the job's progress."""
+class HeartbeatProgress:
+    """A job's progress, as the heartbeat stores it, told by the pipeline as it runs."""
 
     def __init__(self, progress: dict[str, Any]) -> None:
-        super().__init__()
         self._progress = progress
 
-    def stage(self, name: str):  # type: ignore[no-untyped-def]
+    def stage(self, name: str) -> None:
         self._progress["stage"] = name
-        return super().stage(name)
 
-    def add(self, name: str, seconds: float) -> None:
-        super().add(name, seconds)
-        if name in ("decode", "inference"):
-            self._progress["stage"] = "aggregate"
+    def frames_scored(self, count: int) -> None:
+        done = self._progress.get("frames_done", 0) + count
+        total = self._progress.get("frames_total")
+        # A hot swap mid-video rescores every frame: progress never passes the total.
+        self._progress["frames_done"] = min(done, total) if total else done
 
 
 @dataclasses.dataclass
@@ -112,7 +75,7 @@ class JobWorker:
         settings: Settings,
         store: JobStore,
         media: MediaStore,
-        client: ServingClient,
+        pipeline: DetectionPipeline,
         admission: Admission,
         respond: ResponseBuilder,
         lease_s: float,
@@ -121,20 +84,12 @@ class JobWorker:
         retention_s: float,
     ) -> None:
         self.settings, self.store, self.media = settings, store, media
-        self.client, self.admission, self.respond = client, admission, respond
+        self.pipeline, self.admission, self.respond = pipeline, admission, respond
         self.lease_s, self.max_attempts = lease_s, max_attempts
         self.poll_s, self.retention_s = poll_s, retention_s
         self.id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         #: Jobs running in this process, so that a cancel request here takes effect at once.
         self._active: dict[str, tuple[asyncio.Task[Any], _Watch]] = {}
-        self.limits = VideoLimits(
-            max_duration_s=settings.max_duration_s,
-            max_frames=settings.max_frames,
-            max_pixels=settings.max_pixels,
-            max_image_pixels=settings.max_image_pixels,
-        )
-        # One reader for every job: its trust anchors are read once, its reads bounded together.
-        self.provenance = provenance_reader_from(settings)
 
     async def run(self, slots: int) -> None:
         """Work until canceled."""
@@ -287,32 +242,17 @@ class JobWorker:
             assert job.wrapped_key is not None
             path = await asyncio.to_thread(self.media.decrypt_to_temp, job.id, job.wrapped_key)
             stack.callback(lambda: path.unlink(missing_ok=True))
-            params = DetectParams.from_dict(job.params)
-            opts = params.options(
-                self.settings,
-                # As the sync route: threaded decoding only while cores are idle.
-                decode_threads=self.admission.in_flight < (os.cpu_count() or 1),
-            )
-            timer = _ProgressTimer(progress)
-            pipeline = DetectionPipeline(
-                _ProgressClient(self.client, progress),  # type: ignore[arg-type]
-                self.limits,
-                provenance=self.provenance,
-            )
+            opts = DetectParams.from_dict(job.params).options(self.settings)
             token = request_id_var.set(job.request_id)
             try:
-                start = time.perf_counter()
-                try:
-                    async with asyncio.timeout(self.settings.request_timeout_s):
-                        result = await pipeline.run(path, opts, timer)
-                except TimeoutError as exc:
-                    raise ServingTimeout(
-                        f"the video was not processed within {self.settings.request_timeout_s:g} s"
-                    ) from exc
-                timer.ms["total"] = (time.perf_counter() - start) * 1000.0
+                result = await self.pipeline.detect(
+                    path,
+                    opts,
+                    deadline_s=self.settings.request_timeout_s,
+                    progress=HeartbeatProgress(progress),
+                )
                 progress["stage"] = "done"
-                gateway_metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-                body = self.respond(result, opts, timer, media_sha256=job.input_sha256)
+                body = self.respond(result, opts, media_sha256=job.input_sha256)
             finally:
                 request_id_var.reset(token)
         return body.model_dump(mode="json"), result.version

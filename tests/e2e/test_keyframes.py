@@ -113,3 +113,19 @@ def test_a_version_without_detect_faces_is_scored_as_before(
     with keyed_gw.client() as client:
         metrics = client.get("/metrics").text
     assert 'stage="detect"' not in metrics
+
+
+def test_a_face_aware_job_reports_every_frame_scored_on_the_keyframe_schedule(
+    face_serving, gateway_factory, clip
+) -> None:
+    from tests.gateway.jobs.helpers import Jobs
+
+    gw = gateway_factory(face_serving.target, GATEWAY_FACE_DETECT_EVERY="4", GATEWAY_BATCH_SIZE="5")
+    jobs = Jobs(gw, key=gw.api_key)
+    response = jobs.submit(clip, frames=FRAMES)
+    assert response.status_code == 202, response.text
+    final = jobs.wait(response.json()["id"])
+    assert final["status"] == "succeeded", final
+    # The classify_boxes answers are counted as frames scored, as serving_default's are.
+    assert final["progress"]["frames_done"] == final["progress"]["frames_total"] == FRAMES
+    assert final["progress"]["stage"] == "done"

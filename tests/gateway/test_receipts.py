@@ -13,7 +13,8 @@ import jwt
 import pytest
 from deepfake_client import errors, verify_receipt
 
-from gateway.detection import DetectOptions
+from gateway.detection_types import DetectOptions
+from gateway.pipeline_config import PipelineConfig
 from gateway.receipt_keys import ReceiptKeys
 from gateway.receipts import (
     RECEIPT_TYPE,
@@ -30,10 +31,8 @@ DESCRIPTION = VersionDescription(
     name="deepfake", version=3, threshold=0.4, frame_min_side=0, sequence_length=0,
     kind="detector", operating_points=(OperatingPoint("balanced", 0.4, {"data": "none"}),),
 )  # fmt: skip
-OPTS = DetectOptions(
-    model=ModelRef("deepfake"), frames=4, rate=None, strategy=None, batch_size=16,
-    max_side=640, default_threshold=0.5, canvas=None, decode_threads=False,
-)  # fmt: skip
+OPTS = DetectOptions(model=ModelRef("deepfake"), frames=4, rate=None, strategy=None)
+CONFIG = PipelineConfig(batch_size=16, max_side=640, default_threshold=0.5, canvas=None)
 BODY = DetectionResponse.model_validate(
     {
         "verdict": "fake", "score": 0.91, "threshold": 0.4, "aggregation": "confident",
@@ -84,7 +83,12 @@ def _replace_payload(token: str, claims: dict[str, Any]) -> str:
 
 def test_the_claims_say_what_was_answered_about_which_bytes(media: Path) -> None:
     claims = receipt_claims(
-        BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION, issued_at=1_700_000_000
+        BODY,
+        OPTS,
+        config=CONFIG,
+        media_sha256=_sha256(media),
+        description=DESCRIPTION,
+        issued_at=1_700_000_000,
     )
     assert claims == {
         "iat": 1_700_000_000,
@@ -107,7 +111,9 @@ def test_the_claims_say_what_was_answered_about_which_bytes(media: Path) -> None
 def test_a_receipt_verifies_with_the_jwks_and_returns_its_claims(
     keys: ReceiptKeys, media: Path
 ) -> None:
-    body = with_receipt(BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION, keys=keys)
+    body = with_receipt(
+        BODY, OPTS, config=CONFIG, media_sha256=_sha256(media), description=DESCRIPTION, keys=keys
+    )
     assert body.receipt is not None
     header = jwt.get_unverified_header(body.receipt)
     assert header == {"alg": "EdDSA", "typ": RECEIPT_TYPE, "kid": keys.signing_key().kid}
@@ -138,7 +144,10 @@ def test_a_changed_claim_breaks_the_signature(
     keys: ReceiptKeys, media: Path, change: tuple[str, Any]
 ) -> None:
     token = sign_receipt(
-        receipt_claims(BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION), keys
+        receipt_claims(
+            BODY, OPTS, config=CONFIG, media_sha256=_sha256(media), description=DESCRIPTION
+        ),
+        keys,
     )
     claims = _payload(token)
     assert change[0] in claims
@@ -151,7 +160,10 @@ def test_a_changed_claim_breaks_the_signature(
 
 def test_another_file_fails_the_hash_check(keys: ReceiptKeys, media: Path, tmp_path: Path) -> None:
     token = sign_receipt(
-        receipt_claims(BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION), keys
+        receipt_claims(
+            BODY, OPTS, config=CONFIG, media_sha256=_sha256(media), description=DESCRIPTION
+        ),
+        keys,
     )
     other = tmp_path / "other.mp4"
     other.write_bytes(media.read_bytes() + b"!")
@@ -163,7 +175,10 @@ def test_a_key_the_jwks_does_not_list_is_refused(
     keys: ReceiptKeys, media: Path, tmp_path: Path
 ) -> None:
     token = sign_receipt(
-        receipt_claims(BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION), keys
+        receipt_claims(
+            BODY, OPTS, config=CONFIG, media_sha256=_sha256(media), description=DESCRIPTION
+        ),
+        keys,
     )
     others = ReceiptKeys(tmp_path / "others")
     with pytest.raises(errors.ReceiptVerificationError, match="not in the JWKS"):
@@ -178,7 +193,9 @@ def test_a_key_the_jwks_does_not_list_is_refused(
 
 
 def test_other_algorithms_and_types_are_refused(keys: ReceiptKeys, media: Path) -> None:
-    claims = receipt_claims(BODY, OPTS, media_sha256=_sha256(media), description=DESCRIPTION)
+    claims = receipt_claims(
+        BODY, OPTS, config=CONFIG, media_sha256=_sha256(media), description=DESCRIPTION
+    )
     hs = jwt.encode(claims, "a shared secret, long enough for HS256 itself", algorithm="HS256",
                     headers={"kid": keys.signing_key().kid, "typ": RECEIPT_TYPE})  # fmt: skip
     with pytest.raises(errors.ReceiptVerificationError, match="EdDSA"):
@@ -195,7 +212,7 @@ def test_the_savedmodels_own_digest_is_the_model_digest_when_the_version_reports
     reported = "sha256:" + "ab" * 32
     described = VersionDescription(**{**vars(DESCRIPTION), "digest": reported})
     assert model_digest(described) == (reported, "savedmodel")
-    claims = receipt_claims(BODY, OPTS, media_sha256="0" * 64, description=described)
+    claims = receipt_claims(BODY, OPTS, config=CONFIG, media_sha256="0" * 64, description=described)
     assert (claims["model"]["digest"], claims["model"]["digest_of"]) == (reported, "savedmodel")
 
 

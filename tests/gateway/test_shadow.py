@@ -30,8 +30,10 @@ class StandInPipeline:
         self.go = asyncio.Event()
         self.started = 0
 
-    async def score(self, path: Path, opts: object, timer: object) -> object:
+    async def detect(self, path: Path, opts: object, **kwargs: object) -> object:
         assert path.exists(), "the file must live until the shadow run ends"
+        # A second opinion: no content credentials, no verdict in the user's metric.
+        assert kwargs["read_credentials"] is False and kwargs["count_verdict"] is False
         self.started += 1
         await self.go.wait()
         answer = self.answers.pop(0)
