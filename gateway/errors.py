@@ -364,9 +364,7 @@ class MediaTooLarge(MediaFetchError):
 
 class MediaNotAllowed(MediaFetchError):
     code = "media_not_allowed"
-    summary = (
-        "Not an http(s) URL, a host resolving to a non-global address, or too many redirects"
-    )
+    summary = "Not an http(s) URL, a host resolving to a non-global address, or too many redirects"
 
 
 class UnsupportedMedia(MediaFetchError):

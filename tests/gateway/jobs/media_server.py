@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -38,10 +39,9 @@ def start_media_server() -> tuple[MediaServer, ThreadingHTTPServer]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            try:
+            # The gateway hangs up past a limit, as it should.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 route(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the gateway hung up, as it should past a limit
 
         def log_message(self, *args: object) -> None:
             pass
