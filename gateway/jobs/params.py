@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -23,6 +24,8 @@ MAX_METADATA_NAME = 40
 MAX_METADATA_VALUE = 64
 METADATA_PREFIX = "metadata."
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Where a job's media URL is kept among its stored parameters (not a detection option).
+MEDIA_URL_PARAM = "media_url"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class DetectParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectParams:
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k != MEDIA_URL_PARAM})
 
     def options(self, settings: Settings, *, decode_threads: bool) -> DetectOptions:
         """The pipeline's options for these parameters under ``settings``."""
@@ -125,16 +128,22 @@ def detect_params(
 
 def metadata_from_query(request: Request) -> dict[str, str]:
     """``metadata.<name>=<value>`` query parameters as a dict (checked against the limits)."""
+    return metadata_from_pairs(
+        (key[len(METADATA_PREFIX) :], value)
+        for key, value in request.query_params.multi_items()
+        if key.startswith(METADATA_PREFIX)
+    )
+
+
+def metadata_from_pairs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Metadata ``(name, value)`` pairs as a dict, checked against the limits (400 if not)."""
     pairs: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if not key.startswith(METADATA_PREFIX):
-            continue
-        name = key[len(METADATA_PREFIX) :]
+    for name, value in items:
         if not name or len(name) > MAX_METADATA_NAME or not _NAME.match(name):
             raise BadRequest(
                 f"metadata name {name!r}: 1 to {MAX_METADATA_NAME} of A-Z a-z 0-9 _ . -"
             )
-        if len(value) > MAX_METADATA_VALUE or not value.isprintable():
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE or not value.isprintable():
             raise BadRequest(
                 f"metadata {name!r}: at most {MAX_METADATA_VALUE} printable characters"
             )

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,9 +38,10 @@ from ..sources import probe_upload
 from ..video import sample_times
 from . import metrics
 from .crypto import load_or_create_kek
-from .media import MediaStore
+from .fetch import FetchLimits, fetch_media
+from .media import MediaStore, StoredMedia
 from .models import ENDED, Delivery, Job, JobStatus
-from .params import DetectParams
+from .params import MEDIA_URL_PARAM, DetectParams
 from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
@@ -107,6 +109,15 @@ class JobService:
             max_pixels=settings.max_pixels,
             max_image_pixels=settings.max_image_pixels,
         )
+        #: A media URL is fetched within the limits of an upload.
+        self.fetch_limits = FetchLimits(
+            max_bytes=settings.max_upload_bytes,
+            idle_timeout_s=settings.upload_idle_timeout_s,
+            min_bytes_per_s=settings.upload_min_bytes_per_s,
+            grace_s=settings.upload_grace_s,
+            total_s=job_settings.media_fetch_timeout_s,
+            max_redirects=job_settings.media_max_redirects,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: JobWorker | None = None
 
@@ -137,6 +148,7 @@ class JobService:
                 max_attempts=self.config.max_attempts,
                 poll_s=self.config.poll_s,
                 retention_s=self.retention_s,
+                fetch=self.fetch_into_media,
             )
             self._worker = worker
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))
@@ -271,6 +283,71 @@ class JobService:
         else:
             log.info("job queued", extra={"job_id": job_id, "size": stored.size})
         return Submission(saved, replayed)
+
+    async def submit_url(
+        self,
+        *,
+        owner: str,
+        media_url: str,
+        params: DetectParams,
+        callback_url: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str | None,
+        request_id: str,
+    ) -> Submission:
+        """Record a queued job whose worker fetches ``media_url`` (nothing is fetched here).
+
+        The URL is judged where it is fetched, so that submission never waits on a remote
+        server; a refused or failed fetch ends the job with its code.
+        """
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        job = Job(
+            id=job_id,
+            owner=owner,
+            status=JobStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self.retention_s,
+            params={**params.to_dict(), MEDIA_URL_PARAM: media_url},
+            input_size=0,
+            input_sha256="",
+            input_duration_s=0.0,
+            wrapped_key=None,
+            request_id=request_id,
+            callback_url=callback_url,
+            metadata=metadata,
+            progress={"stage": "queued", "frames_done": 0, "frames_total": None},
+        )
+        idem = None
+        if idempotency_key is not None:
+            # The same URL is the same request (its bytes are not known yet).
+            source = "url:" + hashlib.sha256(media_url.encode()).hexdigest()
+            idem = (idempotency_key, request_hash(source, params, callback_url, metadata))
+        try:
+            saved, replayed = await asyncio.to_thread(
+                self.store.create_job, job, idem, self.config.max_active_per_key
+            )
+        except RateLimited:
+            gateway_metrics.RATE_LIMITED.labels(quota="jobs").inc()
+            raise
+        if not replayed:
+            log.info("job queued", extra={"job_id": job_id, "source": "media_url"})
+        return Submission(saved, replayed)
+
+    def fetch_into_media(self, job_id: str, url: str, stop: threading.Event) -> StoredMedia:
+        """Fetch ``url`` as ``job_id``'s encrypted media (blocking; the worker's thread)."""
+        # What an earlier, interrupted run of this job stored is unreadable (its data key
+        # died with that run): removed before fetching again.
+        self.media.delete(job_id)
+        return fetch_media(
+            url,
+            lambda body: self.media.store_stream(job_id, body),  # type: ignore[arg-type]
+            policy=self.policy,
+            limits=self.fetch_limits,
+            ca_file=self.config.webhook_ca_file,
+            stop=stop,
+        )
 
     # Reading and changing jobs ---------------------------------------------------------
 
