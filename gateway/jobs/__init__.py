@@ -8,7 +8,8 @@ Modules, one concern each:
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
-- ``ssrf`` / ``webhooks``: callback policy and signed, retried delivery
+- ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
+- ``fetch``: a job's media URL, fetched under that policy within the upload limits
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
 - ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``
 """

@@ -217,7 +217,7 @@ def test_sdk_and_cli_submit_urls(gw: GatewayHandle, server: MediaServer, clip: b
 
     with Client(gw.url, api_key=KEY_A, ca_cert=gw.cafile) as client:
         job = client.jobs.submit_url(server.url("/v/clip.mp4"), frames=4)
-        assert job.input.media_url == server.url("/v/clip.mp4")
+        assert job.input["media_url"] == server.url("/v/clip.mp4")  # type: ignore[attr-defined]
         done = client.jobs.wait(job.id, timeout=120)
         assert done.result is not None and done.result.frames_analyzed >= 1
 
