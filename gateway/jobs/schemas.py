@@ -116,7 +116,9 @@ class JobResponse(BaseModel):
         None, description="Exactly the body /v1/detect returns (status succeeded)."
     )
     error: ErrorDetail | None = Field(
-        None, description="The sync API's error codes, or worker_lost / canceled."
+        None,
+        description="The sync API's error codes, or worker_lost / canceled; for a media URL "
+        "also media_unreachable, media_too_large, media_not_allowed, unsupported_media.",
     )
     links: JobLinks
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.clients.conftest import DEEPFAKE
 from tests.conftest import GatewayHandle, start_gateway, wait_for
 from tests.videos import write_clip
 
@@ -159,6 +163,7 @@ def test_an_upload_and_a_media_url_together_or_neither_are_refused(
     gw: GatewayHandle, server: MediaServer, clip: bytes
 ) -> None:
     jobs = Jobs(gw)
+    server.routes["/v/clip.mp4"] = serve_bytes(clip)
     url = server.url("/v/clip.mp4")
     neither = submit_url(jobs, {"frames": 8})
     assert neither.status_code == 422
@@ -185,9 +190,10 @@ def test_an_upload_and_a_media_url_together_or_neither_are_refused(
 
 
 def test_the_same_idempotency_key_and_url_replays_the_job(
-    gw: GatewayHandle, server: MediaServer
+    gw: GatewayHandle, server: MediaServer, clip: bytes
 ) -> None:
     jobs = Jobs(gw)
+    server.routes["/v/clip.mp4"] = serve_bytes(clip)
     body = {"media_url": server.url("/v/clip.mp4"), "frames": 4}
     first = submit_url(jobs, body, headers={"Idempotency-Key": "url-1"})
     again = submit_url(jobs, body, headers={"Idempotency-Key": "url-1"})
@@ -215,11 +221,25 @@ def test_loopback_urls_are_refused_by_default(
 def test_sdk_and_cli_submit_urls(gw: GatewayHandle, server: MediaServer, clip: bytes) -> None:
     from deepfake_client import Client
 
+    server.routes["/v/clip.mp4"] = serve_bytes(clip)
     with Client(gw.url, api_key=KEY_A, ca_cert=gw.cafile) as client:
         job = client.jobs.submit_url(server.url("/v/clip.mp4"), frames=4)
         assert job.input["media_url"] == server.url("/v/clip.mp4")  # type: ignore[attr-defined]
         done = client.jobs.wait(job.id, timeout=120)
         assert done.result is not None and done.result.frames_analyzed >= 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPFAKE_")}
+    env.update(DEEPFAKE_URL=gw.url, DEEPFAKE_API_KEY=KEY_A, DEEPFAKE_CA_CERT=str(gw.cafile))
+    run = subprocess.run(
+        [str(DEEPFAKE), "jobs", "submit-url", server.url("/v/clip.mp4"), "--wait", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)
+    assert printed["state"] == "succeeded"
+    assert printed["input"]["media_url"] == server.url("/v/clip.mp4")
 
 
 def test_a_job_fetches_again_after_its_worker_is_lost(
