@@ -15,8 +15,10 @@ from gateway.jobs import fetch
 from gateway.jobs.crypto import new_data_key
 from gateway.jobs.fetch import FetchLimits, fetch_media
 from gateway.jobs.media import MediaStore
+from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.ssrf import CallbackPolicy
 from gateway.sources import sniff_media_kind
+from tests.conftest import new_pg_database
 from tests.videos import write_clip
 
 from .media_server import (
@@ -191,3 +193,26 @@ def test_a_partial_ciphertext_of_a_killed_fetch_is_removed_with_the_job(media: M
     partial.write_bytes(b"half")
     media.delete(JOB)
     assert _left(media) == []
+
+
+def test_a_store_holding_media_keeps_only_ciphertext_and_nothing_of_a_refused_fetch(
+    server: MediaServer, tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL keeps job media in its ``job_media`` table: the same rules hold there."""
+    store = PostgresJobStore(new_pg_database(postgres_url))
+    try:
+        media = MediaStore(tmp_path / "pg-media", new_data_key(), store)
+        clip = write_clip(tmp_path / "clip.mp4", frames=10).read_bytes()
+        server.routes["/pg/clip.mp4"] = serve_bytes(clip)
+        server.routes["/pg/endless"] = stream_without_length(100 * 1024 * 1024)
+        with pytest.raises(MediaTooLarge):
+            _fetch(server.url("/pg/endless"), media)
+        assert store.media_chunk(JOB, 0) is None
+        stored = _fetch(server.url("/pg/clip.mp4"), media)
+        assert clip[:64] not in store.media_chunk(JOB, 0)  # type: ignore[operator]
+        assert media.decrypt_to_temp(JOB, stored.wrapped_key).read_bytes() == clip
+        media.delete(JOB)
+        assert store.media_chunk(JOB, 0) is None
+        assert _left(media) == []
+    finally:
+        store.close()
