@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +21,17 @@ class MediaServer:
     routes: dict[str, Route] = field(default_factory=dict)
     requested: list[str] = field(default_factory=list)
 
+    #: ``http://127.0.0.1``, or ``https://localhost`` for a server with a certificate.
+    base: str = "http://127.0.0.1"
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.base}:{self.port}{path}"
 
 
-def start_media_server() -> tuple[MediaServer, ThreadingHTTPServer]:
+def start_media_server(
+    tls: ssl.SSLContext | None = None,
+) -> tuple[MediaServer, ThreadingHTTPServer]:
+    """The server and its thread's handle (``shutdown()`` it); HTTPS when ``tls`` is given."""
     state: dict[str, MediaServer] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,7 +55,10 @@ def start_media_server() -> tuple[MediaServer, ThreadingHTTPServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    state["s"] = MediaServer(httpd.server_address[1])
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    base = "https://localhost" if tls is not None else "http://127.0.0.1"
+    state["s"] = MediaServer(httpd.server_address[1], base=base)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return state["s"], httpd
 

@@ -4,6 +4,7 @@ and nothing left on disk after a refusal (a loopback HTTP server stands in for t
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from gateway.jobs.media import MediaStore
 from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.ssrf import CallbackPolicy
 from gateway.sources import sniff_media_kind
+from tests import pki
 from tests.conftest import new_pg_database
 from tests.videos import write_clip
 
@@ -216,3 +218,26 @@ def test_a_store_holding_media_keeps_only_ciphertext_and_nothing_of_a_refused_fe
         assert _left(media) == []
     finally:
         store.close()
+
+
+def test_https_is_verified_against_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path,
+) -> None:
+    ca = pki.issue("media CA", ca=True)
+    ca_file, _ = pki.write(tmp_path, "media-ca", *ca)
+    cert, key = pki.write(tmp_path, "media", *pki.issue("localhost", ca, san=pki.LOCALHOST))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    found, httpd = start_media_server(tls)
+    try:
+        found.routes["/secure.bin"] = serve_bytes(b"s" * 5000)
+        media = MediaStore(tmp_path / "media", new_data_key())
+        assert _fetch(found.url("/secure.bin"), media, ca_file=ca_file).size == 5000
+        media.delete(JOB)
+        # Without the CA the certificate does not verify: nothing is read.
+        with pytest.raises(MediaUnreachable, match="cannot be reached"):
+            _fetch(found.url("/secure.bin"), media)
+        assert _left(media) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
