@@ -1,1 +1,29 @@
-"""Benchmarks: ``python -m bench`` (``make bench``) times a video's way to a verdict."""
+"""Benchmarks: ``python -m bench`` (``make bench``) times a video's way to a verdict.
+
+Modules, one line each:
+
+- ``__main__``: the benchmark run, from the clips to the written report
+- ``clips``: the deterministic H.264 clips measured, and a few labelled real ones
+- ``service``: the local Serving and HTTPS gateway as subprocesses, and their clients
+- ``settings``: the gateway's sampling settings, read the way the gateway reads them
+- ``naive``: the in-process pipelines the service is compared with
+- ``decode``: ways to decode the sampled frames, timed side by side
+- ``measurements``: what one run measured, per clip and in all, and its statistics
+- ``report``: the Markdown report, its sections in order, and its summary lines
+- ``report_frames``: the sections on the clips, the frames, the decoders and the scores
+- ``report_latency``: the sections on one video at a time: latency, CPU time, stages
+- ``report_load``: the sections on the service under load: throughput and peak memory
+- ``markdown``: the reports' tables and milliseconds
+- ``face_aware``: the service with a face-aware version (MesoInception-4)
+- ``face_figures``: the face-aware run's CPU split and its gap to the machine's limit
+- ``face_report``: the face-aware sections of the report and their summary lines
+- ``gpu_estimate``: a GPU host on paper, from measured CPU costs and published figures
+- ``mtcnn_pipeline``: the face-aware pipeline written with the well-known packages
+- ``face_detector``: the in-graph MTCNN timed against the ``mtcnn`` package on CPU
+- ``face_reference``: the in-graph detector's faces checked against the ``mtcnn`` package's
+- ``face_recall``: the keyframe schedule against detection on every frame
+- ``receipts``: what signing one answer's receipt costs, in process
+- ``soak``: ``python -m bench.soak``, sustained mixed load on the local service
+- ``soak_mix``: the soak's valid, invalid and hostile requests and their bodies
+- ``soak_report``: the soak's report, its one-line summary, and where they are written
+"""

@@ -12,7 +12,8 @@ Order of work, all in one run so that every figure comes from the same machine s
    and the ``mtcnn`` package pipeline, cost against length (720p clips of 10 s, 1 min and
    10 min), throughput at concurrency 1 to 8 and the per-stage CPU that bounds it
    (:mod:`bench.face_aware`);
-7. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
+7. the cost of signing one answer's receipt, in process (:mod:`bench.receipts`);
+8. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
    it ends with the summary ratio lines.
 
 ``--quick`` measures everything once, with the length clips cut to 10 s and 20 s (no 1-min
@@ -40,8 +41,9 @@ from . import report
 from .clips import all_clips, length_clip
 from .decode import compare_decoders
 from .face_aware import FacePlan, face_aware_base, measure_face_aware
+from .measurements import HEADLINE_CLIP, BenchResults, ClipResult
 from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
-from .report import BenchResults, ClipResult
+from .receipts import measure_signing
 from .service import (
     CpuShare,
     MemorySampler,
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("Serving answers version %s, in process is %s", service.version, version)
         for c in clips:
             data = c.clip.path.read_bytes()
-            pairs = plan.pairs_headline if c.clip.name == report.HEADLINE_CLIP else plan.pairs
+            pairs = plan.pairs_headline if c.clip.name == HEADLINE_CLIP else plan.pairs
             with service.client() as client:
                 # One unmeasured pass: first use of a frame size costs extra everywhere.
                 run_reference(c.clip.path, model, defaults)
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                                 measured_detect(service, client, data, c.clip.path.name)
                             )
                 c.others_share = share.others_share
-        load_clip = next(c for c in clips if c.clip.name == report.HEADLINE_CLIP)
+        load_clip = next(c for c in clips if c.clip.name == HEADLINE_CLIP)
         data = load_clip.clip.path.read_bytes()
         for concurrency in CONCURRENCY:
             log.info("throughput at concurrency %d", concurrency)
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     face_base = face_aware_base(data_dir, args.clips_dir)
     if face_base is not None:
         # The 720p clip and the real ones: every one shows faces.
-        face_clips = [c.clip for c in clips if c.clip.name == report.HEADLINE_CLIP]
+        face_clips = [c.clip for c in clips if c.clip.name == HEADLINE_CLIP]
         face_clips += [c.clip for c in clips if not c.clip.synthetic]
         lengths = [length_clip(args.clips_dir, d, f"720p {d} s") for d in plan.lengths_s]
         with tempfile.TemporaryDirectory(prefix="bench-face-", dir=REPO / "var") as tmp:
@@ -287,18 +289,21 @@ def main(argv: list[str] | None = None) -> int:
                 gateway_env,
                 plan.face,
                 lengths,
-                report.HEADLINE_CLIP,
+                HEADLINE_CLIP,
             )
     meta["load average at end (1/5/15 min)"] = _load()
+    # After the timed parts, in this process: nothing else is measured meanwhile.
+    receipt = measure_signing()
 
     results = BenchResults(
         meta=meta,
         clips=clips,
         load=load_runs,
-        load_clip=report.HEADLINE_CLIP,
+        load_clip=HEADLINE_CLIP,
         memory=service.memory,
         face_aware=face_aware,
         elapsed_s=time.monotonic() - started,
+        receipt=receipt,
     )
     text = report.render(results)
     path = report.write(results_dir, text, stamp)

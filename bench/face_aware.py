@@ -35,9 +35,9 @@ from gateway.probe import probe
 from gateway.video import DecodeStats, iter_frames, sample_times
 
 from .clips import BenchClip
+from .measurements import ClipResult
 from .mtcnn_pipeline import FaceClassifier, InferenceSplit, run_mtcnn_package, split_inference
 from .naive import InProcessModel, latest_version, run_reference
-from .report import ClipResult
 from .service import LoadRun, Service, detect, load_run, measured_detect, running_service
 from .settings import GatewayDefaults
 

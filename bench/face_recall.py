@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from contract.aggregation import DEFAULT_STRATEGY, decide, frame_results, iou
+from contract.aggregation import DEFAULT_STRATEGY, decide, frame_results
 from contract.face_schedule import Faces, detect_shape, keyframes, padded, schedule
 from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.tracks import iou
 from gateway.keyframes import downscale
 from gateway.probe import probe
 from gateway.video import iter_frames, sample_times

@@ -4,137 +4,32 @@ Figures come only from one run's measurements (:class:`bench.face_aware.FaceAwar
 the GPU section is an estimate from those and from published figures
 (:mod:`bench.gpu_estimate`), marked as such.
 
-One module because its sections share the per-video CPU split and the headline clip's
-results (the throughput section, the GPU estimate and the summary lines all derive from
-:func:`cpu_split`), and they are rendered together, in this order, by :func:`section`.
+The throughput section, the GPU estimate and the summary lines all derive from the
+per-video CPU split of :mod:`bench.face_figures`; :func:`section` renders the sections
+together, in this order.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from . import gpu_estimate
 from .face_aware import DESCRIPTION, FaceAwareResults
-from .report import ClipResult, _ms, _table, median, percentile
-from .service import LoadRun
+from .face_figures import (
+    HEADLINE,
+    CpuSplit,
+    cpu_split,
+    faces_per_frame,
+    limit_gap,
+    load_at,
+    package_ms,
+)
+from .markdown import ms as _ms
+from .markdown import table as _table
+from .measurements import median, percentile
 
-#: The clip of the headline ratios.
-HEADLINE = "720p"
 #: Length clips the latency ratio is taken between (their labels in bench/clips.py).
 SHORT, LONG = "720p 10 s", "720p 600 s"
-
-
-def _faces_per_frame(c: ClipResult) -> float:
-    return median(
-        [
-            sum(len(p["faces"]) for p in r.body["timeline"]) / max(1, len(r.body["timeline"]))
-            for r in c.ok
-        ]
-    )
-
-
-def _package_ms(c: ClipResult) -> float:
-    return median([r.total_ms for r in c.package])
-
-
-@dataclass(frozen=True)
-class CpuSplit:
-    """CPU seconds per video on the face-aware version, by stage (concurrency 1)."""
-
-    gateway_s: float
-    serving_s: float
-    decode_s: float
-    detection_s: float
-    classification_s: float
-
-    @property
-    def total_s(self) -> float:
-        return self.gateway_s + self.serving_s
-
-    @property
-    def rest_s(self) -> float:
-        """Gateway besides decoding: HTTP, TLS, upload, gRPC, aggregation."""
-        return max(0.0, self.gateway_s - self.decode_s)
-
-    def limit_per_min(self, cores: int) -> float:
-        """Videos a minute the machine's cores allow at this CPU cost."""
-        return cores * 60.0 / self.total_s if self.total_s > 0 else float("nan")
-
-
-def cpu_split(results: FaceAwareResults) -> CpuSplit | None:
-    """Per-video CPU by stage, from the 720p requests at concurrency 1 and the in-process split.
-
-    Gateway and Serving are their processes' CPU times; decode is the gateway's own code on
-    the same clip in process (at most the gateway's time); Serving's time is split into face
-    detection and classification by the share the graph's parts take in process.
-    """
-    head = next((c for c in results.clips if c.clip.name == HEADLINE), None)
-    if head is None or not head.ok or results.split is None:
-        return None
-    gateway = median([r.cpu_ms.get("gateway", float("nan")) for r in head.ok]) / 1000.0
-    serving = median([r.cpu_ms.get("serving", float("nan")) for r in head.ok]) / 1000.0
-    share = results.split.classification_share
-    return CpuSplit(
-        gateway_s=gateway,
-        serving_s=serving,
-        decode_s=min(gateway, results.decode_cpu_ms / 1000.0),
-        detection_s=serving * (1.0 - share),
-        classification_s=serving * share,
-    )
-
-
-@dataclass(frozen=True)
-class LimitGap:
-    """Throughput at a concurrency against the machine's limit, and what separates them."""
-
-    fraction: float  # achieved / limit
-    service_share: float  # of the cores' time, used by gateway + Serving
-    client_share: float  # ... by the bench's clients (this process)
-    others_share: float  # ... by other programs
-    idle_share: float
-    cpu_ratio: float  # CPU per video at concurrency 1 / at this concurrency
-
-    def sentence(self, concurrency: int) -> str:
-        causes = {
-            "the bench's own clients": self.client_share,
-            "other programs on the machine": self.others_share,
-            "idle cores (requests waiting on each other, not on CPU)": self.idle_share,
-        }
-        main = max(causes, key=causes.__getitem__)
-        extra = (
-            f"; each video also cost {1 / self.cpu_ratio:.2f}x its concurrency-1 CPU time"
-            if self.cpu_ratio == self.cpu_ratio and abs(1 - self.cpu_ratio) > 0.05
-            else ""
-        )
-        return (
-            f"At concurrency {concurrency} the service reached {self.fraction:.2f} of the "
-            f"machine's limit: gateway and Serving used {self.service_share * 100:.0f}% of the "
-            f"cores' time, the bench's clients {self.client_share * 100:.0f}%, other programs "
-            f"{self.others_share * 100:.0f}% and {self.idle_share * 100:.0f}% stayed idle, so "
-            f"what separates them most is {main}{extra}."
-        )
-
-
-def limit_gap(run: LoadRun, split: CpuSplit, cores: int) -> LimitGap:
-    """How ``run`` compares with ``cores`` / (CPU seconds per video at concurrency 1)."""
-    capacity = cores * run.wall_s
-    achieved = len(run.ok) / run.wall_s * 60.0 if run.wall_s else 0.0
-    service = run.service_cpu_s / capacity if capacity else float("nan")
-    client = run.client_cpu_s / capacity if capacity else float("nan")
-    per_video = run.service_cpu_s / max(1, len(run.ok))
-    return LimitGap(
-        fraction=achieved / split.limit_per_min(cores),
-        service_share=service,
-        client_share=client,
-        others_share=run.others_share,
-        idle_share=max(0.0, 1.0 - service - client - run.others_share),
-        cpu_ratio=split.total_s / per_video if per_video > 0 else float("nan"),
-    )
-
-
-def _load_c(results: FaceAwareResults, concurrency: int) -> LoadRun | None:
-    return next((r for r in results.load if r.concurrency == concurrency), None)
 
 
 def summary_lines(results: FaceAwareResults | None, cores: int | None = None) -> list[str]:
@@ -144,13 +39,13 @@ def summary_lines(results: FaceAwareResults | None, cores: int | None = None) ->
     if results is not None:
         head = next((c for c in results.clips if c.clip.name == HEADLINE), None)
         if head is not None and head.ok and head.package:
-            package = f"{head.service_ms(50) / _package_ms(head):.2f}"
+            package = f"{head.service_ms(50) / package_ms(head):.2f}"
         by_name = {r.clip.clip.name: r.clip for r in results.lengths}
         short, long = by_name.get(SHORT), by_name.get(LONG)
         if short is not None and long is not None and short.ok and long.ok:
             length = f"{long.service_ms(50) / short.service_ms(50):.2f}"
         split = cpu_split(results)
-        c4 = _load_c(results, 4)
+        c4 = load_at(results, 4)
         if split is not None and c4 is not None and c4.ok:
             throughput = f"{limit_gap(c4, split, cores).fraction:.2f}"
     return [
@@ -199,7 +94,7 @@ def _against_reference(results: FaceAwareResults) -> list[str]:
                 _ms(c.timing("inference")),
                 _ms(c.overhead_ms),
                 f"{c.overhead_ms / c.service_ms(50) * 100:.0f}%",
-                f"{_faces_per_frame(c):.2f}",
+                f"{faces_per_frame(c):.2f}",
             ]
         )
     out += _table(
@@ -245,7 +140,7 @@ def _against_package(results: FaceAwareResults) -> list[str]:
         rows.append(
             [
                 c.clip.name,
-                _ms(_package_ms(c)),
+                _ms(package_ms(c)),
                 _ms(median([r.stages_ms["decode"] for r in c.package])),
                 _ms(median([r.stages_ms["detection"] for r in c.package])),
                 _ms(median([r.stages_ms["classification"] for r in c.package])),
@@ -253,7 +148,7 @@ def _against_package(results: FaceAwareResults) -> list[str]:
                 str(len(c.package)),
                 _ms(c.service_ms(50)),
                 _ms(median([sum(r.cpu_ms.values()) for r in c.ok])),
-                f"{c.service_ms(50) / _package_ms(c):.2f}",
+                f"{c.service_ms(50) / package_ms(c):.2f}",
                 f"{c.package[0].frames_classified}",
                 f"{c.package[0].score:.4f}",
                 f"{c.ok[0].body['score']:.4f}" if c.ok else "n/a",
@@ -417,7 +312,7 @@ def _throughput(results: FaceAwareResults, split: CpuSplit | None, cores: int) -
             ]
         ],
     )
-    c4 = _load_c(results, 4)
+    c4 = load_at(results, 4)
     if c4 is not None and c4.ok:
         gap = limit_gap(c4, split, cores)
         out += ["", gap.sentence(4)]
@@ -429,7 +324,7 @@ def _gpu(results: FaceAwareResults, split: CpuSplit | None) -> list[str]:
     head = next((c for c in results.clips if c.clip.name == HEADLINE), None)
     if split is None or head is None or not head.ok:
         return [*out, "Not computed: the CPU split was not measured in this run."]
-    faces = _faces_per_frame(head)
+    faces = faces_per_frame(head)
     est = gpu_estimate.estimate(
         frames=results.frames,
         faces_per_frame=faces,

@@ -14,12 +14,13 @@ and 504), answers that are not JSON with an error code or a verdict, valid reque
 failed (neither 200 nor 429), and upload temp files left in ``GATEWAY_VAR_DIR/uploads``.
 The report is printed and written to ``bench/results/soak-<UTC time>.md`` and
 ``soak-latest.md``.
+
+The mix and its bodies are :mod:`bench.soak_mix`; the report :mod:`bench.soak_report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import secrets
@@ -31,14 +32,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from bench.service import loopback_gateway_env
+from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, VALID_KINDS, Payload, payloads
+from bench.soak_report import render, run_meta, summary, write
 from serving.client import wait_until_available
 from stack.processes import (
     ManagedProcess,
@@ -52,87 +53,10 @@ REPO = Path(__file__).resolve().parent.parent
 MODEL_NAME = "deepfake"
 DEFAULT_SECONDS = 300.0
 DEFAULT_CLIENTS = 20
-#: Uploads over this many bytes get 413 during the soak (the default is 200 MiB: too big
-#: to send many times over loopback on a small machine).
-MAX_UPLOAD_BYTES = 1024 * 1024
 #: Statuses a 5xx may have and still be documented (Serving unreachable, deadline).
 DOCUMENTED_5XX = frozenset({503, 504})
-#: Kinds of request and their weights in the mix.
-MIX: dict[str, int] = {
-    "valid": 8,
-    "valid_multipart": 2,
-    "not_video": 1,
-    "truncated": 1,
-    "wrong_content_type": 1,
-    "oversize": 1,
-    "hls_playlist": 1,
-    "concat_script": 1,
-    "huge_resolution": 1,
-    "random_bytes": 1,
-}
-VALID_KINDS = frozenset({"valid", "valid_multipart"})
 #: Status 0: no HTTP answer (connection closed or reset before the response).
 NO_ANSWER = 0
-
-
-def encode_clip(width: int, height: int, frames: int, seed: int = 0, flat: bool = False) -> bytes:
-    """A small H.264 MP4 of moving noise (or one flat grey, which compresses to little)."""
-    import av
-
-    rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "30"}
-        base = (
-            np.full((height, width, 3), 128, dtype=np.uint8)
-            if flat
-            else rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        )
-        for i in range(frames):
-            image = np.roll(base, 2 * i, axis=1)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
-
-
-@dataclass(frozen=True)
-class Payload:
-    """One request body and how it is sent."""
-
-    body: bytes
-    content_type: str
-    multipart: bool = False
-
-
-def payloads(seed: int = 0) -> dict[str, Payload]:
-    """The bodies of every kind in :data:`MIX`, built once."""
-    rng = random.Random(seed)
-    clip = encode_clip(320, 240, 25, seed)
-    huge = encode_clip(7680, 4320, 2, seed, flat=True)  # 8K: over the default GATEWAY_MAX_PIXELS
-    playlist = (
-        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n"
-        b"http://127.0.0.1:9/segment.ts\n#EXTINF:10.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
-    )
-    concat = (
-        b"ffconcat version 1.0\nfile '/etc/passwd'\nfile 'subfile,,start,0,end,1,,:/etc/hosts'\n"
-    )
-    return {
-        "valid": Payload(clip, "video/mp4"),
-        "valid_multipart": Payload(clip, "video/mp4", multipart=True),
-        "not_video": Payload(b"this is a text file, not a video\n" * 64, "video/mp4"),
-        "truncated": Payload(clip[: len(clip) // 3], "video/mp4"),
-        "wrong_content_type": Payload(clip, "text/plain"),
-        "oversize": Payload(clip * (MAX_UPLOAD_BYTES // len(clip) + 2), "video/mp4"),
-        "hls_playlist": Payload(playlist, "video/mp4"),
-        "concat_script": Payload(concat, "video/mp4"),
-        "huge_resolution": Payload(huge, "video/mp4"),
-        "random_bytes": Payload(rng.randbytes(64 * 1024), "video/mp4"),
-    }
 
 
 @dataclass(frozen=True)
@@ -412,124 +336,6 @@ def run_soak(
     return result
 
 
-def _ms(value: float) -> str:
-    return "n/a" if value != value else f"{value:.0f}"
-
-
-def render(result: SoakResult, meta: dict[str, str]) -> str:
-    """The Markdown report."""
-    out = ["# Soak", ""]
-    out += [f"- {k}: {v}" for k, v in meta.items()]
-    out += [
-        f"- load: {result.clients} clients for {result.wall_s:.0f} s against "
-        f"GATEWAY_MAX_IN_FLIGHT={result.max_in_flight} + GATEWAY_MAX_QUEUE={result.max_queue}",
-        f"- GATEWAY_MAX_UPLOAD_BYTES={MAX_UPLOAD_BYTES} (oversize bodies exceed it)",
-        "",
-        "## Requests by kind and status",
-        "",
-    ]
-    counts = result.by_kind_status()
-    statuses = sorted({s for _, s in counts})
-    out.append("| kind | " + " | ".join(str(s) if s else "no answer" for s in statuses) + " |")
-    out.append("|---|" + "---:|" * len(statuses))
-    for kind in MIX:
-        row = [str(counts.get((kind, s), 0)) for s in statuses]
-        out.append(f"| {kind} | " + " | ".join(row) + " |")
-    total = Counter(o.status for o in result.outcomes)
-    row = [str(total.get(s, 0)) for s in statuses]
-    out.append("| **all** | " + " | ".join(row) + " |")
-    codes = Counter((o.kind, o.answer) for o in result.outcomes if o.kind not in VALID_KINDS)
-    out += ["", "Error codes of the invalid and hostile requests:", ""]
-    out += [f"- {kind}: {code} × {n}" for (kind, code), n in sorted(codes.items(), key=str)]
-    ok = [o for o in result.outcomes if o.kind in VALID_KINDS and o.status == 200]
-    out += [
-        "",
-        "## Valid uploads answered 200",
-        "",
-        f"- {len(ok)} in {result.wall_s:.0f} s ({len(ok) / max(result.wall_s, 1e-9) * 60:.0f}/min)",
-        f"- latency p50 / p95 / p99: {_ms(result.valid_latency_ms(50))} / "
-        f"{_ms(result.valid_latency_ms(95))} / {_ms(result.valid_latency_ms(99))} ms",
-        f"- answered by version: {dict(sorted(result.versions.items()))}",
-    ]
-    if result.swap_at_s is not None:
-        seen = result.swap_seen_after_s
-        out.append(
-            f"- version 2 published at {result.swap_at_s:.0f} s; first answer from it came "
-            + (f"{seen:.1f} s later" if seen is not None else "never")
-        )
-    out += ["", "## Processes", ""]
-    out.append("| process | moment | RSS MiB | threads | open fds |")
-    out.append("|---|---|---:|---:|---:|")
-    for name, moments in result.stats.items():
-        for moment, s in moments.items():
-            out.append(f"| {name} | {moment} | {s.rss_mib:.0f} | {s.threads} | {s.fds} |")
-    if result.timeline:
-        out += ["", "Over the load (seconds in: gateway RSS MiB / fds, Serving RSS MiB):", ""]
-        out += [
-            f"- {t:.0f} s: {st['gateway'].rss_mib:.0f} / {st['gateway'].fds}, "
-            f"{st['serving'].rss_mib:.0f}"
-            for t, st in result.timeline
-        ]
-    out += [
-        "",
-        "## Checks",
-        "",
-        f"- undocumented 5xx (not 503/504): {len(result.undocumented_5xx)}",
-        f"- answers that are neither an error code nor a verdict: {len(result.unparsed)}",
-        f"- requests without an HTTP answer, by kind: {dict(result.no_answer) or 0}",
-        f"- valid uploads failed (not 200, not 429): {len(result.failed_valid)}",
-        f"- upload temp files left: {len(result.temp_files_left)}",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def summary(result: SoakResult) -> str:
-    """One line for the terminal."""
-    ok = sum(1 for o in result.outcomes if o.kind in VALID_KINDS and o.status == 200)
-    gw = result.stats.get("gateway", {})
-    fds = "/".join(str(s.fds) for s in gw.values())
-    return (
-        f"soak: {len(result.outcomes)} requests in {result.wall_s:.0f} s, {ok} valid 200 "
-        f"(p50 {_ms(result.valid_latency_ms(50))} ms, p99 {_ms(result.valid_latency_ms(99))} ms), "
-        f"undocumented 5xx {len(result.undocumented_5xx)}, failed valid "
-        f"{len(result.failed_valid)}, temp files left {len(result.temp_files_left)}, "
-        f"gateway fds start/end/settled {fds}"
-    )
-
-
-def _meta() -> dict[str, str]:
-    import subprocess
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit,
-        "cores": str(os.cpu_count()),
-        "load average before": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
-def write(results_dir: Path, text: str, stamp: str) -> Path:
-    """Write ``soak-<stamp>.md`` and ``soak-latest.md``; return the first."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"soak-{stamp}.md"
-    for target in (path, results_dir / "soak-latest.md"):
-        tmp = target.with_suffix(".md.tmp")
-        tmp.write_text(text)
-        tmp.rename(target)
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument(
@@ -545,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
-    meta = _meta()
+    meta = run_meta()
     result = run_soak(
         args.seconds,
         args.clients,

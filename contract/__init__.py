@@ -8,8 +8,9 @@ here and in the package's modules:
 * :mod:`contract.sampling`: how many frames a video is scored on and which ones;
 * :mod:`contract.frames`: the size, RGB pixels and orientation of a sampled frame, and the
   pick loop every decoder runs;
-* :mod:`contract.aggregation`: per-frame scores to tracks, a video score, its interval and a
-  verdict;
+* :mod:`contract.tracks`: faces linked across sampled frames into tracks, by box overlap;
+* :mod:`contract.aggregation`: per-frame scores and tracks to a video score, its interval and
+  a verdict;
 * :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
 
@@ -121,6 +122,10 @@ A version without ``operating_points`` (exported before it existed, or elsewhere
 Face-aware versions may add ``face_input_side`` (int32 [N]): the side of the square face crop
 their classifier was trained at, so that a client can tell when a face was upscaled to it
 (absent or 0: not said).
+Versions exported since it existed add ``model_digest`` (string [N]): ``sha256:<hex>`` of the
+version's SavedModel as exported (its graph with this output's placeholder, its variables
+and assets; ``model_export.digest``), so that a client learns through Serving which files
+answered. Absent in older versions and those exported elsewhere.
 
 ``model_kind`` is an int32 code rather than a string because the gateway decodes tensors
 without TensorFlow and reads numeric dtypes only. Code 0 is never written, so that a zero-filled
@@ -181,6 +186,8 @@ __all__ = [
     "MEMBER_FAKE_PROBABILITY",
     "MEMBER_FRAME_FAKE_PROBABILITY",
     "MEMBER_NAMES",
+    "MODEL_DIGEST",
+    "MODEL_DIGEST_PLACEHOLDER",
     "MODEL_INFO_SIGNATURE",
     "MODEL_KIND",
     "MODEL_KINDS",
@@ -253,6 +260,12 @@ OPERATING_POINT_LOW_FALSE_POSITIVE = "low_false_positive"
 OPERATING_POINT_HIGH_RECALL = "high_recall"
 #: Output of ``model_info`` (face-aware, optional): the face crop side trained at, int32 [N].
 FACE_INPUT_SIDE = "face_input_side"
+#: Output of ``model_info``: ``sha256:<64 hex>`` of the version's SavedModel, string [N]
+#: (``model_export.digest`` says what is hashed and how to check it).
+MODEL_DIGEST = "model_digest"
+#: What ``model_info`` holds in place of :data:`MODEL_DIGEST` until the digest is written in:
+#: the same length as a digest, so writing it in changes no other byte of the SavedModel.
+MODEL_DIGEST_PLACEHOLDER = "sha256:" + "model-digest-not-yet-written-" + "0" * 35
 #: Output (face-aware sequence versions): the face crops classified, uint8 [N, F, S, S, 3].
 FACE_CROPS = "face_crops"
 #: Output (face-aware): face boxes, float32 [N, F, 4], normalised y1, x1, y2, x2.

@@ -6,8 +6,8 @@ and evaluates versions with these functions, and the gateway decides with them, 
 score compared with that threshold is the same kind of number in both. Pure Python and
 numpy, no TensorFlow.
 
-Faces are linked across sampled frames into tracks by box overlap; each track
-gets a score from the chosen strategy; the video score is the highest track
+Faces are linked across sampled frames into tracks by box overlap (:mod:`contract.tracks`);
+each track gets a score from the chosen strategy; the video score is the highest track
 score, because a face swap may touch one person among several.
 
 Strategies (per track, over its frame scores ``p``):
@@ -36,7 +36,7 @@ strategies are implemented once, over rows (:func:`aggregate_rows`), for both.
 each track itself from the track's face crops in time order (the pipeline asks it),
 and :func:`decide` takes those scored tracks. It is the default for such versions.
 
-One module because frame results, tracks, strategies and the video rule make one
+Frame results, strategies and the video rule are kept in one module because they make one
 definition of a video score, which the combined score and every member's score share.
 """
 
@@ -51,6 +51,8 @@ import numpy as np
 
 import contract
 
+from .tracks import Track, link_tracks, whole_frame_track
+
 #: How a face track (or a whole-frame video) gets its score.
 Strategy = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 #: Strategies computed from per-frame (per-face) scores.
@@ -62,8 +64,6 @@ DEFAULT_STRATEGY: Strategy = "confident"
 #: The default for versions with one.
 SEQUENCE_STRATEGY: Strategy = "sequence"
 
-#: Boxes in consecutive sampled frames with at least this IoU belong to one track.
-TRACK_IOU = 0.3
 #: A face-aware verdict needs faces in at least this share of the sampled frames.
 MIN_FACE_FRAME_SHARE = 0.25
 #: Resamples of the bootstrap behind a video's score interval (:func:`score_interval`):
@@ -91,17 +91,6 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     #: Each ensemble member's frame score, in member order; None for other versions.
     members: list[float] | None = None
-
-
-@dataclass
-class Track:
-    id: int
-    frames: list[int]
-    scores: list[float]
-    last_box: list[float]
-    score: float = 0.0
-    #: The face slot in each of ``frames`` (where its crop sits in the model's output).
-    slots: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -251,50 +240,6 @@ def score_interval(
 def straddles(interval: ScoreInterval | None, threshold: float) -> bool:
     """Whether ``interval`` has scores on both sides of ``threshold`` (``>=`` is "fake")."""
     return interval is not None and interval.low < threshold <= interval.high
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    """Intersection over union of two ``[y1, x1, y2, x2]`` boxes."""
-    y1, x1 = max(a[0], b[0]), max(a[1], b[1])
-    y2, x2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / area if area > 0 else 0.0
-
-
-def link_tracks(frames: list[FrameResult]) -> list[Track]:
-    """Greedy IoU linking of faces to the track whose last box overlaps most."""
-    tracks: list[Track] = []
-    for index, frame in enumerate(frames):
-        taken: set[int] = set()
-        for face in sorted(frame.faces, key=lambda f: -f.detection_score):
-            best, best_iou = None, TRACK_IOU
-            for track in tracks:
-                if track.id in taken:
-                    continue
-                overlap = iou(track.last_box, face.box)
-                if overlap >= best_iou:
-                    best, best_iou = track, overlap
-            if best is None:
-                best = Track(id=len(tracks), frames=[], scores=[], last_box=face.box)
-                tracks.append(best)
-            best.frames.append(index)
-            best.slots.append(face.slot)
-            best.scores.append(face.score)
-            best.last_box = face.box
-            face.track = best.id
-            taken.add(best.id)
-    return tracks
-
-
-def whole_frame_track(frames: list[FrameResult]) -> Track:
-    """The one track of a whole-frame model: every frame."""
-    return Track(
-        id=0,
-        frames=list(range(len(frames))),
-        scores=[f.score for f in frames],
-        last_box=[0.0, 0.0, 1.0, 1.0],
-    )
 
 
 def decide(

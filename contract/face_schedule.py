@@ -7,7 +7,7 @@ frame and always the last one, :func:`keyframes`), optionally on a downscaled co
 between two keyframes ``a < i < b`` boxes from the two bracketing detections
 (:func:`between`):
 
-* faces of ``a`` and ``b`` are matched greedily by IoU (:func:`contract.aggregation.iou`, the
+* faces of ``a`` and ``b`` are matched greedily by IoU (:func:`contract.tracks.iou`, the
   one definition), highest first, at :data:`MATCH_IOU` or more;
 * a matched pair is interpolated linearly in the sample index, and the frame reports the
   detection score of the nearer keyframe (of ``a`` at the midpoint);
@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from contract.aggregation import TRACK_IOU, iou
+from contract.tracks import TRACK_IOU, iou
 
 __all__ = [
     "MATCH_IOU",

@@ -1,6 +1,8 @@
 """``python -m gateway``: serve the API over HTTPS with the settings from the environment.
 
-``python -m gateway worker`` runs only job workers (see :mod:`gateway.jobs.standalone`).
+``python -m gateway worker`` runs only job workers (see :mod:`gateway.jobs.standalone`);
+``python -m gateway rotate-receipt-key`` makes a new receipt signing key, which running
+gateways sign with from their next answer on (see :mod:`gateway.receipt_keys`).
 """
 
 from __future__ import annotations
@@ -48,8 +50,18 @@ def main() -> None:
 
         asyncio.run(run_worker(settings, settings.jobs))
         return
+    if sys.argv[1:] == ["rotate-receipt-key"]:
+        from .receipt_keys import rotate_receipt_key
+
+        kid = rotate_receipt_key(settings.receipt_keys_path)
+        log.info("receipt key rotated", extra={"kid": kid})
+        sys.stdout.write(f"{kid}\n")
+        return
     if sys.argv[1:]:
-        sys.exit(f"usage: python -m gateway [worker]; unknown arguments {sys.argv[1:]}")
+        sys.exit(
+            "usage: python -m gateway [worker | rotate-receipt-key]; "
+            f"unknown arguments {sys.argv[1:]}"
+        )
     # Uploads a killed process could not remove; those of this process come later.
     sweep_stale_uploads(settings.var_dir / "uploads", older_than=started)
     generate = settings.tls_cert is None and settings.tls_key is None

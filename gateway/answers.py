@@ -9,6 +9,7 @@ version's kind becomes the warnings a detection carries (:func:`model_warnings`)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -42,6 +43,10 @@ class ScoredFrames:
     threshold: float
     #: Face crops ``[N, F, S, S, 3]`` of face-aware sequence versions, else None.
     crops: np.ndarray | None
+
+
+#: What a written ``model_digest`` looks like (``model_export.digest``).
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _first(outputs: Mapping[str, np.ndarray], key: str) -> np.generic:
@@ -90,6 +95,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.OPERATING_POINTS in answer.outputs
             else ()
         )
+        digest = (
+            read_model_digest(str(_first(answer.outputs, contract.MODEL_DIGEST)))
+            if contract.MODEL_DIGEST in answer.outputs
+            else None
+        )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         signature = contract.MODEL_INFO_SIGNATURE
         raise InferenceFailed(f"the version's {signature!r} answer is malformed") from exc
@@ -103,7 +113,14 @@ def read_description(answer: Prediction) -> VersionDescription:
         members=members,
         operating_points=points,
         face_input_side=max(0, face_side),
+        digest=digest,
     )
+
+
+def read_model_digest(text: str) -> str | None:
+    """The ``model_digest`` of a ``model_info`` answer: ``sha256:<64 hex>``; None for anything
+    else (the placeholder of a SavedModel whose digest was never written in, say)."""
+    return text if _DIGEST.fullmatch(text) else None
 
 
 def read_operating_points(text: str) -> tuple[OperatingPoint, ...]:

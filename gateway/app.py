@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -23,12 +24,16 @@ from .header_limits import HeaderLimits
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
 from .jobs.settings import JobSettings
+from .jwks import jwks_router
 from .logs import request_id_var
 from .probe import VideoLimits
 from .quotas import KeyQuotas
-from .routes import detection_response, router
+from .receipt_keys import ReceiptKeys
+from .responses import detection_response
+from .routes import router
 from .security_headers import SecurityHeaders
-from .serving_client import ClientOptions, ServingClient, TlsConfig
+from .serving_channels import ClientOptions, TlsConfig
+from .serving_client import ServingClient
 from .settings import Settings
 from .webui import ui_router
 
@@ -118,12 +123,14 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
             ),
             provenance=provenance_reader_from(settings),
         )
+        # The first start makes the receipt key, before any answer needs it.
+        app.state.receipt_keys.signing_key()
         app.state.jobs = JobService(settings, job_settings)
         # In-process job workers share the admission limits of synchronous requests.
         app.state.jobs.start(
             app.state.client,
             app.state.admission,
-            detection_response,
+            partial(detection_response, receipt_keys=app.state.receipt_keys),
             workers=job_settings.workers,
         )
         try:
@@ -149,11 +156,13 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.state.admission = Admission(settings.max_in_flight, settings.max_queue)
     app.state.receiving = ReceiveLimit(settings.max_receiving)
     app.state.quotas = KeyQuotas(settings.rate_limit_per_min, settings.max_in_flight_per_key)
+    app.state.receipt_keys = ReceiptKeys(settings.receipt_keys_path)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
     app.include_router(docs_router(app))
     app.include_router(ui_router())
+    app.include_router(jwks_router())
     # Outermost last: security headers on everything, then request id and access log,
     # then the audit line (which sees 431s too), then the header size check.
     app.add_middleware(HeaderLimits, max_bytes=settings.max_header_bytes)

@@ -11,6 +11,7 @@ from .audit import audit_record
 from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
 from .quotas import KeyQuotas
+from .receipt_keys import ReceiptKeys
 from .serving_client import ServingClient
 from .settings import Settings
 
@@ -63,6 +64,11 @@ def app_quotas(request: Request) -> KeyQuotas:
     return request.app.state.quotas
 
 
+def app_receipt_keys(request: Request) -> ReceiptKeys:
+    """The application's receipt signing keys."""
+    return request.app.state.receipt_keys
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 ClientDep = Annotated[ServingClient, Depends(app_client)]
 PipelineDep = Annotated[DetectionPipeline, Depends(app_pipeline)]
@@ -71,3 +77,4 @@ ApiKey = Depends(require_api_key)
 KeyIdDep = Annotated[str, Depends(api_key_id)]
 ReceivingDep = Annotated[ReceiveLimit, Depends(app_receiving)]
 QuotasDep = Annotated[KeyQuotas, Depends(app_quotas)]
+ReceiptKeysDep = Annotated[ReceiptKeys, Depends(app_receipt_keys)]

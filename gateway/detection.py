@@ -15,9 +15,10 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.probe`,
 :mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means. It is one module past 300
-lines because that order and that decision share one state (the version pinned for the
-video, and which one answered); split, each half would need the other's.
+one orders them and decides what a hot swap mid-video means.
+
+Over 400 lines because that order and that decision share one state (the version pinned for
+the video, and which one answered); split, each half would need the other's.
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ from .errors import AggregationUnavailable, InvalidVideo, ModelNotFound, Unknown
 from .explain import NO_EXPLAIN_WARNING, Explanation, explain_tracks
 from .keyframes import KeyframePlan, keyframe_scorer
 from .probe import VideoInfo, VideoLimits
-from .provenance import ProvenanceReader
-from .schemas import Provenance
+from .provenance import Provenance, ProvenanceReader
 from .serving_client import ServingClient
 from .serving_types import ModelRef, OperatingPoint, Prediction, VersionDescription
 from .settings import Settings, get_settings

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import contract
-from contract.aggregation import FrameResult, Track, iou
+from contract.aggregation import FrameResult
+from contract.tracks import Track, iou
 
 from .answers import ScoredFrames
 from .errors import InferenceFailed

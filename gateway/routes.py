@@ -17,10 +17,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from contract import MODEL_KIND_UNKNOWN
-
 from . import metrics
-from .answers import model_warnings
 from .audit import audit_record
 from .deps import (
     AdmissionDep,
@@ -29,10 +26,10 @@ from .deps import (
     KeyIdDep,
     PipelineDep,
     QuotasDep,
+    ReceiptKeysDep,
     ReceivingDep,
     SettingsDep,
 )
-from .detection import DetectionResult, DetectOptions
 from .errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -70,23 +67,13 @@ from .jobs.routes import (
     parse_prefer,
     upload_limits,
 )
-from .logs import request_id_var
+from .responses import detection_response
 from .schemas import (
-    AppliedOperatingPoint,
     DetectionResponse,
-    FaceExplanation,
-    FaceResult,
     Health,
-    ModelInfo,
     ModelsResponse,
     ModelVersionInfo,
     OperatingPointInfo,
-    Provenance,
-    ScoreInterval,
-    TimelinePoint,
-    Timings,
-    TrackResult,
-    VideoSummary,
 )
 from .serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 from .timing import StageTimer
@@ -224,6 +211,7 @@ async def detect(
     quotas: QuotasDep,
     key_id: KeyIdDep,
     jobs: JobsDep,
+    receipt_keys: ReceiptKeysDep,
     params: Annotated[DetectParams, Depends(detect_params)],
     prefer: Annotated[
         str | None,
@@ -293,95 +281,6 @@ async def detect(
         audit.model_version = result.version
     timer.ms["total"] = (time.perf_counter() - start) * 1000.0
     metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-    return detection_response(result, opts, timer)
-
-
-def detection_response(
-    result: DetectionResult, opts: DetectOptions, timer: StageTimer
-) -> DetectionResponse:
-    """The body of ``/v1/detect`` (and a job's ``result``) for one pipeline result."""
-    info = result.info
-    kind = result.description.kind if result.description is not None else MODEL_KIND_UNKNOWN
-    names = result.member_names or ()
-
-    def by_member(scores: list[float] | None) -> dict[str, float] | None:
-        if not names or scores is None:
-            return None
-        return {name: round(score, 4) for name, score in zip(names, scores, strict=True)}
-
-    members = result.members
-    timeline = [
-        TimelinePoint(
-            t_s=f.t_s,
-            score=round(f.score, 4),
-            faces=[
-                FaceResult(
-                    box=face.box,
-                    score=face.score,
-                    detection_score=face.detection_score,
-                    track=face.track,
-                    members=by_member(face.members),
-                )
-                for face in f.faces
-            ],
-        )
-        for f in result.frames
-    ]
-    return DetectionResponse(
-        verdict=result.verdict.verdict,
-        score=round(result.verdict.score, 4),
-        threshold=round(result.verdict.threshold, 4),
-        operating_point=AppliedOperatingPoint(
-            name=result.operating_point, threshold=round(result.verdict.threshold, 4)
-        ),
-        aggregation=result.strategy,
-        model=ModelInfo(
-            name=result.model_name, version=result.version, label=opts.model.label, kind=kind
-        ),
-        frames_analyzed=len(result.frames),
-        video=VideoSummary(
-            kind=info.kind,
-            duration_s=round(info.duration_s, 3),
-            fps=round(info.fps, 3),
-            width=info.width,
-            height=info.height,
-            rotation=info.rotation,
-            frames_sampled=len(result.frames),
-        ),
-        tracks=[
-            TrackResult(
-                id=t.id,
-                score=round(t.score, 4),
-                frames=t.frames,
-                members=by_member(members.tracks.get(t.id) if members is not None else None),
-                explanations=(
-                    [FaceExplanation(**vars(e)) for e in result.explanations.get(t.id, [])]
-                    if result.explanations is not None
-                    else None
-                ),
-            )
-            for t in result.verdict.tracks
-        ],
-        timeline=timeline,
-        timings_ms=Timings(
-            **{
-                k: round(timer.ms.get(k, 0.0), 2)
-                for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
-            },
-            sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
-            provenance=round(timer.ms["provenance"], 2) if "provenance" in timer.ms else None,
-            explain=round(timer.ms["explain"], 2) if "explain" in timer.ms else None,
-        ),
-        request_id=request_id_var.get(),
-        warnings=[*model_warnings(kind), *(result.warnings or [])],
-        score_interval=(
-            ScoreInterval(
-                low=round(interval.low, 4), high=round(interval.high, 4), level=interval.level
-            )
-            if (interval := result.verdict.interval) is not None
-            else None
-        ),
-        reasons=list(result.reasons),
-        provenance=result.provenance or Provenance(present=False),
-        members=by_member(members.video if members is not None else None),
+    return detection_response(
+        result, opts, timer, media_sha256=upload.sha256, receipt_keys=receipt_keys
     )

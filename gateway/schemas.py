@@ -10,6 +10,8 @@ from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import INTERVAL_LEVEL, Strategy
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
+from .provenance import Provenance
+
 #: The reason codes and their meanings, as the OpenAPI document lists them.
 _REASONS_TEXT = "; ".join(f"{code}: {REASON_DESCRIPTIONS[code]}" for code in REASON_CODES)
 
@@ -138,68 +140,6 @@ class Timings(BaseModel):
     )
 
 
-class Provenance(BaseModel):
-    """The upload's content credentials (its C2PA manifest store), as read and validated.
-
-    Reported beside the verdict and never part of the score: a valid manifest tells who
-    signed the file and what they declared about it, not whether its content is real; a
-    missing one proves nothing.
-    """
-
-    present: bool = Field(description="The file carries a C2PA manifest store.")
-    valid: bool | None = Field(
-        None,
-        description="The active manifest's signature and its hashes of the assertions and "
-        "of the media validate; null when none was validated (absent, only at a URL, too "
-        "large, time limit).",
-    )
-    trusted: bool | None = Field(
-        None,
-        description="The signing certificate chains to one of the gateway's trust anchors "
-        "(GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or nothing was validated.",
-    )
-    signer: str | None = Field(
-        None,
-        description="Who signed: the signing certificate's common name, else its organization.",
-    )
-    claim_generator: str | None = Field(
-        None, description="The software that made the active manifest, as 'name/version'."
-    )
-    signed_at: str | None = Field(
-        None,
-        description="When the signature was made, from a time-stamp authority's countersignature "
-        "(RFC 3339); null without one.",
-    )
-    digital_source_types: list[str] = Field(
-        default_factory=list,
-        description="IPTC digital source types (URIs) declared by the actions and metadata "
-        "assertions of every manifest in the store.",
-    )
-    ai_generated: bool = Field(
-        False,
-        description="A manifest declares that the content was created by an algorithm: a "
-        "c2pa.created action (or its metadata) with source type trainedAlgorithmicMedia, "
-        "algorithmicMedia or compositeSynthetic.",
-    )
-    ai_edited: bool = Field(
-        False,
-        description="A manifest declares generative edits of other content: source type "
-        "compositeWithTrainedAlgorithmicMedia, or an action other than c2pa.created whose "
-        "source type is one of the generated ones.",
-    )
-    validation_errors: list[str] = Field(
-        default_factory=list,
-        description="C2PA validation status codes of the failures found (e.g. "
-        "assertion.bmffHash.mismatch, signingCredential.untrusted); general.error when the "
-        "store could not be read at all.",
-    )
-    error: str | None = Field(
-        None,
-        description="Why the store could not be read or checked (malformed, unsupported "
-        "container, too large to validate, time limit); null when it was.",
-    )
-
-
 class ScoreInterval(BaseModel):
     """Where the video score would fall on other draws of the same frames."""
 
@@ -286,6 +226,19 @@ class DetectionResponse(BaseModel):
             "as score; score itself combines the members' calibrated logits with the weights "
             "fitted for the version, so it is not an average of these. Null for versions "
             "that are not ensembles."
+        ),
+    )
+    # A default, so that job results stored before receipts existed still load.
+    receipt: str | None = Field(
+        None,
+        description=(
+            "A compact JWS (EdDSA, Ed25519) signed by the gateway over this answer: the "
+            "media's sha256, the model name, version and digest, the sampling and aggregation "
+            "settings, the sampled frame times, the video and track scores, the verdict, "
+            "threshold and operating point, the gateway's version and the time (iat); its "
+            "header's kid names the key, published at /.well-known/jwks.json. It proves that "
+            "this service, with this key, gave this answer about these bytes with this model, "
+            "not that the answer is right. Null only in results stored before receipts existed."
         ),
     )
 

@@ -3,7 +3,8 @@
 Works unchanged against ``tensorflow/serving`` and the local ``python -m serving``.
 Readiness comes from here (``GetModelStatus``), not from the web layer. What it returns
 is plain data (:mod:`gateway.serving_types`); gRPC failures become the domain errors of
-:class:`~gateway.errors.UpstreamError`.
+:class:`~gateway.errors.UpstreamError` (:mod:`gateway.serving_rpc_errors`). The channels,
+their options and TLS are made by :mod:`gateway.serving_channels`.
 
 It holds every call the gateway makes to Serving and the one retry and deadline loop they
 share.
@@ -15,8 +16,6 @@ import asyncio
 import itertools
 import logging
 import random
-from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -37,23 +36,17 @@ from .errors import (
     InferenceFailed,
     ModelNotFound,
     ServingTimeout,
-    ServingUnavailable,
     UpstreamError,
 )
+from .serving_channels import ClientOptions, channel_options, open_channel
+from .serving_rpc_errors import is_missing_signature, map_rpc_error
 from .serving_types import ModelRef, Prediction, ServedVersion, VersionDescription
 from .tensors import from_tensor_proto, to_tensor_proto
 
 log = logging.getLogger(__name__)
 
-#: Large enough for the biggest frame batch we send (64 x 640 x 640 x 3 uint8 = 79 MB).
-DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 _BACKOFF_BASE_S = 0.1
 _BACKOFF_MAX_S = 2.0
-#: gRPC waits this long at most between attempts to reconnect to a Serving that went
-#: away. Its default (120 s, growing by 1.6x per failure) left the gateway answering 503
-#: for many seconds after Serving was back; one attempt a second per target is cheap.
-RECONNECT_BACKOFF_MAX_MS = 1000
-RECONNECT_BACKOFF_INITIAL_MS = 100
 
 _STATE_NAMES = {
     get_model_status_pb2.ModelVersionStatus.UNKNOWN: "UNKNOWN",
@@ -74,90 +67,6 @@ def _model_spec(model: ModelRef, signature: str) -> model_pb2.ModelSpec:
     return spec
 
 
-@dataclass(frozen=True)
-class TlsConfig:
-    """TLS (and, with a client certificate, mutual TLS) to Serving."""
-
-    root_ca: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-
-    def credentials(self) -> grpc.ChannelCredentials:
-        """gRPC channel credentials from the PEM files."""
-
-        def read(p: Path | None) -> bytes | None:
-            return p.read_bytes() if p is not None else None
-
-        return grpc.ssl_channel_credentials(
-            root_certificates=read(self.root_ca),
-            private_key=read(self.client_key),
-            certificate_chain=read(self.client_cert),
-        )
-
-
-@dataclass
-class ClientOptions:
-    """Deadlines, retries, message size and TLS of the channels to Serving."""
-
-    timeout_s: float = 30.0
-    retries: int = 2
-    #: Shortest time between two resolutions of a DNS target (new replicas show up after it).
-    dns_min_interval_s: float = 30.0
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    tls: TlsConfig | None = None
-
-
-def _map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> UpstreamError:
-    """The domain error for a failed call; Serving's own text goes to the log only.
-
-    Serving's details name graph nodes, file paths and library internals: what the client
-    reads is a fixed message built from what it asked for.
-    """
-    code, details = exc.code(), exc.details() or ""
-    # A version without model_info answers so on every request: nothing to warn about.
-    log.log(
-        logging.DEBUG if _is_missing_signature(exc) else logging.WARNING,
-        "Serving call failed",
-        extra={"grpc_code": code.name, "details": details, "model": _describe(model)},
-    )
-    if code == grpc.StatusCode.NOT_FOUND:
-        return ModelNotFound(f"Serving has no {_describe(model)}")
-    if code == grpc.StatusCode.INVALID_ARGUMENT and "label" in details.lower():
-        return ModelNotFound(f"Serving has no {_describe(model)}")
-    if code == grpc.StatusCode.FAILED_PRECONDITION and model.label is not None:
-        return ModelNotFound(f"the version behind label {model.label!r} is unavailable")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return ServingTimeout("Serving did not answer before the deadline")
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
-        return ServingUnavailable("Serving is unavailable or overloaded; try again later")
-    return InferenceFailed(f"Serving failed to run {_describe(model)} ({code.name})")
-
-
-def _describe(model: ModelRef) -> str:
-    """``model 'x' version 3`` / ``label 'stable'``: what a request asked for, for messages."""
-    if model.version is not None:
-        return f"model {model.name!r} version {model.version}"
-    if model.label is not None:
-        return f"model {model.name!r} label {model.label!r}"
-    return f"model {model.name!r}"
-
-
-def _is_missing_signature(exc: BaseException | None) -> bool:
-    """Serving's answer to a signature the version lacks.
-
-    TF Serving: FAILED_PRECONDITION 'Serving signature key "x" not found.'
-    (servables/tensorflow/predict_util.cc); some versions say INVALID_ARGUMENT.
-    """
-    if not isinstance(exc, grpc.aio.AioRpcError):
-        return False
-    details = (exc.details() or "").lower()
-    return (
-        exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
-        and "signature" in details
-        and "not found" in details
-    )
-
-
 class ServingClient:
     """Async client for one or more Serving targets, round-robin, with retries."""
 
@@ -166,29 +75,9 @@ class ServingClient:
             raise ValueError("at least one Serving target is required")
         self.options = options
         #: The gRPC arguments every channel to Serving is made with.
-        self.channel_options: list[tuple[str, object]] = [
-            ("grpc.max_receive_message_length", self.options.max_message_bytes),
-            ("grpc.max_send_message_length", self.options.max_message_bytes),
-            # A DNS name that resolves to several Serving hosts is balanced by gRPC itself.
-            ("grpc.lb_policy_name", "round_robin"),
-            ("grpc.enable_retries", 0),
-            ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
-            ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
-            (
-                "grpc.dns_min_time_between_resolutions_ms",
-                round(self.options.dns_min_interval_s * 1000),
-            ),
-        ]
+        self.channel_options = channel_options(options)
         self.targets = targets
-        self._channels: list[grpc.aio.Channel] = []
-        for target in targets:
-            if self.options.tls is not None:
-                channel = grpc.aio.secure_channel(
-                    target, self.options.tls.credentials(), options=self.channel_options
-                )
-            else:
-                channel = grpc.aio.insecure_channel(target, options=self.channel_options)
-            self._channels.append(channel)
+        self._channels = [open_channel(target, options) for target in targets]
         self._next = itertools.cycle(range(len(self._channels)))
         #: Versions ``(name, version)`` that answered that they have no ``detect_faces``.
         self._without_detect: set[tuple[str, int]] = set()
@@ -212,7 +101,7 @@ class ServingClient:
             try:
                 return await make_call(self._channel(), remaining)
             except grpc.aio.AioRpcError as exc:
-                error = _map_rpc_error(exc, model)
+                error = map_rpc_error(exc, model)
                 retryable = exc.code() == grpc.StatusCode.UNAVAILABLE
                 if not retryable or attempt >= self.options.retries:
                     raise error from exc
@@ -262,7 +151,7 @@ class ServingClient:
         try:
             return await self.predict(model, inputs, signature=signature, timeout_s=timeout_s)
         except UpstreamError as exc:
-            if _is_missing_signature(exc.__cause__):
+            if is_missing_signature(exc.__cause__):
                 return None
             raise
 

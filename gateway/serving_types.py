@@ -68,6 +68,9 @@ class VersionDescription:
     #: The version's named thresholds; a version that lists none has ``balanced`` alone, its
     #: ``threshold``.
     operating_points: tuple[OperatingPoint, ...] = ()
+    #: ``sha256:<hex>`` of the version's SavedModel, as its export wrote it into
+    #: ``model_info``; None when it reports none (older exports, other tools).
+    digest: str | None = None
 
     def points(self) -> tuple[OperatingPoint, ...]:
         """The operating points a request may choose between (never empty)."""

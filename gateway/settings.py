@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     )
     decode_timeout_s: float | None = Field(None, alias="GATEWAY_DECODE_TIMEOUT_S", gt=0)
     log_level: str = Field("INFO", alias="GATEWAY_LOG_LEVEL")
+    #: Where the Ed25519 keys that sign receipts live (gateway.receipt_keys); unset:
+    #: ``$GATEWAY_VAR_DIR/receipt_keys``. Every process that signs must share it.
+    receipt_keys_dir: Path | None = Field(None, alias="GATEWAY_RECEIPT_KEYS_DIR")
 
     # Content credentials (C2PA), reported beside the verdict (see gateway.provenance).
     #: PEM bundle of the CA certificates whose signers are trusted; unset: ``trusted`` is null.
@@ -138,7 +141,14 @@ class Settings(BaseSettings):
     #: Detect requests in progress (receiving, waiting or processing) per API key.
     max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
 
-    @field_validator("tls_cert", "tls_key", "tls_client_ca", "c2pa_trust_anchors", mode="before")
+    @field_validator(
+        "tls_cert",
+        "tls_key",
+        "tls_client_ca",
+        "c2pa_trust_anchors",
+        "receipt_keys_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -171,6 +181,11 @@ class Settings(BaseSettings):
     @property
     def api_key_file(self) -> Path:
         return self.var_dir / "api_key"
+
+    @property
+    def receipt_keys_path(self) -> Path:
+        """The directory of the receipt signing keys."""
+        return self.receipt_keys_dir or self.var_dir / "receipt_keys"
 
     @cached_property
     def jobs(self) -> JobSettings:

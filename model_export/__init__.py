@@ -7,17 +7,31 @@ the TF1 session TF Serving restores it with before it is published.
 
 Modules, by stage:
 
-* command line: ``cli`` (parse and dispatch), ``paths`` (``MODEL_BASE_PATH``, ``MODEL_NAME``);
-* data: ``datasets`` (labelled videos, the group split), ``video_io``, ``demo_data``
-  (synthetic demo clips), ``face_cache`` (face crops extracted once), ``augment``;
+* command line: ``cli`` (parse and dispatch, one module per command), ``__main__``
+  (``python -m model_export``), ``paths`` (``MODEL_BASE_PATH``, ``MODEL_NAME``);
+* data: ``datasets`` (labelled videos, the group split), ``manipulations`` (each clip's
+  kind of manipulation), ``video_io``, ``demo_data`` (synthetic demo clips), ``face_cache``
+  (face crops extracted once), ``augment``, ``self_blend`` (self-blended training images);
 * training: ``training_run`` (one run from videos to a version, for ``train`` and ``demo``),
-  ``demo`` (the demo's settings of that run), ``train`` (frame classifiers), ``sequence``
-  (CNN+GRU), ``models``, ``mesonet`` (published MesoNet weights), ``tuning``;
+  ``demo`` (the demo's settings of that run), ``train`` (frame classifiers), ``finetune``
+  (pretrained backbones in stages), ``backbones`` (EfficientNet-Lite and its shipped
+  weights), ``sequence`` (CNN+GRU), ``models``, ``mesonet`` (published MesoNet weights),
+  ``tuning``;
 * measuring: ``roc`` (ROC-AUC, thresholds, accuracy figures), ``evaluate`` (a version on
-  labelled videos, threshold calibration), ``gate``;
+  labelled videos, threshold calibration), ``calibration`` (Platt scaling),
+  ``operating_points`` (the named thresholds a caller may choose), ``protocol``
+  (leave-one-source-out evaluation), ``gate``;
 * export: ``preprocess``, ``export`` (whole frames), ``face_export`` (in-graph faces, with
-  ``faces/``), ``sequence_export``, ``warmup``, ``savedmodel`` (the TF1 session loader),
-  ``publish`` (version info and atomic publishing).
+  ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,
+  ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic
+  publishing), ``digest`` (the SHA-256 of a version's files it reports about itself);
+* ensembles: ``ensemble`` (build and publish one), ``ensemble_members`` (versions and
+  ``arch:weights`` specs), ``ensemble_combination`` (the weighted logit rule),
+  ``ensemble_graph`` (the exported graph), ``ensemble_fit`` (weights and threshold from
+  validation videos);
+* the default model: ``default_model`` (what ``make serve`` publishes when nothing is),
+  ``default_download`` (the bounded, sha256-checked download), ``default_fit`` (fitting its
+  shipped calibration).
 
 This package is the offline side of the service: it imports :mod:`contract` but never
 ``gateway`` or ``serving`` (nor do they import it), so the three deploy independently.

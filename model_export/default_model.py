@@ -21,32 +21,29 @@ failure publishes nothing from the download, is logged with its reason, and fall
 TensorFlow is imported only once a version is to be published, so the command line's
 ``--help`` and the settings stay light.
 
-Resolution, the pinned files, the bounded download and its failure reasons are one decision
-and are kept together.
+The bounded download and its failure reasons are :mod:`model_export.default_download`;
+fitting the shipped constants is :mod:`model_export.default_fit`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import logging
 import os
-import socket
 import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export.calibration import IDENTITY, Calibration
-
-if TYPE_CHECKING:
-    from model_export.evaluate import VideoResult
+from model_export.default_download import (
+    DEFAULT_TIMEOUT_S,
+    DownloadError,
+    Reason,
+    download_verified,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +54,9 @@ MESONET_REPOSITORY = "DariusAf/MesoNet"
 MESONET_COMMIT = "2144d56a30e48cdcac1976ff13a1c5cdc86376c6"
 #: Default of ``MODEL_DEFAULT_URL``: the raw ``weights/`` folder of the pinned commit.
 DEFAULT_URL = f"https://raw.githubusercontent.com/{MESONET_REPOSITORY}/{MESONET_COMMIT}/weights/"
-#: Per socket operation (connect, each read): short, so an offline machine falls back fast.
-DEFAULT_TIMEOUT_S = 10.0
-#: The whole download may not take longer than this, however the bytes trickle in.
-DEFAULT_DEADLINE_S = 120.0
-#: Threshold of an uncalibrated import (the one :func:`score_default_import` scores to fit on).
+#: Threshold of an uncalibrated import (the one
+#: :func:`~model_export.default_fit.score_default_import` scores to fit on).
 DEFAULT_THRESHOLD = 0.5
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,9 +88,6 @@ MESONET_WEIGHTS: dict[str, PublishedWeights] = {
 #: docs/model-quality.md (video ROC-AUC): MesoInception-4 scores higher there today. Change
 #: it to "meso4" if new figures say otherwise.
 DEFAULT_ARCH = "mesoinception4"
-#: No download may exceed this many bytes (the files are about 0.2 MB).
-MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024
-
 # The calibration the default ships, so that a clone without labelled clips serves calibrated
 # probabilities. Fitted on 2026-12-06 on all 150 labelled clips of ../shared/data (20
 # sources), for DEFAULT_ARCH imported face-aware with model_export.faces.DEFAULT_MARGIN, by
@@ -130,27 +120,8 @@ def shipped_calibration() -> Calibration:
     )
 
 
-#: Why a download was not used (``reason`` of the log record and of :class:`DownloadError`).
-Reason = Literal[
-    "disabled",
-    "unreachable",
-    "timeout",
-    "http_error",
-    "incomplete",
-    "too_large",
-    "checksum",
-    "import_failed",
-]
 #: Where the published version came from.
 Source = Literal["existing", "download", "demo"]
-
-
-class DownloadError(RuntimeError):
-    """A download that must not be used; ``reason`` says why, in one word."""
-
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason: Reason = reason
 
 
 @dataclass(frozen=True)
@@ -180,78 +151,6 @@ def default_url() -> str:
 def weights_url(base_url: str, weights: PublishedWeights) -> str:
     """The URL of ``weights`` under ``base_url`` (a trailing slash is added when missing)."""
     return urllib.parse.urljoin(base_url.rstrip("/") + "/", weights.file_name)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError | socket.timeout) or (
-        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, TimeoutError)
-    )
-
-
-def download_verified(
-    url: str,
-    destination: Path,
-    *,
-    sha256: str,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    deadline_s: float = DEFAULT_DEADLINE_S,
-) -> int:
-    """Stream ``url`` into ``destination`` and check its sha256; return the bytes written.
-
-    Raises :class:`DownloadError` (and removes ``destination``) when the server cannot be
-    reached, answers an HTTP error, stalls past ``timeout_s`` or ``deadline_s``, sends more
-    than ``max_bytes`` or less than its ``Content-Length``, or the bytes do not hash to
-    ``sha256``. Only ``http``, ``https`` and ``file`` URLs are fetched.
-    """
-    scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https", "file"):
-        raise DownloadError("unreachable", f"unsupported URL scheme {scheme!r} in {url}")
-    digest = hashlib.sha256()
-    written = 0
-    started = time.monotonic()
-    try:
-        with (
-            urllib.request.urlopen(url, timeout=timeout_s) as response,
-            destination.open("wb") as out,
-        ):
-            declared = response.headers.get("Content-Length")
-            expected = int(declared) if declared and declared.isdigit() else None
-            if expected is not None and expected > max_bytes:
-                raise DownloadError("too_large", f"{url} announces {expected} bytes > {max_bytes}")
-            while chunk := response.read(_CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise DownloadError("too_large", f"{url} sent more than {max_bytes} bytes")
-                if time.monotonic() - started > deadline_s:
-                    raise DownloadError("timeout", f"{url} took longer than {deadline_s:g} s")
-                digest.update(chunk)
-                out.write(chunk)
-        # http.client returns a short body without complaint when the peer closes early.
-        if expected is not None and written != expected:
-            raise DownloadError("incomplete", f"{url} ended after {written} of {expected} bytes")
-        if digest.hexdigest() != sha256:
-            raise DownloadError(
-                "checksum", f"{url} has sha256 {digest.hexdigest()}, expected {sha256}"
-            )
-    except DownloadError:
-        destination.unlink(missing_ok=True)
-        raise
-    except urllib.error.HTTPError as exc:
-        destination.unlink(missing_ok=True)
-        raise DownloadError("http_error", f"{url} answered HTTP {exc.code}") from exc
-    except http.client.IncompleteRead as exc:
-        destination.unlink(missing_ok=True)
-        raise DownloadError("incomplete", f"{url} ended early: {exc!r}") from exc
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        # URLError, refused/reset connections and DNS failures are OSErrors.
-        destination.unlink(missing_ok=True)
-        if _is_timeout(exc):
-            raise DownloadError("timeout", f"{url} timed out after {timeout_s:g} s") from exc
-        if isinstance(exc, http.client.HTTPException | ConnectionResetError):
-            raise DownloadError("incomplete", f"{url} dropped the connection: {exc!r}") from exc
-        raise DownloadError("unreachable", f"{url} could not be fetched: {exc!r}") from exc
-    return written
 
 
 def import_downloaded_mesonet(
@@ -389,157 +288,3 @@ def default_model_lines(result: DefaultModelResult) -> list[str]:
             f"threshold {result.threshold:.4f}; {how}",
         ]
     return [f"no detector could be downloaded ({result.reason}); published the DEMO instead"]
-
-
-def score_default_import(
-    data: Sequence[Path],
-    *,
-    base_url: str,
-    arch: str = DEFAULT_ARCH,
-    frames_per_video: int = DEFAULT_FRAME_COUNT,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> list[VideoResult]:
-    """Score the labelled videos under ``data`` with the default import, uncalibrated.
-
-    The pinned weights are fetched under ``base_url`` and imported exactly as
-    :func:`ensure_default_model` imports them, but with the identity and
-    :data:`DEFAULT_THRESHOLD`, into a scratch directory; every video is scored through a TF1
-    session (:func:`model_export.evaluate.evaluate_version`).
-    """
-    from model_export.datasets import discover
-    from model_export.evaluate import evaluate_version
-
-    videos = discover(list(data))
-    if not videos:
-        raise FileNotFoundError(f"no labelled videos under {list(map(str, data))}")
-    with tempfile.TemporaryDirectory(prefix="default-fit-") as scratch:
-        path, _ = import_downloaded_mesonet(
-            Path(scratch) / "deepfake",
-            base_url=base_url,
-            arch=arch,
-            timeout_s=timeout_s,
-            calibration=IDENTITY,
-            threshold=DEFAULT_THRESHOLD,
-        )
-        return evaluate_version(path, videos, frames_per_video).videos
-
-
-@dataclass(frozen=True)
-class FittedDefault:
-    """Constants fitted for the default (:func:`fit_default_calibration`)."""
-
-    calibration: Calibration
-    #: Video threshold on the calibrated scale.
-    threshold: float
-    #: Candidate floor -> pooled out-of-fold video log-loss of the fit set's folds.
-    floor_log_loss: dict[float, float]
-    videos: int
-    sources: int
-    #: The fold left out of everything, and its figures under the fitted constants.
-    held_out: str | None = None
-    held_out_figures: dict[str, float] | None = None
-
-
-def fit_default_calibration(
-    videos: Sequence[VideoResult],
-    *,
-    hold_out: str | None = None,
-    grid: Sequence[float] | None = None,
-) -> FittedDefault:
-    """Fit the default's floor, Platt parameters and threshold on ``videos`` (uncalibrated
-    scores of the default import).
-
-    The floor is the candidate of ``grid`` (default :data:`calibration.FLOOR_GRID`) of lowest
-    pooled out-of-fold log-loss over the protocol's folds
-    (:func:`model_export.protocol.floor_grid`); Platt ``a``, ``b`` are then fitted with it on
-    every video (:func:`model_export.calibration.fit_calibration`, classes weighted to the
-    deployment prior, with its shrinkage) and the threshold maximises accuracy at that prior
-    on the calibrated video scores. ``hold_out`` (a fold name of
-    :func:`model_export.protocol.loso_folds`) leaves that fold out of all of it and reports
-    its video log-loss, Brier score, ECE, ROC-AUC and accuracy under the fitted constants.
-    """
-    import numpy as np
-
-    from model_export import roc
-    from model_export.calibration import FLOOR_GRID, fit_calibration
-    from model_export.protocol import floor_grid, loso_folds, video_scorer_for
-
-    held: list[int] = []
-    if hold_out is not None:
-        folds = {f.name: f for f in loso_folds([v.source for v in videos])}
-        if hold_out not in folds:
-            raise ValueError(f"no fold {hold_out!r}; folds: {sorted(folds)}")
-        held = list(folds[hold_out].held_out)
-    fit = [v for i, v in enumerate(videos) if i not in set(held)]
-    labels = np.array([v.label for v in fit])
-    sources = [v.source for v in fit]
-    scorer_for = video_scorer_for(fit)
-    choice = floor_grid(labels, sources, scorer_for, grid=grid or FLOOR_GRID)
-    everything = scorer_for(range(len(fit)))
-    calibration = fit_calibration(labels, everything, floor=choice.floor)
-    threshold = roc.best_threshold(labels, everything(calibration))
-    figures = None
-    if held:
-        y = np.array([videos[i].label for i in held])
-        scores = video_scorer_for([videos[i] for i in held])(range(len(held)))(calibration)
-        figures = {
-            "videos": float(len(held)),
-            "fake": float(y.sum()),
-            "log_loss": roc.log_loss(y, scores),
-            # A fold of mostly one class rewards scores near that class's side of 0.5.
-            "log_loss_at_prior": _weighted_log_loss(y, scores),
-            "brier": roc.brier(y, scores),
-            "ece": roc.expected_calibration_error(y, scores),
-            "roc_auc": roc.roc_auc(y, scores),
-            "accuracy": float(np.mean((scores >= threshold) == y.astype(bool))),
-        }
-    result = FittedDefault(
-        calibration, float(threshold), choice.log_loss, len(fit), len(set(sources)),
-        hold_out, figures,
-    )  # fmt: skip
-    log.info(
-        "fitted the default's calibration",
-        extra={"a": calibration.a, "b": calibration.b, "floor": calibration.floor,
-               "threshold": threshold, "videos": len(fit), "held_out": hold_out,
-               "held_out_figures": figures},
-    )  # fmt: skip
-    return result
-
-
-def _weighted_log_loss(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Video log-loss with the classes weighted to the deployment prior (one class: NaN)."""
-    import numpy as np
-
-    from model_export.calibration import class_weights, effective_size
-
-    y = np.asarray(labels).astype(int)
-    if effective_size(y) == 0:
-        return float("nan")
-    q = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1 - 1e-7)
-    losses = -(y * np.log(q) + (1 - y) * np.log1p(-q))
-    return float(np.mean(class_weights(y) * losses))
-
-
-def fitted_default_lines(fitted: FittedDefault) -> list[str]:
-    """What ``default-model --fit-calibration`` prints: the constants, as Python lines."""
-    grid = ", ".join(f"{f:g}: {v:.4f}" for f, v in fitted.floor_log_loss.items())
-    lines = [
-        f"# fitted on {fitted.videos} videos from {fitted.sources} sources"
-        + (f", fold {fitted.held_out!r} held out" if fitted.held_out else ""),
-        f"# pooled out-of-fold log-loss by floor: {grid}",
-        f"SHIPPED_PLATT_A = {fitted.calibration.a:.6g}",
-        f"SHIPPED_PLATT_B = {fitted.calibration.b:.6g}",
-        f"SHIPPED_FLOOR = {fitted.calibration.floor:g}",
-        f"SHIPPED_THRESHOLD = {fitted.threshold:.6g}",
-        f"SHIPPED_FIT_VIDEOS = {fitted.videos}",
-    ]
-    if fitted.held_out_figures:
-        f = fitted.held_out_figures
-        lines.append(
-            f"# held-out fold {fitted.held_out!r} ({int(f['videos'])} videos, "
-            f"{int(f['fake'])} FAKE): log-loss {f['log_loss']:.4f} (a coin: 0.6931; classes "
-            f"weighted to the deployment prior: {f['log_loss_at_prior']:.4f}), Brier "
-            f"{f['brier']:.4f}, ECE {f['ece']:.4f}, ROC-AUC {f['roc_auc']:.4f}, accuracy "
-            f"{f['accuracy']:.4f}"
-        )
-    return lines

@@ -130,24 +130,6 @@ def score_frames(
     return results, face_aware
 
 
-def score_video(
-    loaded: LoadedVersion,
-    path: Path,
-    frames_per_video: int,
-    batch_size: int = 16,
-    strategy: Strategy = DEFAULT_STRATEGY,
-) -> tuple[np.ndarray, float | None, Verdict]:
-    """Per-frame fake probabilities, mean face count (None if not face-aware), and the
-    gateway's verdict at the version's threshold."""
-    results, face_aware = score_frames(loaded, path, frames_per_video, batch_size)
-    verdict = decide(
-        results, face_aware=face_aware, threshold=loaded.threshold(), strategy=strategy
-    )
-    scores = np.array([r.score for r in results])
-    mean_faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
-    return scores, mean_faces, verdict
-
-
 def rescore(
     frames: Sequence[FrameResult],
     *,

@@ -124,6 +124,8 @@ def add_model_info(
             contract.SEQUENCE_LENGTH: tf.fill([n], tf.constant(length, tf.int32)),
             contract.MODEL_KIND: tf.fill([n], tf.constant(kind_code, tf.int32)),
             contract.OPERATING_POINTS: tf.fill([n], tf.constant(points_json)),
+            # Replaced by the SavedModel's digest once written (model_export.digest).
+            contract.MODEL_DIGEST: tf.fill([n], tf.constant(contract.MODEL_DIGEST_PLACEHOLDER)),
         }
         if face_side > 0:
             outputs[contract.FACE_INPUT_SIDE] = tf.fill([n], tf.constant(face_side, tf.int32))

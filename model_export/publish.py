@@ -29,6 +29,7 @@ from tensorflow_serving.apis import predict_pb2
 import contract
 from model_export import warmup
 from model_export.calibration import IDENTITY, Calibration
+from model_export.digest import write_digest
 from model_export.operating_points import unmeasured_points
 from model_export.savedmodel import load_version
 
@@ -197,6 +198,18 @@ def version_info(
     return meta
 
 
+def _refresh_fingerprint(path: Path) -> None:
+    """Rewrite ``fingerprint.pb`` for the graph as it now is (the digest changed its bytes),
+    so that TensorFlow's own checksum of ``saved_model.pb`` stays true."""
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    target = path / "fingerprint.pb"
+    if target.exists():
+        tmp = target.with_suffix(".pb.tmp")
+        tmp.write_bytes(fingerprinting.CreateFingerprintDef(str(path)))
+        tmp.replace(target)
+
+
 def write_version(
     archive: keras.export.ExportArchive,
     path: Path,
@@ -205,6 +218,9 @@ def write_version(
     """Write ``archive`` as a SavedModel into ``path`` with ``requests`` as its warmup."""
     log.info("writing SavedModel", extra={"path": str(path)})
     archive.write_out(str(path), verbose=False)
+    # Before anything else reads the graph: model_info then reports the files' digest.
+    if write_digest(Path(path)) is not None:
+        _refresh_fingerprint(Path(path))
     warmup.write_warmup(Path(path) / contract.WARMUP_RELATIVE_PATH, requests)
 
 

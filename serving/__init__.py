@@ -14,7 +14,8 @@ Modules, from the ports inwards:
 * ``servable`` (one loaded version), ``warmup``, ``batching`` and
   ``batching_util`` (server-side batching), ``tensors`` (TensorProto <-> numpy);
 * ``server`` (assembly from ``flags``), ``config``, ``tls``, ``metrics``,
-  ``errors``; ``client`` is a readiness helper for clients.
+  ``errors``; ``client`` is a readiness helper for clients;
+* ``__main__`` — ``python -m serving``, until SIGINT or SIGTERM.
 
 This package may import ``contract`` but never ``gateway`` or ``model_export``.
 Names below are loaded on first use, so ``import serving`` stays cheap.

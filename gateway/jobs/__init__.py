@@ -3,13 +3,20 @@
 Modules, one concern each:
 
 - ``models``: job and delivery records and states
-- ``store`` / ``sql`` / ``sqlite_store`` / ``postgres_store``: the durable job store, over
-  the one ``schema``; ``rows`` turns its rows into records and back
+- ``store`` / ``sqlite_store`` / ``postgres_store``: the durable job store, over the one
+  ``schema``; ``rows`` turns its rows into records and back
+- ``sql``: the statements both backends run, composed from ``sql_base`` (transactions and
+  paramstyle), ``sql_jobs`` (jobs and idempotency keys), ``sql_webhooks`` (deliveries and
+  signing secrets) and ``sql_media`` (encrypted media kept in the store)
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
 - ``fetch``: a job's media URL, fetched under that policy within the upload limits
+- ``url_jobs`` / ``url_request``: jobs from media URLs, their record and worker fetch, and
+  their JSON body on ``POST /v1/jobs``
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
+- ``standalone``: ``python -m gateway worker``, the workers without HTTP
+- ``metrics``: job and webhook metrics on the gateway's registry
 - ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -72,6 +74,24 @@ class DetectParams:
             explain_side=settings.explain_side,
             keyframes=KeyframePlan(settings.face_detect_every, settings.face_detect_side),
         )
+
+
+def request_hash(
+    sha256: str, params: DetectParams, callback_url: str | None, metadata: dict[str, str]
+) -> str:
+    """What makes two submissions the same request (for ``Idempotency-Key``): the media
+    (an upload's SHA-256, or what stands for a media URL) and every parameter."""
+    canonical = json.dumps(
+        {
+            "sha256": sha256,
+            "params": params.to_dict(),
+            "callback_url": callback_url,
+            "metadata": metadata,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def detect_params(

@@ -16,7 +16,8 @@ import psycopg
 
 from ..errors import InsufficientStorage, JobStoreUnavailable
 from .schema import SCHEMA, split_statements
-from .sql import Cursor, SqlJobStore
+from .sql import SqlJobStore
+from .sql_base import Cursor
 
 
 class PostgresJobStore(SqlJobStore):

@@ -18,7 +18,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError
 
 from ..deps import KeyIdDep
 from ..errors import (
@@ -50,27 +49,20 @@ from ..logs import request_id_var
 from ..settings import Settings
 from ..timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
 from ..timeline_svg import render_timeline
-from ..upload import UPLOAD_REQUEST_BODY, UploadLimits, receive_upload
+from ..upload import UploadLimits, receive_upload
 from .models import ENDED
-from .params import (
-    MAX_METADATA_VALUE,
-    MEDIA_URL_PARAM,
-    METADATA_PREFIX,
-    DetectParams,
-    detect_params,
-    metadata_from_pairs,
-    metadata_from_query,
-)
+from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
 from .schemas import (
     DeliveryList,
     DeliveryResponse,
     JobList,
     JobResponse,
-    MediaUrlJob,
     WebhookSecret,
+    job_headers,
 )
-from .service import JobService, Submission
+from .service import JobService
 from .ssrf import MAX_URL_LENGTH
+from .url_request import JOBS_REQUEST_BODY, accept_url_job, is_json, refuse_media_url_beside_upload
 
 router = APIRouter(tags=["jobs"])
 
@@ -139,25 +131,6 @@ METADATA_PARAMETER = {
     "[A-Za-z0-9_.-], value up to 64 printable characters.",
     "schema": {"type": "string", "maxLength": MAX_METADATA_VALUE},
 }
-_UPLOAD_DOC = {"requestBody": UPLOAD_REQUEST_BODY, "parameters": [METADATA_PARAMETER]}
-#: ``POST /v1/jobs`` takes an upload, or a JSON body naming a media URL to fetch.
-_JOBS_DOC = {
-    "requestBody": {
-        **UPLOAD_REQUEST_BODY,
-        "content": {
-            **UPLOAD_REQUEST_BODY["content"],  # type: ignore[dict-item]
-            "application/json": {"schema": MediaUrlJob.model_json_schema()},
-        },
-    },
-    "parameters": [METADATA_PARAMETER],
-}
-#: A JSON job description is a few hundred bytes; more is not one.
-_MAX_JSON_BYTES = 16 * 1024
-#: Query parameters that carry job options (with a JSON body they go in the body).
-_OPTION_QUERY = frozenset(
-    {"model_version", "model_label", "frames", "fps", "aggregation", "explain"}
-    | {"operating_point", "callback_url", MEDIA_URL_PARAM}
-)
 
 
 def parse_prefer(header: str | None) -> dict[str, str]:
@@ -182,13 +155,6 @@ def upload_limits(settings: Settings) -> UploadLimits:
         max_parts=settings.max_form_parts,
         max_part_header_bytes=settings.max_part_header_bytes,
     )
-
-
-def job_headers(job_id: str, replayed: bool) -> dict[str, str]:
-    headers = {"Location": f"/v1/jobs/{job_id}", "Retry-After": "1"}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return headers
 
 
 async def accept_job(
@@ -224,13 +190,6 @@ async def accept_job(
         idempotency_key=idempotency_key,
         request_id=request_id_var.get(),
     )
-    return await _accepted(jobs, owner, submitted, wait_s)
-
-
-async def _accepted(
-    jobs: JobService, owner: str, submitted: Submission, wait_s: float | None
-) -> JSONResponse:
-    """202 and the job (or the result, when it ends within ``wait_s``)."""
     job = submitted.job
     headers = job_headers(job.id, submitted.replayed)
     if wait_s is not None and wait_s > 0:
@@ -262,7 +221,7 @@ async def _accepted(
         },
         **_SUBMIT_ERRORS,
     },
-    openapi_extra=_JOBS_DOC,
+    openapi_extra={"requestBody": JOBS_REQUEST_BODY, "parameters": [METADATA_PARAMETER]},
 )
 async def submit_job(
     request: Request,
@@ -274,12 +233,11 @@ async def submit_job(
 ) -> JSONResponse:
     """Upload a video as for /v1/detect, or send JSON with a ``media_url`` for the job to
     fetch; get ``202 Accepted`` and a job to poll."""
-    if _media_type(request) == "application/json":
+    if is_json(request):
         return await accept_url_job(
             request, jobs=jobs, owner=owner, idempotency_key=idempotency_key
         )
-    if MEDIA_URL_PARAM in request.query_params:
-        raise BadRequest(f"give a {MEDIA_URL_PARAM} in a JSON body, or upload a file, not both")
+    refuse_media_url_beside_upload(request)
     return await accept_job(
         request,
         jobs=jobs,
@@ -289,56 +247,6 @@ async def submit_job(
         callback_url=callback_url,
         idempotency_key=idempotency_key,
     )
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-async def _json_body(request: Request) -> bytes:
-    """The request body, refused past :data:`_MAX_JSON_BYTES` without reading it all."""
-    received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > _MAX_JSON_BYTES:
-            raise BadRequest(f"a JSON job description is at most {_MAX_JSON_BYTES} bytes")
-    return bytes(received)
-
-
-async def accept_url_job(
-    request: Request, *, jobs: JobService, owner: str, idempotency_key: str | None
-) -> JSONResponse:
-    """Record a job that fetches ``media_url`` itself, and answer 202 at once."""
-    if idempotency_key is not None and (not idempotency_key or not idempotency_key.isprintable()):
-        raise BadRequest("Idempotency-Key must be 1 to 128 printable characters")
-    given = [k for k in request.query_params if k in _OPTION_QUERY or k.startswith(METADATA_PREFIX)]
-    if given:
-        raise BadRequest(f"with a JSON body, give the job's options in it, not the query: {given}")
-    raw = await _json_body(request)
-    if not raw.strip():
-        raise InvalidParameters(f"the JSON body needs a {MEDIA_URL_PARAM}")
-    try:
-        body = MediaUrlJob.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidParameters(problems) from exc
-    if body.model_version is not None and body.model_label is not None:
-        raise InvalidParameters("give model_version or model_label, not both")
-    metadata = metadata_from_pairs(body.metadata.items())
-    await jobs.check_callback(owner, body.callback_url)
-    with request.app.state.quotas.hold(owner):
-        submitted = await jobs.submit_url(
-            owner=owner,
-            media_url=body.media_url,
-            params=body.params(),
-            callback_url=body.callback_url,
-            metadata=metadata,
-            idempotency_key=idempotency_key,
-            request_id=request_id_var.get(),
-        )
-    return await _accepted(jobs, owner, submitted, None)
 
 
 def _encode_cursor(created_at: float, job_id: str) -> str:

@@ -26,6 +26,14 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def job_headers(job_id: str, replayed: bool) -> dict[str, str]:
+    """The headers of a 202 that accepted a job (or replayed one)."""
+    headers = {"Location": f"/v1/jobs/{job_id}", "Retry-After": "1"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
+
+
 class MediaUrlJob(BaseModel):
     """``POST /v1/jobs`` as JSON: a job whose media the gateway fetches from ``media_url``.
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
+import functools
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,13 +36,13 @@ from ..sources import probe_upload
 from ..video import sample_times
 from . import metrics
 from .crypto import load_or_create_kek
-from .fetch import FetchLimits, fetch_media
-from .media import MediaStore, StoredMedia
+from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
-from .params import MEDIA_URL_PARAM, DetectParams
+from .params import DetectParams, request_hash
 from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
+from .url_jobs import fetch_into_media, fetch_limits, new_url_job, url_source
 from .webhooks import (
     Deliverer,
     build_delivery,
@@ -67,23 +65,6 @@ class Submission:
 
     job: Job
     replayed: bool
-
-
-def request_hash(
-    sha256: str, params: DetectParams, callback_url: str | None, metadata: dict[str, str]
-) -> str:
-    """What makes two submissions the same request: the upload and every parameter."""
-    canonical = json.dumps(
-        {
-            "sha256": sha256,
-            "params": params.to_dict(),
-            "callback_url": callback_url,
-            "metadata": metadata,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class JobService:
@@ -109,15 +90,7 @@ class JobService:
             max_pixels=settings.max_pixels,
             max_image_pixels=settings.max_image_pixels,
         )
-        #: A media URL is fetched within the limits of an upload.
-        self.fetch_limits = FetchLimits(
-            max_bytes=settings.max_upload_bytes,
-            idle_timeout_s=settings.upload_idle_timeout_s,
-            min_bytes_per_s=settings.upload_min_bytes_per_s,
-            grace_s=settings.upload_grace_s,
-            total_s=job_settings.media_fetch_timeout_s,
-            max_redirects=job_settings.media_max_redirects,
-        )
+        self.fetch_limits = fetch_limits(settings, job_settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: JobWorker | None = None
 
@@ -148,7 +121,13 @@ class JobService:
                 max_attempts=self.config.max_attempts,
                 poll_s=self.config.poll_s,
                 retention_s=self.retention_s,
-                fetch=self.fetch_into_media,
+                fetch=functools.partial(
+                    fetch_into_media,
+                    self.media,
+                    policy=self.policy,
+                    limits=self.fetch_limits,
+                    ca_file=self.config.webhook_ca_file,
+                ),
             )
             self._worker = worker
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))
@@ -269,6 +248,11 @@ class JobService:
         idem = None
         if idempotency_key is not None:
             idem = (idempotency_key, request_hash(stored.sha256, params, callback_url, metadata))
+        return await self._record(job, idem)
+
+    async def _record(self, job: Job, idem: tuple[str, str] | None) -> Submission:
+        """Commit the queued ``job``, or find the one its idempotency key made before; the
+        media of a job not recorded is removed."""
         try:
             saved, replayed = await asyncio.to_thread(
                 self.store.create_job, job, idem, self.config.max_active_per_key
@@ -276,12 +260,12 @@ class JobService:
         except BaseException as exc:
             if isinstance(exc, RateLimited):
                 gateway_metrics.RATE_LIMITED.labels(quota="jobs").inc()
-            await asyncio.to_thread(self.media.delete, job_id)
+            await asyncio.to_thread(self.media.delete, job.id)
             raise
         if replayed:
-            await asyncio.to_thread(self.media.delete, job_id)
+            await asyncio.to_thread(self.media.delete, job.id)
         else:
-            log.info("job queued", extra={"job_id": job_id, "size": stored.size})
+            log.info("job queued", extra={"job_id": job.id, "size": job.input_size})
         return Submission(saved, replayed)
 
     async def submit_url(
@@ -300,54 +284,22 @@ class JobService:
         The URL is judged where it is fetched, so that submission never waits on a remote
         server; a refused or failed fetch ends the job with its code.
         """
-        job_id = uuid.uuid4().hex
-        now = time.time()
-        job = Job(
-            id=job_id,
+        job = new_url_job(
+            job_id=uuid.uuid4().hex,
             owner=owner,
-            status=JobStatus.QUEUED,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + self.retention_s,
-            params={**params.to_dict(), MEDIA_URL_PARAM: media_url},
-            input_size=0,
-            input_sha256="",
-            input_duration_s=0.0,
-            wrapped_key=None,
-            request_id=request_id,
+            now=time.time(),
+            retention_s=self.retention_s,
+            media_url=media_url,
+            params=params,
             callback_url=callback_url,
             metadata=metadata,
-            progress={"stage": "queued", "frames_done": 0, "frames_total": None},
+            request_id=request_id,
         )
         idem = None
         if idempotency_key is not None:
-            # The same URL is the same request (its bytes are not known yet).
-            source = "url:" + hashlib.sha256(media_url.encode()).hexdigest()
+            source = url_source(media_url)
             idem = (idempotency_key, request_hash(source, params, callback_url, metadata))
-        try:
-            saved, replayed = await asyncio.to_thread(
-                self.store.create_job, job, idem, self.config.max_active_per_key
-            )
-        except RateLimited:
-            gateway_metrics.RATE_LIMITED.labels(quota="jobs").inc()
-            raise
-        if not replayed:
-            log.info("job queued", extra={"job_id": job_id, "source": "media_url"})
-        return Submission(saved, replayed)
-
-    def fetch_into_media(self, job_id: str, url: str, stop: threading.Event) -> StoredMedia:
-        """Fetch ``url`` as ``job_id``'s encrypted media (blocking; the worker's thread)."""
-        # What an earlier, interrupted run of this job stored is unreadable (its data key
-        # died with that run): removed before fetching again.
-        self.media.delete(job_id)
-        return fetch_media(
-            url,
-            lambda body: self.media.store_stream(job_id, body),  # type: ignore[arg-type]
-            policy=self.policy,
-            limits=self.fetch_limits,
-            ca_file=self.config.webhook_ca_file,
-            stop=stop,
-        )
+        return await self._record(job, idem)
 
     # Reading and changing jobs ---------------------------------------------------------
 

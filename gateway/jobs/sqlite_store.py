@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .schema import SCHEMA, split_statements
-from .sql import Cursor, SqlJobStore
+from .sql import SqlJobStore
+from .sql_base import Cursor
 
 
 class SqliteJobStore(SqlJobStore):

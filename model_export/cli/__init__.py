@@ -3,6 +3,12 @@
 One module per command declares its options (``add``) and runs it (``run``), handing its
 arguments to the module that does the work and printing what it returns; those modules are
 imported per command, so ``--help`` starts without TensorFlow.
+
+Commands: ``demo`` (build and publish the demo model), ``default_model`` (the best detector
+at hand, or fitting its calibration), ``import_mesonet`` (published MesoNet weights,
+face-aware), ``train`` (a detector from labelled videos), ``ensemble`` (several face
+classifiers as one version), ``evaluate`` (score a version, or leave one source out);
+``_common`` holds the option groups, architectures and printing several of them share.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ def add(commands: Commands) -> None:
         ),
     )
     add_target_args(default)
+    from model_export.default_download import DEFAULT_TIMEOUT_S
     from model_export.default_model import (
         DEFAULT_ARCH,
-        DEFAULT_TIMEOUT_S,
         DEFAULT_URL_ENV,
         MESONET_WEIGHTS,
         default_url,
@@ -81,7 +81,7 @@ def add(commands: Commands) -> None:
 
 def fit(args: argparse.Namespace) -> int:
     """Print the default's calibration constants fitted on ``--fit-calibration`` data."""
-    from model_export.default_model import (
+    from model_export.default_fit import (
         fit_default_calibration,
         fitted_default_lines,
         score_default_import,

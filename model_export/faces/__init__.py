@@ -14,6 +14,11 @@ Both functions are pure batched TensorFlow ops: call them inside the ``tf.functi
         boxes, scores, count = detect_faces(frames)
         faces = crop_faces(frames, boxes, count, size=224)
         ...
+
+Modules: ``detector`` (MTCNN as one batched graph), ``nets`` (its three networks, with the
+weights the ``mtcnn`` wheel ships), ``boxes`` (batched box arithmetic on padded layouts),
+``landmarks`` (five facial landmarks per face, from O-Net), ``crop`` (face crops with a
+margin).
 """
 
 from __future__ import annotations

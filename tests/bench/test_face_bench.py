@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from bench import face_report, gpu_estimate
+from bench import face_figures, face_report, gpu_estimate
 from bench.__main__ import Plan
 from bench.clips import LENGTH_GOP_S, length_clip
 from bench.face_aware import decode_cost
@@ -113,13 +113,13 @@ def _run(wall_s: float, videos: int, service_s: float, client_s: float, others: 
 
 
 def test_limit_gap_accounts_for_every_core_second() -> None:
-    split = face_report.CpuSplit(
+    split = face_figures.CpuSplit(
         gateway_s=1.0, serving_s=3.0, decode_s=0.5, detection_s=1.0, classification_s=2.0
     )
     assert split.rest_s == pytest.approx(0.5)
     assert split.limit_per_min(2) == pytest.approx(30.0)  # 2 cores / 4 s a video
     # 10 videos in 30 s on 2 cores: 20 videos/min against 30.
-    gap = face_report.limit_gap(_run(30.0, 10, 40.0, 6.0, 0.1), split, 2)
+    gap = face_figures.limit_gap(_run(30.0, 10, 40.0, 6.0, 0.1), split, 2)
     assert gap.fraction == pytest.approx(20.0 / 30.0)
     shares = gap.service_share + gap.client_share + gap.others_share + gap.idle_share
     assert shares == pytest.approx(1.0)

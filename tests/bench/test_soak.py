@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.soak import VALID_KINDS, run_soak
+from bench.soak import run_soak
+from bench.soak_mix import VALID_KINDS
 
 pytestmark = pytest.mark.slow
 

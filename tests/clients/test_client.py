@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from deepfake_client import AsyncClient, Client, InsecureTransportWarning, errors
-from deepfake_client._core import RetryPolicy
+from deepfake_client._retries import RetryPolicy
 
 from tests.conftest import GatewayHandle, uploads_receiving, wait_for
 

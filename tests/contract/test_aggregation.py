@@ -15,9 +15,8 @@ from contract.aggregation import (
     Strategy,
     aggregate_scores,
     decide,
-    iou,
-    link_tracks,
 )
+from contract.tracks import iou, link_tracks
 
 
 def _frame(t: float, *faces: tuple[list[float], float]) -> FrameResult:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.aggregation import iou
+from contract.tracks import iou
 from model_export.face_export import FaceConfig, publish_face_version
 from tests.conftest import MODEL_NAME, start_serving
 from tests.tiny_model import tiny_cnn

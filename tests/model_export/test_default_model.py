@@ -24,6 +24,7 @@ import pytest
 import contract
 from contract.aggregation import DEFAULT_STRATEGY, FrameResult, aggregate_scores
 from model_export.calibration import Calibration
+from model_export.default_fit import fit_default_calibration, fitted_default_lines
 from model_export.default_model import (
     DEFAULT_ARCH,
     MESONET_WEIGHTS,
@@ -31,8 +32,6 @@ from model_export.default_model import (
     SHIPPED_THRESHOLD,
     DefaultModelResult,
     ensure_default_model,
-    fit_default_calibration,
-    fitted_default_lines,
     shipped_calibration,
 )
 from model_export.evaluate import VideoResult

@@ -10,7 +10,8 @@ import pytest
 
 import contract
 from model_export.cli import main
-from model_export.ensemble import Combination, combine_numpy, fit_logistic, logit
+from model_export.ensemble_combination import Combination, combine_numpy, logit
+from model_export.ensemble_fit import fit_logistic
 from model_export.face_export import FaceConfig, publish_face_version
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version

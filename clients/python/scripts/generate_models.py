@@ -26,6 +26,8 @@ HEADER = '''\
 Do not edit: run ``clients/python/scripts/generate_models.py`` after refreshing the snapshot.
 Unknown fields are kept (``extra="allow"``) so that a newer gateway does not break an older
 client.
+
+Over 400 lines because it is generated: one model per schema of the API, regenerated whole.
 """'''
 
 OPTIONS = [

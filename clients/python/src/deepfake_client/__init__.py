@@ -8,22 +8,28 @@
         result = client.detect("clip.mp4")
         print(result.verdict, result.score)
 
-:class:`Client` and :class:`AsyncClient` share one core (:mod:`deepfake_client._core`);
-response models (:mod:`deepfake_client.models`) are generated from the gateway's OpenAPI
-document; every error code has its class in :mod:`deepfake_client.errors`.
+:class:`Client` (``_sync``) and :class:`AsyncClient` (``_async``) share one core
+(``_core``: requests, uploads, answers), the retry policy (``_retries``) and the SSE parser
+(``_sse``); ``jobs`` is what both share about asynchronous jobs, ``webhooks`` verifies signed
+deliveries. Response models (``models``) are generated from the gateway's OpenAPI document;
+every error code has its class in ``errors``. The ``deepfake`` command is ``cli`` (with
+``cli_options``, what its commands share, and ``cli_jobs``), started by ``_entry``.
+:func:`verify_receipt` checks the signed receipt of an answer offline (``receipts``).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import errors, models, webhooks
+from . import errors, models, receipts, webhooks
 from ._async import AsyncClient
-from ._core import InsecureTransportWarning, RetryPolicy
+from ._core import InsecureTransportWarning
+from ._retries import RetryPolicy
 from ._sync import Client
 from .errors import ApiError, DeepfakeError
 from .jobs import Job, JobList
 from .models import DetectionResponse, ModelsResponse
+from .receipts import fetch_jwks, verify_receipt
 
 try:
     __version__ = version("deepfake-client")
@@ -43,6 +49,9 @@ __all__ = [
     "RetryPolicy",
     "__version__",
     "errors",
+    "fetch_jwks",
     "models",
+    "receipts",
+    "verify_receipt",
     "webhooks",
 ]

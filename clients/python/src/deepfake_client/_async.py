@@ -17,7 +17,9 @@ import httpx
 
 from . import _core
 from . import jobs as _jobs
-from ._core import Aggregation, ProgressCallback, RequestSpec, RetryPolicy, VideoInput
+from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
+from ._retries import Attempts, RetryPolicy
+from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
 from .models import DetectionResponse, ModelsResponse
 from .webhooks import Webhooks
@@ -73,7 +75,7 @@ class AsyncClient:
 
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send ``spec``, retrying as the policy says; the final answer, body read."""
-        attempts = _core.Attempts(spec, self.retry)
+        attempts = Attempts(spec, self.retry)
         while True:
             try:
                 response = await self._http.send(_core.build_request(self._http, spec))
@@ -274,7 +276,7 @@ class AsyncJobs:
         path = _jobs.job_path(job_id)
         _core.check(await self._client._send(RequestSpec("DELETE", path)))
 
-    async def events(self, job_id: str) -> AsyncGenerator[_core.SseEvent, None]:
+    async def events(self, job_id: str) -> AsyncGenerator[SseEvent, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -286,7 +288,7 @@ class AsyncJobs:
             if response.is_error:
                 await response.aread()
                 _core.check(response)
-            parser = _core.SseParser()
+            parser = SseParser()
             async for line in response.aiter_lines():
                 event = parser.feed(line)
                 if event is not None:

@@ -1,21 +1,17 @@
 """The transport-free core shared by :class:`Client` and :class:`AsyncClient`.
 
 Everything that does not depend on sync or async I/O lives here: connection settings, TLS,
-building each request, the upload source (which rewinds between attempts), the retry
-policy, parsing answers into models and errors into typed exceptions, and the SSE parser.
-The two clients only send what this module builds and sleep for as long as it says.
-
-It is long by design: everything the sync and async clients share lives here, so that they
-differ only in I/O.
+building each request, the upload source (which rewinds between attempts), and parsing
+answers into models and errors into typed exceptions. The retry policy is
+:mod:`deepfake_client._retries`, the SSE parser :mod:`deepfake_client._sse`; the two clients
+only send what these build and sleep for as long as they say.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 import os
-import random
 import ssl
 import uuid
 import warnings
@@ -81,29 +77,6 @@ def ssl_context(verify: bool | str | os.PathLike[str] | ssl.SSLContext, ca_cert:
     if cafile is not None:
         return ssl.create_default_context(cafile=os.fspath(cafile))
     return ssl.create_default_context()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of 429, 503 and connection failures, with exponential backoff and jitter.
-
-    A ``Retry-After`` from the gateway is honoured as the least wait; one longer than
-    ``max_delay`` is not waited for (the error is raised, with its ``retry_after``, for the
-    caller to decide). Without it the wait is ``backoff * 2**attempt`` with full jitter.
-    """
-
-    max_retries: int = 3
-    backoff: float = 0.5
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1`` (from 0); ``None``: do not retry."""
-        if retry_after is not None:
-            if retry_after > self.max_delay:
-                return None
-            # A little jitter on top, so that clients told the same second spread out.
-            return retry_after + random.uniform(0, self.backoff / 2)
-        return random.uniform(0, min(self.max_delay, self.backoff * (2**attempt)))
 
 
 class Upload:
@@ -307,11 +280,6 @@ def error_of(response: httpx.Response) -> errors.ApiError:
     )
 
 
-def should_retry(response: httpx.Response) -> bool:
-    """429s and 503s are worth another attempt; other errors will not change."""
-    return response.status_code in (429, 503)
-
-
 def parse(response: httpx.Response, model: type[M]) -> M:
     """The answer's body as ``model``, or the typed error of an error answer."""
     if response.is_error:
@@ -350,99 +318,3 @@ def settings_from_env(
         api_key if api_key is not None else os.environ.get("DEEPFAKE_API_KEY"),
         ca_cert if ca_cert is not None else os.environ.get("DEEPFAKE_CA_CERT") or None,
     )
-
-
-@dataclass
-class SseEvent:
-    """One Server-Sent Event."""
-
-    event: str = "message"
-    data: str = ""
-    id: str | None = None
-
-    def json(self) -> Any:
-        """The event's data as JSON, or ``None`` when it is not JSON."""
-        try:
-            return json.loads(self.data)
-        except ValueError:
-            return None
-
-
-class SseParser:
-    """Incremental ``text/event-stream`` parser: feed lines, get events."""
-
-    def __init__(self) -> None:
-        self._event = "message"
-        self._data: list[str] = []
-        self._id: str | None = None
-
-    def feed(self, line: str) -> SseEvent | None:
-        """Take one line (without its newline); an event when a blank line ends one."""
-        if not line:
-            if not self._data:
-                self._event = "message"
-                return None
-            event = SseEvent(self._event, "\n".join(self._data), self._id)
-            self._event, self._data = "message", []
-            return event
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._data.append(value)
-        elif name == "id":
-            self._id = value
-        return None
-
-
-#: Failures where the request surely or probably never reached the route: retried.
-RETRYABLE_TRANSPORT_ERRORS = (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
-
-
-class Attempts:
-    """The retry decisions of one call, shared by the sync and async send loops.
-
-    After each attempt the loop asks :meth:`after_response` or :meth:`after_error` how
-    long to sleep before the next one; ``None`` means the answer is final.
-    """
-
-    def __init__(self, spec: RequestSpec, policy: RetryPolicy) -> None:
-        self.spec = spec
-        self.policy = policy
-        self.attempt = 0
-
-    def _next(self, retry_after_s: float | None, why: str) -> float | None:
-        wait = self.policy.delay(self.attempt, retry_after_s)
-        if wait is None:
-            return None
-        self.attempt += 1
-        log.info(
-            "retrying %s %s in %.2f s (attempt %d): %s",
-            self.spec.method,
-            self.spec.path,
-            wait,
-            self.attempt + 1,
-            why,
-        )
-        return wait
-
-    def after_response(self, response: httpx.Response) -> float | None:
-        """Seconds to wait before retrying ``response``; ``None``: return it."""
-        if not (should_retry(response) and self.spec.retryable):
-            return None
-        if self.attempt >= self.policy.max_retries:
-            return None
-        return self._next(retry_after(response), f"HTTP {response.status_code}")
-
-    def after_error(self, exc: httpx.TransportError) -> float:
-        """Seconds to wait before retrying after ``exc``; raises when it is final."""
-        retryable = isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and self.spec.retryable
-        wait = None
-        if retryable and self.attempt < self.policy.max_retries:
-            wait = self._next(None, f"{type(exc).__name__}: {exc}")
-        if wait is None:
-            raise transport_error(exc) from exc
-        return wait

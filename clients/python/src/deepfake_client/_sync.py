@@ -12,7 +12,9 @@ import httpx
 
 from . import _core
 from . import jobs as _jobs
-from ._core import Aggregation, ProgressCallback, RequestSpec, RetryPolicy, VideoInput
+from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
+from ._retries import Attempts, RetryPolicy
+from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
 from .models import DetectionResponse, ModelsResponse
 from .webhooks import Webhooks
@@ -68,7 +70,7 @@ class Client:
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send ``spec``, retrying as the policy says; the final answer, body read."""
-        attempts = _core.Attempts(spec, self.retry)
+        attempts = Attempts(spec, self.retry)
         while True:
             try:
                 response = self._http.send(_core.build_request(self._http, spec))
@@ -266,7 +268,7 @@ class Jobs:
         path = _jobs.job_path(job_id)
         _core.check(self._client._send(RequestSpec("DELETE", path)))
 
-    def events(self, job_id: str) -> Generator[_core.SseEvent, None, None]:
+    def events(self, job_id: str) -> Generator[SseEvent, None, None]:
         """The job's Server-Sent Events, as they come, until the gateway ends the stream."""
         path = _jobs.job_path(job_id, "events")
         timeout = httpx.Timeout(None, connect=10.0)
@@ -278,7 +280,7 @@ class Jobs:
             if response.is_error:
                 response.read()
                 _core.check(response)
-            parser = _core.SseParser()
+            parser = SseParser()
             for line in response.iter_lines():
                 event = parser.feed(line)
                 if event is not None:

@@ -5,6 +5,7 @@ Exception tree::
     DeepfakeError                         anything this SDK raises
     ├── TransportError                    no HTTP answer (connection, TLS, timeout)
     ├── WebhookVerificationError          a webhook's signature or timestamp is wrong
+    ├── ReceiptVerificationError          a receipt's signature, key id or media hash is wrong
     ├── JobFailed                         jobs.wait(): the job ended failed/canceled/expired
     ├── WaitTimeout                       jobs.wait(): the job did not end in time
     └── ApiError                          the gateway answered {"error": {...}}; .code, .status
@@ -68,6 +69,11 @@ class TransportError(DeepfakeError):
 
 class WebhookVerificationError(DeepfakeError):
     """A webhook delivery's headers, timestamp or signature do not verify."""
+
+
+class ReceiptVerificationError(DeepfakeError):
+    """A receipt does not verify: malformed, an unknown key id, a bad signature, or the media
+    file's SHA-256 is not the one it signs."""
 
 
 class JobFailed(DeepfakeError):

@@ -22,6 +22,7 @@ import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr
 
 from . import _core
+from ._sse import SseEvent
 from .models import DetectionResponse, ErrorDetail
 
 JobState = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
@@ -144,7 +145,7 @@ def poll_delay(job: Job) -> float:
 FINAL_EVENTS: frozenset[str] = frozenset({"end", "deleted"})
 
 
-def state_of_event(event: _core.SseEvent) -> str | None:
+def state_of_event(event: SseEvent) -> str | None:
     """The job state an SSE event reports, if any (``data`` JSON or the event name)."""
     data = event.json()
     if isinstance(data, dict):
@@ -155,7 +156,7 @@ def state_of_event(event: _core.SseEvent) -> str | None:
     return event.event if event.event in FINAL_STATES else None
 
 
-def ends_stream(event: _core.SseEvent) -> bool:
+def ends_stream(event: SseEvent) -> bool:
     """The event says the job is final (or gone): stop reading, ask for the job."""
     return event.event in FINAL_EVENTS or state_of_event(event) in FINAL_STATES
 

@@ -3,6 +3,8 @@
 Do not edit: run ``clients/python/scripts/generate_models.py`` after refreshing the snapshot.
 Unknown fields are kept (``extra="allow"``) so that a newer gateway does not break an older
 client.
+
+Over 400 lines because it is generated: one model per schema of the API, regenerated whole.
 """
 
 from __future__ import annotations
@@ -186,6 +188,51 @@ class JobProgress(BaseModel):
     """
     queued, fetch (a media URL), waiting (for a processing slot), decrypt, probe, inference, sequence, aggregate, done
     """
+
+
+class Jwk(BaseModel):
+    """
+    One public key (RFC 8037 OKP, Ed25519).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    alg: Annotated[str, Field(title="Alg")]
+    """
+    EdDSA
+    """
+    crv: Annotated[str, Field(title="Crv")]
+    """
+    Ed25519
+    """
+    kid: Annotated[str, Field(title="Kid")]
+    """
+    Its id: the RFC 7638 thumbprint; a receipt's header names it.
+    """
+    kty: Annotated[str, Field(title="Kty")]
+    """
+    OKP
+    """
+    use: Annotated[str, Field(title="Use")]
+    """
+    sig
+    """
+    x: Annotated[str, Field(title="X")]
+    """
+    The public key, base64url.
+    """
+
+
+class Jwks(BaseModel):
+    """
+    Every key receipts were signed with, newest (the one signing now) first.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    keys: Annotated[list[Jwk], Field(title="Keys")]
 
 
 class ModelInfo(BaseModel):
@@ -463,6 +510,10 @@ class DetectionResponse(BaseModel):
     ] = None
     """
     Why the verdict deserves care, as codes (empty when none); no_face and near_threshold make it inconclusive, the others accompany any verdict.
+    """
+    receipt: Annotated[str | None, Field(title="Receipt")] = None
+    """
+    A compact JWS (EdDSA, Ed25519) signed by the gateway over this answer: the media's sha256, the model name, version and digest, the sampling and aggregation settings, the sampled frame times, the video and track scores, the verdict, threshold and operating point, the gateway's version and the time (iat); its header's kid names the key, published at /.well-known/jwks.json. It proves that this service, with this key, gave this answer about these bytes with this model, not that the answer is right. Null only in results stored before receipts existed.
     """
     request_id: Annotated[str, Field(title="Request Id")]
     score: Annotated[float, Field(title="Score")]

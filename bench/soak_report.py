@@ -1,0 +1,135 @@
+"""The soak's Markdown report, its one-line summary, and where both are written."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, VALID_KINDS
+
+if TYPE_CHECKING:
+    from bench.soak import SoakResult
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _ms(value: float) -> str:
+    return "n/a" if value != value else f"{value:.0f}"
+
+
+def render(result: SoakResult, meta: dict[str, str]) -> str:
+    """The Markdown report."""
+    out = ["# Soak", ""]
+    out += [f"- {k}: {v}" for k, v in meta.items()]
+    out += [
+        f"- load: {result.clients} clients for {result.wall_s:.0f} s against "
+        f"GATEWAY_MAX_IN_FLIGHT={result.max_in_flight} + GATEWAY_MAX_QUEUE={result.max_queue}",
+        f"- GATEWAY_MAX_UPLOAD_BYTES={MAX_UPLOAD_BYTES} (oversize bodies exceed it)",
+        "",
+        "## Requests by kind and status",
+        "",
+    ]
+    counts = result.by_kind_status()
+    statuses = sorted({s for _, s in counts})
+    out.append("| kind | " + " | ".join(str(s) if s else "no answer" for s in statuses) + " |")
+    out.append("|---|" + "---:|" * len(statuses))
+    for kind in MIX:
+        row = [str(counts.get((kind, s), 0)) for s in statuses]
+        out.append(f"| {kind} | " + " | ".join(row) + " |")
+    total = Counter(o.status for o in result.outcomes)
+    row = [str(total.get(s, 0)) for s in statuses]
+    out.append("| **all** | " + " | ".join(row) + " |")
+    codes = Counter((o.kind, o.answer) for o in result.outcomes if o.kind not in VALID_KINDS)
+    out += ["", "Error codes of the invalid and hostile requests:", ""]
+    out += [f"- {kind}: {code} × {n}" for (kind, code), n in sorted(codes.items(), key=str)]
+    ok = [o for o in result.outcomes if o.kind in VALID_KINDS and o.status == 200]
+    out += [
+        "",
+        "## Valid uploads answered 200",
+        "",
+        f"- {len(ok)} in {result.wall_s:.0f} s ({len(ok) / max(result.wall_s, 1e-9) * 60:.0f}/min)",
+        f"- latency p50 / p95 / p99: {_ms(result.valid_latency_ms(50))} / "
+        f"{_ms(result.valid_latency_ms(95))} / {_ms(result.valid_latency_ms(99))} ms",
+        f"- answered by version: {dict(sorted(result.versions.items()))}",
+    ]
+    if result.swap_at_s is not None:
+        seen = result.swap_seen_after_s
+        out.append(
+            f"- version 2 published at {result.swap_at_s:.0f} s; first answer from it came "
+            + (f"{seen:.1f} s later" if seen is not None else "never")
+        )
+    out += ["", "## Processes", ""]
+    out.append("| process | moment | RSS MiB | threads | open fds |")
+    out.append("|---|---|---:|---:|---:|")
+    for name, moments in result.stats.items():
+        for moment, s in moments.items():
+            out.append(f"| {name} | {moment} | {s.rss_mib:.0f} | {s.threads} | {s.fds} |")
+    if result.timeline:
+        out += ["", "Over the load (seconds in: gateway RSS MiB / fds, Serving RSS MiB):", ""]
+        out += [
+            f"- {t:.0f} s: {st['gateway'].rss_mib:.0f} / {st['gateway'].fds}, "
+            f"{st['serving'].rss_mib:.0f}"
+            for t, st in result.timeline
+        ]
+    out += [
+        "",
+        "## Checks",
+        "",
+        f"- undocumented 5xx (not 503/504): {len(result.undocumented_5xx)}",
+        f"- answers that are neither an error code nor a verdict: {len(result.unparsed)}",
+        f"- requests without an HTTP answer, by kind: {dict(result.no_answer) or 0}",
+        f"- valid uploads failed (not 200, not 429): {len(result.failed_valid)}",
+        f"- upload temp files left: {len(result.temp_files_left)}",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def summary(result: SoakResult) -> str:
+    """One line for the terminal."""
+    ok = sum(1 for o in result.outcomes if o.kind in VALID_KINDS and o.status == 200)
+    gw = result.stats.get("gateway", {})
+    fds = "/".join(str(s.fds) for s in gw.values())
+    return (
+        f"soak: {len(result.outcomes)} requests in {result.wall_s:.0f} s, {ok} valid 200 "
+        f"(p50 {_ms(result.valid_latency_ms(50))} ms, p99 {_ms(result.valid_latency_ms(99))} ms), "
+        f"undocumented 5xx {len(result.undocumented_5xx)}, failed valid "
+        f"{len(result.failed_valid)}, temp files left {len(result.temp_files_left)}, "
+        f"gateway fds start/end/settled {fds}"
+    )
+
+
+def run_meta() -> dict[str, str]:
+    """When, on which commit and on how loaded a machine the soak ran."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": commit,
+        "cores": str(os.cpu_count()),
+        "load average before": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def write(results_dir: Path, text: str, stamp: str) -> Path:
+    """Write ``soak-<stamp>.md`` and ``soak-latest.md``; return the first."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"soak-{stamp}.md"
+    for target in (path, results_dir / "soak-latest.md"):
+        tmp = target.with_suffix(".md.tmp")
+        tmp.write_text(text)
+        tmp.rename(target)
+    return path
