@@ -33,6 +33,8 @@ Modules, one line each:
 - ``explain``: where in each face the version saw a fake, as small PNG images
 - ``provenance``: the upload's C2PA manifest store, read and summarised
 - ``timing``: how long each named stage of one request took
+- ``shadow``: a second version scores sampled detections after their answer, for comparison;
+  ``shadow_schemas``: its agreement as ``GET /v1/models`` shows it
 - ``serving_client``: every call to Serving over TF Serving's gRPC API, with its retries
 - ``serving_channels``: the gRPC channels to Serving, their options and TLS
 - ``serving_rpc_errors``: Serving's gRPC failures as domain errors with fixed messages

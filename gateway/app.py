@@ -21,6 +21,7 @@ from .detection import DetectionPipeline, provenance_reader_from
 from .docs import docs_router
 from .errors import install_error_handlers
 from .header_limits import HeaderLimits
+from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
 from .jobs.settings import JobSettings
@@ -35,6 +36,7 @@ from .security_headers import SecurityHeaders
 from .serving_channels import ClientOptions, TlsConfig
 from .serving_client import ServingClient
 from .settings import Settings
+from .shadow import shadow_canary_from
 from .webui import ui_router
 
 log = logging.getLogger("gateway.access")
@@ -86,8 +88,8 @@ class RequestContext:
             request_id_var.reset(token)
 
 
-def make_client(settings: Settings) -> ServingClient:
-    """The Serving client the settings describe."""
+def make_client(settings: Settings, targets: list[str] | None = None) -> ServingClient:
+    """The Serving client the settings describe (for ``targets``: Serving's by default)."""
     tls = None
     if settings.serving_tls_ca or settings.serving_tls_cert:
         tls = TlsConfig(
@@ -96,7 +98,7 @@ def make_client(settings: Settings) -> ServingClient:
             client_key=settings.serving_tls_key,
         )
     return ServingClient(
-        settings.serving_targets,
+        targets or settings.serving_targets,
         ClientOptions(
             timeout_s=settings.serving_timeout_s,
             retries=settings.serving_retries,
@@ -125,6 +127,11 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
         )
         # The first start makes the receipt key, before any answer needs it.
         app.state.receipt_keys.signing_key()
+        app.state.shadow = shadow_canary_from(
+            settings, app.state.pipeline, lambda targets: make_client(settings, targets)
+        )
+        if app.state.shadow is not None:
+            app.state.shadow.start()
         app.state.jobs = JobService(settings, job_settings)
         # In-process job workers share the admission limits of synchronous requests.
         app.state.jobs.start(
@@ -136,6 +143,8 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
         try:
             yield
         finally:
+            if app.state.shadow is not None:
+                await app.state.shadow.stop()
             await app.state.jobs.stop()
             await app.state.client.close()
 
@@ -160,6 +169,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(replay_router)
     app.include_router(docs_router(app))
     app.include_router(ui_router())
     app.include_router(jwks_router())

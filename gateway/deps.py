@@ -14,6 +14,7 @@ from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
 from .serving_client import ServingClient
 from .settings import Settings
+from .shadow import ShadowCanary
 
 
 def app_settings(request: Request) -> Settings:
@@ -69,6 +70,11 @@ def app_receipt_keys(request: Request) -> ReceiptKeys:
     return request.app.state.receipt_keys
 
 
+def app_shadow(request: Request) -> ShadowCanary | None:
+    """The application's shadow canary; None without ``GATEWAY_SHADOW_MODEL``."""
+    return getattr(request.app.state, "shadow", None)
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 ClientDep = Annotated[ServingClient, Depends(app_client)]
 PipelineDep = Annotated[DetectionPipeline, Depends(app_pipeline)]
@@ -78,3 +84,4 @@ KeyIdDep = Annotated[str, Depends(api_key_id)]
 ReceivingDep = Annotated[ReceiveLimit, Depends(app_receiving)]
 QuotasDep = Annotated[KeyQuotas, Depends(app_quotas)]
 ReceiptKeysDep = Annotated[ReceiptKeys, Depends(app_receipt_keys)]
+ShadowDep = Annotated[ShadowCanary | None, Depends(app_shadow)]

@@ -211,6 +211,11 @@ class DetectionPipeline:
         result.provenance = provenance
         return result
 
+    async def score(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
+        """Every stage but the content credentials, which take no part in the verdict: a
+        second opinion on a file whose credentials were read already."""
+        return await self._detect(path, opts, timer)
+
     async def _detect(self, path: Path, opts: DetectOptions, timer: StageTimer) -> DetectionResult:
         with timer.stage("probe"):
             # The version is asked what it needs while the container is probed, so that

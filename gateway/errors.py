@@ -24,6 +24,7 @@ Exception tree::
     │   ├── JobNotCancelable          409 job_not_cancelable
     │   ├── NoWebhook                 409 no_webhook
     │   ├── JobHasNoResult            409 job_has_no_result
+    │   ├── JobMediaGone              410 job_media_gone
     │   ├── IdempotencyMismatch       422 idempotency_mismatch
     │   ├── CallbackRefused           422 callback_refused
     │   └── WebhookSecretMissing      422 webhook_secret_missing
@@ -309,6 +310,17 @@ class JobHasNoResult(RequestError):
     status_code = 409
     code = "job_has_no_result"
     summary = "The job has not succeeded (yet), so it has no result to show"
+
+
+class JobMediaGone(RequestError):
+    """A replay asked of a job whose media is no longer kept."""
+
+    status_code = 410
+    code = "job_media_gone"
+    summary = (
+        "The job's media is no longer kept (the job expired, or GATEWAY_JOB_KEEP_MEDIA was off "
+        "when it ended), so it cannot be scored again"
+    )
 
 
 class IdempotencyMismatch(RequestError):

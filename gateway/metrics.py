@@ -56,3 +56,13 @@ RATE_LIMITED = Counter(
     ["quota"],
     registry=REGISTRY,
 )
+SHADOW = Counter(
+    "gateway_shadow",
+    "Sampled detections also scored by the shadow version (GATEWAY_SHADOW_MODEL), by the "
+    "version that answered, the shadow version and outcome (agree, disagree, failed, dropped).",
+    ["primary", "shadow", "outcome"],
+    registry=REGISTRY,
+)
+SHADOW_QUEUED = Gauge(
+    "gateway_shadow_queued", "Shadow runs waiting for a shadow worker.", registry=REGISTRY
+)

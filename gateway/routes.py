@@ -13,7 +13,7 @@ import os
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
@@ -29,6 +29,7 @@ from .deps import (
     ReceiptKeysDep,
     ReceivingDep,
     SettingsDep,
+    ShadowDep,
 )
 from .errors import (
     ANY_ROUTE_ERRORS,
@@ -142,7 +143,9 @@ async def prometheus_metrics() -> Response:
     dependencies=[ApiKey],
     responses=_MODELS_ERRORS,
 )
-async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsResponse:
+async def list_models(
+    client: ClientDep, settings: SettingsDep, shadow: ShadowDep
+) -> ModelsResponse:
     """Versions Serving knows of the model, their states and labels, and what each
     AVAILABLE version says about itself (its ``model_info``)."""
     statuses = sorted(await client.model_status(settings.model_name), key=lambda s: s.version)
@@ -176,6 +179,7 @@ async def list_models(client: ClientDep, settings: SettingsDep) -> ModelsRespons
             )
             for s, d in zip(statuses, described, strict=True)
         ],
+        shadow=shadow.status() if shadow is not None else None,
     )
 
 
@@ -212,6 +216,8 @@ async def detect(
     key_id: KeyIdDep,
     jobs: JobsDep,
     receipt_keys: ReceiptKeysDep,
+    shadow: ShadowDep,
+    after_answer: BackgroundTasks,
     params: Annotated[DetectParams, Depends(detect_params)],
     prefer: Annotated[
         str | None,
@@ -247,7 +253,7 @@ async def detect(
     audit = audit_record(request)
     limits = upload_limits(settings)
     with quotas.hold(key_id):
-        upload = None
+        upload, shadowed = None, False
         try:
             # Receive first, under its own limit: a slow client holds no analysis slot.
             async with receiving.slot():
@@ -271,8 +277,14 @@ async def detect(
                     raise ServingTimeout(
                         f"the video was not processed within {settings.request_timeout_s:g} s"
                     ) from exc
+            if shadow is not None:
+                # The shadow run owns the file from here and starts once this answer is sent.
+                answer_sent = shadow.offer(upload.path, opts, result)
+                if answer_sent is not None:
+                    shadowed = True
+                    after_answer.add_task(answer_sent)
         finally:
-            if upload is not None:
+            if upload is not None and not shadowed:
                 with contextlib.suppress(FileNotFoundError):
                     upload.path.unlink()
     if audit is not None:

@@ -11,6 +11,7 @@ from contract.aggregation import INTERVAL_LEVEL, Strategy
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
 from .provenance import Provenance
+from .shadow_schemas import ShadowStatus
 
 #: The reason codes and their meanings, as the OpenAPI document lists them.
 _REASONS_TEXT = "; ".join(f"{code}: {REASON_DESCRIPTIONS[code]}" for code in REASON_CODES)
@@ -327,6 +328,9 @@ OperatingPointInfo.model_rebuild()
 class ModelsResponse(BaseModel):
     name: str
     versions: list[ModelVersionInfo]
+    shadow: ShadowStatus | None = Field(
+        None, description="The shadow canary and its agreement so far; null without one."
+    )
 
 
 class ErrorDetail(BaseModel):

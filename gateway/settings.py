@@ -141,6 +141,18 @@ class Settings(BaseSettings):
     #: Detect requests in progress (receiving, waiting or processing) per API key.
     max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
 
+    # Shadow canary (gateway.shadow): sampled detections scored again, after their answer.
+    #: A version number or a label; unset: no shadow.
+    shadow_model: str | None = Field(None, alias="GATEWAY_SHADOW_MODEL", pattern=r"^[A-Za-z0-9_]+$")
+    shadow_sample_rate: float = Field(1.0, alias="GATEWAY_SHADOW_SAMPLE_RATE", ge=0, le=1)
+    #: Sampled uploads waiting for a shadow run; past it they are dropped (and counted).
+    shadow_queue: int = Field(4, alias="GATEWAY_SHADOW_QUEUE", ge=1)
+    #: Video scores further apart than this disagree, even with the same verdict.
+    shadow_score_delta: float = Field(0.1, alias="GATEWAY_SHADOW_SCORE_DELTA", ge=0, le=1)
+    shadow_workers: int = Field(1, alias="GATEWAY_SHADOW_WORKERS", ge=1, le=8)
+    #: Serving hosts for the shadow alone (as ``SERVING_TARGET``); unset: the same Serving.
+    shadow_serving_target: str | None = Field(None, alias="GATEWAY_SHADOW_SERVING_TARGET")
+
     @field_validator(
         "tls_cert",
         "tls_key",
@@ -157,6 +169,12 @@ class Settings(BaseSettings):
     def serving_targets(self) -> list[str]:
         """Serving addresses to round-robin over."""
         raw = self.serving_target or f"127.0.0.1:{self.serving_port}"
+        return [t.strip() for t in raw.split(",") if t.strip()]
+
+    @property
+    def shadow_serving_targets(self) -> list[str]:
+        """Serving addresses of the shadow's own client; empty: the gateway's client."""
+        raw = self.shadow_serving_target or ""
         return [t.strip() for t in raw.split(",") if t.strip()]
 
     @property

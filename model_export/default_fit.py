@@ -96,7 +96,7 @@ def fit_default_calibration(
     import numpy as np
 
     from model_export import roc
-    from model_export.calibration import FLOOR_GRID, fit_calibration
+    from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, FLOOR_GRID, fit_calibration
     from model_export.protocol import floor_grid, loso_folds, video_scorer_for
 
     held: list[int] = []
@@ -122,7 +122,7 @@ def fit_default_calibration(
             "fake": float(y.sum()),
             "log_loss": roc.log_loss(y, scores),
             # A fold of mostly one class rewards scores near that class's side of 0.5.
-            "log_loss_at_prior": _weighted_log_loss(y, scores),
+            "log_loss_at_prior": roc.log_loss(y, scores, fake_prior=DEPLOYMENT_FAKE_PRIOR),
             "brier": roc.brier(y, scores),
             "ece": roc.expected_calibration_error(y, scores),
             "roc_auc": roc.roc_auc(y, scores),
@@ -139,20 +139,6 @@ def fit_default_calibration(
                "held_out_figures": figures},
     )  # fmt: skip
     return result
-
-
-def _weighted_log_loss(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Video log-loss with the classes weighted to the deployment prior (one class: NaN)."""
-    import numpy as np
-
-    from model_export.calibration import class_weights, effective_size
-
-    y = np.asarray(labels).astype(int)
-    if effective_size(y) == 0:
-        return float("nan")
-    q = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1 - 1e-7)
-    losses = -(y * np.log(q) + (1 - y) * np.log1p(-q))
-    return float(np.mean(class_weights(y) * losses))
 
 
 def fitted_default_lines(fitted: FittedDefault) -> list[str]:

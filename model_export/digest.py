@@ -11,8 +11,8 @@ other bytes stay as they were, and anyone can check a version's files offline
 What is hashed (:func:`savedmodel_digest`): ``saved_model.pb`` and every file under
 ``variables/`` and ``assets/``, in order of their relative paths, each as its path, its
 length and its bytes. Left out: ``fingerprint.pb`` (TensorFlow's own checksums of
-``saved_model.pb``, which publishing rewrites once the digest is in) and ``assets.extra/`` (the warmup
-requests and the export info, which Serving does not load into the model).
+``saved_model.pb``, which publishing rewrites once the digest is in) and ``assets.extra/``
+(the warmup requests and the export info, which Serving does not load into the model).
 """
 
 from __future__ import annotations

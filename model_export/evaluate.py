@@ -42,7 +42,7 @@ from contract.aggregation import (
     link_tracks,
 )
 from contract.sampling import DEFAULT_FRAME_COUNT
-from model_export import roc
+from model_export import reliability, report_plots, roc
 from model_export.calibration import (
     DEPLOYMENT_FAKE_PRIOR,
     IDENTITY,
@@ -328,15 +328,22 @@ def summary_lines(summary: dict, report_dir: Path) -> list[str]:
             f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
             f"ROC-AUC {m['roc_auc']:.3f} log-loss {m['log_loss']:.3f}"
         )
+    lines.append(reliability.summary_text(summary["reliability"], "as shipped"))
     lines.append(f"threshold {summary['threshold']:.4f} (shipped); report in {report_dir}")
     return lines
 
 
 def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict[str, object]:
-    """Write ``metrics.json``, ``predictions.csv``, ``roc.png`` and ``confusion.png``."""
+    """Write ``metrics.json``, ``predictions.csv``, ``roc.png``, ``confusion.png`` and the
+    reliability diagram of the version's video probabilities (``reliability.png``; figures in
+    ``metrics.json`` under ``reliability``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = evaluation.summary()
+    labels, scores = evaluation.video_arrays()
+    summary["reliability"] = reliability.figures_of_sources(
+        labels, scores, [v.source for v in evaluation.videos], "video probabilities as shipped"
+    )
     (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     with (out_dir / "predictions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -350,50 +357,8 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str = "") -> dict
                 str(v.path), "FAKE" if v.label else "REAL", v.group, f"{v.score:.6f}", verdict,
                 len(v.frame_scores), faces,
             ])  # fmt: skip
-    _plot_roc(evaluation, out_dir / "roc.png", title)
-    _plot_confusion(summary["video"], out_dir / "confusion.png", title)
+    curves = {"frames": evaluation.frame_arrays(), "videos": evaluation.video_arrays()}
+    report_plots.plot_roc(curves, out_dir / "roc.png", title)
+    report_plots.plot_confusion(summary["video"], out_dir / "confusion.png", title)
+    reliability.write_files(summary["reliability"], out_dir, f"{title}, as shipped")
     return summary
-
-
-def _plot_roc(evaluation: Evaluation, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, (labels, scores) in (
-        ("frames", evaluation.frame_arrays()),
-        ("videos", evaluation.video_arrays()),
-    ):
-        fpr, tpr, _ = roc.roc_curve(labels, scores)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc.roc_auc(labels, scores):.3f})")
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    ax.set_xlabel("false positive rate (real called fake)")
-    ax.set_ylabel("true positive rate (fake caught)")
-    ax.set_title(f"ROC {title}".strip())
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _plot_confusion(video: dict, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.array([[video["tn"], video["fp"]], [video["fn"], video["tp"]]])
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=14)
-    ax.set_xticks([0, 1], ["real", "fake"])
-    ax.set_yticks([0, 1], ["REAL", "FAKE"])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("label")
-    ax.set_title(f"videos at threshold {video['threshold']:.3f} {title}".strip())
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, class_weights
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,42 +45,132 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.trapezoid(tpr, fpr))
 
 
-def log_loss(labels: np.ndarray, scores: np.ndarray, eps: float = 1e-7) -> float:
-    """Mean binary cross-entropy, probabilities clipped to ``[eps, 1 - eps]``."""
+def prior_weights(labels: np.ndarray, fake_prior: float | None) -> np.ndarray | None:
+    """Per-video weights putting the classes at ``fake_prior`` (None: every video the same).
+
+    The weights of :func:`model_export.calibration.class_weights`, the ones every fit of the
+    protocol uses, so a figure at the prior describes videos met at the deployment prior
+    whatever the evaluated set's share of fakes. With ``fake_prior`` set and a class absent
+    the prior cannot be met: None is returned and the figures below are NaN.
+    """
+    if fake_prior is None:
+        return np.ones(len(labels))
+    y = np.asarray(labels).astype(bool)
+    if y.all() or not y.any():
+        return None
+    return class_weights(y, fake_prior)
+
+
+def log_loss(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    eps: float = 1e-7,
+    *,
+    fake_prior: float | None = None,
+) -> float:
+    """Mean binary cross-entropy, probabilities clipped to ``[eps, 1 - eps]``.
+
+    With ``fake_prior`` the mean weighs the classes to it (:func:`prior_weights`).
+    """
     y = np.asarray(labels, dtype=np.float64)
+    w = prior_weights(y, fake_prior)
+    if not len(y) or w is None:
+        return float("nan")
     p = np.clip(np.asarray(scores, dtype=np.float64), eps, 1 - eps)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan")
+    return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=w))
 
 
-def brier(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean squared difference between the probability and the 0/1 label (Brier score)."""
+def brier(labels: np.ndarray, scores: np.ndarray, *, fake_prior: float | None = None) -> float:
+    """Mean squared difference between the probability and the 0/1 label (Brier score).
+
+    With ``fake_prior`` the mean weighs the classes to it (:func:`prior_weights`).
+    """
     y = np.asarray(labels, dtype=np.float64)
+    w = prior_weights(y, fake_prior)
+    if not len(y) or w is None:
+        return float("nan")
     p = np.asarray(scores, dtype=np.float64)
-    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+    return float(np.average((p - y) ** 2, weights=w))
 
 
 #: Equal-width probability bins of :func:`expected_calibration_error`.
 ECE_BINS = 10
 
 
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One equal-width probability bin of :func:`calibration_bins`."""
+
+    #: The bin is ``[low, high)`` (the last one ``[low, 1]``).
+    low: float
+    high: float
+    videos: int
+    fake: int
+    #: Share of the total weight in this bin (``videos / total`` unweighted).
+    weight: float
+    #: Weighted mean probability and weighted share of fakes of the bin (None when empty).
+    mean_probability: float | None
+    fake_rate: float | None
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def calibration_bins(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    bins: int = ECE_BINS,
+    *,
+    fake_prior: float | None = None,
+) -> list[CalibrationBin]:
+    """Every one of ``bins`` equal-width bins of ``[0, 1]`` with its videos' mean probability
+    and observed share of fakes, both weighted to ``fake_prior`` (:func:`prior_weights`).
+
+    A probability of exactly 1 falls in the last bin. Empty when the weights are undefined.
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(scores, dtype=np.float64)
+    w = prior_weights(y, fake_prior)
+    if not len(y) or w is None:
+        return []
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    total = float(w.sum())
+    out = []
+    for b in range(bins):
+        m = index == b
+        weight = float(w[m].sum())
+        out.append(
+            CalibrationBin(
+                low=b / bins,
+                high=(b + 1) / bins,
+                videos=int(m.sum()),
+                fake=int(y[m].sum()),
+                weight=weight / total,
+                mean_probability=float(np.average(p[m], weights=w[m])) if weight else None,
+                fake_rate=float(np.average(y[m], weights=w[m])) if weight else None,
+            )
+        )
+    return out
+
+
 def expected_calibration_error(
-    labels: np.ndarray, scores: np.ndarray, bins: int = ECE_BINS
+    labels: np.ndarray,
+    scores: np.ndarray,
+    bins: int = ECE_BINS,
+    *,
+    fake_prior: float | None = None,
 ) -> float:
     """Expected calibration error over ``bins`` equal-width bins of ``[0, 1]``.
 
     The mean over videos of ``|share of fakes - mean probability|`` of each video's bin (a
-    probability of exactly 1 falls in the last bin).
+    probability of exactly 1 falls in the last bin, :func:`calibration_bins`); with
+    ``fake_prior`` the videos, shares and means are weighted to it.
     """
-    y = np.asarray(labels, dtype=np.float64)
-    p = np.asarray(scores, dtype=np.float64)
-    if not len(y):
+    found = calibration_bins(labels, scores, bins, fake_prior=fake_prior)
+    if not found:
         return float("nan")
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in np.unique(index):
-        m = index == b
-        total += m.sum() * abs(y[m].mean() - p[m].mean())
-    return float(total / len(y))
+    return float(sum(b.weight * abs(b.fake_rate - b.mean_probability) for b in found if b.videos))
 
 
 def best_threshold(

@@ -16,6 +16,7 @@ Modules, one concern each:
 - ``url_jobs`` / ``url_request``: jobs from media URLs, their record and worker fetch, and
   their JSON body on ``POST /v1/jobs``
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
+- ``replay``: a succeeded job's kept media scored again by another version
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
 - ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``

@@ -171,10 +171,27 @@ class MediaStore:
             raise
         return StoredMedia(wrap_key(self.kek, data_key), reader.size, reader.digest.hexdigest())
 
-    def decrypt_to_temp(self, job_id: str, wrapped_key: bytes) -> Path:
-        """Decrypt ``job_id``'s media into a new 0600 temporary file; the caller deletes it."""
+    def has(self, job_id: str) -> bool:
+        """Whether ``job_id``'s encrypted media is still kept."""
+        if self.blobs is not None:
+            return self.blobs.media_chunk(job_id, 0) is not None
+        return self.path(job_id).exists()
+
+    def decrypt_to_temp(
+        self, job_id: str, wrapped_key: bytes, directory: Path | None = None
+    ) -> Path:
+        """Decrypt ``job_id``'s media into a new 0600 temporary file; the caller deletes it.
+
+        The file is a job's working copy under ``work/``; with ``directory``, a temporary
+        upload there instead (named as :mod:`gateway.upload` names them, so that the start-up
+        sweep of a killed process's uploads removes it), which the work sweep never touches.
+        """
         data_key = unwrap_key(self.kek, wrapped_key)
-        fd, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=".video", dir=self.work_dir)
+        if directory is None:
+            fd, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=".video", dir=self.work_dir)
+        else:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".video", dir=directory)
         try:
             with contextlib.ExitStack() as files:
                 src: BinaryIO

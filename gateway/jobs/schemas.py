@@ -219,3 +219,37 @@ class WebhookSecret(BaseModel):
         description="Standard Webhooks secret (whsec_...). Shown only in this answer; "
         "POST again to rotate it."
     )
+
+
+class ScoreDifference(BaseModel):
+    """One score in both answers of a replay; null where one answer has no such item."""
+
+    original: float | None
+    replay: float | None
+    delta: float | None = Field(description="replay - original; null when either is missing.")
+
+
+class TrackDifference(ScoreDifference):
+    id: int = Field(description="The track id (the same faces, linked the same way).")
+
+
+class TimelineDifference(ScoreDifference):
+    t_s: float = Field(description="Time of the frame in seconds.")
+
+
+class ReplayDifference(BaseModel):
+    """How the replay's answer differs from the job's."""
+
+    score_delta: float = Field(description="replay score - original score.")
+    verdict_changed: bool
+    tracks: list[TrackDifference]
+    timeline: list[TimelineDifference]
+
+
+class ReplayResponse(BaseModel):
+    """A job's stored media scored again by another version, beside the job's own answer."""
+
+    job_id: str
+    original: DetectionResponse = Field(description="The job's result, as it was answered.")
+    replay: DetectionResponse = Field(description="The same media scored by the version asked.")
+    difference: ReplayDifference

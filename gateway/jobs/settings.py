@@ -27,6 +27,9 @@ class JobSettings(BaseSettings):
     kek: str | None = Field(None, alias="GATEWAY_JOB_KEK")
     #: How long results (and job records) are kept after a job ends: seconds or ISO 8601 (P7D).
     retention: timedelta = Field(DEFAULT_RETENTION, alias="GATEWAY_JOB_RETENTION")
+    #: Keep a succeeded job's encrypted media until the job expires, so that it can be
+    #: replayed with another version (``POST /v1/jobs/{id}/replay``); off: removed at its end.
+    keep_media: bool = Field(False, alias="GATEWAY_JOB_KEEP_MEDIA")
     #: Job workers inside the gateway process; 0 leaves the work to ``python -m gateway worker``.
     workers: int = Field(2, alias="GATEWAY_JOB_WORKERS", ge=0)
     #: A claimed job is the worker's for this long; heartbeats renew it.

@@ -200,6 +200,7 @@ class JobSql(SqlBase):
         model_version: int | None = None,
         delivery: Delivery | None = None,
         progress: dict[str, object] | None = None,
+        keep_media: bool = False,
     ) -> bool:
         now = time.time()
         if worker is None:
@@ -229,7 +230,8 @@ class JobSql(SqlBase):
             )
             if cur.rowcount == 0:
                 return False
-            self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
+            if not keep_media:
+                self._exec(cur, "DELETE FROM job_media WHERE job_id = ?", (job_id,))
             if delivery is not None:
                 self._insert_delivery(cur, delivery)
         return True

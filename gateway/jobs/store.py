@@ -68,11 +68,13 @@ class JobStore(Protocol):
         model_version: int | None = None,
         delivery: Delivery | None = None,
         progress: dict[str, object] | None = None,
+        keep_media: bool = False,
     ) -> bool:
         """End a running job held by ``worker`` (or a queued one when ``worker`` is None).
 
-        The webhook delivery, if any, is stored in the same transaction. False when the
-        job is no longer that worker's (or no longer queued).
+        The webhook delivery, if any, is stored in the same transaction; the media the store
+        holds is removed with it unless ``keep_media``. False when the job is no longer that
+        worker's (or no longer queued).
         """
         ...
 

@@ -235,6 +235,13 @@ class JobWorker:
             job, status=status, result=result, error=error, model_version=version
         )
         delivery = build_delivery(ended, now) if job.callback_url else None
+        # Kept for a replay until the job expires (housekeeping removes it then). Not a
+        # fetched medium: its data key lived only in the run, so the URL is what is kept.
+        keep = (
+            status == JobStatus.SUCCEEDED
+            and self.settings.jobs.keep_media
+            and MEDIA_URL_PARAM not in job.params
+        )
         done = await asyncio.to_thread(
             self.store.finish_job,
             job.id,
@@ -246,11 +253,13 @@ class JobWorker:
             model_version=version,
             delivery=delivery,
             progress=progress,
+            keep_media=keep,
         )
         if not done:
             log.warning("job was taken over or deleted before it ended", extra={"job_id": job.id})
             return
-        await asyncio.to_thread(self.media.delete, job.id)
+        if not keep:
+            await asyncio.to_thread(self.media.delete, job.id)
         metrics.JOB_SECONDS.labels(status=str(status)).observe(now - job.created_at)
         log.info(
             "job finished",

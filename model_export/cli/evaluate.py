@@ -19,12 +19,15 @@ def add(commands: Commands) -> None:
         description=(
             "Score labelled videos with a published version through a TF1 session (as TF "
             "Serving runs it): accuracy, precision, recall, F1, ROC-AUC and log-loss at frame "
-            "and video level, ROC and confusion-matrix PNGs, per-video CSV. With --protocol "
-            "leave-one-source-out, every immediate subfolder of a data root is a source: for "
+            "and video level, ROC, confusion-matrix and reliability PNGs, per-video CSV. With "
+            "--protocol leave-one-source-out, every immediate subfolder of a data root is a "
+            "source: for "
             "each source, calibration and threshold are fitted on the other sources and the "
             "source is scored with them; pooled video ROC-AUC, log-loss, Brier score, ECE and "
             "accuracy with bootstrap 95% intervals, per manipulation kind and per source "
-            "(loso.json, loso.md; the scores are kept in loso_videos.pkl for --from-scores)."
+            "(loso.json, loso.md; the scores are kept in loso_videos.pkl for --from-scores), and "
+            "the reliability diagram of the out-of-fold shipped probabilities (reliability.png) "
+            "with ECE, Brier and log-loss at the deployment prior, intervals over sources."
         ),
     )
     evaluate.add_argument(

@@ -22,7 +22,10 @@ Figures (:mod:`.metrics`, :mod:`.report`): video-level ROC-AUC, log-loss and acc
 pooled held-out scores with 95% percentile bootstrap intervals over sources (the headline)
 and over videos; the ROC-AUC within each fold and their mean; rows per manipulation kind
 (:mod:`model_export.manipulations`) and per source; and the same for the version as shipped
-(its own calibration and threshold, nothing fitted here).
+(its own calibration and threshold, nothing fitted here). The reliability of the out-of-fold
+shipped probabilities (fold calibration and the floor picked, :mod:`model_export.reliability`)
+is reported beside them: binned probability against the share of fakes, ECE, Brier and
+log-loss weighted to the deployment prior, intervals over sources.
 
 Only :mod:`.run` (scoring on disk) needs TensorFlow; it is imported on first use, so the fold,
 fitting and report logic runs on score arrays without it.

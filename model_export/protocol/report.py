@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from contract.aggregation import DEFAULT_STRATEGY, Strategy
-from model_export import roc
+from model_export import reliability, roc
 from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, IDENTITY
 from model_export.manipulations import manipulation_kind
 from model_export.protocol.fitting import LosoScores, floor_grid, run_folds, video_scorer_for
@@ -69,6 +69,8 @@ def loso_report(
     kwargs = {"resamples": resamples, "seed": seed}
     shipped = shipped_threshold is not None
     floor = None
+    # What the gateway would return out of fold: the fold fits at the floor picked (none: 0).
+    shipped_oof, shipped_floor = loso.scores, 0.0
     if floors:
         choice = floor_grid(labels, sources, scorer_for, grid=floors, groups=groups)
         at = choice.loso
@@ -79,6 +81,12 @@ def loso_report(
             "kinds": kind_rows(kinds, labels, at.scores, at.thresholds, **kwargs),
             "folds": [f.as_dict() for f in at.folds],
         }
+        shipped_oof, shipped_floor = at.scores, choice.floor
+    calibration_figures = {
+        "scores": "out-of-fold shipped probabilities (fold calibration, floor, gateway rule)",
+        "floor": shipped_floor,
+        **reliability.reliability_figures(labels, shipped_oof, clusters=sources, **kwargs),
+    }
     return {
         "protocol": PROTOCOL,
         "strategy": strategy,
@@ -98,6 +106,7 @@ def loso_report(
         "no_skill_log_loss": NO_SKILL_LOG_LOSS,
         "prior_log_loss": roc.log_loss(labels, np.full(len(labels), share)),
         "loso": metrics_with_ci(labels, loso.scores, loso.thresholds, clusters=sources, **kwargs),
+        "reliability": calibration_figures,
         # One version scored every source: its figures with nothing fitted here.
         "as_shipped": (
             metrics_with_ci(labels, raw, shipped_threshold, clusters=sources, **kwargs)
@@ -190,6 +199,16 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
                     f"{_ci(row['log_loss'])} | {_ci(row['brier'])} | {_ci(row['ece'])} | "
                     f"{_ci(row['accuracy'])} |"
                 )
+    figures = report.get("reliability")
+    if figures:
+        lines += [
+            "",
+            reliability.markdown(
+                figures,
+                f"Reliability of the out-of-fold shipped probabilities (floor {figures['floor']:g}"
+                f", diagram `{reliability.DIAGRAM_FILE}`)",
+            ).rstrip("\n"),
+        ]
     within = report["within_fold"]
     lines += [
         "",
@@ -270,6 +289,9 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
             + f"): ROC-AUC {_ci(m['roc_auc'])}  log-loss {_ci(m['log_loss'])}  Brier "
             f"{_ci(m['brier'])}  ECE {_ci(m['ece'])}"
         )
+    figures = report.get("reliability")
+    if figures:
+        lines.append(reliability.summary_text(figures, f"out of fold, floor {figures['floor']:g}"))
     within = report["within_fold"]
     lines.append(
         f"within-fold ROC-AUC: mean {_auc(within['mean_roc_auc'])} over "

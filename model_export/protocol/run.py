@@ -24,6 +24,7 @@ from model_export.protocol.folds import FOLD_GROUPS, FoldGroup, loso_folds
 from model_export.protocol.metrics import DEFAULT_RESAMPLES
 from model_export.protocol.report import loso_report, markdown
 from model_export.publish import INFO_RELATIVE_PATH
+from model_export.reliability import DIAGRAM_FILE, plot_reliability
 
 if TYPE_CHECKING:
     from model_export.training_run import PipelineConfig
@@ -119,7 +120,8 @@ def evaluate_loso(
     (:func:`train_loso`) into ``model`` as a work directory. ``from_scores`` (an earlier
     report directory of the same version and data) reuses its kept scores instead of scoring
     again; ``strategy`` and ``floors`` go to :func:`loso_report` (a published version only).
-    Writes ``loso.json``, ``loso.md``, ``loso_predictions.csv`` and :data:`VIDEOS_FILE` (every
+    Writes ``loso.json``, ``loso.md``, ``loso_predictions.csv``, the reliability diagram
+    (:data:`~model_export.reliability.DIAGRAM_FILE`) and :data:`VIDEOS_FILE` (every
     video's per-frame and per-face results, :func:`load_video_results`) into ``output``
     (default ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
@@ -170,6 +172,7 @@ def evaluate_loso(
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    plot_reliability(report["reliability"], output / DIAGRAM_FILE, title=f"{title}, out of fold")
     # Scoring is nearly all of the wall time: kept so that refits need no rescoring.
     with (output / VIDEOS_FILE).open("wb") as handle:
         pickle.dump({"videos": list(results), "threshold": threshold}, handle)

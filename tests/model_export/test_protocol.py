@@ -257,6 +257,17 @@ def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ci = report["loso"][key]
         assert ci["low"] <= ci["point"] <= ci["high"] and 0.0 <= ci["point"] <= 1.0
     assert report["floor"] is None
+    # The reliability of the out-of-fold probabilities, beside the other figures.
+    figures = report["reliability"]
+    assert figures["floor"] == 0.0 and figures["interval_unit"] == "source"
+    assert sum(b["videos"] for b in figures["bins"]) == 9
+    assert figures["brier"]["point"] == pytest.approx(
+        roc.brier(np.array([int(r["label"]) for r in rows]),
+                  np.array([float(r["score_loso"]) for r in rows]), fake_prior=0.5)
+    )  # fmt: skip
+    assert "Reliability of the out-of-fold shipped probabilities (floor 0" in text
+    assert "reliability (out of fold, floor 0, fake prior 0.5): ECE" in printed
+    assert (out / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The kept scores give the same folds again, with the floor grid, without rescoring.
     again = tmp_path / "again"
@@ -274,6 +285,9 @@ def test_loso_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     chosen = redone["floor"]["chosen"]
     assert grid[chosen] == min(grid.values())
     assert [f["calibration"]["floor"] for f in redone["floor"]["folds"]] == [chosen] * 3
+    # The reliability figures are those of the probabilities shipped at the floor picked.
+    assert redone["reliability"]["floor"] == chosen
+    assert (again / "reliability.png").is_file()
 
 
 @pytest.mark.slow
@@ -300,6 +314,8 @@ def test_train_loso_trains_one_model_per_source_without_it(tmp_path: Path) -> No
     assert [f.fit_videos for f in loso.folds] == [8, 8, 8]
     report = loso_report(results, None, resamples=50, loso=loso)
     assert report["as_shipped"] is None and report["loso"]["videos"] == 12
+    # Per-fold versions ship their own probabilities: those are the reliability figures'.
+    assert report["reliability"]["videos"] == 12 and report["reliability"]["floor"] == 0.0
 
 
 def test_fold_training_options_need_a_fold_architecture(tmp_path: Path) -> None:

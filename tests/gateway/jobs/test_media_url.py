@@ -63,6 +63,8 @@ def gw(serving, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHan
             "GATEWAY_UPLOAD_MIN_BYTES_PER_S": "4096",
             "GATEWAY_UPLOAD_GRACE_S": "1",
             "GATEWAY_MEDIA_MAX_REDIRECTS": "2",
+            # A fetched medium is never kept, even so: its key lived only in the run.
+            "GATEWAY_JOB_KEEP_MEDIA": "true",
         },
     )
     yield handle
@@ -100,6 +102,9 @@ def test_a_video_url_job_completes_with_a_verdict(
     assert job["input"]["size_bytes"] == len(clip)
     assert job["input"]["sha256"] == hashlib.sha256(clip).hexdigest()
     wait_for(lambda: left_on_disk(gw) == [], "the job's media removed")
+    replay = Jobs(gw).call("POST", f"/v1/jobs/{job['id']}/replay", params={"model_version": 1})
+    assert replay.status_code == 410
+    assert replay.json()["error"]["code"] == "job_media_gone"
 
 
 def test_an_image_url_job_completes(gw: GatewayHandle, server: MediaServer) -> None:

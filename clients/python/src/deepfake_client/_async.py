@@ -21,7 +21,7 @@ from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
 from ._retries import Attempts, RetryPolicy
 from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
-from .models import DetectionResponse, ModelsResponse
+from .models import DetectionResponse, ModelsResponse, ReplayResponse
 from .webhooks import Webhooks
 
 
@@ -270,6 +270,18 @@ class AsyncJobs:
         """Ask the gateway to cancel the job; returns it as it then stands."""
         path = _jobs.job_path(job_id, "cancel")
         return _jobs.parse_job(await self._client._send(RequestSpec("POST", path)))
+
+    async def replay(self, job_id: str, model_version: int) -> ReplayResponse:
+        """Score a succeeded job's stored media again with ``model_version``: both answers
+        and their difference per track and on the timeline (the job itself is unchanged).
+
+        The gateway keeps a job's media for this only with ``GATEWAY_JOB_KEEP_MEDIA``, until
+        the job expires; otherwise :class:`~deepfake_client.errors.ApiError` ``job_media_gone``.
+        """
+        spec = RequestSpec(
+            "POST", _jobs.job_path(job_id, "replay"), params={"model_version": model_version}
+        )
+        return _core.parse(await self._client._send(spec), ReplayResponse)
 
     async def delete(self, job_id: str) -> None:
         """Delete the job and its result."""

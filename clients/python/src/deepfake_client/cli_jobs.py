@@ -28,6 +28,7 @@ from .cli_options import (
     open_client,
 )
 from .jobs import Job
+from .models import ReplayResponse
 
 jobs_app = typer.Typer(help="Asynchronous detection jobs.", no_args_is_help=True)
 
@@ -196,3 +197,52 @@ def jobs_delete(
     """Delete a job and its result."""
     with open_client(ctx, url, api_key, ca_cert) as client, errors_exit():
         client.jobs.delete(job_id)
+
+
+def _delta(value: float | None) -> str:
+    return f"{value:+.4f}" if value is not None else "-"
+
+
+def _score(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "-"
+
+
+def print_replay(replay: ReplayResponse) -> None:
+    """Both answers of a replay and their difference: verdict, score, tracks, timeline."""
+    then, now, diff = replay.original, replay.replay, replay.difference
+    table = Table(title=f"Job {replay.job_id}: version {then.model.version} -> {now.model.version}")
+    for column in ("", "original", "replay", "delta"):
+        table.add_column(column)
+    changed = " (changed)" if diff.verdict_changed else ""
+    table.add_row("verdict", then.verdict, now.verdict + changed, "")
+    table.add_row("score", _score(then.score), _score(now.score), _delta(diff.score_delta))
+    for track in diff.tracks:
+        table.add_row(
+            f"track {track.id}", _score(track.original), _score(track.replay), _delta(track.delta)
+        )
+    for point in diff.timeline:
+        table.add_row(
+            f"t={point.t_s:.2f}s", _score(point.original), _score(point.replay), _delta(point.delta)
+        )
+    console().print(table)
+
+
+@jobs_app.command("replay")
+def jobs_replay(
+    ctx: typer.Context,
+    job_id: str,
+    model_version: Annotated[
+        int, typer.Option("--model-version", min=1, help="Score the job's media with this version.")
+    ],
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
+    """Score a succeeded job's media again with another version and show the difference."""
+    with open_client(ctx, url, api_key, ca_cert) as client, errors_exit():
+        replay = client.jobs.replay(job_id, model_version)
+    if as_json:
+        sys.stdout.write(json.dumps(replay.model_dump(mode="json"), indent=2) + "\n")
+    else:
+        print_replay(replay)

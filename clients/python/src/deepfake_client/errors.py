@@ -33,6 +33,7 @@ Exception tree::
         │   ├── JobNotCancelable          409 job_not_cancelable
         │   ├── NoWebhook                 409 no_webhook
         │   ├── JobHasNoResult            409 job_has_no_result
+        │   ├── JobMediaGone              410 job_media_gone
         │   ├── IdempotencyMismatch       422 idempotency_mismatch
         │   ├── CallbackRefused           422 callback_refused
         │   └── WebhookSecretMissing      422 webhook_secret_missing
@@ -258,6 +259,13 @@ class JobHasNoResult(RequestError):
     """A view of the result (the timeline image) of a job that has not succeeded (409)."""
 
     default_code = "job_has_no_result"
+
+
+class JobMediaGone(RequestError):
+    """A replay of a job whose media is no longer kept (410): it expired, or the gateway does
+    not keep media after a job ends."""
+
+    default_code = "job_media_gone"
 
 
 class IdempotencyMismatch(RequestError):

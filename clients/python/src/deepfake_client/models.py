@@ -353,6 +353,71 @@ class ScoreInterval(BaseModel):
     """
 
 
+class ShadowStatus(BaseModel):
+    """
+    The shadow version (GATEWAY_SHADOW_MODEL) and how often it agreed with the answers,
+    counted by this gateway process since it started.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    agreement_rate: Annotated[float | None, Field(title="Agreement Rate")]
+    """
+    agreements / compared; null before the first comparison.
+    """
+    agreements: Annotated[int, Field(title="Agreements")]
+    compared: Annotated[int, Field(title="Compared")]
+    """
+    agreements plus disagreements.
+    """
+    disagreements: Annotated[int, Field(title="Disagreements")]
+    dropped: Annotated[int, Field(title="Dropped")]
+    """
+    Sampled detections not shadowed: the queue was full, or at shutdown.
+    """
+    failed: Annotated[int, Field(title="Failed")]
+    """
+    Shadow runs that failed (the answers did not).
+    """
+    label: Annotated[str | None, Field(title="Label")]
+    """
+    The label the shadow is asked by, if any.
+    """
+    model: Annotated[str, Field(title="Model")]
+    """
+    The shadow as configured: a version number or a label.
+    """
+    sample_rate: Annotated[float, Field(title="Sample Rate")]
+    """
+    Share of detections also scored by the shadow.
+    """
+    score_delta: Annotated[float, Field(title="Score Delta")]
+    """
+    Video scores further apart than this disagree, even with one verdict.
+    """
+    version: Annotated[int | None, Field(title="Version")]
+    """
+    The version the shadow is (for a label: the one it last answered with).
+    """
+
+
+class TimelineDifference(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    delta: Annotated[float | None, Field(title="Delta")]
+    """
+    replay - original; null when either is missing.
+    """
+    original: Annotated[float | None, Field(title="Original")]
+    replay: Annotated[float | None, Field(title="Replay")]
+    t_s: Annotated[float, Field(title="T S")]
+    """
+    Time of the frame in seconds.
+    """
+
+
 class TimelinePoint(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -387,6 +452,22 @@ class Timings(BaseModel):
     """
     total: Annotated[float, Field(title="Total")]
     upload: Annotated[float, Field(title="Upload")]
+
+
+class TrackDifference(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    delta: Annotated[float | None, Field(title="Delta")]
+    """
+    replay - original; null when either is missing.
+    """
+    id: Annotated[int, Field(title="Id")]
+    """
+    The track id (the same faces, linked the same way).
+    """
+    original: Annotated[float | None, Field(title="Original")]
+    replay: Annotated[float | None, Field(title="Replay")]
 
 
 class TrackResult(BaseModel):
@@ -633,6 +714,43 @@ class OperatingPointInfo(BaseModel):
     """
 
 
+class ReplayDifference(BaseModel):
+    """
+    How the replay's answer differs from the job's.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    score_delta: Annotated[float, Field(title="Score Delta")]
+    """
+    replay score - original score.
+    """
+    timeline: Annotated[list[TimelineDifference], Field(title="Timeline")]
+    tracks: Annotated[list[TrackDifference], Field(title="Tracks")]
+    verdict_changed: Annotated[bool, Field(title="Verdict Changed")]
+
+
+class ReplayResponse(BaseModel):
+    """
+    A job's stored media scored again by another version, beside the job's own answer.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    difference: ReplayDifference
+    job_id: Annotated[str, Field(title="Job Id")]
+    original: DetectionResponse
+    """
+    The job's result, as it was answered.
+    """
+    replay: DetectionResponse
+    """
+    The same media scored by the version asked.
+    """
+
+
 class JobList(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -685,4 +803,8 @@ class ModelsResponse(BaseModel):
         extra="allow",
     )
     name: Annotated[str, Field(title="Name")]
+    shadow: ShadowStatus | None = None
+    """
+    The shadow canary and its agreement so far; null without one.
+    """
     versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
