@@ -46,8 +46,10 @@ lists exactly what the handlers send. An error may name ``companions``: errors t
 occur wherever it can (the disk filling up wherever an upload is written), documented
 with it.
 
-A job that fails reports the same codes in its ``error``; two more codes only ever
-appear there: ``canceled`` (:data:`JOB_CANCELED`) and ``worker_lost`` (:data:`WORKER_LOST`).
+A job that fails reports the same codes in its ``error``; more codes only ever appear
+there: ``canceled`` (:data:`JOB_CANCELED`), ``worker_lost`` (:data:`WORKER_LOST`) and the
+codes of a job whose media URL could not be fetched (:class:`MediaFetchError`,
+:data:`MEDIA_FETCH_CODES`).
 
 Over 400 lines because it is the one table of every domain error with its status, code and
 summary, beside the handlers that render them and the OpenAPI responses built from it; the
@@ -346,6 +348,48 @@ class WebhookSecretMissing(RequestError):
 #: Codes a job's ``error`` may hold besides those above (never an HTTP status of a request).
 JOB_CANCELED = "canceled"
 WORKER_LOST = "worker_lost"
+
+
+class MediaFetchError(Exception):
+    """A job's ``media_url`` could not be turned into media: the job fails with ``code``.
+
+    Raised only inside a job (the fetch runs there), so these codes never answer a
+    request: they are not :class:`GatewayError` statuses, only job ``error`` codes.
+    """
+
+    code = "media_unreachable"
+    summary = "The media URL did not answer with its bytes"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MediaUnreachable(MediaFetchError):
+    code = "media_unreachable"
+    summary = "DNS failure, connection refused or reset, timeout, or a non-2xx answer"
+
+
+class MediaTooLarge(MediaFetchError):
+    code = "media_too_large"
+    summary = "The media is over GATEWAY_MAX_UPLOAD_BYTES (by Content-Length or while streaming)"
+
+
+class MediaNotAllowed(MediaFetchError):
+    code = "media_not_allowed"
+    summary = "Not an http(s) URL, a host resolving to a non-global address, or too many redirects"
+
+
+class UnsupportedMedia(MediaFetchError):
+    code = "unsupported_media"
+    summary = "The fetched bytes are neither a JPEG, PNG or WebP image nor a video container"
+
+
+#: Every code a job fetching its media may fail with, and what it means.
+MEDIA_FETCH_CODES: dict[str, str] = {
+    cls.code: cls.summary
+    for cls in (MediaUnreachable, MediaTooLarge, MediaNotAllowed, UnsupportedMedia)
+}
 
 
 #: Errors any route behind the API key may answer with.

@@ -24,6 +24,39 @@ def upload_media_type(path: Path) -> str | None:
     return sniff_image_type(path)
 
 
+#: Top-level atoms an MP4, MOV or 3GP file may open with (ISO BMFF / QuickTime).
+_BMFF_ATOMS = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_TS_PACKET = 188
+
+
+def _looks_like_video(head: bytes) -> bool:
+    """Whether ``head`` opens a container of the families the probe accepts."""
+    if head[4:8] in _BMFF_ATOMS:
+        return True
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, WebM
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return True
+    # MPEG-TS: sync bytes one packet apart (M2TS packets carry a 4-byte prefix).
+    for offset, size in ((0, _TS_PACKET), (4, _TS_PACKET + 4)):
+        if len(head) > offset + size and head[offset] == head[offset + size] == 0x47:
+            return True
+    return False
+
+
+def sniff_media_kind(path: Path) -> str | None:
+    """``"image"`` or ``"video"`` from the file's first bytes (magic numbers), or None when
+    they are neither: for media whose declared type is not to be trusted (a fetched URL).
+
+    A ``"video"`` answer only says the container looks right; the probe still decides.
+    """
+    if sniff_image_type(path) is not None:
+        return "image"
+    with open(path, "rb") as f:
+        head = f.read(2 * _TS_PACKET + 8)
+    return "video" if _looks_like_video(head) else None
+
+
 def probe_upload(path: Path, limits: VideoLimits) -> VideoInfo:
     """Probe the upload at ``path``: as an image when its bytes are a JPEG, PNG or WebP
     file's (``kind`` ``image``), else as a video."""

@@ -43,6 +43,8 @@ VIDEO_FIELD = "video"
 #: The same, under the name a still image is more naturally sent with.
 IMAGE_FIELD = "image"
 _FILE_FIELDS = (VIDEO_FIELD, IMAGE_FIELD)
+#: The JSON field of a job fetched from a URL; as a form field beside a file, it is refused.
+MEDIA_URL_FIELD = "media_url"
 #: The request body every upload route documents in OpenAPI: what :func:`receive_upload` reads.
 UPLOAD_REQUEST_BODY: dict[str, object] = {
     "required": True,
@@ -142,6 +144,10 @@ class _FieldWriter:
         # Only the field name matters; ``filename`` is deliberately never looked at.
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name == MEDIA_URL_FIELD:
+            raise BadRequest(
+                f"give a file or a {MEDIA_URL_FIELD} (as a JSON body to /v1/jobs), not both"
+            )
         self._in_video = name in _FILE_FIELDS and not self.found
         if self._in_video:
             self.found = True

@@ -11,7 +11,10 @@ Modules, one concern each:
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
-- ``ssrf`` / ``webhooks``: callback policy and signed, retried delivery
+- ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
+- ``fetch``: a job's media URL, fetched under that policy within the upload limits
+- ``url_jobs`` / ``url_request``: jobs from media URLs, their record and worker fetch, and
+  their JSON body on ``POST /v1/jobs``
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
 - ``replay``: a succeeded job's kept media scored again by another version
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP

@@ -135,13 +135,21 @@ class MediaStore:
 
     def store(self, job_id: str, plaintext: Path) -> StoredMedia:
         """Encrypt ``plaintext`` as ``job_id``'s media, durably (fsync or commit), and hash it."""
+        with open(plaintext, "rb") as src:
+            return self.store_stream(job_id, src)
+
+    def store_stream(self, job_id: str, source: BinaryIO) -> StoredMedia:
+        """Encrypt what ``source.read`` gives as ``job_id``'s media, durably, and hash it.
+
+        Only ciphertext is written: a fetched body goes from the network to this without a
+        plaintext copy. An error from ``source`` leaves nothing stored.
+        """
         data_key = new_data_key()
+        reader = _Hashing(source)
         if self.blobs is not None:
             writer = _ChunkWriter(self.blobs, job_id)
             try:
-                with open(plaintext, "rb") as src:
-                    reader = _Hashing(src)
-                    encrypt_file(reader, writer, data_key, job_id)  # type: ignore[arg-type]
+                encrypt_file(reader, writer, data_key, job_id)  # type: ignore[arg-type]
                 writer.close()
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -151,8 +159,7 @@ class MediaStore:
         final = self.path(job_id)
         fd, tmp = tempfile.mkstemp(prefix=f".{job_id}-", dir=self.directory)
         try:
-            with open(plaintext, "rb") as src, os.fdopen(fd, "wb") as dest:
-                reader = _Hashing(src)
+            with os.fdopen(fd, "wb") as dest:
                 encrypt_file(reader, dest, data_key, job_id)  # type: ignore[arg-type]
                 dest.flush()
                 os.fsync(dest.fileno())
@@ -206,7 +213,9 @@ class MediaStore:
             self.blobs.delete_media(job_id)
         with contextlib.suppress(FileNotFoundError):
             self.path(job_id).unlink()
-        for leftover in self.work_dir.glob(f"{job_id}-*"):
+        # Decrypted copies, and a partial ciphertext a process killed while storing left.
+        leftovers = [*self.work_dir.glob(f"{job_id}-*"), *self.directory.glob(f".{job_id}-*")]
+        for leftover in leftovers:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -22,6 +25,8 @@ MAX_METADATA_NAME = 40
 MAX_METADATA_VALUE = 64
 METADATA_PREFIX = "metadata."
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Where a job's media URL is kept among its stored parameters (not a detection option).
+MEDIA_URL_PARAM = "media_url"
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class DetectParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectParams:
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k != MEDIA_URL_PARAM})
 
     def options(self, settings: Settings) -> DetectOptions:
         """The pipeline's options for these parameters under ``settings``."""
@@ -60,6 +65,24 @@ class DetectParams:
             explain=self.explain,
             operating_point=self.operating_point,
         )
+
+
+def request_hash(
+    sha256: str, params: DetectParams, callback_url: str | None, metadata: dict[str, str]
+) -> str:
+    """What makes two submissions the same request (for ``Idempotency-Key``): the media
+    (an upload's SHA-256, or what stands for a media URL) and every parameter."""
+    canonical = json.dumps(
+        {
+            "sha256": sha256,
+            "params": params.to_dict(),
+            "callback_url": callback_url,
+            "metadata": metadata,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def detect_params(
@@ -116,16 +139,22 @@ def detect_params(
 
 def metadata_from_query(request: Request) -> dict[str, str]:
     """``metadata.<name>=<value>`` query parameters as a dict (checked against the limits)."""
+    return metadata_from_pairs(
+        (key[len(METADATA_PREFIX) :], value)
+        for key, value in request.query_params.multi_items()
+        if key.startswith(METADATA_PREFIX)
+    )
+
+
+def metadata_from_pairs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Metadata ``(name, value)`` pairs as a dict, checked against the limits (400 if not)."""
     pairs: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if not key.startswith(METADATA_PREFIX):
-            continue
-        name = key[len(METADATA_PREFIX) :]
+    for name, value in items:
         if not name or len(name) > MAX_METADATA_NAME or not _NAME.match(name):
             raise BadRequest(
                 f"metadata name {name!r}: 1 to {MAX_METADATA_NAME} of A-Z a-z 0-9 _ . -"
             )
-        if len(value) > MAX_METADATA_VALUE or not value.isprintable():
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE or not value.isprintable():
             raise BadRequest(
                 f"metadata {name!r}: at most {MAX_METADATA_VALUE} printable characters"
             )

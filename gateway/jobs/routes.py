@@ -49,7 +49,7 @@ from ..logs import request_id_var
 from ..settings import Settings
 from ..timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
 from ..timeline_svg import render_timeline
-from ..upload import UPLOAD_REQUEST_BODY, UploadLimits, receive_upload
+from ..upload import UploadLimits, receive_upload
 from .models import ENDED
 from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
 from .schemas import (
@@ -58,9 +58,11 @@ from .schemas import (
     JobList,
     JobResponse,
     WebhookSecret,
+    job_headers,
 )
 from .service import JobService
 from .ssrf import MAX_URL_LENGTH
+from .url_request import JOBS_REQUEST_BODY, accept_url_job, is_json, refuse_media_url_beside_upload
 
 router = APIRouter(tags=["jobs"])
 
@@ -129,7 +131,6 @@ METADATA_PARAMETER = {
     "[A-Za-z0-9_.-], value up to 64 printable characters.",
     "schema": {"type": "string", "maxLength": MAX_METADATA_VALUE},
 }
-_UPLOAD_DOC = {"requestBody": UPLOAD_REQUEST_BODY, "parameters": [METADATA_PARAMETER]}
 
 
 def parse_prefer(header: str | None) -> dict[str, str]:
@@ -154,13 +155,6 @@ def upload_limits(settings: Settings) -> UploadLimits:
         max_parts=settings.max_form_parts,
         max_part_header_bytes=settings.max_part_header_bytes,
     )
-
-
-def job_headers(job_id: str, replayed: bool) -> dict[str, str]:
-    headers = {"Location": f"/v1/jobs/{job_id}", "Retry-After": "1"}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return headers
 
 
 async def accept_job(
@@ -227,7 +221,7 @@ async def accept_job(
         },
         **_SUBMIT_ERRORS,
     },
-    openapi_extra=_UPLOAD_DOC,
+    openapi_extra={"requestBody": JOBS_REQUEST_BODY, "parameters": [METADATA_PARAMETER]},
 )
 async def submit_job(
     request: Request,
@@ -237,7 +231,13 @@ async def submit_job(
     callback_url: CallbackUrl = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Upload a video as for /v1/detect; get ``202 Accepted`` and a job to poll."""
+    """Upload a video as for /v1/detect, or send JSON with a ``media_url`` for the job to
+    fetch; get ``202 Accepted`` and a job to poll."""
+    if is_json(request):
+        return await accept_url_job(
+            request, jobs=jobs, owner=owner, idempotency_key=idempotency_key
+        )
+    refuse_media_url_beside_upload(request)
     return await accept_job(
         request,
         jobs=jobs,

@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from contract.aggregation import Strategy
 
 from ..schemas import DetectionResponse, ErrorDetail
+from .fetch import MAX_MEDIA_URL_LENGTH
 from .models import Delivery, Job
+from .params import MAX_METADATA_PAIRS, MEDIA_URL_PARAM, DetectParams
+from .ssrf import MAX_URL_LENGTH
 from .webhooks import job_links
 
 JobState = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
@@ -21,9 +26,59 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def job_headers(job_id: str, replayed: bool) -> dict[str, str]:
+    """The headers of a 202 that accepted a job (or replayed one)."""
+    headers = {"Location": f"/v1/jobs/{job_id}", "Retry-After": "1"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
+
+
+class MediaUrlJob(BaseModel):
+    """``POST /v1/jobs`` as JSON: a job whose media the gateway fetches from ``media_url``.
+
+    The options are the upload's query parameters, here as fields.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    media_url: str = Field(
+        min_length=1,
+        max_length=MAX_MEDIA_URL_LENGTH,
+        description="http(s) URL of a video or a JPEG, PNG or WebP image, fetched by the "
+        "job: only globally routable hosts, redirects re-checked, within the upload limits.",
+    )
+    callback_url: str | None = Field(None, max_length=MAX_URL_LENGTH)
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_METADATA_PAIRS,
+        description="Up to 8 pairs echoed in the job and its webhook.",
+    )
+    model_version: int | None = Field(None, ge=1)
+    model_label: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$")
+    frames: int | None = Field(None, ge=1, le=256)
+    fps: float | None = Field(None, gt=0, le=60)
+    aggregation: Strategy | None = None
+    explain: bool = False
+    operating_point: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,40}$")
+
+    def params(self) -> DetectParams:
+        """The detection options, as the query parameters of an upload give them."""
+        return DetectParams(
+            self.model_version,
+            self.model_label,
+            self.frames,
+            self.fps,
+            self.aggregation,
+            self.explain,
+            self.operating_point,
+        )
+
+
 class JobProgress(BaseModel):
     stage: str = Field(
-        description="queued, waiting (for a processing slot), decrypt, probe, inference, "
+        description="queued, fetch (a media URL), waiting (for a processing slot), decrypt, "
+        "probe, inference, "
         "sequence, aggregate, done"
     )
     frames_done: int = Field(0, description="Frames scored by Serving so far.")
@@ -31,9 +86,12 @@ class JobProgress(BaseModel):
 
 
 class JobInput(BaseModel):
-    size_bytes: int
-    sha256: str
-    duration_s: float
+    size_bytes: int = Field(description="Bytes of the media (of a media URL: 0 until fetched).")
+    sha256: str = Field(description="SHA-256 of the media (of a media URL: once fetched).")
+    duration_s: float = Field(description="Probed at submission (0 for a media URL).")
+    media_url: str | None = Field(
+        None, description="The URL the job fetches its media from (null for an upload)."
+    )
 
 
 class JobLinks(BaseModel):
@@ -66,13 +124,17 @@ class JobResponse(BaseModel):
         None, description="Exactly the body /v1/detect returns (status succeeded)."
     )
     error: ErrorDetail | None = Field(
-        None, description="The sync API's error codes, or worker_lost / canceled."
+        None,
+        description="The sync API's error codes, or worker_lost / canceled; for a media URL "
+        "also media_unreachable, media_too_large, media_not_allowed, unsupported_media.",
     )
     links: JobLinks
 
     @classmethod
     def of(cls, job: Job) -> JobResponse:
         progress = dict(job.progress)
+        params = dict(job.params)
+        media_url = params.pop(MEDIA_URL_PARAM, None)
         return cls(
             id=job.id,
             status=str(job.status),  # type: ignore[arg-type]
@@ -87,11 +149,16 @@ class JobResponse(BaseModel):
                 frames_done=progress.get("frames_done", 0),
                 frames_total=progress.get("frames_total"),
             ),
+            # A fetched medium's size and hash travel in the progress the worker records
+            # (the row's input columns are written once, at submission).
             input=JobInput(
-                size_bytes=job.input_size, sha256=job.input_sha256, duration_s=job.input_duration_s
+                size_bytes=progress.get("input_bytes", job.input_size),
+                sha256=progress.get("input_sha256", job.input_sha256),
+                duration_s=job.input_duration_s,
+                media_url=media_url,
             ),
             model_version=job.model_version,
-            parameters=job.params,
+            parameters=params,
             callback_url=job.callback_url,
             metadata=job.metadata,
             result=DetectionResponse.model_validate(job.result) if job.result else None,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
+import functools
 import logging
 import time
 import uuid
@@ -39,10 +38,11 @@ from . import metrics
 from .crypto import load_or_create_kek
 from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
-from .params import DetectParams
+from .params import DetectParams, request_hash
 from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
+from .url_jobs import fetch_into_media, fetch_limits, new_url_job, url_source
 from .webhooks import (
     Deliverer,
     build_delivery,
@@ -67,23 +67,6 @@ class Submission:
     replayed: bool
 
 
-def request_hash(
-    sha256: str, params: DetectParams, callback_url: str | None, metadata: dict[str, str]
-) -> str:
-    """What makes two submissions the same request: the upload and every parameter."""
-    canonical = json.dumps(
-        {
-            "sha256": sha256,
-            "params": params.to_dict(),
-            "callback_url": callback_url,
-            "metadata": metadata,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class JobService:
     """Everything the job routes and the worker process need."""
 
@@ -102,6 +85,7 @@ class JobService:
             allow_loopback=job_settings.webhook_allow_loopback,
         )
         self.limits = video_limits_from(settings)
+        self.fetch_limits = fetch_limits(settings, job_settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: JobWorker | None = None
 
@@ -132,6 +116,13 @@ class JobService:
                 max_attempts=self.config.max_attempts,
                 poll_s=self.config.poll_s,
                 retention_s=self.retention_s,
+                fetch=functools.partial(
+                    fetch_into_media,
+                    self.media,
+                    policy=self.policy,
+                    limits=self.fetch_limits,
+                    ca_file=self.config.webhook_ca_file,
+                ),
             )
             self._worker = worker
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))
@@ -252,6 +243,11 @@ class JobService:
         idem = None
         if idempotency_key is not None:
             idem = (idempotency_key, request_hash(stored.sha256, params, callback_url, metadata))
+        return await self._record(job, idem)
+
+    async def _record(self, job: Job, idem: tuple[str, str] | None) -> Submission:
+        """Commit the queued ``job``, or find the one its idempotency key made before; the
+        media of a job not recorded is removed."""
         try:
             saved, replayed = await asyncio.to_thread(
                 self.store.create_job, job, idem, self.config.max_active_per_key
@@ -259,13 +255,46 @@ class JobService:
         except BaseException as exc:
             if isinstance(exc, RateLimited):
                 gateway_metrics.RATE_LIMITED.labels(quota="jobs").inc()
-            await asyncio.to_thread(self.media.delete, job_id)
+            await asyncio.to_thread(self.media.delete, job.id)
             raise
         if replayed:
-            await asyncio.to_thread(self.media.delete, job_id)
+            await asyncio.to_thread(self.media.delete, job.id)
         else:
-            log.info("job queued", extra={"job_id": job_id, "size": stored.size})
+            log.info("job queued", extra={"job_id": job.id, "size": job.input_size})
         return Submission(saved, replayed)
+
+    async def submit_url(
+        self,
+        *,
+        owner: str,
+        media_url: str,
+        params: DetectParams,
+        callback_url: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str | None,
+        request_id: str,
+    ) -> Submission:
+        """Record a queued job whose worker fetches ``media_url`` (nothing is fetched here).
+
+        The URL is judged where it is fetched, so that submission never waits on a remote
+        server; a refused or failed fetch ends the job with its code.
+        """
+        job = new_url_job(
+            job_id=uuid.uuid4().hex,
+            owner=owner,
+            now=time.time(),
+            retention_s=self.retention_s,
+            media_url=media_url,
+            params=params,
+            callback_url=callback_url,
+            metadata=metadata,
+            request_id=request_id,
+        )
+        idem = None
+        if idempotency_key is not None:
+            source = url_source(media_url)
+            idem = (idempotency_key, request_hash(source, params, callback_url, metadata))
+        return await self._record(job, idem)
 
     # Reading and changing jobs ---------------------------------------------------------
 

@@ -55,6 +55,12 @@ class JobSettings(BaseSettings):
     webhook_max_attempts: int = Field(8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
     webhook_retry_base_s: float = Field(5.0, alias="GATEWAY_WEBHOOK_RETRY_BASE_S", gt=0)
 
+    #: Redirects a media URL may take; each hop is checked again (0: none followed).
+    media_max_redirects: int = Field(3, alias="GATEWAY_MEDIA_MAX_REDIRECTS", ge=0, le=20)
+    #: Longest a job may spend fetching its media URL, redirects included. The size,
+    #: stall and rate limits are the upload's (GATEWAY_MAX_UPLOAD_BYTES, GATEWAY_UPLOAD_*).
+    media_fetch_timeout_s: float = Field(300.0, alias="GATEWAY_MEDIA_FETCH_TIMEOUT_S", gt=0)
+
     @field_validator("retention", "idempotency_ttl", mode="before")
     @classmethod
     def _seconds_or_iso(cls, value: object) -> object:

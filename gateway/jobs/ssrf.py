@@ -1,8 +1,9 @@
-"""Callback URL policy: https, an allowed port, and only globally routable addresses.
+"""Outbound URL policy: only globally routable addresses; for callbacks, https on an allowed port.
 
 A callback is checked when the job is submitted and again before every delivery, and the
 delivery connects to an address this check returned (the IP is pinned), so a second DNS
-answer cannot point the request at an internal service.
+answer cannot point the request at an internal service. A job's media URL is fetched under
+the same address rule (:func:`resolve_checked_sync`, :mod:`.fetch`), at every redirect.
 """
 
 from __future__ import annotations
@@ -104,34 +105,88 @@ def check_url(url: str, policy: CallbackPolicy) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def resolve_callback(url: str, policy: CallbackPolicy) -> ResolvedCallback:
-    """Check ``url`` and every address its host resolves to; refuse if any is not global."""
-    host, port = check_url(url, policy)
+class HostUnresolved(Exception):
+    """The host does not resolve, or resolves to no address."""
+
+
+class AddressRefused(Exception):
+    """The host resolves to an address the policy refuses (``address``, ``reason``)."""
+
+    def __init__(self, host: str, address: IPAddress, reason: str) -> None:
+        super().__init__(f"{host!r} resolves to {address}, which is {reason}")
+        self.host, self.address, self.reason = host, address, reason
+
+
+def _literal(host: str) -> IPAddress | None:
     try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        literal = None
+        return None
+
+
+def _addresses(host: str, infos: list[tuple]) -> tuple[IPAddress, ...]:  # type: ignore[type-arg]
+    found: list[IPAddress] = []
+    for info in infos:
+        # Strip an IPv6 zone id ("fe80::1%eth0"); the address is refused either way.
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    if not found:
+        raise HostUnresolved(f"{host!r} has no address")
+    return tuple(found)
+
+
+def check_addresses(host: str, addresses: tuple[IPAddress, ...], policy: CallbackPolicy) -> None:
+    """Refuse (:class:`AddressRefused`) when any of ``host``'s addresses is not allowed.
+
+    Every address is checked, not only the first: a client may connect to any of them.
+    """
+    for address in addresses:
+        reason = address_refusal(address, policy)
+        if reason is not None:
+            raise AddressRefused(host, address, reason)
+
+
+async def resolve_checked(host: str, port: int, policy: CallbackPolicy) -> tuple[IPAddress, ...]:
+    """Every address of ``host``, all of them allowed by ``policy``; the ones to connect to."""
+    literal = _literal(host)
     if literal is not None:
-        addresses: list[IPAddress] = [literal]
+        addresses: tuple[IPAddress, ...] = (literal,)
     else:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise CallbackRefused(f"callback host {host!r} does not resolve: {exc}") from exc
-        addresses = []
-        for info in infos:
-            # Strip an IPv6 zone id ("fe80::1%eth0"); the address is refused either way.
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if address not in addresses:
-                addresses.append(address)
-        if not addresses:
-            raise CallbackRefused(f"callback host {host!r} has no address")
-    for address in addresses:
-        reason = address_refusal(address, policy)
-        if reason is not None:
-            raise CallbackRefused(
-                f"callback host {host!r} resolves to {address}, which is {reason}; "
-                "only globally routable addresses are called back"
-            )
-    return ResolvedCallback(url=url, host=host, port=port, addresses=tuple(addresses))
+            raise HostUnresolved(f"{host!r} does not resolve: {exc}") from exc
+        addresses = _addresses(host, infos)
+    check_addresses(host, addresses, policy)
+    return addresses
+
+
+def resolve_checked_sync(host: str, port: int, policy: CallbackPolicy) -> tuple[IPAddress, ...]:
+    """:func:`resolve_checked` for code running on a thread of its own."""
+    literal = _literal(host)
+    if literal is not None:
+        addresses: tuple[IPAddress, ...] = (literal,)
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise HostUnresolved(f"{host!r} does not resolve: {exc}") from exc
+        addresses = _addresses(host, infos)
+    check_addresses(host, addresses, policy)
+    return addresses
+
+
+async def resolve_callback(url: str, policy: CallbackPolicy) -> ResolvedCallback:
+    """Check ``url`` and every address its host resolves to; refuse if any is not global."""
+    host, port = check_url(url, policy)
+    try:
+        addresses = await resolve_checked(host, port, policy)
+    except HostUnresolved as exc:
+        raise CallbackRefused(f"callback host {exc}") from exc
+    except AddressRefused as exc:
+        raise CallbackRefused(
+            f"callback host {exc}; only globally routable addresses are called back"
+        ) from exc
+    return ResolvedCallback(url=url, host=host, port=port, addresses=addresses)

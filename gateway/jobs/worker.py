@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,13 +27,20 @@ from typing import Any
 
 from ..admission import Admission
 from ..detection import DetectionPipeline
-from ..errors import JOB_CANCELED, GatewayError, Overloaded
+from ..errors import (
+    JOB_CANCELED,
+    GatewayError,
+    MediaFetchError,
+    Overloaded,
+    UnsupportedMedia,
+)
 from ..logs import request_id_var
 from ..settings import Settings
+from ..sources import sniff_media_kind
 from . import metrics
-from .media import MediaStore
+from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
-from .params import DetectParams
+from .params import MEDIA_URL_PARAM, DetectParams
 from .store import JobStore
 from .webhooks import build_delivery
 
@@ -40,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Builds the sync API's response body from a pipeline result (the routes own it).
 ResponseBuilder = Callable[..., Any]
+#: Fetches a media URL into a job's encrypted media, blocking: ``(job_id, url, stop)``.
+MediaFetch = Callable[[str, str, threading.Event], StoredMedia]
 
 
 class HeartbeatProgress:
@@ -82,8 +92,10 @@ class JobWorker:
         max_attempts: int,
         poll_s: float,
         retention_s: float,
+        fetch: MediaFetch | None = None,
     ) -> None:
         self.settings, self.store, self.media = settings, store, media
+        self.fetch = fetch
         self.pipeline, self.admission, self.respond = pipeline, admission, respond
         self.lease_s, self.max_attempts = lease_s, max_attempts
         self.poll_s, self.retention_s = poll_s, retention_s
@@ -141,7 +153,7 @@ class JobWorker:
                 raise
             status = JobStatus.CANCELED
             error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
-        except GatewayError as exc:
+        except (GatewayError, MediaFetchError) as exc:
             error = {"code": exc.code, "message": exc.message}
         except Exception:
             log.exception("job failed unexpectedly", extra={"job_id": job.id})
@@ -177,8 +189,13 @@ class JobWorker:
             job, status=status, result=result, error=error, model_version=version
         )
         delivery = build_delivery(ended, now) if job.callback_url else None
-        # Kept for a replay until the job expires (housekeeping removes it then).
-        keep = status == JobStatus.SUCCEEDED and self.settings.jobs.keep_media
+        # Kept for a replay until the job expires (housekeeping removes it then). Not a
+        # fetched medium: its data key lived only in the run, so the URL is what is kept.
+        keep = (
+            status == JobStatus.SUCCEEDED
+            and self.settings.jobs.keep_media
+            and MEDIA_URL_PARAM not in job.params
+        )
         done = await asyncio.to_thread(
             self.store.finish_job,
             job.id,
@@ -236,12 +253,22 @@ class JobWorker:
                 return
 
     async def _execute(self, job: Job, progress: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        media_url = job.params.get(MEDIA_URL_PARAM)
+        wrapped_key = job.wrapped_key
+        if media_url is not None:
+            # Fetched before a processing slot is taken: a slow server holds no slot.
+            wrapped_key = await self._fetch(job, media_url, progress)
         async with contextlib.AsyncExitStack() as stack:
             await self._wait_for_slot(stack)
             progress["stage"] = "decrypt"
-            assert job.wrapped_key is not None
-            path = await asyncio.to_thread(self.media.decrypt_to_temp, job.id, job.wrapped_key)
+            assert wrapped_key is not None
+            path = await asyncio.to_thread(self.media.decrypt_to_temp, job.id, wrapped_key)
             stack.callback(lambda: path.unlink(missing_ok=True))
+            # The server's Content-Type is not trusted: the bytes say what the media is.
+            if media_url is not None and await asyncio.to_thread(sniff_media_kind, path) is None:
+                raise UnsupportedMedia(
+                    "the media URL's bytes are neither a JPEG, PNG or WebP image nor a video"
+                )
             opts = DetectParams.from_dict(job.params).options(self.settings)
             token = request_id_var.set(job.request_id)
             try:
@@ -256,6 +283,23 @@ class JobWorker:
             finally:
                 request_id_var.reset(token)
         return body.model_dump(mode="json"), result.version
+
+    async def _fetch(self, job: Job, url: str, progress: dict[str, Any]) -> bytes:
+        """Fetch ``url`` into the job's encrypted media; the wrapped data key.
+
+        The key lives only in this run: a run cut short (a lost worker, a restart) leaves a
+        medium nobody can read, which the next run replaces by fetching again.
+        """
+        if self.fetch is None:
+            raise GatewayError("this worker cannot fetch media URLs")
+        progress["stage"] = "fetch"
+        stop = threading.Event()
+        try:
+            stored = await asyncio.to_thread(self.fetch, job.id, url, stop)
+        finally:
+            stop.set()  # canceled meanwhile: the download ends at its next chunk
+        progress["input_bytes"], progress["input_sha256"] = stored.size, stored.sha256
+        return stored.wrapped_key
 
     async def _wait_for_slot(self, stack: contextlib.AsyncExitStack) -> None:
         """Take an admission slot, waiting (not failing) while the gateway is full."""

@@ -21,6 +21,7 @@ GATEWAY_COMMANDS = [
     "detect",
     "models",
     "jobs create",
+    "jobs submit-url",
     "jobs get",
     "jobs wait",
     "jobs list",

@@ -157,6 +157,45 @@ class Jobs:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    def submit_url(
+        self,
+        url: str,
+        *,
+        model_version: int | None = None,
+        model_label: str | None = None,
+        frames: int | None = None,
+        fps: float | None = None,
+        aggregation: Aggregation | None = None,
+        explain: bool = False,
+        operating_point: str | None = None,
+        callback_url: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> _jobs.Job:
+        """A job whose media the gateway fetches from ``url`` (http or https); returns it
+        ``queued``. The options are :meth:`create`'s.
+
+        Nothing is uploaded: the fetch happens in the job, so a URL the gateway may not or
+        cannot fetch ends the job ``failed`` with ``media_not_allowed``,
+        ``media_unreachable``, ``media_too_large`` or ``unsupported_media``.
+        """
+        spec = _jobs.url_job_spec(
+            url,
+            callback_url=callback_url,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            options={
+                "model_version": model_version,
+                "model_label": model_label,
+                "frames": frames,
+                "fps": fps,
+                "aggregation": aggregation,
+                "explain": explain,
+                "operating_point": operating_point,
+            },
+        )
+        return _jobs.parse_job(self._client._send(spec))
+
     def create(
         self,
         video: VideoInput,

@@ -87,6 +87,39 @@ def jobs_create(
     print_jobs(created, as_json)
 
 
+@jobs_app.command("submit-url")
+def jobs_submit_url(
+    ctx: typer.Context,
+    media_urls: Annotated[
+        list[str], typer.Argument(help="http(s) URLs of videos or images for the gateway to fetch.")
+    ],
+    model_version: ModelVersion = None,
+    model_label: ModelLabel = None,
+    frames: Frames = None,
+    fps: Fps = None,
+    aggregation: AggregationOpt = None,
+    operating_point: OperatingPointOpt = None,
+    callback_url: Annotated[
+        str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    ca_cert: CaCertOpt = None,
+) -> None:
+    """Make jobs that fetch their media from URLs (nothing is uploaded)."""
+    params = detect_params(model_version, model_label, frames, fps, aggregation, operating_point)
+    created: list[Job] = []
+    with open_client(ctx, url, api_key, ca_cert) as client, errors_exit():
+        for media_url in media_urls:
+            job = client.jobs.submit_url(media_url, callback_url=callback_url, **params)
+            if wait:
+                job = client.jobs.wait(job.id, raise_on_failure=False)
+            created.append(job)
+    print_jobs(created, as_json)
+
+
 @jobs_app.command("get")
 def jobs_get(
     ctx: typer.Context,

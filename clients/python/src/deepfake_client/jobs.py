@@ -1,6 +1,7 @@
 """Asynchronous detection jobs: the job model and what both clients share about jobs.
 
-A job is created by uploading a video to ``POST /v1/jobs`` (answered ``202`` with
+A job is created by uploading a video to ``POST /v1/jobs``, or by naming a media URL the
+gateway fetches (a JSON body with ``media_url``; answered ``202`` with
 ``Location`` and ``Retry-After``), moves through the states below, and once ``succeeded``
 carries the same body ``POST /v1/detect`` answers in ``result``::
 
@@ -13,6 +14,7 @@ against the documented shape, keeps every other field the gateway sends (``progr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -69,6 +71,31 @@ class Job(BaseModel):
 def job_path(job_id: str, *rest: str) -> str:
     """The path of a job (and of what is under it)."""
     return "/".join(["/v1/jobs", quote(job_id, safe=""), *rest])
+
+
+def url_job_spec(
+    url: str,
+    *,
+    callback_url: str | None,
+    metadata: Mapping[str, str] | None,
+    idempotency_key: str | None,
+    options: dict[str, Any],
+) -> _core.RequestSpec:
+    """``POST /v1/jobs`` with a JSON body naming ``url``: the gateway fetches the media.
+
+    ``options`` are the detection parameters (``frames``, ``operating_point``, ...), sent as
+    fields of the body; unset ones are left out. The ``Idempotency-Key`` (a fresh one unless
+    given) makes retries safe.
+    """
+    body: dict[str, Any] = {"media_url": url, **_core.detect_params(**options)}
+    if "explain" in body:
+        body["explain"] = True  # a JSON boolean here, not the query's "true"
+    if callback_url is not None:
+        body["callback_url"] = callback_url
+    if metadata:
+        body["metadata"] = dict(metadata)
+    key = idempotency_key or _core.new_idempotency_key()
+    return _core.RequestSpec("POST", "/v1/jobs", headers={"Idempotency-Key": key}, json_body=body)
 
 
 def parse_job(response: httpx.Response) -> Job:

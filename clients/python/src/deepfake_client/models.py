@@ -146,8 +146,21 @@ class JobInput(BaseModel):
         extra="allow",
     )
     duration_s: Annotated[float, Field(title="Duration S")]
+    """
+    Probed at submission (0 for a media URL).
+    """
+    media_url: Annotated[str | None, Field(title="Media Url")] = None
+    """
+    The URL the job fetches its media from (null for an upload).
+    """
     sha256: Annotated[str, Field(title="Sha256")]
+    """
+    SHA-256 of the media (of a media URL: once fetched).
+    """
     size_bytes: Annotated[int, Field(title="Size Bytes")]
+    """
+    Bytes of the media (of a media URL: 0 until fetched).
+    """
 
 
 class JobLinks(BaseModel):
@@ -173,7 +186,7 @@ class JobProgress(BaseModel):
     """
     stage: Annotated[str, Field(title="Stage")]
     """
-    queued, waiting (for a processing slot), decrypt, probe, inference, sequence, aggregate, done
+    queued, fetch (a media URL), waiting (for a processing slot), decrypt, probe, inference, sequence, aggregate, done
     """
 
 
@@ -629,7 +642,7 @@ class JobResponse(BaseModel):
     created_at: Annotated[str, Field(title="Created At")]
     error: ErrorDetail | None = None
     """
-    The sync API's error codes, or worker_lost / canceled.
+    The sync API's error codes, or worker_lost / canceled; for a media URL also media_unreachable, media_too_large, media_not_allowed, unsupported_media.
     """
     expires_at: Annotated[str, Field(title="Expires At")]
     """
