@@ -14,7 +14,8 @@ Modules, one line each:
 - ``deps``: typed dependencies the routes take (and tests override)
 - ``routes``: the HTTP routes; ``schemas``: their response models (the OpenAPI document)
 - ``responses``: a pipeline result as the answer's body (sync and jobs alike), with its receipt
-- ``errors``: every domain error with its status and code, and the handlers that render them
+- ``errors``: every domain error with its status and code (the one table)
+- ``error_responses``: the handlers that render them as JSON, and the routes' documented errors
 - ``auth``: API keys, held as SHA-256 hashes and compared in constant time
 - ``quotas``: per-key request rate (token bucket) and concurrent requests
 - ``admission``: videos processed and waiting, uploads received at once; 429 past them

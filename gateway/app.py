@@ -19,7 +19,7 @@ from .audit import AuditLog
 from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
 from .docs import docs_router
-from .errors import install_error_handlers
+from .error_responses import install_error_handlers
 from .header_limits import HeaderLimits
 from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from .errors import ANY_ROUTE_ERRORS, openapi_responses
+from .error_responses import openapi_responses
+from .errors import ANY_ROUTE_ERRORS
 from .receipt_keys import ReceiptKeys
 
 

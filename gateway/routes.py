@@ -1,4 +1,4 @@
-"""HTTP routes. They raise domain errors; ``errors.install_error_handlers`` renders them.
+"""HTTP routes. They raise domain errors; ``error_responses`` renders them.
 
 Most of its length is the routes' parameter and OpenAPI declarations; the work is in the
 modules they call.
@@ -29,6 +29,7 @@ from .deps import (
     SettingsDep,
     ShadowDep,
 )
+from .error_responses import openapi_responses
 from .errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -53,7 +54,6 @@ from .errors import (
     UpstreamError,
     VideoLimitExceeded,
     WebhookSecretMissing,
-    openapi_responses,
 )
 from .jobs.params import DetectParams, detect_params
 from .jobs.routes import (

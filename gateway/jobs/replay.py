@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..deps import AdmissionDep, PipelineDep, SettingsDep
+from ..error_responses import openapi_responses
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -27,7 +28,6 @@ from ..errors import (
     JobStoreUnavailable,
     Overloaded,
     UnknownOperatingPoint,
-    openapi_responses,
 )
 from ..routes import detection_response
 from ..schemas import DetectionResponse

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..deps import KeyIdDep
+from ..error_responses import openapi_responses
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -43,7 +44,6 @@ from ..errors import (
     UploadTooLarge,
     VideoLimitExceeded,
     WebhookSecretMissing,
-    openapi_responses,
 )
 from ..logs import request_id_var
 from ..settings import Settings

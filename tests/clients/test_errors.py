@@ -8,6 +8,7 @@ import httpx
 import pytest
 from deepfake_client import Client, errors
 
+from gateway import error_responses
 from gateway import errors as gateway_errors
 from tests.conftest import GatewayHandle
 
@@ -19,7 +20,7 @@ def _gateway_codes() -> dict[str, int]:
         cls = stack.pop()
         codes[cls.code] = cls.status_code
         stack.extend(cls.__subclasses__())
-    for status, code in gateway_errors.ROUTING_CODES.items():
+    for status, code in error_responses.ROUTING_CODES.items():
         codes[code] = status
     return codes
 

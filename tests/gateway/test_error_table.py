@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import errors
+from gateway import error_responses, errors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,9 +61,9 @@ def test_every_error_code_is_in_the_readme_with_its_status() -> None:
     table = _readme_table()
     for code, status in _codes().items():
         assert table.get(code) == status, f"README error table: {code} should be {status}"
-    for status, code in errors.ROUTING_CODES.items():
+    for status, code in error_responses.ROUTING_CODES.items():
         assert table.get(code) == status, f"README error table: {code} should be {status}"
-    documented = {*_codes(), *errors.ROUTING_CODES.values()}
+    documented = {*_codes(), *error_responses.ROUTING_CODES.values()}
     assert set(table) <= documented, f"README lists codes nobody sends: {set(table) - documented}"
 
 
