@@ -34,7 +34,7 @@ import cv2
 
 from contract.frames import Picker, scaled_size, to_rgb
 from gateway.probe import VideoInfo, probe
-from gateway.video import DecodeStats, iter_frames, sample_times
+from gateway.video import DecodeStats, iter_frames, sample_times_of
 
 from .settings import GatewayDefaults
 
@@ -204,7 +204,7 @@ def compare_decoders(
 ) -> list[DecodeTiming]:
     """Time every variant ``repeats`` times on ``path``, round-robin to spread machine noise."""
     info = probe(path, defaults.limits)
-    times = sample_times(info, defaults.frames)
+    times = sample_times_of(info, defaults.frames)
     sizing = (defaults.max_side, defaults.min_side)
     runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
     cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}

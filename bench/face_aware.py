@@ -32,7 +32,7 @@ import numpy as np
 
 import contract
 from gateway.probe import probe
-from gateway.video import DecodeStats, iter_frames, sample_times
+from gateway.video import DecodeStats, iter_frames, sample_times_of
 
 from .clips import BenchClip
 from .measurements import ClipResult
@@ -123,7 +123,7 @@ def decode_cost(path: Path, defaults: GatewayDefaults) -> tuple[int, float, floa
     info = probe(path, defaults.limits)
     cpu1 = time.thread_time()
     stats = DecodeStats()
-    times = sample_times(info, defaults.frames)
+    times = sample_times_of(info, defaults.frames)
     for _ in iter_frames(
         path, info, times, max_side=defaults.max_side, min_side=defaults.min_side, stats=stats
     ):
@@ -182,7 +182,10 @@ def measure_face_aware(
                 [
                     f.image
                     for f in iter_frames(
-                        head.path, info, sample_times(info, sized.frames), max_side=sized.max_side
+                        head.path,
+                        info,
+                        sample_times_of(info, sized.frames),
+                        max_side=sized.max_side,
                     )
                 ]
             )

@@ -41,13 +41,13 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from contract.aggregation import DEFAULT_STRATEGY, decide, frame_results
+from contract.aggregation import DEFAULT_AGGREGATION, decide, frame_results
 from contract.face_schedule import Faces, detect_shape, keyframes, padded, schedule
 from contract.sampling import DEFAULT_FRAME_COUNT
 from contract.tracks import iou
 from gateway.keyframes import downscale
 from gateway.probe import probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 from model_export.savedmodel import LoadedVersion, load_version
 
 from .face_aware import face_aware_base
@@ -118,7 +118,7 @@ def sampled_frames(path: Path, count: int, max_side: int) -> list[np.ndarray]:
     """The frames the gateway would send for ``path``: ``count`` sampled, sized as it sizes."""
     defaults = gateway_defaults()
     info = probe(path, defaults.limits)
-    times = sample_times(info, count)
+    times = sample_times_of(info, count)
     return [f.image for f in iter_frames(path, info, times, max_side=max_side)]
 
 
@@ -170,7 +170,9 @@ def video_score(outputs: dict[str, np.ndarray]) -> tuple[float, str]:
     n = outputs[contract.FAKE_PROBABILITY].shape[0]
     results, face_aware = frame_results(outputs, [float(i) for i in range(n)])
     threshold = float(outputs[contract.THRESHOLD][0])
-    verdict = decide(results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_STRATEGY)
+    verdict = decide(
+        results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_AGGREGATION
+    )
     return verdict.score, verdict.verdict
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import contract
 from contract.aggregation import aggregate_scores
 from gateway.probe import probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 
 from .settings import GatewayDefaults
 
@@ -129,7 +129,7 @@ def run_reference(path: Path, model: InProcessModel, defaults: GatewayDefaults) 
     cpu0 = time.process_time()
     start = time.perf_counter()
     info = probe(path, defaults.limits)
-    times = sample_times(info, defaults.frames)
+    times = sample_times_of(info, defaults.frames)
     t1 = time.perf_counter()
     # Decoded as the gateway decodes one video at a time: with threads (a core is free).
     frames = [
@@ -184,7 +184,7 @@ def size_drift(path: Path, model: InProcessModel, defaults: GatewayDefaults) -> 
     version asks for should score as the full-size frame does; this measures it.
     """
     info = probe(path, defaults.limits)
-    times = sample_times(info, defaults.frames)
+    times = sample_times_of(info, defaults.frames)
     full_side = max(info.width, info.height)
     variants = {
         "full size": {"max_side": full_side},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.aggregation import DEFAULT_STRATEGY
+from contract.aggregation import DEFAULT_AGGREGATION
 from gateway.probe import VideoLimits
 from gateway.settings import Settings
 
@@ -36,7 +36,7 @@ def gateway_defaults() -> GatewayDefaults:
         batch_size=s.batch_size,
         max_side=s.frame_max_side,
         # The bench's model has no sequence head: unset means the frame default.
-        aggregation=s.aggregation or DEFAULT_STRATEGY,
+        aggregation=s.aggregation or DEFAULT_AGGREGATION,
         limits=VideoLimits(
             max_duration_s=s.max_duration_s, max_frames=s.max_frames, max_pixels=s.max_pixels
         ),

@@ -54,15 +54,15 @@ import contract
 from .tracks import Track, link_tracks, whole_frame_track
 
 #: How a face track (or a whole-frame video) gets its score.
-Strategy = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
+Aggregation = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 #: Strategies computed from per-frame (per-face) scores.
-FRAME_STRATEGIES: tuple[Strategy, ...] = ("mean", "median", "topk_mean", "confident", "max")
+FRAME_AGGREGATIONS: tuple[Aggregation, ...] = ("mean", "median", "topk_mean", "confident", "max")
 #: Every strategy a request may name.
-STRATEGIES: tuple[Strategy, ...] = (*FRAME_STRATEGIES, "sequence")
+AGGREGATIONS: tuple[Aggregation, ...] = (*FRAME_AGGREGATIONS, "sequence")
 #: The default for versions without a sequence head.
-DEFAULT_STRATEGY: Strategy = "confident"
+DEFAULT_AGGREGATION: Aggregation = "confident"
 #: The default for versions with one.
-SEQUENCE_STRATEGY: Strategy = "sequence"
+SEQUENCE_AGGREGATION: Aggregation = "sequence"
 
 #: A face-aware verdict needs faces in at least this share of the sampled frames.
 MIN_FACE_FRAME_SHARE = 0.25
@@ -166,7 +166,7 @@ def frame_results(
     return results, face_aware
 
 
-def aggregate_scores(scores: list[float] | np.ndarray, strategy: Strategy) -> float:
+def aggregate_scores(scores: list[float] | np.ndarray, strategy: Aggregation) -> float:
     """One score from many with ``strategy``."""
     p = np.asarray(scores, dtype=np.float64)
     if p.size == 0:
@@ -174,7 +174,7 @@ def aggregate_scores(scores: list[float] | np.ndarray, strategy: Strategy) -> fl
     return float(aggregate_rows(p[None, :], strategy)[0])
 
 
-def aggregate_rows(rows: np.ndarray, strategy: Strategy) -> np.ndarray:
+def aggregate_rows(rows: np.ndarray, strategy: Aggregation) -> np.ndarray:
     """:func:`aggregate_scores` of every row of ``rows`` ``[B, n]`` (``n > 0``) at once.
 
     The one implementation of the frame strategies: a single score list is one row, a
@@ -207,7 +207,7 @@ def aggregate_rows(rows: np.ndarray, strategy: Strategy) -> np.ndarray:
 
 def score_interval(
     scores: Sequence[float] | np.ndarray,
-    strategy: Strategy,
+    strategy: Aggregation,
     *,
     floor: float | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
@@ -247,7 +247,7 @@ def decide(
     *,
     face_aware: bool,
     threshold: float,
-    strategy: Strategy,
+    strategy: Aggregation,
     tracks: list[Track] | None = None,
 ) -> Verdict:
     """The video verdict from the per-frame results.
@@ -259,7 +259,7 @@ def decide(
     when a face-aware version found faces in too few frames, or when the interval has
     scores on both sides of the threshold (:func:`straddles`); otherwise the score's side.
     """
-    frame_strategy = strategy if strategy in FRAME_STRATEGIES else DEFAULT_STRATEGY
+    frame_strategy = strategy if strategy in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
     scored_here = tracks is None
     if not face_aware:
         if tracks is None:
@@ -328,7 +328,7 @@ def member_scores(
     tracks: list[Track],
     *,
     face_aware: bool,
-    strategy: Strategy,
+    strategy: Aggregation,
 ) -> MemberScores | None:
     """Each member's scores of a video whose combined verdict has ``tracks``; None when the
     frames carry no member scores (not an ensemble).
@@ -340,7 +340,7 @@ def member_scores(
     """
     if not frames or any(f.members is None for f in frames):
         return None
-    frame_strategy = strategy if strategy in FRAME_STRATEGIES else DEFAULT_STRATEGY
+    frame_strategy = strategy if strategy in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
     count = len(frames[0].members or [])
     video: list[float] = []
     by_track: dict[int, list[float]] = {t.id: [] for t in tracks}

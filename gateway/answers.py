@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import contract
-from contract.aggregation import SEQUENCE_STRATEGY, FrameResult, Strategy, frame_results
+from contract.aggregation import SEQUENCE_AGGREGATION, Aggregation, FrameResult, frame_results
 
 from .errors import InferenceFailed, UnknownOperatingPoint
 from .serving_types import OperatingPoint, Prediction, VersionDescription
@@ -219,7 +219,7 @@ def read_sequence_scores(answer: Prediction, rows: int) -> np.ndarray:
 
 
 def choose_operating_point(
-    name: str | None, description: VersionDescription | None, strategy: Strategy
+    name: str | None, description: VersionDescription | None, strategy: Aggregation
 ) -> OperatingPoint | None:
     """The operating point ``name`` of the answering version; None for the shipped threshold.
 
@@ -230,7 +230,7 @@ def choose_operating_point(
     """
     if name is None:
         return None
-    if strategy == SEQUENCE_STRATEGY or description is None:
+    if strategy == SEQUENCE_AGGREGATION or description is None:
         available = (contract.OPERATING_POINT_BALANCED,)
     else:
         points = {p.name: p for p in description.points()}
@@ -239,7 +239,7 @@ def choose_operating_point(
         available = tuple(points)
     if name == contract.OPERATING_POINT_BALANCED:
         return None
-    why = " with aggregation 'sequence'" if strategy == SEQUENCE_STRATEGY else ""
+    why = " with aggregation 'sequence'" if strategy == SEQUENCE_AGGREGATION else ""
     raise UnknownOperatingPoint(
         f"operating_point {name!r} is not one of the answering version's{why}; "
         f"choose from: {', '.join(available)}"

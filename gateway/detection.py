@@ -32,7 +32,7 @@ import numpy as np
 
 import contract
 from contract.aggregation import (
-    SEQUENCE_STRATEGY,
+    SEQUENCE_AGGREGATION,
     decide,
     member_scores,
 )
@@ -69,7 +69,7 @@ from .serving_types import ModelRef, Prediction, VersionDescription
 from .settings import Settings, get_settings
 from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
-from .video import SampledFrame, sample_times
+from .video import SampledFrame, sample_times_of
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class DetectionPipeline:
                 described.cancel()
                 raise
             description = await described
-        times = sample_times(info, opts.frames, opts.rate)
+        times = sample_times_of(info, opts.frames, opts.rate)
         frames, predictions, decode_s, infer_s, detect_s = await self._decode_and_infer(
             path, info, times, opts, description, progress
         )
@@ -227,7 +227,7 @@ class DetectionPipeline:
         point = choose_operating_point(opts.operating_point, description, strategy)
         if point is not None:
             threshold = point.threshold
-        if strategy == SEQUENCE_STRATEGY:
+        if strategy == SEQUENCE_AGGREGATION:
             assert description is not None
             model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
             sequence_start = time.perf_counter()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import contract
-from contract.aggregation import FrameResult, MemberScores, Strategy, Verdict
+from contract.aggregation import Aggregation, FrameResult, MemberScores, Verdict
 from contract.reasons import ReasonCode
 
 from .explain import Explanation
@@ -30,7 +30,7 @@ class DetectOptions:
     frames: int
     rate: float | None
     #: None: ``sequence`` when the version has a sequence head, else the frame default.
-    strategy: Strategy | None
+    strategy: Aggregation | None
     #: Explain each track's most suspicious faces (``explain=true``).
     explain: bool = False
     #: The named threshold to decide with; None: the version's shipped one (``balanced``).
@@ -68,7 +68,7 @@ class DetectionResult:
     version: int
     face_aware: bool
     #: The aggregation that decided (the one asked for, or the version's default).
-    strategy: Strategy
+    strategy: Aggregation
     #: The answering version's ``model_info``; None when it has none.
     description: VersionDescription | None = None
     #: The upload's content credentials; never an input to the verdict.

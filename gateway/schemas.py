@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
-from contract.aggregation import INTERVAL_LEVEL, Strategy
+from contract.aggregation import INTERVAL_LEVEL, Aggregation
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
 from .provenance import Provenance
@@ -164,7 +164,7 @@ class DetectionResponse(BaseModel):
     )
     score: float = Field(description="Video fake probability in [0, 1].")
     threshold: float = Field(description="Decision threshold of the answering model version.")
-    aggregation: Strategy = Field(description="The aggregation that decided.")
+    aggregation: Aggregation = Field(description="The aggregation that decided.")
     model: ModelInfo
     frames_analyzed: int
     video: VideoSummary

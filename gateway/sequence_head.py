@@ -6,9 +6,9 @@ import numpy as np
 
 import contract
 from contract.aggregation import (
-    DEFAULT_STRATEGY,
-    SEQUENCE_STRATEGY,
-    Strategy,
+    DEFAULT_AGGREGATION,
+    SEQUENCE_AGGREGATION,
+    Aggregation,
     Track,
     link_tracks,
     whole_frame_track,
@@ -22,15 +22,15 @@ from .video import SampledFrame
 
 
 def choose_strategy(
-    asked: Strategy | None, description: VersionDescription | None, scored: ScoredFrames
-) -> Strategy:
+    asked: Aggregation | None, description: VersionDescription | None, scored: ScoredFrames
+) -> Aggregation:
     """The strategy asked for, or the best the answering version supports."""
     length = description.sequence_length if description is not None else 0
     # Face-aware sequence versions hand out their crops; whole-frame ones read frames.
     can_sequence = length > 0 and (not scored.face_aware or scored.crops is not None)
     if asked is None:
-        return SEQUENCE_STRATEGY if can_sequence else DEFAULT_STRATEGY
-    if asked == SEQUENCE_STRATEGY and not can_sequence:
+        return SEQUENCE_AGGREGATION if can_sequence else DEFAULT_AGGREGATION
+    if asked == SEQUENCE_AGGREGATION and not can_sequence:
         raise AggregationUnavailable(
             "aggregation 'sequence' needs a version with a sequence head "
             f"({contract.SEQUENCE_SIGNATURE}); the answering version has none"

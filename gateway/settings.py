@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contract
-from contract.aggregation import Strategy
+from contract.aggregation import Aggregation
 from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import DEFAULT_FRAME_COUNT
 
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     #: whole-frame classifier would see the padding.
     frame_canvas: int | None = Field(None, alias="GATEWAY_FRAME_CANVAS", ge=32)
     #: Unset: ``sequence`` for versions with a sequence head, ``confident`` otherwise.
-    aggregation: Strategy | None = Field(None, alias="GATEWAY_AGGREGATION")
+    aggregation: Aggregation | None = Field(None, alias="GATEWAY_AGGREGATION")
     #: Used only when the answering model version ships no threshold.
     default_threshold: float = Field(0.5, alias="GATEWAY_DEFAULT_THRESHOLD", ge=0, le=1)
     #: With ``explain=true``: faces explained per track (its most suspicious frames), and the

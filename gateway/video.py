@@ -64,7 +64,7 @@ class SampledFrame:
     content: tuple[int, int] = (0, 0)
 
 
-def sample_times(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
+def sample_times_of(info: VideoInfo, frames: int, rate: float | None = None) -> list[float]:
     """Timestamps (seconds from the start) to sample: ``frames`` uniformly, or ``rate`` per second.
 
     :func:`contract.sampling.sample_times` for a probed video; never asks for more frames

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from contract.aggregation import DEFAULT_STRATEGY, Strategy, aggregate_scores
+from contract.aggregation import DEFAULT_AGGREGATION, Aggregation, aggregate_scores
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,9 @@ PRIOR_SD = 1.0
 DEPLOYMENT_FAKE_PRIOR = 0.5
 
 
-def logit(p: np.ndarray | float) -> np.ndarray:
-    """``log(p / (1 - p))`` of probabilities clipped to ``[EPS, 1 - EPS]``."""
-    q = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+def logit(p: np.ndarray | float, eps: float = EPS) -> np.ndarray:
+    """``log(p / (1 - p))`` of probabilities clipped to ``[eps, 1 - eps]``."""
+    q = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
     return np.log(q) - np.log1p(-q)
 
 
@@ -357,7 +357,7 @@ def fit_calibration(
 def fit_clip_calibration(
     labels: np.ndarray,
     clip_scores: Sequence[np.ndarray],
-    strategy: Strategy = DEFAULT_STRATEGY,
+    strategy: Aggregation = DEFAULT_AGGREGATION,
     *,
     fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
 ) -> Calibration:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from model_export.calibration import logit
+
 #: Probabilities are clipped this far from 0 and 1 before taking logits (float32 sigmoid
 #: outputs saturate to exactly 1).
 EPSILON = 1e-6
@@ -38,12 +40,6 @@ class Combination:
         }
 
 
-def logit(p: np.ndarray) -> np.ndarray:
-    """The logit of probabilities, clipped as in the graph."""
-    p = np.clip(np.asarray(p, np.float64), EPSILON, 1.0 - EPSILON)
-    return np.log(p) - np.log1p(-p)
-
-
 def combine_numpy(
     member_face: np.ndarray,
     face_count: np.ndarray,
@@ -54,7 +50,7 @@ def combine_numpy(
     weights = np.asarray(combination.weights, np.float64)
 
     def combine(p: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(combination.bias + logit(p) @ weights)))
+        return 1.0 / (1.0 + np.exp(-(combination.bias + logit(p, EPSILON) @ weights)))
 
     slots = member_face.shape[1]
     valid = np.arange(slots)[None, :] < np.asarray(face_count)[:, None]

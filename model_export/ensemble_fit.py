@@ -15,9 +15,9 @@ import tensorflow as tf
 
 import contract
 from model_export import roc
-from model_export.calibration import DEPLOYMENT_FAKE_PRIOR
+from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, logit
 from model_export.datasets import LabelledVideo
-from model_export.ensemble_combination import Combination, combine_numpy, logit
+from model_export.ensemble_combination import EPSILON, Combination, combine_numpy
 from model_export.ensemble_graph import WHOLE_FRAME, EnsembleGraph
 from model_export.train import video_scores
 from model_export.video_io import sample_frames
@@ -60,7 +60,7 @@ def fit_logistic(
 
 
 @dataclass
-class MemberScores:
+class MemberOutputs:
     """The members' outputs on labelled videos, frame by frame."""
 
     member_face: np.ndarray
@@ -74,7 +74,7 @@ class MemberScores:
 
 def score_videos(
     graph: EnsembleGraph, videos: Sequence[LabelledVideo], frames_per_video: int
-) -> MemberScores:
+) -> MemberOutputs:
     """Run the ensemble's graph (eagerly, the exported code) on ``videos``' sampled frames."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("face", "count", "whole", "frame")}
     labels, ids = [], []
@@ -87,7 +87,7 @@ def score_videos(
         n = len(parts["count"][-1])
         labels.append(np.full(n, video.label))
         ids.append(np.full(n, i))
-    return MemberScores(
+    return MemberOutputs(
         np.concatenate(parts["face"]),
         np.concatenate(parts["count"]),
         np.concatenate(parts["whole"]),
@@ -98,14 +98,14 @@ def score_videos(
     )
 
 
-def fit_combination(scores: MemberScores) -> tuple[Combination, float, dict[str, Any]]:
+def fit_combination(scores: MemberOutputs) -> tuple[Combination, float, dict[str, Any]]:
     """Weights fitted on the members' frame logits, the video threshold, and the metrics.
 
     Every video weighs the same in the fit, whatever its number of frames.
     """
     counts = np.bincount(scores.clip_ids)
     sample_weight = 1.0 / counts[scores.clip_ids]
-    weights, bias = fit_logistic(logit(scores.member_frame), scores.labels, sample_weight)
+    weights, bias = fit_logistic(logit(scores.member_frame, EPSILON), scores.labels, sample_weight)
     combination = Combination(tuple(float(w) for w in weights), bias, len(scores.clip_labels))
     frame = combine_numpy(scores.member_face, scores.face_count, scores.member_whole, combination)
     ids, video = video_scores(frame, scores.clip_ids)

@@ -17,10 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 import contract
-from model_export.ensemble_combination import logit
+from model_export.calibration import logit
+from model_export.ensemble_combination import EPSILON
 from model_export.export import classify_images
 from model_export.face_export import FaceConfig
-from model_export.publish import INFO_RELATIVE_PATH, existing_versions
+from model_export.publish import INFO_RELATIVE_PATH, resolve_version
 
 
 @dataclass
@@ -38,17 +39,6 @@ class Member:
     source: dict[str, Any] = field(default_factory=dict)
     #: Face detection settings of a member version (the ensemble detects once for all).
     detection: dict[str, Any] | None = None
-
-
-def resolve_version(path: Path) -> Path:
-    """A version directory itself, or a model directory's highest version."""
-    path = Path(path)
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = existing_versions(path)
-    if not versions:
-        raise FileNotFoundError(f"no version under {path}")
-    return path / str(versions[-1])
 
 
 def _version_member(path: Path) -> Member:
@@ -154,4 +144,6 @@ def member_info(member: Member) -> dict[str, Any]:
 
 def default_threshold(members: Sequence[Member]) -> float:
     """The members' thresholds averaged in logit space (the equal-weight combination's)."""
-    return float(1.0 / (1.0 + np.exp(-np.mean(logit(np.array([m.threshold for m in members]))))))
+    return float(
+        1.0 / (1.0 + np.exp(-np.mean(logit(np.array([m.threshold for m in members]), EPSILON))))
+    )

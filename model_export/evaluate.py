@@ -32,9 +32,9 @@ import numpy as np
 
 import contract
 from contract.aggregation import (
-    DEFAULT_STRATEGY,
+    DEFAULT_AGGREGATION,
+    Aggregation,
     FrameResult,
-    Strategy,
     Verdict,
     aggregate_scores,
     decide,
@@ -51,7 +51,7 @@ from model_export.calibration import (
 )
 from model_export.datasets import LabelledVideo, discover
 from model_export.operating_points import Evidence
-from model_export.publish import existing_versions
+from model_export.publish import resolve_version
 from model_export.savedmodel import LoadedVersion, load_version
 from model_export.video_io import sample_frames
 
@@ -136,7 +136,7 @@ def rescore(
     face_aware: bool,
     calibration: Calibration,
     threshold: float,
-    strategy: Strategy = DEFAULT_STRATEGY,
+    strategy: Aggregation = DEFAULT_AGGREGATION,
 ) -> Verdict:
     """The gateway's verdict had the graph applied ``calibration`` to every score.
 
@@ -154,7 +154,7 @@ def rescore(
 
 
 def video_scorer(
-    videos: Sequence[VideoResult], strategy: Strategy = DEFAULT_STRATEGY
+    videos: Sequence[VideoResult], strategy: Aggregation = DEFAULT_AGGREGATION
 ) -> Callable[[Calibration], np.ndarray]:
     """A function from a calibration to the video scores :func:`rescore` would give.
 
@@ -194,7 +194,9 @@ def video_scorer(
 
 
 def rescored_video_scores(
-    videos: Sequence[VideoResult], calibration: Calibration, strategy: Strategy = DEFAULT_STRATEGY
+    videos: Sequence[VideoResult],
+    calibration: Calibration,
+    strategy: Aggregation = DEFAULT_AGGREGATION,
 ) -> np.ndarray:
     """Video scores of ``videos`` had the graph applied ``calibration``."""
     return video_scorer(videos, strategy)(calibration)
@@ -221,7 +223,7 @@ def evaluate_version(
                 results,
                 face_aware=face_aware,
                 threshold=evaluation.threshold,
-                strategy=DEFAULT_STRATEGY,
+                strategy=DEFAULT_AGGREGATION,
             )
             faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
             evaluation.videos.append(
@@ -248,16 +250,6 @@ def evaluate_version(
                 verdict.verdict,
             )
     return evaluation
-
-
-def resolve_version(path: Path) -> Path:
-    """``path`` if it is a version directory, else the highest version of the model at ``path``."""
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = existing_versions(path)
-    if not versions:
-        raise FileNotFoundError(f"no version under {path}")
-    return path / str(versions[-1])
 
 
 def calibrate_version(

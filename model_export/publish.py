@@ -60,6 +60,16 @@ def existing_versions(model_dir: Path) -> list[int]:
     )
 
 
+def resolve_version(path: Path) -> Path:
+    """``path`` if it is a version directory, else the highest version of the model at ``path``."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = existing_versions(path)
+    if not versions:
+        raise FileNotFoundError(f"no version under {path}")
+    return path / str(versions[-1])
+
+
 def next_version(model_dir: Path) -> int:
     """The highest existing version plus one, or 1 for an empty base path."""
     versions = existing_versions(model_dir)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from contract.aggregation import DEFAULT_STRATEGY, Strategy, aggregate_scores
+from contract.aggregation import DEFAULT_AGGREGATION, Aggregation, aggregate_scores
 from model_export import roc
 from model_export.augment import augment_image
 from model_export.models import build_classifier
@@ -107,7 +107,7 @@ def new_classifier(config: TrainConfig) -> keras.Model:
 
 
 def video_scores(
-    frame_scores: np.ndarray, clip_ids: np.ndarray, strategy: Strategy = DEFAULT_STRATEGY
+    frame_scores: np.ndarray, clip_ids: np.ndarray, strategy: Aggregation = DEFAULT_AGGREGATION
 ) -> tuple[np.ndarray, np.ndarray]:
     """One score per clip, aggregated as the gateway aggregates a track by default
     (:mod:`contract.aggregation`), so that validation and gating see the service's numbers;

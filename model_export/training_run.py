@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from contract.aggregation import DEFAULT_STRATEGY, aggregate_scores
+from contract.aggregation import DEFAULT_AGGREGATION, aggregate_scores
 from contract.sampling import DEFAULT_FRAME_COUNT
 from model_export import roc
 from model_export.calibration import Calibration, fit_clip_calibration
@@ -136,7 +136,9 @@ def validation_calibration(
     labels = np.array([val.clip_labels[int(i)] for i in ids])
     clips = [scores[val.clip_ids == i] for i in ids]
     calibration = fit_clip_calibration(labels, clips)
-    calibrated = np.array([aggregate_scores(calibration.apply(c), DEFAULT_STRATEGY) for c in clips])
+    calibrated = np.array(
+        [aggregate_scores(calibration.apply(c), DEFAULT_AGGREGATION) for c in clips]
+    )
     return calibration, Evidence(labels, calibrated, fitted_on="validation", data=data)
 
 

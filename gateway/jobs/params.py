@@ -12,7 +12,12 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 
 import contract
-from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES, SEQUENCE_STRATEGY, Strategy
+from contract.aggregation import (
+    DEFAULT_AGGREGATION,
+    FRAME_AGGREGATIONS,
+    SEQUENCE_AGGREGATION,
+    Aggregation,
+)
 
 from ..detection_types import DetectOptions
 from ..errors import BadRequest, InvalidParameters
@@ -96,13 +101,13 @@ def detect_params(
         float | None, Query(gt=0, le=60, description="Sample this many frames per second instead.")
     ] = None,
     aggregation: Annotated[
-        Strategy | None,
+        Aggregation | None,
         Query(
             description=(
                 "How a face track is scored: from its per-face scores "
-                f"({', '.join(FRAME_STRATEGIES)}) or by the version's sequence head "
-                f"({SEQUENCE_STRATEGY}). Default: {SEQUENCE_STRATEGY} for versions with a "
-                f"sequence head, else {DEFAULT_STRATEGY}."
+                f"({', '.join(FRAME_AGGREGATIONS)}) or by the version's sequence head "
+                f"({SEQUENCE_AGGREGATION}). Default: {SEQUENCE_AGGREGATION} for versions with a "
+                f"sequence head, else {DEFAULT_AGGREGATION}."
             )
         ),
     ] = None,

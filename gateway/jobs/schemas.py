@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.aggregation import Strategy
+from contract.aggregation import Aggregation
 
 from ..schemas import DetectionResponse, ErrorDetail
 from .fetch import MAX_MEDIA_URL_LENGTH
@@ -58,7 +58,7 @@ class MediaUrlJob(BaseModel):
     model_label: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$")
     frames: int | None = Field(None, ge=1, le=256)
     fps: float | None = Field(None, gt=0, le=60)
-    aggregation: Strategy | None = None
+    aggregation: Aggregation | None = None
     explain: bool = False
     operating_point: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,40}$")
 

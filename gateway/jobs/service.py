@@ -33,7 +33,7 @@ from ..errors import (
 from ..pipeline_config import video_limits_from
 from ..settings import Settings
 from ..sources import probe_upload
-from ..video import sample_times
+from ..video import sample_times_of
 from . import metrics
 from .crypto import load_or_create_kek
 from .media import MediaStore
@@ -236,7 +236,7 @@ class JobService:
                 "stage": "queued",
                 "frames_done": 0,
                 "frames_total": len(
-                    sample_times(info, params.frames or self.settings.frames, params.fps)
+                    sample_times_of(info, params.frames or self.settings.frames, params.fps)
                 ),
             },
         )

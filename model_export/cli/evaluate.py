@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from contract.aggregation import DEFAULT_STRATEGY, FRAME_STRATEGIES
+from contract.aggregation import DEFAULT_AGGREGATION, FRAME_AGGREGATIONS
 from contract.sampling import DEFAULT_FRAME_COUNT
 
 from ._common import TRAIN_ARCHS, Commands, print_lines
@@ -100,8 +100,8 @@ def add(commands: Commands) -> None:
     )
     evaluate.add_argument(
         "--strategy",
-        choices=FRAME_STRATEGIES,
-        default=DEFAULT_STRATEGY,
+        choices=FRAME_AGGREGATIONS,
+        default=DEFAULT_AGGREGATION,
         help="leave-one-source-out: the track rule the folds fit and score with (%(default)s)",
     )
     evaluate.add_argument(
@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a version and write the report (LOSO with ``--protocol``)."""
     if args.train_arch and args.protocol != "leave-one-source-out":
         raise SystemExit("--train-arch needs --protocol leave-one-source-out")
-    loso_only = args.floor_grid is not None or args.from_scores or args.strategy != DEFAULT_STRATEGY
+    loso_only = (
+        args.floor_grid is not None or args.from_scores or args.strategy != DEFAULT_AGGREGATION
+    )
     if loso_only and (args.protocol != "leave-one-source-out" or args.train_arch):
         raise SystemExit(
             "--strategy, --floor-grid and --from-scores need --protocol leave-one-source-out "

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from contract.aggregation import DEFAULT_STRATEGY, Strategy
+from contract.aggregation import DEFAULT_AGGREGATION, Aggregation
 from model_export import roc
 from model_export.calibration import (
     DEPLOYMENT_FAKE_PRIOR,
@@ -81,7 +81,7 @@ def array_scorer(scores: np.ndarray) -> ScorerFactory:
 
 
 def video_scorer_for(
-    videos: Sequence[VideoResult], strategy: Strategy = DEFAULT_STRATEGY
+    videos: Sequence[VideoResult], strategy: Aggregation = DEFAULT_AGGREGATION
 ) -> ScorerFactory:
     """Scorers of :class:`~model_export.evaluate.VideoResult`: every frame and face score is
     mapped and aggregated by the gateway's rule (:func:`model_export.evaluate.video_scorer`),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from contract.aggregation import DEFAULT_STRATEGY, Strategy
+from contract.aggregation import DEFAULT_AGGREGATION, Aggregation
 from model_export import reliability, roc
 from model_export.calibration import DEPLOYMENT_FAKE_PRIOR, IDENTITY
 from model_export.manipulations import manipulation_kind
@@ -39,7 +39,7 @@ def loso_report(
     seed: int = 0,
     loso: LosoScores | None = None,
     groups: Sequence[FoldGroup] = FOLD_GROUPS,
-    strategy: Strategy = DEFAULT_STRATEGY,
+    strategy: Aggregation = DEFAULT_AGGREGATION,
     floors: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The LOSO figures of scored ``videos`` (:class:`~model_export.evaluate.VideoResult`).
@@ -62,7 +62,7 @@ def loso_report(
     kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
     raw = np.array([v.score for v in videos])
     scorer_for = video_scorer_for(videos, strategy)
-    if strategy != DEFAULT_STRATEGY:
+    if strategy != DEFAULT_AGGREGATION:
         raw = scorer_for(range(len(videos)))(IDENTITY)
     loso = loso or run_folds(labels, sources, scorer_for, groups=groups)
     share = float(labels.mean())

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from contract.aggregation import DEFAULT_STRATEGY, Strategy
+from contract.aggregation import DEFAULT_AGGREGATION, Aggregation
 from model_export.calibration import Calibration
 from model_export.datasets import discover
-from model_export.evaluate import VideoResult, evaluate_version, resolve_version
+from model_export.evaluate import VideoResult, evaluate_version
 from model_export.protocol.fitting import FoldResult, LosoScores
 from model_export.protocol.folds import FOLD_GROUPS, FoldGroup, loso_folds
 from model_export.protocol.metrics import DEFAULT_RESAMPLES
 from model_export.protocol.report import loso_report, markdown
-from model_export.publish import INFO_RELATIVE_PATH
+from model_export.publish import INFO_RELATIVE_PATH, resolve_version
 from model_export.reliability import DIAGRAM_FILE, plot_reliability
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def evaluate_loso(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     train: PipelineConfig | None = None,
-    strategy: Strategy = DEFAULT_STRATEGY,
+    strategy: Aggregation = DEFAULT_AGGREGATION,
     floors: Sequence[float] | None = None,
     from_scores: Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
@@ -126,7 +126,7 @@ def evaluate_loso(
     (default ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
     started = time.monotonic()
-    if train is not None and (from_scores or floors or strategy != DEFAULT_STRATEGY):
+    if train is not None and (from_scores or floors or strategy != DEFAULT_AGGREGATION):
         raise ValueError("strategy, floors and kept scores apply to a published version only")
     if train is not None:
         output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"

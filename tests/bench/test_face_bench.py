@@ -16,7 +16,7 @@ from bench.mtcnn_pipeline import MARGIN, margin_crop, sampled_frames_opencv
 from bench.service import LoadRun
 from bench.settings import gateway_defaults
 from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=3600, max_frames=10**6, max_pixels=10**8)
 
@@ -64,7 +64,7 @@ def test_decode_cost_follows_samples_not_length(long_clip: Path) -> None:
 def test_the_package_pipeline_samples_the_services_frames(long_clip: Path) -> None:
     ours = sampled_frames_opencv(long_clip, 8)
     info = probe(long_clip, LIMITS)
-    theirs = [f.image for f in iter_frames(long_clip, info, sample_times(info, 8), max_side=96)]
+    theirs = [f.image for f in iter_frames(long_clip, info, sample_times_of(info, 8), max_side=96)]
     assert len(ours) == len(theirs) == 8
     for a, b in zip(ours, theirs, strict=True):
         # Two decoders' YUV->RGB differ by a few levels; another frame differs by far more.

@@ -9,10 +9,10 @@ import pytest
 
 import contract
 from contract.aggregation import (
-    STRATEGIES,
+    AGGREGATIONS,
+    Aggregation,
     Face,
     FrameResult,
-    Strategy,
     aggregate_scores,
     decide,
 )
@@ -99,8 +99,8 @@ def test_whole_frame_models_have_one_track() -> None:
 
 
 def test_the_vocabulary_tuples_list_every_value_of_their_literal() -> None:
-    assert set(typing.get_args(Strategy)) == set(STRATEGIES)
-    assert len(STRATEGIES) == len(set(STRATEGIES))
+    assert set(typing.get_args(Aggregation)) == set(AGGREGATIONS)
+    assert len(AGGREGATIONS) == len(set(AGGREGATIONS))
     assert set(typing.get_args(contract.VerdictLabel)) == set(contract.VERDICTS)
     assert len(contract.VERDICTS) == len(set(contract.VERDICTS))
 

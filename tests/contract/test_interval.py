@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from contract.aggregation import (
-    FRAME_STRATEGIES,
+    FRAME_AGGREGATIONS,
     INTERVAL_LEVEL,
     Face,
     FrameResult,
@@ -31,7 +31,7 @@ def _frames(scores: list[float], *, face: bool = False) -> list[FrameResult]:
     ]
 
 
-@pytest.mark.parametrize("strategy", FRAME_STRATEGIES)
+@pytest.mark.parametrize("strategy", FRAME_AGGREGATIONS)
 def test_rows_follow_the_single_score_rule(strategy: str) -> None:
     rows = np.random.default_rng(3).uniform(0, 1, size=(50, 20))
     rows[:5] = np.where(rows[:5] > 0.5, 0.95, 0.05)  # the confident rule's branches too

@@ -14,7 +14,7 @@ import pytest
 from contract import sampling
 from contract.sampling import find_keyframe, keyframe_choices, keyframe_windows
 from gateway.probe import probe
-from gateway.video import DecodeStats, iter_frames, sample_times
+from gateway.video import DecodeStats, iter_frames, sample_times_of
 from model_export.video_io import decode_samples
 
 from .conftest import GOP_FPS, GOP_FRAMES, GOP_S, LIMITS, LONG_FRAMES, LONG_GOP_S
@@ -97,7 +97,7 @@ def test_the_gateway_picks_the_keyframes(gop_clip: Path) -> None:
 @pytest.mark.parametrize("count", [32, 12, 9, 5, 2])
 def test_picks_follow_the_rule_and_never_decrease(gop_clip: Path, count: int) -> None:
     info = probe(gop_clip, LIMITS)
-    times = sample_times(info, count)
+    times = sample_times_of(info, count)
     keys = _keyframes(gop_clip)
     served = _served(gop_clip, times)
     trained = decode_samples(gop_clip, count).times_s
@@ -116,7 +116,7 @@ def test_a_long_gop_clip_decodes_about_one_frame_per_sample(long_gop_clip: Path)
     info = probe(long_gop_clip, LIMITS)
     assert info.frame_count == LONG_FRAMES
     count = 32
-    times = sample_times(info, count)
+    times = sample_times_of(info, count)
     stats = DecodeStats()
     served = _served(long_gop_clip, times, stats)
     assert len(served) == count

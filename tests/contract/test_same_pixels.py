@@ -14,7 +14,7 @@ import pytest
 
 from gateway.probe import probe
 from gateway.settings import Settings
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 from model_export.video_io import decode_samples
 
 from .conftest import LIMITS
@@ -26,7 +26,7 @@ def _served(clip: Path, min_side: int = 0) -> tuple[np.ndarray, list[float]]:
     info = probe(clip, LIMITS)
     max_side = Settings.model_fields["frame_max_side"].default
     frames = list(
-        iter_frames(clip, info, sample_times(info, COUNT), max_side=max_side, min_side=min_side)
+        iter_frames(clip, info, sample_times_of(info, COUNT), max_side=max_side, min_side=min_side)
     )
     return np.stack([f.image for f in frames]), [f.t_s for f in frames]
 

@@ -13,7 +13,7 @@ from contract.face_schedule import Faces, keyframes, padded, schedule
 from gateway.keyframes import downscale
 from gateway.probe import VideoLimits, probe
 from gateway.settings import DEFAULT_FACE_DETECT_EVERY, DEFAULT_FACE_DETECT_SIDE
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.conftest import MODEL_NAME, start_serving
@@ -51,7 +51,7 @@ def expected_track_score(version: Path, clip: Path) -> float:
     crops, and the sequence head scores the windows the contract defines.
     """
     info = probe(clip, VideoLimits(max_duration_s=60, max_frames=10_000, max_pixels=10**7))
-    frames = [f.image for f in iter_frames(clip, info, sample_times(info, FRAMES), max_side=640)]
+    frames = [f.image for f in iter_frames(clip, info, sample_times_of(info, FRAMES), max_side=640)]
     every, side = DEFAULT_FACE_DETECT_EVERY, DEFAULT_FACE_DETECT_SIDE
     keys = keyframes(len(frames), every)
     with load_version(version) as loaded:
@@ -145,7 +145,7 @@ def test_a_whole_frame_sequence_version_reads_the_frames(
 
     # In process: the gateway's frames at the version's size (shorter side 32), in windows.
     info = probe(clip, VideoLimits(max_duration_s=60, max_frames=10_000, max_pixels=10**7))
-    times = sample_times(info, FRAMES)
+    times = sample_times_of(info, FRAMES)
     frames = np.stack([f.image for f in iter_frames(clip, info, times, max_side=640, min_side=32)])
     assert frames.shape[1:3] == (32, 44)
     windows = contract.sequence_windows(FRAMES, 4)

@@ -15,7 +15,7 @@ from gateway.budget import DecodeBudget, DecodeLimits
 from gateway.decoder import ThreadedDecoder
 from gateway.errors import VideoLimitExceeded
 from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 GENEROUS = DecodeLimits(cpu_s=60.0, max_pixels=10**12, timeout_s=60.0)
@@ -40,7 +40,7 @@ def write_busy_clip(path: Path, *, width: int, height: int, frames: int) -> Path
 def _decode_all(clip: Path, limits: DecodeLimits, frames: int = 32) -> tuple[int, ThreadedDecoder]:
     """Decode ``frames`` samples of ``clip`` through the decode thread; frames received."""
     info = probe(clip, LIMITS)
-    times = sample_times(info, frames)
+    times = sample_times_of(info, frames)
 
     async def run() -> tuple[int, ThreadedDecoder]:
         decoder = ThreadedDecoder(
@@ -117,7 +117,7 @@ def _decoded_frames(clip: Path, count: int) -> tuple[int, int]:
     info = probe(clip, LIMITS)
     budget = DecodeBudget(GENEROUS)
     budget.start()
-    out = list(iter_frames(clip, info, sample_times(info, count), max_side=160, budget=budget))
+    out = list(iter_frames(clip, info, sample_times_of(info, count), max_side=160, budget=budget))
     return budget.pixels // (info.width * info.height), len(out)
 
 
@@ -146,7 +146,7 @@ def test_stop_ends_the_thread_mid_decode(tmp_path: Path) -> None:
         decoder = ThreadedDecoder(
             clip,
             info,
-            sample_times(info, 256),
+            sample_times_of(info, 256),
             batch_size=1,
             max_side=320,
             min_side=0,

@@ -14,7 +14,7 @@ from gateway.errors import ImageTooLarge, InvalidImage, InvalidVideo, VideoLimit
 from gateway.image import sniff_image_type
 from gateway.probe import VideoLimits
 from gateway.sources import iter_upload_frames, probe_upload
-from gateway.video import sample_times
+from gateway.video import sample_times_of
 from tests.images import face_scene, png_bomb, write_image
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
@@ -28,7 +28,7 @@ def scene(shared_data: Path) -> Image.Image:
 
 def _frame(path: Path, **kwargs: object) -> np.ndarray:
     info = probe_upload(path, LIMITS)
-    frames = list(iter_upload_frames(path, info, sample_times(info, 32), **kwargs))  # type: ignore[arg-type]
+    frames = list(iter_upload_frames(path, info, sample_times_of(info, 32), **kwargs))  # type: ignore[arg-type]
     assert len(frames) == 1 and frames[0].t_s == 0.0 and frames[0].index == 0
     return frames[0].image
 
@@ -47,7 +47,7 @@ def test_each_format_is_one_upright_frame_of_the_displayed_size(
     assert (info.kind, info.media_type, info.codec) == ("image", SUFFIXES[suffix], codec)
     assert (info.width, info.height, info.rotation) == (480, 320, 90)
     assert (info.duration_s, info.frame_count) == (0.0, 1)
-    assert sample_times(info, 32, 5.0) == [0.0]
+    assert sample_times_of(info, 32, 5.0) == [0.0]
 
     image = _frame(path, max_side=640)
     assert image.shape == (320, 480, 3) and image.dtype == np.uint8

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import InvalidVideo, VideoLimitExceeded
 from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times
+from gateway.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 
@@ -39,7 +39,7 @@ def test_probe_reports_stream_properties(make_clip) -> None:
 def test_uniform_sampling_spans_the_clip(make_clip) -> None:
     clip = make_clip(frames=90, fps=30)
     info = probe(clip, LIMITS)
-    times = sample_times(info, 8)
+    times = sample_times_of(info, 8)
     frames = list(iter_frames(clip, info, times, max_side=640))
     assert len(frames) == 8
     stamps = [f.t_s for f in frames]
@@ -52,7 +52,7 @@ def test_uniform_sampling_spans_the_clip(make_clip) -> None:
 def test_never_samples_more_frames_than_the_clip_has(make_clip) -> None:
     clip = make_clip(frames=5)
     info = probe(clip, LIMITS)
-    frames = list(iter_frames(clip, info, sample_times(info, 32), max_side=640))
+    frames = list(iter_frames(clip, info, sample_times_of(info, 32), max_side=640))
     assert len(frames) == 5
     assert len({f.t_s for f in frames}) == 5
 
@@ -60,14 +60,14 @@ def test_never_samples_more_frames_than_the_clip_has(make_clip) -> None:
 def test_frames_are_downscaled_before_sending(make_clip) -> None:
     clip = make_clip(width=640, height=360, frames=4)
     info = probe(clip, LIMITS)
-    frames = list(iter_frames(clip, info, sample_times(info, 2), max_side=320))
+    frames = list(iter_frames(clip, info, sample_times_of(info, 2), max_side=320))
     assert frames[0].image.shape == (180, 320, 3)
 
 
 def test_frames_are_decoded_at_the_models_size(make_clip) -> None:
     clip = make_clip(width=640, height=360, frames=4)
     info = probe(clip, LIMITS)
-    frames = list(iter_frames(clip, info, sample_times(info, 2), max_side=640, min_side=90))
+    frames = list(iter_frames(clip, info, sample_times_of(info, 2), max_side=640, min_side=90))
     assert frames[0].image.shape == (90, 160, 3)
     # With a canvas (one shape for Serving's batching), a version that needs a side stretches
     # whole frames in its graph: it gets them stretched to that square, not letterboxed.
@@ -104,7 +104,7 @@ def test_variable_frame_rate_is_sampled_by_time(make_clip) -> None:
     times = [i * 0.1 for i in range(10)] + [1.0 + 0.5 * i for i in range(10)]
     clip = make_clip(frames=20, frame_times=times)
     info = probe(clip, LIMITS)
-    frames = list(iter_frames(clip, info, sample_times(info, 5), max_side=640))
+    frames = list(iter_frames(clip, info, sample_times_of(info, 5), max_side=640))
     stamps = [f.t_s for f in frames]
     # Uniform in time: at most two samples inside the dense first second.
     assert sum(1 for t in stamps if t < 1.0) <= 2
@@ -152,7 +152,7 @@ def _same_frames_with_and_without_skipping(clip: Path, count: int, monkeypatch) 
     import gateway.video as video
 
     info = probe(clip, LIMITS)
-    times = sample_times(info, count)
+    times = sample_times_of(info, count)
     monkeypatch.setattr(video, "SKIP_UNREFERENCED", True)
     skipping = list(iter_frames(clip, info, times, max_side=320))
     monkeypatch.setattr(video, "SKIP_UNREFERENCED", False)
@@ -194,7 +194,7 @@ def test_letterboxed_frames_share_one_shape(make_clip) -> None:
 def test_threaded_decoding_picks_the_same_frames(make_clip) -> None:
     clip = make_clip(width=320, height=240, frames=90, fps=30, gop=30)
     info = probe(clip, LIMITS)
-    times = sample_times(info, 9)
+    times = sample_times_of(info, 9)
     threaded = list(iter_frames(clip, info, times, max_side=320, threads=True))
     single = list(iter_frames(clip, info, times, max_side=320, threads=False))
     assert [f.t_s for f in threaded] == [f.t_s for f in single]

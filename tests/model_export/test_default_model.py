@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import contract
-from contract.aggregation import DEFAULT_STRATEGY, FrameResult, aggregate_scores
+from contract.aggregation import DEFAULT_AGGREGATION, FrameResult, aggregate_scores
 from model_export.calibration import Calibration
 from model_export.default_fit import fit_default_calibration, fitted_default_lines
 from model_export.default_model import (
@@ -306,7 +306,7 @@ def _scored(source: str, label: int, rng: np.random.Generator) -> VideoResult:
     """A whole-frame video of 8 frames whose scores lean towards its label, overconfidently."""
     p = 1 / (1 + np.exp(-(rng.normal(1.5 * (2 * label - 1), 4.0, 8))))
     frames = [FrameResult(t_s=float(i), score=float(s)) for i, s in enumerate(p)]
-    score = aggregate_scores(p, DEFAULT_STRATEGY)
+    score = aggregate_scores(p, DEFAULT_AGGREGATION)
     return VideoResult(Path(f"{source}/{label}.mp4"), label, source, score, p, None,
                        frames=frames, source=source)  # fmt: skip
 
