@@ -12,6 +12,8 @@ Modules, one concern each:
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
+- ``events``: a job's end as a webhook payload and its delivery row (no I/O), which the
+  store writes in the ending transaction and ``webhooks`` sends
 - ``fetch``: a job's media URL, fetched under that policy within the upload limits
 - ``url_jobs`` / ``url_request``: jobs from media URLs, their record and worker fetch, and
   their JSON body on ``POST /v1/jobs``

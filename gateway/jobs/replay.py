@@ -29,7 +29,7 @@ from ..errors import (
     Overloaded,
     UnknownOperatingPoint,
 )
-from ..routes import detection_response
+from ..responses import detection_response
 from ..schemas import DetectionResponse
 from .models import JobStatus
 from .params import DetectParams

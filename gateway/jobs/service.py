@@ -36,6 +36,7 @@ from ..sources import probe_upload
 from ..video import sample_times_of
 from . import metrics
 from .crypto import load_or_create_kek
+from .events import build_delivery
 from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
 from .params import DetectParams, request_hash
@@ -43,12 +44,7 @@ from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
 from .url_jobs import fetch_into_media, fetch_limits, new_url_job, url_source
-from .webhooks import (
-    Deliverer,
-    build_delivery,
-    new_secret,
-    seal_secret,
-)
+from .webhooks import Deliverer, new_secret, seal_secret
 from .worker import JobWorker, ResponseBuilder, run_periodically
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import json
 import time
 
 from ..errors import WORKER_LOST, IdempotencyMismatch, RateLimited
+from .events import build_delivery
 from .models import Delivery, Heartbeat, Job, JobStatus
 from .rows import JOB_COLUMNS, JOB_SELECT, job_from_row, job_row
 from .sql_base import Cursor, SqlBase
@@ -140,7 +141,6 @@ class JobSql(SqlBase):
 
     def fail_exhausted(self, now: float, max_attempts: int) -> list[str]:
         """Running jobs with an expired lease and no attempts left fail as ``worker_lost``."""
-        from .webhooks import build_delivery  # the delivery payload lives with webhooks
 
         failed = []
         with self._transaction() as cur:

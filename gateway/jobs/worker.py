@@ -38,11 +38,11 @@ from ..logs import request_id_var
 from ..settings import Settings
 from ..sources import sniff_media_kind
 from . import metrics
+from .events import build_delivery
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
 from .params import MEDIA_URL_PARAM, DetectParams
 from .store import JobStore
-from .webhooks import build_delivery
 
 log = logging.getLogger(__name__)
 

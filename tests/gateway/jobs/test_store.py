@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import IdempotencyMismatch, RateLimited
+from gateway.jobs.events import build_delivery
 from gateway.jobs.models import DeliveryState, Job, JobStatus
 from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from gateway.jobs.store import JobStore
-from gateway.jobs.webhooks import build_delivery
 from tests.conftest import new_pg_database
 
 
