@@ -219,7 +219,7 @@ class DetectionPipeline:
         ):
             # The pinned version went away mid-video and another one rescored the frames:
             # what decides (sequence head, threshold) must be that version's.
-            description = await self.client.model_info(ModelRef(opts.model.name, version=answered))
+            description = await self.client.model_info(opts.model.pinned(answered))
         aggregate_start = time.perf_counter()
         scored = read_frames(frames, predictions, config.default_threshold)
         strategy = choose_strategy(opts.strategy, description, scored)
@@ -229,7 +229,7 @@ class DetectionPipeline:
             threshold = point.threshold
         if strategy == SEQUENCE_AGGREGATION:
             assert description is not None
-            model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+            model = opts.model.pinned(answered)
             sequence_start = time.perf_counter()
             progress.stage("sequence")
             tracks, threshold = await score_sequences(
@@ -267,7 +267,7 @@ class DetectionPipeline:
         metrics.FRAMES_ANALYZED.inc(len(frames))
         explanations, warnings = None, []
         if opts.explain:
-            model = ModelRef(opts.model.name, version=answered) if answered >= 0 else opts.model
+            model = opts.model.pinned(answered)
             progress.stage("explain")
             with timer.stage("explain"):
                 explanations = await explain_tracks(
@@ -327,7 +327,7 @@ class DetectionPipeline:
         model = opts.model
         if description is not None and description.version is not None:
             # One video is scored by one version: the one that described itself.
-            model = ModelRef(model.name, version=description.version)
+            model = model.pinned(description.version)
         infer_start: float | None = None
         scorer = keyframe_scorer(
             self.client,
@@ -353,7 +353,7 @@ class DetectionPipeline:
                 elif model.version is None:
                     # No model_info: the first answer pins the version.
                     first = await self._predict(model, batch, progress)
-                    model = ModelRef(model.name, version=first.version)
+                    model = model.pinned(first.version)
                 else:
                     pending.append(asyncio.create_task(self._predict(model, batch, progress)))
             await decode_done

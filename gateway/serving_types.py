@@ -23,6 +23,11 @@ class ModelRef:
     version: int | None = None
     label: str | None = None
 
+    def pinned(self, version: int) -> ModelRef:
+        """This model at exactly ``version`` (-1, a version Serving did not name: unchanged):
+        what every later call about one video asks, once a version has answered."""
+        return self if version < 0 else ModelRef(self.name, version=version)
+
 
 @dataclass(frozen=True)
 class Prediction:
