@@ -24,7 +24,6 @@ from .header_limits import HeaderLimits
 from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
-from .jobs.settings import JobSettings
 from .jwks import jwks_router
 from .logs import request_id_var
 from .quotas import KeyQuotas
@@ -34,7 +33,7 @@ from .routes import router
 from .security_headers import SecurityHeaders
 from .serving_channels import ClientOptions, TlsConfig
 from .serving_client import ServingClient
-from .settings import Settings
+from .settings import JobSettings, Settings
 from .shadow import shadow_canary_from
 from .webui import ui_router
 

@@ -21,5 +21,6 @@ Modules, one concern each:
 - ``replay``: a succeeded job's kept media scored again by another version
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
-- ``settings``: ``GATEWAY_JOB_*`` and ``GATEWAY_WEBHOOK_*``
+
+Their settings (``GATEWAY_JOB_*``, ``GATEWAY_WEBHOOK_*``) are ``gateway.settings.JobSettings``.
 """

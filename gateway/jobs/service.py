@@ -31,7 +31,7 @@ from ..errors import (
     WebhookSecretMissing,
 )
 from ..pipeline_config import video_limits_from
-from ..settings import Settings
+from ..settings import JobSettings, Settings
 from ..sources import probe_upload
 from ..video import sample_times_of
 from . import metrics
@@ -40,7 +40,6 @@ from .events import build_delivery
 from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
 from .params import DetectParams, request_hash
-from .settings import JobSettings
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
 from .url_jobs import fetch_into_media, fetch_limits, new_url_job, url_source

@@ -17,9 +17,8 @@ from ..app import make_client
 from ..detection import DetectionPipeline
 from ..receipt_keys import ReceiptKeys
 from ..responses import detection_response
-from ..settings import Settings
+from ..settings import JobSettings, Settings
 from .service import JobService
-from .settings import JobSettings
 
 log = logging.getLogger(__name__)
 

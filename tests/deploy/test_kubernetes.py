@@ -34,10 +34,6 @@ KSERVE_FIELDS = KUBERNETES / "kserve-schema" / "inferenceservice-fields-v0.21.0.
 COMPOSE = REPO / "docker-compose.yml"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 ENV_PREFIXES = ("GATEWAY_", "SERVING_", "MODEL_")
-#: Job-queue settings used by the manifests, defined by ``gateway.jobs.settings.JobSettings``
-#: once the job queue lands. Accepted only while that module does not exist; from then on
-#: every name must be a real alias.
-PENDING_JOB_SETTINGS = frozenset({"GATEWAY_JOB_STORE", "GATEWAY_JOB_KEK", "GATEWAY_JOB_WORKERS"})
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -318,21 +314,16 @@ def test_serving_target_names_an_existing_service(rendered: dict[str, list[Objec
     assert _config_map(ks, "gateway-env")["data"]["MODEL_NAME"] == name
 
 
-def _settings_aliases() -> tuple[set[str], bool]:
-    """Env names the gateway reads, and whether the job settings module exists yet."""
-    from gateway.settings import Settings
+def _settings_aliases() -> set[str]:
+    """Env names the gateway reads (its own settings and the job settings)."""
+    from gateway.settings import JobSettings, Settings
 
-    names = {f.alias for f in Settings.model_fields.values() if f.alias}
-    try:
-        from gateway.jobs.settings import JobSettings  # type: ignore[import-not-found]
-    except ImportError:
-        return names, False
-    return names | {f.alias for f in JobSettings.model_fields.values() if f.alias}, True
+    fields = [*Settings.model_fields.values(), *JobSettings.model_fields.values()]
+    return {f.alias for f in fields if f.alias}
 
 
 def test_every_env_name_is_a_gateway_setting(overlay: list[Object]) -> None:
-    known, jobs_landed = _settings_aliases()
-    allowed = known if jobs_landed else known | PENDING_JOB_SETTINGS
+    allowed = _settings_aliases()
     used: set[str] = set()
     for _, pod in _pod_specs(overlay):
         for container in _containers(pod):
