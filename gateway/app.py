@@ -31,7 +31,6 @@ from .receipt_keys import ReceiptKeys
 from .responses import detection_response
 from .routes import router
 from .security_headers import SecurityHeaders
-from .serving_channels import ClientOptions, TlsConfig
 from .serving_client import ServingClient
 from .settings import JobSettings, Settings
 from .shadow import shadow_canary_from
@@ -86,41 +85,19 @@ class RequestContext:
             request_id_var.reset(token)
 
 
-def make_client(settings: Settings, targets: list[str] | None = None) -> ServingClient:
-    """The Serving client the settings describe (for ``targets``: Serving's by default)."""
-    tls = None
-    if settings.serving_tls_ca or settings.serving_tls_cert:
-        tls = TlsConfig(
-            root_ca=settings.serving_tls_ca,
-            client_cert=settings.serving_tls_cert,
-            client_key=settings.serving_tls_key,
-        )
-    return ServingClient(
-        targets or settings.serving_targets,
-        ClientOptions(
-            timeout_s=settings.serving_timeout_s,
-            retries=settings.serving_retries,
-            dns_min_interval_s=settings.serving_dns_min_interval_s,
-            tls=tls,
-        ),
-    )
-
-
 def create_app(settings: Settings, job_settings: JobSettings | None = None) -> FastAPI:
     """Build the gateway application for ``settings`` (``job_settings``: ``settings.jobs``)."""
     job_settings = job_settings or settings.jobs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.client = make_client(settings)
+        app.state.client = ServingClient.from_settings(settings)
         app.state.pipeline = DetectionPipeline.from_settings(
             settings, app.state.client, admission=app.state.admission
         )
         # The first start makes the receipt key, before any answer needs it.
         app.state.receipt_keys.signing_key()
-        app.state.shadow = shadow_canary_from(
-            settings, app.state.pipeline, lambda targets: make_client(settings, targets)
-        )
+        app.state.shadow = shadow_canary_from(settings, app.state.pipeline)
         if app.state.shadow is not None:
             app.state.shadow.start()
         app.state.jobs = JobService(settings, job_settings)

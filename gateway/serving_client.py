@@ -38,9 +38,10 @@ from .errors import (
     ServingTimeout,
     UpstreamError,
 )
-from .serving_channels import ClientOptions, channel_options, open_channel
+from .serving_channels import ClientOptions, TlsConfig, channel_options, open_channel
 from .serving_rpc_errors import is_missing_signature, map_rpc_error
 from .serving_types import ModelRef, Prediction, ServedVersion, VersionDescription
+from .settings import Settings
 from .tensors import from_tensor_proto, to_tensor_proto
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,26 @@ class ServingClient:
         self._next = itertools.cycle(range(len(self._channels)))
         #: Versions ``(name, version)`` that answered that they have no ``detect_faces``.
         self._without_detect: set[tuple[str, int]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, targets: list[str] | None = None) -> ServingClient:
+        """The client ``settings`` describe (``SERVING_*``), to ``targets`` if given."""
+        tls = None
+        if settings.serving_tls_ca or settings.serving_tls_cert:
+            tls = TlsConfig(
+                root_ca=settings.serving_tls_ca,
+                client_cert=settings.serving_tls_cert,
+                client_key=settings.serving_tls_key,
+            )
+        return cls(
+            targets or settings.serving_targets,
+            ClientOptions(
+                timeout_s=settings.serving_timeout_s,
+                retries=settings.serving_retries,
+                dns_min_interval_s=settings.serving_dns_min_interval_s,
+                tls=tls,
+            ),
+        )
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self._channels), return_exceptions=True)

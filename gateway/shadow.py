@@ -297,21 +297,17 @@ def _append_line(path: Path, record: dict[str, object]) -> None:
         out.write(json.dumps(record, sort_keys=True) + "\n")
 
 
-def shadow_canary_from(
-    settings: Settings,
-    pipeline: DetectionPipeline,
-    make_client: Callable[[list[str]], ServingClient],
-) -> ShadowCanary | None:
+def shadow_canary_from(settings: Settings, pipeline: DetectionPipeline) -> ShadowCanary | None:
     """The canary ``settings`` describe (``GATEWAY_SHADOW_*``); None without a shadow.
 
-    The shadow scores through ``pipeline``'s client, or through a client of its own
-    (``make_client``) when ``GATEWAY_SHADOW_SERVING_TARGET`` names other Serving hosts.
+    The shadow scores through ``pipeline``'s client, or through a client of its own when
+    ``GATEWAY_SHADOW_SERVING_TARGET`` names other Serving hosts.
     """
     if settings.shadow_model is None:
         return None
     own_client = None
     if settings.shadow_serving_targets:
-        own_client = make_client(settings.shadow_serving_targets)
+        own_client = ServingClient.from_settings(settings, settings.shadow_serving_targets)
     # Decoded on one thread: a shadow run's CPU is the users' answers' loss.
     shadow_pipeline = pipeline.with_client(own_client or pipeline.client, threaded_decode=False)
     return ShadowCanary(

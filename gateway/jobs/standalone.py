@@ -13,10 +13,10 @@ import signal
 from functools import partial
 
 from ..admission import Admission
-from ..app import make_client
 from ..detection import DetectionPipeline
 from ..receipt_keys import ReceiptKeys
 from ..responses import detection_response
+from ..serving_client import ServingClient
 from ..settings import JobSettings, Settings
 from .service import JobService
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
     """Work on jobs until SIGTERM or SIGINT."""
-    client = make_client(settings)
+    client = ServingClient.from_settings(settings)
     jobs = JobService(settings, job_settings)
     slots = job_settings.workers or settings.max_in_flight
     admission = Admission(settings.max_in_flight, settings.max_queue)

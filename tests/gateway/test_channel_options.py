@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from gateway.app import make_client
+from gateway.serving_client import ServingClient
 from gateway.settings import Settings
 
 
 def _channel_options(**env: str) -> dict[str, object]:
     async def build() -> dict[str, object]:
-        client = make_client(Settings(**env))
+        client = ServingClient.from_settings(Settings(**env))
         try:
             return dict(client.channel_options)
         finally:
