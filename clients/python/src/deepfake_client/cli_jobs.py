@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ._sync import Client
 from .cli_options import (
     EXIT_ERROR,
     AggregationOpt,
@@ -53,6 +54,17 @@ def print_jobs(jobs: list[Job], as_json: bool) -> None:
     console().print(table)
 
 
+CallbackUrlOpt = Annotated[
+    str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
+]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")]
+
+
+def _made(client: Client, job: Job, wait: bool) -> Job:
+    """``job`` as made, or as it ended when ``wait``."""
+    return client.jobs.wait(job.id, raise_on_failure=False) if wait else job
+
+
 @jobs_app.command("create")
 def jobs_create(
     ctx: typer.Context,
@@ -66,10 +78,8 @@ def jobs_create(
     fps: Fps = None,
     aggregation: AggregationOpt = None,
     operating_point: OperatingPointOpt = None,
-    callback_url: Annotated[
-        str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
-    ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")] = False,
+    callback_url: CallbackUrlOpt = None,
+    wait: WaitOpt = False,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
@@ -77,13 +87,11 @@ def jobs_create(
 ) -> None:
     """Upload videos as jobs."""
     params = detect_params(model_version, model_label, frames, fps, aggregation, operating_point)
-    created: list[Job] = []
     with open_client(ctx, url, api_key, ca_cert) as client, errors_exit():
-        for path in files:
-            job = client.jobs.create(path, callback_url=callback_url, **params)
-            if wait:
-                job = client.jobs.wait(job.id, raise_on_failure=False)
-            created.append(job)
+        created = [
+            _made(client, client.jobs.create(path, callback_url=callback_url, **params), wait)
+            for path in files
+        ]
     print_jobs(created, as_json)
 
 
@@ -99,10 +107,8 @@ def jobs_submit_url(
     fps: Fps = None,
     aggregation: AggregationOpt = None,
     operating_point: OperatingPointOpt = None,
-    callback_url: Annotated[
-        str | None, typer.Option(help="https URL that receives a signed webhook at the end.")
-    ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until each job is final.")] = False,
+    callback_url: CallbackUrlOpt = None,
+    wait: WaitOpt = False,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
     api_key: ApiKeyOpt = None,
@@ -110,13 +116,11 @@ def jobs_submit_url(
 ) -> None:
     """Make jobs that fetch their media from URLs (nothing is uploaded)."""
     params = detect_params(model_version, model_label, frames, fps, aggregation, operating_point)
-    created: list[Job] = []
     with open_client(ctx, url, api_key, ca_cert) as client, errors_exit():
-        for media_url in media_urls:
-            job = client.jobs.submit_url(media_url, callback_url=callback_url, **params)
-            if wait:
-                job = client.jobs.wait(job.id, raise_on_failure=False)
-            created.append(job)
+        created = [
+            _made(client, client.jobs.submit_url(link, callback_url=callback_url, **params), wait)
+            for link in media_urls
+        ]
     print_jobs(created, as_json)
 
 
