@@ -209,6 +209,28 @@ def fit_video_calibration(
     return fit_calibration(labels, video_scorer(videos), fake_prior=fake_prior)
 
 
+def score_video(
+    loaded: LoadedVersion, video: LabelledVideo, frames_per_video: int, threshold: float
+) -> VideoResult:
+    """Score one video with a loaded version: its frames, the gateway's verdict at
+    ``threshold``, and the per-frame results :func:`rescore` reads."""
+    results, face_aware = score_frames(loaded, video.path, frames_per_video)
+    verdict = decide(results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_STRATEGY)
+    faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
+    return VideoResult(
+        video.path,
+        video.label,
+        video.group,
+        verdict.score,
+        np.array([r.score for r in results]),
+        faces,
+        verdict.verdict,
+        frames=results,
+        face_aware=face_aware,
+        source=video.source,
+    )
+
+
 def evaluate_version(
     version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAME_COUNT
 ) -> Evaluation:
@@ -216,36 +238,16 @@ def evaluate_version(
     with load_version(version) as loaded:
         evaluation = Evaluation(threshold=loaded.threshold())
         for i, video in enumerate(videos, start=1):
-            results, face_aware = score_frames(loaded, video.path, frames_per_video)
-            verdict = decide(
-                results,
-                face_aware=face_aware,
-                threshold=evaluation.threshold,
-                strategy=DEFAULT_STRATEGY,
-            )
-            faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
-            evaluation.videos.append(
-                VideoResult(
-                    video.path,
-                    video.label,
-                    video.group,
-                    verdict.score,
-                    np.array([r.score for r in results]),
-                    faces,
-                    verdict.verdict,
-                    frames=results,
-                    face_aware=face_aware,
-                    source=video.source,
-                )
-            )
+            result = score_video(loaded, video, frames_per_video, evaluation.threshold)
+            evaluation.videos.append(result)
             log.info(
                 "[%d/%d] %s label=%d score=%.3f %s",
                 i,
                 len(videos),
                 video.path.name,
                 video.label,
-                verdict.score,
-                verdict.verdict,
+                result.score,
+                result.verdict,
             )
     return evaluation
 
@@ -301,12 +303,20 @@ def calibrate_version(
 
 
 def evaluate_to_report(
-    model: Path, data: Sequence[Path], frames_per_video: int, output: Path | None = None
+    model: Path,
+    data: Sequence[Path],
+    frames_per_video: int,
+    output: Path | None = None,
+    *,
+    robustness: bool = False,
+    robustness_per_group: int | None = None,
 ) -> tuple[dict[str, object], Path]:
     """Evaluate a version (or a model's highest version) on ``data`` and write the report.
 
     The report goes to ``output``, by default ``var/eval/<model>-<version>``; returns the
-    summary and the report directory.
+    summary and the report directory. With ``robustness`` every video (at most
+    ``robustness_per_group`` per source and label) is also scored re-encoded and transformed
+    (:mod:`model_export.robustness`): ``robustness`` in ``metrics.json``, ``robustness.md``.
     """
     version = resolve_version(model)
     videos = discover(data)
@@ -315,6 +325,15 @@ def evaluate_to_report(
     output = output or Path("var/eval") / f"{version.parent.name}-{version.name}"
     evaluation = evaluate_version(version, videos, frames_per_video)
     summary = write_report(evaluation, output, title=f"{version.parent.name} v{version.name}")
+    if robustness:
+        from model_export import robustness as stability
+
+        summary["robustness"] = stability.probe(
+            version, videos, evaluation.videos, frames_per_video, evaluation.threshold,
+            per_group=robustness_per_group,
+        )  # fmt: skip
+        (output / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (output / "robustness.md").write_text(stability.markdown(summary["robustness"]))
     return summary, output
 
 
