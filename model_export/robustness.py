@@ -10,7 +10,8 @@ aggregation), and the copy deleted once scored. Per transform the report gives:
   is used, over videos otherwise; with a leave-one-source-out report, also the out-of-fold
   ROC-AUC (each video rescored with its fold's calibration, fitted on original clips);
 * how far scores move: the median and 90th percentile of ``|score - original score|``, and
-  the share of videos whose verdict at the version's threshold flips.
+  the share of videos whose verdict at the version's threshold flips; with the protocol,
+  the same out of fold (fold calibrations, each video at its fold's threshold).
 """
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ def _oof_scores(results: Sequence[VideoResult], loso: dict[str, Any]) -> np.ndar
     ])  # fmt: skip
 
 
+def _movement(moved: np.ndarray, base: np.ndarray, threshold: np.ndarray | float) -> dict:
+    """How far scores moved from ``base``, and the share of verdicts at ``threshold`` flipped."""
+    delta = np.abs(moved - base)
+    return {
+        "abs_delta_median": float(np.median(delta)),
+        "abs_delta_p90": float(np.percentile(delta, 90)),
+        "abs_delta_max": float(np.max(delta)),
+        "mean_delta": float(np.mean(moved - base)),
+        "verdict_flips": float(np.mean((moved >= threshold) != (base >= threshold))),
+    }
+
+
 def _auc(labels: np.ndarray, scores: np.ndarray, clusters: np.ndarray | None, seed: int) -> dict:
     return roc.bootstrap_ci(
         labels, scores, roc.roc_auc, resamples=RESAMPLES, seed=seed, clusters=clusters
@@ -116,25 +129,26 @@ def figures(
     base = np.array([v.score for v in original])
     clusters = np.array([v.source for v in original]) if loso is not None else None
     base_oof = _oof_scores(original, loso) if loso is not None else None
+    if loso is not None:
+        threshold_of = {p["file"]: p["threshold_loso"] for p in loso["predictions"]}
+        fold_thresholds = np.array([threshold_of[str(v.path)] for v in original])
     rows = []
     for t in transforms:
         results = transformed[t.name]
         if [str(v.path) for v in results] != [str(v.path) for v in original]:
             raise ValueError(f"transform {t.name} scored other videos than the originals")
         moved = np.array([v.score for v in results])
-        delta = np.abs(moved - base)
         row: dict[str, Any] = {
             **t.as_dict(),
             "roc_auc": _auc(labels, moved, clusters, seed),
             "roc_auc_change": roc.roc_auc(labels, moved) - roc.roc_auc(labels, base),
-            "abs_delta_median": float(np.median(delta)),
-            "abs_delta_p90": float(np.percentile(delta, 90)),
-            "abs_delta_max": float(np.max(delta)),
-            "mean_delta": float(np.mean(moved - base)),
-            "verdict_flips": float(np.mean((moved >= threshold) != (base >= threshold))),
+            **_movement(moved, base, threshold),
         }
         if base_oof is not None:
-            row["roc_auc_loso"] = _auc(labels, _oof_scores(results, loso), clusters, seed)
+            oof = _oof_scores(results, loso)
+            row["roc_auc_loso"] = _auc(labels, oof, clusters, seed)
+            # On the calibrated scale the service answers in, at each video's fold threshold.
+            row["loso"] = _movement(oof, base_oof, fold_thresholds)
         rows.append(row)
     report: dict[str, Any] = {
         "videos": len(original),
@@ -191,6 +205,7 @@ def markdown(report: dict[str, Any]) -> str:
     head = ["transform", f"ROC-AUC as shipped [95% CI, {unit}s]"]
     head += [f"ROC-AUC out of fold [95% CI, {unit}s]"] if loso else []
     head += ["median abs Δscore", "p90 abs Δscore", "verdict flips"]
+    head += ["out of fold: median / p90 abs Δscore, flips"] if loso else []
     lines = [
         "## Stability under re-encoding",
         "",
@@ -203,12 +218,16 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     first = ["original", _ci(report["original"]["roc_auc"])]
     first += [_ci(report["original"]["roc_auc_loso"])] if loso else []
-    lines.append("| " + " | ".join([*first, "–", "–", "–"]) + " |")
+    lines.append("| " + " | ".join([*first, "–", "–", "–"] + (["–"] if loso else [])) + " |")
     for row in report["transforms"]:
         cells = [f"`{row['name']}` ({row['description']})", _ci(row["roc_auc"])]
         cells += [_ci(row["roc_auc_loso"])] if loso else []
         cells += [f"{row['abs_delta_median']:.3f}", f"{row['abs_delta_p90']:.3f}",
                   f"{row['verdict_flips']:.3f}"]  # fmt: skip
+        if loso:
+            m = row["loso"]
+            cells.append(f"{m['abs_delta_median']:.3f} / {m['abs_delta_p90']:.3f}, "
+                         f"{m['verdict_flips']:.3f}")  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -182,7 +182,9 @@ def test_figures_with_a_protocol_report_use_sources_and_fold_fits(
     identity = {"a": 1.0, "b": 0.0}
     loso = {
         "folds": [{"fold": "f", "calibration": identity}],
-        "predictions": [{"file": str(v.path), "fold": "f"} for v in original],
+        "predictions": [
+            {"file": str(v.path), "fold": "f", "threshold_loso": 0.25} for v in original
+        ],
     }
     crf = [t for t in TRANSFORMS if t.name == "crf38"]
     scored = robustness.score_transformed(tiny_version, videos, 2, crf)
@@ -191,4 +193,6 @@ def test_figures_with_a_protocol_report_use_sources_and_fold_fits(
     row = report["transforms"][0]
     # With the identity as the fold fit, out of fold is as shipped.
     assert row["roc_auc_loso"]["point"] == pytest.approx(row["roc_auc"]["point"])
+    assert row["loso"]["abs_delta_p90"] == pytest.approx(row["abs_delta_p90"])
+    assert row["loso"]["verdict_flips"] == row["verdict_flips"]
     assert "out of fold" in robustness.markdown({**report, "subset": "every video"})
