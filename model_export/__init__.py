@@ -18,11 +18,13 @@ Modules, by stage:
   weights), ``sequence`` (CNN+GRU), ``models``, ``mesonet`` (published MesoNet weights),
   ``tuning``;
 * measuring: ``roc`` (ROC-AUC, thresholds, accuracy figures), ``evaluate`` (a version on
-  labelled videos, threshold calibration), ``calibration`` (Platt scaling),
+  labelled videos, threshold calibration), ``evaluate_report`` (the ``evaluate`` command's
+  run into its report directory), ``calibration`` (Platt scaling),
   ``operating_points`` (the named thresholds a caller may choose), ``protocol``
   (leave-one-source-out evaluation), ``reliability`` (reliability diagram, ECE, Brier and
-  log-loss at the deployment prior), ``report_plots`` (an evaluation's ROC and
-  confusion-matrix PNGs), ``gate``;
+  log-loss at the deployment prior), ``robustness`` (scores of re-encoded and transformed
+  clips against the originals), ``reencode`` (those transformed copies, with PyAV),
+  ``report_plots`` (an evaluation's ROC and confusion-matrix PNGs), ``gate``;
 * export: ``preprocess``, ``export`` (whole frames), ``face_export`` (in-graph faces, with
   ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,
   ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic

@@ -51,7 +51,6 @@ from model_export.calibration import (
 )
 from model_export.datasets import LabelledVideo, discover
 from model_export.operating_points import Evidence
-from model_export.publish import resolve_version
 from model_export.savedmodel import LoadedVersion, load_version
 from model_export.video_io import sample_frames
 
@@ -211,6 +210,30 @@ def fit_video_calibration(
     return fit_calibration(labels, video_scorer(videos), fake_prior=fake_prior)
 
 
+def score_video(
+    loaded: LoadedVersion, video: LabelledVideo, frames_per_video: int, threshold: float
+) -> VideoResult:
+    """Score one video with a loaded version: its frames, the gateway's verdict at
+    ``threshold``, and the per-frame results :func:`rescore` reads."""
+    results, face_aware = score_frames(loaded, video.path, frames_per_video)
+    verdict = decide(
+        results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_AGGREGATION
+    )
+    faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
+    return VideoResult(
+        video.path,
+        video.label,
+        video.group,
+        verdict.score,
+        np.array([r.score for r in results]),
+        faces,
+        verdict.verdict,
+        frames=results,
+        face_aware=face_aware,
+        source=video.source,
+    )
+
+
 def evaluate_version(
     version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAME_COUNT
 ) -> Evaluation:
@@ -218,36 +241,16 @@ def evaluate_version(
     with load_version(version) as loaded:
         evaluation = Evaluation(threshold=loaded.threshold())
         for i, video in enumerate(videos, start=1):
-            results, face_aware = score_frames(loaded, video.path, frames_per_video)
-            verdict = decide(
-                results,
-                face_aware=face_aware,
-                threshold=evaluation.threshold,
-                strategy=DEFAULT_AGGREGATION,
-            )
-            faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
-            evaluation.videos.append(
-                VideoResult(
-                    video.path,
-                    video.label,
-                    video.group,
-                    verdict.score,
-                    np.array([r.score for r in results]),
-                    faces,
-                    verdict.verdict,
-                    frames=results,
-                    face_aware=face_aware,
-                    source=video.source,
-                )
-            )
+            result = score_video(loaded, video, frames_per_video, evaluation.threshold)
+            evaluation.videos.append(result)
             log.info(
                 "[%d/%d] %s label=%d score=%.3f %s",
                 i,
                 len(videos),
                 video.path.name,
                 video.label,
-                verdict.score,
-                verdict.verdict,
+                result.score,
+                result.verdict,
             )
     return evaluation
 
@@ -290,24 +293,6 @@ def calibrate_version(
         clusters=np.asarray(sources) if all(sources) else None,
     )
     return calibration, threshold, evidence
-
-
-def evaluate_to_report(
-    model: Path, data: Sequence[Path], frames_per_video: int, output: Path | None = None
-) -> tuple[dict[str, object], Path]:
-    """Evaluate a version (or a model's highest version) on ``data`` and write the report.
-
-    The report goes to ``output``, by default ``var/eval/<model>-<version>``; returns the
-    summary and the report directory.
-    """
-    version = resolve_version(model)
-    videos = discover(data)
-    if not videos:
-        raise FileNotFoundError("no labelled videos found")
-    output = output or Path("var/eval") / f"{version.parent.name}-{version.name}"
-    evaluation = evaluate_version(version, videos, frames_per_video)
-    summary = write_report(evaluation, output, title=f"{version.parent.name} v{version.name}")
-    return summary, output
 
 
 def summary_lines(summary: dict, report_dir: Path) -> list[str]:

@@ -122,6 +122,20 @@ def add(commands: Commands) -> None:
         help="leave-one-source-out: reuse the scores an earlier run of the same version and "
         "data kept in REPORT_DIR (loso_videos.pkl) instead of scoring again",
     )
+    evaluate.add_argument(
+        "--robustness",
+        action="store_true",
+        help="also score every video re-encoded (H.264 CRF 23, 30, 38), at half size and "
+        "mirrored (model_export.robustness): ROC-AUC under each, |score change| and verdict "
+        "flips, in the JSON and markdown reports (a published version, not --train-arch)",
+    )
+    evaluate.add_argument(
+        "--robustness-per-group",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --robustness: transform at most K videos per source and label (default all)",
+    )
     evaluate.add_argument("--cache-dir", type=Path, default=Path("var/face-cache"))
     evaluate.set_defaults(run=run)
 
@@ -138,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
             "--strategy, --floor-grid and --from-scores need --protocol leave-one-source-out "
             "and a published version (not --train-arch)"
         )
+    if args.robustness and args.train_arch:
+        raise SystemExit("--robustness needs a published version (not --train-arch)")
     if (args.train_self_blend or args.train_augment) and not args.train_arch:
         raise SystemExit("--train-self-blend and --train-augment need --train-arch")
     if args.protocol == "leave-one-source-out":
@@ -169,16 +185,30 @@ def run(args: argparse.Namespace) -> int:
                 args.model, args.data, args.frames, args.output,
                 resamples=args.bootstrap, seed=args.seed, train=train,
                 strategy=args.strategy, floors=floors, from_scores=args.from_scores,
+                robustness=args.robustness, robustness_per_group=args.robustness_per_group,
             )  # fmt: skip
         except (FileNotFoundError, ValueError) as error:
             raise SystemExit(str(error)) from error
         print_lines(protocol.summary_lines(report, output))
+        _print_robustness(report)
         return 0
-    from model_export.evaluate import evaluate_to_report, summary_lines
+    from model_export.evaluate import summary_lines
+    from model_export.evaluate_report import evaluate_to_report
 
     try:
-        summary, output = evaluate_to_report(args.model, args.data, args.frames, args.output)
+        summary, output = evaluate_to_report(
+            args.model, args.data, args.frames, args.output,
+            robustness=args.robustness, robustness_per_group=args.robustness_per_group,
+        )  # fmt: skip
     except FileNotFoundError as error:
         raise SystemExit(str(error)) from error
     print_lines(summary_lines(summary, output))
+    _print_robustness(summary)
     return 0
+
+
+def _print_robustness(report: dict) -> None:
+    if report.get("robustness"):
+        from model_export.robustness import summary_lines as robustness_lines
+
+        print_lines(robustness_lines(report["robustness"]))

@@ -113,6 +113,8 @@ def evaluate_loso(
     strategy: Aggregation = DEFAULT_AGGREGATION,
     floors: Sequence[float] | None = None,
     from_scores: Path | None = None,
+    robustness: bool = False,
+    robustness_per_group: int | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Score ``data`` with a version (or a model's highest), write the LOSO report.
 
@@ -120,14 +122,22 @@ def evaluate_loso(
     (:func:`train_loso`) into ``model`` as a work directory. ``from_scores`` (an earlier
     report directory of the same version and data) reuses its kept scores instead of scoring
     again; ``strategy`` and ``floors`` go to :func:`loso_report` (a published version only).
+    With ``robustness`` (a published version only) the videos (at most
+    ``robustness_per_group`` per source and label) are also scored re-encoded and
+    transformed (:mod:`model_export.robustness`), in ``robustness`` of the report and
+    ``loso.md``.
     Writes ``loso.json``, ``loso.md``, ``loso_predictions.csv``, the reliability diagram
     (:data:`~model_export.reliability.DIAGRAM_FILE`) and :data:`VIDEOS_FILE` (every
     video's per-frame and per-face results, :func:`load_video_results`) into ``output``
     (default ``var/eval/<model>-<version>-loso``); returns the report and that directory.
     """
     started = time.monotonic()
-    if train is not None and (from_scores or floors or strategy != DEFAULT_AGGREGATION):
-        raise ValueError("strategy, floors and kept scores apply to a published version only")
+    if train is not None and (
+        from_scores or floors or robustness or strategy != DEFAULT_AGGREGATION
+    ):
+        raise ValueError(
+            "strategy, floors, kept scores and robustness apply to a published version only"
+        )
     if train is not None:
         output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
         results, loso = train_loso(data, train, model, frames_per_video)
@@ -162,11 +172,23 @@ def evaluate_loso(
             "calibration": info.get("calibration"),
         }
         title = f"{version.parent.name} v{version.name}"
+        if robustness:
+            from model_export.robustness import probe
+
+            report["robustness"] = probe(
+                version, videos, results, frames_per_video, shipped,
+                per_group=robustness_per_group, loso=report, seed=seed,
+            )  # fmt: skip
     report["frames_per_video"] = frames_per_video
     report["seconds"] = {"total": time.monotonic() - started}
     output.mkdir(parents=True, exist_ok=True)
     (output / "loso.json").write_text(json.dumps(report, indent=2) + "\n")
-    (output / "loso.md").write_text(markdown(report, title=title))
+    text = markdown(report, title=title)
+    if report.get("robustness"):
+        from model_export.robustness import markdown as robustness_markdown
+
+        text += "\n" + robustness_markdown(report["robustness"])
+    (output / "loso.md").write_text(text)
     with (output / "loso_predictions.csv").open("w", newline="") as handle:
         rows = report["predictions"]
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
