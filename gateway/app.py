@@ -21,6 +21,7 @@ from .detection import DetectionPipeline
 from .docs import docs_router
 from .error_responses import install_error_handlers
 from .header_limits import HeaderLimits
+from .jobs.manifest import router as manifest_router
 from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
@@ -138,6 +139,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.include_router(router)
     app.include_router(jobs_router)
     app.include_router(replay_router)
+    app.include_router(manifest_router)
     app.include_router(docs_router(app))
     app.include_router(ui_router())
     app.include_router(jwks_router())

@@ -21,6 +21,7 @@ Exception tree::
     │   ├── InvalidParameters         422 validation_error
     │   ├── ClientDisconnected        499 client_disconnected
     │   ├── JobNotFound               404 job_not_found
+    │   ├── ManifestUnavailable       404 manifest_unavailable
     │   ├── JobNotCancelable          409 job_not_cancelable
     │   ├── NoWebhook                 409 no_webhook
     │   ├── JobHasNoResult            409 job_has_no_result
@@ -42,9 +43,8 @@ Each class carries its status, code and a one-line ``summary``. Route code raise
 :mod:`gateway.error_responses` turns every one of them (and FastAPI's own validation and
 routing errors) into ``{"error": {"code", "message"}}`` and builds each route's documented
 responses from the same classes, so the OpenAPI document lists exactly what the handlers
-send. An error may name ``companions``: errors that can
-occur wherever it can (the disk filling up wherever an upload is written), documented
-with it.
+send. An error may name ``companions``: errors that can occur wherever it can (the disk
+filling up wherever an upload is written), documented with it.
 
 A job that fails reports the same codes in its ``error``; more codes only ever appear
 there: ``canceled`` (:data:`JOB_CANCELED`), ``worker_lost`` (:data:`WORKER_LOST`) and the
@@ -269,6 +269,14 @@ class JobNotFound(RequestError):
     summary = "No such job for this API key"
 
 
+class ManifestUnavailable(RequestError):
+    """A verdict manifest asked of a gateway that signs none (no GATEWAY_C2PA_SIGN_CERT)."""
+
+    status_code = 404
+    code = "manifest_unavailable"
+    summary = "This gateway signs no verdict manifests (GATEWAY_C2PA_SIGN_CERT is unset)"
+
+
 class JobNotCancelable(RequestError):
     status_code = 409
     code = "job_not_cancelable"
@@ -292,13 +300,13 @@ class JobHasNoResult(RequestError):
 
 
 class JobMediaGone(RequestError):
-    """A replay asked of a job whose media is no longer kept."""
+    """A replay or verdict manifest asked of a job whose media is no longer kept."""
 
     status_code = 410
     code = "job_media_gone"
     summary = (
         "The job's media is no longer kept (the job expired, or GATEWAY_JOB_KEEP_MEDIA was off "
-        "when it ended), so it cannot be scored again"
+        "when it ended), so it cannot be scored again or bound to a verdict manifest"
     )
 
 

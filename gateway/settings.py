@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ import contract
 from contract.aggregation import Aggregation
 from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import DEFAULT_FRAME_COUNT
+
+#: The algorithms c2pa signs with (``GATEWAY_C2PA_SIGN_ALG``); the key must be of its kind.
+SigningAlg = Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"]
 
 #: Defaults sized for a small machine (2 cores); raise them on bigger hosts.
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -232,6 +236,13 @@ class Settings(BaseSettings):
     c2pa_max_verify_bytes: int = Field(
         DEFAULT_C2PA_MAX_VERIFY_BYTES, alias="GATEWAY_C2PA_MAX_VERIFY_BYTES", gt=0
     )
+    #: PEM certificate chain (signer first) and PEM private key that sign a job's verdict
+    #: as a C2PA manifest (``GET /v1/jobs/{id}/manifest``); both unset: that route is off.
+    c2pa_sign_cert: Path | None = Field(None, alias="GATEWAY_C2PA_SIGN_CERT")
+    c2pa_sign_key: Path | None = Field(None, alias="GATEWAY_C2PA_SIGN_KEY")
+    c2pa_sign_alg: SigningAlg = Field("es256", alias="GATEWAY_C2PA_SIGN_ALG")
+    #: RFC 3161 time-stamp authority asked to countersign each verdict manifest; unset: none.
+    c2pa_sign_tsa_url: str | None = Field(None, alias="GATEWAY_C2PA_SIGN_TSA_URL")
 
     # Request hygiene: slow clients, oversized headers and forms, per-key quotas.
     #: Longest wait for the next chunk of an upload body (408 past it).
@@ -267,12 +278,26 @@ class Settings(BaseSettings):
         "tls_key",
         "tls_client_ca",
         "c2pa_trust_anchors",
+        "c2pa_sign_cert",
+        "c2pa_sign_key",
+        "c2pa_sign_tsa_url",
         "receipt_keys_dir",
         mode="before",
     )
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _signing_needs_cert_and_key(self) -> Settings:
+        if (self.c2pa_sign_cert is None) != (self.c2pa_sign_key is None):
+            raise ValueError("GATEWAY_C2PA_SIGN_CERT and GATEWAY_C2PA_SIGN_KEY go together")
+        return self
+
+    @property
+    def signs_manifests(self) -> bool:
+        """A job's verdict can be downloaded as a signed C2PA manifest."""
+        return self.c2pa_sign_cert is not None and self.c2pa_sign_key is not None
 
     @property
     def serving_targets(self) -> list[str]:

@@ -19,6 +19,8 @@ Modules, one concern each:
   their JSON body on ``POST /v1/jobs``
 - ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
 - ``replay``: a succeeded job's kept media scored again by another version
+- ``manifest``: a succeeded job's verdict as a C2PA manifest signed by the gateway, bound
+  to its kept media
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
 

@@ -275,6 +275,18 @@ class Jobs:
         )
         return _core.parse(self._client._send(spec), ReplayResponse)
 
+    def manifest(self, job_id: str) -> bytes:
+        """A succeeded job's verdict as a C2PA manifest store signed by the gateway: the bytes
+        of a ``.c2pa`` sidecar of the job's media (read it with ``c2pa.Reader(media_type,
+        media, manifest_data=...)``).
+
+        Only from a gateway with ``GATEWAY_C2PA_SIGN_CERT`` (else ``manifest_unavailable``)
+        that still keeps the job's media (else ``job_media_gone``).
+        """
+        response = self._client._send(RequestSpec("GET", _jobs.job_path(job_id, "manifest")))
+        _core.check(response)
+        return response.content
+
     def delete(self, job_id: str) -> None:
         """Delete the job and its result."""
         path = _jobs.job_path(job_id)

@@ -30,6 +30,7 @@ Exception tree::
         │   ├── NotFound                  404 not_found
         │   ├── MethodNotAllowed          405 method_not_allowed
         │   ├── JobNotFound               404 job_not_found
+        │   ├── ManifestUnavailable       404 manifest_unavailable
         │   ├── JobNotCancelable          409 job_not_cancelable
         │   ├── NoWebhook                 409 no_webhook
         │   ├── JobHasNoResult            409 job_has_no_result
@@ -262,10 +263,16 @@ class JobHasNoResult(RequestError):
 
 
 class JobMediaGone(RequestError):
-    """A replay of a job whose media is no longer kept (410): it expired, or the gateway does
-    not keep media after a job ends."""
+    """A replay or verdict manifest of a job whose media is no longer kept (410): it expired,
+    or the gateway does not keep media after a job ends."""
 
     default_code = "job_media_gone"
+
+
+class ManifestUnavailable(RequestError):
+    """A verdict manifest asked of a gateway that signs none (404)."""
+
+    default_code = "manifest_unavailable"
 
 
 class IdempotencyMismatch(RequestError):
