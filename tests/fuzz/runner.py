@@ -51,12 +51,19 @@ class Outcome:
 
 
 def command(
-    target: Target, *, seconds: int | None, runs: int | None, work: Path, into_corpus: bool
+    target: Target,
+    *,
+    seconds: int | None,
+    runs: int | None,
+    work: Path,
+    into_corpus: bool,
+    crashes: Path = CRASHES,
 ) -> list[str]:
-    """The harness command line that fuzzes ``target`` for ``seconds`` or ``runs``."""
+    """The harness command line that fuzzes ``target`` for ``seconds`` or ``runs``, saving
+    failing inputs under ``crashes``."""
     scratch = work / target.name / "corpus"
     scratch.mkdir(parents=True, exist_ok=True)
-    CRASHES.mkdir(parents=True, exist_ok=True)
+    crashes.mkdir(parents=True, exist_ok=True)
     # libFuzzer writes new inputs into the first folder it is given.
     folders = [target.corpus, scratch] if into_corpus else [scratch, target.corpus]
     args = [
@@ -67,7 +74,7 @@ def command(
         f"-timeout={target.timeout_s}",
         f"-rss_limit_mb={target.rss_limit_mb}",
         f"-max_len={target.max_len}",
-        f"-artifact_prefix={CRASHES}/{target.name}-",
+        f"-artifact_prefix={crashes}/{target.name}-",
         "-print_final_stats=1",
     ]
     if runs is not None:
@@ -102,9 +109,12 @@ def run_target(
     runs: int | None = None,
     work: Path = DEFAULT_WORK,
     into_corpus: bool = False,
+    crashes: Path = CRASHES,
 ) -> Outcome:
     """Fuzz ``target`` in a subprocess until ``seconds`` or ``runs`` (or a crash)."""
-    args = command(target, seconds=seconds, runs=runs, work=work, into_corpus=into_corpus)
+    args = command(
+        target, seconds=seconds, runs=runs, work=work, into_corpus=into_corpus, crashes=crashes
+    )
     log = work / target.name / "libfuzzer.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     started = time.monotonic()
