@@ -17,8 +17,10 @@ AUDIT_IGNORE := audit-ignore.txt
 AUDIT_IGNORED = $(shell awk '!/^[[:space:]]*(\#|$$)/ {print $$1}' $(AUDIT_IGNORE))
 SOAK_SECONDS ?= 300
 export SOAK_SECONDS
+FUZZ_SECONDS ?= 60
+export FUZZ_SECONDS
 
-.PHONY: venv tools model serve test test-fast lint audit bench face-recall soak k8s-check clean postgresql chromium
+.PHONY: venv tools model serve test test-fast lint audit bench face-recall soak fuzz k8s-check clean postgresql chromium
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +115,11 @@ face-recall: $(STAMP)
 # Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
 soak: $(STAMP)
 	$(PY) -m bench.soak
+
+# Coverage-guided fuzzing of the parsers of client bytes, FUZZ_SECONDS per target, one
+# after another; new inputs in var/fuzz, crashes saved under tests/fuzz/crashes/.
+fuzz: $(STAMP)
+	nice -n 10 $(PY) -m tests.fuzz all --seconds $(FUZZ_SECONDS)
 
 # Render the Kubernetes overlays with the pinned kubectl and validate them offline.
 k8s-check: $(STAMP)

@@ -207,19 +207,20 @@ async def _receive_multipart(
     request: Request, boundary: bytes, out: BinaryIO, limits: UploadLimits
 ) -> tuple[int, str]:
     writer = _FieldWriter(out, limits)
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_part_begin": writer.on_part_begin,
-            "on_header_field": writer.on_header_field,
-            "on_header_value": writer.on_header_value,
-            "on_header_end": writer.on_header_end,
-            "on_headers_finished": writer.on_headers_finished,
-            "on_part_data": writer.on_part_data,
-            "on_part_end": writer.on_part_end,
-        },  # type: ignore[arg-type]
-    )
     try:
+        # In the try: the parser refuses some boundaries (longer than 256 bytes) when built.
+        parser = MultipartParser(
+            boundary,
+            callbacks={
+                "on_part_begin": writer.on_part_begin,
+                "on_header_field": writer.on_header_field,
+                "on_header_value": writer.on_header_value,
+                "on_header_end": writer.on_header_end,
+                "on_headers_finished": writer.on_headers_finished,
+                "on_part_data": writer.on_part_data,
+                "on_part_end": writer.on_part_end,
+            },  # type: ignore[arg-type]
+        )
         async for chunk in _chunks(request, limits, limits.max_bytes + limits.multipart_overhead):
             parser.write(chunk)
         parser.finalize()
