@@ -199,7 +199,8 @@ async def _chunks(request: Request, limits: UploadLimits, budget: int) -> AsyncI
 
 def _check_declared_length(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise UploadTooLarge(f"upload of {declared} bytes exceeds the limit of {limit} bytes")
 
 

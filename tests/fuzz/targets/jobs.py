@@ -29,12 +29,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway.deps import api_key_id
-from gateway.errors import install_error_handlers
+from gateway.error_responses import install_error_handlers
 from gateway.jobs.routes import parse_prefer, router
 from gateway.jobs.service import JobService
-from gateway.jobs.settings import JobSettings
 from gateway.jobs.ssrf import CallbackPolicy
-from gateway.settings import Settings
+from gateway.settings import JobSettings, Settings
 
 #: Statuses the routes document for these requests before any upload is read.
 EXPECTED_STATUSES = {200, 400, 422}
