@@ -9,6 +9,10 @@ export MODEL_BASE_PATH MODEL_NAME
 # Quiet TensorFlow's C++ start-up chatter.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` and `make test-fast`: one per core of the 2-core
+# reference machine; each file runs whole on one worker (its module-scoped servers once).
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 # Tools kept out of the application's venv: their pins never meet the app's lock.
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
@@ -85,11 +89,11 @@ chromium:
 	rm -rf $$dir
 
 test: model postgresql chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests.
 test-fast: model postgresql
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 import contract
+from gateway.serving_channels import RECONNECT_BACKOFF_MAX_MS
+from serving.client import wait_until_available
 from stack.processes import ManagedProcess, free_port, serving_command
 from tests.conftest import MODEL_NAME, REPO, start_gateway, start_serving
 from tests.gateway.messages import assert_clean
@@ -48,7 +50,7 @@ def _wait_listening(port: int, timeout_s: float) -> float:
     raise AssertionError(f"nothing listening on {port} after {timeout_s} s")
 
 
-def test_recovers_within_2s_of_serving_listening(
+def test_recovers_within_its_reconnect_backoff_of_serving_ready(
     gateway_factory, model_base, make_clip, tmp_path, record_property
 ) -> None:
     port = free_port()
@@ -67,16 +69,30 @@ def test_recovers_within_2s_of_serving_listening(
         time.sleep(1.0)
     serving = _start_serving_on(port, model_base / MODEL_NAME, tmp_path / "serving-2.log")
     try:
-        listening = _wait_listening(port, 120)
+        # Serving's own readiness, over a channel of its own: how long the model takes to
+        # load depends on the machine and is not the gateway's to answer for.
+        wait_until_available(f"127.0.0.1:{port}", MODEL_NAME, 120)
+        ready = time.monotonic()
         while True:
             response = gw.detect(clip)
-            recovered = time.monotonic() - listening
+            recovered = time.monotonic() - ready
             if response.status_code == 200 or recovered > 30:
                 break
             time.sleep(0.1)
         assert response.status_code == 200, response.text
+        # One request's time on this machine, now that everything is warm.
+        start = time.monotonic()
+        assert gw.detect(clip).status_code == 200
+        one_request = time.monotonic() - start
         record_property("recovery_s", round(recovered, 2))
-        assert recovered < 2.0, f"200 again only {recovered:.1f} s after Serving listened"
+        record_property("one_request_s", round(one_request, 2))
+        # The gateway's channel tries again at least once per backoff cap; the first try
+        # after that lands. gRPC's default backoff would have left it failing for many
+        # seconds more (it had grown to several seconds during the outage).
+        bound = RECONNECT_BACKOFF_MAX_MS / 1000 + 3 * one_request + 0.5
+        assert recovered < bound, (
+            f"200 again only {recovered:.1f} s after Serving was ready (bound {bound:.1f} s)"
+        )
     finally:
         serving.stop()
 
@@ -112,7 +128,10 @@ def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
             GATEWAY_MAX_QUEUE="4",
         )
         clip = make_clip(frames=4, width=64, height=64)
+        start = time.monotonic()
         first = gw.detect(clip)
+        # A lone request's time on this machine: one deadline plus the gateway's own work.
+        alone = time.monotonic() - start
         assert first.status_code in (503, 504), first.text
         assert_clean(first.json()["error"]["message"])
         answers: list[tuple[int, float]] = []
@@ -133,8 +152,10 @@ def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
             assert len(answers) == 6
             for status, seconds in answers:
                 assert status in (503, 504)
-                # Two rounds of four at most, each within the deadline.
-                assert seconds < 5 * HANG_DEADLINE_S, f"answered after {seconds:.1f} s"
+                # Two rounds of four at most, each as long as a lone request (with one
+                # deadline to spare): no request waits behind a pile of earlier ones.
+                bound = 2 * alone + HANG_DEADLINE_S
+                assert seconds < bound, f"answered after {seconds:.1f} s (bound {bound:.1f} s)"
             time.sleep(1.0)
             return _process_load(gw.process.pid)
 
