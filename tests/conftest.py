@@ -3,12 +3,8 @@ a throw-away PostgreSQL cluster."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import ssl
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +21,7 @@ from stack.processes import (
     serving_command,
     wait_https,
 )
+from tests.pg_cluster import PrivateCluster
 from tests.videos import write_clip
 
 MODEL_NAME = "deepfake"
@@ -265,80 +262,15 @@ def gateway(
     handle.process.stop()
 
 
-PG_USER = "nobody"
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
-        pytest.fail(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
-            "run `make postgresql` (apt-get install -y postgresql) first",
-            pytrace=False,
-        )
-    return Path(found[-1]).parent
-
-
-def _as_pg_user(args: list[str]) -> list[str]:
-    # The server refuses to run as root; any unprivileged user will do.
-    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL cluster on a unix socket in a temporary folder, stopped after."""
-    bindir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="jobs-pg-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, user=PG_USER)
-    os.chmod(root, 0o755)
-    run = lambda args: subprocess.run(  # noqa: E731
-        _as_pg_user(args), check=True, capture_output=True, text=True, cwd=root
-    )
     try:
-        run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
-        )
-        run(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-k {root} -c listen_addresses='' -c fsync=off",
-                "start",
-            ]
-        )
-    except subprocess.CalledProcessError as exc:
-        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log}", pytrace=False)
+        cluster = PrivateCluster.create()
+    except (FileNotFoundError, RuntimeError) as exc:
+        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
+        pytest.fail(str(exc), pytrace=False)
     try:
-        yield f"postgresql://postgres@/postgres?host={root}"
+        yield cluster.url
     finally:
-        subprocess.run(
-            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-            cwd=root,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def new_pg_database(url: str) -> str:
-    """A fresh, empty database on the cluster of ``postgres_url``; its URL."""
-    import uuid
-
-    import psycopg
-
-    name = f"gw_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
+        cluster.remove()

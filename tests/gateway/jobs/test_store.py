@@ -18,7 +18,7 @@ from gateway.jobs.models import DeliveryState, Job, JobStatus
 from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from gateway.jobs.store import JobStore
-from tests.conftest import new_pg_database
+from tests.pg_cluster import new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
