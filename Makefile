@@ -116,8 +116,10 @@ bench: model
 face-recall: $(STAMP)
 	$(PY) -m bench.face_recall
 
-# Sustained mixed load (valid, invalid, hostile uploads) with a hot swap; SOAK_SECONDS long.
-soak: $(STAMP)
+# Sustained mixed load (uploads valid, invalid and hostile, images, jobs with webhooks,
+# media URLs) with hot swaps and Serving and PostgreSQL restarted; SOAK_SECONDS long
+# (make soak SOAK_SECONDS=3600 for the hour's figures). Report and plot in bench/results.
+soak: $(STAMP) postgresql
 	$(PY) -m bench.soak
 
 # Coverage-guided fuzzing of the parsers of client bytes, FUZZ_SECONDS per target, one

@@ -25,5 +25,10 @@ Modules, one line each:
 - ``receipts``: what signing one answer's receipt costs, in process
 - ``soak``: ``python -m bench.soak``, sustained mixed load on the local service
 - ``soak_mix``: the soak's valid, invalid and hostile requests and their bodies
+- ``soak_jobs``: the soak's jobs (uploads and media URLs) and how they and their webhooks ended
+- ``soak_stack``: the soak's Serving, gateway and PostgreSQL, each restartable under load
+- ``soak_timeline``: what the soak samples every ten seconds, and the growth rates after warm-up
+- ``soak_result``: what one soak measured, and what of it counts as a problem
+- ``soak_plot``: the soak's plot of RSS and latency over time, events marked
 - ``soak_report``: the soak's report, its one-line summary, and where they are written
 """

@@ -16,6 +16,7 @@ MAX_UPLOAD_BYTES = 1024 * 1024
 MIX: dict[str, int] = {
     "valid": 8,
     "valid_multipart": 2,
+    "image": 2,
     "not_video": 1,
     "truncated": 1,
     "wrong_content_type": 1,
@@ -25,7 +26,7 @@ MIX: dict[str, int] = {
     "huge_resolution": 1,
     "random_bytes": 1,
 }
-VALID_KINDS = frozenset({"valid", "valid_multipart"})
+VALID_KINDS = frozenset({"valid", "valid_multipart", "image"})
 
 
 def encode_clip(width: int, height: int, frames: int, seed: int = 0, flat: bool = False) -> bytes:
@@ -53,6 +54,17 @@ def encode_clip(width: int, height: int, frames: int, seed: int = 0, flat: bool 
     return buffer.getvalue()
 
 
+def encode_jpeg(width: int, height: int, seed: int = 0) -> bytes:
+    """A JPEG of noise (no face: scored as a whole frame, as a faceless video frame is)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class Payload:
     """One request body and how it is sent."""
@@ -77,6 +89,7 @@ def payloads(seed: int = 0) -> dict[str, Payload]:
     return {
         "valid": Payload(clip, "video/mp4"),
         "valid_multipart": Payload(clip, "video/mp4", multipart=True),
+        "image": Payload(encode_jpeg(320, 240, seed), "image/jpeg"),
         "not_video": Payload(b"this is a text file, not a video\n" * 64, "video/mp4"),
         "truncated": Payload(clip[: len(clip) // 3], "video/mp4"),
         "wrong_content_type": Payload(clip, "text/plain"),

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, VALID_KINDS
+from bench.soak_result import problems
 
 if TYPE_CHECKING:
-    from bench.soak import SoakResult
+    from bench.soak_result import SoakResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,14 +21,23 @@ def _ms(value: float) -> str:
     return "n/a" if value != value else f"{value:.0f}"
 
 
-def render(result: SoakResult, meta: dict[str, str]) -> str:
-    """The Markdown report."""
+def render(result: SoakResult, meta: dict[str, str], plot_name: str | None = None) -> str:
+    """The Markdown report (``plot_name``: the PNG beside it)."""
     out = ["# Soak", ""]
     out += [f"- {k}: {v}" for k, v in meta.items()]
     out += [
         f"- load: {result.clients} clients for {result.wall_s:.0f} s against "
         f"GATEWAY_MAX_IN_FLIGHT={result.max_in_flight} + GATEWAY_MAX_QUEUE={result.max_queue}",
         f"- GATEWAY_MAX_UPLOAD_BYTES={MAX_UPLOAD_BYTES} (oversize bodies exceed it)",
+        f"- job store: {result.job_store}",
+        "",
+        "## Events",
+        "",
+    ]
+    out += [f"- {t:.0f} s: {what}" for t, what in result.events] or ["- none"]
+    if plot_name:
+        out += ["", f"![RSS and latency over the soak]({plot_name})"]
+    out += [
         "",
         "## Requests by kind and status",
         "",
@@ -61,19 +71,14 @@ def render(result: SoakResult, meta: dict[str, str]) -> str:
             f"- version 2 published at {result.swap_at_s:.0f} s; first answer from it came "
             + (f"{seen:.1f} s later" if seen is not None else "never")
         )
+    out += _jobs(result)
     out += ["", "## Processes", ""]
     out.append("| process | moment | RSS MiB | threads | open fds |")
     out.append("|---|---|---:|---:|---:|")
     for name, moments in result.stats.items():
         for moment, s in moments.items():
             out.append(f"| {name} | {moment} | {s.rss_mib:.0f} | {s.threads} | {s.fds} |")
-    if result.timeline:
-        out += ["", "Over the load (seconds in: gateway RSS MiB / fds, Serving RSS MiB):", ""]
-        out += [
-            f"- {t:.0f} s: {st['gateway'].rss_mib:.0f} / {st['gateway'].fds}, "
-            f"{st['serving'].rss_mib:.0f}"
-            for t, st in result.timeline
-        ]
+    out += _growth(result)
     out += [
         "",
         "## Checks",
@@ -85,7 +90,68 @@ def render(result: SoakResult, meta: dict[str, str]) -> str:
         f"- upload temp files left: {len(result.temp_files_left)}",
         "",
     ]
+    out += [f"**Problem:** {p}" for p in problems(result)] or ["No problem found."]
+    out.append("")
     return "\n".join(out)
+
+
+def _jobs(result: SoakResult) -> list[str]:
+    jobs = result.jobs
+    if jobs is None:
+        return []
+    out = ["", "## Jobs and their webhooks", ""]
+    out += [
+        "- submitted, by kind and status: "
+        + ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(jobs.submitted.items())),
+        f"- ended: {dict(sorted(jobs.final.items()))}; error codes: "
+        f"{dict(sorted(jobs.error_codes.items())) or 'none'}",
+        f"- refused submissions by code: {dict(sorted(jobs.refused.items())) or 'none'}",
+        f"- lost (accepted, never seen ended): {len(jobs.lost)}",
+        f"- webhooks: {jobs.webhooks_received} received, {jobs.webhook_messages} distinct "
+        f"messages (`webhook-id`); ended jobs without one: {len(jobs.unannounced)}; "
+        f"jobs with two messages: {len(jobs.announced_twice)}; with another status than "
+        f"the job's: {len(jobs.wrong_status)}",
+    ]
+    return out
+
+
+def _growth(result: SoakResult) -> list[str]:
+    from bench.soak_timeline import growth
+
+    if not result.samples:
+        return []
+    out = [
+        "",
+        f"## Growth after the warm-up (the first {result.warmup_s:.0f} s left out)",
+        "",
+        f"{len(result.samples)} samples. Slope: a least-squares line through the samples, "
+        "per hour.",
+        "",
+        "| what | slope per hour | low | high | samples |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for g in growth(result.samples, result.seconds, result.serving_restarted_at_s):
+        unit = f" {g.unit}" if g.unit else ""
+        slope = "n/a" if g.per_hour is None else f"{g.per_hour:+.1f}{unit}"
+        out.append(f"| {g.name} | {slope} | {g.low:.1f} | {g.high:.1f} | {g.samples} |")
+    out += [
+        "",
+        "Every minute (gateway RSS MiB / threads / fds; Serving RSS MiB; job store "
+        "MiB; upload and job-media files):",
+        "",
+    ]
+    last = -60.0
+    for s in result.samples:
+        if s.t - last < 60.0 and s is not result.samples[-1]:
+            continue
+        last = s.t
+        gw = (
+            f"{s.gateway.rss_mib:.0f} / {s.gateway.threads} / {s.gateway.fds}" if s.gateway else "-"
+        )
+        sv = f"{s.serving.rss_mib:.0f}" if s.serving else "down"
+        store = "-" if s.job_store_bytes is None else f"{s.job_store_bytes / 2**20:.1f}"
+        out.append(f"- {s.t:.0f} s: {gw}; {sv}; {store}; {s.upload_files}, {s.job_media_files}")
+    return out
 
 
 def summary(result: SoakResult) -> str:

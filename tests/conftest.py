@@ -3,12 +3,8 @@ a throw-away PostgreSQL cluster."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import ssl
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +21,7 @@ from stack.processes import (
     serving_command,
     wait_https,
 )
+from tests.pg_cluster import PrivateCluster
 from tests.videos import write_clip
 
 MODEL_NAME = "deepfake"
@@ -265,138 +262,29 @@ def gateway(
     handle.process.stop()
 
 
-PG_USER = "nobody"
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
-        pytest.fail(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
-            "run `make postgresql` (apt-get install -y postgresql) first",
-            pytrace=False,
-        )
-    return Path(found[-1]).parent
-
-
-def _as_pg_user(args: list[str]) -> list[str]:
-    # The server refuses to run as root; any unprivileged user will do.
-    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
-
-
-@dataclass
-class PgCluster:
-    """A private PostgreSQL cluster on a unix socket in its own folder, run by ``pg_ctl``.
-
-    Stopping and starting it again keeps its data and its URL: a real database outage.
-    """
-
-    root: Path
-    bindir: Path
-
-    @property
-    def url(self) -> str:
-        """The ``postgres`` database's URL (the socket lives in :attr:`root`)."""
-        return f"postgresql://postgres@/postgres?host={self.root}"
-
-    @classmethod
-    def create(cls) -> PgCluster:
-        """A new, empty, stopped cluster in a new temporary folder."""
-        bindir = _pg_bin()
-        # Not under pytest's tmp_path: a unix socket's path is limited to about 100 bytes.
-        root = Path(tempfile.mkdtemp(prefix="jobs-pg-"))
-        if os.geteuid() == 0:
-            shutil.chown(root, user=PG_USER)
-        os.chmod(root, 0o755)
-        cluster = cls(root, bindir)
-        cluster._pg(
-            "initdb", "-D", str(root / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8"
-        )
-        return cluster
-
-    def _pg(self, program: str, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            _as_pg_user([str(self.bindir / program), *args]),
-            check=check,
-            capture_output=True,
-            text=True,
-            cwd=self.root,
-        )
-
-    def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        self._pg(
-            "pg_ctl",
-            "-D",
-            str(self.root / "data"),
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-k {self.root} -c listen_addresses='' -c fsync=off",
-            "start",
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        """Stop the server (``fast``: sessions are cut, transactions rolled back) and wait."""
-        self._pg("pg_ctl", "-D", str(self.root / "data"), "-m", mode, "-w", "stop")
-
-    def log(self) -> str:
-        """The server's log so far."""
-        path = self.root / "server.log"
-        return path.read_text() if path.exists() else ""
-
-    def destroy(self) -> None:
-        """Stop the server if it runs, and remove the folder."""
-        self._pg("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop", check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _started_cluster() -> PgCluster:
-    """A new cluster, started; a failure to start fails the test with the server's log."""
-    cluster = None
-    try:
-        cluster = PgCluster.create()
-        cluster.start()
-    except subprocess.CalledProcessError as exc:
-        log = cluster.log() if cluster is not None else ""
-        if cluster is not None:
-            cluster.destroy()
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log}", pytrace=False)
-    return cluster
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL cluster on a unix socket in a temporary folder, stopped after."""
-    cluster = _started_cluster()
+    try:
+        cluster = PrivateCluster.create()
+    except (FileNotFoundError, RuntimeError) as exc:
+        # Never skipped: CI installs PostgreSQL (make postgresql), so its absence is a failure.
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield cluster.url
     finally:
-        cluster.destroy()
+        cluster.remove()
 
 
 @pytest.fixture
-def own_postgres() -> Iterator[PgCluster]:
+def own_postgres() -> Iterator[PrivateCluster]:
     """A PostgreSQL cluster of the test's own, which it may stop and start (an outage
     that the session's shared cluster must not have)."""
-    cluster = _started_cluster()
+    try:
+        cluster = PrivateCluster.create()
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield cluster
     finally:
-        cluster.destroy()
-
-
-def new_pg_database(url: str) -> str:
-    """A fresh, empty database on the cluster of ``postgres_url``; its URL."""
-    import uuid
-
-    import psycopg
-
-    name = f"gw_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
+        cluster.remove()

@@ -1,4 +1,5 @@
-"""A short soak: mixed valid, invalid and hostile uploads well over the admission limit."""
+"""A short soak: every input kind at once, well over the admission limit, with a hot swap
+and Serving and PostgreSQL restarted under the load."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from bench.soak import run_soak
 from bench.soak_mix import VALID_KINDS
+from bench.soak_result import problems
 
 pytestmark = pytest.mark.slow
 
@@ -16,15 +18,24 @@ FD_MARGIN = 4
 
 
 def test_short_soak_stays_clean() -> None:
-    result = run_soak(SECONDS, CLIENTS, hot_swap=True)
+    result = run_soak(SECONDS, CLIENTS, hot_swap=True, restarts=True, job_clients=2)
 
     assert result.outcomes, "no request was sent"
-    ok = [o for o in result.outcomes if o.kind in VALID_KINDS and o.status == 200]
-    assert ok, "no valid upload got a verdict"
+    for kind in VALID_KINDS:
+        assert any(o.kind == kind and o.status == 200 for o in result.outcomes), kind
     assert not result.undocumented_5xx, [(o.kind, o.status) for o in result.undocumented_5xx]
     assert not result.unparsed, [(o.kind, o.status) for o in result.unparsed[:20]]
     assert not result.failed_valid, [(o.status, o.answer) for o in result.failed_valid[:20]]
     assert not result.temp_files_left, result.temp_files_left
     assert result.versions.get(2), "the version published mid-soak never answered"
+    events = [what for _, what in result.events]
+    assert any(e.startswith("Serving AVAILABLE again") for e in events), events
+    assert any(e.startswith("PostgreSQL restart") for e in events), events
+    # Every job accepted ended, each announced by exactly one webhook message.
+    jobs = result.jobs
+    assert jobs is not None and sum(jobs.final.values()) > 0, jobs
+    assert jobs.final["succeeded"] > 0, jobs
+    assert problems(result) == []
+    assert len(result.samples) >= 10
     for name, moments in result.stats.items():
         assert moments["settled"].fds <= moments["start"].fds + FD_MARGIN, (name, moments)

@@ -40,10 +40,10 @@ from tests.conftest import (
     ServingHandle,
     launch_gateway,
     launch_serving,
-    new_pg_database,
 )
-from tests.gateway.jobs.conftest import start_receiver
 from tests.gateway.jobs.helpers import KEY_A, Jobs
+from tests.gateway.jobs.webhook_receiver import start_receiver
+from tests.pg_cluster import new_pg_database
 from tests.videos import write_clip
 
 pytestmark = pytest.mark.slow

@@ -248,6 +248,11 @@ def jobs() -> dict[str, bytes]:
         lines = [query] + [v for v in (prefer, key) if v is not None]
         return bytes([flags]) + "\n".join(lines).encode()
 
+    def url_job(body: object, query: str = "", prefer: str = "", key: str = "k-2") -> bytes:
+        """A media URL job: flag bit 1, the three lines, then the JSON body."""
+        text = body if isinstance(body, str) else json.dumps(body)
+        return bytes([2]) + "\n".join([query, prefer, key, text]).encode()
+
     cursor = "MTcwMDAwMDAwMC41OmFiYw=="  # base64 of "1700000000.5:abc"
     return {
         "submit-plain": request(0, ""),
@@ -271,6 +276,25 @@ def jobs() -> dict[str, bytes]:
         "list-cursor": request(1, f"limit=5&cursor={cursor}"),
         "list-bad-cursor": request(1, "cursor=%%%%&limit=0"),
         "json-like": request(0, json.dumps({"callback_url": "https://x"})),
+        "url-plain": url_job({"media_url": "https://media.example.com/clip.mp4"}),
+        "url-options": url_job(
+            {
+                "media_url": "https://93.184.215.14/v.mp4?sig=abc",
+                "callback_url": "https://93.184.215.14/hook",
+                "frames": 8,
+                "fps": 2.5,
+                "aggregation": "mean",
+                "model_version": 1,
+                "metadata": {"case": "42"},
+            }
+        ),
+        "url-private": url_job({"media_url": "http://[::ffff:10.0.0.1]:8080/x"}),
+        "url-scheme": url_job({"media_url": "file:///etc/passwd"}),
+        "url-creds": url_job({"media_url": "https://u:p@example.com/a.jpg"}),
+        "url-unknown-field": url_job({"media_url": "https://example.com/", "frame": 3}),
+        "url-both-sources": url_job({"media_url": "https://example.com/"}, "frames=4"),
+        "url-not-json": url_job('{"media_url": "https://example.com/",'),
+        "url-empty": url_job(""),
     }
 
 

@@ -11,10 +11,14 @@ answers from a fixed table of addresses (loopback, private, mapped, global...) p
 the name's hash, so no lookup leaves the process. ``Prefer`` goes through
 :func:`gateway.jobs.routes.parse_prefer` too, as the detect route reads it.
 
-An input is one flag byte (bit 0: list jobs instead of submitting), then lines: the query
-string, the ``Prefer`` header, the ``Idempotency-Key`` header. Bytes an HTTP/1.1 server
-refuses in a request target or a header are dropped first. The jobs API takes no JSON
-request body: these parameters are all of what a client sends it besides the upload.
+An input is one flag byte (bit 0: list jobs instead of submitting; bit 1: a JSON body),
+then lines: the query string, the ``Prefer`` header, the ``Idempotency-Key`` header, and
+with bit 1 the rest of the input is the JSON body of a media URL job
+(:mod:`gateway.jobs.url_request`). Bytes an HTTP/1.1 server refuses in a request target or
+a header are dropped first. A JSON body that passes its checks has its ``media_url``
+checked as the job's fetch checks it before connecting
+(:func:`gateway.jobs.fetch.check_media_url`, the same fake resolver): a refusal must be a
+``MediaNotAllowed`` or ``MediaUnreachable``.
 """
 
 from __future__ import annotations
@@ -24,13 +28,18 @@ import hashlib
 import json
 import re
 import socket
+import types
 from typing import Any
 
 from fastapi import FastAPI
 
 from gateway.deps import api_key_id
 from gateway.error_responses import install_error_handlers
+from gateway.errors import MediaNotAllowed, MediaUnreachable
+from gateway.jobs import ssrf
+from gateway.jobs.fetch import check_media_url
 from gateway.jobs.routes import parse_prefer, router
+from gateway.jobs.schemas import MediaUrlJob
 from gateway.jobs.service import JobService
 from gateway.jobs.ssrf import CallbackPolicy
 from gateway.settings import JobSettings, Settings
@@ -85,16 +94,41 @@ class _Jobs:
         return []
 
 
+def _answer(host: Any, port: Any) -> list[Any]:
+    name = host.encode("idna") if isinstance(host, str) else bytes(host)
+    answer = ANSWERS[hashlib.sha256(name).digest()[0] % len(ANSWERS)]
+    if not answer:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    family = {True: socket.AF_INET6, False: socket.AF_INET}
+    return [(family[":" in a], socket.SOCK_STREAM, 6, "", (a, port)) for a in answer]
+
+
+#: What :mod:`gateway.jobs.ssrf` sees as ``socket`` while a media URL is checked: the
+#: real module but for its resolver (swapped in for the call only, as the seeds are
+#: replayed in the test suite's own process).
+_FAKE_SOCKET = types.SimpleNamespace(
+    getaddrinfo=lambda host, port, **kwargs: _answer(host, port),
+    gaierror=socket.gaierror,
+    SOCK_STREAM=socket.SOCK_STREAM,
+)
+
+
+def _check_media_url(url: str) -> None:
+    real = ssrf.socket
+    ssrf.socket = _FAKE_SOCKET  # type: ignore[assignment]
+    try:
+        check_media_url(url, APP.state.jobs.policy)
+    except (MediaNotAllowed, MediaUnreachable):
+        pass
+    finally:
+        ssrf.socket = real
+
+
 class _Loop(asyncio.SelectorEventLoop):
     """An event loop whose resolver answers from :data:`ANSWERS`, never the network."""
 
     async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
-        name = host.encode("idna") if isinstance(host, str) else bytes(host)
-        answer = ANSWERS[hashlib.sha256(name).digest()[0] % len(ANSWERS)]
-        if not answer:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        family = {True: socket.AF_INET6, False: socket.AF_INET}
-        return [(family[":" in a], socket.SOCK_STREAM, 6, "", (a, port)) for a in answer]
+        return _answer(host, port)
 
 
 def _app() -> FastAPI:
@@ -118,11 +152,13 @@ APP = _app()
 _RUNNER = asyncio.Runner(loop_factory=_Loop)
 
 
-async def _call(method: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+async def _call(
+    method: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, bytes]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -150,7 +186,7 @@ async def _call(method: str, query: bytes, headers: list[tuple[bytes, bytes]]) -
 def TestOneInput(data: bytes) -> None:
     """Send the job request ``data`` describes; only documented client errors are expected."""
     flags = data[0] if data else 0
-    lines = data[1:].split(b"\n")
+    lines = data[1:].split(b"\n", 3)
     query = _NOT_IN_TARGET.sub(b"", lines[0])
     # A header is sent when its line is there, even empty.
     values = [_NOT_IN_HEADER.sub(b"", line).strip() for line in lines[1:3]]
@@ -158,9 +194,17 @@ def TestOneInput(data: bytes) -> None:
     for name, value in headers:
         if name == b"prefer":
             parse_prefer(value.decode("latin-1"))
+    json_body = bool(flags & 2) and not flags & 1
+    body = lines[3] if json_body and len(lines) > 3 else b""
+    if json_body:
+        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
     method = "GET" if flags & 1 else "POST"
-    status, body = _RUNNER.run(_call(method, query, headers))
-    assert status in EXPECTED_STATUSES, (status, body[:500])
-    answer = json.loads(body)
+    status, answer_bytes = _RUNNER.run(_call(method, query, headers, body))
+    assert status in EXPECTED_STATUSES, (status, answer_bytes[:500])
+    answer = json.loads(answer_bytes)
     if status != 200:
         assert set(answer) == {"error"} and {"code", "message"} <= set(answer["error"])
+    elif json_body:
+        # Accepted as far as the callback: the job's fetch checks the media URL next.
+        _check_media_url(MediaUrlJob.model_validate_json(body).media_url)

@@ -19,7 +19,8 @@ from gateway.jobs.crypto import MediaDecryptionError
 from gateway.jobs.media import MediaStore
 from gateway.jobs.sqlite_store import SqliteJobStore
 from stack.processes import ManagedProcess
-from tests.conftest import MODEL_NAME, REPO, new_pg_database, start_gateway
+from tests.conftest import MODEL_NAME, REPO, start_gateway
+from tests.pg_cluster import new_pg_database
 from tests.videos import write_clip
 
 from .helpers import KEY_A, Jobs, comparable

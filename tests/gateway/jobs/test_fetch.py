@@ -20,7 +20,7 @@ from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.ssrf import CallbackPolicy
 from gateway.sources import sniff_media_kind
 from tests import pki
-from tests.conftest import new_pg_database
+from tests.pg_cluster import new_pg_database
 from tests.videos import write_clip
 
 from .media_server import (

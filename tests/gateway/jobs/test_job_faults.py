@@ -27,16 +27,15 @@ from standardwebhooks import Webhook
 from tests.conftest import (
     MODEL_NAME,
     GatewayHandle,
-    PgCluster,
-    new_pg_database,
     start_gateway,
     start_serving,
     wait_for,
 )
 from tests.gateway.disks import fill, small_disk
+from tests.pg_cluster import PrivateCluster, new_pg_database
 
-from .conftest import Received, Receiver
 from .helpers import ENDED, KEY_A, Jobs
+from .webhook_receiver import Received, Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -204,7 +203,7 @@ def test_kek_rotation_keeps_queued_jobs_and_a_dropped_kek_fails_them_with_a_code
 
 
 def test_postgresql_stopped_and_started_under_running_jobs_and_a_webhook_in_flight(
-    model_base: Path, receiver: Receiver, own_postgres: PgCluster, make_clip, tmp_path: Path
+    model_base: Path, receiver: Receiver, own_postgres: PrivateCluster, make_clip, tmp_path: Path
 ) -> None:
     # A Serving of the test's own, paused (SIGSTOP) to hold jobs mid-detection.
     serving = start_serving(model_base / MODEL_NAME, tmp_path / "serving.log")
@@ -307,7 +306,7 @@ def test_postgresql_stopped_and_started_under_running_jobs_and_a_webhook_in_flig
     assert ended[waiting]["attempts"] == 1
     failures = {"running a job failed", "job failed unexpectedly", "delivery attempt failed"}
     assert not [e for e in _log(var) if e.get("msg") in failures]
-    assert "database system is shut down" in own_postgres.log()
+    assert "database system is shut down" in own_postgres.log_text()
 
 
 def test_a_full_disk_under_a_workers_decrypted_copy_fails_the_job_with_insufficient_storage(

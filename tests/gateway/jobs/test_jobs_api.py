@@ -13,8 +13,8 @@ from standardwebhooks import Webhook
 from tests.conftest import GatewayHandle, start_gateway, wait_for
 from tests.videos import write_clip
 
-from .conftest import Receiver
 from .helpers import KEY_A, KEY_B, Jobs, comparable
+from .webhook_receiver import Receiver
 
 KEY_C = "gamma-test-key-5555555555"
 

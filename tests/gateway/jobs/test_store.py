@@ -23,7 +23,7 @@ from gateway.jobs.sqlite_store import SqliteJobStore
 from gateway.jobs.ssrf import CallbackPolicy
 from gateway.jobs.store import JobStore
 from gateway.jobs.webhooks import Deliverer, seal_secret, unseal_secret
-from tests.conftest import new_pg_database
+from tests.pg_cluster import new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
