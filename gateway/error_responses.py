@@ -8,7 +8,6 @@ route's documented responses from the same classes, so the document lists what i
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,16 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import GatewayError, InsufficientStorage, InvalidParameters
+from .errors import DISK_FULL, GatewayError, InsufficientStorage, InvalidParameters
 from .schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
 
 #: Codes of the errors FastAPI raises before any route runs, by status.
 ROUTING_CODES = {404: "not_found", 405: "method_not_allowed"}
-
-#: ``errno`` values of a write that found no space (a full disk, or the quota spent).
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -122,7 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_os_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OSError)
-        if exc.errno in _DISK_FULL:
+        if exc.errno in DISK_FULL:
             # Whatever was being written is already removed by its writer.
             log.warning("disk full", extra={"path": request.url.path, "error": exc.strerror or ""})
             error = InsufficientStorage("no disk space left to store the upload; try again later")

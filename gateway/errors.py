@@ -47,12 +47,17 @@ send. An error may name ``companions``: errors that can occur wherever it can (t
 filling up wherever an upload is written), documented with it.
 
 A job that fails reports the same codes in its ``error``; more codes only ever appear
-there: ``canceled`` (:data:`JOB_CANCELED`), ``worker_lost`` (:data:`WORKER_LOST`) and the
-codes of a job whose media URL could not be fetched (:class:`MediaFetchError`,
-:data:`MEDIA_FETCH_CODES`).
+there: ``canceled`` (:data:`JOB_CANCELED`), ``worker_lost`` (:data:`WORKER_LOST`),
+``media_undecryptable`` (:data:`MEDIA_UNDECRYPTABLE`) and the codes of a job whose media
+URL could not be fetched (:class:`MediaFetchError`, :data:`MEDIA_FETCH_CODES`).
 """
 
 from __future__ import annotations
+
+import errno
+
+#: The ``errno`` values of a full disk (or quota): ``insufficient_storage``, not ``internal``.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class GatewayError(Exception):
@@ -335,6 +340,8 @@ class WebhookSecretMissing(RequestError):
 #: Codes a job's ``error`` may hold besides those above (never an HTTP status of a request).
 JOB_CANCELED = "canceled"
 WORKER_LOST = "worker_lost"
+#: The job's media opens under none of the configured KEKs (a KEK rotated away, or altered).
+MEDIA_UNDECRYPTABLE = "media_undecryptable"
 
 
 class MediaFetchError(Exception):

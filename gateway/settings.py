@@ -60,6 +60,10 @@ class JobSettings(BaseSettings):
     #: Base64 of a 32-byte key-encryption key; unset: generated once into var/job_kek (0600),
     #: which only a SQLite store allows (replicas sharing PostgreSQL must share the KEK).
     kek: str | None = Field(None, alias="GATEWAY_JOB_KEK")
+    #: KEK rotation: comma-separated base64 KEKs used before GATEWAY_JOB_KEK. Media keys and
+    #: webhook secrets they protect are still read, and at start-up wrapped or sealed again
+    #: under GATEWAY_JOB_KEK; everything new uses GATEWAY_JOB_KEK only.
+    kek_previous: str | None = Field(None, alias="GATEWAY_JOB_KEK_PREVIOUS")
     #: How long results (and job records) are kept after a job ends: seconds or ISO 8601 (P7D).
     retention: timedelta = Field(DEFAULT_RETENTION, alias="GATEWAY_JOB_RETENTION")
     #: Keep a succeeded job's encrypted media until the job expires, so that it can be

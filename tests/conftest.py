@@ -274,3 +274,17 @@ def postgres_url() -> Iterator[str]:
         yield cluster.url
     finally:
         cluster.remove()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of the test's own, which it may stop and start (an outage
+    that the session's shared cluster must not have)."""
+    try:
+        cluster = PrivateCluster.create()
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.remove()

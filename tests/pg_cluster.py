@@ -96,6 +96,10 @@ class PrivateCluster:
         """Stop the server (``fast``: clients are disconnected, as in a real restart)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def log_text(self) -> str:
+        """The server's log so far."""
+        return self.log.read_text() if self.log.exists() else ""
+
     def remove(self) -> None:
         """Stop the server at once, whatever its state, and delete the folder."""
         subprocess.run(

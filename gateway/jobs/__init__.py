@@ -9,6 +9,7 @@ Modules, one concern each:
   paramstyle), ``sql_jobs`` (jobs and idempotency keys), ``sql_webhooks`` (deliveries and
   signing secrets) and ``sql_media`` (encrypted media kept in the store)
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
+- ``rekey``: after a KEK rotation, what the previous KEKs protect moved under the current one
 - ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery

@@ -12,6 +12,14 @@ is encrypted and decrypted one segment at a time: a large video is never held in
 The data key is wrapped with AES key wrap (RFC 3394) by the key-encryption key (KEK);
 only the wrapped key is stored, next to the job, and destroying it makes the media
 unreadable.
+
+KEK rotation: a :class:`Keyring` holds the current KEK, which wraps and seals everything
+new, and the previous ones (``GATEWAY_JOB_KEK_PREVIOUS``), which only open what was
+wrapped or sealed before the change. Nothing stored says which KEK was used: opening tries
+the current KEK, then each previous one. That is sound because both primitives
+authenticate: AES-KW checks a 64-bit integrity value and AES-GCM a 128-bit tag, so a
+wrong KEK fails cleanly instead of yielding a wrong key, and the stored formats stay as
+they were (no key id to add or migrate).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import base64
 import os
 import secrets
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -120,6 +129,71 @@ def decrypt_file(source: BinaryIO, dest: BinaryIO, data_key: bytes, job_id: str)
             return
         current = following
         index += 1
+
+
+class Keyring:
+    """The current KEK and the previous ones that may still open stored keys and secrets."""
+
+    def __init__(self, current: bytes, previous: tuple[bytes, ...] = ()) -> None:
+        self.current = current
+        # The current key is tried first anyway; listing it again would only cost a try.
+        self.previous = tuple(dict.fromkeys(k for k in previous if k != current))
+
+    @property
+    def all(self) -> tuple[bytes, ...]:
+        """Every KEK, in the order opening tries them (the current one first)."""
+        return (self.current, *self.previous)
+
+    def wrap(self, data_key: bytes) -> bytes:
+        """``data_key`` wrapped by the current KEK."""
+        return wrap_key(self.current, data_key)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        """The data key inside ``wrapped``, whichever KEK of the ring wrapped it."""
+        return self._open(lambda kek: unwrap_key(kek, wrapped))[0]
+
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """``plaintext`` sealed under the current KEK (see :func:`seal`)."""
+        return seal(self.current, plaintext, context)
+
+    def unseal(self, sealed: bytes, context: bytes) -> bytes:
+        """What :meth:`seal` sealed, under whichever KEK of the ring."""
+        return self._open(lambda kek: unseal(kek, sealed, context))[0]
+
+    def rewrap(self, wrapped: bytes) -> bytes | None:
+        """``wrapped`` wrapped again by the current KEK; None if it already is."""
+        data_key, current = self._open(lambda kek: unwrap_key(kek, wrapped))
+        return None if current else self.wrap(data_key)
+
+    def reseal(self, sealed: bytes, context: bytes) -> bytes | None:
+        """``sealed`` sealed again under the current KEK; None if it already is."""
+        plaintext, current = self._open(lambda kek: unseal(kek, sealed, context))
+        return None if current else self.seal(plaintext, context)
+
+    def _open(self, attempt: Callable[[bytes], bytes]) -> tuple[bytes, bool]:
+        """``attempt`` with each KEK in turn: the first result, and whether the current
+        KEK gave it. :class:`MediaDecryptionError` when none does."""
+        for n, kek in enumerate(self.all):
+            try:
+                return attempt(kek), n == 0
+            except MediaDecryptionError:
+                continue
+        raise MediaDecryptionError(
+            f"does not open with any of the {len(self.all)} configured KEKs "
+            "(GATEWAY_JOB_KEK, GATEWAY_JOB_KEK_PREVIOUS)"
+        )
+
+
+def load_keyring(configured: str | None, previous: str | None, path: Path) -> Keyring:
+    """The KEKs: the current one (:func:`load_or_create_kek`) and ``previous``, a
+    comma-separated list of base64 KEKs (``GATEWAY_JOB_KEK_PREVIOUS``)."""
+    current = load_or_create_kek(configured, path)
+    olds = tuple(
+        _decode_kek(text.strip(), f"GATEWAY_JOB_KEK_PREVIOUS entry {n}")
+        for n, text in enumerate((previous or "").split(","), start=1)
+        if text.strip()
+    )
+    return Keyring(current, olds)
 
 
 def load_or_create_kek(configured: str | None, path: Path) -> bytes:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .crypto import decrypt_file, encrypt_file, new_data_key, unwrap_key, wrap_key
+from .crypto import Keyring, decrypt_file, encrypt_file, new_data_key
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -122,10 +122,13 @@ class MediaStore:
     Decrypted working copies are always local, under ``directory/work``.
     """
 
-    def __init__(self, directory: Path, kek: bytes, store: JobStore | None = None) -> None:
+    def __init__(
+        self, directory: Path, keys: Keyring | bytes, store: JobStore | None = None
+    ) -> None:
         self.directory = directory
         self.work_dir = directory / "work"
-        self.kek = kek
+        #: Data keys are wrapped by the current KEK and unwrapped by any of the ring's.
+        self.keys = keys if isinstance(keys, Keyring) else Keyring(keys)
         #: The store the ciphertext lives in, when it holds media.
         self.blobs = store if store is not None and store.holds_media else None
         self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -155,7 +158,7 @@ class MediaStore:
                 with contextlib.suppress(Exception):
                     self.blobs.delete_media(job_id)
                 raise
-            return StoredMedia(wrap_key(self.kek, data_key), reader.size, reader.digest.hexdigest())
+            return StoredMedia(self.keys.wrap(data_key), reader.size, reader.digest.hexdigest())
         final = self.path(job_id)
         fd, tmp = tempfile.mkstemp(prefix=f".{job_id}-", dir=self.directory)
         try:
@@ -169,7 +172,7 @@ class MediaStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return StoredMedia(wrap_key(self.kek, data_key), reader.size, reader.digest.hexdigest())
+        return StoredMedia(self.keys.wrap(data_key), reader.size, reader.digest.hexdigest())
 
     def has(self, job_id: str) -> bool:
         """Whether ``job_id``'s encrypted media is still kept."""
@@ -186,7 +189,7 @@ class MediaStore:
         upload there instead (named as :mod:`gateway.upload` names them, so that the start-up
         sweep of a killed process's uploads removes it), which the work sweep never touches.
         """
-        data_key = unwrap_key(self.kek, wrapped_key)
+        data_key = self.keys.unwrap(wrapped_key)
         if directory is None:
             fd, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=".video", dir=self.work_dir)
         else:

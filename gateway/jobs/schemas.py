@@ -125,8 +125,9 @@ class JobResponse(BaseModel):
     )
     error: ErrorDetail | None = Field(
         None,
-        description="The sync API's error codes, or worker_lost / canceled; for a media URL "
-        "also media_unreachable, media_too_large, media_not_allowed, unsupported_media.",
+        description="The sync API's error codes, or worker_lost / canceled / "
+        "media_undecryptable; for a media URL also media_unreachable, media_too_large, "
+        "media_not_allowed, unsupported_media.",
     )
     links: JobLinks
 

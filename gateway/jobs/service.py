@@ -35,11 +35,12 @@ from ..settings import JobSettings, Settings
 from ..sources import probe_upload
 from ..video import sample_times_of
 from . import metrics
-from .crypto import load_or_create_kek
+from .crypto import load_keyring
 from .events import build_delivery
 from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
 from .params import DetectParams, request_hash
+from .rekey import rewrap_under_current
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store
 from .url_jobs import fetch_into_media, fetch_limits, new_url_job, url_source
@@ -73,8 +74,13 @@ class JobService:
         self.store = store or open_store(
             job_settings.store, settings.var_dir, job_settings.sqlite_path(settings.var_dir)
         )
-        self.kek = load_or_create_kek(job_settings.kek, job_settings.kek_path(settings.var_dir))
-        self.media = MediaStore(settings.var_dir / "jobs" / "media", self.kek, self.store)
+        self.keys = load_keyring(
+            job_settings.kek, job_settings.kek_previous, job_settings.kek_path(settings.var_dir)
+        )
+        if self.keys.previous:
+            # A KEK rotation: what the previous KEKs protect moves under the current one.
+            rewrap_under_current(self.store, self.keys)
+        self.media = MediaStore(settings.var_dir / "jobs" / "media", self.keys, self.store)
         self.policy = CallbackPolicy(
             allowed_ports=job_settings.allowed_ports,
             allow_loopback=job_settings.webhook_allow_loopback,
@@ -123,7 +129,7 @@ class JobService:
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))
         deliverer = Deliverer(
             self.store,
-            self.kek,
+            self.keys,
             self.policy,
             ca_file=self.config.webhook_ca_file,
             timeout_s=self.config.webhook_timeout_s,
@@ -376,6 +382,6 @@ class JobService:
     async def rotate_secret(self, owner: str) -> str:
         """A new webhook secret for ``owner`` (stored sealed; returned only now)."""
         secret = new_secret()
-        sealed = seal_secret(self.kek, owner, secret)
+        sealed = seal_secret(self.keys, owner, secret)
         await asyncio.to_thread(self.store.set_secret, owner, sealed, time.time())
         return secret

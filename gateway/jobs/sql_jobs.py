@@ -300,6 +300,23 @@ class JobSql(SqlBase):
             self._exec(cur, "DELETE FROM idempotency_keys WHERE created_at < ?", (older_than,))
             return int(cur.rowcount)
 
+    def wrapped_keys(self) -> list[tuple[str, bytes]]:
+        with self._transaction() as cur:
+            rows = self._exec(
+                cur, "SELECT id, wrapped_key FROM jobs WHERE wrapped_key IS NOT NULL"
+            ).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def replace_wrapped_key(self, job_id: str, old: bytes, new: bytes) -> bool:
+        # Compare-and-set: a job deleted or expired meanwhile keeps no key.
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE jobs SET wrapped_key = ? WHERE id = ? AND wrapped_key = ?",
+                (new, job_id, old),
+            )
+            return bool(cur.rowcount)
+
     def count_by_status(self) -> dict[str, int]:
         with self._transaction() as cur:
             rows = self._exec(cur, "SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()

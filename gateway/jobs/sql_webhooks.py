@@ -81,3 +81,18 @@ class WebhookSql(SqlBase):
                 "created_at = excluded.created_at",
                 (owner, sealed, now),
             )
+
+    def sealed_secrets(self) -> list[tuple[str, bytes]]:
+        with self._transaction() as cur:
+            rows = self._exec(cur, "SELECT owner, sealed FROM webhook_secrets").fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def replace_secret(self, owner: str, old: bytes, new: bytes) -> bool:
+        # Compare-and-set: a secret replaced meanwhile (POST /v1/webhook-secret) stays.
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE webhook_secrets SET sealed = ? WHERE owner = ? AND sealed = ?",
+                (new, owner, old),
+            )
+            return bool(cur.rowcount)

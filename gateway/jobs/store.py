@@ -2,15 +2,26 @@
 
 Both backends (:mod:`.sqlite_store`, :mod:`.postgres_store`) share one schema and the SQL
 in :mod:`.sql`; they differ only in connections and in how a claim locks its row. The
-methods are synchronous (database drivers are); async code calls them in a thread.
+methods are synchronous (database drivers are); async code calls them in a thread, and
+through :func:`until_stored` where a write must outlast an outage of the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from ..errors import JobStoreUnavailable
 from .models import Delivery, Heartbeat, Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Longest wait between two tries of :func:`until_stored`.
+_RETRY_MAX_S = 2.0
 
 
 class JobStore(Protocol):
@@ -150,7 +161,46 @@ class JobStore(Protocol):
         """Remove stored media of no job, stored before ``older_than``."""
         ...
 
+    def wrapped_keys(self) -> list[tuple[str, bytes]]:
+        """Every stored wrapped data key: ``(job id, wrapped key)``."""
+        ...
+
+    def replace_wrapped_key(self, job_id: str, old: bytes, new: bytes) -> bool:
+        """Store ``new`` as the job's wrapped key if it still holds ``old``."""
+        ...
+
+    def sealed_secrets(self) -> list[tuple[str, bytes]]:
+        """Every sealed webhook secret: ``(owner, sealed)``."""
+        ...
+
+    def replace_secret(self, owner: str, old: bytes, new: bytes) -> bool:
+        """Store ``new`` as ``owner``'s sealed secret if it still is ``old``."""
+        ...
+
     def close(self) -> None: ...
+
+
+async def until_stored(call: Callable[[], T], what: str, *, poll_s: float) -> T:
+    """``call()`` in a thread, tried again for as long as the store is unavailable.
+
+    For what must not be lost while the database is away (stopped, restarted, failed
+    over): a job's end, a delivery's outcome. Each try is a whole transaction, so a try
+    that failed left nothing behind; the waits grow from ``poll_s`` to 2 s.
+    """
+    wait, failed = poll_s, False
+    while True:
+        try:
+            result = await asyncio.to_thread(call)
+        except JobStoreUnavailable:
+            if not failed:
+                log.warning("job store unavailable; retrying", extra={"during": what})
+            failed = True
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _RETRY_MAX_S)
+            continue
+        if failed:
+            log.info("job store available again", extra={"during": what})
+        return result
 
 
 def open_store(url: str, var_dir: Path, sqlite_path: Path) -> JobStore:

@@ -25,10 +25,10 @@ from standardwebhooks import Webhook
 
 from ..errors import CallbackRefused
 from . import metrics
-from .crypto import seal, unseal
+from .crypto import Keyring, MediaDecryptionError
 from .models import Delivery, DeliveryState
 from .ssrf import CallbackPolicy, ResolvedCallback, resolve_callback
-from .store import JobStore
+from .store import JobStore, until_stored
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def seal_secret(kek: bytes, owner: str, secret: str) -> bytes:
-    """``secret`` encrypted at rest under the KEK, bound to its owner."""
-    return seal(kek, secret.encode(), _SECRET_CONTEXT + owner.encode())
+def seal_secret(keys: Keyring, owner: str, secret: str) -> bytes:
+    """``secret`` encrypted at rest under the current KEK, bound to its owner."""
+    return keys.seal(secret.encode(), _SECRET_CONTEXT + owner.encode())
 
 
-def unseal_secret(kek: bytes, owner: str, sealed: bytes) -> str:
-    return unseal(kek, sealed, _SECRET_CONTEXT + owner.encode()).decode()
+def unseal_secret(keys: Keyring, owner: str, sealed: bytes) -> str:
+    """The secret :func:`seal_secret` sealed, under any KEK of ``keys``."""
+    return keys.unseal(sealed, _SECRET_CONTEXT + owner.encode()).decode()
+
+
+def reseal_secret(keys: Keyring, owner: str, sealed: bytes) -> bytes | None:
+    """``sealed`` sealed again under the current KEK; None if it already is."""
+    return keys.reseal(sealed, _SECRET_CONTEXT + owner.encode())
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: str) -> dict[str, str]:
@@ -134,7 +140,7 @@ class Deliverer:
     def __init__(
         self,
         store: JobStore,
-        kek: bytes,
+        keys: Keyring,
         policy: CallbackPolicy,
         *,
         ca_file: Path | None,
@@ -143,7 +149,7 @@ class Deliverer:
         retry_base_s: float,
         poll_s: float,
     ) -> None:
-        self.store, self.kek, self.policy = store, kek, policy
+        self.store, self.keys, self.policy = store, keys, policy
         self.timeout_s, self.max_attempts = timeout_s, max_attempts
         self.retry_base_s, self.poll_s = retry_base_s, poll_s
         self._tls = _tls_context(ca_file)
@@ -194,7 +200,12 @@ class Deliverer:
             # Jitter so that many failed deliveries do not retry in lockstep.
             delivery.next_attempt_at = now + backoff * (0.8 + 0.4 * secrets.randbelow(1000) / 1000)
             result = "retry"
-        if not await asyncio.to_thread(self.store.update_delivery, delivery):
+        # The receiver has answered: an outage of the store now must not lose the outcome
+        # (the delivery would be sent again once its claim ran out).
+        recorded = await until_stored(
+            lambda: self.store.update_delivery(delivery), "record delivery", poll_s=self.poll_s
+        )
+        if not recorded:
             # This attempt outlived its lease and another deliverer claimed the delivery:
             # the receiver may get the message twice (same webhook-id), the record is theirs.
             log.warning(
@@ -220,10 +231,23 @@ class Deliverer:
         )
 
     async def _send(self, delivery: Delivery) -> Outcome:
-        sealed = await asyncio.to_thread(self.store.get_secret, delivery.owner)
+        # Waited for through an outage: failing here would leave the delivery claimed,
+        # and so unsent, until its claim ran out.
+        sealed = await until_stored(
+            lambda: self.store.get_secret(delivery.owner), "read webhook secret", poll_s=self.poll_s
+        )
         if sealed is None:
             return Outcome(status=None, error="no webhook secret for this API key")
-        secret = unseal_secret(self.kek, delivery.owner, sealed)
+        try:
+            secret = unseal_secret(self.keys, delivery.owner, sealed)
+        except MediaDecryptionError:
+            # Counted as a failed attempt, so that it backs off and ends instead of looping.
+            return Outcome(
+                status=None,
+                error="the webhook secret does not decrypt with this gateway's KEKs "
+                "(set the KEK it was sealed under in GATEWAY_JOB_KEK_PREVIOUS, or create "
+                "a new secret with POST /v1/webhook-secret)",
+            )
         try:
             # Checked again: DNS may have changed since submission.
             target = await resolve_callback(delivery.url, self.policy)

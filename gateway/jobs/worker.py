@@ -28,8 +28,12 @@ from typing import Any
 from ..admission import Admission
 from ..detection import DetectionPipeline
 from ..errors import (
+    DISK_FULL,
     JOB_CANCELED,
+    MEDIA_UNDECRYPTABLE,
     GatewayError,
+    InsufficientStorage,
+    JobStoreUnavailable,
     MediaFetchError,
     Overloaded,
     UnsupportedMedia,
@@ -38,11 +42,12 @@ from ..logs import request_id_var
 from ..settings import Settings
 from ..sources import sniff_media_kind
 from . import metrics
+from .crypto import MediaDecryptionError
 from .events import build_delivery
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
 from .params import MEDIA_URL_PARAM, DetectParams
-from .store import JobStore
+from .store import JobStore, until_stored
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,13 @@ log = logging.getLogger(__name__)
 ResponseBuilder = Callable[..., Any]
 #: Fetches a media URL into a job's encrypted media, blocking: ``(job_id, url, stop)``.
 MediaFetch = Callable[[str, str, threading.Event], StoredMedia]
+
+_UNDECRYPTABLE = (
+    "the job's media does not decrypt with this gateway's key-encryption keys: it was "
+    "stored under a KEK that is neither GATEWAY_JOB_KEK nor in GATEWAY_JOB_KEK_PREVIOUS, "
+    "or it was altered"
+)
+_DISK_FULL_MESSAGE = "no disk space left for the job's media; submit it again later"
 
 
 class HeartbeatProgress:
@@ -120,7 +132,11 @@ class JobWorker:
             if job is None:
                 await asyncio.sleep(self.poll_s)
                 continue
-            await self.process(job)
+            try:
+                await self.process(job)
+            except Exception:
+                # A loop that died would leave its slot empty until the process restarts.
+                log.exception("running a job failed", extra={"job_id": job.id})
 
     async def process(self, job: Job) -> None:
         """Run one claimed job to its end (or until its lease is lost)."""
@@ -137,6 +153,7 @@ class JobWorker:
         self._active[job.id] = (run, watch)
         beat = asyncio.create_task(self._heartbeat(job, progress, run, watch))
         status, result, error, version = JobStatus.FAILED, None, None, None
+        store_lost = False
         try:
             result, version = await run
             status = JobStatus.SUCCEEDED
@@ -153,6 +170,20 @@ class JobWorker:
                 raise
             status = JobStatus.CANCELED
             error = {"code": JOB_CANCELED, "message": "canceled at the client's request"}
+        except JobStoreUnavailable:
+            # The database went away while the run read or stored the job's media: not the
+            # job's fault, so it goes back to the queue rather than failing.
+            store_lost = True
+        except MediaDecryptionError:
+            log.warning("job media does not decrypt", extra={"job_id": job.id})
+            error = {"code": MEDIA_UNDECRYPTABLE, "message": _UNDECRYPTABLE}
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                log.exception("job failed unexpectedly", extra={"job_id": job.id})
+                error = {"code": "internal", "message": "internal error"}
+            else:
+                log.warning("no disk space left for a job's media", extra={"job_id": job.id})
+                error = {"code": InsufficientStorage.code, "message": _DISK_FULL_MESSAGE}
         except (GatewayError, MediaFetchError) as exc:
             error = {"code": exc.code, "message": exc.message}
         except Exception:
@@ -163,6 +194,12 @@ class JobWorker:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+        if store_lost:
+            if await until_stored(
+                lambda: self.store.release_job(job.id, self.id), "release job", poll_s=self.poll_s
+            ):
+                log.info("job released: the job store was unavailable", extra={"job_id": job.id})
+            return
         await self._finish(job, status, result, error, version, progress)
 
     def cancel_local(self, job_id: str) -> bool:
@@ -196,24 +233,35 @@ class JobWorker:
             and self.settings.jobs.keep_media
             and MEDIA_URL_PARAM not in job.params
         )
-        done = await asyncio.to_thread(
-            self.store.finish_job,
-            job.id,
-            self.id,
-            status,
-            expires_at=now + self.retention_s,
-            result=result,
-            error=error,
-            model_version=version,
-            delivery=delivery,
-            progress=progress,
-            keep_media=keep,
+        # The run is over: its end is recorded once the store answers, however long it is
+        # away. Should the lease run out meanwhile and another worker claim the job, that
+        # worker's run is the one recorded (finish_job checks the lease owner).
+        done = await until_stored(
+            lambda: self.store.finish_job(
+                job.id,
+                self.id,
+                status,
+                expires_at=now + self.retention_s,
+                result=result,
+                error=error,
+                model_version=version,
+                delivery=delivery,
+                progress=progress,
+                keep_media=keep,
+            ),
+            "finish job",
+            poll_s=self.poll_s,
         )
         if not done:
             log.warning("job was taken over or deleted before it ended", extra={"job_id": job.id})
             return
         if not keep:
-            await asyncio.to_thread(self.media.delete, job.id)
+            try:
+                await asyncio.to_thread(self.media.delete, job.id)
+            except JobStoreUnavailable:
+                # The store removed its copy with the job's end; housekeeping's sweep takes
+                # any decrypted copy left here.
+                log.warning("job media not removed: store unavailable", extra={"job_id": job.id})
         metrics.JOB_SECONDS.labels(status=str(status)).observe(now - job.created_at)
         log.info(
             "job finished",
@@ -240,6 +288,10 @@ class JobWorker:
                 beat = await asyncio.to_thread(
                     self.store.heartbeat, job.id, self.id, self.lease_s, dict(progress)
                 )
+            except JobStoreUnavailable:
+                # The lease is renewed at the next beat that reaches the store.
+                log.warning("heartbeat not stored: job store unavailable", extra={"job_id": job.id})
+                continue
             except Exception:
                 log.exception("heartbeat failed", extra={"job_id": job.id})
                 continue

@@ -6,10 +6,8 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from gateway.serving_channels import RECONNECT_BACKOFF_MAX_MS
 from serving.client import wait_until_available
 from stack.processes import ManagedProcess, free_port, serving_command
 from tests.conftest import MODEL_NAME, REPO, start_gateway, start_serving
+from tests.gateway.disks import fill, small_disk
 from tests.gateway.messages import assert_clean
 
 pytestmark = pytest.mark.slow
@@ -252,41 +251,15 @@ def test_a_version_failing_every_request_gets_502_and_others_still_serve(
         own.process.stop()
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path) -> Iterator[None]:
-    """A real 2 MB tmpfs mounted at ``path`` for the block (unmounted after, even on failure)."""
-    path.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(path: Path) -> Path:
-    """A file at ``path`` that takes every byte left on its disk."""
-    with contextlib.suppress(OSError), path.open("wb") as out:
-        while True:
-            out.write(b"\0" * 65536)
-            out.flush()
-    return path
-
-
 def test_full_disk_gets_507_leaves_nothing_and_recovers(
     gateway_factory, serving, make_clip, tmp_path
 ) -> None:
     uploads = tmp_path / "gw0" / "uploads"  # where gateway_factory's first gateway writes
-    with _small_disk(uploads):
+    with small_disk(uploads):
         gw = gateway_factory(serving.target)
         assert gw.var_dir / "uploads" == uploads
         clip = make_clip(frames=10, width=64, height=64)
-        filler = _fill(uploads / "filler.bin")
+        filler = fill(uploads / "filler.bin")
         response = gw.detect(clip)
         assert response.status_code == 507, response.text
         assert response.json()["error"]["code"] == "insufficient_storage"
@@ -310,10 +283,10 @@ def test_full_disk_while_a_job_is_stored_gets_507_and_leaves_nothing(
 ) -> None:
     # The upload lands on a disk with room; the encrypted copy of the job's media does not.
     media = tmp_path / "gw0" / "jobs" / "media"
-    with _small_disk(media):
+    with small_disk(media):
         gw = gateway_factory(serving.target, GATEWAY_JOB_WORKERS="0")
         clip = make_clip(frames=10, width=64, height=64)
-        filler = _fill(media / "filler.bin")
+        filler = fill(media / "filler.bin")
         with gw.client() as client:
             response = client.post(
                 "/v1/jobs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import stat
@@ -75,3 +76,76 @@ def test_media_file_holds_no_plaintext_and_needs_its_kek(tmp_path: Path) -> None
 def test_configured_kek_must_be_32_bytes_of_base64(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         crypto.load_or_create_kek("c2hvcnQ=", tmp_path / "kek")
+
+
+def test_a_keyring_opens_what_any_of_its_keks_made_and_makes_only_under_the_current() -> None:
+    old, new, other = os.urandom(32), os.urandom(32), os.urandom(32)
+    data_key = crypto.new_data_key()
+    under_old = crypto.Keyring(old).wrap(data_key)
+    sealed_old = crypto.Keyring(old).seal(b"whsec_x", b"ctx")
+    rotated = crypto.Keyring(new, (old,))
+    assert rotated.unwrap(under_old) == data_key
+    assert rotated.unseal(sealed_old, b"ctx") == b"whsec_x"
+    # New material is under the current KEK alone: the old KEK does not open it.
+    fresh = rotated.wrap(data_key)
+    assert crypto.Keyring(new).unwrap(fresh) == data_key
+    with pytest.raises(crypto.MediaDecryptionError):
+        crypto.Keyring(old).unwrap(fresh)
+    with pytest.raises(crypto.MediaDecryptionError):
+        crypto.Keyring(old).unseal(rotated.seal(b"whsec_x", b"ctx"), b"ctx")
+    # The old KEK dropped, or the wrong one listed: a clean error, never a wrong key.
+    for ring in (crypto.Keyring(new), crypto.Keyring(new, (other,))):
+        with pytest.raises(crypto.MediaDecryptionError, match="configured KEKs"):
+            ring.unwrap(under_old)
+        with pytest.raises(crypto.MediaDecryptionError):
+            ring.unseal(sealed_old, b"ctx")
+    # A sealed value is bound to its context under every KEK of the ring.
+    with pytest.raises(crypto.MediaDecryptionError):
+        rotated.unseal(sealed_old, b"another owner")
+
+
+def test_rewrap_and_reseal_move_only_what_a_previous_kek_protects() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    ring = crypto.Keyring(new, (old,))
+    data_key = crypto.new_data_key()
+    moved = ring.rewrap(crypto.Keyring(old).wrap(data_key))
+    assert moved is not None and crypto.Keyring(new).unwrap(moved) == data_key
+    assert ring.rewrap(moved) is None  # already under the current KEK
+    resealed = ring.reseal(crypto.Keyring(old).seal(b"s", b"ctx"), b"ctx")
+    assert resealed is not None and crypto.Keyring(new).unseal(resealed, b"ctx") == b"s"
+    assert ring.reseal(resealed, b"ctx") is None
+    with pytest.raises(crypto.MediaDecryptionError):
+        ring.rewrap(crypto.Keyring(os.urandom(32)).wrap(data_key))
+
+
+def test_media_stored_under_the_old_kek_decrypts_after_rotation(tmp_path: Path) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    source = tmp_path / "upload.bin"
+    source.write_bytes(os.urandom(5000))
+    stored = MediaStore(tmp_path / "media", old).store("j1", source)
+    rotated = MediaStore(tmp_path / "media", crypto.Keyring(new, (old,)))
+    plain = rotated.decrypt_to_temp("j1", stored.wrapped_key)
+    assert plain.read_bytes() == source.read_bytes()
+    plain.unlink()
+    with pytest.raises(crypto.MediaDecryptionError):
+        MediaStore(tmp_path / "media", new).decrypt_to_temp("j1", stored.wrapped_key)
+    again = rotated.store("j2", source)  # new media: wrapped by the current KEK only
+    MediaStore(tmp_path / "media", new).decrypt_to_temp("j2", again.wrapped_key).unlink()
+    with pytest.raises(crypto.MediaDecryptionError):
+        MediaStore(tmp_path / "media", old).decrypt_to_temp("j2", again.wrapped_key)
+
+
+def test_previous_keks_are_read_from_a_comma_separated_list(tmp_path: Path) -> None:
+    current, first, second = (os.urandom(32) for _ in range(3))
+    b64 = lambda key: base64.b64encode(key).decode()  # noqa: E731
+    ring = crypto.load_keyring(
+        b64(current), f" {b64(first)}, ,{b64(second)},{b64(current)},{b64(first)}", tmp_path / "k"
+    )
+    assert ring.current == current
+    # Blank entries are ignored, repeats and the current KEK listed again are dropped.
+    assert ring.previous == (first, second)
+    assert crypto.load_keyring(b64(current), None, tmp_path / "k").previous == ()
+    with pytest.raises(ValueError, match="GATEWAY_JOB_KEK_PREVIOUS entry 2"):
+        crypto.load_keyring(b64(current), f"{b64(first)},c2hvcnQ=", tmp_path / "k")
+    with pytest.raises(ValueError, match="entry 1: the KEK must be base64"):
+        crypto.load_keyring(b64(current), "not base64!", tmp_path / "k")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import threading
@@ -13,11 +14,15 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import IdempotencyMismatch, RateLimited
+from gateway.jobs.crypto import Keyring, new_data_key
 from gateway.jobs.events import build_delivery
 from gateway.jobs.models import DeliveryState, Job, JobStatus
 from gateway.jobs.postgres_store import PostgresJobStore
+from gateway.jobs.rekey import Rewrapped, rewrap_under_current
 from gateway.jobs.sqlite_store import SqliteJobStore
+from gateway.jobs.ssrf import CallbackPolicy
 from gateway.jobs.store import JobStore
+from gateway.jobs.webhooks import Deliverer, seal_secret, unseal_secret
 from tests.pg_cluster import new_pg_database
 
 
@@ -313,3 +318,71 @@ def test_concurrent_creations_never_pass_the_cap(store_factory) -> None:
     for t in threads:
         t.join()
     assert outcomes.count("created") == 5 and outcomes.count("refused") == 7
+
+
+def test_a_kek_rotation_rewraps_job_keys_and_reseals_secrets(store_factory) -> None:
+    store = store_factory()
+    old, new, gone = (os.urandom(32) for _ in range(3))
+    data_key = new_data_key()
+    jobs = {
+        "old": _job(wrapped_key=Keyring(old).wrap(data_key)),
+        "new": _job(wrapped_key=Keyring(new).wrap(data_key)),
+        "gone": _job(wrapped_key=Keyring(gone).wrap(data_key)),
+        "url": _job(wrapped_key=None),  # a media URL job: no key until fetched
+    }
+    for job in jobs.values():
+        store.create_job(job, None)
+    store.set_secret("k1", seal_secret(Keyring(old), "k1", "whsec_one"), 1.0)
+    store.set_secret("k2", seal_secret(Keyring(new), "k2", "whsec_two"), 1.0)
+
+    ring = Keyring(new, (old,))
+    assert rewrap_under_current(store, ring) == Rewrapped(job_keys=1, secrets=1, unreadable=1)
+    only_new = Keyring(new)
+    moved = store.get_job(jobs["old"].id)
+    assert moved is not None and moved.wrapped_key is not None
+    assert only_new.unwrap(moved.wrapped_key) == data_key
+    assert unseal_secret(only_new, "k1", store.get_secret("k1") or b"") == "whsec_one"
+    assert store.get_secret("k2") is not None
+    assert unseal_secret(only_new, "k2", store.get_secret("k2") or b"") == "whsec_two"
+    # What was already current, and what no KEK opens, is left as it was.
+    for name in ("new", "gone"):
+        kept = store.get_job(jobs[name].id)
+        assert kept is not None and kept.wrapped_key == jobs[name].wrapped_key
+    assert rewrap_under_current(store, ring) == Rewrapped(job_keys=0, secrets=0, unreadable=1)
+    # Compare-and-set: a row changed since it was read is not overwritten.
+    current_secret = store.get_secret("k1")
+    assert not store.replace_secret("k1", b"what was read", b"stale")
+    assert store.get_secret("k1") == current_secret
+    assert not store.replace_wrapped_key(jobs["old"].id, b"what was read", b"stale")
+    assert store.get_job(jobs["old"].id).wrapped_key == moved.wrapped_key  # type: ignore[union-attr]
+
+
+def test_a_webhook_whose_secret_no_kek_opens_is_a_failed_attempt(store_factory) -> None:
+    store = store_factory()
+    job = _job()
+    store.create_job(job, None)
+    store.set_secret("k1", seal_secret(Keyring(os.urandom(32)), "k1", "whsec_lost"), 1.0)
+    store.add_delivery(build_delivery(job, time.time()))
+    claimed = store.claim_delivery(time.time(), 30.0)
+    assert claimed is not None
+    deliverer = Deliverer(
+        store,
+        Keyring(os.urandom(32)),
+        CallbackPolicy(),
+        ca_file=None,
+        timeout_s=1.0,
+        max_attempts=2,
+        retry_base_s=0.01,
+        poll_s=0.01,
+    )
+    asyncio.run(deliverer.attempt(claimed))
+    [recorded] = store.list_deliveries(job.id)
+    # Recorded as an attempt that backs off (not an error that leaves it claimed, unsent).
+    assert recorded.state == DeliveryState.PENDING and recorded.attempts == 1
+    assert recorded.last_status is None
+    assert "does not decrypt" in (recorded.last_error or "")
+    again = store.claim_delivery(time.time() + 1, 30.0)
+    assert again is not None
+    asyncio.run(deliverer.attempt(again))
+    [ended] = store.list_deliveries(job.id)
+    assert ended.state == DeliveryState.FAILED and ended.attempts == 2

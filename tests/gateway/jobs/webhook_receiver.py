@@ -31,6 +31,12 @@ class Receiver:
     #: Status codes to answer, in order; once used up, 204.
     script: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Cleared, requests are recorded at once but answered only once it is set again: a
+    #: delivery held in flight (at most a minute).
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     def wait_for(self, count: int, timeout_s: float = 60.0) -> list[Received]:
         deadline = time.monotonic() + timeout_s
@@ -45,6 +51,7 @@ class Receiver:
         with self.lock:
             self.received.clear()
             self.script[:] = script or []
+        self.answering.set()
 
     def bodies(self) -> list[dict]:
         with self.lock:
@@ -66,6 +73,7 @@ def start_receiver(folder: Path) -> tuple[Receiver, ThreadingHTTPServer]:
             with rec.lock:
                 rec.received.append(Received(self.path, dict(self.headers.items()), body))
                 status = rec.script.pop(0) if rec.script else 204
+            rec.answering.wait(timeout=60)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

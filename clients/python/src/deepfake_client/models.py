@@ -642,7 +642,7 @@ class JobResponse(BaseModel):
     created_at: Annotated[str, Field(title="Created At")]
     error: ErrorDetail | None = None
     """
-    The sync API's error codes, or worker_lost / canceled; for a media URL also media_unreachable, media_too_large, media_not_allowed, unsupported_media.
+    The sync API's error codes, or worker_lost / canceled / media_undecryptable; for a media URL also media_unreachable, media_too_large, media_not_allowed, unsupported_media.
     """
     expires_at: Annotated[str, Field(title="Expires At")]
     """
