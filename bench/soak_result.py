@@ -110,25 +110,19 @@ class SoakResult:
 
 def problems(result: SoakResult) -> list[str]:
     """What the soak found wrong, one line each (none: it held)."""
-    found = []
-    if result.undocumented_5xx:
-        found.append(f"{len(result.undocumented_5xx)} undocumented 5xx")
-    if result.failed_valid:
-        found.append(f"{len(result.failed_valid)} valid uploads failed")
-    if result.temp_files_left:
-        found.append(f"{len(result.temp_files_left)} upload temp files left")
-    if result.unparsed:
-        found.append(f"{len(result.unparsed)} answers neither an error code nor a verdict")
+    checks: list[tuple[int, str]] = [
+        (len(result.undocumented_5xx), "undocumented 5xx"),
+        (len(result.failed_valid), "valid uploads failed"),
+        (len(result.temp_files_left), "upload temp files left"),
+        (len(result.unparsed), "answers neither an error code nor a verdict"),
+    ]
     jobs = result.jobs
     if jobs is not None:
-        if jobs.lost:
-            found.append(f"{len(jobs.lost)} jobs lost: {jobs.lost[:5]}")
-        if jobs.announced_twice:
-            found.append(f"{len(jobs.announced_twice)} jobs announced by two webhook messages")
-        if jobs.unannounced:
-            found.append(f"{len(jobs.unannounced)} ended jobs without a webhook")
-        if jobs.wrong_status:
-            found.append(f"{len(jobs.wrong_status)} webhooks with another status than the job's")
-        if jobs.failed_without_code:
-            found.append(f"{jobs.failed_without_code} failed jobs without an error code")
-    return found
+        checks += [
+            (len(jobs.lost), f"jobs lost: {jobs.lost[:5]}"),
+            (len(jobs.announced_twice), "jobs announced by two webhook messages"),
+            (len(jobs.unannounced), "ended jobs without a webhook"),
+            (len(jobs.wrong_status), "webhooks with another status than the job's"),
+            (jobs.failed_without_code, "failed jobs without an error code"),
+        ]
+    return [f"{count} {what}" for count, what in checks if count]
