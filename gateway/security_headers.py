@@ -15,14 +15,17 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 #: The policy of the web page's files: its own scripts and stylesheet only (nothing
 #: inline, no other origin), images from itself and from data: URLs (the face thumbnails
-#: and heatmaps of a result), calls to this origin only. The timeline SVG is drawn into
-#: the page as elements, so no blob: URL is needed.
+#: and heatmaps of a result), calls to this origin only. blob: is allowed for images and
+#: media alone: the analysed file is shown from the user's own copy
+#: (``URL.createObjectURL``), not fetched again. The timeline SVG is drawn into the page
+#: as elements, so it needs no URL.
 UI_CSP = "; ".join(
     [
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",
+        "media-src blob:",
         "connect-src 'self'",
         "form-action 'none'",
         "frame-ancestors 'none'",

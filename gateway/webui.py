@@ -22,6 +22,7 @@ UI_FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "render.js": "text/javascript; charset=utf-8",
+    "player.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 

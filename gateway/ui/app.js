@@ -1,4 +1,5 @@
-// The web page at /ui: upload a video (or a still image) as a job, follow it, show its result.
+// The web page at /ui: upload a video (or a still image) as a job, follow it, show its result
+// over the file itself, played from this computer (player.js).
 //
 // No build step, no other origin. The API key lives in sessionStorage (this tab only) and
 // travels as an Authorization header on each call; the page sets no cookie. Text from the
@@ -8,6 +9,7 @@
 import {
   $, parseTimeline, showExplanations, showProvenance, showSummary, showTracks, text,
 } from "./render.js";
+import { bindTimeline, clearMedia, showMedia, startPlayer } from "./player.js";
 
 // Ask for face thumbnails and heatmaps; versions without them answer without them.
 // (Unknown query parameters are ignored by the jobs API.)
@@ -160,6 +162,7 @@ async function showTimeline(job) {
   }
   const svg = parseTimeline(body);
   figure.replaceChildren(svg || text("p", "The timeline could not be read.", "error"));
+  bindTimeline(svg);
 }
 
 async function analyse(event) {
@@ -172,6 +175,7 @@ async function analyse(event) {
   sessionStorage.setItem(KEY_STORAGE, key);
   $("analyze").disabled = true;
   $("result").hidden = true;
+  clearMedia();
   $("progress").hidden = false;
   $("upload-progress").value = 0;
   $("analysis-progress").value = 0;
@@ -191,6 +195,8 @@ async function analyse(event) {
     showTracks(job.result);
     showExplanations(job.result);
     $("result").hidden = false;
+    // The file the answer is about, from memory: it is not uploaded again.
+    showMedia(file, job.result);
     await showTimeline(job);
     $("analyze").disabled = false;
     setState("done");
@@ -199,9 +205,57 @@ async function analyse(event) {
   }
 }
 
+function carriesFiles(event) {
+  return !!event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+}
+
+function acceptDrops() {
+  // A file dropped anywhere on the page becomes the file input's choice, as if picked in
+  // its dialog; the drop zone shows while a file is dragged over the page.
+  let depth = 0; // dragenter and dragleave come for every element crossed
+  const over = (on) => {
+    if (on) document.body.dataset.drop = "over";
+    else delete document.body.dataset.drop;
+  };
+  document.addEventListener("dragenter", (event) => {
+    if (!carriesFiles(event)) return;
+    depth += 1;
+    over(true);
+  });
+  document.addEventListener("dragleave", (event) => {
+    if (!carriesFiles(event)) return;
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) over(false);
+  });
+  document.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // allows the drop
+    event.dataTransfer.dropEffect = "copy";
+    over(true);
+  });
+  document.addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // else the browser opens the file in place of the page
+    depth = 0;
+    over(false);
+    const file = event.dataTransfer.files[0];
+    if (!file) return;
+    // The input takes one file: the first dropped.
+    const chosen = new DataTransfer();
+    chosen.items.add(file);
+    $("video").files = chosen.files;
+    $("drop-hint").textContent = `${file.name} (${formatBytes(file.size)}), dropped: press Analyse`;
+  });
+}
+
 function start() {
   $("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
   $("form").addEventListener("submit", analyse);
+  $("video").addEventListener("change", () => {
+    $("drop-hint").textContent = "or drop a file anywhere on this page";
+  });
+  acceptDrops();
+  startPlayer();
   document.body.dataset.ready = "true";
 }
 
