@@ -38,11 +38,14 @@ export function nearestIndex(times, t) {
  * still image) is shown at every time. */
 export function frameAt(times, t) {
   const i = nearestIndex(times, t);
-  if (i < 0 || times.length === 1) return i;
-  const after = t >= times[i];
-  const neighbour = after ? (i + 1 < times.length ? i + 1 : i - 1) : (i > 0 ? i - 1 : i + 1);
-  const spacing = Math.abs(times[neighbour] - times[i]);
-  return Math.abs(t - times[i]) <= spacing / 2 + SAME_TIME_S ? i : -1;
+  if (i < 0) return i;
+  // One decoded frame may stand for several samples (sampling faster than the fps): the
+  // spacing is to the nearest other time, on t's side when there is one.
+  const later = times.find((s) => s > times[i] + SAME_TIME_S);
+  const earlier = [...times].reverse().find((s) => s < times[i] - SAME_TIME_S);
+  const side = t >= times[i] ? (later ?? earlier) : (earlier ?? later);
+  if (side === undefined) return i; // a single time (a still image): shown throughout
+  return Math.abs(t - times[i]) <= Math.abs(side - times[i]) / 2 + SAME_TIME_S ? i : -1;
 }
 
 /** Where the picture is drawn inside ``media`` (object-fit: contain), in the stage's pixels. */
