@@ -14,7 +14,7 @@ const SAME_TIME_S = 1e-3;
 
 // The one object URL the page holds (revoked before the next is made), and what is shown.
 let objectUrl = null;
-let shown = null; // { result, times, still, svg, plot } once an answer is in
+let shown = null; // { result, times, still, image, svg, plot, line } once an answer is in
 let frameKey = ""; // what the overlay holds now (frame and layout), to redraw only on change
 let animation = 0;
 
@@ -76,7 +76,7 @@ function trackScores(result) {
 function drawOverlay() {
   const overlay = $("overlay");
   if (!shown) return;
-  const media = shown.still ? $("still") : $("player");
+  const media = shown.still ? shown.image : $("player");
   const rect = shown.still
     ? pictureRect(media, media.naturalWidth, media.naturalHeight)
     : pictureRect(media, media.videoWidth, media.videoHeight);
@@ -215,13 +215,14 @@ export function clearMedia() {
   frameKey = "";
   cancelAnimationFrame(animation);
   const video = $("player");
-  const still = $("still");
   video.pause();
   video.removeAttribute("src");
   video.load(); // drops the old file's decoder and buffers
-  still.removeAttribute("src");
   video.hidden = true;
-  still.hidden = true;
+  // The image element exists only while a still is shown: every other image on the page
+  // is a data: URL from the answer.
+  const still = $("still");
+  if (still) still.remove();
   $("overlay").replaceChildren();
   $("frame-caption").textContent = "";
   if (objectUrl) URL.revokeObjectURL(objectUrl);
@@ -237,12 +238,21 @@ export function showMedia(file, result) {
   clearMedia();
   const still = !!(result.video && result.video.kind === "image");
   objectUrl = URL.createObjectURL(file);
-  const media = still ? $("still") : $("player");
+  let image = null;
+  if (still) {
+    image = document.createElement("img");
+    image.id = "still";
+    image.alt = "The analysed image";
+    image.addEventListener("load", update);
+    $("overlay").before(image);
+  }
+  const media = image || $("player");
   media.src = objectUrl;
   media.hidden = false;
   shown = {
     result,
     still,
+    image,
     times: (result.timeline || []).map((p) => Number(p.t_s)),
     svg: null,
     plot: null,
@@ -290,7 +300,6 @@ export function startPlayer() {
     video.addEventListener(name, update);
   }
   video.addEventListener("play", animate);
-  $("still").addEventListener("load", update);
   const figure = $("timeline");
   figure.addEventListener("pointerdown", onPointer);
   figure.addEventListener("pointermove", onPointer);

@@ -38,7 +38,7 @@ _ENDED = "['done', 'error'].includes(document.body.dataset.state) && document.bo
 
 #: The media, the overlay's boxes and the timeline as laid out now, in viewport pixels.
 _READ_LAYOUT = """(() => {
-  const still = !document.getElementById('still').hidden;
+  const still = !!document.getElementById('still');
   const media = document.getElementById(still ? 'still' : 'player');
   const rect = (el) => { const r = el.getBoundingClientRect();
     return {x: r.x, y: r.y, w: r.width, h: r.height}; };
@@ -132,7 +132,7 @@ def _analyse(page: Cdp) -> None:
     page.wait_for(
         "(() => { const v = document.getElementById('player');"
         " const i = document.getElementById('still');"
-        " return v.hidden ? i.complete && i.naturalWidth > 0 : v.readyState >= 2; })()",
+        " return i ? i.complete && i.naturalWidth > 0 : v.readyState >= 2; })()",
         20,
     )
 
