@@ -251,9 +251,11 @@ def test_a_click_on_the_timeline_seeks_the_video_and_moves_the_boxes(
     times, spacing = _times(loaded), _spacing(loaded)
     with_faces = [i for i, p in enumerate(loaded["timeline"]) if p["faces"]]
     assert len(with_faces) >= len(times) - 2  # the detector sees both photographs
-    # A third of the way from a sampled frame in the middle to the next: that frame's boxes.
-    frame = with_faces[len(with_faces) // 2]
-    target = times[frame] + spacing / 3
+    # Two thirds of the way from a sampled frame in the middle to the next: the boxes shown
+    # are the next frame's, the nearest (not the last one passed).
+    passed = next(i for i in with_faces[len(with_faces) // 2 :] if i + 1 in with_faces)
+    frame = passed + 1
+    target = times[passed] + spacing * 2 / 3
     page.evaluate("document.querySelector('#timeline svg').scrollIntoView({block: 'center'})")
     before = page.evaluate(_READ_LAYOUT)
     user_x, client_x = _timeline_x(before, loaded, target)
@@ -266,7 +268,8 @@ def test_a_click_on_the_timeline_seeks_the_video_and_moves_the_boxes(
         )  # fmt: skip
     after = _seek_settled(page)
     assert after["time"] == pytest.approx(target, abs=spacing)
-    assert after["time"] > times[frame] and _nearest(loaded, after["time"]) == frame
+    assert times[passed] < after["time"] < times[frame]
+    assert _nearest(loaded, after["time"]) == frame
     # The playhead moved to where the click was (and so to the video's time).
     assert after["playhead"] == pytest.approx(user_x, abs=1.5)
     assert after["playhead"] == pytest.approx(_timeline_x(after, loaded, after["time"])[0])
