@@ -251,8 +251,10 @@ function acceptDrops() {
 function start() {
   $("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
   $("form").addEventListener("submit", analyse);
+  // A file picked in the dialog replaces one dropped before: the hint says so no more.
+  const hint = $("drop-hint").textContent;
   $("video").addEventListener("change", () => {
-    $("drop-hint").textContent = "or drop a file anywhere on this page";
+    $("drop-hint").textContent = hint;
   });
   acceptDrops();
   startPlayer();

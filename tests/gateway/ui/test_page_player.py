@@ -11,6 +11,7 @@ the page's layout.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from PIL import Image
 
 from model_export.face_export import publish_face_version
-from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
+from tests.conftest import MODEL_NAME, REPO, GatewayHandle, start_gateway, start_serving
 from tests.gateway.ui.cdp import Cdp
 from tests.gateway.ui.conftest import VIEWPORT, Browser
 from tests.images import write_image
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.slow
 SIZE = (32, 32)
 #: The clip: 6 s of two faces, so that the 32 samples are about 0.19 s apart.
 WIDTH, HEIGHT, FRAMES, FPS = 480, 270, 60, 10
+#: The player after the seek, boxes drawn, for a person to look at (git-ignored, as var/).
+SCREENSHOT = REPO / "var" / "screenshots" / "ui-player.png"
 #: Pixels a drawn box may be off (the browser rounds layout to fractions of a pixel).
 BOX_TOLERANCE_PX = 2.0
 
@@ -277,6 +280,11 @@ def test_a_click_on_the_timeline_seeks_the_video_and_moves_the_boxes(
     _assert_boxes_match(after, loaded, frame)
     assert after["caption"].startswith(f"Frame at {times[frame]:.2f} s:")
     assert after["valueText"].startswith(f"{after['time']:.2f} s, frame score ")
+    page.evaluate("document.getElementById('evidence').scrollIntoView()")
+    shot = page.call("Page.captureScreenshot", format="png")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+    assert Image.open(SCREENSHOT).size == VIEWPORT
 
 
 def test_the_arrow_keys_step_through_the_sampled_frames(loaded: dict, page: Cdp) -> None:
