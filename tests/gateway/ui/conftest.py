@@ -52,6 +52,17 @@ class Browser:
             target = client.put(f"http://127.0.0.1:{self.port}/json/new?about:blank").json()
         return Cdp(target["webSocketDebuggerUrl"])
 
+    def new_sized_page(self, domains: tuple[str, ...] = ("Page", "Runtime", "Log")) -> Cdp:
+        """A fresh tab with ``domains`` enabled and the viewport at :data:`VIEWPORT`."""
+        page = self.new_page()
+        for domain in domains:
+            page.call(f"{domain}.enable")
+        page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=VIEWPORT[0], height=VIEWPORT[1], deviceScaleFactor=1, mobile=False,
+        )  # fmt: skip
+        return page
+
 
 #: Seconds one start may take before it counts as hung (a cold first start on a loaded
 #: 2-core machine takes a few seconds; a hang never ends).

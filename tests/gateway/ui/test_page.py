@@ -75,16 +75,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(browser: Browser) -> Iterator[Cdp]:
-    cdp = browser.new_page()
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        cdp.call(f"{domain}.enable")
-    cdp.call(
-        "Emulation.setDeviceMetricsOverride",
-        width=VIEWPORT[0],
-        height=VIEWPORT[1],
-        deviceScaleFactor=1,
-        mobile=False,
-    )
+    cdp = browser.new_sized_page(("Page", "Runtime", "Log", "Network"))
     yield cdp
     cdp.close()
 
@@ -348,14 +339,8 @@ def test_explanations_provenance_and_members_are_rendered_as_text(
         '<foreignObject><p>html</p></foreignObject><a href="javascript:x"><text>t</text></a>'
         "</svg>"
     )
-    page = browser.new_page()
+    page = browser.new_sized_page()
     try:
-        for domain in ("Page", "Runtime", "Log"):
-            page.call(f"{domain}.enable")
-        page.call(
-            "Emulation.setDeviceMetricsOverride",
-            width=VIEWPORT[0], height=VIEWPORT[1], deviceScaleFactor=1, mobile=False,
-        )  # fmt: skip
         page.call("Page.navigate", url=f"{gateway.url}/ui")
         page.wait_for("document.body && document.body.dataset.ready === 'true'", 20)
         shown = page.evaluate(_RENDER % json.dumps([result, timeline]), await_promise=True)

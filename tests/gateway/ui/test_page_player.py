@@ -101,13 +101,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(browser: Browser) -> Iterator[Cdp]:
-    cdp = browser.new_page()
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        cdp.call(f"{domain}.enable")
-    cdp.call(
-        "Emulation.setDeviceMetricsOverride",
-        width=VIEWPORT[0], height=VIEWPORT[1], deviceScaleFactor=1, mobile=False,
-    )  # fmt: skip
+    cdp = browser.new_sized_page(("Page", "Runtime", "Log", "Network"))
     cdp.call("Page.bringToFront")  # a tab in the background draws no frames
     yield cdp
     cdp.close()
@@ -427,14 +421,8 @@ def test_a_photo_shows_its_boxes_over_it(
     # gateway reads it, so the boxes land on the face.
     upright = Image.fromarray(face_frames(1, 480, 320, faces=2, still=True)[0])
     photo = write_image(tmp_path / "face.jpg", upright, orientation=6)
-    other = browser.new_page()
+    other = browser.new_sized_page()
     try:
-        for domain in ("Page", "Runtime", "Log"):
-            other.call(f"{domain}.enable")
-        other.call(
-            "Emulation.setDeviceMetricsOverride",
-            width=VIEWPORT[0], height=VIEWPORT[1], deviceScaleFactor=1, mobile=False,
-        )  # fmt: skip
         _open(other, gateway)
         other.call("DOM.setFileInputFiles", files=[str(photo)], nodeId=other.node_id("#video"))
         _analyse(other)
