@@ -113,8 +113,7 @@ class AsyncLiveSession:
         except ConnectionClosed as exc:
             self._closed(exc)
             return
-        close = self._ws.close_rcvd or self._ws.close_sent
-        self._state.on_close(close.code if close else None, close.reason if close else "")
+        self._state.on_close(self._ws.close_code, self._ws.close_reason or "")
         self._changed.set()
 
     async def _wait_change(self, timeout: float | None) -> bool:

@@ -112,9 +112,8 @@ class LiveSession:
         except ConnectionClosed as exc:
             self._closed(exc)
             return
-        close = self._ws.close_rcvd or self._ws.close_sent
         with self._changed:
-            self._state.on_close(close.code if close else None, close.reason if close else "")
+            self._state.on_close(self._ws.close_code, self._ws.close_reason or "")
             self._changed.notify_all()
 
     def _wait(self, timeout: float | None) -> None:
