@@ -13,11 +13,12 @@
 (``_sse``); ``jobs`` is what both share about asynchronous jobs, ``webhooks`` verifies signed
 deliveries. Response models (``models``) are generated from the gateway's OpenAPI document;
 every error code has its class in ``errors``. The ``deepfake`` command is ``cli`` (with
-``cli_options``, what its commands share, and ``cli_jobs``), started by ``_entry``.
+``cli_options``, what its commands share, ``cli_jobs`` and ``cli_live``), started by
+``_entry``.
 :func:`verify_receipt` checks the signed receipt of an answer offline (``receipts``).
 ``client.live()`` opens a live session on the ``/v1/live`` WebSocket: :class:`LiveSession`
 (``live_sync``) and :class:`AsyncLiveSession` (``live``) share their core (``_live``);
-their messages are typed in ``live_models``.
+their messages are typed in ``live_models``; ``camera`` reads frames with OpenCV.
 """
 
 from __future__ import annotations
