@@ -50,14 +50,15 @@ _COLOURS = {"fake": "red", "real": "green", "inconclusive": "yellow"}
 
 def verdict_line(verdict: LiveVerdict) -> str:
     """One rolling verdict as a line of rich markup."""
-    colour = _COLOURS.get(verdict.verdict, "white")
+    colour = _COLOURS.get(verdict.verdict or "", "white")
+    called = verdict.verdict or "(no frame yet)"
     score = "-" if verdict.score is None else f"{verdict.score:.3f}"
     tracks = " ".join(f"#{t.id} {t.score:.3f}" for t in verdict.tracks) or "no faces"
     latency = verdict.latency_ms
     late = "-" if latency.last is None else f"{latency.last:.0f} ms"
     p95 = "" if latency.p95 is None else f" (p95 {latency.p95:.0f})"
     return (
-        f"{verdict.t:6.1f} s  [{colour}]{verdict.verdict:<12}[/] {score} "
+        f"{verdict.t:6.1f} s  [{colour}]{called:<14}[/] {score} "
         f"(threshold {verdict.threshold:.3f})  frames {verdict.frames_seen} seen, "
         f"{verdict.frames_scored} scored, {verdict.frames_dropped} dropped  "
         f"tracks {tracks}  latency {late}{p95}"

@@ -58,7 +58,7 @@ class LiveLatency(_Message):
 
 
 class LiveTrack(_Message):
-    """One face track's rolling score."""
+    """One face track's score over the window (its id is stable for the whole stream)."""
 
     id: int
     score: float
@@ -77,17 +77,23 @@ class LiveFace(_Message):
 
 
 class LiveVerdict(_Message):
-    """A rolling verdict over the session's window, sent at least once a second."""
+    """A rolling verdict over the session's window, sent at least once a second.
+
+    ``frames_seen`` counts frames received (images) or decoded from the stream (video).
+    """
 
     type: Literal["verdict", "summary"] = "verdict"
     #: Seconds since ``ready``.
     t: float
     frames_seen: int
     frames_scored: int
+    #: Frames not scored: sent without credit, over the rate, or undecodable.
     frames_dropped: int
+    #: The window's score and verdict; None before the first frame is scored.
     score: float | None = None
-    verdict: str
+    verdict: str | None = None
     threshold: float
+    aggregation: str | None = None
     tracks: list[LiveTrack] = Field(default_factory=list)
     faces: list[LiveFace] = Field(default_factory=list)
     #: ``[width, height]`` of the last scored frame.
@@ -104,4 +110,6 @@ class LiveSummary(LiveVerdict):
     """
 
     type: Literal["verdict", "summary"] = "summary"
+    #: SHA-256 of every binary message's bytes as received, in order (the receipt's media).
+    sha256: str | None = None
     receipt: str
