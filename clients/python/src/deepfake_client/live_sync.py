@@ -133,6 +133,11 @@ class LiveSession:
         return self._state.credit
 
     @property
+    def credit_granted(self) -> int:
+        """Every credit the gateway has granted (a client honouring it never sent more)."""
+        return self._state.credit_granted
+
+    @property
     def frames_sent(self) -> int:
         """Binary messages sent: frames, or video chunks."""
         return self._state.frames_sent
