@@ -83,7 +83,10 @@ class AsyncLiveSession:
             raise errors.TransportError(f"cannot open {conn.url()}: {exc}") from exc
         key = None if conn.key_in_header() else conn.api_key
         try:
-            await self._ws.send(self.options.hello(key))
+            # A refusal may already be on its way (a wrong key in the header is refused at
+            # once): the error message is still read below.
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send(self.options.hello(key))
             async with asyncio.timeout(self._open_timeout):
                 while self._state.ready is None and self._state.error is None:
                     self._state.on_message(await self._ws.recv())

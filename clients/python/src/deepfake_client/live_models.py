@@ -112,4 +112,5 @@ class LiveSummary(LiveVerdict):
     type: Literal["verdict", "summary"] = "summary"
     #: SHA-256 of every binary message's bytes as received, in order (the receipt's media).
     sha256: str | None = None
-    receipt: str
+    #: None when no frame was scored, or the gateway signs no receipts.
+    receipt: str | None = None

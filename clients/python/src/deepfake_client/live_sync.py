@@ -47,6 +47,7 @@ class LiveSession:
         self._max_message = max_message
         self._state = _live.LiveState()
         self._ws: ClientConnection | None = None
+        self._stack = contextlib.ExitStack()
         self._reader: threading.Thread | None = None
         # Guards the state; notified whenever it changes.
         self._changed = threading.Condition()
@@ -63,21 +64,27 @@ class LiveSession:
         refusal."""
         conn = self._connection
         try:
-            self._ws = connect(
-                conn.url(),
-                ssl=conn.ssl_context(),
-                subprotocols=[Subprotocol(p) for p in conn.subprotocols()],
-                user_agent_header=conn.user_agent,
-                open_timeout=self._open_timeout,
-                max_size=self._max_message,
-                compression=None,
+            # Entered as a context (the stack closes it): websockets' way for its sync client.
+            self._ws = self._stack.enter_context(
+                connect(
+                    conn.url(),
+                    ssl=conn.ssl_context(),
+                    subprotocols=[Subprotocol(p) for p in conn.subprotocols()],
+                    user_agent_header=conn.user_agent,
+                    open_timeout=self._open_timeout,
+                    max_size=self._max_message,
+                    compression=None,
+                )
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise errors.TransportError(f"cannot open {conn.url()}: {exc}") from exc
         key = None if conn.key_in_header() else conn.api_key
         deadline = time.monotonic() + self._open_timeout
         try:
-            self._ws.send(self.options.hello(key))
+            # A refusal may already be on its way (a wrong key in the header is refused at
+            # once): the error message is still read below.
+            with contextlib.suppress(ConnectionClosed):
+                self._ws.send(self.options.hello(key))
             while self._state.ready is None and self._state.error is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -259,7 +266,6 @@ class LiveSession:
 
     def close(self) -> None:
         """Close the connection (after :meth:`end`, or to abandon the session)."""
-        if self._ws is not None:
-            self._ws.close()
+        self._stack.close()
         if self._reader is not None:
             self._reader.join(timeout=10)
