@@ -172,6 +172,7 @@ def test_a_client_that_never_reads_is_closed(live_gateway: GatewayHandle, face_c
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 if await asyncio.to_thread(gone) > before:
+                    await asyncio.sleep(0.5)  # the gauge drops as the handler returns
                     return True, await asyncio.to_thread(metric, live_gateway, SESSIONS)
             return False, -1.0
         finally:
