@@ -129,3 +129,14 @@ def encode(pixels: np.ndarray, fmt: str = "JPEG") -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, fmt, quality=85)
     return out.getvalue()
+
+
+def metric(gateway: GatewayHandle, sample: str) -> float:
+    """The value of one sample of ``/metrics`` (``name{label="value"}``; 0 when absent)."""
+    with gateway.client() as http:
+        text = http.get("/metrics").text
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0

@@ -13,13 +13,18 @@ import httpx
 import pytest
 from deepfake_client import verify_receipt
 
-from tests.conftest import GatewayHandle
-from tests.gateway.live.client import jpeg_frames, open_live
+from tests.conftest import GatewayHandle, wait_for
+from tests.gateway.live.client import jpeg_frames, metric, open_live
 from tests.gateway.live.conftest import KEYS
 
 pytestmark = pytest.mark.slow
 
 FRAMES = 20
+SCORED = 'gateway_live_frames_total{outcome="scored"}'
+LATENCIES = "gateway_live_latency_seconds_count"
+ENDED = 'gateway_live_closed_total{reason="end"}'
+OPEN = "gateway_live_sessions"
+SAMPLES = (SCORED, LATENCIES, ENDED, OPEN)
 
 
 def _jwks(gateway: GatewayHandle) -> dict:
@@ -44,9 +49,17 @@ def test_frames_of_a_real_clip_get_verdicts_and_a_verifiable_summary(
     live_gateway: GatewayHandle, face_clip: Path, tmp_path: Path
 ) -> None:
     frames = jpeg_frames(face_clip, FRAMES)
+    before = {sample: metric(live_gateway, sample) for sample in SAMPLES}
     client, ready, summary, code = asyncio.run(
         _stream(live_gateway, frames, key=KEYS[0], hello={"type": "hello"})
     )
+    after = {sample: metric(live_gateway, sample) for sample in SAMPLES}
+    # /metrics counts the session: its frames scored and their latencies, its close.
+    assert after[SCORED] == before[SCORED] + FRAMES
+    assert after[LATENCIES] == before[LATENCIES] + FRAMES
+    assert after[ENDED] == before[ENDED] + 1
+    # The gauge drops as the session's handler returns, just after the client saw the close.
+    wait_for(lambda: metric(live_gateway, OPEN) == 0, "no live session open", 10)
     assert ready["model"]["name"] == "deepfake" and ready["model"]["version"] == 1
     assert ready["credit"] >= 1 and ready["max_fps"] == 5 and ready["window"] == 10
     verdicts = client.of_type("verdict")
