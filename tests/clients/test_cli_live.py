@@ -67,3 +67,16 @@ def test_watch_needs_exactly_one_source(deepfake, clip: Path) -> None:
     for run in (neither, both, missing):
         assert run.returncode == 2
     assert "one of them" in neither.stderr and "one of them" in both.stderr
+
+
+def test_watch_refuses_an_mp4_whose_index_comes_last_before_streaming(
+    deepfake, make_clip, clip: Path, tmp_path: Path
+) -> None:
+    plain = make_clip("plain.mp4", frames=10, fps=10)  # x264 through PyAV: moov at the end
+    run = deepfake("watch", str(plain), "--fast")
+    assert run.returncode == 2
+    assert "moov" in run.stderr and "faststart" in run.stderr
+    assert "session" not in run.stdout
+    # The same video with its index first (fragmented) streams.
+    fragmented = streamable(plain, tmp_path / "fragmented.mp4")
+    assert deepfake("watch", str(fragmented), "--fast", "--json").returncode == 0

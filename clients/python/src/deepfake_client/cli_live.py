@@ -48,6 +48,26 @@ CONTAINERS: dict[str, LiveContainer] = {
 _COLOURS = {"fake": "red", "real": "green", "inconclusive": "yellow"}
 
 
+def mp4_index_last(path: Path) -> bool:
+    """Whether an MP4's ``moov`` box comes after its ``mdat`` (a plain encoder's output):
+    the gateway decodes a stream front to back and cannot read that one."""
+    with path.open("rb") as mp4:
+        while header := mp4.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind in (b"moov", b"moof"):
+                return False
+            if kind == b"mdat":
+                return True
+            if size == 1:  # a 64-bit size follows the type
+                size = int.from_bytes(mp4.read(8), "big") - 8
+            elif size == 0:  # the box runs to the end of the file
+                return False
+            mp4.seek(size - 8, 1)
+    return False
+
+
 def verdict_line(verdict: LiveVerdict) -> str:
     """One rolling verdict as a line of rich markup."""
     colour = _COLOURS.get(verdict.verdict or "", "white")
@@ -137,6 +157,13 @@ def watch(
         fail("give a video file or --camera N (one of them)")
     if source is not None and not source.is_file():
         fail(f"no such file: {source}")
+    is_mp4 = source is not None and CONTAINERS.get(source.suffix.lower()) == "mp4"
+    if source is not None and is_mp4 and mp4_index_last(source):
+        fail(
+            f"{source} has its index (moov) after its media: it cannot be decoded as it "
+            "streams. Move the index first, without re-encoding: ffmpeg -i IN -c copy "
+            "-movflags +faststart OUT"
+        )
     duration = None
     if source is not None and not fast:
         try:
