@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -180,6 +181,34 @@ class StreamDecoder:
         #: Frames out of the codec, and those not handed on.
         self.decoded = 0
         self.dropped = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """:meth:`run` on a thread of its own (a pool's thread would be held for the whole
+        session, away from every other request); its outcome, on ``loop``."""
+        done: asyncio.Future[None] = loop.create_future()
+
+        def report(exc: BaseException | None) -> None:
+            if done.cancelled():
+                return
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+        def run() -> None:
+            outcome: BaseException | None = None
+            try:
+                self.run()
+            except BaseException as exc:  # the session says how it ends
+                outcome = exc
+            # A loop closed meanwhile (the gateway stopping) has no one left to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(report, outcome)
+
+        # Read even when the session ended first, so that no failure goes unretrieved.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        threading.Thread(target=run, name="live-stream-decoder", daemon=True).start()
+        return done
 
     def run(self) -> None:
         """Decode until the pipe ends; :class:`InvalidVideo` when the stream cannot be read,

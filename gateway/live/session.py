@@ -123,6 +123,8 @@ class LiveSession:
         self._reader = ImageReader(model.rule, limits.max_image_pixels)
         self._pipe: BytePipe | None = None
         self._decoder: StreamDecoder | None = None
+        #: The decoder thread's outcome, once it runs.
+        self._decoded: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     async def run(self) -> Close:
@@ -150,6 +152,9 @@ class LiveSession:
                 wanted=self._wants_frame,
                 deliver=lambda frame: self._loop.call_soon_threadsafe(self._offer, frame),
             )
+            # Started here, before any task runs: the receiver may read the whole stream
+            # and its end before another task gets a turn.
+            self._decoded = self._decoder.start(self._loop)
             jobs.append(self._decode())
         tasks = [asyncio.create_task(job) for job in jobs]
         try:
@@ -281,15 +286,18 @@ class LiveSession:
         self._offer(frame)
 
     async def _finish(self) -> None:
-        """After ``end``: the stream to its end, then every frame in hand scored."""
-        async with asyncio.timeout(DRAIN_S):
-            if self._pipe is not None:
-                self._pipe.close()
-                while self._decoder is not None and self._decoding:
-                    await asyncio.sleep(TICK_S)
-            while self._pending or self._scoring:
-                self._idle.clear()
-                await self._idle.wait()
+        """After ``end``: the stream to its end, then every frame in hand scored (within
+        :data:`DRAIN_S`; the summary is of what was scored by then)."""
+        try:
+            async with asyncio.timeout(DRAIN_S):
+                if self._pipe is not None:
+                    self._pipe.close()
+                    await self._stream_end()
+                while self._pending or self._scoring:
+                    self._idle.clear()
+                    await self._idle.wait()
+        except TimeoutError:
+            log.warning("live frames not scored in time after end", extra={"s": DRAIN_S})
 
     # Frames in hand and the scorer.
 
@@ -348,19 +356,18 @@ class LiveSession:
 
     # The decoder (input "video").
 
-    _decoding = False
-
     async def _decode(self) -> None:
-        assert self._decoder is not None
-        self._decoding = True
+        await self._stream_end()
+
+    async def _stream_end(self) -> None:
+        """Wait for the decoder thread; :class:`Close` when the stream could not be read."""
+        assert self._decoded is not None
         try:
-            await asyncio.to_thread(self._decoder.run)
+            await asyncio.shield(self._decoded)
         except InvalidVideo as exc:
             raise Close.of_error(protocol.CLOSE_UNSUPPORTED, exc) from exc
         except ImageTooLarge as exc:
             raise Close.of_error(protocol.CLOSE_TOO_LARGE, exc) from exc
-        finally:
-            self._decoding = False
 
     # The ticker.
 
