@@ -278,6 +278,10 @@ function stop() {
 
 function init() {
   $("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
+  // The boxes are drawn in the overlay's pixels: drawn again whenever its size changes.
+  new ResizeObserver(() => {
+    if (live.last) drawOverlay(live.last);
+  }).observe($("overlay"));
   $("form").addEventListener("submit", start);
   $("stop").addEventListener("click", stop);
   document.body.dataset.ready = "true";
