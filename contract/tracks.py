@@ -41,27 +41,42 @@ def iou(a: list[float], b: list[float]) -> float:
 
 def link_tracks(frames: list[FrameResult]) -> list[Track]:
     """Greedy IoU linking of faces to the track whose last box overlaps most."""
-    tracks: list[Track] = []
+    linker = TrackLinker()
     for index, frame in enumerate(frames):
+        linker.add(index, frame)
+    return linker.tracks
+
+
+class TrackLinker:
+    """:func:`link_tracks` one frame at a time, for frames that keep coming (a live stream).
+
+    Linking is greedy in time order, so a frame added never changes how earlier frames were
+    linked: the tracks after N frames are those :func:`link_tracks` gives for those N.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: list[Track] = []
+
+    def add(self, index: int, frame: FrameResult) -> None:
+        """Link the faces of ``frame``, the ``index``-th, setting each face's ``track``."""
         taken: set[int] = set()
         for face in sorted(frame.faces, key=lambda f: -f.detection_score):
             best, best_iou = None, TRACK_IOU
-            for track in tracks:
+            for track in self.tracks:
                 if track.id in taken:
                     continue
                 overlap = iou(track.last_box, face.box)
                 if overlap >= best_iou:
                     best, best_iou = track, overlap
             if best is None:
-                best = Track(id=len(tracks), frames=[], scores=[], last_box=face.box)
-                tracks.append(best)
+                best = Track(id=len(self.tracks), frames=[], scores=[], last_box=face.box)
+                self.tracks.append(best)
             best.frames.append(index)
             best.slots.append(face.slot)
             best.scores.append(face.score)
             best.last_box = face.box
             face.track = best.id
             taken.add(best.id)
-    return tracks
 
 
 def whole_frame_track(frames: list[FrameResult]) -> Track:

@@ -58,6 +58,8 @@ Modules, one line each:
 - ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``
 - ``healthcheck``: ``python -m gateway.healthcheck``, exit 0 when ``/healthz`` answers
 - ``jobs``: asynchronous detection jobs and signed webhooks (a package of its own)
+- ``live``: ``/v1/live``, frames scored as they come over a WebSocket, with rolling verdicts
+  (a package of its own, docs/live.md)
 
 This package must not import TensorFlow's runtime (TF Serving's generated protos are
 loaded without it, see ``gateway._protos``), ``model_export`` or ``serving``: it shares

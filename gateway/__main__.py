@@ -81,6 +81,14 @@ def main() -> None:
         # the gateway hold before the headers are complete (the 431 check is below it).
         http="h11",
         h11_max_incomplete_event_size=2 * settings.max_header_bytes,
+        # /v1/live: a message past twice the frame limit is refused by the protocol (1009);
+        # a client that reads nothing misses its pongs and is closed (docs/live.md).
+        ws="websockets-sansio",
+        ws_max_size=2 * settings.live_max_frame_bytes,
+        ws_ping_interval=settings.live_idle_seconds,
+        ws_ping_timeout=settings.live_idle_seconds,
+        # Frames are JPEG, PNG or WebP: compressing them again costs CPU for nothing.
+        ws_per_message_deflate=False,
         # A placeholder so uvicorn's own SSL setup runs; the context above replaces it.
         ssl_certfile=str(settings.cert_path),
         ssl_keyfile=str(settings.key_path),

@@ -26,6 +26,8 @@ from .jobs.replay import router as replay_router
 from .jobs.routes import router as jobs_router
 from .jobs.service import JobService
 from .jwks import jwks_router
+from .live.route import LiveStreams
+from .live.route import router as live_router
 from .logs import request_id_var
 from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
@@ -135,6 +137,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.state.receiving = ReceiveLimit(settings.max_receiving)
     app.state.quotas = KeyQuotas(settings.rate_limit_per_min, settings.max_in_flight_per_key)
     app.state.receipt_keys = ReceiptKeys(settings.receipt_keys_path)
+    app.state.live_streams = LiveStreams(settings.live_streams_per_key)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
@@ -143,6 +146,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     app.include_router(docs_router(app))
     app.include_router(ui_router())
     app.include_router(jwks_router())
+    app.include_router(live_router)
     # Outermost last: security headers on everything, then request id and access log,
     # then the audit line (which sees 431s too), then the header size check.
     app.add_middleware(HeaderLimits, max_bytes=settings.max_header_bytes)

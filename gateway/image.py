@@ -18,9 +18,11 @@ and reasons are the video path's own.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -51,7 +53,12 @@ def sniff_image_type(path: Path) -> str | None:
     """The MIME type of the image at ``path`` from its magic numbers; None when it is not a
     JPEG, PNG or WebP file."""
     with path.open("rb") as file:
-        head = file.read(16)
+        return sniff_image_bytes(file.read(16))
+
+
+def sniff_image_bytes(head: bytes) -> str | None:
+    """The MIME type of the image whose first bytes are ``head`` (16 are enough); None when
+    it is not a JPEG, PNG or WebP file."""
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -61,9 +68,9 @@ def sniff_image_type(path: Path) -> str | None:
     return None
 
 
-def _open(path: Path, media_type: str, max_pixels: int) -> Image.Image:
-    """Open ``path`` lazily (header only) with the plugin of ``media_type`` alone, refused
-    when its header declares more than ``max_pixels`` pixels."""
+def _open(path: Path | BinaryIO, media_type: str, max_pixels: int) -> Image.Image:
+    """Open ``path`` (a file, or bytes in memory) lazily (header only) with the plugin of
+    ``media_type`` alone, refused when its header declares more than ``max_pixels`` pixels."""
     expected = IMAGE_FORMATS[media_type]
     try:
         image = Image.open(path, formats=list(expected))
@@ -104,7 +111,7 @@ def _rgb8(image: Image.Image) -> np.ndarray:
     return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
-def _upright_rgb(path: Path, media_type: str, max_pixels: int) -> np.ndarray:
+def _upright_rgb(path: Path | BinaryIO, media_type: str, max_pixels: int) -> np.ndarray:
     """The whole picture, decoded, upright and RGB ``uint8 [H, W, 3]``."""
     with _open(path, media_type, max_pixels) as image:
         try:
@@ -165,8 +172,28 @@ def iter_image_frames(
     pixels = _upright_rgb(path, info.media_type, info.width * info.height)
     if budget is not None:
         budget.add_frame(pixels.shape[1], pixels.shape[0])
+    yield shaped_frame(pixels, shaper)
+
+
+def shaped_frame(
+    pixels: np.ndarray, shaper: FrameShaper, *, index: int = 0, t_s: float = 0.0
+) -> SampledFrame:
+    """Upright RGB ``pixels`` as the frame to send, shaped by ``shaper`` (the frame rule)."""
     frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
     del pixels  # the frame holds its own copy; a large picture is not kept twice
     # Already upright: the EXIF orientation was applied when decoding.
     image, content = shaper.shape(frame, rotation=0)
-    yield SampledFrame(index=0, t_s=0.0, image=image, content=content)
+    return SampledFrame(index=index, t_s=t_s, image=image, content=content)
+
+
+def decode_image_bytes(data: bytes, max_pixels: int) -> np.ndarray:
+    """The JPEG, PNG or WebP image ``data`` (told by its first bytes), decoded upright in RGB
+    ``uint8 [H, W, 3]``; the pixel count is checked from the header first.
+
+    Raises :class:`InvalidImage` for anything else or a broken picture, and
+    :class:`ImageTooLarge` past ``max_pixels``.
+    """
+    media_type = sniff_image_bytes(data[:16])
+    if media_type is None:
+        raise InvalidImage("the frame is not a JPEG, PNG or WebP image")
+    return _upright_rgb(io.BytesIO(data), media_type, max_pixels)

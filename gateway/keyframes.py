@@ -103,6 +103,31 @@ def keyframe_scorer(
     return KeyframeScorer(client, model, plan, count, batch_size, on_scored)
 
 
+async def score_frames(
+    client: ServingClient,
+    model: ModelRef,
+    plan: KeyframePlan,
+    batch_size: int,
+    frames: list[SampledFrame],
+) -> list[Prediction]:
+    """Every frame of ``frames`` (a short run known in full, such as a live session's
+    batch) scored by ``model``: on the keyframe schedule ``plan`` when it is active and the
+    version has ``detect_faces``, else by ``serving_default`` in batches of ``batch_size``.
+    The answers are in frame order, as :func:`gateway.answers.read_frames` reads them."""
+    scorer = keyframe_scorer(client, model, plan, len(frames), batch_size)
+    if scorer is not None:
+        try:
+            if await scorer.add(frames):
+                return await scorer.finish()
+        finally:
+            scorer.cancel()
+    answers = []
+    for start in range(0, len(frames), batch_size):
+        part = np.stack([f.image for f in frames[start : start + batch_size]])
+        answers.append(await client.predict(model, {contract.FRAMES_INPUT: part}))
+    return answers
+
+
 class KeyframeScorer:
     """Scores one video's sampled frames on the keyframe schedule, batch by batch.
 

@@ -66,3 +66,24 @@ SHADOW = Counter(
 SHADOW_QUEUED = Gauge(
     "gateway_shadow_queued", "Shadow runs waiting for a shadow worker.", registry=REGISTRY
 )
+LIVE_SESSIONS = Gauge(
+    "gateway_live_sessions", "Live sessions (/v1/live) open now.", registry=REGISTRY
+)
+LIVE_FRAMES = Counter(
+    "gateway_live_frames",
+    "Frames of live sessions, by outcome (scored, dropped).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+LIVE_LATENCY_SECONDS = Histogram(
+    "gateway_live_latency_seconds",
+    "Live frames from received (or decoded, for a video stream) to their score known.",
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+    registry=REGISTRY,
+)
+LIVE_CLOSED = Counter(
+    "gateway_live_closed",
+    "Live sessions closed, by reason (docs/live.md).",
+    ["reason"],
+    registry=REGISTRY,
+)

@@ -46,6 +46,10 @@ DEFAULT_C2PA_TIMEOUT_S = 10.0
 DEFAULT_C2PA_MAX_VERIFY_BYTES = 64 * 1024 * 1024
 
 
+#: Live analysis (``/v1/live``, docs/live.md): a frame is one camera picture; a few in hand.
+DEFAULT_LIVE_MAX_FRAME_BYTES = 2 * 1024 * 1024
+DEFAULT_LIVE_VIDEO_BUFFER_BYTES = 8 * 1024 * 1024
+
 DEFAULT_RETENTION = timedelta(days=7)
 
 
@@ -277,6 +281,30 @@ class Settings(BaseSettings):
     #: Serving hosts for the shadow alone (as ``SERVING_TARGET``); unset: the same Serving.
     shadow_serving_target: str | None = Field(None, alias="GATEWAY_SHADOW_SERVING_TARGET")
 
+    # Live analysis over a WebSocket (gateway.live, docs/live.md).
+    #: Live sessions one API key may hold open at once (4429 past it).
+    live_streams_per_key: int = Field(2, alias="GATEWAY_LIVE_STREAMS_PER_KEY", ge=1)
+    #: Frames scored per second of one session; frames above the rate are dropped.
+    live_max_fps: float = Field(5.0, alias="GATEWAY_LIVE_MAX_FPS", gt=0, le=60)
+    #: Longest session (4408 session_too_long after its summary).
+    live_max_seconds: float = Field(600.0, alias="GATEWAY_LIVE_MAX_SECONDS", gt=0)
+    #: A session without a frame for this long is closed (4408 idle); also the ping period.
+    live_idle_seconds: float = Field(10.0, alias="GATEWAY_LIVE_IDLE_SECONDS", gt=0)
+    #: Time to send the hello (and with it the key, when not in the subprotocol).
+    live_hello_seconds: float = Field(5.0, alias="GATEWAY_LIVE_HELLO_SECONDS", gt=0)
+    #: Largest binary message (4413 frame_too_large).
+    live_max_frame_bytes: int = Field(
+        DEFAULT_LIVE_MAX_FRAME_BYTES, alias="GATEWAY_LIVE_MAX_FRAME_BYTES", ge=1024
+    )
+    #: Frames a session may have granted or in hand at once.
+    live_credit: int = Field(4, alias="GATEWAY_LIVE_CREDIT", ge=1, le=64)
+    #: Frames sent without credit in a row before 4429; unset: 4 x GATEWAY_LIVE_CREDIT.
+    live_max_overrun: int | None = Field(None, alias="GATEWAY_LIVE_MAX_OVERRUN", ge=1)
+    #: Video chunks held for the decoder (``input: "video"``); no message is read past it.
+    live_video_buffer_bytes: int = Field(
+        DEFAULT_LIVE_VIDEO_BUFFER_BYTES, alias="GATEWAY_LIVE_VIDEO_BUFFER_BYTES", ge=65536
+    )
+
     @field_validator(
         "tls_cert",
         "tls_key",
@@ -297,6 +325,20 @@ class Settings(BaseSettings):
         if (self.c2pa_sign_cert is None) != (self.c2pa_sign_key is None):
             raise ValueError("GATEWAY_C2PA_SIGN_CERT and GATEWAY_C2PA_SIGN_KEY go together")
         return self
+
+    @model_validator(mode="after")
+    def _a_chunk_fits_the_video_buffer(self) -> Settings:
+        if self.live_video_buffer_bytes < self.live_max_frame_bytes:
+            raise ValueError(
+                "GATEWAY_LIVE_VIDEO_BUFFER_BYTES must hold at least one message of "
+                "GATEWAY_LIVE_MAX_FRAME_BYTES"
+            )
+        return self
+
+    @property
+    def live_overrun_limit(self) -> int:
+        """Frames sent without credit in a row before a live session is closed (4429)."""
+        return self.live_max_overrun or 4 * self.live_credit
 
     @property
     def signs_manifests(self) -> bool:

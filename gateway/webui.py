@@ -1,4 +1,7 @@
-"""The web page at ``/ui``: static files from ``gateway/ui/``, no build step.
+"""The web pages at ``/ui`` and ``/ui/live``: static files from ``gateway/ui/``, no build step.
+
+``/ui`` analyses an uploaded file; ``/ui/live`` scores the camera over the ``/v1/live``
+WebSocket (``live.html``, ``live.js``, ``live.css``).
 
 Only the files named in :data:`UI_FILES` are served (no directory listing, no path from
 the request reaches the file system), each with the page's own policy
@@ -24,6 +27,9 @@ UI_FILES = {
     "render.js": "text/javascript; charset=utf-8",
     "player.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "live.html": "text/html; charset=utf-8",
+    "live.js": "text/javascript; charset=utf-8",
+    "live.css": "text/css; charset=utf-8",
 }
 
 
@@ -43,6 +49,11 @@ def ui_router() -> APIRouter:
     @router.get("/ui/")
     async def page_slash() -> RedirectResponse:
         return RedirectResponse("/ui", status_code=308)
+
+    @router.get("/ui/live")
+    async def live_page() -> Response:
+        # The camera page: /v1/live's WebSocket is this origin's (connect-src 'self').
+        return Response(files["live.html"], media_type=UI_FILES["live.html"], headers=_headers())
 
     @router.get("/ui/{name}")
     async def asset(name: str) -> Response:

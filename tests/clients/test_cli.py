@@ -27,6 +27,7 @@ GATEWAY_COMMANDS = [
     "jobs list",
     "jobs cancel",
     "jobs delete",
+    "watch",
 ]
 
 

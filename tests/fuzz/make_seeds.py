@@ -1,4 +1,5 @@
-"""Write the fuzz targets' seeds: ``python -m tests.fuzz.make_seeds`` (into ``corpus/<target>/``).
+"""Write the fuzz targets' seeds: ``python -m tests.fuzz.make_seeds [target ...]`` (into
+``corpus/<target>/``; every target when none is named).
 
 Small valid inputs of every shape each parser accepts, a few it must refuse (truncated,
 garbled, a playlist, a file of the wrong kind), made with PyAV, Pillow and c2pa's own
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from fractions import Fraction
@@ -298,18 +300,84 @@ def jobs() -> dict[str, bytes]:
     }
 
 
+def live() -> dict[str, bytes]:
+    """Live messages as the live target reads them: a flag byte (bit 0: binary; bit 1: a
+    video chunk, the container in the upper bits), then the message."""
+
+    def text(body: object) -> bytes:
+        return b"\x00" + (body if isinstance(body, str) else json.dumps(body)).encode()
+
+    containers = sorted(("webm", "matroska", "mp4", "mpegts", "ivf"))
+
+    def chunk(container: str, data: bytes) -> bytes:
+        return bytes([3 | containers.index(container) << 2]) + data
+
+    webm = clip("webm", "libvpx", "yuv420p")
+    return {
+        "hello-plain": text({"type": "hello"}),
+        "hello-full": text(
+            {
+                "type": "hello",
+                "api_key": "k",
+                "model_label": "stable",
+                "input": "video",
+                "container": "matroska",
+                "window": 5,
+                "operating_point": "balanced",
+            }
+        ),
+        "hello-unknown-field": text({"type": "hello", "fps": 30}),
+        "hello-both-versions": text({"type": "hello", "model_version": 2, "model_label": "a"}),
+        "end": text({"type": "end"}),
+        "not-an-object": text("[1, 2]"),
+        "not-json": text("{'type': 'hello'"),
+        "subprotocols": text("deepfake-live.v1, key.abc"),
+        "frame.jpg": b"\x01" + image("JPEG", quality=50),
+        "frame-rotated.jpg": b"\x01" + _exif_rotated_jpeg(),
+        "frame.png": b"\x01" + image("PNG"),
+        "frame.webp": b"\x01" + image("WEBP", quality=30),
+        "frame-garbage": b"\x01not an image",
+        "chunk.webm": chunk("webm", webm),
+        "chunk-truncated.webm": chunk("webm", webm[: len(webm) // 2]),
+        "chunk.mkv": chunk("matroska", clip("matroska", "libvpx-vp9", "yuv420p")),
+        "chunk.ts": chunk("mpegts", clip("mpegts", "libx264", "yuv420p")),
+        "chunk-fragmented.mp4": chunk("mp4", _fragmented_mp4()),
+        "chunk.ivf": chunk("ivf", clip("ivf", "libvpx", "yuv420p")),
+    }
+
+
+def _fragmented_mp4() -> bytes:
+    out = io.BytesIO()
+    with av.open(
+        out, mode="w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}
+    ) as c:
+        stream = c.add_stream("libx264", rate=10)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(_pattern(i, 16, 16), format="rgb24")
+            frame.pts = i
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode())
+    return out.getvalue()
+
+
 SEEDS: dict[str, Callable[[], dict[str, bytes]]] = {
     "upload": uploads,
     "probe": lambda: {**videos(), "rgb.jpg": image("JPEG"), "rgb.png": image("PNG")},
     "image": images,
     "provenance": credentials_seeds,
     "jobs": jobs,
+    "live": live,
 }
 
 
-def main() -> None:
-    """Replace every target's committed seeds with freshly made ones."""
-    for target, make in SEEDS.items():
+def main(targets: list[str]) -> None:
+    """Replace the committed seeds of ``targets`` (every target when none is named) with
+    freshly made ones."""
+    for target in targets or list(SEEDS):
+        make = SEEDS[target]
         folder = CORPUS / target
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -318,4 +386,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

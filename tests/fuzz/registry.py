@@ -45,5 +45,6 @@ TARGETS: dict[str, Target] = {
         # c2pa's own time limit in the gateway (GATEWAY_C2PA_TIMEOUT_S) is 10 s.
         Target("provenance", ("gateway.provenance",), 65_536, 10),
         Target("jobs", ("gateway.jobs", "gateway.errors", "fastapi", "starlette"), 4096, 10),
+        Target("live", ("gateway.live", "gateway.image", "pydantic"), 32_768, 20),
     )
 }

@@ -6,4 +6,6 @@
 - ``provenance``: the content-credentials reader (:func:`gateway.provenance.read_provenance`)
 - ``jobs``: the job routes' query parameters and headers, and the callback URL check
   (:mod:`gateway.jobs.routes`, :mod:`gateway.jobs.params`, :mod:`gateway.jobs.ssrf`)
+- ``live``: the live endpoint's text messages and binary frames, images and video chunks
+  (:mod:`gateway.live.protocol`, :mod:`gateway.live.frames`)
 """

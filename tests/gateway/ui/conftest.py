@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +156,9 @@ def _alive_in_group(pgid: int) -> list[int]:
     return alive
 
 
-def _args(binary: str, profile: Path, spki: str) -> list[str]:
-    """Chromium's command line: headless, trusting one key, quiet, on an ephemeral port."""
+def _args(binary: str, profile: Path, spki: str, extra: Sequence[str] = ()) -> list[str]:
+    """Chromium's command line: headless, trusting one key, quiet, on an ephemeral port;
+    ``extra`` flags (a fake camera, say) before the first page."""
     args = [
         binary,
         "--headless=new",
@@ -179,6 +180,7 @@ def _args(binary: str, profile: Path, spki: str) -> list[str]:
         "--password-store=basic",
         "--hide-scrollbars",
         "--mute-audio",
+        *extra,
         "about:blank",
     ]
     if os.geteuid() == 0:
@@ -186,9 +188,10 @@ def _args(binary: str, profile: Path, spki: str) -> list[str]:
     return args
 
 
-@pytest.fixture(scope="module")
-def browser(gateway: GatewayHandle) -> Iterator[Browser]:
-    """Headless Chromium trusting the test gateway's certificate (only that one)."""
+@contextlib.contextmanager
+def chromium(gateway: GatewayHandle, extra_args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Headless Chromium trusting ``gateway``'s certificate (only that one), started with
+    ``extra_args`` too; stopped with every process of its group on leaving."""
     binary = shutil.which("chromium")
     if binary is None:
         # Never skipped: `make test` installs it (make chromium).
@@ -199,7 +202,7 @@ def browser(gateway: GatewayHandle) -> Iterator[Browser]:
         log_path = profile / "chromium.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                _args(binary, profile, spki_sha256(gateway.cafile)),
+                _args(binary, profile, spki_sha256(gateway.cafile), extra_args),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=_browser_env(profile),
@@ -232,3 +235,10 @@ def browser(gateway: GatewayHandle) -> Iterator[Browser]:
     while (left := _alive_in_group(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"chromium processes left running: {left}"
+
+
+@pytest.fixture(scope="module")
+def browser(gateway: GatewayHandle) -> Iterator[Browser]:
+    """Headless Chromium trusting the test gateway's certificate (only that one)."""
+    with chromium(gateway) as started:
+        yield started

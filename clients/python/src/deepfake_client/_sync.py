@@ -10,12 +10,14 @@ from contextlib import closing
 
 import httpx
 
-from . import _core
+from . import _core, _live
 from . import jobs as _jobs
 from ._core import Aggregation, ProgressCallback, RequestSpec, VideoInput
 from ._retries import Attempts, RetryPolicy
 from ._sse import SseEvent, SseParser
 from .errors import WaitTimeout
+from .live_models import LiveContainer, LiveInput
+from .live_sync import LiveSession
 from .models import DetectionResponse, ModelsResponse, ReplayResponse
 from .webhooks import Webhooks
 
@@ -47,10 +49,12 @@ class Client:
     ) -> None:
         url, key, cafile = _core.settings_from_env(base_url, api_key, ca_cert)
         self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
+        tls = _core.ssl_context(verify, cafile)
+        self._live = _live.Connection(url, key, tls, _core.USER_AGENT)
         self._http = httpx.Client(
             base_url=url,
             headers=_core.default_headers(key, headers),
-            verify=_core.ssl_context(verify, cafile),
+            verify=tls,
             timeout=timeout,
             transport=transport,
         )
@@ -138,6 +142,30 @@ class Client:
             operating_point=operating_point,
             progress=progress,
         )
+
+    def live(
+        self,
+        *,
+        input: LiveInput = "images",
+        container: LiveContainer | None = None,
+        model_version: int | None = None,
+        model_label: str | None = None,
+        window: float | None = None,
+        operating_point: str | None = None,
+    ) -> LiveSession:
+        """A live session on ``/v1/live`` (``docs/live.md``); ``with client.live() as s``
+        opens it.
+
+        ``input="images"`` takes JPEG, PNG or WebP frames (:meth:`~LiveSession.send_frame`),
+        ``input="video"`` the chunks of one video stream (:meth:`~LiveSession.send_video`; name
+        its ``container``). Frames are sent only against the gateway's credit; iterating
+        the session yields rolling verdicts, ``end()`` returns the summary and its receipt.
+        The client's TLS settings apply; the key goes in ``Sec-WebSocket-Protocol``.
+        """
+        options = _live.LiveOptions(
+            input, container, model_version, model_label, window, operating_point
+        )
+        return LiveSession(self._live, options)
 
 
 class Models:

@@ -10,7 +10,8 @@ Importing it needs the ``cli`` extra (typer, rich); the ``deepfake`` command's e
 :func:`deepfake_client._entry.main`, says so when it is missing.
 
 The options, the client and the progress bars the commands share are
-:mod:`deepfake_client.cli_options`; the ``jobs`` commands :mod:`deepfake_client.cli_jobs`.
+:mod:`deepfake_client.cli_options`; the ``jobs`` commands :mod:`deepfake_client.cli_jobs`,
+``watch`` (a live session) :mod:`deepfake_client.cli_live`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from . import errors, receipts, webhooks
 from .cli_jobs import jobs_app
+from .cli_live import watch
 from .cli_options import (
     EXIT_ERROR,
     EXIT_FOUND,
@@ -60,6 +62,7 @@ app = typer.Typer(
 webhook_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(webhook_app, name="webhook")
+app.command()(watch)
 
 
 @app.callback()
