@@ -174,8 +174,12 @@ def _first_frame(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> av.VideoFrame | None:
     try:
-        for frame in container.decode(stream):
-            return frame
+        # Not container.decode(): closing that generator would leave its inner demux
+        # suspended, which leaks (see sampling.demuxed).
+        with sampling.demuxed(container, stream) as packets:
+            for packet in packets:
+                for frame in stream.decode(packet):
+                    return frame
     except av.error.FFmpegError as exc:
         log.info("upload refused: first frame", extra={"error": str(exc)})
         raise InvalidVideo(UNDECODABLE) from exc

@@ -152,18 +152,21 @@ def _decode(
     """
     ctx = stream.codec_context
     start_pts, time_base = sampling.stream_clock(stream)
-    for packet in container.demux(stream):
-        if budget is not None:
-            budget.check()
-        skip = False
-        if SKIP_UNREFERENCED and packet.pts is not None:
-            skip = float((packet.pts - start_pts) * time_base) < skip_before()
-        ctx.skip_frame = "NONREF" if skip else "DEFAULT"
-        for frame in ctx.decode(packet):
-            stats.frames += 1
+    # Left suspended on every seek and once the last target is picked: closing this
+    # generator closes the demux (see sampling.demuxed).
+    with sampling.demuxed(container, stream) as packets:
+        for packet in packets:
             if budget is not None:
-                budget.add_frame(frame.width, frame.height)
-            yield frame
+                budget.check()
+            skip = False
+            if SKIP_UNREFERENCED and packet.pts is not None:
+                skip = float((packet.pts - start_pts) * time_base) < skip_before()
+            ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+            for frame in ctx.decode(packet):
+                stats.frames += 1
+                if budget is not None:
+                    budget.add_frame(frame.width, frame.height)
+                yield frame
 
 
 def iter_frames(
@@ -223,6 +226,7 @@ def iter_frames(
 
         while not picker.done:
             if restart:
+                # Rebinding drops the previous generator, which closes its demux.
                 decoder = _decode(container, stream, skip_before, budget, stats)
                 restart = False
             try:

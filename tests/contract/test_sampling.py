@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -121,8 +122,9 @@ class _Container:
     def seek(self, offset: int) -> None:
         self.seeks.append(offset)
 
-    def demux(self, stream: _Stream) -> list[_Packet]:
-        return list(stream.packets)
+    def demux(self, stream: _Stream) -> Iterator[_Packet]:
+        # A generator, as PyAV's is: sampling.demuxed closes it.
+        yield from stream.packets
 
 
 def test_streams_without_headers_are_timed_by_counting_packets() -> None:
