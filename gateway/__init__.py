@@ -26,6 +26,7 @@ Modules, one line each:
 - ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks
 - ``upload``: the request body streamed to a temporary file within the limits
 - ``tempfiles``: temporary uploads a killed gateway left behind
+- ``allocator``: glibc's arenas and mmap threshold, fixed at start so freed frames go back
 - ``sources``: an upload told apart by its bytes as a still image or a video, the one seam
   between the file and the pipeline's probe and decode stages
 - ``probe``: is the upload a video within the limits, and what it holds

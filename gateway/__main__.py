@@ -21,6 +21,7 @@ import time  # noqa: E402
 import uvicorn  # noqa: E402
 
 from . import logs  # noqa: E402
+from .allocator import tune_allocator  # noqa: E402
 from .app import create_app  # noqa: E402
 from .settings import get_settings  # noqa: E402
 from .tempfiles import sweep_stale_uploads  # noqa: E402
@@ -45,6 +46,8 @@ def main() -> None:
     started = time.time()
     settings = get_settings()
     logs.configure(settings.log_level)
+    # Before any thread allocates: the arenas are fixed when threads first need them.
+    tune_allocator()
     if sys.argv[1:] == ["worker"]:
         from .jobs.standalone import run_worker
 
