@@ -41,6 +41,10 @@ def map_rpc_error(exc: grpc.aio.AioRpcError, model: ModelRef) -> UpstreamError:
         return ServingTimeout("Serving did not answer before the deadline")
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
         return ServingUnavailable("Serving is unavailable or overloaded; try again later")
+    if code == grpc.StatusCode.CANCELLED:
+        # Not the gateway's doing (its own cancellation raises CancelledError, not this):
+        # Serving shutting down cancels the calls still running when its grace period ends.
+        return ServingUnavailable("Serving stopped before it answered; try again later")
     return InferenceFailed(f"Serving failed to run {describe(model)} ({code.name})")
 
 

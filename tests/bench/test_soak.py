@@ -1,4 +1,5 @@
-"""A short soak: every input kind at once, well over the admission limit, with a hot swap."""
+"""A short soak: every input kind at once, well over the admission limit, with a hot swap
+and Serving and the job store restarted."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ FD_MARGIN = 4
 
 
 def test_short_soak_stays_clean() -> None:
-    # Without the restarts: a request in flight while Serving shuts down can get 502
-    # inference_failed (seen once in a fresh clone), an open defect; make soak restarts both.
-    result = run_soak(SECONDS, CLIENTS, hot_swap=True, restarts=False, job_clients=2)
+    result = run_soak(SECONDS, CLIENTS, hot_swap=True, restarts=True, job_clients=2)
 
     assert result.outcomes, "no request was sent"
     for kind in VALID_KINDS:

@@ -347,3 +347,71 @@ def test_gateway_killed_mid_upload_leaves_no_orphan_after_restart(
         assert restarted.detect(make_clip("again.mp4", frames=4)).status_code == 200
     finally:
         restarted.process.stop()
+
+
+def publish_slow_version(base: Path, version: int, seconds: float) -> None:
+    """Publish a version whose every Predict takes ``seconds`` (a tf.data sleep in the
+    graph), so a call is still running when Serving is told to stop."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.data.experimental.ops.testing import sleep
+
+    from model_export.export import frames_spec
+    from model_export.publish import publish_directory
+
+    def write(staging: Path) -> None:
+        archive = keras.export.ExportArchive()
+
+        @tf.function(input_signature=[frames_spec()])
+        def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+            count = tf.shape(frames)[0]
+            slept = (
+                tf.data.Dataset.range(1)
+                .apply(sleep(int(seconds * 1e6)))
+                .reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
+            )
+            with tf.control_dependencies([slept]):
+                scores = tf.fill([count], 0.5)
+            return {contract.FAKE_PROBABILITY: scores, contract.THRESHOLD: scores}
+
+        archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
+        archive.write_out(str(staging), verbose=False)
+
+    publish_directory(write, base, MODEL_NAME, version=version, verify=False)
+
+
+def test_requests_in_flight_when_serving_stops_get_503(
+    gateway_factory, make_clip, tmp_path
+) -> None:
+    # Serving gives running calls a grace period, then cancels them, and cancels at once the
+    # calls still waiting for one of its threads: the gateway sees UNAVAILABLE or CANCELLED,
+    # both Serving going away (503), neither a model failing (502).
+    base = tmp_path / "models"
+    publish_slow_version(base, 1, seconds=30)
+    # One gRPC thread: the first call runs (and sleeps), the second waits for the thread.
+    own = start_serving(
+        base / MODEL_NAME, tmp_path / "serving.log", extra=("--grpc_max_threads=1",)
+    )
+    try:
+        gw = gateway_factory(own.target, SERVING_TIMEOUT_S="60")
+        clip = make_clip(frames=4, width=64, height=64)
+        answers: list[object] = []
+        requests = [
+            threading.Thread(target=lambda: answers.append(gw.detect(clip))) for _ in range(2)
+        ]
+        for request in requests:
+            request.start()
+        time.sleep(3.0)  # upload, probe and decode of four small frames: both calls are sent
+        assert not answers, "answered before Serving was stopped"
+        os.kill(own.process.pid, signal.SIGTERM)
+        for request in requests:
+            request.join(30)
+        assert len(answers) == 2, "not answered within 30 s of Serving's stop"
+        for response in answers:
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "serving_unavailable"
+            assert_clean(error["message"])
+            assert int(response.headers["Retry-After"]) > 0
+    finally:
+        own.process.stop()
