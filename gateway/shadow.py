@@ -13,8 +13,8 @@ version and compares the two:
   the shutdown) turns away is ``dropped``.
 
 Each outcome is counted in ``gateway_shadow_total{primary,shadow,outcome}`` and in the
-totals ``GET /v1/models`` shows. The user's request never waits for any of it and never
-fails because of it: the hand-off is a non-blocking put, and a shadow run takes no
+totals ``GET /v1/models`` shows. The user's request or job never waits for any of it and
+never fails because of it: the hand-off is a non-blocking put, and a shadow run takes no
 admission slot (its cost is bounded by the worker count and the sample rate instead).
 
 The canary owns an accepted file and removes it once the shadow run ends, when the entry
