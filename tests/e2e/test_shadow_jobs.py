@@ -1,21 +1,26 @@
-"""Jobs shadowed through the real HTTPS gateway, its in-process job workers and local Serving.
+"""Jobs shadowed through the real HTTPS gateway, its job workers and local Serving.
 
 A sampled job's plaintext copy goes to the shadow canary as a ``/v1/detect`` upload does:
 its disagreements are counted in ``/metrics`` and ``GET /v1/models`` and logged with the
 job's ids, the shadow's faults and a full queue fail no job, and no plaintext copy outlives
-its shadow run, its drop or the gateway's shutdown.
+its shadow run, its drop or the gateway's shutdown. ``python -m gateway worker`` shadows
+the jobs it runs too.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from stack.processes import ManagedProcess
 from tests.conftest import (
     MODEL_NAME,
+    REPO,
     GatewayHandle,
     ServingHandle,
     metric_total,
@@ -91,9 +96,20 @@ def plaintext_left(gw: GatewayHandle) -> list[str]:
     return uploads_left(gw) + (sorted(p.name for p in work.iterdir()) if work.is_dir() else [])
 
 
-def test_jobs_disagreeing_with_the_shadow_are_counted_logged_and_its_unload_fails_no_job(
-    tmp_path: Path, gateway_factory, make_clip, media_server: MediaServer
-) -> None:
+@dataclass
+class TwoVersions:
+    """A Serving of versions 1 and 2 (labelled ``canary``), from a config file it polls."""
+
+    serving: ServingHandle
+    base: Path
+    config: Path
+
+    def unload_2(self) -> None:
+        write_atomically(self.config, serving_config(self.base, [1]))
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path) -> Iterator[TwoVersions]:
     base = tmp_path / "models"
     export_tiny_model(base, MODEL_NAME, version=1, seed=1)
     export_tiny_model(base, MODEL_NAME, version=2, seed=2)
@@ -108,72 +124,112 @@ def test_jobs_disagreeing_with_the_shadow_are_counted_logged_and_its_unload_fail
             "--allow_version_labels_for_unavailable_models",
         ),
     )
-    try:
-        # Any score difference disagrees: two seeds never score a clip alike.
-        gw = gateway_factory(
-            serving.target,
-            GATEWAY_SHADOW_MODEL="canary",
-            GATEWAY_SHADOW_SCORE_DELTA="0",
-            GATEWAY_WEBHOOK_ALLOW_LOOPBACK="true",
-            GATEWAY_JOB_POLL_S="0.1",
-        )
-        clip = make_clip(frames=8, width=160, height=120).read_bytes()
-        media_server.routes["/clip.mp4"] = serve_bytes(clip)
-        ids = [submit(gw, clip, model_version=1) for _ in range(3)]
-        ids.append(submit_url(gw, media_server.url("/clip.mp4"), model_version=1))
-        jobs = {job_id: succeeded(gw, job_id) for job_id in ids}
-        assert {j["result"]["model"]["version"] for j in jobs.values()} == {1}
-        wait_for(lambda: outcome(gw, "disagree") == 4, "four disagreements counted")
-        assert shadow_counts(gw) == {("1", "2", "disagree"): 4.0}
-        status = shadow_status(gw)
-        assert (status["compared"], status["agreements"], status["disagreements"]) == (4, 0, 4)
-        assert status["agreement_rate"] == 0.0
-        # One line per job, naming the job and the request id its result carries.
-        lines = [
-            json.loads(x)
-            for x in (gw.var_dir / "shadow" / "disagreements.jsonl").read_text().splitlines()
-        ]
-        assert sorted(x["job_id"] for x in lines) == sorted(ids)
-        for line in lines:
-            result = jobs[line["job_id"]]["result"]
-            assert line["request_id"] == result["request_id"]
-            assert line["primary"] == {
-                "version": 1,
-                "score": pytest.approx(result["score"], abs=1e-4),
-                "verdict": result["verdict"],
-            }
-            assert line["shadow"]["version"] == 2
-        logged = log_lines(gw, "shadow disagrees")
-        assert sorted(e["disagreement"]["job_id"] for e in logged) == sorted(ids)
-        assert sorted(e["request_id"] for e in logged) == sorted(
-            j["result"]["request_id"] for j in jobs.values()
-        )
-        wait_for(lambda: plaintext_left(gw) == [], "every shadowed copy removed")
+    yield TwoVersions(serving, base / MODEL_NAME, config)
+    serving.process.stop()
 
-        # The fault: Serving drops version 2 and its label while jobs go on.
-        write_atomically(config, serving_config(base / MODEL_NAME, [1]))
 
-        def unloaded() -> bool:
-            with gw.client() as client:
-                versions = client.get("/v1/models", headers=gw.auth()).json()["versions"]
-            return all(v["version"] != 2 or v["state"] != "AVAILABLE" for v in versions)
+def disagreement_lines(var_dir: Path) -> list[dict]:
+    path = var_dir / "shadow" / "disagreements.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
-        wait_for(unloaded, "version 2 unloaded")
-        later = [submit(gw, clip, model_version=1) for _ in range(2)]
-        later.append(submit_url(gw, media_server.url("/clip.mp4"), model_version=1))
-        for job_id in later:
-            assert succeeded(gw, job_id)["result"]["model"]["version"] == 1
-        wait_for(lambda: outcome(gw, "failed") == 3, "three shadow failures counted")
-        assert shadow_counts(gw) == {
-            ("1", "2", "disagree"): 4.0,
-            ("1", "canary", "failed"): 3.0,
+
+def test_jobs_disagreeing_with_the_shadow_are_counted_logged_and_its_unload_fails_no_job(
+    two_versions: TwoVersions, gateway_factory, make_clip, media_server: MediaServer
+) -> None:
+    serving = two_versions.serving
+    # Any score difference disagrees: two seeds never score a clip alike.
+    gw = gateway_factory(
+        serving.target,
+        GATEWAY_SHADOW_MODEL="canary",
+        GATEWAY_SHADOW_SCORE_DELTA="0",
+        GATEWAY_WEBHOOK_ALLOW_LOOPBACK="true",
+        GATEWAY_JOB_POLL_S="0.1",
+    )
+    clip = make_clip(frames=8, width=160, height=120).read_bytes()
+    media_server.routes["/clip.mp4"] = serve_bytes(clip)
+    ids = [submit(gw, clip, model_version=1) for _ in range(3)]
+    ids.append(submit_url(gw, media_server.url("/clip.mp4"), model_version=1))
+    jobs = {job_id: succeeded(gw, job_id) for job_id in ids}
+    assert {j["result"]["model"]["version"] for j in jobs.values()} == {1}
+    wait_for(lambda: outcome(gw, "disagree") == 4, "four disagreements counted")
+    assert shadow_counts(gw) == {("1", "2", "disagree"): 4.0}
+    status = shadow_status(gw)
+    assert (status["compared"], status["agreements"], status["disagreements"]) == (4, 0, 4)
+    assert status["agreement_rate"] == 0.0
+    # One line per job, naming the job and the request id its result carries.
+    lines = disagreement_lines(gw.var_dir)
+    assert sorted(x["job_id"] for x in lines) == sorted(ids)
+    for line in lines:
+        result = jobs[line["job_id"]]["result"]
+        assert line["request_id"] == result["request_id"]
+        assert line["primary"] == {
+            "version": 1,
+            "score": pytest.approx(result["score"], abs=1e-4),
+            "verdict": result["verdict"],
         }
-        assert shadow_status(gw)["failed"] == 3
-        failures = log_lines(gw, "shadow run failed")
-        assert sorted(e["job_id"] for e in failures) == sorted(later)
-        wait_for(lambda: plaintext_left(gw) == [], "every failed run's copy removed")
+        assert line["shadow"]["version"] == 2
+    logged = log_lines(gw, "shadow disagrees")
+    assert sorted(e["disagreement"]["job_id"] for e in logged) == sorted(ids)
+    assert sorted(e["request_id"] for e in logged) == sorted(
+        j["result"]["request_id"] for j in jobs.values()
+    )
+    wait_for(lambda: plaintext_left(gw) == [], "every shadowed copy removed")
+
+    # The fault: Serving drops version 2 and its label while jobs go on.
+    two_versions.unload_2()
+
+    def unloaded() -> bool:
+        with gw.client() as client:
+            versions = client.get("/v1/models", headers=gw.auth()).json()["versions"]
+        return all(v["version"] != 2 or v["state"] != "AVAILABLE" for v in versions)
+
+    wait_for(unloaded, "version 2 unloaded")
+    later = [submit(gw, clip, model_version=1) for _ in range(2)]
+    later.append(submit_url(gw, media_server.url("/clip.mp4"), model_version=1))
+    for job_id in later:
+        assert succeeded(gw, job_id)["result"]["model"]["version"] == 1
+    wait_for(lambda: outcome(gw, "failed") == 3, "three shadow failures counted")
+    assert shadow_counts(gw) == {
+        ("1", "2", "disagree"): 4.0,
+        ("1", "canary", "failed"): 3.0,
+    }
+    assert shadow_status(gw)["failed"] == 3
+    failures = log_lines(gw, "shadow run failed")
+    assert sorted(e["job_id"] for e in failures) == sorted(later)
+    wait_for(lambda: plaintext_left(gw) == [], "every failed run's copy removed")
+
+
+def test_the_worker_process_shadows_its_jobs(
+    two_versions: TwoVersions, gateway_factory, make_clip, tmp_path: Path
+) -> None:
+    env = {"GATEWAY_JOB_WORKERS": "0", "GATEWAY_JOB_POLL_S": "0.1"}
+    gw = gateway_factory(two_versions.serving.target, **env)
+    shadow_env = {"GATEWAY_SHADOW_MODEL": "canary", "GATEWAY_SHADOW_SCORE_DELTA": "0"}
+    # The worker reads the gateway's job store and KEK from the same var directory.
+    worker = ManagedProcess(
+        "worker",
+        [sys.executable, "-m", "gateway", "worker"],
+        env={
+            "GATEWAY_VAR_DIR": str(gw.var_dir),
+            "SERVING_TARGET": two_versions.serving.target,
+            "MODEL_NAME": MODEL_NAME,
+            **env,
+            **shadow_env,
+        },
+        log_path=tmp_path / "worker.log",
+        cwd=REPO,
+    )
+    try:
+        clip = make_clip(frames=8, width=160, height=120).read_bytes()
+        ids = [submit(gw, clip, model_version=1) for _ in range(2)]
+        for job_id in ids:
+            succeeded(gw, job_id)
+        wait_for(lambda: len(disagreement_lines(gw.var_dir)) == 2, "two disagreements logged")
+        assert sorted(x["job_id"] for x in disagreement_lines(gw.var_dir)) == sorted(ids)
+        assert '"shadow disagrees"' in (tmp_path / "worker.log").read_text()
+        wait_for(lambda: plaintext_left(gw) == [], "every shadowed copy removed")
     finally:
-        serving.process.stop()
+        assert worker.stop() == 0, worker.log_tail()
 
 
 def test_dropped_and_pending_shadow_runs_of_jobs_leave_no_plaintext(
