@@ -110,6 +110,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
             app.state.admission,
             partial(detection_response, receipt_keys=app.state.receipt_keys),
             workers=job_settings.workers,
+            shadow=app.state.shadow,
         )
         try:
             yield

@@ -74,6 +74,7 @@ from .schemas import (
     OperatingPointInfo,
 )
 from .serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
+from .shadow import hand_over
 from .timing import StageTimer
 from .upload import UPLOAD_REQUEST_BODY, receive_upload
 
@@ -249,7 +250,7 @@ async def detect(
     audit = audit_record(request)
     limits = upload_limits(settings)
     with quotas.hold(key_id):
-        upload, shadowed = None, False
+        upload, handed = None, False
         try:
             # Receive first, under its own limit: a slow client holds no analysis slot.
             async with receiving.slot():
@@ -264,14 +265,13 @@ async def detect(
                 result = await pipeline.detect(
                     upload.path, opts, deadline_s=settings.request_timeout_s, timer=timer
                 )
-            if shadow is not None:
-                # The shadow run owns the file from here and starts once this answer is sent.
-                answer_sent = shadow.offer(upload.path, opts, result)
-                if answer_sent is not None:
-                    shadowed = True
-                    after_answer.add_task(answer_sent)
+            # The shadow run (if any) owns the file from here and starts once this answer
+            # is sent; otherwise the file is gone.
+            answer_sent, handed = hand_over(shadow, upload.path, opts, result), True
+            if answer_sent is not None:
+                after_answer.add_task(answer_sent)
         finally:
-            if upload is not None and not shadowed:
+            if upload is not None and not handed:
                 with contextlib.suppress(FileNotFoundError):
                     upload.path.unlink()
     if audit is not None:

@@ -273,7 +273,7 @@ class Settings(BaseSettings):
     #: A version number or a label; unset: no shadow.
     shadow_model: str | None = Field(None, alias="GATEWAY_SHADOW_MODEL", pattern=r"^[A-Za-z0-9_]+$")
     shadow_sample_rate: float = Field(1.0, alias="GATEWAY_SHADOW_SAMPLE_RATE", ge=0, le=1)
-    #: Sampled uploads waiting for a shadow run; past it they are dropped (and counted).
+    #: Sampled uploads and jobs waiting for a shadow run; past it they are dropped (and counted).
     shadow_queue: int = Field(4, alias="GATEWAY_SHADOW_QUEUE", ge=1)
     #: Video scores further apart than this disagree, even with the same verdict.
     shadow_score_delta: float = Field(0.1, alias="GATEWAY_SHADOW_SCORE_DELTA", ge=0, le=1)

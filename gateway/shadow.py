@@ -1,8 +1,9 @@
 """Shadow canary: a second version scores sampled detections after their answer is sent.
 
 ``GATEWAY_SHADOW_MODEL`` names the shadow (a version number or a label). A sampled
-``/v1/detect`` request hands its upload to :class:`ShadowCanary` once its own answer is
-ready; the entry waits in a bounded queue until the answer has been sent, then one
+``/v1/detect`` request, or a sampled job, hands its media to :class:`ShadowCanary` once its
+own answer is ready (through :func:`hand_over`, both of them); the entry waits in a bounded
+queue until the answer has been sent (a job's: until its end is recorded), then one
 background worker (``GATEWAY_SHADOW_WORKERS``) scores the same file with the shadow
 version and compares the two:
 
@@ -12,12 +13,14 @@ version and compares the two:
   the shutdown) turns away is ``dropped``.
 
 Each outcome is counted in ``gateway_shadow_total{primary,shadow,outcome}`` and in the
-totals ``GET /v1/models`` shows. The user's request never waits for any of it and never
-fails because of it: the hand-off is a non-blocking put, and a shadow run takes no
+totals ``GET /v1/models`` shows. The user's request or job never waits for any of it and
+never fails because of it: the hand-off is a non-blocking put, and a shadow run takes no
 admission slot (its cost is bounded by the worker count and the sample rate instead).
 
-The canary owns an accepted upload file and removes it once the shadow run ends, when the
-entry is dropped, and at shutdown; the request removes every file the canary did not accept.
+The canary owns an accepted file and removes it once the shadow run ends, when the entry
+is dropped, and at shutdown; :func:`hand_over` removes every file the canary did not accept.
+A job's file is a plaintext copy of its encrypted media, moved out of the worker's working
+copies first (see :meth:`gateway.jobs.media.MediaStore.release_copy`).
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class _Entry:
     opts: DetectOptions
     primary: Answer
     request_id: str
+    #: The job whose media this is; None for a ``/v1/detect`` upload.
+    job_id: str | None = None
     sent: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -166,14 +171,20 @@ class ShadowCanary:
             await self._own_client.close()
 
     def offer(
-        self, path: Path, opts: DetectOptions, result: DetectionResult
+        self,
+        path: Path,
+        opts: DetectOptions,
+        result: DetectionResult,
+        *,
+        job_id: str | None = None,
     ) -> Callable[[], None] | None:
-        """Hand a scored upload over for a shadow run, without waiting.
+        """Hand a scored file over for a shadow run, without waiting.
 
         Returns None when the canary did not take the file (not sampled, the primary is the
         shadow version itself, or the queue is full: ``dropped``); the caller then removes
-        it. Otherwise the canary owns the file, and the caller calls the returned function
-        once its answer has been sent.
+        it (:func:`hand_over` does). Otherwise the canary owns the file, and the caller calls
+        the returned function once its answer has been sent. ``job_id`` names the job in the
+        disagreement log.
         """
         if self._closed or self._sample() >= self.sample_rate:
             return None
@@ -185,6 +196,7 @@ class ShadowCanary:
             dataclasses.replace(opts, model=self.shadow, explain=False),
             primary,
             request_id_var.get(),
+            job_id,
         )
         try:
             self._queue.put_nowait(entry)
@@ -245,6 +257,7 @@ class ShadowCanary:
             log.warning(
                 "shadow run failed",
                 extra={
+                    "job_id": entry.job_id,
                     "primary": entry.primary.version,
                     "shadow": self._shadow_name(),
                     "error": type(exc).__name__,
@@ -260,7 +273,7 @@ class ShadowCanary:
             self._count(entry.primary.version, str(shadow.version), AGREE)
             return
         self._count(entry.primary.version, str(shadow.version), DISAGREE)
-        record = {
+        record: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "request_id": entry.request_id,
             "primary": dataclasses.asdict(entry.primary),
@@ -268,6 +281,8 @@ class ShadowCanary:
             "score_delta": round(shadow.score - entry.primary.score, 6),
             "verdict_changed": shadow.verdict != entry.primary.verdict,
         }
+        if entry.job_id is not None:
+            record["job_id"] = entry.job_id
         log.warning("shadow disagrees", extra={"disagreement": record})
         await asyncio.to_thread(_append_line, self.log_path, record)
 
@@ -286,6 +301,26 @@ class ShadowCanary:
             t.failed += 1
         else:
             t.dropped += 1
+
+
+def hand_over(
+    shadow: ShadowCanary | None,
+    path: Path,
+    opts: DetectOptions,
+    result: DetectionResult,
+    *,
+    job_id: str | None = None,
+) -> Callable[[], None] | None:
+    """Offer a scored file to the shadow canary, or remove it: either way the caller no
+    longer owns ``path``.
+
+    Returns what to call once the answer is out (sent, or the job's end recorded) when the
+    canary took the file; None when the file was removed (no shadow, not sampled, dropped).
+    """
+    taken = shadow.offer(path, opts, result, job_id=job_id) if shadow is not None else None
+    if taken is None:
+        _remove(path)
+    return taken
 
 
 def _remove(path: Path) -> None:

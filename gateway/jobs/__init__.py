@@ -11,7 +11,8 @@ Modules, one concern each:
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``rekey``: after a KEK rotation, what the previous KEKs protect moved under the current one
 - ``params``: detection parameters shared with ``/v1/detect``
-- ``worker``: leased claims, heartbeats, the detection pipeline, progress
+- ``worker``: leased claims, heartbeats, the detection pipeline, progress; ``shadowing``:
+  a succeeded job's plaintext copy handed to the shadow canary
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
 - ``events``: a job's end as a webhook payload and its delivery row (no I/O), which the
   store writes in the ending transaction and ``webhooks`` sends

@@ -8,7 +8,8 @@ replica or worker host can run any job; otherwise ``media/<job id>.enc`` on loca
 A worker decrypts to a private temporary file under ``media/work`` that exists only while
 the video is decoded. A process killed mid-decode leaves that plaintext behind, and the
 job may end elsewhere: :meth:`MediaStore.sweep_work` removes copies of jobs no longer
-running.
+running. A copy that must outlive its job (the shadow canary's) is moved out of ``work``
+into the uploads directory first (:meth:`MediaStore.release_copy`).
 """
 
 from __future__ import annotations
@@ -108,6 +109,13 @@ class _ChunkReader:
         return b"".join(parts)
 
 
+def _temp_upload(directory: Path) -> tuple[int, str]:
+    """A new 0600 file in ``directory`` named as :mod:`gateway.upload` names uploads, so that
+    the start-up sweep of a killed process's uploads removes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix="upload-", suffix=".video", dir=directory)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -193,8 +201,7 @@ class MediaStore:
         if directory is None:
             fd, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=".video", dir=self.work_dir)
         else:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".video", dir=directory)
+            fd, name = _temp_upload(directory)
         try:
             with contextlib.ExitStack() as files:
                 src: BinaryIO
@@ -204,6 +211,25 @@ class MediaStore:
                     src = files.enter_context(open(self.path(job_id), "rb"))
                 dest = files.enter_context(os.fdopen(fd, "wb"))
                 decrypt_file(src, dest, data_key, job_id)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+            raise
+        return Path(name)
+
+    def release_copy(self, path: Path, directory: Path) -> Path:
+        """Move the working copy ``path`` to a new temporary upload in ``directory``; the
+        caller owns (and deletes) the file it returns.
+
+        The job's end and :meth:`sweep_work` remove a job's working copies; a moved copy is
+        left to its new owner, and to the start-up sweep of uploads should the process be
+        killed. A failed move (``directory`` on another file system) raises ``OSError`` and
+        leaves ``path`` where it was.
+        """
+        fd, name = _temp_upload(directory)
+        os.close(fd)
+        try:
+            os.replace(path, name)  # a rename: no second plaintext copy is written
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)

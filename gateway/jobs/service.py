@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..pipeline_config import video_limits_from
 from ..settings import JobSettings, Settings
+from ..shadow import ShadowCanary
 from ..sources import probe_upload
 from ..video import sample_times_of
 from . import metrics
@@ -103,8 +104,10 @@ class JobService:
         respond: ResponseBuilder,
         *,
         workers: int,
+        shadow: ShadowCanary | None = None,
     ) -> None:
-        """Start workers (``workers`` concurrent jobs), the deliverer and housekeeping."""
+        """Start workers (``workers`` concurrent jobs), the deliverer and housekeeping;
+        ``shadow`` also scores sampled succeeded jobs."""
         if workers > 0:
             worker = JobWorker(
                 settings=self.settings,
@@ -124,6 +127,7 @@ class JobService:
                     limits=self.fetch_limits,
                     ca_file=self.config.webhook_ca_file,
                 ),
+                shadow=shadow,
             )
             self._worker = worker
             self._tasks.append(asyncio.create_task(worker.run(workers), name="job-worker"))

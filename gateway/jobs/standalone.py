@@ -18,6 +18,7 @@ from ..receipt_keys import ReceiptKeys
 from ..responses import detection_response
 from ..serving_client import ServingClient
 from ..settings import JobSettings, Settings
+from ..shadow import shadow_canary_from
 from .service import JobService
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,18 @@ async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
     jobs = JobService(settings, job_settings)
     slots = job_settings.workers or settings.max_in_flight
     admission = Admission(settings.max_in_flight, settings.max_queue)
+    pipeline = DetectionPipeline.from_settings(settings, client, admission=admission)
+    # Jobs run here are shadowed as the gateway's own would be (GATEWAY_SHADOW_*).
+    shadow = shadow_canary_from(settings, pipeline)
+    if shadow is not None:
+        shadow.start()
     jobs.start(
-        DetectionPipeline.from_settings(settings, client, admission=admission),
+        pipeline,
         admission,
         # Results are signed with the gateway's keys: the same GATEWAY_RECEIPT_KEYS_DIR.
         partial(detection_response, receipt_keys=ReceiptKeys(settings.receipt_keys_path)),
         workers=slots,
+        shadow=shadow,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,6 +55,8 @@ async def run_worker(settings: Settings, job_settings: JobSettings) -> None:
         await stop.wait()
     finally:
         log.info("worker process stopping")
+        if shadow is not None:
+            await shadow.stop()
         with contextlib.suppress(Exception):
             await jobs.stop()
         await client.close()

@@ -6,7 +6,9 @@ worker claims the job again, up to ``GATEWAY_JOB_MAX_ATTEMPTS`` claims. Only the
 holder can end a job, so a job is never completed twice.
 
 The detection itself is the sync route's :class:`~gateway.pipeline.DetectionPipeline`;
-it runs inside an admission slot shared with ``/v1/detect``.
+it runs inside an admission slot shared with ``/v1/detect``. A succeeded run's plaintext
+copy goes to the shadow canary as a sync upload does (:mod:`.shadowing`), and its shadow
+run starts once the job's end is recorded.
 
 Claiming, heartbeats, cancel and shutdown are one state machine over a lease, kept in one
 place.
@@ -40,6 +42,7 @@ from ..errors import (
 )
 from ..logs import request_id_var
 from ..settings import Settings
+from ..shadow import ShadowCanary
 from ..sources import sniff_media_kind
 from . import metrics
 from .crypto import MediaDecryptionError
@@ -47,6 +50,7 @@ from .events import build_delivery
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
 from .params import MEDIA_URL_PARAM, DetectParams
+from .shadowing import EndRecorded, offer_to_shadow
 from .store import JobStore, until_stored
 
 log = logging.getLogger(__name__)
@@ -105,9 +109,11 @@ class JobWorker:
         poll_s: float,
         retention_s: float,
         fetch: MediaFetch | None = None,
+        shadow: ShadowCanary | None = None,
     ) -> None:
+        """``shadow``: the canary that also scores sampled succeeded jobs; None: none."""
         self.settings, self.store, self.media = settings, store, media
-        self.fetch = fetch
+        self.fetch, self.shadow = fetch, shadow
         self.pipeline, self.admission, self.respond = pipeline, admission, respond
         self.lease_s, self.max_attempts = lease_s, max_attempts
         self.poll_s, self.retention_s = poll_s, retention_s
@@ -153,9 +159,10 @@ class JobWorker:
         self._active[job.id] = (run, watch)
         beat = asyncio.create_task(self._heartbeat(job, progress, run, watch))
         status, result, error, version = JobStatus.FAILED, None, None, None
+        end_recorded: EndRecorded | None = None
         store_lost = False
         try:
-            result, version = await run
+            result, version, end_recorded = await run
             status = JobStatus.SUCCEEDED
         except asyncio.CancelledError:
             if watch.lost:
@@ -200,7 +207,11 @@ class JobWorker:
             ):
                 log.info("job released: the job store was unavailable", extra={"job_id": job.id})
             return
-        await self._finish(job, status, result, error, version, progress)
+        try:
+            await self._finish(job, status, result, error, version, progress)
+        finally:
+            if end_recorded is not None:
+                end_recorded()
 
     def cancel_local(self, job_id: str) -> bool:
         """Stop ``job_id`` now if this process runs it (others see the request by heartbeat)."""
@@ -304,7 +315,9 @@ class JobWorker:
                 run.cancel()
                 return
 
-    async def _execute(self, job: Job, progress: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    async def _execute(
+        self, job: Job, progress: dict[str, Any]
+    ) -> tuple[dict[str, Any], int, EndRecorded | None]:
         media_url = job.params.get(MEDIA_URL_PARAM)
         wrapped_key = job.wrapped_key
         if media_url is not None:
@@ -332,9 +345,14 @@ class JobWorker:
                 )
                 progress["stage"] = "done"
                 body = self.respond(result, opts, media_sha256=job.input_sha256)
+                answer = body.model_dump(mode="json")
+                # Last: nothing after it can fail the run, and the entry keeps the request id.
+                end_recorded = offer_to_shadow(
+                    self.shadow, self.media, job.id, path, opts, result, self.settings.var_dir
+                )
             finally:
                 request_id_var.reset(token)
-        return body.model_dump(mode="json"), result.version
+        return answer, result.version, end_recorded
 
     async def _fetch(self, job: Job, url: str, progress: dict[str, Any]) -> bytes:
         """Fetch ``url`` into the job's encrypted media; the wrapped data key.

@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -27,35 +24,19 @@ from tests.conftest import (
 )
 from tests.tiny_model import export_tiny_model
 
+from .shadows import (
+    POLL_S,
+    Blackhole,
+    log_lines,
+    outcome,
+    serving_config,
+    shadow_counts,
+    shadow_status,
+    uploads_left,
+    write_atomically,
+)
+
 pytestmark = pytest.mark.slow
-
-POLL_S = 1
-
-
-def shadow_counts(gw: GatewayHandle) -> dict[tuple[str, str, str], float]:
-    """``gateway_shadow_total`` by (primary, shadow, outcome)."""
-    with gw.client() as client:
-        text = client.get("/metrics").text
-    counts: dict[tuple[str, str, str], float] = {}
-    for line in text.splitlines():
-        if not line.startswith("gateway_shadow_total{"):
-            continue
-        sample, _, value = line.rpartition(" ")
-        labels = dict(part.split("=", 1) for part in sample[sample.index("{") + 1 : -1].split(","))
-        key = tuple(labels[k].strip('"') for k in ("primary", "shadow", "outcome"))
-        counts[key] = counts.get(key, 0.0) + float(value)  # type: ignore[index]
-    return counts
-
-
-def outcome(gw: GatewayHandle, name: str) -> float:
-    return sum(v for (_, _, o), v in shadow_counts(gw).items() if o == name)
-
-
-def shadow_status(gw: GatewayHandle) -> dict:
-    with gw.client() as client:
-        response = client.get("/v1/models", headers=gw.auth())
-    assert response.status_code == 200, response.text
-    return response.json()["shadow"]
 
 
 def detect(gw: GatewayHandle, clip: bytes, **params: object) -> dict:
@@ -70,39 +51,6 @@ def detect(gw: GatewayHandle, clip: bytes, **params: object) -> dict:
     return response.json()
 
 
-def uploads_left(gw: GatewayHandle) -> list[str]:
-    directory = gw.var_dir / "uploads"
-    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-
-
-def log_lines(gw: GatewayHandle, message: str) -> list[dict]:
-    lines = []
-    for line in (gw.var_dir / "gateway.log").read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            if entry.get("msg") == message:
-                lines.append(entry)
-    return lines
-
-
-def _config(base: Path, versions: list[int], **labels: int) -> str:
-    policy = "specific { " + " ".join(f"versions: {v}" for v in versions) + " }"
-    label_lines = "".join(
-        f'    version_labels {{ key: "{k}" value: {v} }}\n' for k, v in labels.items()
-    )
-    return (
-        "model_config_list {\n  config {\n"
-        f'    name: "{MODEL_NAME}"\n    base_path: "{base}"\n    model_platform: "tensorflow"\n'
-        f"    model_version_policy {{ {policy} }}\n{label_lines}  }}\n}}\n"
-    )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def test_a_disagreeing_shadow_is_counted_logged_and_its_unload_fails_no_answer(
     tmp_path, gateway_factory, make_clip
 ) -> None:
@@ -110,7 +58,7 @@ def test_a_disagreeing_shadow_is_counted_logged_and_its_unload_fails_no_answer(
     export_tiny_model(base, MODEL_NAME, version=1, seed=1)
     export_tiny_model(base, MODEL_NAME, version=2, seed=2)
     config = tmp_path / "models.config"
-    _write_atomically(config, _config(base / MODEL_NAME, [1, 2], canary=2))
+    write_atomically(config, serving_config(base / MODEL_NAME, [1, 2], canary=2))
     serving = start_serving(
         base / MODEL_NAME,
         tmp_path / "serving.log",
@@ -156,7 +104,7 @@ def test_a_disagreeing_shadow_is_counted_logged_and_its_unload_fails_no_answer(
         assert sorted(e["request_id"] for e in logged) == sorted(by_id)
 
         # The fault: Serving drops version 2 and its label while requests go on.
-        _write_atomically(config, _config(base / MODEL_NAME, [1]))
+        write_atomically(config, serving_config(base / MODEL_NAME, [1]))
 
         def unloaded() -> bool:
             with gw.client() as client:
@@ -222,31 +170,6 @@ def test_a_stopped_then_killed_shadow_serving_drops_and_fails_without_failing_an
         wait_for(lambda: uploads_left(gw) == [], "every upload removed")
     finally:
         shadow_serving.process.stop()
-
-
-class Blackhole(threading.Thread):
-    """A TCP listener that accepts connections and never answers (a hung Serving)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.target = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.held: list[socket.socket] = []
-
-    def run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def test_shutdown_removes_the_uploads_of_pending_shadow_runs(

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.errors import ModelNotFound
 from gateway.serving_types import ModelRef
-from gateway.shadow import Answer, ShadowCanary, disagrees, shadow_model_ref
+from gateway.shadow import Answer, ShadowCanary, disagrees, hand_over, shadow_model_ref
 
 
 def result(version: int, score: float, verdict: str) -> SimpleNamespace:
@@ -156,3 +156,48 @@ async def _unsampled_and_same_version_requests_are_not_taken(tmp_path: Path) -> 
     same = canary(StandInPipeline([]), tmp_path)
     assert same.offer(upload(tmp_path, 1), OPTS, result(2, 0.4, "real")) is None  # type: ignore[arg-type]
     assert shadow.status().dropped == same.status().dropped == 0
+
+
+def test_hand_over_removes_every_file_the_canary_does_not_take(tmp_path: Path) -> None:
+    asyncio.run(_hand_over_removes_every_file_the_canary_does_not_take(tmp_path))
+
+
+async def _hand_over_removes_every_file_the_canary_does_not_take(tmp_path: Path) -> None:
+    # No canary at all, an unsampled request, and a full queue: the file is gone each time.
+    alone = upload(tmp_path, 0)
+    assert hand_over(None, alone, OPTS, result(1, 0.4, "real")) is None  # type: ignore[arg-type]
+    assert not alone.exists()
+    unsampled = canary(StandInPipeline([]), tmp_path, sample_rate=0.5, sample=lambda: 0.7)
+    path = upload(tmp_path, 1)
+    assert hand_over(unsampled, path, OPTS, result(1, 0.4, "real")) is None  # type: ignore[arg-type]
+    assert not path.exists()
+    full = canary(StandInPipeline([]), tmp_path, queue_size=1)  # not started: nothing runs
+    kept = upload(tmp_path, 2)
+    assert hand_over(full, kept, OPTS, result(1, 0.4, "real")) is not None  # type: ignore[arg-type]
+    dropped = upload(tmp_path, 3)
+    assert hand_over(full, dropped, OPTS, result(1, 0.4, "real")) is None  # type: ignore[arg-type]
+    assert kept.exists() and not dropped.exists()
+    assert full.status().dropped == 1
+    await full.stop()
+    assert not kept.exists()
+
+
+def test_a_jobs_disagreement_names_the_job(tmp_path: Path) -> None:
+    asyncio.run(_a_jobs_disagreement_names_the_job(tmp_path))
+
+
+async def _a_jobs_disagreement_names_the_job(tmp_path: Path) -> None:
+    pipeline = StandInPipeline([result(2, 0.9, "fake"), result(2, 0.9, "fake")])
+    pipeline.go.set()
+    shadow = canary(pipeline, tmp_path)
+    shadow.start()
+    for n, job_id in enumerate(["a" * 32, None]):
+        sent = hand_over(shadow, upload(tmp_path, n), OPTS, result(1, 0.4, "real"), job_id=job_id)  # type: ignore[arg-type]
+        assert sent is not None
+        sent()
+    while shadow.status().compared < 2:
+        await asyncio.sleep(0.01)
+    await shadow.stop()
+    lines = [json.loads(x) for x in shadow.log_path.read_text().splitlines()]
+    # A job's line carries its id; a /v1/detect request's has none to carry.
+    assert sorted(x.get("job_id", "") for x in lines) == ["", "a" * 32]

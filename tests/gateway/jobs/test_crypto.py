@@ -12,6 +12,7 @@ import pytest
 
 from gateway.jobs import crypto
 from gateway.jobs.media import MediaStore
+from gateway.tempfiles import UPLOAD_NAME
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 4096, 4096 * 3, 4096 * 3 + 7])
@@ -71,6 +72,29 @@ def test_media_file_holds_no_plaintext_and_needs_its_kek(tmp_path: Path) -> None
         wrong.decrypt_to_temp("j1", stored.wrapped_key)
     store.delete("j1")
     assert not store.path("j1").exists()
+
+
+def test_a_released_copy_outlives_its_jobs_end_and_the_work_sweep(tmp_path: Path) -> None:
+    job_id = "0123456789abcdef0123456789abcdef"
+    source = tmp_path / "upload.bin"
+    source.write_bytes(b"frames")
+    store = MediaStore(tmp_path / "media", os.urandom(32))
+    stored = store.store(job_id, source)
+    copy = store.decrypt_to_temp(job_id, stored.wrapped_key)
+    released = store.release_copy(copy, tmp_path / "uploads")
+    # Moved, not copied: no plaintext is left under work/, and the new owner's file is
+    # named as uploads are (the start-up sweep takes it should the process be killed).
+    assert not copy.exists() and list(store.work_dir.iterdir()) == []
+    assert UPLOAD_NAME.fullmatch(released.name) and released.parent == tmp_path / "uploads"
+    assert released.read_bytes() == b"frames"
+    assert stat.S_IMODE(released.stat().st_mode) == 0o600
+    store.delete(job_id)
+    assert store.sweep_work(lambda _: False) == 0
+    assert released.exists()
+    # A copy that cannot move stays where it was, and no new file is left behind.
+    with pytest.raises(FileNotFoundError):
+        store.release_copy(copy, tmp_path / "uploads")
+    assert sorted((tmp_path / "uploads").iterdir()) == [released]
 
 
 def test_configured_kek_must_be_32_bytes_of_base64(tmp_path: Path) -> None:
