@@ -96,7 +96,9 @@ class Plan:
                 pairs=4, package_runs=3, package_real_clips=False, length_rounds=3, load_requests=8
             ),
             lengths_s=(10, 60, 600),
-            inputs=InputsPlan(pairs=7, live_s=30, ramp_s=20, ramp=(1, 2, 3, 4, 6, 8)),
+            inputs=InputsPlan(
+                pairs=7, live_s=30, ramp_s=20, ramp=(1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+            ),
         )
 
     @classmethod
@@ -117,7 +119,7 @@ class Plan:
                 concurrency=(1, 4),  # 4: the level the limit ratio is taken at
             ),
             lengths_s=(10, 20),
-            inputs=InputsPlan(pairs=3, live_s=10, ramp_s=8, ramp=(1, 2, 4)),
+            inputs=InputsPlan(pairs=3, live_s=10, ramp_s=8, ramp=(1, 2, 4, 8, 16, 32)),
         )
 
 
@@ -144,6 +146,15 @@ def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _commit() -> str:
+    dirty = _git(
+        "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
+    )
+    return _git("rev-parse", "--short", "HEAD") + (
+        " (with uncommitted changes in gateway, serving, contract or bench)" if dirty else ""
+    )
+
+
 def _meta(
     stamp: str, version: int, model_dir: Path, plan: Plan, defaults: GatewayDefaults
 ) -> dict[str, str]:
@@ -151,13 +162,9 @@ def _meta(
     import cv2
     import tensorflow as tf
 
-    dirty = _git(
-        "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
-    )
     return {
         "timestamp": stamp,
-        "commit": _git("rev-parse", "--short", "HEAD")
-        + (" (with uncommitted changes in gateway, serving, contract or bench)" if dirty else ""),
+        "commit": _commit(),
         "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
         "load average at start (1/5/15 min)": _load(),
         "model": f"{model_dir} version {version} (the demo model)",
@@ -249,7 +256,7 @@ def _only_inputs(args: argparse.Namespace, plan: Plan, stamp: str, results_dir: 
     started = time.monotonic()
     meta = {
         "timestamp": stamp,
-        "commit": _git("rev-parse", "--short", "HEAD"),
+        "commit": _commit(),
         "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
         "load average at start (1/5/15 min)": _load(),
         "part": "`--only inputs`: the still image and live streams alone"

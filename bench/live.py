@@ -10,7 +10,8 @@ frame at 5 frames/s), and the ``summary`` gives the gateway's p95 over the sessi
 
 The ramp runs 1, 2, 4 ... sessions at once, each at 5 frames/s, until the worst session's
 p95 passes :data:`TARGET_P95_MS`, a frame is dropped (by the client for want of credit, or
-by the gateway), a session fails, or the gateway's per-key stream limit refuses one.
+by the gateway), a session fails, the gateway's per-key stream limit refuses one, or the
+bench's own clients (one event loop in this process) can no longer keep the pace.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FPS = 5.0
 TARGET_P95_MS = 500.0
 #: Longest wait for a session's summary after its ``end``.
 END_TIMEOUT_S = 60.0
+#: Share of the pace every session's client must keep for a ramp step to hold.
+PACE_KEPT = 0.95
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ class SessionRun:
     server_p95_ms: float = float("nan")
     #: Why the session failed (an SDK error), or None.
     error: str | None = None
+    #: From the first frame's time to the last frame's send, seconds.
+    send_s: float = float("nan")
+
+    @property
+    def send_fps(self) -> float:
+        """The pace the client kept: frames over the time they took (NaN for one frame)."""
+        frames = self.frames_sent + self.frames_unsent
+        return (frames - 1) / self.send_s if frames > 1 and self.send_s > 0 else float("nan")
 
     @property
     def dropped(self) -> int:
@@ -79,7 +90,7 @@ async def _session(service: Service, frames: list[bytes], seconds: float, fps: f
 
     count = max(1, round(seconds * fps))
     sent = unsent = 0
-    start = time.perf_counter()
+    start = last_send = time.perf_counter()
     async with _sdk_client(service) as client:
         session = client.live()
         try:
@@ -92,6 +103,7 @@ async def _session(service: Service, frames: list[bytes], seconds: float, fps: f
                         sent += 1
                     else:
                         unsent += 1
+                    last_send = time.perf_counter()
                 summary = await session.end(timeout=END_TIMEOUT_S)
         except errors.DeepfakeError as exc:
             log.warning("live session failed: %s", exc)
@@ -100,12 +112,13 @@ async def _session(service: Service, frames: list[bytes], seconds: float, fps: f
                 time.perf_counter() - start, sent, unsent,
                 last.frames_seen if last else 0, last.frames_scored if last else 0,
                 last.frames_dropped if last else 0, _sampled(session), error=_describe(exc),
+                send_s=last_send - start,
             )  # fmt: skip
     p95 = summary.latency_ms.p95
     return SessionRun(
         time.perf_counter() - start, sent, unsent,
         summary.frames_seen, summary.frames_scored, summary.frames_dropped, _sampled(session),
-        server_p95_ms=float(p95) if p95 is not None else float("nan"),
+        server_p95_ms=float(p95) if p95 is not None else float("nan"), send_s=last_send - start,
     )  # fmt: skip
 
 
@@ -161,7 +174,13 @@ class RampStep:
     def scored(self) -> int:
         return sum(r.frames_scored for r in self.runs)
 
-    def stop_reason(self, target_p95_ms: float) -> str | None:
+    @property
+    def slowest_fps(self) -> float:
+        """The slowest pace a session's client kept."""
+        paces = [r.send_fps for r in self.runs if not math.isnan(r.send_fps)]
+        return min(paces) if paces else float("nan")
+
+    def stop_reason(self, target_p95_ms: float, fps: float = FPS) -> str | None:
         """Why this step did not hold, or None when it did."""
         if self.failed:
             if all(code == "too_many_streams" for code in self.failed):
@@ -173,6 +192,9 @@ class RampStep:
             return "no frame scored"
         if self.p95_ms > target_p95_ms:
             return f"p95 {self.p95_ms:.0f} ms over {target_p95_ms:.0f} ms"
+        if self.slowest_fps < fps * PACE_KEPT:
+            # The bench's own clients could not keep the pace: more would measure them.
+            return f"the bench's clients fell behind {fps:.0f} frames/s ({self.slowest_fps:.2f})"
         return None
 
 
@@ -211,8 +233,8 @@ def ramp(
 ) -> Ramp:
     """Run the levels of concurrent sessions in order until one does not hold.
 
-    ``stream_limit`` is the gateway's ``GATEWAY_LIVE_STREAMS_PER_KEY``: a level past it is
-    still tried, so that the limit shows as the gateway's refusal.
+    ``stream_limit`` is the gateway's ``GATEWAY_LIVE_STREAMS_PER_KEY``: a level past it
+    shows as the gateway's refusal; levels that all hold up to it end the ramp there.
     """
     steps: list[RampStep] = []
     held = 0
@@ -220,7 +242,7 @@ def ramp(
         log.info("live ramp: %d session(s) at %.0f frames/s for %.0f s", sessions, fps, seconds)
         step = asyncio.run(_step(service, frames, sessions, seconds, fps))
         steps.append(step)
-        reason = step.stop_reason(target_p95_ms)
+        reason = step.stop_reason(target_p95_ms, fps)
         if reason is not None:
             return Ramp(steps, held, reason, fps, target_p95_ms)
         held = sessions
