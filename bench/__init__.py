@@ -23,6 +23,9 @@ Modules, one line each:
 - ``face_reference``: the in-graph detector's faces checked against the ``mtcnn`` package's
 - ``face_recall``: the keyframe schedule against detection on every frame
 - ``receipts``: what signing one answer's receipt costs, in process
+- ``inputs``: a still image against a 10-s clip, and the live part, on one gateway
+- ``live``: ``/v1/live`` sessions at 5 frames/s timed: one stream's latency, then a ramp
+- ``report_inputs``: the report's section on the still image and live streams, its summary lines
 - ``soak``: ``python -m bench.soak``, sustained mixed load on the local service
 - ``soak_mix``: the soak's valid, invalid and hostile requests and their bodies
 - ``soak_jobs``: the soak's jobs (uploads and media URLs) and how they and their webhooks ended

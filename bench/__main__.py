@@ -12,12 +12,16 @@ Order of work, all in one run so that every figure comes from the same machine s
    and the ``mtcnn`` package pipeline, cost against length (720p clips of 10 s, 1 min and
    10 min), throughput at concurrency 1 to 8 and the per-stage CPU that bounds it
    (:mod:`bench.face_aware`);
-7. the cost of signing one answer's receipt, in process (:mod:`bench.receipts`);
-8. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
+7. a still image against the 10-s 720p clip, one ``/v1/live`` stream's frame-to-score
+   latency at 5 frames/s and how many such streams one gateway holds, on the face-aware
+   version when there is one, else the demo model (:mod:`bench.inputs`, :mod:`bench.live`);
+8. the cost of signing one answer's receipt, in process (:mod:`bench.receipts`);
+9. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
    it ends with the summary ratio lines.
 
 ``--quick`` measures everything once, with the length clips cut to 10 s and 20 s (no 1-min
-or 10-min clip), so its length ratio line reads n/a.
+or 10-min clip), so its length ratio line reads n/a, and shorter live runs.
+``--only inputs`` runs step 7 alone (with the 720p clip it needs).
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ from model_export.paths import model_base_path
 from model_export.paths import model_name as served_model_name
 
 from . import report
-from .clips import all_clips, length_clip
+from .clips import all_clips, length_clip, synth_clip
 from .decode import compare_decoders
+from .face_aware import DESCRIPTION as FACE_DESCRIPTION
+from .face_aware import MODEL_NAME as FACE_MODEL_NAME
 from .face_aware import FacePlan, face_aware_base, measure_face_aware
+from .inputs import InputsPlan, InputsResults, measure_inputs
 from .measurements import HEADLINE_CLIP, BenchResults, ClipResult
 from .naive import InProcessModel, latest_version, run_naive, run_reference, size_drift
 from .receipts import measure_signing
@@ -58,6 +65,8 @@ log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parent.parent
 CONCURRENCY = (1, 2, 4, 8)
+#: Admission limits raised so that eight concurrent videos are all accepted.
+GATEWAY_ENV = {"GATEWAY_MAX_IN_FLIGHT": "8", "GATEWAY_MAX_QUEUE": "8"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class Plan:
     load_requests: int  # requests per concurrency level
     face: FacePlan  # the face-aware part
     lengths_s: tuple[int, ...]  # durations of the 720p length clips, seconds
+    inputs: InputsPlan  # the still image and live part
 
     @classmethod
     def full(cls) -> Plan:
@@ -86,6 +96,9 @@ class Plan:
                 pairs=4, package_runs=3, package_real_clips=False, length_rounds=3, load_requests=8
             ),
             lengths_s=(10, 60, 600),
+            inputs=InputsPlan(
+                pairs=7, live_s=30, ramp_s=20, ramp=(1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+            ),
         )
 
     @classmethod
@@ -106,6 +119,7 @@ class Plan:
                 concurrency=(1, 4),  # 4: the level the limit ratio is taken at
             ),
             lengths_s=(10, 20),
+            inputs=InputsPlan(pairs=3, live_s=10, ramp_s=8, ramp=(1, 2, 4, 8, 16, 32)),
         )
 
 
@@ -132,6 +146,15 @@ def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _commit() -> str:
+    dirty = _git(
+        "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
+    )
+    return _git("rev-parse", "--short", "HEAD") + (
+        " (with uncommitted changes in gateway, serving, contract or bench)" if dirty else ""
+    )
+
+
 def _meta(
     stamp: str, version: int, model_dir: Path, plan: Plan, defaults: GatewayDefaults
 ) -> dict[str, str]:
@@ -139,13 +162,9 @@ def _meta(
     import cv2
     import tensorflow as tf
 
-    dirty = _git(
-        "status", "--porcelain", "--", "gateway", "serving", "contract", "bench", ":!bench/results"
-    )
     return {
         "timestamp": stamp,
-        "commit": _git("rev-parse", "--short", "HEAD")
-        + (" (with uncommitted changes in gateway, serving, contract or bench)" if dirty else ""),
+        "commit": _commit(),
         "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
         "load average at start (1/5/15 min)": _load(),
         "model": f"{model_dir} version {version} (the demo model)",
@@ -170,7 +189,10 @@ def _meta(
             f"{plan.face.pairs} reference + service pairs per clip, {plan.face.package_runs} "
             f"`mtcnn` package runs on 720p, {plan.face.length_rounds} rounds over the length "
             f"clips ({', '.join(f'{d} s' for d in plan.lengths_s)}), "
-            f"{plan.face.load_requests} requests per concurrency level"
+            f"{plan.face.load_requests} requests per concurrency level; still image: "
+            f"{plan.inputs.pairs} image + clip pairs; live: one {plan.inputs.live_s:.0f}-s "
+            f"session, ramp steps of {plan.inputs.ramp_s:.0f} s over "
+            f"{', '.join(map(str, plan.inputs.ramp))} sessions"
         ),
     }
 
@@ -196,7 +218,62 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="labelled real clips, used when present (%(default)s)",
     )
     parser.add_argument("--no-shared", action="store_true", help="synthetic clips only")
+    parser.add_argument(
+        "--only",
+        choices=("inputs",),
+        default=None,
+        help="run one part alone: inputs = the still image and live streams",
+    )
     return parser.parse_args(argv)
+
+
+def _inputs(args: argparse.Namespace, plan: Plan, data_dir: Path | None) -> InputsResults:
+    """Step 7 on a service of its own: the face-aware version when there is one."""
+    clip = synth_clip(args.clips_dir, HEADLINE_CLIP)
+    face_base = face_aware_base(data_dir, args.clips_dir)
+    if face_base is not None:
+        name, model_dir, what = FACE_MODEL_NAME, face_base / FACE_MODEL_NAME, FACE_DESCRIPTION
+    else:
+        name = served_model_name()
+        model_dir, what = model_base_path() / name, "the demo model"
+    env = {**GATEWAY_ENV, **plan.inputs.gateway_env()}
+    (REPO / "var").mkdir(exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-inputs-", dir=REPO / "var") as tmp,
+        running_service(model_dir, name, Path(tmp), env) as service,
+        CpuShare(service) as share,
+    ):
+        results = measure_inputs(service, clip, plan.inputs, f"{what}, version {service.version}")
+    results.notes.append(
+        f"CPU used by other programs meanwhile: {share.others_share * 100:.0f}% of the "
+        "machine's cores; the clients ran in this process on the same cores."
+    )
+    return results
+
+
+def _only_inputs(args: argparse.Namespace, plan: Plan, stamp: str, results_dir: Path) -> int:
+    """``--only inputs``: step 7 and its report, nothing else."""
+    started = time.monotonic()
+    meta = {
+        "timestamp": stamp,
+        "commit": _commit(),
+        "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}",
+        "load average at start (1/5/15 min)": _load(),
+        "part": "`--only inputs`: the still image and live streams alone"
+        + (" (`--quick`)" if args.quick else ""),
+    }
+    data_dir = None if args.no_shared else args.data_dir
+    inputs = _inputs(args, plan, data_dir)
+    meta["load average at end (1/5/15 min)"] = _load()
+    results = BenchResults(
+        meta=meta, clips=[], load=[], load_clip=HEADLINE_CLIP, memory={}, inputs=inputs,
+        elapsed_s=time.monotonic() - started,
+    )  # fmt: skip
+    text = report.render(results, only_inputs=True)
+    path = report.write(results_dir, text, stamp)
+    log.info("written to %s and latest.md", path)
+    print(text, end="", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = args.results_dir or (
         REPO / "var" / "bench" / "results" if args.quick else REPO / "bench" / "results"
     )
+    if args.only == "inputs":
+        return _only_inputs(args, plan, stamp, results_dir)
     defaults = gateway_defaults()
     model_name = served_model_name()
     model_dir = model_base_path() / model_name
@@ -235,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for c in clips:
         c.drift = size_drift(c.clip.path, model, defaults)
-    gateway_env = {"GATEWAY_MAX_IN_FLIGHT": "8", "GATEWAY_MAX_QUEUE": "8"}
+    gateway_env = GATEWAY_ENV
     load_runs = []
     (REPO / "var").mkdir(exist_ok=True)
     with (
@@ -291,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                 lengths,
                 HEADLINE_CLIP,
             )
+    log.info("a still image and live streams")
+    inputs = _inputs(args, plan, data_dir)
     meta["load average at end (1/5/15 min)"] = _load()
     # After the timed parts, in this process: nothing else is measured meanwhile.
     receipt = measure_signing()
@@ -304,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         face_aware=face_aware,
         elapsed_s=time.monotonic() - started,
         receipt=receipt,
+        inputs=inputs,
     )
     text = report.render(results)
     path = report.write(results_dir, text, stamp)

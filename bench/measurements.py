@@ -14,6 +14,7 @@ from .service import LoadRun, ProcessMemory, RequestResult
 
 if TYPE_CHECKING:
     from .face_aware import FaceAwareResults
+    from .inputs import InputsResults
     from .receipts import ReceiptCost
 
 #: The clip the headline ratios are taken on.
@@ -91,6 +92,8 @@ class BenchResults:
     elapsed_s: float = 0.0
     #: What signing one answer's receipt costs (bench.receipts).
     receipt: ReceiptCost | None = None
+    #: A still image against a clip, and live streams (bench.inputs).
+    inputs: InputsResults | None = None
 
     def headline(self) -> ClipResult | None:
         return next((c for c in self.clips if c.clip.name == HEADLINE_CLIP), None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import face_report, receipts, report_frames, report_latency, report_load
+from . import face_report, receipts, report_frames, report_inputs, report_latency, report_load
 from .measurements import BenchResults
 
 #: The report's sections after its header, in order.
@@ -44,20 +44,30 @@ def summary_lines(results: BenchResults) -> list[str]:
     ]
 
 
-def render(results: BenchResults) -> str:
-    """The whole report as Markdown; the summary lines come last."""
+def render(results: BenchResults, *, only_inputs: bool = False) -> str:
+    """The whole report as Markdown; the summary lines come last.
+
+    ``only_inputs``: the still image and live section and its summary lines alone
+    (``--only inputs``).
+    """
     meta = results.meta
     out: list[str] = [f"# Benchmark: video to verdict ({meta['timestamp']})", ""]
     out += [f"- {key}: {value}" for key, value in meta.items() if key != "timestamp"]
     out += [f"- bench wall time: {results.elapsed_s / 60:.1f} min", ""]
 
-    for section in SECTIONS:
-        out += section(results)
-    if results.face_aware is not None:
-        out += face_report.section(results.face_aware)
+    if not only_inputs:
+        for section in SECTIONS:
+            out += section(results)
+        if results.face_aware is not None:
+            out += face_report.section(results.face_aware)
+    if results.inputs is not None:
+        out += report_inputs.section(results.inputs)
     if results.receipt is not None:
         out += receipts.section(results.receipt)
-    out += ["", *summary_lines(results), *face_report.summary_lines(results.face_aware)]
+    out += [""]
+    if not only_inputs:
+        out += [*summary_lines(results), *face_report.summary_lines(results.face_aware)]
+    out += report_inputs.summary_lines(results.inputs)
     return "\n".join(out) + "\n"
 
 

@@ -270,11 +270,21 @@ def running_service(
         serving.stop()
 
 
-def detect(client: httpx.Client, data: bytes, filename: str) -> RequestResult:
-    """One multipart upload to ``/v1/detect``, timed from first byte sent to JSON parsed."""
+def detect(
+    client: httpx.Client,
+    data: bytes,
+    filename: str,
+    *,
+    content_type: str = "video/mp4",
+    part: str = "video",
+) -> RequestResult:
+    """One multipart upload to ``/v1/detect``, timed from first byte sent to JSON parsed.
+
+    A still image goes in the part ``image`` with its own type.
+    """
     start = time.perf_counter()
     try:
-        response = client.post("/v1/detect", files={"video": (filename, data, "video/mp4")})
+        response = client.post("/v1/detect", files={part: (filename, data, content_type)})
         body = response.json()
         status = response.status_code
     except (httpx.HTTPError, ValueError) as exc:
