@@ -12,7 +12,9 @@ here and in the package's modules:
 * :mod:`contract.aggregation`: per-frame scores and tracks to a video score, its interval and
   a verdict;
 * :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
-* :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between.
+* :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between;
+* :mod:`contract.reencode`: the re-encoded and transformed copies of a clip that the stability
+  probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``).
 
 This module is the one table of names the three programs read, which is why it is one
 module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,

@@ -21,6 +21,7 @@ Modules, one line each:
 - ``admission``: videos processed and waiting, uploads received at once; 429 past them
 - ``budget``: what decoding one upload may cost (CPU time, pixels, wall-clock time)
 - ``detection``: the pipeline's named, timed stages, in order, and hot swaps mid-video
+- ``robustness``: the stability probe: re-encoded, downscaled and mirrored copies scored again
 - ``detection_types``: what one detection takes and gives: options, progress, result
 - ``pipeline_config``: what the settings fix for every detection (sizes, batches, limits)
 - ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks

@@ -7,6 +7,7 @@
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
                                                          (+ each ensemble member's scores)
                             -> [explain: the tracks' most suspicious faces, Grad-CAM maps]
+                            -> [robustness: re-encoded copies scored again, gateway.robustness]
     provenance (thread, from the start): the upload's content credentials, beside the verdict
 
 ``model_info`` names the version that will score the video (every batch is pinned to
@@ -40,19 +41,11 @@ from contract.reasons import bits_per_pixel, verdict_reasons
 
 from . import metrics
 from .admission import Admission
-from .answers import (
-    choose_operating_point,
-    member_names,
-    read_frames,
-)
+from .answers import choose_operating_point, member_names, read_frames
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .detection_types import DetectionResult, DetectOptions, Progress, Silent
-from .errors import (
-    InvalidVideo,
-    ModelNotFound,
-    ServingTimeout,
-)
+from .errors import InvalidVideo, ModelNotFound, ServingTimeout
 from .explain import NO_EXPLAIN_WARNING, explain_tracks
 from .keyframes import keyframe_scorer
 from .pipeline_config import (
@@ -63,6 +56,7 @@ from .pipeline_config import (
 )
 from .probe import VideoInfo, VideoLimits
 from .provenance import ProvenanceReader
+from .robustness import check_probe_allowed, probe_robustness
 from .sequence_head import choose_strategy, score_sequences
 from .serving_client import ServingClient
 from .serving_types import ModelRef, Prediction, VersionDescription
@@ -157,6 +151,16 @@ class DetectionPipeline:
                     result = await self._detect(path, opts, timer, listener)
         except TimeoutError as exc:
             raise ServingTimeout(f"the video was not processed within {deadline_s:g} s") from exc
+        if opts.robustness:
+            with timer.stage("robustness"):
+                result.robustness = await probe_robustness(
+                    self.detect,
+                    path,
+                    opts,
+                    result,
+                    directory=self.config.scratch_dir or path.parent,
+                    timeout_s=self.config.robustness_timeout_s,
+                )
         timer.ms["total"] = timer.elapsed_ms()
         result.timer, result.config = timer, self.config
         if count_verdict:
@@ -197,6 +201,8 @@ class DetectionPipeline:
             described = asyncio.create_task(self.client.model_info(opts.model))
             try:
                 info = await asyncio.to_thread(probe_upload, path, self.limits)
+                if opts.robustness:
+                    check_probe_allowed(info, config.robustness_max_duration_s)
             except BaseException:
                 described.cancel()
                 raise

@@ -8,7 +8,7 @@ progress); :class:`DetectionResult` what the stages found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import contract
 from contract.aggregation import Aggregation, FrameResult, MemberScores, Verdict
@@ -20,6 +20,9 @@ from .probe import VideoInfo
 from .provenance import Provenance
 from .serving_types import ModelRef, VersionDescription
 from .timing import StageTimer
+
+if TYPE_CHECKING:  # the probe builds on these types
+    from .robustness import RobustnessProbe
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class DetectOptions:
     explain: bool = False
     #: The named threshold to decide with; None: the version's shipped one (``balanced``).
     operating_point: str | None = None
+    #: Also score re-encoded, downscaled and mirrored copies (``robustness=true``).
+    robustness: bool = False
 
 
 class Progress(Protocol):
@@ -85,6 +90,8 @@ class DetectionResult:
     operating_point: str = contract.OPERATING_POINT_BALANCED
     #: The reason codes of :mod:`contract.reasons` that apply to the verdict.
     reasons: list[ReasonCode] = field(default_factory=list)
+    #: The stability probe's copies (``robustness=true``); None when not asked for.
+    robustness: RobustnessProbe | None = None
     #: How long each stage took (``total`` included once :meth:`DetectionPipeline.detect`
     #: returns) and the configuration the detection ran under.
     timer: StageTimer = field(default_factory=StageTimer)

@@ -7,6 +7,7 @@ that the sync route, the job worker and the shadow canary run under the same fig
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .budget import DecodeLimits
 from .keyframes import KeyframePlan
@@ -28,6 +29,11 @@ class PipelineConfig:
     explain_side: int = 112
     #: Where faces are detected (face-aware versions with ``detect_faces``).
     keyframes: KeyframePlan = field(default_factory=KeyframePlan)
+    #: ``robustness=true``: the longest video probed, the probe's own deadline, and where
+    #: its copies are written (None: beside the upload).
+    robustness_max_duration_s: float = 60.0
+    robustness_timeout_s: float = 180.0
+    scratch_dir: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -40,6 +46,9 @@ class PipelineConfig:
             explain_per_track=settings.explain_per_track,
             explain_side=settings.explain_side,
             keyframes=KeyframePlan(settings.face_detect_every, settings.face_detect_side),
+            robustness_max_duration_s=settings.robustness_max_duration_s,
+            robustness_timeout_s=settings.robustness_timeout_s,
+            scratch_dir=settings.var_dir / "uploads",
         )
 
 

@@ -21,10 +21,12 @@ from .schemas import (
     FaceExplanation,
     FaceResult,
     ModelInfo,
+    Robustness,
     ScoreInterval,
     TimelinePoint,
     Timings,
     TrackResult,
+    TransformScore,
     VideoSummary,
 )
 from .timing import StageTimer
@@ -128,6 +130,7 @@ def _response_body(
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
             provenance=round(timer.ms["provenance"], 2) if "provenance" in timer.ms else None,
             explain=round(timer.ms["explain"], 2) if "explain" in timer.ms else None,
+            robustness=round(timer.ms["robustness"], 2) if "robustness" in timer.ms else None,
         ),
         request_id=request_id_var.get(),
         warnings=[*model_warnings(kind), *(result.warnings or [])],
@@ -141,4 +144,26 @@ def _response_body(
         reasons=list(result.reasons),
         provenance=result.provenance or Provenance(present=False),
         members=by_member(members.video if members is not None else None),
+        robustness=_robustness(result),
+    )
+
+
+def _robustness(result: DetectionResult) -> Robustness | None:
+    probe = result.robustness
+    if probe is None:
+        return None
+    return Robustness(
+        transforms=[
+            TransformScore(
+                name=s.transform.name,
+                description=s.transform.describe(),
+                score=round(s.score, 4),
+                verdict=s.verdict,
+                delta=round(s.delta, 4),
+            )
+            for s in probe.scores
+        ],
+        complete=probe.complete,
+        max_abs_delta=None if probe.max_abs_delta is None else round(probe.max_abs_delta, 4),
+        verdict_flips=probe.flips(result.verdict.verdict),
     )

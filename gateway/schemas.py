@@ -139,6 +139,39 @@ class Timings(BaseModel):
         description="Reading the upload's content credentials; it runs alongside probe, "
         "decode and inference, so it overlaps them.",
     )
+    robustness: float | None = Field(
+        None,
+        description="Re-encoding the video and scoring its copies (robustness=true), after "
+        "the detection.",
+    )
+
+
+class TransformScore(BaseModel):
+    """One transformed copy of the upload, scored by the version that answered."""
+
+    name: str = Field(description="crf23, crf30, crf38, half or mirror.")
+    description: str = Field(description="What was done to the copy (H.264 CRF, size, mirror).")
+    score: float = Field(description="The copy's video fake probability.")
+    verdict: VerdictLabel
+    delta: float = Field(description="The copy's score minus the upload's score.")
+
+
+class Robustness(BaseModel):
+    """How far the answer moves under re-encodes an upload commonly goes through."""
+
+    transforms: list[TransformScore] = Field(
+        description="The copies scored, in the order above; fewer when complete is false."
+    )
+    complete: bool = Field(
+        description="False when GATEWAY_ROBUSTNESS_TIMEOUT_S passed before every copy was scored."
+    )
+    max_abs_delta: float | None = Field(
+        description="The largest move of the score over the copies; null if none was scored."
+    )
+    verdict_flips: int = Field(
+        description="How many copies got another verdict than the upload; a verdict that "
+        "flips under an ordinary re-encode deserves less trust."
+    )
 
 
 class ScoreInterval(BaseModel):
@@ -228,6 +261,11 @@ class DetectionResponse(BaseModel):
             "fitted for the version, so it is not an average of these. Null for versions "
             "that are not ensembles."
         ),
+    )
+    robustness: Robustness | None = Field(
+        None,
+        description="With robustness=true: the stability probe's copies and how far their "
+        "scores moved (not signed by the receipt); null otherwise.",
     )
     # A default, so that job results stored before receipts existed still load.
     receipt: str | None = Field(

@@ -3,6 +3,9 @@
 :class:`Settings` is the gateway's (``GATEWAY_*``); :class:`JobSettings`, reached as
 ``settings.jobs``, those of asynchronous jobs and webhooks (``GATEWAY_JOB_*`` /
 ``GATEWAY_WEBHOOK_*``), which ``python -m gateway worker`` reads too.
+
+Over 400 lines because every setting is one field of this one class, each with its bounds
+and a line on what it does.
 """
 
 from __future__ import annotations
@@ -211,6 +214,10 @@ class Settings(BaseSettings):
     #: side in pixels of their PNG images.
     explain_per_track: int = Field(3, alias="GATEWAY_EXPLAIN_PER_TRACK", ge=1, le=16)
     explain_side: int = Field(112, alias="GATEWAY_EXPLAIN_SIDE", ge=16, le=512)
+    #: ``robustness=true``: the longest video it re-encodes, and how long its copies may
+    #: take after the detection (past it the answer says ``complete: false``).
+    robustness_max_duration_s: float = Field(60.0, alias="GATEWAY_ROBUSTNESS_MAX_DURATION_S", gt=0)
+    robustness_timeout_s: float = Field(180.0, alias="GATEWAY_ROBUSTNESS_TIMEOUT_S", gt=0)
     #: Face-aware versions with ``detect_faces``: detect on every k-th sampled frame (and the
     #: last), on copies whose shorter side is at most this many pixels (0: as decoded); the
     #: frames between get boxes from the detections around them (gateway.keyframes).

@@ -23,7 +23,7 @@ Modules, by stage:
   ``operating_points`` (the named thresholds a caller may choose), ``protocol``
   (leave-one-source-out evaluation), ``reliability`` (reliability diagram, ECE, Brier and
   log-loss at the deployment prior), ``robustness`` (scores of re-encoded and transformed
-  clips against the originals), ``reencode`` (those transformed copies, with PyAV),
+  clips against the originals; the copies come from :mod:`contract.reencode`),
   ``report_plots`` (an evaluation's ROC and confusion-matrix PNGs), ``gate``;
 * export: ``preprocess``, ``export`` (whole frames), ``face_export`` (in-graph faces, with
   ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,

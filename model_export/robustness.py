@@ -1,7 +1,7 @@
 """Stability of a version's scores under re-encoding (``evaluate --robustness``).
 
 Every clip (or a stratified subset, :func:`stratified_subset`) is transformed by each
-:data:`model_export.reencode.TRANSFORMS` into a temporary directory, scored by the same path
+:data:`contract.reencode.TRANSFORMS` into a temporary directory, scored by the same path
 as the original (:func:`model_export.evaluate.score_video`: the same decode, faces and
 aggregation), and the copy deleted once scored. Per transform the report gives:
 
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contract.reencode import TRANSFORMS, Transform, transcode
 from model_export import roc
 from model_export.calibration import Calibration
 from model_export.datasets import LabelledVideo
-from model_export.reencode import TRANSFORMS, Transform, transcode
 
 if TYPE_CHECKING:
     from model_export.evaluate import VideoResult

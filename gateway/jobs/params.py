@@ -34,6 +34,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MEDIA_URL_PARAM = "media_url"
 
 
+#: Parameters stored only when true.
+_FLAGS = frozenset({"explain", "robustness"})
+
+
 @dataclass(frozen=True)
 class DetectParams:
     """What a caller may choose about one detection."""
@@ -46,13 +50,14 @@ class DetectParams:
     explain: bool = False
     #: None: the version's shipped threshold (``balanced``).
     operating_point: str | None = None
+    robustness: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        # ``explain`` only when asked: jobs stored (and hashed) before it existed stay equal.
+        # The flags only when asked: jobs stored (and hashed) before they existed stay equal.
         return {
             k: v
             for k, v in asdict(self).items()
-            if v is not None and not (k == "explain" and v is False)
+            if v is not None and not (k in _FLAGS and v is False)
         }
 
     @classmethod
@@ -69,6 +74,7 @@ class DetectParams:
             strategy=self.aggregation or settings.aggregation,  # type: ignore[arg-type]
             explain=self.explain,
             operating_point=self.operating_point,
+            robustness=self.robustness,
         )
 
 
@@ -133,12 +139,23 @@ def detect_params(
             ),
         ),
     ] = None,
+    robustness: Annotated[
+        bool,
+        Query(
+            description=(
+                "Also score copies of the video re-encoded (H.264 CRF 23, 30, 38), at half "
+                "size and mirrored, by the same version, and report how far the score moves "
+                "(robustness). Videos only, up to GATEWAY_ROBUSTNESS_MAX_DURATION_S; the "
+                "answer's score and verdict are the upload's own."
+            )
+        ),
+    ] = False,
 ) -> DetectParams:
     """The detection query parameters (a FastAPI dependency)."""
     if model_version is not None and model_label is not None:
         raise InvalidParameters("give model_version or model_label, not both")
     return DetectParams(
-        model_version, model_label, frames, fps, aggregation, explain, operating_point
+        model_version, model_label, frames, fps, aggregation, explain, operating_point, robustness
     )
 
 

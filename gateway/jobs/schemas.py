@@ -61,6 +61,7 @@ class MediaUrlJob(BaseModel):
     aggregation: Aggregation | None = None
     explain: bool = False
     operating_point: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,40}$")
+    robustness: bool = False
 
     def params(self) -> DetectParams:
         """The detection options, as the query parameters of an upload give them."""
@@ -72,6 +73,7 @@ class MediaUrlJob(BaseModel):
             self.aggregation,
             self.explain,
             self.operating_point,
+            self.robustness,
         )
 
 

@@ -25,7 +25,7 @@ MAX_JSON_BYTES = 16 * 1024
 #: Query parameters that carry job options (with a JSON body they go in the body).
 _OPTION_QUERY = frozenset(
     {"model_version", "model_label", "frames", "fps", "aggregation", "explain"}
-    | {"operating_point", "callback_url", MEDIA_URL_PARAM}
+    | {"operating_point", "robustness", "callback_url", MEDIA_URL_PARAM}
 )
 #: The request body ``POST /v1/jobs`` documents: an upload, or this JSON.
 JOBS_REQUEST_BODY: dict[str, Any] = {

@@ -40,6 +40,18 @@ def test_detect_prints_a_table(deepfake, make_clip) -> None:
     assert "deepfake v1" in run.stdout
 
 
+def test_detect_robustness_shows_each_copy_beside_the_upload(deepfake, make_clip) -> None:
+    clip = make_clip("hand.mp4", width=160, height=120)
+    run = deepfake("detect", str(clip), "--frames", "4", "--robustness")
+    assert run.returncode == 0, run.stderr
+    assert "hand.mp4: robustness" in run.stdout and "verdicts flip" in run.stdout
+    for copy in ("as uploaded", "crf23", "crf30", "crf38", "half", "mirror"):
+        assert copy in run.stdout
+    as_json = deepfake("detect", "--json", str(clip), "--frames", "4", "--robustness")
+    probe = json.loads(as_json.stdout)[0]["result"]["robustness"]
+    assert [t["name"] for t in probe["transforms"]] == ["crf23", "crf30", "crf38", "half", "mirror"]
+
+
 def test_detect_json_and_fail_on_give_scripts_what_they_need(deepfake, make_clip) -> None:
     clips = [make_clip("a.mp4"), make_clip("b.mp4", seed=3)]
     run = deepfake("detect", "--json", *map(str, clips), "--frames", "4")

@@ -37,6 +37,30 @@ def test_detect_a_file_object_from_where_it_stands(client: Client, make_clip) ->
     assert sent[-1] == (clip.stat().st_size, clip.stat().st_size)
 
 
+def test_detect_with_robustness_returns_typed_copies(client: Client, make_clip) -> None:
+    result = client.detect(make_clip(width=160, height=120), frames=4, robustness=True)
+    probe = result.robustness
+    assert probe is not None and probe.complete
+    assert [t.name for t in probe.transforms] == ["crf23", "crf30", "crf38", "half", "mirror"]
+    assert probe.verdict_flips == sum(t.verdict != result.verdict for t in probe.transforms)
+    assert client.detect(make_clip(), frames=4).robustness is None
+
+
+def test_a_url_job_asks_for_robustness_in_its_json_body() -> None:
+    from deepfake_client import jobs
+
+    spec = jobs.url_job_spec(
+        "https://media.example/clip.mp4",
+        callback_url=None,
+        metadata=None,
+        idempotency_key="k",
+        options={"model_version": None, "model_label": None, "frames": None, "fps": None,
+                 "aggregation": None, "explain": False, "operating_point": None,
+                 "robustness": True},
+    )  # fmt: skip
+    assert spec.json_body == {"media_url": "https://media.example/clip.mp4", "robustness": True}
+
+
 def test_models_list(client: Client) -> None:
     listing = client.models.list()
     assert listing.name == "deepfake"

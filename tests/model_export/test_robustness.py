@@ -13,12 +13,12 @@ import keras
 import numpy as np
 import pytest
 
+from contract.reencode import GEOMETRY_CRF, TRANSFORMS, Transform, output_size, transcode
 from model_export import robustness
 from model_export.cli import main
 from model_export.datasets import discover
 from model_export.evaluate import evaluate_version
 from model_export.export import publish_version
-from model_export.reencode import GEOMETRY_CRF, TRANSFORMS, Transform, output_size, transcode
 from tests.videos import write_clip
 
 

@@ -102,6 +102,7 @@ class AsyncClient:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
         """Upload ``video`` (a path or a binary file object) and return the verdict; a JPEG,
@@ -109,7 +110,9 @@ class AsyncClient:
 
         A file object is read from its current position, and sought back there to retry.
         ``progress(sent, total)`` is called as the upload goes. ``explain=True`` adds to
-        each face track its most suspicious faces with heatmaps (``track.explanations``).
+        each face track its most suspicious faces with heatmaps (``track.explanations``);
+        ``robustness=True`` scores re-encoded, half-size and mirrored copies of a video too
+        (``result.robustness``: each copy's score and how far it moved).
         """
         params = _core.detect_params(
             model_version=model_version,
@@ -119,6 +122,7 @@ class AsyncClient:
             aggregation=aggregation,
             explain=explain,
             operating_point=operating_point,
+            robustness=robustness,
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(await self._send(spec), DetectionResponse)
@@ -203,6 +207,7 @@ class AsyncJobs:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -227,6 +232,7 @@ class AsyncJobs:
                 "aggregation": aggregation,
                 "explain": explain,
                 "operating_point": operating_point,
+                "robustness": robustness,
             },
         )
         return _jobs.parse_job(await self._client._send(spec))
@@ -242,6 +248,7 @@ class AsyncJobs:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -263,6 +270,7 @@ class AsyncJobs:
             aggregation=aggregation,
             explain=explain,
             operating_point=operating_point,
+            robustness=robustness,
         )
         if callback_url is not None:
             params["callback_url"] = callback_url

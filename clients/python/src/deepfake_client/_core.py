@@ -188,6 +188,7 @@ def detect_params(
     aggregation: str | None,
     explain: bool = False,
     operating_point: str | None = None,
+    robustness: bool = False,
 ) -> dict[str, Any]:
     """The query parameters of ``/v1/detect`` and ``/v1/jobs``; unset ones left out."""
     given = {
@@ -198,6 +199,7 @@ def detect_params(
         "aggregation": aggregation,
         "explain": "true" if explain else None,
         "operating_point": operating_point,
+        "robustness": "true" if robustness else None,
     }
     return {k: v for k, v in given.items() if v is not None}
 

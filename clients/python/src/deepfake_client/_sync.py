@@ -97,6 +97,7 @@ class Client:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         progress: ProgressCallback | None = None,
     ) -> DetectionResponse:
         """Upload ``video`` (a path or a binary file object) and return the verdict; a JPEG,
@@ -104,7 +105,9 @@ class Client:
 
         A file object is read from its current position, and sought back there to retry.
         ``progress(sent, total)`` is called as the upload goes. ``explain=True`` adds to
-        each face track its most suspicious faces with heatmaps (``track.explanations``).
+        each face track its most suspicious faces with heatmaps (``track.explanations``);
+        ``robustness=True`` scores re-encoded, half-size and mirrored copies of a video too
+        (``result.robustness``: each copy's score and how far it moved).
         """
         params = _core.detect_params(
             model_version=model_version,
@@ -114,6 +117,7 @@ class Client:
             aggregation=aggregation,
             explain=explain,
             operating_point=operating_point,
+            robustness=robustness,
         )
         spec = _core.upload_spec("/v1/detect", video, params, progress)
         return _core.parse(self._send(spec), DetectionResponse)
@@ -196,6 +200,7 @@ class Jobs:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -220,6 +225,7 @@ class Jobs:
                 "aggregation": aggregation,
                 "explain": explain,
                 "operating_point": operating_point,
+                "robustness": robustness,
             },
         )
         return _jobs.parse_job(self._client._send(spec))
@@ -235,6 +241,7 @@ class Jobs:
         aggregation: Aggregation | None = None,
         explain: bool = False,
         operating_point: str | None = None,
+        robustness: bool = False,
         callback_url: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -256,6 +263,7 @@ class Jobs:
             aggregation=aggregation,
             explain=explain,
             operating_point=operating_point,
+            robustness=robustness,
         )
         if callback_url is not None:
             params["callback_url"] = callback_url

@@ -105,6 +105,14 @@ def detect(
     fps: Fps = None,
     aggregation: AggregationOpt = None,
     operating_point: OperatingPointOpt = None,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Also score the video re-encoded (H.264 CRF 23, 30, 38), at half size and "
+            "mirrored, and show how far the score moves.",
+        ),
+    ] = False,
     fail_on: Annotated[
         list[Verdict] | None,
         typer.Option("--fail-on", help="Exit 1 when any verdict is this (repeatable)."),
@@ -126,7 +134,8 @@ def detect(
         for path in files:
             on_upload, finished = upload_progress(progress, path.name)
             try:
-                done.append((str(path), client.detect(path, progress=on_upload, **params)))
+                answer = client.detect(path, progress=on_upload, robustness=robustness, **params)
+                done.append((str(path), answer))
             except (errors.DeepfakeError, OSError) as exc:
                 failed.append((str(path), exc))
             finally:
@@ -142,6 +151,9 @@ def detect(
     else:
         if done:
             console().print(_result_table(done))
+        for name, result in done:
+            if result.robustness is not None:
+                console().print(_robustness_table(name, result))
         for name, exc in failed:
             console(stderr=True).print(f"[red]error:[/red] {name}: {exc}")
     if failed:
@@ -149,6 +161,22 @@ def detect(
     wanted = {v.value for v in fail_on or []}
     if any(result.verdict in wanted for _, result in done):
         raise typer.Exit(EXIT_FOUND)
+
+
+def _robustness_table(name: str, result: DetectionResponse) -> Table:
+    """Each transformed copy's score beside the upload's, and how far it moved."""
+    probe = result.robustness
+    assert probe is not None
+    flips = f"{probe.verdict_flips} of {len(probe.transforms)} verdicts flip"
+    more = "" if probe.complete else "; cut short by the gateway's deadline"
+    table = Table(title=f"{name}: robustness ({flips}{more})")
+    for column in ("copy", "what", "score", "change", "verdict"):
+        table.add_column(column)
+    table.add_row("as uploaded", "-", f"{result.score:.4f}", "-", result.verdict)
+    for t in probe.transforms:
+        verdict = t.verdict if t.verdict == result.verdict else f"[bold]{t.verdict}[/bold]"
+        table.add_row(t.name, t.description, f"{t.score:.4f}", f"{t.delta:+.4f}", verdict)
+    return table
 
 
 @app.command()

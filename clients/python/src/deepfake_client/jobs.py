@@ -88,8 +88,9 @@ def url_job_spec(
     given) makes retries safe.
     """
     body: dict[str, Any] = {"media_url": url, **_core.detect_params(**options)}
-    if "explain" in body:
-        body["explain"] = True  # a JSON boolean here, not the query's "true"
+    for flag in ("explain", "robustness"):
+        if flag in body:
+            body[flag] = True  # a JSON boolean here, not the query's "true"
     if callback_url is not None:
         body["callback_url"] = callback_url
     if metadata:

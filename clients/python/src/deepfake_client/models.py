@@ -446,6 +446,10 @@ class Timings(BaseModel):
     """
     Reading the upload's content credentials; it runs alongside probe, decode and inference, so it overlaps them.
     """
+    robustness: Annotated[float | None, Field(title="Robustness")] = None
+    """
+    Re-encoding the video and scoring its copies (robustness=true), after the detection.
+    """
     sequence: Annotated[float | None, Field(title="Sequence")] = None
     """
     The sequence head scoring the face tracks (aggregation 'sequence').
@@ -491,6 +495,33 @@ class TrackResult(BaseModel):
     """
     Fake probability of this face track.
     """
+
+
+class TransformScore(BaseModel):
+    """
+    One transformed copy of the upload, scored by the version that answered.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    delta: Annotated[float, Field(title="Delta")]
+    """
+    The copy's score minus the upload's score.
+    """
+    description: Annotated[str, Field(title="Description")]
+    """
+    What was done to the copy (H.264 CRF, size, mirror).
+    """
+    name: Annotated[str, Field(title="Name")]
+    """
+    crf23, crf30, crf38, half or mirror.
+    """
+    score: Annotated[float, Field(title="Score")]
+    """
+    The copy's video fake probability.
+    """
+    verdict: Annotated[Literal["real", "fake", "inconclusive"], Field(title="Verdict")]
 
 
 class ValidationError(BaseModel):
@@ -550,122 +581,11 @@ class DeliveryList(BaseModel):
     deliveries: Annotated[list[DeliveryResponse], Field(title="Deliveries")]
 
 
-class DetectionResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    aggregation: Annotated[
-        Literal["mean", "median", "topk_mean", "confident", "max", "sequence"],
-        Field(title="Aggregation"),
-    ]
-    """
-    The aggregation that decided.
-    """
-    frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
-    members: Annotated[dict[str, float] | None, Field(title="Members")] = None
-    """
-    Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles.
-    """
-    model: ModelInfo
-    operating_point: AppliedOperatingPoint | None = None
-    """
-    The named threshold that decided (operating_point=NAME, default balanced); its threshold equals threshold.
-    """
-    provenance: Provenance | None = None
-    """
-    The upload's content credentials (C2PA), reported beside the verdict; they never change the score or the verdict.
-    """
-    reasons: Annotated[
-        list[
-            Literal[
-                "no_face",
-                "face_too_small",
-                "too_few_frames",
-                "heavy_compression",
-                "near_threshold",
-                "frames_disagree",
-            ]
-        ]
-        | None,
-        Field(title="Reasons"),
-    ] = None
-    """
-    Why the verdict deserves care, as codes (empty when none); no_face and near_threshold make it inconclusive, the others accompany any verdict.
-    """
-    receipt: Annotated[str | None, Field(title="Receipt")] = None
-    """
-    A compact JWS (EdDSA, Ed25519) signed by the gateway over this answer: the media's sha256, the model name, version and digest, the sampling and aggregation settings, the sampled frame times, the video and track scores, the verdict, threshold and operating point, the gateway's version and the time (iat); its header's kid names the key, published at /.well-known/jwks.json. It proves that this service, with this key, gave this answer about these bytes with this model, not that the answer is right. Null only in results stored before receipts existed.
-    """
-    request_id: Annotated[str, Field(title="Request Id")]
-    score: Annotated[float, Field(title="Score")]
-    """
-    Video fake probability in [0, 1].
-    """
-    score_interval: ScoreInterval | None = None
-    """
-    A bootstrap interval of score: the deciding face track's frame scores (every frame's without one) resampled with a fixed seed and aggregated by the same rule; null when a sequence head scored the tracks.
-    """
-    threshold: Annotated[float, Field(title="Threshold")]
-    """
-    Decision threshold of the answering model version.
-    """
-    timeline: Annotated[list[TimelinePoint], Field(title="Timeline")]
-    timings_ms: Timings
-    tracks: Annotated[list[TrackResult], Field(title="Tracks")]
-    verdict: Annotated[Literal["real", "fake", "inconclusive"], Field(title="Verdict")]
-    """
-    fake when score >= threshold, real below it; inconclusive when no_face or near_threshold is among reasons.
-    """
-    video: VideoSummary
-    warnings: Annotated[list[str] | None, Field(title="Warnings")] = None
-    """
-    What to know before trusting the verdict (e.g. a demo model); empty if none.
-    """
-
-
 class HTTPValidationError(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
     detail: Annotated[list[ValidationError] | None, Field(title="Detail")] = None
-
-
-class JobResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    attempts: Annotated[int, Field(title="Attempts")]
-    """
-    Times a worker claimed the job (retries after a lost worker).
-    """
-    callback_url: Annotated[str | None, Field(title="Callback Url")] = None
-    created_at: Annotated[str, Field(title="Created At")]
-    error: ErrorDetail | None = None
-    """
-    The sync API's error codes, or worker_lost / canceled / media_undecryptable; for a media URL also media_unreachable, media_too_large, media_not_allowed, unsupported_media.
-    """
-    expires_at: Annotated[str, Field(title="Expires At")]
-    """
-    When the job's record and result are removed (GATEWAY_JOB_RETENTION after it ends; before that, after submission).
-    """
-    finished_at: Annotated[str | None, Field(title="Finished At")] = None
-    id: Annotated[str, Field(title="Id")]
-    input: JobInput
-    links: JobLinks
-    metadata: Annotated[dict[str, str] | None, Field(title="Metadata")] = {}
-    model_version: Annotated[int | None, Field(title="Model Version")] = None
-    parameters: Annotated[dict[str, int | float | str] | None, Field(title="Parameters")] = {}
-    progress: JobProgress
-    result: DetectionResponse | None = None
-    """
-    Exactly the body /v1/detect returns (status succeeded).
-    """
-    started_at: Annotated[str | None, Field(title="Started At")] = None
-    status: Annotated[
-        Literal["queued", "running", "succeeded", "failed", "canceled", "expired"],
-        Field(title="Status"),
-    ]
-    updated_at: Annotated[str, Field(title="Updated At")]
 
 
 class OperatingPointInfo(BaseModel):
@@ -731,35 +651,145 @@ class ReplayDifference(BaseModel):
     verdict_changed: Annotated[bool, Field(title="Verdict Changed")]
 
 
-class ReplayResponse(BaseModel):
+class Robustness(BaseModel):
     """
-    A job's stored media scored again by another version, beside the job's own answer.
+    How far the answer moves under re-encodes an upload commonly goes through.
     """
 
     model_config = ConfigDict(
         extra="allow",
     )
-    difference: ReplayDifference
-    job_id: Annotated[str, Field(title="Job Id")]
-    original: DetectionResponse
+    complete: Annotated[bool, Field(title="Complete")]
     """
-    The job's result, as it was answered.
+    False when GATEWAY_ROBUSTNESS_TIMEOUT_S passed before every copy was scored.
     """
-    replay: DetectionResponse
+    max_abs_delta: Annotated[float | None, Field(title="Max Abs Delta")]
     """
-    The same media scored by the version asked.
+    The largest move of the score over the copies; null if none was scored.
+    """
+    transforms: Annotated[list[TransformScore], Field(title="Transforms")]
+    """
+    The copies scored, in the order above; fewer when complete is false.
+    """
+    verdict_flips: Annotated[int, Field(title="Verdict Flips")]
+    """
+    How many copies got another verdict than the upload; a verdict that flips under an ordinary re-encode deserves less trust.
     """
 
 
-class JobList(BaseModel):
+class DetectionResponse(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    jobs: Annotated[list[JobResponse], Field(title="Jobs")]
-    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    aggregation: Annotated[
+        Literal["mean", "median", "topk_mean", "confident", "max", "sequence"],
+        Field(title="Aggregation"),
+    ]
     """
-    Pass as ?cursor= for the next page.
+    The aggregation that decided.
     """
+    frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
+    members: Annotated[dict[str, float] | None, Field(title="Members")] = None
+    """
+    Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles.
+    """
+    model: ModelInfo
+    operating_point: AppliedOperatingPoint | None = None
+    """
+    The named threshold that decided (operating_point=NAME, default balanced); its threshold equals threshold.
+    """
+    provenance: Provenance | None = None
+    """
+    The upload's content credentials (C2PA), reported beside the verdict; they never change the score or the verdict.
+    """
+    reasons: Annotated[
+        list[
+            Literal[
+                "no_face",
+                "face_too_small",
+                "too_few_frames",
+                "heavy_compression",
+                "near_threshold",
+                "frames_disagree",
+            ]
+        ]
+        | None,
+        Field(title="Reasons"),
+    ] = None
+    """
+    Why the verdict deserves care, as codes (empty when none); no_face and near_threshold make it inconclusive, the others accompany any verdict.
+    """
+    receipt: Annotated[str | None, Field(title="Receipt")] = None
+    """
+    A compact JWS (EdDSA, Ed25519) signed by the gateway over this answer: the media's sha256, the model name, version and digest, the sampling and aggregation settings, the sampled frame times, the video and track scores, the verdict, threshold and operating point, the gateway's version and the time (iat); its header's kid names the key, published at /.well-known/jwks.json. It proves that this service, with this key, gave this answer about these bytes with this model, not that the answer is right. Null only in results stored before receipts existed.
+    """
+    request_id: Annotated[str, Field(title="Request Id")]
+    robustness: Robustness | None = None
+    """
+    With robustness=true: the stability probe's copies and how far their scores moved (not signed by the receipt); null otherwise.
+    """
+    score: Annotated[float, Field(title="Score")]
+    """
+    Video fake probability in [0, 1].
+    """
+    score_interval: ScoreInterval | None = None
+    """
+    A bootstrap interval of score: the deciding face track's frame scores (every frame's without one) resampled with a fixed seed and aggregated by the same rule; null when a sequence head scored the tracks.
+    """
+    threshold: Annotated[float, Field(title="Threshold")]
+    """
+    Decision threshold of the answering model version.
+    """
+    timeline: Annotated[list[TimelinePoint], Field(title="Timeline")]
+    timings_ms: Timings
+    tracks: Annotated[list[TrackResult], Field(title="Tracks")]
+    verdict: Annotated[Literal["real", "fake", "inconclusive"], Field(title="Verdict")]
+    """
+    fake when score >= threshold, real below it; inconclusive when no_face or near_threshold is among reasons.
+    """
+    video: VideoSummary
+    warnings: Annotated[list[str] | None, Field(title="Warnings")] = None
+    """
+    What to know before trusting the verdict (e.g. a demo model); empty if none.
+    """
+
+
+class JobResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    attempts: Annotated[int, Field(title="Attempts")]
+    """
+    Times a worker claimed the job (retries after a lost worker).
+    """
+    callback_url: Annotated[str | None, Field(title="Callback Url")] = None
+    created_at: Annotated[str, Field(title="Created At")]
+    error: ErrorDetail | None = None
+    """
+    The sync API's error codes, or worker_lost / canceled / media_undecryptable; for a media URL also media_unreachable, media_too_large, media_not_allowed, unsupported_media.
+    """
+    expires_at: Annotated[str, Field(title="Expires At")]
+    """
+    When the job's record and result are removed (GATEWAY_JOB_RETENTION after it ends; before that, after submission).
+    """
+    finished_at: Annotated[str | None, Field(title="Finished At")] = None
+    id: Annotated[str, Field(title="Id")]
+    input: JobInput
+    links: JobLinks
+    metadata: Annotated[dict[str, str] | None, Field(title="Metadata")] = {}
+    model_version: Annotated[int | None, Field(title="Model Version")] = None
+    parameters: Annotated[dict[str, int | float | str] | None, Field(title="Parameters")] = {}
+    progress: JobProgress
+    result: DetectionResponse | None = None
+    """
+    Exactly the body /v1/detect returns (status succeeded).
+    """
+    started_at: Annotated[str | None, Field(title="Started At")] = None
+    status: Annotated[
+        Literal["queued", "running", "succeeded", "failed", "canceled", "expired"],
+        Field(title="Status"),
+    ]
+    updated_at: Annotated[str, Field(title="Updated At")]
 
 
 class ModelVersionInfo(BaseModel):
@@ -808,3 +838,34 @@ class ModelsResponse(BaseModel):
     The shadow canary and its agreement so far; null without one.
     """
     versions: Annotated[list[ModelVersionInfo], Field(title="Versions")]
+
+
+class ReplayResponse(BaseModel):
+    """
+    A job's stored media scored again by another version, beside the job's own answer.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    difference: ReplayDifference
+    job_id: Annotated[str, Field(title="Job Id")]
+    original: DetectionResponse
+    """
+    The job's result, as it was answered.
+    """
+    replay: DetectionResponse
+    """
+    The same media scored by the version asked.
+    """
+
+
+class JobList(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    jobs: Annotated[list[JobResponse], Field(title="Jobs")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as ?cursor= for the next page.
+    """

@@ -11,6 +11,7 @@ rates included), and audio is dropped (no version scores it).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +21,7 @@ import av
 import numpy as np
 
 from contract.frames import display_rotation, upright
+from contract.sampling import demuxed
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +91,18 @@ def _open_output(
 
 
 def transcode(
-    source: Path, out_dir: Path, transforms: Sequence[Transform] = TRANSFORMS
+    source: Path,
+    out_dir: Path,
+    transforms: Sequence[Transform] = TRANSFORMS,
+    *,
+    deadline: float | None = None,
 ) -> dict[str, Path]:
     """Write every transform of ``source`` into ``out_dir``; returns the paths by name.
 
     One decoding pass feeds one encoder per transform. A stream damaged midway gives the
-    frames decoded before the damage (as the gateway's decoder does).
+    frames decoded before the damage (as the gateway's decoder does). Past ``deadline``
+    (a :func:`time.monotonic` value) it stops between frames with :class:`TimeoutError`,
+    the partial copies left in ``out_dir`` for the caller to remove.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,17 +117,21 @@ def transcode(
             last_pts = -1
             rotation: int | None = None
             try:
-                for frame in container.decode(stream):
-                    if rotation is None:
-                        rotation = display_rotation(stream, frame)
-                    image = upright(frame.to_ndarray(format="rgb24"), rotation)
-                    pts = frame.pts if frame.pts is not None else last_pts + 1
-                    first_pts = pts if first_pts is None else first_pts
-                    # Relative to the first frame and strictly rising, as the encoder needs.
-                    pts = max(pts - first_pts, last_pts + 1)
-                    last_pts = pts
-                    for t in transforms:
-                        _encode(outputs, paths[t.name], t, image, pts, rate, time_base)
+                with demuxed(container, stream) as packets:
+                    for frame in (f for packet in packets for f in packet.decode()):
+                        if deadline is not None and time.monotonic() > deadline:
+                            raise TimeoutError(f"re-encoding {source} passed its deadline")
+                        if rotation is None:
+                            rotation = display_rotation(stream, frame)
+                        image = upright(frame.to_ndarray(format="rgb24"), rotation)
+                        pts = frame.pts if frame.pts is not None else last_pts + 1
+                        first_pts = pts if first_pts is None else first_pts
+                        # Relative to the first frame and strictly rising, as the encoder
+                        # needs.
+                        pts = max(pts - first_pts, last_pts + 1)
+                        last_pts = pts
+                        for t in transforms:
+                            _encode(outputs, paths[t.name], t, image, pts, rate, time_base)
             except av.error.FFmpegError as exc:
                 log.warning("decode stopped early", extra={"path": str(source), "error": str(exc)})
         if len(outputs) < len(transforms):
