@@ -1,4 +1,4 @@
-"""Markdown pieces of the benchmark reports: numbers of milliseconds and tables."""
+"""Markdown pieces of the benchmark and soak reports: numbers of milliseconds and tables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ def ms(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table's lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+def table(header: list[str], rows: list[list[str]], *, right: int = 0) -> list[str]:
+    """A Markdown table's lines; its last ``right`` columns (numbers) aligned right."""
+    left = len(header) - right
+    rule = ["---"] * left + ["---:"] * right
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.markdown import ms as _ms
+from bench.markdown import table
 from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, VALID_KINDS
 from bench.soak_result import problems
 
@@ -15,10 +17,6 @@ if TYPE_CHECKING:
     from bench.soak_result import SoakResult
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _ms(value: float) -> str:
-    return "n/a" if value != value else f"{value:.0f}"
 
 
 def render(result: SoakResult, meta: dict[str, str], plot_name: str | None = None) -> str:
@@ -44,14 +42,13 @@ def render(result: SoakResult, meta: dict[str, str], plot_name: str | None = Non
     ]
     counts = result.by_kind_status()
     statuses = sorted({s for _, s in counts})
-    out.append("| kind | " + " | ".join(str(s) if s else "no answer" for s in statuses) + " |")
-    out.append("|---|" + "---:|" * len(statuses))
-    for kind in MIX:
-        row = [str(counts.get((kind, s), 0)) for s in statuses]
-        out.append(f"| {kind} | " + " | ".join(row) + " |")
     total = Counter(o.status for o in result.outcomes)
-    row = [str(total.get(s, 0)) for s in statuses]
-    out.append("| **all** | " + " | ".join(row) + " |")
+    out += table(
+        ["kind", *(str(s) if s else "no answer" for s in statuses)],
+        [[kind, *(str(counts.get((kind, s), 0)) for s in statuses)] for kind in MIX]
+        + [["**all**", *(str(total.get(s, 0)) for s in statuses)]],
+        right=len(statuses),
+    )
     codes = Counter((o.kind, o.answer) for o in result.outcomes if o.kind not in VALID_KINDS)
     out += ["", "Error codes of the invalid and hostile requests:", ""]
     out += [f"- {kind}: {code} × {n}" for (kind, code), n in sorted(codes.items(), key=str)]
@@ -73,11 +70,15 @@ def render(result: SoakResult, meta: dict[str, str], plot_name: str | None = Non
         )
     out += _jobs(result)
     out += ["", "## Processes", ""]
-    out.append("| process | moment | RSS MiB | threads | open fds |")
-    out.append("|---|---|---:|---:|---:|")
-    for name, moments in result.stats.items():
-        for moment, s in moments.items():
-            out.append(f"| {name} | {moment} | {s.rss_mib:.0f} | {s.threads} | {s.fds} |")
+    out += table(
+        ["process", "moment", "RSS MiB", "threads", "open fds"],
+        [
+            [name, moment, f"{s.rss_mib:.0f}", str(s.threads), str(s.fds)]
+            for name, moments in result.stats.items()
+            for moment, s in moments.items()
+        ],
+        right=3,
+    )
     out += _growth(result)
     out += [
         "",
@@ -127,13 +128,13 @@ def _growth(result: SoakResult) -> list[str]:
         f"{len(result.samples)} samples. Slope: a least-squares line through the samples, "
         "per hour.",
         "",
-        "| what | slope per hour | low | high | samples |",
-        "|---|---:|---:|---:|---:|",
     ]
+    rows = []
     for g in growth(result.samples, result.seconds, result.serving_restarted_at_s):
         unit = f" {g.unit}" if g.unit else ""
         slope = "n/a" if g.per_hour is None else f"{g.per_hour:+.1f}{unit}"
-        out.append(f"| {g.name} | {slope} | {g.low:.1f} | {g.high:.1f} | {g.samples} |")
+        rows.append([g.name, slope, f"{g.low:.1f}", f"{g.high:.1f}", str(g.samples)])
+    out += table(["what", "slope per hour", "low", "high", "samples"], rows, right=4)
     out += [
         "",
         "Every minute (gateway RSS MiB / threads / fds; Serving RSS MiB; job store "
