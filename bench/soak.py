@@ -7,7 +7,9 @@ job store are started on loopback with the gateway's default admission limits. F
 images), invalid ones (not a video, truncated, wrong content type, over the upload limit)
 and hostile ones (an HLS playlist and an ffconcat script sent as ``video/mp4``, an 8K clip
 over the pixel limit, random bytes), while job clients submit jobs (uploads and media URLs
-on a local HTTP server, each with a webhook to a local HTTPS receiver) one at a time.
+on a local HTTP server, each with a webhook to a local HTTPS receiver) one at a time and
+live clients stream JPEG frames over ``/v1/live`` at 5 frames/s, one 20-s session after
+another (:mod:`bench.soak_live`).
 Meanwhile a new version is published every ten minutes (once, halfway, in a shorter
 soak), Serving is restarted at 40% of the run and PostgreSQL at 60%.
 
@@ -40,7 +42,8 @@ import httpx
 import numpy as np
 
 from bench.soak_jobs import JobTraffic
-from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, Payload, payloads
+from bench.soak_live import LiveTraffic
+from bench.soak_mix import MAX_UPLOAD_BYTES, MIX, Payload, encode_jpeg, payloads
 from bench.soak_plot import plot
 from bench.soak_report import render, run_meta, summary, write
 from bench.soak_result import NO_ANSWER, Outcome, SoakResult, problems
@@ -51,6 +54,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SECONDS = 300.0
 DEFAULT_CLIENTS = 20
 DEFAULT_JOB_CLIENTS = 2
+#: Live sessions at once, each at a camera's 5 frames/s (bench.soak_live).
+DEFAULT_LIVE_CLIENTS = 2
 #: A new version every this many seconds (a soak shorter than two of them swaps once).
 SWAP_EVERY_S = 600.0
 #: The longest interval between samples.
@@ -124,14 +129,15 @@ def run_soak(
     hot_swap: bool = True,
     restarts: bool = True,
     job_clients: int = DEFAULT_JOB_CLIENTS,
+    live_clients: int = DEFAULT_LIVE_CLIENTS,
     postgres: bool = True,
     kinds: list[str] | None = None,
     seed: int = 0,
     settle_s: float = 5.0,
     progress: Callable[[str], None] | None = None,
 ) -> SoakResult:
-    """Start the stack, load it for ``seconds`` with ``clients`` upload clients and
-    ``job_clients`` job clients, and measure.
+    """Start the stack, load it for ``seconds`` with ``clients`` upload clients,
+    ``job_clients`` job clients and ``live_clients`` live sessions at once, and measure.
 
     ``kinds`` restricts the uploads to some of the kinds of :data:`MIX` (default: all);
     ``postgres`` puts the jobs in a private PostgreSQL (else SQLite, and no restart of it).
@@ -154,7 +160,10 @@ def run_soak(
         work = Path(tmp)
         publisher = Publisher(work / "staged") if hot_swap else None
         traffic = JobTraffic(work, bodies["valid"].body, bodies["image"].body)
+        live = LiveTraffic([encode_jpeg(320, 240, seed + i) for i in range(4)])
         gateway_env = {
+            # A session just ended may count for a moment longer: room for the next one.
+            "GATEWAY_LIVE_STREAMS_PER_KEY": str(max(2, live_clients + 2)),
             "GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             # The per-key quota off: the soak loads the service, not the quota (which would
             # turn most of its requests into 429 on a fast machine).
@@ -169,8 +178,8 @@ def run_soak(
                     secret.raise_for_status()
                 result.stats = {name: {"start": s} for name, s in _present(stack).items()}
                 say(
-                    f"stack up ({result.job_store}); {clients} + {job_clients} clients for "
-                    f"{seconds:.0f} s; events: {plan}"
+                    f"stack up ({result.job_store}); {clients} upload, {job_clients} job and "
+                    f"{live_clients} live clients for {seconds:.0f} s; events: {plan}"
                 )
                 lock = threading.Lock()
                 stop = threading.Event()
@@ -189,13 +198,27 @@ def run_soak(
                     with stack.client() as client:
                         traffic.run_client(client, stop, seed * 1000 + 500 + index, time.monotonic)
 
-                threads = [
-                    threading.Thread(target=worker, args=(i,), name=f"soak-{i}", daemon=True)
-                    for i in range(clients)
-                ] + [
-                    threading.Thread(target=job_worker, args=(i,), name=f"jobs-{i}", daemon=True)
-                    for i in range(job_clients)
-                ]
+                threads = (
+                    [
+                        threading.Thread(target=worker, args=(i,), name=f"soak-{i}", daemon=True)
+                        for i in range(clients)
+                    ]
+                    + [
+                        threading.Thread(
+                            target=job_worker, args=(i,), name=f"jobs-{i}", daemon=True
+                        )
+                        for i in range(job_clients)
+                    ]
+                    + [
+                        threading.Thread(
+                            target=live.run_client,
+                            args=(stack, stop, i, t0),
+                            name=f"live-{i}",
+                            daemon=True,
+                        )
+                        for i in range(live_clients)
+                    ]
+                )
                 for thread in threads:
                     thread.start()
                 next_sample = 0.0
@@ -217,6 +240,7 @@ def run_soak(
                 with stack.client() as client:
                     traffic.finish(client)
                 result.jobs = traffic.tally()
+                result.live = live.tally() if live_clients else None
                 time.sleep(settle_s)
                 for name, s in _present(stack).items():
                     result.stats[name]["settled"] = s
@@ -290,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-restarts", action="store_true", help="restart neither Serving nor PostgreSQL"
     )
     parser.add_argument("--job-clients", type=int, default=DEFAULT_JOB_CLIENTS)
+    parser.add_argument("--live-clients", type=int, default=DEFAULT_LIVE_CLIENTS)
     parser.add_argument(
         "--sqlite", action="store_true", help="jobs in SQLite instead of a private PostgreSQL"
     )
@@ -305,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         hot_swap=not args.no_hot_swap,
         restarts=not args.no_restarts,
         job_clients=args.job_clients,
+        live_clients=args.live_clients,
         postgres=not args.sqlite,
         kinds=args.kinds.split(",") if args.kinds else None,
         progress=lambda msg: print(f"soak: {msg}", flush=True),

@@ -69,6 +69,7 @@ def render(result: SoakResult, meta: dict[str, str], plot_name: str | None = Non
             + (f"{seen:.1f} s later" if seen is not None else "never")
         )
     out += _jobs(result)
+    out += _live(result)
     out += ["", "## Processes", ""]
     out += table(
         ["process", "moment", "RSS MiB", "threads", "open fds"],
@@ -114,6 +115,25 @@ def _jobs(result: SoakResult) -> list[str]:
         f"the job's: {len(jobs.wrong_status)}",
     ]
     return out
+
+
+def _live(result: SoakResult) -> list[str]:
+    live = result.live
+    if live is None:
+        return []
+    failed = dict(sorted(live.failed.items())) or "none"
+    return [
+        "",
+        "## Live sessions",
+        "",
+        f"- sessions: {live.sessions}, {live.completed} ended with their summary; ended early, "
+        f"by code: {failed} (documented: serving_unavailable while Serving restarts, "
+        "model_not_found once a hot swap unloads the session's version)",
+        f"- frames: {live.frames_sent} sent, {live.frames_scored} scored, "
+        f"{live.frames_dropped} dropped (no credit, or by the gateway)",
+        f"- frame-to-score latency p50 / p95 / max: {_ms(live.latency_ms(50))} / "
+        f"{_ms(live.latency_ms(95))} / {_ms(live.latency_ms(100))} ms",
+    ]
 
 
 def _growth(result: SoakResult) -> list[str]:

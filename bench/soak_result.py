@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.soak_jobs import JobTally
+from bench.soak_live import LiveTally
 from bench.soak_mix import VALID_KINDS
 from bench.soak_stack import ProcessStats
 from bench.soak_timeline import Sample
@@ -59,6 +60,7 @@ class SoakResult:
     swap_seen_after_s: float | None = None
     serving_restarted_at_s: float = 0.0
     jobs: JobTally | None = None
+    live: LiveTally | None = None
     job_store: str = "sqlite"
     warmup_s: float = 0.0
     wall_s: float = 0.0
@@ -124,5 +126,11 @@ def problems(result: SoakResult) -> list[str]:
             (len(jobs.unannounced), "ended jobs without a webhook"),
             (len(jobs.wrong_status), "webhooks with another status than the job's"),
             (jobs.failed_without_code, "failed jobs without an error code"),
+        ]
+    live = result.live
+    if live is not None:
+        checks += [
+            (sum(live.undocumented.values()), f"live sessions failed: {live.undocumented}"),
+            (int(live.sessions == 0), "no live session ran"),
         ]
     return [f"{count} {what}" for count, what in checks if count]

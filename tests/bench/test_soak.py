@@ -1,5 +1,5 @@
-"""A short soak: every input kind at once, well over the admission limit, with a hot swap
-and Serving and the job store restarted."""
+"""A short soak: every input kind at once (uploads, jobs, live sessions), well over the
+admission limit, with a hot swap and Serving and the job store restarted."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ def test_short_soak_stays_clean() -> None:
     jobs = result.jobs
     assert jobs is not None and sum(jobs.final.values()) > 0, jobs
     assert jobs.final["succeeded"] > 0, jobs
+    # Live sessions streamed beside the uploads, each ended with its summary or a
+    # documented code, and their frames were scored.
+    live = result.live
+    assert live is not None and live.completed > 0 and live.frames_scored > 0, live
+    assert live.undocumented == {}, live
     assert problems(result) == []
     assert len(result.samples) >= 10
     for name, moments in result.stats.items():

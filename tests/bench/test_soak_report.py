@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench.live import SessionRun
+from bench.soak_live import LiveOutcome, tally
 from bench.soak_report import render
 from bench.soak_result import Outcome, SoakResult
 from bench.soak_stack import ProcessStats
@@ -23,6 +25,14 @@ def _result() -> SoakResult:
         for t in range(0, 1201, 100)
     ]
     result.wall_s = 1200.0
+    result.live = tally(
+        [
+            LiveOutcome(0.0, SessionRun(20.0, 100, 0, 100, 99, 1, [40.0, 60.0])),
+            LiveOutcome(
+                20.0, SessionRun(5.0, 20, 2, 20, 18, 0, [50.0], error="serving_unavailable")
+            ),
+        ]
+    )
     return result
 
 
@@ -38,3 +48,19 @@ def test_the_tables_are_markdown_with_their_numbers_aligned_right() -> None:
     assert lines[growth + 1] == "|---|---:|---:|---:|---:|"
     assert lines[growth + 2].startswith("| gateway RSS | +60.0 MiB |")
     assert "- latency p50 / p95 / p99: 100 / 118 / 120 ms" in lines
+    assert lines[lines.index("## Live sessions") + 2].startswith(
+        "- sessions: 2, 1 ended with their summary; ended early, by code: "
+        "{'serving_unavailable': 1}"
+    )
+    assert "- frames: 120 sent, 117 scored, 3 dropped (no credit, or by the gateway)" in lines
+    assert "- frame-to-score latency p50 / p95 / max: 50 / 59 / 60 ms" in lines
+
+
+def test_a_live_session_failing_with_an_undocumented_code_is_a_problem() -> None:
+    from bench.soak_result import problems
+
+    result = _result()
+    assert problems(result) == []
+    failing = SessionRun(3.0, 10, 0, 10, 9, 0, [], error="internal")
+    result.live = tally([LiveOutcome(0.0, failing)])
+    assert problems(result) == ["1 live sessions failed: {'internal': 1}"]
