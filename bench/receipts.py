@@ -30,7 +30,7 @@ def _answer():  # type: ignore[no-untyped-def]
     from gateway.detection_types import DetectOptions
     from gateway.pipeline_config import PipelineConfig
     from gateway.schemas import DetectionResponse
-    from gateway.serving_types import ModelRef, VersionDescription
+    from gateway.upstream.serving_types import ModelRef, VersionDescription
 
     frames = 32
     body = DetectionResponse.model_validate(

@@ -40,11 +40,8 @@ Modules, one line each:
 - ``timing``: how long each named stage of one request took
 - ``shadow``: a second version scores sampled detections after their answer, for comparison;
   ``shadow_schemas``: its agreement as ``GET /v1/models`` shows it
-- ``serving_client``: every call to Serving over TF Serving's gRPC API, with its retries
-- ``serving_channels``: the gRPC channels to Serving, their options and TLS
-- ``serving_rpc_errors``: Serving's gRPC failures as domain errors with fixed messages
-- ``serving_types``: plain types of which model to ask and what Serving answered
-- ``tensors``: TensorProto to numpy and back without TensorFlow
+- ``upstream``: the only way to Serving: the gRPC client, channels, errors, types, tensors,
+  protos and the readers of a version's description (a package of its own)
 - ``timeline_svg``: a detection result's timeline as an SVG image
 - ``webui``: the web page at ``/ui``, static files from ``gateway/ui/``
 - ``docs``: the ``/docs`` and ``/redoc`` pages under their own Content-Security-Policy
@@ -63,7 +60,7 @@ Modules, one line each:
   (a package of its own, docs/live.md)
 
 This package must not import TensorFlow's runtime (TF Serving's generated protos are
-loaded without it, see ``gateway._protos``), ``model_export`` or ``serving``: it shares
+loaded without it, see ``gateway.upstream._protos``), ``model_export`` or ``serving``: it shares
 only :mod:`contract` with them.
 """
 
@@ -80,7 +77,7 @@ __all__ = ["Settings", "create_app"]
 
 def __getattr__(name: str) -> Any:
     # Imported on first use, not with the package: ``gateway.app`` loads TF Serving's
-    # protos, and ``python -m gateway`` must prepare them (``gateway._protos``) first.
+    # protos, and ``python -m gateway`` must prepare them (``gateway.upstream._protos``) first.
     if name == "create_app":
         from .app import create_app
 

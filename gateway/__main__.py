@@ -7,7 +7,7 @@ gateways sign with from their next answer on (see :mod:`gateway.receipt_keys`).
 
 from __future__ import annotations
 
-from ._protos import use_protos_without_tensorflow_runtime
+from .upstream._protos import use_protos_without_tensorflow_runtime
 
 # Before anything imports the TF Serving protos (see _protos for why).
 use_protos_without_tensorflow_runtime()

@@ -34,9 +34,9 @@ from .receipt_keys import ReceiptKeys
 from .responses import detection_response
 from .routes import router
 from .security_headers import SecurityHeaders
-from .serving_client import ServingClient
 from .settings import JobSettings, Settings
 from .shadow import shadow_canary_from
+from .upstream.serving_client import ServingClient
 from .webui import ui_router
 
 log = logging.getLogger("gateway.access")

@@ -12,9 +12,9 @@ from .auth import ApiKeyVerifier
 from .detection import DetectionPipeline
 from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
-from .serving_client import ServingClient
 from .settings import Settings
 from .shadow import ShadowCanary
+from .upstream.serving_client import ServingClient
 
 
 def app_settings(request: Request) -> Settings:

@@ -64,11 +64,11 @@ from .pipeline_config import (
 from .probe import VideoInfo, VideoLimits
 from .provenance import ProvenanceReader
 from .sequence_head import choose_strategy, score_sequences
-from .serving_client import ServingClient
-from .serving_types import ModelRef, Prediction, VersionDescription
 from .settings import Settings, get_settings
 from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
+from .upstream.serving_client import ServingClient
+from .upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .video import SampledFrame, sample_times_of
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from .explain import Explanation
 from .pipeline_config import PipelineConfig
 from .probe import VideoInfo
 from .provenance import Provenance
-from .serving_types import ModelRef, VersionDescription
 from .timing import StageTimer
+from .upstream.serving_types import ModelRef, VersionDescription
 
 
 @dataclass(frozen=True)

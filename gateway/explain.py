@@ -30,8 +30,8 @@ from contract.tracks import Track, iou
 
 from .answers import ScoredFrames
 from .errors import InferenceFailed
-from .serving_client import ServingClient
-from .serving_types import ModelRef, Prediction
+from .upstream.serving_client import ServingClient
+from .upstream.serving_types import ModelRef, Prediction
 from .video import SampledFrame, letterbox_box_scale
 
 #: A track's face and a face of the ``explain`` answer are the same face above this IoU.

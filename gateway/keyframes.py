@@ -19,7 +19,8 @@ Pipelining: each decoded batch's keyframes go to ``detect_faces`` at once; the f
 the batch's last keyframe go to ``classify_boxes`` as soon as the detections they need are
 back, while later frames decode. A frame waits at most for the next keyframe, ``every`` frames
 on. Versions without the signatures answer so to the first ``detect_faces`` call; the client
-remembers it per version (:meth:`~gateway.serving_client.ServingClient.detect_faces`) and the
+remembers it per version
+(:meth:`~gateway.upstream.serving_client.ServingClient.detect_faces`) and the
 pipeline scores with ``serving_default`` instead.
 """
 
@@ -38,8 +39,8 @@ import contract
 from contract.face_schedule import Faces, between, detect_shape, keyframes, padded
 
 from .errors import InferenceFailed, ModelNotFound
-from .serving_client import ServingClient
-from .serving_types import ModelRef, Prediction
+from .upstream.serving_client import ServingClient
+from .upstream.serving_types import ModelRef, Prediction
 from .video import SampledFrame
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from .detection_types import DetectOptions
 from .pipeline_config import PipelineConfig
 from .receipt_keys import ReceiptKeys
 from .schemas import DetectionResponse
-from .serving_types import VersionDescription
+from .upstream.serving_types import VersionDescription
 
 __all__ = [
     "DIGEST_OF_MODEL_INFO",

@@ -73,10 +73,10 @@ from .schemas import (
     ModelVersionInfo,
     OperatingPointInfo,
 )
-from .serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 from .shadow import hand_over
 from .timing import StageTimer
 from .upload import UPLOAD_REQUEST_BODY, receive_upload
+from .upstream.serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 
 log = logging.getLogger(__name__)
 

@@ -40,11 +40,11 @@ from . import metrics
 from .detection import DetectionPipeline
 from .detection_types import DetectionResult, DetectOptions
 from .logs import request_id_var
-from .serving_client import ServingClient
-from .serving_types import ModelRef
 from .settings import Settings
 from .shadow_schemas import ShadowStatus
 from .timing import StageTimer
+from .upstream.serving_client import ServingClient
+from .upstream.serving_types import ModelRef
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from contract.aggregation import (
 
 from ..detection_types import DetectOptions
 from ..errors import BadRequest, InvalidParameters
-from ..serving_types import ModelRef
 from ..settings import Settings
+from ..upstream.serving_types import ModelRef
 
 #: ``metadata.<name>=<value>`` query parameters: at most this many, this long.
 MAX_METADATA_PAIRS = 8

@@ -16,9 +16,9 @@ from ..admission import Admission
 from ..detection import DetectionPipeline
 from ..receipt_keys import ReceiptKeys
 from ..responses import detection_response
-from ..serving_client import ServingClient
 from ..settings import JobSettings, Settings
 from ..shadow import shadow_canary_from
+from ..upstream.serving_client import ServingClient
 from .service import JobService
 
 log = logging.getLogger(__name__)

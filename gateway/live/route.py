@@ -21,8 +21,8 @@ from ..auth import ApiKeyVerifier
 from ..errors import AuthError, ModelNotFound, UnknownOperatingPoint, UpstreamError
 from ..logs import request_id_var
 from ..pipeline_config import PipelineConfig
-from ..serving_types import ModelRef
 from ..settings import Settings
+from ..upstream.serving_types import ModelRef
 from . import protocol
 from .channel import Channel, Close
 from .scoring import SessionModel, resolve_model

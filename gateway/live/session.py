@@ -23,8 +23,8 @@ from .. import metrics
 from ..errors import ImageTooLarge, InvalidImage, InvalidVideo, ModelNotFound, UpstreamError
 from ..pipeline_config import PipelineConfig
 from ..receipt_keys import ReceiptKeys
-from ..serving_client import ServingClient
 from ..settings import Settings
+from ..upstream.serving_client import ServingClient
 from . import protocol
 from .channel import Channel, Close
 from .credit import CreditLedger

@@ -45,7 +45,7 @@ def openapi() -> dict:
     # runtime, which must not leak into the test process.
     code = (
         "import json\n"
-        "from gateway._protos import use_protos_without_tensorflow_runtime as f\n"
+        "from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f\n"
         "f()\n"
         "from gateway.app import create_app\n"
         "from gateway.settings import Settings\n"

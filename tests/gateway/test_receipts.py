@@ -25,7 +25,7 @@ from gateway.receipts import (
     with_receipt,
 )
 from gateway.schemas import DetectionResponse
-from gateway.serving_types import ModelRef, OperatingPoint, VersionDescription
+from gateway.upstream.serving_types import ModelRef, OperatingPoint, VersionDescription
 
 DESCRIPTION = VersionDescription(
     name="deepfake", version=3, threshold=0.4, frame_min_side=0, sequence_length=0,

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.errors import ModelNotFound
-from gateway.serving_types import ModelRef
 from gateway.shadow import Answer, ShadowCanary, disagrees, hand_over, shadow_model_ref
+from gateway.upstream.serving_types import ModelRef
 
 
 def result(version: int, score: float, verdict: str) -> SimpleNamespace:

@@ -26,7 +26,7 @@ SNAPSHOT = CLIENT / "openapi.json"
 # which must not leak into the caller's process.
 _CODE = """\
 import json
-from gateway._protos import use_protos_without_tensorflow_runtime as f
+from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f
 f()
 from gateway.app import create_app
 from gateway.settings import Settings

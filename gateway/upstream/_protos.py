@@ -29,6 +29,6 @@ def use_protos_without_tensorflow_runtime() -> bool:
         return False
     namespace = types.ModuleType("tensorflow")
     namespace.__path__ = list(spec.submodule_search_locations)
-    namespace.__doc__ = "Generated protos only (see gateway._protos)."
+    namespace.__doc__ = "Generated protos only (see gateway.upstream._protos)."
     sys.modules["tensorflow"] = namespace
     return True

@@ -1,7 +1,7 @@
 """What the gateway knows of Serving's models: which one to ask, and what it answered.
 
 Plain data, no gRPC: the detection stages and the routes use these without touching the
-wire format, which stays in :mod:`gateway.serving_client`.
+wire format, which stays in :mod:`gateway.upstream.serving_client`.
 """
 
 from __future__ import annotations

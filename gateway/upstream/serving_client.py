@@ -2,9 +2,9 @@
 
 Works unchanged against ``tensorflow/serving`` and the local ``python -m serving``.
 Readiness comes from here (``GetModelStatus``), not from the web layer. What it returns
-is plain data (:mod:`gateway.serving_types`); gRPC failures become the domain errors of
-:class:`~gateway.errors.UpstreamError` (:mod:`gateway.serving_rpc_errors`). The channels,
-their options and TLS are made by :mod:`gateway.serving_channels`.
+is plain data (:mod:`gateway.upstream.serving_types`); gRPC failures become the domain errors of
+:class:`~gateway.errors.UpstreamError` (:mod:`gateway.upstream.serving_rpc_errors`). The channels,
+their options and TLS are made by :mod:`gateway.upstream.serving_channels`.
 
 It holds every call the gateway makes to Serving and the one retry and deadline loop they
 share.
@@ -31,17 +31,17 @@ from tensorflow_serving.apis import (
 
 import contract
 
-from .answers import read_description
-from .errors import (
+from ..errors import (
     InferenceFailed,
     ModelNotFound,
     ServingTimeout,
     UpstreamError,
 )
+from ..settings import Settings
+from .description import read_description
 from .serving_channels import ClientOptions, TlsConfig, channel_options, open_channel
 from .serving_rpc_errors import is_missing_signature, map_rpc_error
 from .serving_types import ModelRef, Prediction, ServedVersion, VersionDescription
-from .settings import Settings
 from .tensors import from_tensor_proto, to_tensor_proto
 
 log = logging.getLogger(__name__)

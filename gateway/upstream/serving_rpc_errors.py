@@ -6,7 +6,7 @@ import logging
 
 import grpc
 
-from .errors import (
+from ..errors import (
     InferenceFailed,
     ModelNotFound,
     ServingTimeout,
