@@ -2,7 +2,7 @@
 
 A request streams the upload to disk, probes it, decodes the sampled frames on a thread,
 sends them in batches to TF Serving over gRPC and aggregates the scores into a verdict
-(:mod:`gateway.detection` orders those stages). The public surface is small:
+(:mod:`gateway.pipeline.detection` orders those stages). The public surface is small:
 :func:`create_app` builds the ASGI application from :class:`Settings`, and
 ``python -m gateway`` serves it; every other module is the package's own business.
 
@@ -13,36 +13,21 @@ Modules, one line each:
 - ``settings``: the gateway's settings, read once from the environment
 - ``deps``: typed dependencies the routes take (and tests override)
 - ``routes``: the HTTP routes; ``schemas``: their response models (the OpenAPI document)
-- ``responses``: a pipeline result as the answer's body (sync and jobs alike), with its receipt
 - ``errors``: every domain error with its status and code (the one table)
 - ``error_responses``: the handlers that render them as JSON, and the routes' documented errors
 - ``auth``: API keys, held as SHA-256 hashes and compared in constant time
 - ``quotas``: per-key request rate (token bucket) and concurrent requests
 - ``admission``: videos processed and waiting, uploads received at once; 429 past them
-- ``budget``: what decoding one upload may cost (CPU time, pixels, wall-clock time)
-- ``detection``: the pipeline's named, timed stages, in order, and hot swaps mid-video
-- ``detection_types``: what one detection takes and gives: options, progress, result
-- ``pipeline_config``: what the settings fix for every detection (sizes, batches, limits)
-- ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks
 - ``upload``: the request body streamed to a temporary file within the limits
 - ``tempfiles``: temporary uploads a killed gateway left behind
 - ``allocator``: glibc's arenas and mmap threshold, fixed at start so freed frames go back
-- ``sources``: an upload told apart by its bytes as a still image or a video, the one seam
-  between the file and the pipeline's probe and decode stages
-- ``probe``: is the upload a video within the limits, and what it holds
-- ``image``: still images (JPEG, PNG, WebP) probed and decoded into one upright RGB frame
-- ``video``: which frames to analyse, decoded upright in RGB at the size to send
-- ``decoder``: the decode thread and its bridge to asyncio
-- ``keyframes``: faces detected on a few sampled frames and followed on the others
-- ``answers``: Serving's answers read into per-frame and per-face results and thresholds
-- ``explain``: where in each face the version saw a fake, as small PNG images
-- ``provenance``: the upload's C2PA manifest store, read and summarised
-- ``timing``: how long each named stage of one request took
-- ``shadow``: a second version scores sampled detections after their answer, for comparison;
-  ``shadow_schemas``: its agreement as ``GET /v1/models`` shows it
+- ``pipeline``: upload file to verdict: probe, decode, budget, keyframes, detection,
+  explain, answers, timing, provenance, the response builder, receipts, the shadow (a
+  package of its own)
+- ``shadow_schemas``: the shadow's agreement as ``GET /v1/models`` shows it;
+  ``provenance_schemas``: the upload's content credentials as the answer reports them
 - ``upstream``: the only way to Serving: the gRPC client, channels, errors, types, tensors,
   protos and the readers of a version's description (a package of its own)
-- ``timeline_svg``: a detection result's timeline as an SVG image
 - ``webui``: the web page at ``/ui``, static files from ``gateway/ui/``
 - ``docs``: the ``/docs`` and ``/redoc`` pages under their own Content-Security-Policy
 - ``security_headers``: security headers on every response (ASGI middleware)
@@ -50,7 +35,6 @@ Modules, one line each:
 - ``tls``: the gateway's TLS material, self-signed when none is configured
 - ``logs``: JSON log lines carrying the request id, never video content
 - ``audit``: one JSON line per detect request, who sent what
-- ``receipts``: each answer's signed receipt (a compact JWS over the media's hash and the answer)
 - ``receipt_keys``: the Ed25519 keys that sign receipts, generated once and rotated by number
 - ``jwks``: ``GET /.well-known/jwks.json``, the public keys receipts are verified with
 - ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``

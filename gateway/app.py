@@ -17,7 +17,6 @@ from . import metrics
 from .admission import Admission, ReceiveLimit
 from .audit import AuditLog
 from .auth import ApiKeyVerifier
-from .detection import DetectionPipeline
 from .docs import docs_router
 from .error_responses import install_error_handlers
 from .header_limits import HeaderLimits
@@ -29,13 +28,14 @@ from .jwks import jwks_router
 from .live.route import LiveStreams
 from .live.route import router as live_router
 from .logs import request_id_var
+from .pipeline.detection import DetectionPipeline
+from .pipeline.responses import detection_response
+from .pipeline.shadow import shadow_canary_from
 from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
-from .responses import detection_response
 from .routes import router
 from .security_headers import SecurityHeaders
 from .settings import JobSettings, Settings
-from .shadow import shadow_canary_from
 from .upstream.serving_client import ServingClient
 from .webui import ui_router
 

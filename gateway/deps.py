@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from .admission import Admission, ReceiveLimit
 from .audit import audit_record
 from .auth import ApiKeyVerifier
-from .detection import DetectionPipeline
+from .pipeline.detection import DetectionPipeline
+from .pipeline.shadow import ShadowCanary
 from .quotas import KeyQuotas
 from .receipt_keys import ReceiptKeys
 from .settings import Settings
-from .shadow import ShadowCanary
 from .upstream.serving_client import ServingClient
 
 

@@ -55,7 +55,7 @@ from .errors import (
     VideoLimitExceeded,
     WebhookSecretMissing,
 )
-from .jobs.params import DetectParams, detect_params
+from .jobs.params import detect_params
 from .jobs.routes import (
     METADATA_PARAMETER,
     CallbackUrl,
@@ -65,7 +65,10 @@ from .jobs.routes import (
     parse_prefer,
     upload_limits,
 )
-from .responses import detection_response
+from .pipeline.params import DetectParams
+from .pipeline.responses import detection_response
+from .pipeline.shadow import hand_over
+from .pipeline.timing import StageTimer
 from .schemas import (
     DetectionResponse,
     Health,
@@ -73,8 +76,6 @@ from .schemas import (
     ModelVersionInfo,
     OperatingPointInfo,
 )
-from .shadow import hand_over
-from .timing import StageTimer
 from .upload import UPLOAD_REQUEST_BODY, receive_upload
 from .upstream.serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 

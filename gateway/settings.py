@@ -213,7 +213,7 @@ class Settings(BaseSettings):
     explain_side: int = Field(112, alias="GATEWAY_EXPLAIN_SIDE", ge=16, le=512)
     #: Face-aware versions with ``detect_faces``: detect on every k-th sampled frame (and the
     #: last), on copies whose shorter side is at most this many pixels (0: as decoded); the
-    #: frames between get boxes from the detections around them (gateway.keyframes).
+    #: frames between get boxes from the detections around them (gateway.pipeline.keyframes).
     face_detect_every: int = Field(
         DEFAULT_FACE_DETECT_EVERY, alias="GATEWAY_FACE_DETECT_EVERY", ge=1, le=64
     )
@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     #: ``$GATEWAY_VAR_DIR/receipt_keys``. Every process that signs must share it.
     receipt_keys_dir: Path | None = Field(None, alias="GATEWAY_RECEIPT_KEYS_DIR")
 
-    # Content credentials (C2PA), reported beside the verdict (see gateway.provenance).
+    # Content credentials (C2PA), reported beside the verdict (see gateway.pipeline.provenance).
     #: PEM bundle of the CA certificates whose signers are trusted; unset: ``trusted`` is null.
     c2pa_trust_anchors: Path | None = Field(None, alias="GATEWAY_C2PA_TRUST_ANCHORS")
     #: Longest wait for an upload's manifest store to be read and validated (never more
@@ -269,7 +269,7 @@ class Settings(BaseSettings):
     #: Detect requests in progress (receiving, waiting or processing) per API key.
     max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
 
-    # Shadow canary (gateway.shadow): sampled detections scored again, after their answer.
+    # Shadow canary (gateway.pipeline.shadow): sampled detections scored again, after their answer.
     #: A version number or a label; unset: no shadow.
     shadow_model: str | None = Field(None, alias="GATEWAY_SHADOW_MODEL", pattern=r"^[A-Za-z0-9_]+$")
     shadow_sample_rate: float = Field(1.0, alias="GATEWAY_SHADOW_SAMPLE_RATE", ge=0, le=1)

@@ -3,7 +3,7 @@
 Accepts ``multipart/form-data`` with the file in the field ``video`` (or ``image``) or a
 raw body with ``Content-Type: video/*``, ``image/*`` (or ``application/octet-stream``).
 The declared type only admits the body: what the file is, is read from its bytes later
-(:mod:`gateway.sources`).  The body is never
+(:mod:`gateway.pipeline.sources`).  The body is never
 held in memory: chunks go straight to disk, the limits are checked as they arrive and
 the SHA-256 of the video is computed on the way.  The temporary file's name is the
 gateway's own; a client-supplied file name is never read.

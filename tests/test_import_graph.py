@@ -108,7 +108,7 @@ def test_the_finder_sees_a_circle() -> None:
 def test_the_graph_reads_lazy_and_relative_imports() -> None:
     graph = import_graph()
     # A relative import of a sibling module, and one inside a function body.
-    assert "gateway.errors" in graph["gateway.detection"]
+    assert "gateway.errors" in graph["gateway.pipeline.detection"]
     assert "gateway.jobs.postgres_store" in graph["gateway.jobs.store"]
 
 

@@ -10,7 +10,8 @@ Modules, one concern each:
   signing secrets) and ``sql_media`` (encrypted media kept in the store)
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``rekey``: after a KEK rotation, what the previous KEKs protect moved under the current one
-- ``params``: detection parameters shared with ``/v1/detect``
+- ``params``: the detection query parameters shared with ``/v1/detect`` (what they are
+  parsed into is :mod:`gateway.pipeline.params`)
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress; ``shadowing``:
   a succeeded job's plaintext copy handed to the shadow canary
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery

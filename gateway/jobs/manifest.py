@@ -102,7 +102,7 @@ def verdict_assertion(job: Job) -> dict[str, Any]:
 
 def sign_verdict(job: Job, media: Path, media_type: str, settings: Settings) -> bytes:
     """Sign ``job``'s verdict as a sidecar manifest store bound to ``media`` (blocking)."""
-    import c2pa  # imported on use, as gateway.provenance does: a native library
+    import c2pa  # imported on use, as gateway.pipeline.provenance does: a native library
 
     assert settings.c2pa_sign_cert is not None and settings.c2pa_sign_key is not None
     tsa = settings.c2pa_sign_tsa_url.encode() if settings.c2pa_sign_tsa_url else None

@@ -29,10 +29,10 @@ from ..errors import (
     Overloaded,
     UnknownOperatingPoint,
 )
-from ..responses import detection_response
+from ..pipeline.params import DetectParams
+from ..pipeline.responses import detection_response
 from ..schemas import DetectionResponse
 from .models import JobStatus
-from .params import DetectParams
 from .routes import JobsDep, Owner
 from .schemas import ReplayDifference, ReplayResponse, TimelineDifference, TrackDifference
 

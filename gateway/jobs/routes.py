@@ -46,12 +46,13 @@ from ..errors import (
     WebhookSecretMissing,
 )
 from ..logs import request_id_var
+from ..pipeline.params import MAX_METADATA_VALUE, DetectParams
+from ..pipeline.timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
+from ..pipeline.timeline_svg import render_timeline
 from ..settings import Settings
-from ..timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
-from ..timeline_svg import render_timeline
 from ..upload import UploadLimits, receive_upload
 from .models import ENDED
-from .params import MAX_METADATA_VALUE, DetectParams, detect_params, metadata_from_query
+from .params import detect_params, metadata_from_query
 from .schemas import (
     DeliveryList,
     DeliveryResponse,

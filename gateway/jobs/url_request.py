@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 
 from ..errors import BadRequest, InvalidParameters
 from ..logs import request_id_var
+from ..pipeline.params import MEDIA_URL_PARAM, METADATA_PREFIX, metadata_from_pairs
 from ..upload import UPLOAD_REQUEST_BODY
-from .params import MEDIA_URL_PARAM, METADATA_PREFIX, metadata_from_pairs
 from .schemas import JobResponse, MediaUrlJob, job_headers
 from .service import JobService
 

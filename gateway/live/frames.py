@@ -1,8 +1,9 @@
 """Binary messages to upright RGB frames: still images one by one, or one video stream.
 
-An image goes through the upload's own reader (:func:`gateway.image.decode_image_bytes`:
+An image goes through the upload's own reader (:func:`gateway.pipeline.image.decode_image_bytes`:
 type by its first bytes, the pixel limit before decoding, EXIF orientation) and the frame
-rule (:func:`gateway.image.shaped_frame`, :class:`gateway.video.FrameShaper`). A stream's
+rule (:func:`gateway.pipeline.image.shaped_frame`,
+:class:`gateway.pipeline.video.FrameShaper`). A stream's
 chunks go into a :class:`BytePipe`, bounded in bytes, that PyAV reads on a thread
 (:class:`StreamDecoder`); it demuxes with the one container format the hello named and
 never seeks, picks frames at most ``max_fps`` per second of stream time and turns them
@@ -27,8 +28,8 @@ from contract.frames import display_rotation
 
 from .. import metrics
 from ..errors import ImageTooLarge, InvalidVideo
-from ..image import decode_image_bytes, shaped_frame
-from ..video import FrameShaper, SampledFrame
+from ..pipeline.image import decode_image_bytes, shaped_frame
+from ..pipeline.video import FrameShaper, SampledFrame
 
 log = logging.getLogger(__name__)
 

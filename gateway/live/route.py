@@ -20,7 +20,7 @@ from .. import metrics
 from ..auth import ApiKeyVerifier
 from ..errors import AuthError, ModelNotFound, UnknownOperatingPoint, UpstreamError
 from ..logs import request_id_var
-from ..pipeline_config import PipelineConfig
+from ..pipeline.pipeline_config import PipelineConfig
 from ..settings import Settings
 from ..upstream.serving_types import ModelRef
 from . import protocol

@@ -2,9 +2,9 @@
 
 The version is resolved once, at the ``hello``, by its ``model_info`` as an upload's is
 (:meth:`~gateway.upstream.serving_client.ServingClient.model_info`), and every batch is pinned to
-it. A batch is scored by :func:`gateway.keyframes.score_frames` (the upload's keyframe
+it. A batch is scored by :func:`gateway.pipeline.keyframes.score_frames` (the upload's keyframe
 schedule for face-aware versions, else ``serving_default``) and read by
-:func:`gateway.answers.read_frames`, so a live frame's scores are an upload frame's.
+:func:`gateway.pipeline.answers.read_frames`, so a live frame's scores are an upload frame's.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import numpy as np
 import contract
 from contract.aggregation import DEFAULT_AGGREGATION, FRAME_AGGREGATIONS, Aggregation
 
-from ..answers import ScoredFrames, choose_operating_point, read_frames
 from ..errors import InferenceFailed
-from ..keyframes import score_frames
-from ..pipeline_config import PipelineConfig
+from ..pipeline.answers import ScoredFrames, choose_operating_point, read_frames
+from ..pipeline.keyframes import score_frames
+from ..pipeline.pipeline_config import PipelineConfig
 from ..upstream.description import read_threshold
 from ..upstream.serving_client import ServingClient
 from ..upstream.serving_types import ModelRef, VersionDescription

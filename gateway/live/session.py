@@ -21,7 +21,7 @@ from fastapi import WebSocket
 
 from .. import metrics
 from ..errors import ImageTooLarge, InvalidImage, InvalidVideo, ModelNotFound, UpstreamError
-from ..pipeline_config import PipelineConfig
+from ..pipeline.pipeline_config import PipelineConfig
 from ..receipt_keys import ReceiptKeys
 from ..settings import Settings
 from ..upstream.serving_client import ServingClient

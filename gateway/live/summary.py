@@ -1,8 +1,9 @@
 """A live session's ``summary``: the whole stream's verdict and its signed receipt.
 
 The receipt is made by the code that makes ``/v1/detect``'s
-(:func:`gateway.responses.detection_response`, :mod:`gateway.receipts`): the stream becomes
-a :class:`~gateway.detection_types.DetectionResult` whose frames are the scored frames, so
+(:func:`gateway.pipeline.responses.detection_response`, :mod:`gateway.pipeline.receipts`): the
+stream becomes
+a :class:`~gateway.pipeline.detection_types.DetectionResult` whose frames are the scored frames, so
 its claims are an upload's, over the SHA-256 of the binary messages as received.
 """
 
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from contract.aggregation import Verdict
 
-from ..detection_types import DetectionResult, DetectOptions
-from ..pipeline_config import PipelineConfig
-from ..probe import VideoInfo
+from ..pipeline.detection_types import DetectionResult, DetectOptions
+from ..pipeline.pipeline_config import PipelineConfig
+from ..pipeline.probe import VideoInfo
+from ..pipeline.responses import detection_response
 from ..receipt_keys import ReceiptKeys
-from ..responses import detection_response
 from . import protocol
 from .scoring import SessionModel
 from .window import RollingWindow

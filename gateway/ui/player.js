@@ -3,7 +3,7 @@
 // the video and seeks it (imported by app.js; no network).
 //
 // Boxes in the answer are [y1, x1, y2, x2] fractions of the upright picture (the gateway
-// undoes its scaling and letterboxing, gateway/video.py), and the browser shows the file
+// undoes its scaling and letterboxing, gateway/pipeline/video.py), and the browser shows the file
 // upright too, so a box is placed by multiplying by the size the picture is displayed at.
 
 import { $, fmt } from "./render.js";
@@ -265,7 +265,7 @@ export function showMedia(file, result) {
  * the timeline a slider over the video. Stills have no time to move through. */
 export function bindTimeline(svg) {
   if (!shown || shown.still || !svg) return;
-  // The plot's horizontal extent is the threshold line's (gateway/timeline_svg.py); its time
+  // The plot's horizontal extent is the threshold line's (gateway/pipeline/timeline_svg.py); its time
   // scale ends where the server's does: at the duration, or the last sample if later.
   const threshold = svg.querySelector("line#threshold");
   if (!threshold) return;

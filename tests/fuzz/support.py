@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gateway.probe import VideoLimits
+from gateway.pipeline.probe import VideoLimits
 from gateway.settings import Settings
 
 _scratch: Path | None = None

@@ -70,7 +70,7 @@ def test_detector_detection_has_no_warning(gateway: GatewayHandle, make_clip) ->
 def test_version_without_model_kind_is_unknown_and_not_warned_about() -> None:
     import numpy as np
 
-    from gateway.answers import model_warnings
+    from gateway.pipeline.answers import model_warnings
     from gateway.upstream.description import read_description
     from gateway.upstream.serving_types import Prediction
 
@@ -90,8 +90,8 @@ def test_member_names_come_from_model_info_and_must_match_the_member_outputs() -
     import numpy as np
 
     from contract.aggregation import FrameResult
-    from gateway.answers import member_names
     from gateway.errors import InferenceFailed
+    from gateway.pipeline.answers import member_names
     from gateway.upstream.description import read_description
     from gateway.upstream.serving_types import Prediction
 

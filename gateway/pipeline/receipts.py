@@ -24,11 +24,11 @@ from typing import Any
 
 import jwt
 
+from ..receipt_keys import ReceiptKeys
+from ..schemas import DetectionResponse
+from ..upstream.serving_types import VersionDescription
 from .detection_types import DetectOptions
 from .pipeline_config import PipelineConfig
-from .receipt_keys import ReceiptKeys
-from .schemas import DetectionResponse
-from .upstream.serving_types import VersionDescription
 
 __all__ = [
     "DIGEST_OF_MODEL_INFO",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..settings import Settings
 from .budget import DecodeLimits
 from .keyframes import KeyframePlan
 from .probe import VideoLimits
 from .provenance import ProvenanceReader
-from .settings import Settings
 
 
 @dataclass(frozen=True)

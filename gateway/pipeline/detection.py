@@ -2,7 +2,7 @@
 
     probe (+ model_info) -> decode (thread) ─┬─> infer (batches to Serving, as frames arrive;
                                              │   face-aware: detect on keyframes, then score
-                                             │   every frame at the boxes, gateway.keyframes)
+                                             │   every frame at the boxes, pipeline.keyframes)
                                              └── batches are in flight while later frames decode
                             -> [sequence: a sequence head scores the face tracks] -> aggregate
                                                          (+ each ensemble member's scores)
@@ -13,11 +13,12 @@
 it) and the frame size it needs, so frames are decoded no larger than that.
 
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
-stages themselves live in their own modules (:mod:`~gateway.probe`,
-:mod:`~gateway.decoder`, :mod:`~gateway.answers`, :mod:`contract.aggregation`); this
+stages themselves live in their own modules (:mod:`~gateway.pipeline.probe`,
+:mod:`~gateway.pipeline.decoder`, :mod:`~gateway.pipeline.answers`,
+:mod:`contract.aggregation`); this
 one orders them and decides what a hot swap mid-video means. What a detection takes and
-gives is in :mod:`~gateway.detection_types`, what the settings fix in
-:mod:`~gateway.pipeline_config`.
+gives is in :mod:`~gateway.pipeline.detection_types`, what the settings fix in
+:mod:`~gateway.pipeline.pipeline_config`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ from contract.aggregation import (
 )
 from contract.reasons import bits_per_pixel, verdict_reasons
 
-from . import metrics
-from .admission import Admission
+from .. import metrics
+from ..admission import Admission
+from ..errors import (
+    InvalidVideo,
+    ModelNotFound,
+    ServingTimeout,
+)
+from ..settings import Settings, get_settings
+from ..upstream.serving_client import ServingClient
+from ..upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .answers import (
     choose_operating_point,
     member_names,
@@ -48,11 +57,6 @@ from .answers import (
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .detection_types import DetectionResult, DetectOptions, Progress, Silent
-from .errors import (
-    InvalidVideo,
-    ModelNotFound,
-    ServingTimeout,
-)
 from .explain import NO_EXPLAIN_WARNING, explain_tracks
 from .keyframes import keyframe_scorer
 from .pipeline_config import (
@@ -64,11 +68,8 @@ from .pipeline_config import (
 from .probe import VideoInfo, VideoLimits
 from .provenance import ProvenanceReader
 from .sequence_head import choose_strategy, score_sequences
-from .settings import Settings, get_settings
 from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
-from .upstream.serving_client import ServingClient
-from .upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .video import SampledFrame, sample_times_of
 
 log = logging.getLogger(__name__)

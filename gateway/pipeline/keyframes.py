@@ -38,9 +38,9 @@ import numpy as np
 import contract
 from contract.face_schedule import Faces, between, detect_shape, keyframes, padded
 
-from .errors import InferenceFailed, ModelNotFound
-from .upstream.serving_client import ServingClient
-from .upstream.serving_types import ModelRef, Prediction
+from ..errors import InferenceFailed, ModelNotFound
+from ..upstream.serving_client import ServingClient
+from ..upstream.serving_types import ModelRef, Prediction
 from .video import SampledFrame
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ async def score_frames(
     """Every frame of ``frames`` (a short run known in full, such as a live session's
     batch) scored by ``model``: on the keyframe schedule ``plan`` when it is active and the
     version has ``detect_faces``, else by ``serving_default`` in batches of ``batch_size``.
-    The answers are in frame order, as :func:`gateway.answers.read_frames` reads them."""
+    The answers are in frame order, as :func:`gateway.pipeline.answers.read_frames` reads them."""
     scorer = keyframe_scorer(client, model, plan, len(frames), batch_size)
     if scorer is not None:
         try:

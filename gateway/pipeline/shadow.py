@@ -36,15 +36,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import metrics
+from .. import metrics
+from ..logs import request_id_var
+from ..settings import Settings
+from ..shadow_schemas import ShadowStatus
+from ..upstream.serving_client import ServingClient
+from ..upstream.serving_types import ModelRef
 from .detection import DetectionPipeline
 from .detection_types import DetectionResult, DetectOptions
-from .logs import request_id_var
-from .settings import Settings
-from .shadow_schemas import ShadowStatus
 from .timing import StageTimer
-from .upstream.serving_client import ServingClient
-from .upstream.serving_types import ModelRef
 
 log = logging.getLogger(__name__)
 

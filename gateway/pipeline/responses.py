@@ -1,7 +1,8 @@
 """A pipeline result as the body of ``/v1/detect`` and of a finished job's ``result``.
 
 The one response builder: the sync route and the job worker both turn a
-:class:`~gateway.detection_types.DetectionResult` into a :class:`~gateway.schemas.DetectionResponse`
+:class:`~gateway.pipeline.detection_types.DetectionResult` into a
+:class:`~gateway.schemas.DetectionResponse`
 here, with its signed receipt when the gateway holds receipt keys.
 """
 
@@ -9,13 +10,10 @@ from __future__ import annotations
 
 from contract import MODEL_KIND_UNKNOWN
 
-from .answers import model_warnings
-from .detection_types import DetectionResult, DetectOptions
-from .logs import request_id_var
-from .provenance import Provenance
-from .receipt_keys import ReceiptKeys
-from .receipts import with_receipt
-from .schemas import (
+from ..logs import request_id_var
+from ..provenance_schemas import Provenance
+from ..receipt_keys import ReceiptKeys
+from ..schemas import (
     AppliedOperatingPoint,
     DetectionResponse,
     FaceExplanation,
@@ -27,6 +25,9 @@ from .schemas import (
     TrackResult,
     VideoSummary,
 )
+from .answers import model_warnings
+from .detection_types import DetectionResult, DetectOptions
+from .receipts import with_receipt
 from .timing import StageTimer
 
 

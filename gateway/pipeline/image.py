@@ -2,7 +2,7 @@
 
 An image is told by its first bytes (:func:`sniff_image_type`), never by the type a client
 declares, and is then read by Pillow with that one format's plugin only. Pillow reads the
-header lazily, so the pixel count is checked (:data:`~gateway.probe.VideoLimits`'s
+header lazily, so the pixel count is checked (:data:`~gateway.pipeline.probe.VideoLimits`'s
 ``max_image_pixels``) before any pixel is decoded: a small file that declares a huge
 picture (a decompression bomb) is refused without being inflated. Pillow's own bomb check
 (``Image.MAX_IMAGE_PIXELS``, an error past twice it, raised inside ``Image.open``) stays as
@@ -10,9 +10,9 @@ a backstop and is answered with the same error.
 
 The decoded picture is turned upright by its EXIF orientation (``ImageOps.exif_transpose``,
 mirrored orientations included), converted to RGB and handed to the same frame rule every
-video frame goes through (:class:`gateway.video.FrameShaper`: the size cap, a version's
+video frame goes through (:class:`gateway.pipeline.video.FrameShaper`: the size cap, a version's
 ``frame_min_side``, one swscale call, the letterbox canvas). It becomes one
-:class:`~gateway.video.SampledFrame` at t = 0, so detection, calibration, operating points
+:class:`~gateway.pipeline.video.SampledFrame` at t = 0, so detection, calibration, operating points
 and reasons are the video path's own.
 """
 
@@ -28,8 +28,8 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..errors import ImageTooLarge, InvalidImage
 from .budget import DecodeBudget
-from .errors import ImageTooLarge, InvalidImage
 from .probe import VideoInfo, VideoLimits
 from .video import FrameShaper, SampledFrame
 

@@ -28,10 +28,10 @@ import contract
 from contract.aggregation import FrameResult
 from contract.tracks import Track, iou
 
+from ..errors import InferenceFailed
+from ..upstream.serving_client import ServingClient
+from ..upstream.serving_types import ModelRef, Prediction
 from .answers import ScoredFrames
-from .errors import InferenceFailed
-from .upstream.serving_client import ServingClient
-from .upstream.serving_types import ModelRef, Prediction
 from .video import SampledFrame, letterbox_box_scale
 
 #: A track's face and a face of the ``explain`` answer are the same face above this IoU.

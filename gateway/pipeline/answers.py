@@ -15,9 +15,9 @@ import numpy as np
 import contract
 from contract.aggregation import SEQUENCE_AGGREGATION, Aggregation, FrameResult, frame_results
 
-from .errors import InferenceFailed, UnknownOperatingPoint
-from .upstream.description import read_threshold
-from .upstream.serving_types import OperatingPoint, Prediction, VersionDescription
+from ..errors import InferenceFailed, UnknownOperatingPoint
+from ..upstream.description import read_threshold
+from ..upstream.serving_types import OperatingPoint, Prediction, VersionDescription
 from .video import SampledFrame, letterbox_box_scale
 
 #: Told with every detection by the demo version: its verdicts mean nothing about real videos.

@@ -14,11 +14,11 @@ from contract.aggregation import (
     whole_frame_track,
 )
 
+from ..errors import AggregationUnavailable
+from ..upstream.description import read_threshold
+from ..upstream.serving_client import ServingClient
+from ..upstream.serving_types import ModelRef, VersionDescription
 from .answers import ScoredFrames, read_sequence_scores
-from .errors import AggregationUnavailable
-from .upstream.description import read_threshold
-from .upstream.serving_client import ServingClient
-from .upstream.serving_types import ModelRef, VersionDescription
 from .video import SampledFrame
 
 

@@ -3,7 +3,7 @@
 Decoding uses PyAV (FFmpeg): it exposes the display-rotation matrix, real
 timestamps (variable frame rate) and ``skip_frame``, and scales plus converts a
 frame to RGB in one swscale call.  Only the sampled frames are converted.
-Probing the upload first is :mod:`gateway.probe`.
+Probing the upload first is :mod:`gateway.pipeline.probe`.
 Which frames are sampled (times, the keyframe rule, the stream timing they come from) is
 :mod:`contract.sampling`; their size, their pixels and the pick loop are
 :mod:`contract.frames`. Both are shared with ``model_export``, which decodes the same
@@ -25,8 +25,8 @@ import numpy as np
 from contract import sampling
 from contract.frames import Picker, scaled_size, to_rgb
 
+from ..errors import InvalidVideo
 from .budget import DecodeBudget
-from .errors import InvalidVideo
 from .probe import VideoInfo, open_video
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class FrameShaper:
     a version that needs ``min_side`` (a whole-frame model, which stretches the whole frame
     to its input in its graph and would see letterbox padding) they are stretched to
     ``min_side`` x ``min_side`` instead. Videos (:func:`iter_frames`) and still images
-    (:mod:`gateway.image`) both go through it.
+    (:mod:`gateway.pipeline.image`) both go through it.
     """
 
     def __init__(self, *, max_side: int, min_side: int = 0, canvas: int | None = None) -> None:

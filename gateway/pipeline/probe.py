@@ -23,9 +23,9 @@ import av
 from contract import sampling
 from contract.frames import display_rotation
 
-from .errors import InvalidVideo, VideoLimitExceeded
-from .schemas import MediaKind
-from .settings import DEFAULT_MAX_IMAGE_PIXELS
+from ..errors import InvalidVideo, VideoLimitExceeded
+from ..schemas import MediaKind
+from ..settings import DEFAULT_MAX_IMAGE_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class VideoInfo:
     #: Bits per second of the video stream: the stream's own figure, else the container's,
     #: else the file size over the duration; None when none is known.
     bitrate: float | None = None
-    #: ``image`` for a still image (:mod:`gateway.image`): one frame, no duration.
+    #: ``image`` for a still image (:mod:`gateway.pipeline.image`): one frame, no duration.
     kind: MediaKind = "video"
     #: The MIME type sniffed from an image's bytes; None for videos.
     media_type: str | None = None

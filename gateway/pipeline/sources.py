@@ -3,7 +3,8 @@
 The one seam between an uploaded file and the detection pipeline: the probe stage calls
 :func:`probe_upload`, the decode thread :func:`iter_upload_frames`. What the client
 declared (``Content-Type``, a file name) is never consulted: the file's magic numbers
-say whether :mod:`gateway.image` or :mod:`gateway.probe` and :mod:`gateway.video` read it,
+say whether :mod:`gateway.pipeline.image` or :mod:`gateway.pipeline.probe` and
+:mod:`gateway.pipeline.video` read it,
 and anything that is neither a supported image nor a supported video is refused as today.
 """
 
@@ -78,7 +79,7 @@ def iter_upload_frames(
     budget: DecodeBudget | None = None,
 ) -> Iterator[SampledFrame]:
     """The frames at ``times`` of the upload probed as ``info``, by the same frame rule
-    (:class:`~gateway.video.FrameShaper`): an image's one frame, or a video's samples."""
+    (:class:`~gateway.pipeline.video.FrameShaper`): an image's one frame, or a video's samples."""
     if info.kind == "image":
         shaper = FrameShaper(max_side=max_side, min_side=min_side, canvas=canvas)
         return iter_image_frames(path, info, shaper=shaper, budget=budget)

@@ -2,7 +2,7 @@
 
 The reading and validating is the C2PA reference implementation's (``c2pa-python``, the
 official bindings of ``c2pa-rs``); this module only configures it and turns its report
-into a :class:`~gateway.schemas.Provenance`:
+into a :class:`~gateway.provenance_schemas.Provenance`:
 
 - ``valid``: the validation state of the active manifest is ``Valid`` or ``Trusted``
   (claim signature, assertion hashes and the hash of the media all check out).
@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from pydantic import BaseModel, Field
+
+from ..provenance_schemas import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -64,68 +65,6 @@ MAX_ITEMS = 32
 MAX_TEXT = 200
 
 _VALID_STATES = ("Valid", "Trusted")
-
-
-class Provenance(BaseModel):
-    """The upload's content credentials (its C2PA manifest store), as read and validated.
-
-    Reported beside the verdict and never part of the score: a valid manifest tells who
-    signed the file and what they declared about it, not whether its content is real; a
-    missing one proves nothing.
-    """
-
-    present: bool = Field(description="The file carries a C2PA manifest store.")
-    valid: bool | None = Field(
-        None,
-        description="The active manifest's signature and its hashes of the assertions and "
-        "of the media validate; null when none was validated (absent, only at a URL, too "
-        "large, time limit).",
-    )
-    trusted: bool | None = Field(
-        None,
-        description="The signing certificate chains to one of the gateway's trust anchors "
-        "(GATEWAY_C2PA_TRUST_ANCHORS); null when none are configured or nothing was validated.",
-    )
-    signer: str | None = Field(
-        None,
-        description="Who signed: the signing certificate's common name, else its organization.",
-    )
-    claim_generator: str | None = Field(
-        None, description="The software that made the active manifest, as 'name/version'."
-    )
-    signed_at: str | None = Field(
-        None,
-        description="When the signature was made, from a time-stamp authority's countersignature "
-        "(RFC 3339); null without one.",
-    )
-    digital_source_types: list[str] = Field(
-        default_factory=list,
-        description="IPTC digital source types (URIs) declared by the actions and metadata "
-        "assertions of every manifest in the store.",
-    )
-    ai_generated: bool = Field(
-        False,
-        description="A manifest declares that the content was created by an algorithm: a "
-        "c2pa.created action (or its metadata) with source type trainedAlgorithmicMedia, "
-        "algorithmicMedia or compositeSynthetic.",
-    )
-    ai_edited: bool = Field(
-        False,
-        description="A manifest declares generative edits of other content: source type "
-        "compositeWithTrainedAlgorithmicMedia, or an action other than c2pa.created whose "
-        "source type is one of the generated ones.",
-    )
-    validation_errors: list[str] = Field(
-        default_factory=list,
-        description="C2PA validation status codes of the failures found (e.g. "
-        "assertion.bmffHash.mismatch, signingCredential.untrusted); general.error when the "
-        "store could not be read at all.",
-    )
-    error: str | None = Field(
-        None,
-        description="Why the store could not be read or checked (malformed, unsupported "
-        "container, too large to validate, time limit); null when it was.",
-    )
 
 
 def load_trust_anchors(path: Path) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .errors import VideoLimitExceeded
+from ..errors import VideoLimitExceeded
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """What one detection takes and gives: the request's options, progress, the result.
 
-:class:`DetectOptions` is what a request chooses; :class:`~gateway.pipeline_config.PipelineConfig`
+:class:`DetectOptions` is what a request chooses;
+:class:`~gateway.pipeline.pipeline_config.PipelineConfig`
 what the gateway fixes; :class:`Progress` what a caller hears while the stages run (a job's
 progress); :class:`DetectionResult` what the stages found.
 """
@@ -14,12 +15,12 @@ import contract
 from contract.aggregation import Aggregation, FrameResult, MemberScores, Verdict
 from contract.reasons import ReasonCode
 
+from ..provenance_schemas import Provenance
+from ..upstream.serving_types import ModelRef, VersionDescription
 from .explain import Explanation
 from .pipeline_config import PipelineConfig
 from .probe import VideoInfo
-from .provenance import Provenance
 from .timing import StageTimer
-from .upstream.serving_types import ModelRef, VersionDescription
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 PyAV decodes on a thread of its own per upload (it releases the GIL in FFmpeg) while
 the event loop sends the batches already decoded to Serving and serves other requests;
 batches cross over through an ``asyncio.Queue`` fed with ``call_soon_threadsafe``.
-The thread spends at most its :class:`~gateway.budget.DecodeBudget` and ends soon after
+The thread spends at most its :class:`~gateway.pipeline.budget.DecodeBudget` and ends soon after
 the request stops wanting frames.
 """
 
@@ -30,7 +30,7 @@ _DONE = object()
 
 class ThreadedDecoder:
     """Decodes the frames at ``times`` on a worker thread, in batches of ``batch_size``
-    (a still image's one frame included: :mod:`gateway.sources`).
+    (a still image's one frame included: :mod:`gateway.pipeline.sources`).
 
     :meth:`start` begins decoding on a new thread; :meth:`batches` yields the batches on
     the event loop and raises there whatever the thread raised; :meth:`stop` makes the
