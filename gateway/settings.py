@@ -281,7 +281,7 @@ class Settings(BaseSettings):
     #: Serving hosts for the shadow alone (as ``SERVING_TARGET``); unset: the same Serving.
     shadow_serving_target: str | None = Field(None, alias="GATEWAY_SHADOW_SERVING_TARGET")
 
-    # Live analysis over a WebSocket (gateway.live, docs/live.md).
+    # Live analysis over a WebSocket (gateway.api.live, docs/live.md).
     #: Live sessions one API key may hold open at once (4429 past it).
     live_streams_per_key: int = Field(2, alias="GATEWAY_LIVE_STREAMS_PER_KEY", ge=1)
     #: Frames scored per second of one session; frames above the rate are dropped.

@@ -47,7 +47,7 @@ def openapi() -> dict:
         "import json\n"
         "from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f\n"
         "f()\n"
-        "from gateway.app import create_app\n"
+        "from gateway.api.app import create_app\n"
         "from gateway.settings import Settings\n"
         "print(json.dumps(create_app(Settings()).openapi()))\n"
     )

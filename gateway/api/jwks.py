@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from ..errors import ANY_ROUTE_ERRORS
+from ..receipt_keys import ReceiptKeys
 from .error_responses import openapi_responses
-from .errors import ANY_ROUTE_ERRORS
-from .receipt_keys import ReceiptKeys
 
 
 class Jwk(BaseModel):

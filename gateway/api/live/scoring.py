@@ -17,13 +17,13 @@ import numpy as np
 import contract
 from contract.aggregation import DEFAULT_AGGREGATION, FRAME_AGGREGATIONS, Aggregation
 
-from ..errors import InferenceFailed
-from ..pipeline.answers import ScoredFrames, choose_operating_point, read_frames
-from ..pipeline.keyframes import score_frames
-from ..pipeline.pipeline_config import PipelineConfig
-from ..upstream.description import read_threshold
-from ..upstream.serving_client import ServingClient
-from ..upstream.serving_types import ModelRef, VersionDescription
+from ...errors import InferenceFailed
+from ...pipeline.answers import ScoredFrames, choose_operating_point, read_frames
+from ...pipeline.keyframes import score_frames
+from ...pipeline.pipeline_config import PipelineConfig
+from ...upstream.description import read_threshold
+from ...upstream.serving_client import ServingClient
+from ...upstream.serving_types import ModelRef, VersionDescription
 from .frames import FrameRule, LiveFrame
 
 log = logging.getLogger(__name__)

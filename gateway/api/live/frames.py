@@ -26,10 +26,10 @@ import numpy as np
 
 from contract.frames import display_rotation
 
-from .. import metrics
-from ..errors import ImageTooLarge, InvalidVideo
-from ..pipeline.image import decode_image_bytes, shaped_frame
-from ..pipeline.video import FrameShaper, SampledFrame
+from ... import metrics
+from ...errors import ImageTooLarge, InvalidVideo
+from ...pipeline.image import decode_image_bytes, shaped_frame
+from ...pipeline.video import FrameShaper, SampledFrame
 
 log = logging.getLogger(__name__)
 

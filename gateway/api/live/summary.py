@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from contract.aggregation import Verdict
 
-from ..pipeline.detection_types import DetectionResult, DetectOptions
-from ..pipeline.pipeline_config import PipelineConfig
-from ..pipeline.probe import VideoInfo
-from ..pipeline.responses import detection_response
-from ..receipt_keys import ReceiptKeys
+from ...pipeline.detection_types import DetectionResult, DetectOptions
+from ...pipeline.pipeline_config import PipelineConfig
+from ...pipeline.probe import VideoInfo
+from ...pipeline.responses import detection_response
+from ...receipt_keys import ReceiptKeys
 from . import protocol
 from .scoring import SessionModel
 from .window import RollingWindow

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .admission import Admission, ReceiveLimit
+from ..admission import Admission, ReceiveLimit
+from ..pipeline.detection import DetectionPipeline
+from ..pipeline.shadow import ShadowCanary
+from ..receipt_keys import ReceiptKeys
+from ..settings import Settings
+from ..upstream.serving_client import ServingClient
 from .audit import audit_record
 from .auth import ApiKeyVerifier
-from .pipeline.detection import DetectionPipeline
-from .pipeline.shadow import ShadowCanary
 from .quotas import KeyQuotas
-from .receipt_keys import ReceiptKeys
-from .settings import Settings
-from .upstream.serving_client import ServingClient
 
 
 def app_settings(request: Request) -> Settings:

@@ -2,8 +2,8 @@
 
 They raise domain errors (``gateway.errors``); the app's error handlers render them.
 
-Most of its length is the routes' parameter and OpenAPI declarations; the work is in
-:mod:`gateway.jobs.service`.
+Over 400 lines because most of its length is the routes' parameter and OpenAPI
+declarations; the work is in :mod:`gateway.jobs.service`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..deps import KeyIdDep
-from ..error_responses import openapi_responses
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -45,15 +43,8 @@ from ..errors import (
     VideoLimitExceeded,
     WebhookSecretMissing,
 )
-from ..logs import request_id_var
-from ..pipeline.params import MAX_METADATA_VALUE, DetectParams
-from ..pipeline.timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
-from ..pipeline.timeline_svg import render_timeline
-from ..settings import Settings
-from ..upload import UploadLimits, receive_upload
-from .models import ENDED
-from .params import detect_params, metadata_from_query
-from .schemas import (
+from ..jobs.models import ENDED
+from ..jobs.schemas import (
     DeliveryList,
     DeliveryResponse,
     JobList,
@@ -61,9 +52,23 @@ from .schemas import (
     WebhookSecret,
     job_headers,
 )
-from .service import JobService
-from .ssrf import MAX_URL_LENGTH
-from .url_request import JOBS_REQUEST_BODY, accept_url_job, is_json, refuse_media_url_beside_upload
+from ..jobs.service import JobService
+from ..jobs.ssrf import MAX_URL_LENGTH
+from ..logs import request_id_var
+from ..pipeline.params import MAX_METADATA_VALUE, DetectParams
+from ..pipeline.timeline_svg import MEDIA_TYPE as SVG_MEDIA_TYPE
+from ..pipeline.timeline_svg import render_timeline
+from ..settings import Settings
+from .deps import KeyIdDep
+from .error_responses import openapi_responses
+from .jobs_url_request import (
+    JOBS_REQUEST_BODY,
+    accept_url_job,
+    is_json,
+    refuse_media_url_beside_upload,
+)
+from .params import detect_params, metadata_from_query
+from .upload import UploadLimits, receive_upload
 
 router = APIRouter(tags=["jobs"])
 

@@ -2,8 +2,8 @@
 
 API answers are JSON no browser should render, frame, cache or refer from, hence the
 strict defaults; a page that needs more sets its own ``Content-Security-Policy``, which
-is kept: the API docs (:mod:`gateway.docs`, built from the page's own scripts) and the
-web page at ``/ui`` (:data:`UI_CSP`, :mod:`gateway.webui`).
+is kept: the API docs (:mod:`gateway.api.docs`, built from the page's own scripts) and the
+web page at ``/ui`` (:data:`UI_CSP`, :mod:`gateway.api.webui`).
 """
 
 from __future__ import annotations

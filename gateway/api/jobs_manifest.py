@@ -27,8 +27,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ..deps import SettingsDep
-from ..error_responses import openapi_responses
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -39,10 +37,12 @@ from ..errors import (
     ManifestUnavailable,
     UnsupportedMediaType,
 )
+from ..jobs.models import Job, JobStatus
+from ..jobs.service import JobService
 from ..settings import Settings
-from .models import Job, JobStatus
-from .routes import JobsDep, Owner
-from .service import JobService
+from .deps import SettingsDep
+from .error_responses import openapi_responses
+from .jobs_routes import JobsDep, Owner
 
 router = APIRouter(tags=["jobs"])
 

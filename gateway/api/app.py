@@ -13,30 +13,30 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import metrics
-from .admission import Admission, ReceiveLimit
+from .. import metrics
+from ..admission import Admission, ReceiveLimit
+from ..jobs.service import JobService
+from ..logs import request_id_var
+from ..pipeline.detection import DetectionPipeline
+from ..pipeline.responses import detection_response
+from ..pipeline.shadow import shadow_canary_from
+from ..receipt_keys import ReceiptKeys
+from ..settings import JobSettings, Settings
+from ..upstream.serving_client import ServingClient
 from .audit import AuditLog
 from .auth import ApiKeyVerifier
 from .docs import docs_router
 from .error_responses import install_error_handlers
 from .header_limits import HeaderLimits
-from .jobs.manifest import router as manifest_router
-from .jobs.replay import router as replay_router
-from .jobs.routes import router as jobs_router
-from .jobs.service import JobService
+from .jobs_manifest import router as manifest_router
+from .jobs_replay import router as replay_router
+from .jobs_routes import router as jobs_router
 from .jwks import jwks_router
 from .live.route import LiveStreams
 from .live.route import router as live_router
-from .logs import request_id_var
-from .pipeline.detection import DetectionPipeline
-from .pipeline.responses import detection_response
-from .pipeline.shadow import shadow_canary_from
 from .quotas import KeyQuotas
-from .receipt_keys import ReceiptKeys
 from .routes import router
 from .security_headers import SecurityHeaders
-from .settings import JobSettings, Settings
-from .upstream.serving_client import ServingClient
 from .webui import ui_router
 
 log = logging.getLogger("gateway.access")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import metrics
-from .errors import RateLimited
+from .. import metrics
+from ..errors import RateLimited
 
 
 @dataclass

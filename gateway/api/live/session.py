@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 from fastapi import WebSocket
 
-from .. import metrics
-from ..errors import ImageTooLarge, InvalidImage, InvalidVideo, ModelNotFound, UpstreamError
-from ..pipeline.pipeline_config import PipelineConfig
-from ..receipt_keys import ReceiptKeys
-from ..settings import Settings
-from ..upstream.serving_client import ServingClient
+from ... import metrics
+from ...errors import ImageTooLarge, InvalidImage, InvalidVideo, ModelNotFound, UpstreamError
+from ...pipeline.pipeline_config import PipelineConfig
+from ...receipt_keys import ReceiptKeys
+from ...settings import Settings
+from ...upstream.serving_client import ServingClient
 from . import protocol
 from .channel import Channel, Close
 from .credit import CreditLedger

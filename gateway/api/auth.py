@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import InvalidApiKey, MissingApiKey
+from ..errors import InvalidApiKey, MissingApiKey
 
 _HASH_PREFIX = "sha256:"
 

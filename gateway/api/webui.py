@@ -1,11 +1,11 @@
-"""The web pages at ``/ui`` and ``/ui/live``: static files from ``gateway/ui/``, no build step.
+"""The web pages at ``/ui`` and ``/ui/live``: static files from ``gateway/api/ui/``, no build step.
 
 ``/ui`` analyses an uploaded file; ``/ui/live`` scores the camera over the ``/v1/live``
 WebSocket (``live.html``, ``live.js``, ``live.css``).
 
 Only the files named in :data:`UI_FILES` are served (no directory listing, no path from
 the request reaches the file system), each with the page's own policy
-(:data:`gateway.security_headers.UI_CSP`). The files need no API key; the page sends
+(:data:`gateway.api.security_headers.UI_CSP`). The files need no API key; the page sends
 the key the user types with each API call as an ``Authorization`` header.
 """
 

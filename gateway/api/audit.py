@@ -1,4 +1,4 @@
-"""Audit log: one JSON line per detect request on ``gateway.audit``, who sent what.
+"""Audit log: one JSON line per detect request on ``gateway.api.audit``, who sent what.
 
 The line names the key by a short hash, the client address, the upload's size and
 SHA-256, and the outcome (verdict, score, model version, or the error code); never the

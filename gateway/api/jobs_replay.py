@@ -15,8 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..deps import AdmissionDep, PipelineDep, SettingsDep
-from ..error_responses import openapi_responses
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -29,12 +27,14 @@ from ..errors import (
     Overloaded,
     UnknownOperatingPoint,
 )
+from ..jobs.models import JobStatus
+from ..jobs.schemas import ReplayDifference, ReplayResponse, TimelineDifference, TrackDifference
 from ..pipeline.params import DetectParams
 from ..pipeline.responses import detection_response
 from ..schemas import DetectionResponse
-from .models import JobStatus
-from .routes import JobsDep, Owner
-from .schemas import ReplayDifference, ReplayResponse, TimelineDifference, TrackDifference
+from .deps import AdmissionDep, PipelineDep, SettingsDep
+from .error_responses import openapi_responses
+from .jobs_routes import JobsDep, Owner
 
 router = APIRouter(tags=["jobs"])
 

@@ -6,6 +6,13 @@ the same pinned version, the keyframe schedule, ``read_frames``) and a rolling w
 the scored frames is decided by ``contract.aggregation.decide`` at least once a second; the
 summary carries a receipt signed as ``/v1/detect``'s.
 
+Why under the HTTP edge and not a room of its own: the WebSocket is in three of its
+modules, not one (``route`` takes it, ``session`` reads from it, ``channel`` sends on it),
+so a ``live`` room beside ``api`` would either import Starlette below the edge or wrap the
+socket in a protocol of its own for no other user. Here it is one floor with the rest of
+the edge: its modules import the pipeline, the upstream and the ground floor (and
+:mod:`gateway.api.auth`), and nothing below the edge imports them, so no arrow points up.
+
 Modules, one line each:
 
 - ``route``: the WebSocket route: the key (subprotocol or hello), the hello, streams per key

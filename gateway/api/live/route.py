@@ -1,7 +1,7 @@
 """``/v1/live``: the WebSocket route. Authentication, the ``hello``, streams per key, closes.
 
 The key comes in the ``key.<key>`` subprotocol or the ``hello``'s ``api_key``, never the
-URL, and is checked by the gateway's one :class:`~gateway.auth.ApiKeyVerifier`. Every
+URL, and is checked by the gateway's one :class:`~gateway.api.auth.ApiKeyVerifier`. Every
 close is counted in ``gateway_live_closed_total{reason}`` and logged with the session id
 (the log lines' request id, and the receipt's ``request_id``).
 """
@@ -16,13 +16,13 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, WebSocket
 
-from .. import metrics
+from ... import metrics
+from ...errors import AuthError, ModelNotFound, UnknownOperatingPoint, UpstreamError
+from ...logs import request_id_var
+from ...pipeline.pipeline_config import PipelineConfig
+from ...settings import Settings
+from ...upstream.serving_types import ModelRef
 from ..auth import ApiKeyVerifier
-from ..errors import AuthError, ModelNotFound, UnknownOperatingPoint, UpstreamError
-from ..logs import request_id_var
-from ..pipeline.pipeline_config import PipelineConfig
-from ..settings import Settings
-from ..upstream.serving_types import ModelRef
 from . import protocol
 from .channel import Channel, Close
 from .scoring import SessionModel, resolve_model

@@ -15,22 +15,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Respon
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from . import metrics
-from .audit import audit_record
-from .deps import (
-    AdmissionDep,
-    ApiKey,
-    ClientDep,
-    KeyIdDep,
-    PipelineDep,
-    QuotasDep,
-    ReceiptKeysDep,
-    ReceivingDep,
-    SettingsDep,
-    ShadowDep,
-)
-from .error_responses import openapi_responses
-from .errors import (
+from .. import metrics
+from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
     UPSTREAM_ERRORS,
@@ -55,8 +41,33 @@ from .errors import (
     VideoLimitExceeded,
     WebhookSecretMissing,
 )
-from .jobs.params import detect_params
-from .jobs.routes import (
+from ..pipeline.params import DetectParams
+from ..pipeline.responses import detection_response
+from ..pipeline.shadow import hand_over
+from ..pipeline.timing import StageTimer
+from ..schemas import (
+    DetectionResponse,
+    Health,
+    ModelsResponse,
+    ModelVersionInfo,
+    OperatingPointInfo,
+)
+from ..upstream.serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
+from .audit import audit_record
+from .deps import (
+    AdmissionDep,
+    ApiKey,
+    ClientDep,
+    KeyIdDep,
+    PipelineDep,
+    QuotasDep,
+    ReceiptKeysDep,
+    ReceivingDep,
+    SettingsDep,
+    ShadowDep,
+)
+from .error_responses import openapi_responses
+from .jobs_routes import (
     METADATA_PARAMETER,
     CallbackUrl,
     IdempotencyKey,
@@ -65,19 +76,8 @@ from .jobs.routes import (
     parse_prefer,
     upload_limits,
 )
-from .pipeline.params import DetectParams
-from .pipeline.responses import detection_response
-from .pipeline.shadow import hand_over
-from .pipeline.timing import StageTimer
-from .schemas import (
-    DetectionResponse,
-    Health,
-    ModelsResponse,
-    ModelVersionInfo,
-    OperatingPointInfo,
-)
+from .params import detect_params
 from .upload import UPLOAD_REQUEST_BODY, receive_upload
-from .upstream.serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
 
 log = logging.getLogger(__name__)
 

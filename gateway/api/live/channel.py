@@ -14,7 +14,7 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from ..errors import GatewayError
+from ...errors import GatewayError
 from . import protocol
 
 log = logging.getLogger(__name__)

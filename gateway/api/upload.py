@@ -26,8 +26,8 @@ from typing import BinaryIO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from . import metrics
-from .errors import (
+from .. import metrics
+from ..errors import (
     BadRequest,
     ClientDisconnected,
     GatewayError,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..errors import HeadersTooLarge
 from .error_responses import error_response
-from .errors import HeadersTooLarge
 
 
 def header_bytes(scope: Scope) -> int:

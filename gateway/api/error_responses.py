@@ -17,8 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import DISK_FULL, GatewayError, InsufficientStorage, InvalidParameters
-from .schemas import ErrorResponse
+from ..errors import DISK_FULL, GatewayError, InsufficientStorage, InvalidParameters
+from ..schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
 

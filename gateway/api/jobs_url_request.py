@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..errors import BadRequest, InvalidParameters
+from ..jobs.schemas import JobResponse, MediaUrlJob, job_headers
+from ..jobs.service import JobService
 from ..logs import request_id_var
 from ..pipeline.params import MEDIA_URL_PARAM, METADATA_PREFIX, metadata_from_pairs
-from ..upload import UPLOAD_REQUEST_BODY
-from .schemas import JobResponse, MediaUrlJob, job_headers
-from .service import JobService
+from .upload import UPLOAD_REQUEST_BODY
 
 #: A JSON job description is a few hundred bytes; more is not one.
 MAX_JSON_BYTES = 16 * 1024
