@@ -15,8 +15,8 @@ it) and the frame size it needs, so frames are decoded no larger than that.
 Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response. The
 stages themselves live in their own modules (:mod:`~gateway.pipeline.probe`,
 :mod:`~gateway.pipeline.decoder`, :mod:`~gateway.pipeline.answers`,
-:mod:`contract.aggregation`); this
-one orders them and decides what a hot swap mid-video means. What a detection takes and
+:mod:`contract.aggregation`); this one orders them and decides what a hot swap mid-video
+means. What a detection takes and
 gives is in :mod:`~gateway.pipeline.detection_types`, what the settings fix in
 :mod:`~gateway.pipeline.pipeline_config`.
 """

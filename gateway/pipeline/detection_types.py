@@ -1,9 +1,9 @@
 """What one detection takes and gives: the request's options, progress, the result.
 
 :class:`DetectOptions` is what a request chooses;
-:class:`~gateway.pipeline.pipeline_config.PipelineConfig`
-what the gateway fixes; :class:`Progress` what a caller hears while the stages run (a job's
-progress); :class:`DetectionResult` what the stages found.
+:class:`~gateway.pipeline.pipeline_config.PipelineConfig` what the gateway fixes;
+:class:`Progress` what a caller hears while the stages run (a job's progress);
+:class:`DetectionResult` what the stages found.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ the batch's last keyframe go to ``classify_boxes`` as soon as the detections the
 back, while later frames decode. A frame waits at most for the next keyframe, ``every`` frames
 on. Versions without the signatures answer so to the first ``detect_faces`` call; the client
 remembers it per version
-(:meth:`~gateway.upstream.serving_client.ServingClient.detect_faces`) and the
-pipeline scores with ``serving_default`` instead.
+(:meth:`~gateway.upstream.serving_client.ServingClient.detect_faces`) and the pipeline
+scores with ``serving_default`` instead.
 """
 
 from __future__ import annotations

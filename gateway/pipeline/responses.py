@@ -2,8 +2,8 @@
 
 The one response builder: the sync route and the job worker both turn a
 :class:`~gateway.pipeline.detection_types.DetectionResult` into a
-:class:`~gateway.schemas.DetectionResponse`
-here, with its signed receipt when the gateway holds receipt keys.
+:class:`~gateway.schemas.DetectionResponse` here, with its signed receipt when the gateway
+holds receipt keys.
 """
 
 from __future__ import annotations

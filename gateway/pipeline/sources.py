@@ -4,8 +4,8 @@ The one seam between an uploaded file and the detection pipeline: the probe stag
 :func:`probe_upload`, the decode thread :func:`iter_upload_frames`. What the client
 declared (``Content-Type``, a file name) is never consulted: the file's magic numbers
 say whether :mod:`gateway.pipeline.image` or :mod:`gateway.pipeline.probe` and
-:mod:`gateway.pipeline.video` read it,
-and anything that is neither a supported image nor a supported video is refused as today.
+:mod:`gateway.pipeline.video` read it, and anything that is neither a supported image nor
+a supported video is refused as today.
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 An image goes through the upload's own reader (:func:`gateway.pipeline.image.decode_image_bytes`:
 type by its first bytes, the pixel limit before decoding, EXIF orientation) and the frame
-rule (:func:`gateway.pipeline.image.shaped_frame`,
-:class:`gateway.pipeline.video.FrameShaper`). A stream's
-chunks go into a :class:`BytePipe`, bounded in bytes, that PyAV reads on a thread
-(:class:`StreamDecoder`); it demuxes with the one container format the hello named and
+rule (:func:`gateway.pipeline.image.shaped_frame`, :class:`gateway.pipeline.video.FrameShaper`).
+A stream's chunks go into a :class:`BytePipe`, bounded in bytes, that PyAV reads on a
+thread (:class:`StreamDecoder`); it demuxes with the one container format the hello named and
 never seeks, picks frames at most ``max_fps`` per second of stream time and turns them
 upright (:func:`contract.frames.display_rotation`) with the same frame rule.
 """

@@ -1,10 +1,10 @@
 """A live session's ``summary``: the whole stream's verdict and its signed receipt.
 
 The receipt is made by the code that makes ``/v1/detect``'s
-(:func:`gateway.pipeline.responses.detection_response`, :mod:`gateway.pipeline.receipts`): the
-stream becomes
-a :class:`~gateway.pipeline.detection_types.DetectionResult` whose frames are the scored frames, so
-its claims are an upload's, over the SHA-256 of the binary messages as received.
+(:func:`gateway.pipeline.responses.detection_response`, :mod:`gateway.pipeline.receipts`):
+the stream becomes a :class:`~gateway.pipeline.detection_types.DetectionResult` whose
+frames are the scored frames, so its claims are an upload's, over the SHA-256 of the
+binary messages as received.
 """
 
 from __future__ import annotations
