@@ -29,6 +29,7 @@ Modules, one line each:
 - ``soak``: ``python -m bench.soak``, sustained mixed load on the local service
 - ``soak_mix``: the soak's valid, invalid and hostile requests and their bodies
 - ``soak_jobs``: the soak's jobs (uploads and media URLs) and how they and their webhooks ended
+- ``soak_live``: the soak's live sessions on ``/v1/live``, back to back, and how they ended
 - ``soak_stack``: the soak's Serving, gateway and PostgreSQL, each restartable under load
 - ``soak_timeline``: what the soak samples every ten seconds, and the growth rates after warm-up
 - ``soak_result``: what one soak measured, and what of it counts as a problem

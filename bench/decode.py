@@ -2,7 +2,7 @@
 
 * ``opencv``: ``cv2.VideoCapture``, ``grab()`` every frame and ``retrieve()`` only the
   sampled ones (the DFDC winners' loop), then RGB and a downscale to the contract's size.
-* ``pyav (gateway)``: the gateway's own ``gateway.video.iter_frames``, as it is.
+* ``pyav (gateway)``: the gateway's own ``gateway.pipeline.video.iter_frames``, as it is.
 * ``pyav`` variants with the gateway's sampling rule, to measure changes to the
   gateway's decoder before anyone makes them:
 
@@ -33,8 +33,8 @@ import av
 import cv2
 
 from contract.frames import Picker, scaled_size, to_rgb
-from gateway.probe import VideoInfo, probe
-from gateway.video import DecodeStats, iter_frames, sample_times_of
+from gateway.pipeline.probe import VideoInfo, probe
+from gateway.pipeline.video import DecodeStats, iter_frames, sample_times_of
 
 from .settings import GatewayDefaults
 

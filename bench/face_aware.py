@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from gateway.probe import probe
-from gateway.video import DecodeStats, iter_frames, sample_times_of
+from gateway.pipeline.probe import probe
+from gateway.pipeline.video import DecodeStats, iter_frames, sample_times_of
 
 from .clips import BenchClip
 from .measurements import ClipResult
@@ -116,7 +116,7 @@ class FaceAwareResults:
 def decode_cost(path: Path, defaults: GatewayDefaults) -> tuple[int, float, float]:
     """(frames decoded, probe CPU ms, decode CPU ms) of the gateway's code on ``path``.
 
-    Decoded frames are counted by the decoder's own :class:`~gateway.video.DecodeStats`;
+    Decoded frames are counted by the decoder's own :class:`~gateway.pipeline.video.DecodeStats`;
     single-threaded, so that the CPU time is this thread's.
     """
     cpu0 = time.thread_time()

@@ -10,7 +10,7 @@ run in a TF1 session, as TF Serving runs it:
 * every schedule ``(k, side)``: ``detect_faces`` on the keyframes of
   :func:`contract.face_schedule.keyframes` downscaled to
   :func:`contract.face_schedule.detect_shape` by the gateway's own
-  :func:`gateway.keyframes.downscale`,
+  :func:`gateway.pipeline.keyframes.downscale`,
   boxes between keyframes from :func:`contract.face_schedule.schedule`, then
   ``classify_boxes`` on every frame at the size sent.
 
@@ -45,9 +45,9 @@ from contract.aggregation import DEFAULT_AGGREGATION, decide, frame_results
 from contract.face_schedule import Faces, detect_shape, keyframes, padded, schedule
 from contract.sampling import DEFAULT_FRAME_COUNT
 from contract.tracks import iou
-from gateway.keyframes import downscale
-from gateway.probe import probe
-from gateway.video import iter_frames, sample_times_of
+from gateway.pipeline.keyframes import downscale
+from gateway.pipeline.probe import probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 from model_export.savedmodel import LoadedVersion, load_version
 
 from .face_aware import face_aware_base

@@ -20,8 +20,8 @@ import numpy as np
 
 import contract
 from contract.aggregation import aggregate_scores
-from gateway.probe import probe
-from gateway.video import iter_frames, sample_times_of
+from gateway.pipeline.probe import probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 
 from .settings import GatewayDefaults
 

@@ -27,10 +27,10 @@ class ReceiptCost:
 
 def _answer():  # type: ignore[no-untyped-def]
     """A 32-frame answer with one face track, its options and description."""
-    from gateway.detection_types import DetectOptions
-    from gateway.pipeline_config import PipelineConfig
+    from gateway.pipeline.detection_types import DetectOptions
+    from gateway.pipeline.pipeline_config import PipelineConfig
     from gateway.schemas import DetectionResponse
-    from gateway.serving_types import ModelRef, VersionDescription
+    from gateway.upstream.serving_types import ModelRef, VersionDescription
 
     frames = 32
     body = DetectionResponse.model_validate(
@@ -57,9 +57,9 @@ def _answer():  # type: ignore[no-untyped-def]
 
 
 def measure_signing(signatures: int = SIGNATURES) -> ReceiptCost:
-    """Mean microseconds to build and sign one receipt (``gateway.receipts.with_receipt``)."""
+    """Mean microseconds to build and sign one receipt (``receipts.with_receipt``)."""
+    from gateway.pipeline.receipts import with_receipt
     from gateway.receipt_keys import ReceiptKeys
-    from gateway.receipts import with_receipt
 
     body, opts, config, description = _answer()
     sha = "ab" * 32

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract.aggregation import DEFAULT_AGGREGATION
-from gateway.probe import VideoLimits
+from gateway.pipeline.probe import VideoLimits
 from gateway.settings import Settings
 
 

@@ -16,7 +16,7 @@ gateway all score the same pixels. It holds:
   sample targets each frame serves, by :func:`contract.sampling.picks` and the keyframe
   rule of :func:`contract.sampling.keyframe_choices`.
 
-The gateway's decoder (``gateway.video.iter_frames``, which adds seeking and skipping),
+The gateway's decoder (``gateway.pipeline.video.iter_frames``, which adds seeking and skipping),
 ``model_export.video_io.decode_samples`` and the bench's reference decoders all call these.
 Needs PyAV and numpy, no TensorFlow, nor ``gateway``, ``model_export`` or ``serving``.
 """

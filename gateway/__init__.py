@@ -2,70 +2,48 @@
 
 A request streams the upload to disk, probes it, decodes the sampled frames on a thread,
 sends them in batches to TF Serving over gRPC and aggregates the scores into a verdict
-(:mod:`gateway.detection` orders those stages). The public surface is small:
+(:mod:`gateway.pipeline.detection` orders those stages). The public surface is small:
 :func:`create_app` builds the ASGI application from :class:`Settings`, and
 ``python -m gateway`` serves it; every other module is the package's own business.
 
-Modules, one line each:
+The gateway is four rooms over a ground floor, each a package whose name says what it is;
+a module imports its own floor and those below, never one above (``tests/test_import_graph.py``):
+
+- ``api``: the HTTP edge (floor 4): the FastAPI application, routes, dependencies, pages,
+  headers, uploads, auth, quotas, audit, the request parameters, the jobs' routes and
+  ``/v1/live``; the only room that imports FastAPI or Starlette
+- ``jobs``: durable jobs (floor 3): store, SQL, backends, media, crypto, SSRF, service,
+  worker, webhooks and their events, without HTTP
+- ``pipeline``: upload file to verdict (floor 2): probe, decode, budget, keyframes,
+  detection, explain, answers, timing, provenance, the response builder, the shadow
+- ``upstream``: the only way to Serving (floor 1): the gRPC client, channels, errors,
+  types, tensors, protos and the readers of a version's description
+
+The ground floor, the modules of this package itself (floor 0), imports no room:
+
+- ``settings``: the gateway's settings (the jobs' too), read once from the environment
+- ``errors``: every domain error with its status and code (the one table)
+- ``schemas``: the answers' response models (the OpenAPI document);
+  ``shadow_schemas``: the shadow's agreement as ``GET /v1/models`` shows it;
+  ``provenance_schemas``: the upload's content credentials as the answer reports them
+- ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``
+- ``logs``: JSON log lines carrying the request id, never video content
+- ``tls``: the gateway's TLS material, self-signed when none is configured
+- ``tempfiles``: temporary uploads a killed gateway left behind
+- ``admission``: videos processed and waiting, uploads received at once; 429 past them
+- ``receipt_keys``: the Ed25519 keys that sign receipts, generated once and rotated by number
+- ``allocator``: glibc's arenas and mmap threshold, fixed at start so freed frames go back
+- ``healthcheck``: ``python -m gateway.healthcheck``, exit 0 when ``/healthz`` answers
+
+Above them all is the door, which may import every floor: this package itself
+(:func:`create_app` and :class:`Settings`, imported on first use) and
 
 - ``__main__``: ``python -m gateway``, the API over HTTPS with settings from the environment
-- ``app``: the FastAPI application, wiring settings, the Serving client, pipeline and routes
-- ``settings``: the gateway's settings, read once from the environment
-- ``deps``: typed dependencies the routes take (and tests override)
-- ``routes``: the HTTP routes; ``schemas``: their response models (the OpenAPI document)
-- ``responses``: a pipeline result as the answer's body (sync and jobs alike), with its receipt
-- ``errors``: every domain error with its status and code (the one table)
-- ``error_responses``: the handlers that render them as JSON, and the routes' documented errors
-- ``auth``: API keys, held as SHA-256 hashes and compared in constant time
-- ``quotas``: per-key request rate (token bucket) and concurrent requests
-- ``admission``: videos processed and waiting, uploads received at once; 429 past them
-- ``budget``: what decoding one upload may cost (CPU time, pixels, wall-clock time)
-- ``detection``: the pipeline's named, timed stages, in order, and hot swaps mid-video
-- ``robustness``: the stability probe: re-encoded, downscaled and mirrored copies scored again
-- ``detection_types``: what one detection takes and gives: options, progress, result
-- ``pipeline_config``: what the settings fix for every detection (sizes, batches, limits)
-- ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks
-- ``upload``: the request body streamed to a temporary file within the limits
-- ``tempfiles``: temporary uploads a killed gateway left behind
-- ``allocator``: glibc's arenas and mmap threshold, fixed at start so freed frames go back
-- ``sources``: an upload told apart by its bytes as a still image or a video, the one seam
-  between the file and the pipeline's probe and decode stages
-- ``probe``: is the upload a video within the limits, and what it holds
-- ``image``: still images (JPEG, PNG, WebP) probed and decoded into one upright RGB frame
-- ``video``: which frames to analyse, decoded upright in RGB at the size to send
-- ``decoder``: the decode thread and its bridge to asyncio
-- ``keyframes``: faces detected on a few sampled frames and followed on the others
-- ``answers``: Serving's answers read into per-frame and per-face results and thresholds
-- ``explain``: where in each face the version saw a fake, as small PNG images
-- ``provenance``: the upload's C2PA manifest store, read and summarised
-- ``timing``: how long each named stage of one request took
-- ``shadow``: a second version scores sampled detections after their answer, for comparison;
-  ``shadow_schemas``: its agreement as ``GET /v1/models`` shows it
-- ``serving_client``: every call to Serving over TF Serving's gRPC API, with its retries
-- ``serving_channels``: the gRPC channels to Serving, their options and TLS
-- ``serving_rpc_errors``: Serving's gRPC failures as domain errors with fixed messages
-- ``serving_types``: plain types of which model to ask and what Serving answered
-- ``tensors``: TensorProto to numpy and back without TensorFlow
-- ``timeline_svg``: a detection result's timeline as an SVG image
-- ``webui``: the web page at ``/ui``, static files from ``gateway/ui/``
-- ``docs``: the ``/docs`` and ``/redoc`` pages under their own Content-Security-Policy
-- ``security_headers``: security headers on every response (ASGI middleware)
-- ``header_limits``: requests whose request line and headers are too large refused (431)
-- ``tls``: the gateway's TLS material, self-signed when none is configured
-- ``logs``: JSON log lines carrying the request id, never video content
-- ``audit``: one JSON line per detect request, who sent what
-- ``receipts``: each answer's signed receipt (a compact JWS over the media's hash and the answer)
-- ``receipt_keys``: the Ed25519 keys that sign receipts, generated once and rotated by number
-- ``jwks``: ``GET /.well-known/jwks.json``, the public keys receipts are verified with
-- ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``
-- ``healthcheck``: ``python -m gateway.healthcheck``, exit 0 when ``/healthz`` answers
-- ``jobs``: asynchronous detection jobs and signed webhooks (a package of its own)
-- ``live``: ``/v1/live``, frames scored as they come over a WebSocket, with rolling verdicts
-  (a package of its own, docs/live.md)
+  (or ``python -m gateway worker``, the job workers without HTTP)
 
 This package must not import TensorFlow's runtime (TF Serving's generated protos are
-loaded without it, see ``gateway._protos``), ``model_export`` or ``serving``: it shares
-only :mod:`contract` with them.
+loaded without it, see ``gateway.upstream._protos``), ``model_export`` or ``serving``: it
+shares only :mod:`contract` with them.
 """
 
 from __future__ import annotations
@@ -73,17 +51,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import create_app
+    from .api.app import create_app
     from .settings import Settings
 
 __all__ = ["Settings", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use, not with the package: ``gateway.app`` loads TF Serving's
-    # protos, and ``python -m gateway`` must prepare them (``gateway._protos``) first.
+    # Imported on first use, not with the package: ``gateway.api.app`` loads TF Serving's
+    # protos, and ``python -m gateway`` must prepare them (``gateway.upstream._protos``) first.
     if name == "create_app":
-        from .app import create_app
+        from .api.app import create_app
 
         return create_app
     if name == "Settings":

@@ -7,7 +7,7 @@ gateways sign with from their next answer on (see :mod:`gateway.receipt_keys`).
 
 from __future__ import annotations
 
-from ._protos import use_protos_without_tensorflow_runtime
+from .upstream._protos import use_protos_without_tensorflow_runtime
 
 # Before anything imports the TF Serving protos (see _protos for why).
 use_protos_without_tensorflow_runtime()
@@ -22,7 +22,7 @@ import uvicorn  # noqa: E402
 
 from . import logs  # noqa: E402
 from .allocator import tune_allocator  # noqa: E402
-from .app import create_app  # noqa: E402
+from .api.app import create_app  # noqa: E402
 from .settings import get_settings  # noqa: E402
 from .tempfiles import sweep_stale_uploads  # noqa: E402
 from .tls import ensure_self_signed, server_context  # noqa: E402

@@ -40,7 +40,7 @@ Exception tree::
         └── InferenceFailed           502 inference_failed
 
 Each class carries its status, code and a one-line ``summary``. Route code raises these;
-:mod:`gateway.error_responses` turns every one of them (and FastAPI's own validation and
+:mod:`gateway.api.error_responses` turns every one of them (and FastAPI's own validation and
 routing errors) into ``{"error": {"code", "message"}}`` and builds each route's documented
 responses from the same classes, so the OpenAPI document lists exactly what the handlers
 send. An error may name ``companions``: errors that can occur wherever it can (the disk

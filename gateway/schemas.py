@@ -10,7 +10,7 @@ from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import INTERVAL_LEVEL, Aggregation
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
-from .provenance import Provenance
+from .provenance_schemas import Provenance
 from .shadow_schemas import ShadowStatus
 
 #: The reason codes and their meanings, as the OpenAPI document lists them.

@@ -220,7 +220,7 @@ class Settings(BaseSettings):
     robustness_timeout_s: float = Field(180.0, alias="GATEWAY_ROBUSTNESS_TIMEOUT_S", gt=0)
     #: Face-aware versions with ``detect_faces``: detect on every k-th sampled frame (and the
     #: last), on copies whose shorter side is at most this many pixels (0: as decoded); the
-    #: frames between get boxes from the detections around them (gateway.keyframes).
+    #: frames between get boxes from the detections around them (gateway.pipeline.keyframes).
     face_detect_every: int = Field(
         DEFAULT_FACE_DETECT_EVERY, alias="GATEWAY_FACE_DETECT_EVERY", ge=1, le=64
     )
@@ -240,7 +240,7 @@ class Settings(BaseSettings):
     #: ``$GATEWAY_VAR_DIR/receipt_keys``. Every process that signs must share it.
     receipt_keys_dir: Path | None = Field(None, alias="GATEWAY_RECEIPT_KEYS_DIR")
 
-    # Content credentials (C2PA), reported beside the verdict (see gateway.provenance).
+    # Content credentials (C2PA), reported beside the verdict (see gateway.pipeline.provenance).
     #: PEM bundle of the CA certificates whose signers are trusted; unset: ``trusted`` is null.
     c2pa_trust_anchors: Path | None = Field(None, alias="GATEWAY_C2PA_TRUST_ANCHORS")
     #: Longest wait for an upload's manifest store to be read and validated (never more
@@ -276,7 +276,7 @@ class Settings(BaseSettings):
     #: Detect requests in progress (receiving, waiting or processing) per API key.
     max_in_flight_per_key: int = Field(8, alias="GATEWAY_MAX_IN_FLIGHT_PER_KEY", gt=0)
 
-    # Shadow canary (gateway.shadow): sampled detections scored again, after their answer.
+    # Shadow canary (gateway.pipeline.shadow): sampled detections scored again, after their answer.
     #: A version number or a label; unset: no shadow.
     shadow_model: str | None = Field(None, alias="GATEWAY_SHADOW_MODEL", pattern=r"^[A-Za-z0-9_]+$")
     shadow_sample_rate: float = Field(1.0, alias="GATEWAY_SHADOW_SAMPLE_RATE", ge=0, le=1)
@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     #: Serving hosts for the shadow alone (as ``SERVING_TARGET``); unset: the same Serving.
     shadow_serving_target: str | None = Field(None, alias="GATEWAY_SHADOW_SERVING_TARGET")
 
-    # Live analysis over a WebSocket (gateway.live, docs/live.md).
+    # Live analysis over a WebSocket (gateway.api.live, docs/live.md).
     #: Live sessions one API key may hold open at once (4429 past it).
     live_streams_per_key: int = Field(2, alias="GATEWAY_LIVE_STREAMS_PER_KEY", ge=1)
     #: Frames scored per second of one session; frames above the rate are dropped.

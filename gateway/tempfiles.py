@@ -1,10 +1,10 @@
 """Temporary uploads left behind by a gateway that was killed mid-request.
 
 Uploads are written to ``$GATEWAY_VAR_DIR/uploads`` as ``upload-<random>.video`` (what
-:func:`tempfile.mkstemp` makes of the prefix and suffix :mod:`gateway.upload` uses) and
+:func:`tempfile.mkstemp` makes of the prefix and suffix :mod:`gateway.api.upload` uses) and
 removed by the request that wrote them; a process killed outright cannot, so start-up
 sweeps what a previous process left: those files, and the ``robustness-<random>`` folders of
-re-encoded copies (:mod:`gateway.robustness`).
+re-encoded copies (:mod:`gateway.pipeline.robustness`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 
-from gateway.auth import load_or_create_key
+from gateway.api.auth import load_or_create_key
 from gateway.settings import Settings
 from gateway.tls import ensure_self_signed
 from model_export.paths import model_base_path

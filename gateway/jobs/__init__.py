@@ -1,5 +1,9 @@
 """Asynchronous detection jobs with encrypted media at rest and signed webhooks.
 
+Durable jobs without HTTP: nothing here imports FastAPI or Starlette, or the HTTP edge
+(:mod:`gateway.api`, where the routes of ``/v1/jobs`` are). This floor imports the
+pipeline, the upstream and the ground floor.
+
 Modules, one concern each:
 
 - ``models``: job and delivery records and states
@@ -10,19 +14,15 @@ Modules, one concern each:
   signing secrets) and ``sql_media`` (encrypted media kept in the store)
 - ``crypto`` / ``media``: per-job data keys and segmented AES-GCM media files
 - ``rekey``: after a KEK rotation, what the previous KEKs protect moved under the current one
-- ``params``: detection parameters shared with ``/v1/detect``
 - ``worker``: leased claims, heartbeats, the detection pipeline, progress; ``shadowing``:
   a succeeded job's plaintext copy handed to the shadow canary
 - ``ssrf`` / ``webhooks``: outbound address policy and signed, retried delivery
 - ``events``: a job's end as a webhook payload and its delivery row (no I/O), which the
   store writes in the ending transaction and ``webhooks`` sends
 - ``fetch``: a job's media URL, fetched under that policy within the upload limits
-- ``url_jobs`` / ``url_request``: jobs from media URLs, their record and worker fetch, and
-  their JSON body on ``POST /v1/jobs``
-- ``service``: all of it assembled; ``routes`` / ``schemas``: the HTTP API
-- ``replay``: a succeeded job's kept media scored again by another version
-- ``manifest``: a succeeded job's verdict as a C2PA manifest signed by the gateway, bound
-  to its kept media
+- ``url_jobs``: jobs from media URLs, their record and worker fetch
+- ``service``: all of it assembled; ``schemas``: the jobs' response models (the HTTP
+  routes, :mod:`gateway.api.jobs_routes`, answer with them)
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
 

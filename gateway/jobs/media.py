@@ -110,7 +110,7 @@ class _ChunkReader:
 
 
 def _temp_upload(directory: Path) -> tuple[int, str]:
-    """A new 0600 file in ``directory`` named as :mod:`gateway.upload` names uploads, so that
+    """A new 0600 file in ``directory`` named as :mod:`gateway.api.upload` names uploads, so that
     the start-up sweep of a killed process's uploads removes it."""
     directory.mkdir(parents=True, exist_ok=True)
     return tempfile.mkstemp(prefix="upload-", suffix=".video", dir=directory)
@@ -194,7 +194,7 @@ class MediaStore:
         """Decrypt ``job_id``'s media into a new 0600 temporary file; the caller deletes it.
 
         The file is a job's working copy under ``work/``; with ``directory``, a temporary
-        upload there instead (named as :mod:`gateway.upload` names them, so that the start-up
+        upload there instead (named as :mod:`gateway.api.upload` names them, so that the start-up
         sweep of a killed process's uploads removes it), which the work sweep never touches.
         """
         data_key = self.keys.unwrap(wrapped_key)

@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract.aggregation import Aggregation
 
+from ..pipeline.params import MAX_METADATA_PAIRS, MEDIA_URL_PARAM, DetectParams
 from ..schemas import DetectionResponse, ErrorDetail
 from .events import job_links
 from .fetch import MAX_MEDIA_URL_LENGTH
 from .models import Delivery, Job
-from .params import MAX_METADATA_PAIRS, MEDIA_URL_PARAM, DetectParams
 from .ssrf import MAX_URL_LENGTH
 
 JobState = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from .. import metrics as gateway_metrics
 from ..admission import Admission
-from ..detection import DetectionPipeline
 from ..errors import (
     JOB_CANCELED,
     JobNotCancelable,
@@ -30,17 +29,18 @@ from ..errors import (
     RateLimited,
     WebhookSecretMissing,
 )
-from ..pipeline_config import video_limits_from
+from ..pipeline.detection import DetectionPipeline
+from ..pipeline.params import DetectParams, request_hash
+from ..pipeline.pipeline_config import video_limits_from
+from ..pipeline.shadow import ShadowCanary
+from ..pipeline.sources import probe_upload
+from ..pipeline.video import sample_times_of
 from ..settings import JobSettings, Settings
-from ..shadow import ShadowCanary
-from ..sources import probe_upload
-from ..video import sample_times_of
 from . import metrics
 from .crypto import load_keyring
 from .events import build_delivery
 from .media import MediaStore
 from .models import ENDED, Delivery, Job, JobStatus
-from .params import DetectParams, request_hash
 from .rekey import rewrap_under_current
 from .ssrf import CallbackPolicy, resolve_callback
 from .store import JobStore, open_store

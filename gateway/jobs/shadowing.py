@@ -3,7 +3,7 @@
 The worker decrypts a job's media to a working copy under ``media/work``, which the job's
 end and the work sweep remove. A copy the canary takes must outlive the job, so it is
 moved (renamed, not copied) into the uploads directory first; from there
-:func:`gateway.shadow.hand_over` gives it to the canary or removes it, the one rule the
+:func:`gateway.pipeline.shadow.hand_over` gives it to the canary or removes it, the one rule the
 sync route follows too.
 """
 
@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..detection_types import DetectionResult, DetectOptions
-from ..shadow import ShadowCanary, hand_over
+from ..pipeline.detection_types import DetectionResult, DetectOptions
+from ..pipeline.shadow import ShadowCanary, hand_over
 from .media import MediaStore
 
 log = logging.getLogger(__name__)

@@ -13,12 +13,12 @@ import signal
 from functools import partial
 
 from ..admission import Admission
-from ..detection import DetectionPipeline
+from ..pipeline.detection import DetectionPipeline
+from ..pipeline.responses import detection_response
+from ..pipeline.shadow import shadow_canary_from
 from ..receipt_keys import ReceiptKeys
-from ..responses import detection_response
-from ..serving_client import ServingClient
 from ..settings import JobSettings, Settings
-from ..shadow import shadow_canary_from
+from ..upstream.serving_client import ServingClient
 from .service import JobService
 
 log = logging.getLogger(__name__)

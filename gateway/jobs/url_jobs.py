@@ -11,11 +11,11 @@ import hashlib
 import threading
 from pathlib import Path
 
+from ..pipeline.params import MEDIA_URL_PARAM, DetectParams
 from ..settings import JobSettings, Settings
 from .fetch import FetchLimits, fetch_media
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
-from .params import MEDIA_URL_PARAM, DetectParams
 from .ssrf import CallbackPolicy
 
 

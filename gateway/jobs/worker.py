@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..admission import Admission
-from ..detection import DetectionPipeline
 from ..errors import (
     DISK_FULL,
     JOB_CANCELED,
@@ -41,15 +40,16 @@ from ..errors import (
     UnsupportedMedia,
 )
 from ..logs import request_id_var
+from ..pipeline.detection import DetectionPipeline
+from ..pipeline.params import MEDIA_URL_PARAM, DetectParams
+from ..pipeline.shadow import ShadowCanary
+from ..pipeline.sources import sniff_media_kind
 from ..settings import Settings
-from ..shadow import ShadowCanary
-from ..sources import sniff_media_kind
 from . import metrics
 from .crypto import MediaDecryptionError
 from .events import build_delivery
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus
-from .params import MEDIA_URL_PARAM, DetectParams
 from .shadowing import EndRecorded, offer_to_shadow
 from .store import JobStore, until_stored
 

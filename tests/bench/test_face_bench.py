@@ -15,8 +15,8 @@ from bench.face_aware import decode_cost
 from bench.mtcnn_pipeline import MARGIN, margin_crop, sampled_frames_opencv
 from bench.service import LoadRun
 from bench.settings import gateway_defaults
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times_of
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=3600, max_frames=10**6, max_pixels=10**8)
 

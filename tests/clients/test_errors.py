@@ -8,8 +8,8 @@ import httpx
 import pytest
 from deepfake_client import Client, errors
 
-from gateway import error_responses
 from gateway import errors as gateway_errors
+from gateway.api import error_responses
 from tests.conftest import GatewayHandle
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.probe import VideoLimits
+from gateway.pipeline.probe import VideoLimits
 from tests.videos import write_clip
 
 #: Generous limits: the clips here are probed, never refused.

@@ -13,8 +13,8 @@ import pytest
 
 from contract import sampling
 from contract.sampling import find_keyframe, keyframe_choices, keyframe_windows
-from gateway.probe import probe
-from gateway.video import DecodeStats, iter_frames, sample_times_of
+from gateway.pipeline.probe import probe
+from gateway.pipeline.video import DecodeStats, iter_frames, sample_times_of
 from model_export.video_io import decode_samples
 
 from .conftest import GOP_FPS, GOP_FRAMES, GOP_S, LIMITS, LONG_FRAMES, LONG_GOP_S

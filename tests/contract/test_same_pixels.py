@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.probe import probe
+from gateway.pipeline.probe import probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 from gateway.settings import Settings
-from gateway.video import iter_frames, sample_times_of
 from model_export.video_io import decode_samples
 
 from .conftest import LIMITS

@@ -27,9 +27,9 @@ from contract.sampling import (
     sample_times,
     stream_timing,
 )
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames
-from gateway.video import sample_times_of as gateway_sample_times
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames
+from gateway.pipeline.video import sample_times_of as gateway_sample_times
 from model_export.video_io import decode_samples, sample_frames
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)

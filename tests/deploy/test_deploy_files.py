@@ -107,9 +107,9 @@ def test_gateway_runs_without_the_tensorflow_runtime() -> None:
     """What the slim image relies on: the gateway process never imports TensorFlow's runtime."""
     code = (
         "import sys\n"
-        "from gateway._protos import use_protos_without_tensorflow_runtime as f\n"
+        "from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f\n"
         "assert f()\n"
-        "import gateway.app, gateway.serving_client\n"
+        "import gateway.api.app, gateway.upstream.serving_client\n"
         "import tensorflow\n"
         "assert not hasattr(tensorflow, 'constant'), 'runtime imported'\n"
         "assert 'tensorflow.python' not in sys.modules\n"

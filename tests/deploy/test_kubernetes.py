@@ -264,7 +264,7 @@ def test_kserve_check_rejects_an_unknown_field() -> None:
 def test_probes_point_at_gateway_routes(overlay: list[Object]) -> None:
     from fastapi.routing import APIRoute
 
-    from gateway.routes import router
+    from gateway.api.routes import router
 
     get_routes = {r.path for r in router.routes if isinstance(r, APIRoute) and "GET" in r.methods}
     _, pod = _workload(overlay, "gateway")

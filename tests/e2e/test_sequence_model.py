@@ -10,10 +10,10 @@ import pytest
 
 import contract
 from contract.face_schedule import Faces, keyframes, padded, schedule
-from gateway.keyframes import downscale
-from gateway.probe import VideoLimits, probe
+from gateway.pipeline.keyframes import downscale
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 from gateway.settings import DEFAULT_FACE_DETECT_EVERY, DEFAULT_FACE_DETECT_SIDE
-from gateway.video import iter_frames, sample_times_of
 from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.conftest import MODEL_NAME, start_serving

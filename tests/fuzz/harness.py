@@ -15,7 +15,7 @@ import sys
 
 import atheris
 
-from gateway._protos import use_protos_without_tensorflow_runtime
+from gateway.upstream._protos import use_protos_without_tensorflow_runtime
 from tests.fuzz.registry import TARGETS
 
 

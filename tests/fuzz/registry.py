@@ -39,12 +39,14 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("upload", ("gateway.upload", "python_multipart"), max_len=20_000, timeout_s=10),
-        Target("probe", ("gateway.sources", "gateway.probe", "contract"), 32_768, 20),
-        Target("image", ("gateway.image", "gateway.video", "PIL"), 32_768, 20),
+        Target("upload", ("gateway.api.upload", "python_multipart"), max_len=20_000, timeout_s=10),
+        Target(
+            "probe", ("gateway.pipeline.sources", "gateway.pipeline.probe", "contract"), 32_768, 20
+        ),
+        Target("image", ("gateway.pipeline.image", "gateway.pipeline.video", "PIL"), 32_768, 20),
         # c2pa's own time limit in the gateway (GATEWAY_C2PA_TIMEOUT_S) is 10 s.
-        Target("provenance", ("gateway.provenance",), 65_536, 10),
+        Target("provenance", ("gateway.pipeline.provenance",), 65_536, 10),
         Target("jobs", ("gateway.jobs", "gateway.errors", "fastapi", "starlette"), 4096, 10),
-        Target("live", ("gateway.live", "gateway.image", "pydantic"), 32_768, 20),
+        Target("live", ("gateway.api.live", "gateway.pipeline.image", "pydantic"), 32_768, 20),
     )
 }

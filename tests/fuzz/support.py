@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gateway.probe import VideoLimits
+from gateway.pipeline.probe import VideoLimits
 from gateway.settings import Settings
 
 _scratch: Path | None = None
@@ -21,7 +21,7 @@ def gateway_default(name: str) -> Any:
 
 
 def default_video_limits() -> VideoLimits:
-    """The limits :func:`gateway.app.create_app` gives the probe, at their defaults."""
+    """The limits :func:`gateway.api.app.create_app` gives the probe, at their defaults."""
     return VideoLimits(
         max_duration_s=gateway_default("max_duration_s"),
         max_frames=gateway_default("max_frames"),

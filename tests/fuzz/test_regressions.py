@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
+from gateway.api.upload import UploadLimits, receive_upload
 from gateway.errors import BadRequest
-from gateway.upload import UploadLimits, receive_upload
 
 
 def _request(content_type: bytes, body: bytes) -> Request:
@@ -43,7 +43,7 @@ def test_a_content_length_of_non_ascii_digits_is_not_taken_for_a_size() -> None:
 
     from starlette.requests import Request
 
-    from gateway.upload import _check_declared_length
+    from gateway.api.upload import _check_declared_length
 
     scope = {"type": "http", "method": "POST", "headers": [(b"content-length", "²".encode())]}
     # Another ASGI server may pass the header through: the check ignores it, not raises.

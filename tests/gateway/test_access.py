@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.auth import ApiKeyVerifier
+from gateway.api.auth import ApiKeyVerifier
 from gateway.errors import InvalidApiKey, MissingApiKey
 from tests import pki
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from gateway.serving_client import ServingClient
 from gateway.settings import Settings
+from gateway.upstream.serving_client import ServingClient
 
 
 def _channel_options(**env: str) -> dict[str, object]:

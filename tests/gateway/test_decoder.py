@@ -11,11 +11,11 @@ import av
 import numpy as np
 import pytest
 
-from gateway.budget import DecodeBudget, DecodeLimits
-from gateway.decoder import ThreadedDecoder
 from gateway.errors import VideoLimitExceeded
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times_of
+from gateway.pipeline.budget import DecodeBudget, DecodeLimits
+from gateway.pipeline.decoder import ThreadedDecoder
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 GENEROUS = DecodeLimits(cpu_s=60.0, max_pixels=10**12, timeout_s=60.0)

@@ -16,10 +16,10 @@ from typing import Any
 import av
 import pytest
 
-import gateway.probe
-import gateway.video
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames
+import gateway.pipeline.probe
+import gateway.pipeline.video
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 
@@ -61,13 +61,13 @@ class _RecordingContainer:
 def demuxes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The demux generators of every container the probe and decode stages open."""
     started: list[Any] = []
-    real_open = gateway.probe.open_video
+    real_open = gateway.pipeline.probe.open_video
 
     def recording_open(path: Path) -> _RecordingContainer:
         return _RecordingContainer(real_open(path), started)
 
-    monkeypatch.setattr(gateway.probe, "open_video", recording_open)
-    monkeypatch.setattr(gateway.video, "open_video", recording_open)
+    monkeypatch.setattr(gateway.pipeline.probe, "open_video", recording_open)
+    monkeypatch.setattr(gateway.pipeline.video, "open_video", recording_open)
     return started
 
 

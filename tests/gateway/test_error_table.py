@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import error_responses, errors
+from gateway import errors
+from gateway.api import error_responses
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,9 +46,9 @@ def openapi() -> dict:
     # runtime, which must not leak into the test process.
     code = (
         "import json\n"
-        "from gateway._protos import use_protos_without_tensorflow_runtime as f\n"
+        "from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f\n"
         "f()\n"
-        "from gateway.app import create_app\n"
+        "from gateway.api.app import create_app\n"
         "from gateway.settings import Settings\n"
         "print(json.dumps(create_app(Settings()).openapi()))\n"
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from contract.aggregation import Track
-from gateway.explain import (
+from gateway.pipeline.explain import (
     choose_frames,
     frames_to_explain,
     heatmap_pixels,
@@ -17,7 +17,7 @@ from gateway.explain import (
     png_data_url,
     resize,
 )
-from gateway.jobs.params import DetectParams
+from gateway.pipeline.params import DetectParams
 
 
 def _decode(data_url: str, flags: int) -> np.ndarray:

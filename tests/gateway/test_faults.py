@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import contract
-from gateway.serving_channels import RECONNECT_BACKOFF_MAX_MS
+from gateway.upstream.serving_channels import RECONNECT_BACKOFF_MAX_MS
 from serving.client import wait_until_available
 from stack.processes import ManagedProcess, free_port, serving_command
 from tests.conftest import MODEL_NAME, REPO, start_gateway, start_serving

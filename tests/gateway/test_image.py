@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.budget import DecodeBudget, DecodeLimits
 from gateway.errors import ImageTooLarge, InvalidImage, InvalidVideo, VideoLimitExceeded
-from gateway.image import sniff_image_type
-from gateway.probe import VideoLimits
-from gateway.sources import iter_upload_frames, probe_upload
-from gateway.video import sample_times_of
+from gateway.pipeline.budget import DecodeBudget, DecodeLimits
+from gateway.pipeline.image import sniff_image_type
+from gateway.pipeline.probe import VideoLimits
+from gateway.pipeline.sources import iter_upload_frames, probe_upload
+from gateway.pipeline.video import sample_times_of
 from tests.images import face_scene, png_bomb, write_image
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)

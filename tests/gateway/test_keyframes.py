@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gateway.keyframes import KeyframePlan, downscale
+from gateway.pipeline.keyframes import KeyframePlan, downscale
 from tests.videos import face_frames
 
 

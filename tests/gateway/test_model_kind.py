@@ -70,8 +70,9 @@ def test_detector_detection_has_no_warning(gateway: GatewayHandle, make_clip) ->
 def test_version_without_model_kind_is_unknown_and_not_warned_about() -> None:
     import numpy as np
 
-    from gateway.answers import model_warnings, read_description
-    from gateway.serving_types import Prediction
+    from gateway.pipeline.answers import model_warnings
+    from gateway.upstream.description import read_description
+    from gateway.upstream.serving_types import Prediction
 
     outputs = {
         contract.THRESHOLD: np.array([0.4], np.float32),
@@ -89,9 +90,10 @@ def test_member_names_come_from_model_info_and_must_match_the_member_outputs() -
     import numpy as np
 
     from contract.aggregation import FrameResult
-    from gateway.answers import member_names, read_description
     from gateway.errors import InferenceFailed
-    from gateway.serving_types import Prediction
+    from gateway.pipeline.answers import member_names
+    from gateway.upstream.description import read_description
+    from gateway.upstream.serving_types import Prediction
 
     outputs = {
         contract.THRESHOLD: np.array([0.4], np.float32),

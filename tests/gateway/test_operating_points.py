@@ -117,9 +117,9 @@ def test_version_with_shipped_threshold_only(gateway: GatewayHandle, clip: Path)
 
 
 def test_malformed_operating_points_make_the_description_malformed() -> None:
-    from gateway.answers import read_description
     from gateway.errors import InferenceFailed
-    from gateway.serving_types import Prediction
+    from gateway.upstream.description import read_description
+    from gateway.upstream.serving_types import Prediction
 
     outputs = {
         contract.THRESHOLD: np.array([0.4], np.float32),

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gateway import probe as probe_module
 from gateway.errors import InvalidVideo
-from gateway.probe import VideoLimits, probe
+from gateway.pipeline import probe as probe_module
+from gateway.pipeline.probe import VideoLimits, probe
 from tests.gateway.messages import assert_clean
 
 
@@ -177,7 +177,7 @@ def test_probe_reads_a_bounded_part_of_a_long_upload(tmp_path: Path) -> None:
 
 
 def test_the_probe_reads_the_video_bitrate(make_clip) -> None:
-    from gateway.probe import VideoLimits, probe
+    from gateway.pipeline.probe import VideoLimits, probe
 
     limits = VideoLimits(max_duration_s=600, max_frames=10_000, max_pixels=10**8)
     normal = probe(make_clip("normal.mp4", frames=60), limits)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.provenance import GENERAL_ERROR, ProvenanceReader, read_provenance
+from gateway.pipeline.provenance import GENERAL_ERROR, ProvenanceReader, read_provenance
 from tests.conftest import GatewayHandle, ServingHandle, start_gateway
 from tests.content_credentials import (
     IPTC,

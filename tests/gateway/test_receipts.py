@@ -13,10 +13,9 @@ import jwt
 import pytest
 from deepfake_client import errors, verify_receipt
 
-from gateway.detection_types import DetectOptions
-from gateway.pipeline_config import PipelineConfig
-from gateway.receipt_keys import ReceiptKeys
-from gateway.receipts import (
+from gateway.pipeline.detection_types import DetectOptions
+from gateway.pipeline.pipeline_config import PipelineConfig
+from gateway.pipeline.receipts import (
     RECEIPT_TYPE,
     gateway_version,
     model_digest,
@@ -24,8 +23,9 @@ from gateway.receipts import (
     sign_receipt,
     with_receipt,
 )
+from gateway.receipt_keys import ReceiptKeys
 from gateway.schemas import DetectionResponse
-from gateway.serving_types import ModelRef, OperatingPoint, VersionDescription
+from gateway.upstream.serving_types import ModelRef, OperatingPoint, VersionDescription
 
 DESCRIPTION = VersionDescription(
     name="deepfake", version=3, threshold=0.4, frame_min_side=0, sequence_length=0,

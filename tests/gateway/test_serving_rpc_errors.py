@@ -16,9 +16,9 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 import contract
 from gateway.errors import InferenceFailed, ServingUnavailable, UpstreamError
-from gateway.serving_client import ServingClient
-from gateway.serving_types import ModelRef
 from gateway.settings import Settings
+from gateway.upstream.serving_client import ServingClient
+from gateway.upstream.serving_types import ModelRef
 
 
 class _Ending(prediction_service_pb2_grpc.PredictionServiceServicer):

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.errors import ModelNotFound
-from gateway.serving_types import ModelRef
-from gateway.shadow import Answer, ShadowCanary, disagrees, hand_over, shadow_model_ref
+from gateway.pipeline.shadow import Answer, ShadowCanary, disagrees, hand_over, shadow_model_ref
+from gateway.upstream.serving_types import ModelRef
 
 
 def result(version: int, score: float, verdict: str) -> SimpleNamespace:
@@ -68,7 +68,7 @@ OPTS = SimpleNamespace()
 @pytest.fixture(autouse=True)
 def _replaceable_options(monkeypatch: pytest.MonkeyPatch) -> None:
     # The stand-in options are no dataclass: the shadow's copy of them is the same object.
-    monkeypatch.setattr("gateway.shadow.dataclasses.replace", lambda opts, **_: opts)
+    monkeypatch.setattr("gateway.pipeline.shadow.dataclasses.replace", lambda opts, **_: opts)
 
 
 def test_verdicts_or_scores_apart_disagree() -> None:

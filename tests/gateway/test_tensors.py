@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.tensors import from_tensor_proto
+from gateway.upstream.tensors import from_tensor_proto
 
 
 def test_string_tensors_decode_to_text() -> None:

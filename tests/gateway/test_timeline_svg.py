@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.timeline_svg import PLOT_HEIGHT, PLOT_TOP, render_timeline, score_colour
+from gateway.pipeline.timeline_svg import PLOT_HEIGHT, PLOT_TOP, render_timeline, score_colour
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 

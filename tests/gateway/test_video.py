@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gateway.errors import InvalidVideo, VideoLimitExceeded
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames, sample_times_of
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames, sample_times_of
 
 LIMITS = VideoLimits(max_duration_s=600, max_frames=100_000, max_pixels=3840 * 2160)
 
@@ -149,7 +149,7 @@ def test_limits_name_what_was_exceeded(make_clip, limits, word) -> None:
 
 
 def _same_frames_with_and_without_skipping(clip: Path, count: int, monkeypatch) -> None:
-    import gateway.video as video
+    import gateway.pipeline.video as video
 
     info = probe(clip, LIMITS)
     times = sample_times_of(info, count)

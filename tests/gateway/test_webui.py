@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.webui import UI_DIR, UI_FILES
+from gateway.api.webui import UI_DIR, UI_FILES
 from tests.conftest import GatewayHandle
 from tests.videos import write_clip
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from gateway.security_headers import UI_CSP
-from gateway.webui import UI_DIR
+from gateway.api.security_headers import UI_CSP
+from gateway.api.webui import UI_DIR
 from tests.conftest import GatewayHandle
 from tests.gateway.test_webui import _Tags
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.probe import VideoLimits, probe
-from gateway.video import iter_frames
+from gateway.pipeline.probe import VideoLimits, probe
+from gateway.pipeline.video import iter_frames
 from model_export.video_io import decode_samples, encode_clip, sample_frames
 from tests.videos import clip_info, count_frames, write_clip
 

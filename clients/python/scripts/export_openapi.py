@@ -26,16 +26,16 @@ SNAPSHOT = CLIENT / "openapi.json"
 # which must not leak into the caller's process.
 _CODE = """\
 import json
-from gateway._protos import use_protos_without_tensorflow_runtime as f
+from gateway.upstream._protos import use_protos_without_tensorflow_runtime as f
 f()
-from gateway.app import create_app
+from gateway.api.app import create_app
 from gateway.settings import Settings
 print(json.dumps(create_app(Settings()).openapi()))
 """
 
 
 def gateway_openapi() -> dict:
-    """The OpenAPI document of ``gateway.app.create_app`` with default settings."""
+    """The OpenAPI document of ``gateway.api.app.create_app`` with default settings."""
     with tempfile.TemporaryDirectory() as var_dir:
         # A scratch var dir: building the app may create its API key file there.
         env = {**os.environ, "GATEWAY_VAR_DIR": var_dir, "GATEWAY_API_KEYS": ""}

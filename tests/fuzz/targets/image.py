@@ -1,16 +1,16 @@
-"""The still-image reader: :func:`gateway.image.probe_image`, then the frame the pipeline decodes.
+"""The still-image reader: :func:`gateway.pipeline.image.probe_image`, then the frame decoded.
 
 Bytes that do not start as a JPEG, PNG or WebP file are not an image to this reader
-(:func:`gateway.image.sniff_image_type` says so, and the video probe takes them); the rest
+(:func:`gateway.pipeline.image.sniff_image_type` says so, and the video probe takes them); the rest
 are probed with the gateway's default pixel limit and, when accepted, decoded into the
-one upright, shaped frame (:func:`gateway.image.iter_image_frames`) at the default size.
+one upright, shaped frame (:func:`gateway.pipeline.image.iter_image_frames`) at the default size.
 """
 
 from __future__ import annotations
 
 from gateway.errors import ImageTooLarge, InvalidImage
-from gateway.image import iter_image_frames, probe_image, sniff_image_type
-from gateway.video import FrameShaper
+from gateway.pipeline.image import iter_image_frames, probe_image, sniff_image_type
+from gateway.pipeline.video import FrameShaper
 from tests.fuzz.support import default_video_limits, gateway_default, scratch_file
 
 #: What the image reader documents raising for a picture it refuses.

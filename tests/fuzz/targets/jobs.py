@@ -1,20 +1,20 @@
 """The job routes' parameters: query, ``Prefer`` and ``Idempotency-Key``, and the callback URL.
 
-The real routes of :mod:`gateway.jobs.routes` (``POST /v1/jobs``, ``GET /v1/jobs``) run in
+The real routes of :mod:`gateway.api.jobs_routes` (``POST /v1/jobs``, ``GET /v1/jobs``) run in
 a FastAPI app with the gateway's error handlers, so FastAPI's validation of the declared
-parameters (:func:`gateway.jobs.params.detect_params`), the metadata pairs, the
+parameters (:func:`gateway.api.params.detect_params`), the metadata pairs, the
 idempotency key and the cursor are the gateway's own. The job service is a stand-in whose
 callback check is :meth:`gateway.jobs.service.JobService.check_callback` itself
 (:func:`gateway.jobs.ssrf.resolve_callback` with the default policy): the request stops
 there, before anything is received or stored. Names are resolved by a fake resolver that
 answers from a fixed table of addresses (loopback, private, mapped, global...) picked by
 the name's hash, so no lookup leaves the process. ``Prefer`` goes through
-:func:`gateway.jobs.routes.parse_prefer` too, as the detect route reads it.
+:func:`gateway.api.jobs_routes.parse_prefer` too, as the detect route reads it.
 
 An input is one flag byte (bit 0: list jobs instead of submitting; bit 1: a JSON body),
 then lines: the query string, the ``Prefer`` header, the ``Idempotency-Key`` header, and
 with bit 1 the rest of the input is the JSON body of a media URL job
-(:mod:`gateway.jobs.url_request`). Bytes an HTTP/1.1 server refuses in a request target or
+(:mod:`gateway.api.jobs_url_request`). Bytes an HTTP/1.1 server refuses in a request target or
 a header are dropped first. A JSON body that passes its checks has its ``media_url``
 checked as the job's fetch checks it before connecting
 (:func:`gateway.jobs.fetch.check_media_url`, the same fake resolver): a refusal must be a
@@ -33,12 +33,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gateway.deps import api_key_id
-from gateway.error_responses import install_error_handlers
+from gateway.api.deps import api_key_id
+from gateway.api.error_responses import install_error_handlers
+from gateway.api.jobs_routes import parse_prefer, router
 from gateway.errors import MediaNotAllowed, MediaUnreachable
 from gateway.jobs import ssrf
 from gateway.jobs.fetch import check_media_url
-from gateway.jobs.routes import parse_prefer, router
 from gateway.jobs.schemas import MediaUrlJob
 from gateway.jobs.service import JobService
 from gateway.jobs.ssrf import CallbackPolicy

@@ -2,12 +2,12 @@
 
 An input is one flag byte, then the message. Flag bit 0 clear: the message is a text
 message (UTF-8, as the WebSocket layer delivers only valid text) read by
-:func:`gateway.live.protocol.parse_client_text`, and its comma-separated pieces by
-:func:`gateway.live.protocol.key_from_subprotocols`. Bit 0 set, bit 1 clear: a binary
-frame read as a still image by :class:`gateway.live.frames.ImageReader` at the gateway's
+:func:`gateway.api.live.protocol.parse_client_text`, and its comma-separated pieces by
+:func:`gateway.api.live.protocol.key_from_subprotocols`. Bit 0 set, bit 1 clear: a binary
+frame read as a still image by :class:`gateway.api.live.frames.ImageReader` at the gateway's
 default limits. Bits 0 and 1 set: the chunk of a video stream, the container picked by
-the flag's upper bits, read through a :class:`~gateway.live.frames.BytePipe` by a
-:class:`~gateway.live.frames.StreamDecoder` on a thread, as a session reads it.
+the flag's upper bits, read through a :class:`~gateway.api.live.frames.BytePipe` by a
+:class:`~gateway.api.live.frames.StreamDecoder` on a thread, as a session reads it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from gateway.errors import ImageTooLarge, InvalidImage, InvalidVideo
-from gateway.live.frames import BytePipe, FrameRule, ImageReader, LiveFrame, StreamDecoder
-from gateway.live.protocol import (
+from gateway.api.live.frames import BytePipe, FrameRule, ImageReader, LiveFrame, StreamDecoder
+from gateway.api.live.protocol import (
     CONTAINERS,
     End,
     Hello,
@@ -25,6 +24,7 @@ from gateway.live.protocol import (
     key_from_subprotocols,
     parse_client_text,
 )
+from gateway.errors import ImageTooLarge, InvalidImage, InvalidVideo
 from tests.fuzz.support import gateway_default
 
 RULE = FrameRule(max_side=gateway_default("frame_max_side"))

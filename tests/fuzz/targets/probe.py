@@ -1,4 +1,4 @@
-"""The source sniffer and the container probe: :func:`gateway.sources.probe_upload` on a file.
+"""The source sniffer and the container probe: :func:`gateway.pipeline.sources.probe_upload`.
 
 The bytes are written to a file and probed as the gateway probes an upload: told apart by
 their magic numbers as an image or a video, opened by FFmpeg with the gateway's format and
@@ -8,7 +8,7 @@ protocol whitelists, and checked against its default limits.
 from __future__ import annotations
 
 from gateway.errors import ImageTooLarge, InvalidImage, InvalidVideo, VideoLimitExceeded
-from gateway.sources import probe_upload, upload_media_type
+from gateway.pipeline.sources import probe_upload, upload_media_type
 from tests.fuzz.support import default_video_limits, scratch_file
 
 #: What the probe documents raising for an upload it refuses.

@@ -1,4 +1,4 @@
-"""The content-credentials reader: :func:`gateway.provenance.read_provenance` on a file.
+"""The content-credentials reader: :func:`gateway.pipeline.provenance.read_provenance` on a file.
 
 Called as the pipeline's reader thread calls it, with the media type the gateway sniffs
 and its default validation size limit. It documents that it never raises for what the file
@@ -8,8 +8,9 @@ holds, so any exception is a crash; a read past the gateway's time limit
 
 from __future__ import annotations
 
-from gateway.provenance import MAX_ITEMS, MAX_TEXT, Provenance, read_provenance
-from gateway.sources import upload_media_type
+from gateway.pipeline.provenance import MAX_ITEMS, MAX_TEXT, read_provenance
+from gateway.pipeline.sources import upload_media_type
+from gateway.provenance_schemas import Provenance
 from tests.fuzz.support import gateway_default, scratch_file
 
 MAX_VERIFY_BYTES = gateway_default("c2pa_max_verify_bytes")

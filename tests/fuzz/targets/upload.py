@@ -1,4 +1,4 @@
-"""The request body: :func:`gateway.upload.receive_upload` on an ASGI request made of the bytes.
+"""The request body: :func:`gateway.api.upload.receive_upload` on an ASGI request made of the bytes.
 
 An input is one flag byte, then header lines (``name: value``) up to an empty line, then
 the body. The flag byte picks the limits (bit 0: the gateway's defaults, or the smallest
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 
+from gateway.api.upload import UploadLimits, receive_upload
 from gateway.errors import (
     BadRequest,
     ClientDisconnected,
@@ -25,7 +26,6 @@ from gateway.errors import (
     UnsupportedMediaType,
     UploadTooLarge,
 )
-from gateway.upload import UploadLimits, receive_upload
 from tests.fuzz.support import gateway_default
 
 #: What receive_upload documents raising for a client's body.

@@ -18,7 +18,7 @@ from gateway.jobs.fetch import FetchLimits, fetch_media
 from gateway.jobs.media import MediaStore
 from gateway.jobs.postgres_store import PostgresJobStore
 from gateway.jobs.ssrf import CallbackPolicy
-from gateway.sources import sniff_media_kind
+from gateway.pipeline.sources import sniff_media_kind
 from tests import pki
 from tests.pg_cluster import new_pg_database
 from tests.videos import write_clip

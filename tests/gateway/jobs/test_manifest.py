@@ -11,8 +11,8 @@ import httpx
 import pytest
 from deepfake_client import AsyncClient, Client, errors
 
-from gateway.jobs.manifest import MEDIA_TYPE, VERDICT_LABEL, sniff_media_type
-from gateway.provenance import c2pa_settings
+from gateway.api.jobs_manifest import MEDIA_TYPE, VERDICT_LABEL, sniff_media_type
+from gateway.pipeline.provenance import c2pa_settings
 from tests.conftest import GatewayHandle, ServingHandle
 from tests.content_credentials import SigningCredentials, flip_media_bytes, make_credentials
 

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from contract.aggregation import Face, FrameResult
-from gateway.live.credit import CreditLedger
-from gateway.live.frames import BytePipe
-from gateway.live.protocol import (
+from gateway.api.live.credit import CreditLedger
+from gateway.api.live.frames import BytePipe
+from gateway.api.live.protocol import (
     CLOSE_TOO_MANY,
     End,
     Hello,
@@ -19,7 +19,7 @@ from gateway.live.protocol import (
     key_from_subprotocols,
     parse_client_text,
 )
-from gateway.live.window import RollingWindow
+from gateway.api.live.window import RollingWindow
 
 
 def test_a_hello_and_an_end_parse_and_anything_else_is_a_bad_request() -> None:

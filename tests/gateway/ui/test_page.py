@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.timeline_svg import PLOT_HEIGHT, PLOT_TOP
+from gateway.pipeline.timeline_svg import PLOT_HEIGHT, PLOT_TOP
 from tests.conftest import REPO, GatewayHandle
 from tests.gateway.ui.cdp import Cdp
 from tests.gateway.ui.conftest import VIEWPORT, Browser

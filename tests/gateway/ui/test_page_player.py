@@ -167,7 +167,7 @@ def _nearest(result: dict, t: float) -> int:
 
 
 def _end_s(result: dict) -> float:
-    """Where the timeline's time axis ends (as gateway/timeline_svg.py draws it)."""
+    """Where the timeline's time axis ends (as gateway/pipeline/timeline_svg.py draws it)."""
     return max([float(result["video"]["duration_s"]), *_times(result), 0.0]) or 1.0
 
 
