@@ -43,7 +43,7 @@ import numpy as np
 import contract
 from contract.aggregation import DEFAULT_AGGREGATION, decide, frame_results
 from contract.face_schedule import Faces, detect_shape, keyframes, padded, schedule
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from contract.tracks import iou
 from gateway.pipeline.keyframes import downscale
 from gateway.pipeline.probe import probe
@@ -171,7 +171,7 @@ def video_score(outputs: dict[str, np.ndarray]) -> tuple[float, str]:
     results, face_aware = frame_results(outputs, [float(i) for i in range(n)])
     threshold = float(outputs[contract.THRESHOLD][0])
     verdict = decide(
-        results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_AGGREGATION
+        results, face_aware=face_aware, threshold=threshold, aggregation=DEFAULT_AGGREGATION
     )
     return verdict.score, verdict.verdict
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("var/bench"))
     parser.add_argument("--before", type=Path, default=None, help="a version from older code")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAME_COUNT)
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES_PER_VIDEO)
     parser.add_argument("--out", type=Path, default=Path("bench/results/face_recall.md"))
     parser.add_argument(
         "--timing-only", action="store_true", help="only the before/after timing (needs --before)"

@@ -6,7 +6,7 @@
   never holds the whole video in memory: the kinder version of the first attempt.)
 * The sequential reference: exactly the frames the service samples, decoded with
   the gateway's own decoder, then classified by the same SavedModel in the gateway's
-  batch size, then aggregated with the gateway's strategy; one step after the other.
+  batch size, then aggregated with the gateway's aggregation; one step after the other.
 """
 
 from __future__ import annotations

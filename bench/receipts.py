@@ -48,7 +48,7 @@ def _answer():  # type: ignore[no-untyped-def]
             "request_id": "0" * 32,
         }
     )  # fmt: skip
-    opts = DetectOptions(model=ModelRef("deepfake"), frames=frames, rate=None, strategy=None)
+    opts = DetectOptions(model=ModelRef("deepfake"), frames=frames, rate=None, aggregation=None)
     description = VersionDescription(
         name="deepfake", version=3, threshold=0.5, frame_min_side=0, sequence_length=0
     )

@@ -7,7 +7,7 @@ score compared with that threshold is the same kind of number in both. Pure Pyth
 numpy, no TensorFlow.
 
 Faces are linked across sampled frames into tracks by box overlap (:mod:`contract.tracks`);
-each track gets a score from the chosen strategy; the video score is the highest track
+each track gets a score from the chosen aggregation; the video score is the highest track
 score, because a face swap may touch one person among several.
 
 Strategies (per track, over its frame scores ``p``):
@@ -18,11 +18,11 @@ Strategies (per track, over its frame scores ``p``):
   when more than ``n / 2.5`` and more than 11 frames score above ``t``, the mean
   of those; else when over 90% score below ``0.2``, the mean of those; else the mean.
   The count makes it depend on how many frames are sampled
-  (:data:`contract.sampling.DEFAULT_FRAME_COUNT` unless a request asks otherwise).
+  (:data:`contract.sampling.DEFAULT_FRAMES_PER_VIDEO` unless a request asks otherwise).
 
 Ensembles (versions that return each member's scores, :data:`contract.MEMBER_FAKE_PROBABILITY`)
 get each member's track and video scores from :func:`member_scores`: the member's per-face
-scores go through the same tracks, the same strategy and the same video rule as the
+scores go through the same tracks, the same aggregation and the same video rule as the
 combined score (:func:`decide`), so a member's score is what the video would have scored
 had that member alone answered with the same faces.
 
@@ -30,13 +30,13 @@ Each video score also gets a 90% bootstrap interval (:func:`score_interval`): th
 track's frame scores (every frame's when no face track decides) resampled with a fixed seed
 and aggregated by the same rule; a verdict whose interval straddles the threshold is
 ``inconclusive``, as is a face-aware one with too few frames showing a face. The frame
-strategies are implemented once, over rows (:func:`aggregate_rows`), for both.
+aggregations are implemented once, over rows (:func:`aggregate_rows`), for both.
 
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),
 and :func:`decide` takes those scored tracks. It is the default for such versions.
 
-Frame results, strategies and the video rule are kept in one module because they make one
+Frame results, aggregations and the video rule are kept in one module because they make one
 definition of a video score, which the combined score and every member's score share.
 """
 
@@ -57,7 +57,7 @@ from .tracks import Track, link_tracks, whole_frame_track
 Aggregation = Literal["mean", "median", "topk_mean", "confident", "max", "sequence"]
 #: Strategies computed from per-frame (per-face) scores.
 FRAME_AGGREGATIONS: tuple[Aggregation, ...] = ("mean", "median", "topk_mean", "confident", "max")
-#: Every strategy a request may name.
+#: Every aggregation a request may name.
 AGGREGATIONS: tuple[Aggregation, ...] = (*FRAME_AGGREGATIONS, "sequence")
 #: The default for versions without a sequence head.
 DEFAULT_AGGREGATION: Aggregation = "confident"
@@ -166,32 +166,32 @@ def frame_results(
     return results, face_aware
 
 
-def aggregate_scores(scores: list[float] | np.ndarray, strategy: Aggregation) -> float:
-    """One score from many with ``strategy``."""
+def aggregate_scores(scores: list[float] | np.ndarray, aggregation: Aggregation) -> float:
+    """One score from many with ``aggregation``."""
     p = np.asarray(scores, dtype=np.float64)
     if p.size == 0:
         return 0.5
-    return float(aggregate_rows(p[None, :], strategy)[0])
+    return float(aggregate_rows(p[None, :], aggregation)[0])
 
 
-def aggregate_rows(rows: np.ndarray, strategy: Aggregation) -> np.ndarray:
+def aggregate_rows(rows: np.ndarray, aggregation: Aggregation) -> np.ndarray:
     """:func:`aggregate_scores` of every row of ``rows`` ``[B, n]`` (``n > 0``) at once.
 
-    The one implementation of the frame strategies: a single score list is one row, a
+    The one implementation of the frame aggregations: a single score list is one row, a
     bootstrap is many (:func:`score_interval`), so both follow the same rule.
     """
     p = np.asarray(rows, dtype=np.float64)
     n = p.shape[-1]
-    if strategy == "mean":
+    if aggregation == "mean":
         return p.mean(axis=-1)
-    if strategy == "median":
+    if aggregation == "median":
         return np.median(p, axis=-1)
-    if strategy == "max":
+    if aggregation == "max":
         return p.max(axis=-1)
-    if strategy == "topk_mean":
+    if aggregation == "topk_mean":
         k = max(1, math.ceil(n / 4))
         return np.sort(p, axis=-1)[..., -k:].mean(axis=-1)
-    if strategy == "confident":
+    if aggregation == "confident":
         t = 0.8
         fakes, lows = p > t, p < 0.2
         n_fakes, n_lows = fakes.sum(axis=-1), lows.sum(axis=-1)
@@ -202,18 +202,18 @@ def aggregate_rows(rows: np.ndarray, strategy: Aggregation) -> np.ndarray:
             fake_mean,
             np.where(n_lows > 0.9 * n, low_mean, p.mean(axis=-1)),
         )
-    raise ValueError(f"strategy {strategy!r} does not aggregate frame scores")
+    raise ValueError(f"aggregation {aggregation!r} does not aggregate frame scores")
 
 
 def score_interval(
     scores: Sequence[float] | np.ndarray,
-    strategy: Aggregation,
+    aggregation: Aggregation,
     *,
     floor: float | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     level: float = INTERVAL_LEVEL,
 ) -> ScoreInterval:
-    """A percentile bootstrap interval of ``aggregate_scores(scores, strategy)``.
+    """A percentile bootstrap interval of ``aggregate_scores(scores, aggregation)``.
 
     ``scores`` are resampled with replacement ``resamples`` times and each resample is
     aggregated with the same rule; with ``floor`` each resample's score is at least
@@ -223,13 +223,13 @@ def score_interval(
     percentile interval of a non-linear rule (``confident``) may otherwise miss.
     """
     p = np.asarray(scores, dtype=np.float64).reshape(-1)
-    point = aggregate_scores(p, strategy)
+    point = aggregate_scores(p, aggregation)
     if floor is not None:
         point = max(point, floor)
     if p.size == 0:
         return ScoreInterval(point, point, level)
     rng = np.random.default_rng(p.size)
-    draws = aggregate_rows(p[rng.integers(0, p.size, size=(resamples, p.size))], strategy)
+    draws = aggregate_rows(p[rng.integers(0, p.size, size=(resamples, p.size))], aggregation)
     if floor is not None:
         draws = np.maximum(draws, floor)
     tail = (1.0 - level) / 2.0 * 100.0
@@ -247,27 +247,27 @@ def decide(
     *,
     face_aware: bool,
     threshold: float,
-    strategy: Aggregation,
+    aggregation: Aggregation,
     tracks: list[Track] | None = None,
 ) -> Verdict:
     """The video verdict from the per-frame results.
 
     ``tracks`` are tracks already linked and scored (by a sequence head); without them the
-    tracks are built here and scored with ``strategy``, and the video score gets a
+    tracks are built here and scored with ``aggregation``, and the video score gets a
     bootstrap interval (:func:`score_interval`) over the deciding track's frame scores
     (every frame's score when there is no face track). The verdict is ``inconclusive``
     when a face-aware version found faces in too few frames, or when the interval has
     scores on both sides of the threshold (:func:`straddles`); otherwise the score's side.
     """
-    frame_strategy = strategy if strategy in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
+    frame_aggregation = aggregation if aggregation in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
     scored_here = tracks is None
     if not face_aware:
         if tracks is None:
             track = whole_frame_track(frames)
-            track.score = aggregate_scores(track.scores, frame_strategy)
+            track.score = aggregate_scores(track.scores, frame_aggregation)
         else:
             (track,) = tracks
-        interval = score_interval(track.scores, frame_strategy) if scored_here else None
+        interval = score_interval(track.scores, frame_aggregation) if scored_here else None
         return Verdict(
             _label(track.score, threshold, interval),
             track.score,
@@ -280,12 +280,12 @@ def decide(
     if tracks is None:
         tracks = link_tracks(frames)
         for track in tracks:
-            track.score = aggregate_scores(track.scores, frame_strategy)
+            track.score = aggregate_scores(track.scores, frame_aggregation)
     with_faces = sum(1 for f in frames if f.faces)
     if not frames or with_faces < max(1, math.ceil(MIN_FACE_FRAME_SHARE * len(frames))):
         every = [f.score for f in frames]
-        score = aggregate_scores(every, frame_strategy)
-        interval = score_interval(every, frame_strategy) if scored_here else None
+        score = aggregate_scores(every, frame_aggregation)
+        interval = score_interval(every, frame_aggregation) if scored_here else None
         return Verdict(
             contract.VERDICT_INCONCLUSIVE,
             score,
@@ -300,7 +300,7 @@ def decide(
     deciding = max(solid, key=lambda t: t.score)
     others = [t.score for t in solid if t is not deciding]
     interval = (
-        score_interval(deciding.scores, frame_strategy, floor=max(others, default=None))
+        score_interval(deciding.scores, frame_aggregation, floor=max(others, default=None))
         if scored_here
         else None
     )
@@ -328,19 +328,19 @@ def member_scores(
     tracks: list[Track],
     *,
     face_aware: bool,
-    strategy: Aggregation,
+    aggregation: Aggregation,
 ) -> MemberScores | None:
     """Each member's scores of a video whose combined verdict has ``tracks``; None when the
     frames carry no member scores (not an ensemble).
 
     A member's track score aggregates that member's scores of the track's faces with
-    ``strategy`` (a frame strategy; ``sequence`` falls back to the default, as in
+    ``aggregation`` (a frame aggregation; ``sequence`` falls back to the default, as in
     :func:`decide`), and its video score is :func:`decide`'s over those tracks, so the
     members are measured exactly as the combined score is.
     """
     if not frames or any(f.members is None for f in frames):
         return None
-    frame_strategy = strategy if strategy in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
+    frame_aggregation = aggregation if aggregation in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
     count = len(frames[0].members or [])
     video: list[float] = []
     by_track: dict[int, list[float]] = {t.id: [] for t in tracks}
@@ -364,10 +364,10 @@ def member_scores(
         else:
             member_tracks = [replace(t, scores=[f.score for f in view]) for t in tracks]
         for track in member_tracks:
-            track.score = aggregate_scores(track.scores, frame_strategy)
+            track.score = aggregate_scores(track.scores, frame_aggregation)
             by_track[track.id].append(track.score)
         verdict = decide(
-            view, face_aware=face_aware, threshold=0.5, strategy=frame_strategy,
+            view, face_aware=face_aware, threshold=0.5, aggregation=frame_aggregation,
             tracks=member_tracks,
         )  # fmt: skip
         video.append(verdict.score)

@@ -7,7 +7,7 @@ them, so the frames a threshold is judged on are the frames the service computes
 
 It holds:
 
-* :data:`DEFAULT_FRAME_COUNT`, the number of frames a video is scored on by default (the
+* :data:`DEFAULT_FRAMES_PER_VIDEO`, the number of frames a video is scored on by default (the
   ``confident`` rule of :mod:`contract.aggregation` counts frames, so it depends on it);
 * :func:`stream_timing`, the duration, frame rate and frame count read from a container,
   which the sample times are computed from;
@@ -55,7 +55,7 @@ import av
 
 #: Frames a video is scored on when nothing else is asked: the gateway's default, so the
 #: threshold a version ships is judged on what the gateway computes.
-DEFAULT_FRAME_COUNT = 32
+DEFAULT_FRAMES_PER_VIDEO = 32
 #: Digits a frame's timestamp (seconds) is reported with.
 TIME_DIGITS = 4
 
@@ -159,21 +159,21 @@ def sample_times(
     duration_s: float,
     fps: float,
     frame_count: int,
-    count: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     rate: float | None = None,
 ) -> list[float]:
     """Target times (seconds from the start) of the frames to score.
 
-    ``count`` times spread uniformly from the first frame to the last one (the duration
+    ``frames_per_video`` times spread uniformly from the first frame to the last one (the duration
     less one frame), or, with ``rate``, ``rate`` per second from the start, at most
-    ``count``. Never more times than the video holds frames, and always at least one.
+    ``frames_per_video``. Never more times than the video holds frames, and always at least one.
     """
     if rate is not None and duration_s > 0:
         n = max(1, math.floor(duration_s * rate))
-        n = min(n, count, frame_count)
+        n = min(n, frames_per_video, frame_count)
         step = 1.0 / rate
         return [i * step for i in range(n)]
-    n = max(1, min(count, frame_count))
+    n = max(1, min(frames_per_video, frame_count))
     span = max(duration_s - (1.0 / fps if fps > 0 else 0.0), 0.0)
     if n == 1:
         return [0.0]

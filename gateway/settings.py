@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 import contract
 from contract.aggregation import Aggregation
 from contract.frames import DEFAULT_MAX_SIDE
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 
 #: The algorithms c2pa signs with (``GATEWAY_C2PA_SIGN_ALG``); the key must be of its kind.
 SigningAlg = Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"]
@@ -30,7 +30,6 @@ SigningAlg = Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 #: A 50-megapixel photograph decodes to 150 MB of RGB; larger ones are refused undecoded.
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
-DEFAULT_FRAMES = DEFAULT_FRAME_COUNT
 DEFAULT_BATCH_SIZE = 16
 #: The contract's cap, which training and evaluation decode at too.
 DEFAULT_FRAME_MAX_SIDE = DEFAULT_MAX_SIDE
@@ -199,7 +198,7 @@ class Settings(BaseSettings):
     #: Pixels of a still image (JPEG, PNG, WebP), read from its header before any decoding.
     #: Pillow itself refuses over about 179 million (twice its ``MAX_IMAGE_PIXELS``).
     max_image_pixels: int = Field(DEFAULT_MAX_IMAGE_PIXELS, alias="GATEWAY_MAX_IMAGE_PIXELS", gt=0)
-    frames: int = Field(DEFAULT_FRAMES, alias="GATEWAY_FRAMES", gt=0, le=256)
+    frames: int = Field(DEFAULT_FRAMES_PER_VIDEO, alias="GATEWAY_FRAMES", gt=0, le=256)
     batch_size: int = Field(DEFAULT_BATCH_SIZE, alias="GATEWAY_BATCH_SIZE", gt=0)
     frame_max_side: int = Field(DEFAULT_FRAME_MAX_SIDE, alias="GATEWAY_FRAME_MAX_SIDE", ge=32)
     #: Letterbox every frame into a square of this side (for TF Serving's batching,

@@ -357,7 +357,7 @@ def fit_calibration(
 def fit_clip_calibration(
     labels: np.ndarray,
     clip_scores: Sequence[np.ndarray],
-    strategy: Aggregation = DEFAULT_AGGREGATION,
+    aggregation: Aggregation = DEFAULT_AGGREGATION,
     *,
     fake_prior: float | None = DEPLOYMENT_FAKE_PRIOR,
 ) -> Calibration:
@@ -369,6 +369,6 @@ def fit_clip_calibration(
     clips = [np.asarray(c, dtype=np.float64) for c in clip_scores]
 
     def scores(calibration: Calibration) -> np.ndarray:
-        return np.array([aggregate_scores(calibration.apply(c), strategy) for c in clips])
+        return np.array([aggregate_scores(calibration.apply(c), aggregation) for c in clips])
 
     return fit_calibration(labels, scores, fake_prior=fake_prior)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.calibration import IDENTITY, Calibration
 from model_export.default_download import DEFAULT_TIMEOUT_S
 from model_export.default_model import DEFAULT_ARCH, DEFAULT_THRESHOLD, import_downloaded_mesonet
@@ -31,7 +31,7 @@ def score_default_import(
     *,
     base_url: str,
     arch: str = DEFAULT_ARCH,
-    frames_per_video: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> list[VideoResult]:
     """Score the labelled videos under ``data`` with the default import, uncalibrated.

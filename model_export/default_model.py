@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.calibration import IDENTITY, Calibration
 from model_export.default_download import (
     DEFAULT_TIMEOUT_S,
@@ -197,7 +197,7 @@ def import_downloaded_mesonet(
                 # The exporters take the threshold on the uncalibrated scale.
                 threshold=calibration.unapply_threshold(threshold),
                 margin=DEFAULT_MARGIN,
-                frames_per_video=DEFAULT_FRAME_COUNT,
+                frames_per_video=DEFAULT_FRAMES_PER_VIDEO,
                 calibration=calibration,
             )
         except Exception as exc:

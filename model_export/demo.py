@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.demo_data import DemoConfig, build_demo_dataset, demo_dataset_dir
 from model_export.publish import existing_versions
 from model_export.train import TrainConfig
@@ -25,9 +25,6 @@ from model_export.training_run import PipelineConfig, run
 
 log = logging.getLogger(__name__)
 
-#: Frames sampled from every demo clip for training and validation: the gateway's count,
-#: so that the demo's threshold is calibrated on the video score the gateway computes.
-DEMO_FRAMES_PER_CLIP = DEFAULT_FRAME_COUNT
 #: Share of the demo's groups held out to calibrate and validate; there is no test split.
 DEMO_VAL_FRACTION = 0.25
 
@@ -53,7 +50,8 @@ def demo_run_config(data: Path, output: Path, *, epochs: int = 15, seed: int = 0
         # and restoring the best early epoch gave worse models than training to the end.
         train=TrainConfig(epochs=epochs, seed=seed, patience=0),
         faces=None,
-        frames_per_video=DEMO_FRAMES_PER_CLIP,
+        # The gateway's count: the threshold is calibrated on the video score it computes.
+        frames_per_video=DEFAULT_FRAMES_PER_VIDEO,
         val_fraction=DEMO_VAL_FRACTION,
         test_fraction=0.0,
         kind="demo",

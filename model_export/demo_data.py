@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.video_io import encode_clip
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class DemoConfig:
 
     clips_per_source: int = 32
     #: As many frames as a video is scored on, so that every sampled frame is a new one.
-    frames_per_clip: int = DEFAULT_FRAME_COUNT
+    frames_per_clip: int = DEFAULT_FRAMES_PER_VIDEO
     size: int = 160
     fps: int = 12
     seed: int = 0

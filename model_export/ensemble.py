@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.datasets import discover
 from model_export.ensemble_combination import Combination
 from model_export.ensemble_fit import fit_combination, score_videos
@@ -56,7 +56,7 @@ def build_ensemble(
     *,
     margin: float = 0.2,
     calibrate_data: Sequence[Path] | None = None,
-    frames_per_video: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
 ) -> tuple[EnsembleGraph, dict[str, Any]]:
     """Load the members, fit their combination (or weigh them equally) and build the graph.
 
@@ -104,7 +104,7 @@ def publish_ensemble(
     *,
     margin: float = 0.2,
     calibrate_data: Sequence[Path] | None = None,
-    frames_per_video: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     version: int | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Build the ensemble of ``specs`` and publish it as the next version under ``output``."""

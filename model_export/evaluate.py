@@ -9,7 +9,7 @@ aggregates the mapped scores.
 
 Frames are sampled uniformly (PyAV, full size) and sent through the version's own
 ``serving_default`` signature; the video score and verdict come from
-:func:`contract.aggregation.decide` with the gateway's default strategy, the function the
+:func:`contract.aggregation.decide` with the gateway's default aggregation, the function the
 gateway decides with (faces linked into tracks, the highest track score, ``inconclusive``
 when too few frames show a face), so the figures describe what the service would answer.
 
@@ -41,7 +41,7 @@ from contract.aggregation import (
     frame_results,
     link_tracks,
 )
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export import reliability, report_plots, roc
 from model_export.calibration import (
     DEPLOYMENT_FAKE_PRIOR,
@@ -135,7 +135,7 @@ def rescore(
     face_aware: bool,
     calibration: Calibration,
     threshold: float,
-    strategy: Aggregation = DEFAULT_AGGREGATION,
+    aggregation: Aggregation = DEFAULT_AGGREGATION,
 ) -> Verdict:
     """The gateway's verdict had the graph applied ``calibration`` to every score.
 
@@ -149,11 +149,11 @@ def rescore(
         return FrameResult(t_s=frame.t_s, score=float(calibration.apply(frame.score)), faces=faces)
 
     copies = [mapped(f) for f in frames]
-    return decide(copies, face_aware=face_aware, threshold=threshold, strategy=strategy)
+    return decide(copies, face_aware=face_aware, threshold=threshold, aggregation=aggregation)
 
 
 def video_scorer(
-    videos: Sequence[VideoResult], strategy: Aggregation = DEFAULT_AGGREGATION
+    videos: Sequence[VideoResult], aggregation: Aggregation = DEFAULT_AGGREGATION
 ) -> Callable[[Calibration], np.ndarray]:
     """A function from a calibration to the video scores :func:`rescore` would give.
 
@@ -173,18 +173,18 @@ def video_scorer(
         for face_aware, frame_scores, tracks, faces_of in prepared:
             mapped = calibration.apply(frame_scores)
             if not face_aware:
-                out.append(aggregate_scores(mapped, strategy))
+                out.append(aggregate_scores(mapped, aggregation))
                 continue
             frames = [
                 FrameResult(t_s=0.0, score=float(p), faces=faces)
                 for p, faces in zip(mapped, faces_of, strict=True)
             ]
             rescored = [
-                replace(t, score=aggregate_scores(calibration.apply(t.scores), strategy))
+                replace(t, score=aggregate_scores(calibration.apply(t.scores), aggregation))
                 for t in tracks
             ]
             verdict = decide(
-                frames, face_aware=True, threshold=0.5, strategy=strategy, tracks=rescored
+                frames, face_aware=True, threshold=0.5, aggregation=aggregation, tracks=rescored
             )
             out.append(verdict.score)
         return np.array(out, dtype=np.float64)
@@ -195,10 +195,10 @@ def video_scorer(
 def rescored_video_scores(
     videos: Sequence[VideoResult],
     calibration: Calibration,
-    strategy: Aggregation = DEFAULT_AGGREGATION,
+    aggregation: Aggregation = DEFAULT_AGGREGATION,
 ) -> np.ndarray:
     """Video scores of ``videos`` had the graph applied ``calibration``."""
-    return video_scorer(videos, strategy)(calibration)
+    return video_scorer(videos, aggregation)(calibration)
 
 
 def fit_video_calibration(
@@ -217,7 +217,7 @@ def score_video(
     ``threshold``, and the per-frame results :func:`rescore` reads."""
     results, face_aware = score_frames(loaded, video.path, frames_per_video)
     verdict = decide(
-        results, face_aware=face_aware, threshold=threshold, strategy=DEFAULT_AGGREGATION
+        results, face_aware=face_aware, threshold=threshold, aggregation=DEFAULT_AGGREGATION
     )
     faces = float(np.mean([len(r.faces) for r in results])) if face_aware else None
     return VideoResult(
@@ -235,7 +235,7 @@ def score_video(
 
 
 def evaluate_version(
-    version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAME_COUNT
+    version: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO
 ) -> Evaluation:
     """Score every video with the version at ``version`` and return the evaluation."""
     with load_version(version) as loaded:

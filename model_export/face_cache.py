@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.frames import DEFAULT_MAX_SIDE
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.datasets import LabelledVideo
 from model_export.face_export import FaceConfig, face_crops
 from model_export.faces.landmarks import face_landmarks
@@ -136,7 +136,7 @@ def extract_faces(
     *,
     size: int,
     faces: FaceConfig | None = None,
-    frames_per_video: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     landmarks: bool = False,
 ) -> list[Path]:
     """Make sure every video has a shard of face crops; return the shard paths in order.

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export import roc
 from model_export.datasets import LabelledVideo
 from model_export.evaluate import evaluate_version
@@ -32,7 +32,9 @@ def video_auc(version: Path, videos: Sequence[LabelledVideo], frames_per_video: 
 
 
 def auc_gate(
-    model_dir: Path, videos: Sequence[LabelledVideo], frames_per_video: int = DEFAULT_FRAME_COUNT
+    model_dir: Path,
+    videos: Sequence[LabelledVideo],
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
 ) -> Callable[[Path], dict[str, object]]:
     """A gate for :func:`publish_directory` comparing against the highest version in ``model_dir``.
 

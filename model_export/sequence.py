@@ -216,7 +216,7 @@ def sequence_video_scores(
     gateway scores a track with the sequence head)."""
     data = sequences_of(frames, length)
     window_scores = predict_sequences(model, data.faces, config)
-    ids, scores = video_scores(window_scores, data.clip_ids, strategy="mean")
+    ids, scores = video_scores(window_scores, data.clip_ids, aggregation="mean")
     return np.array([data.clip_labels[int(i)] for i in ids]), scores
 
 

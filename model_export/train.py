@@ -107,13 +107,13 @@ def new_classifier(config: TrainConfig) -> keras.Model:
 
 
 def video_scores(
-    frame_scores: np.ndarray, clip_ids: np.ndarray, strategy: Aggregation = DEFAULT_AGGREGATION
+    frame_scores: np.ndarray, clip_ids: np.ndarray, aggregation: Aggregation = DEFAULT_AGGREGATION
 ) -> tuple[np.ndarray, np.ndarray]:
     """One score per clip, aggregated as the gateway aggregates a track by default
     (:mod:`contract.aggregation`), so that validation and gating see the service's numbers;
     returns ids, scores."""
     ids = np.unique(clip_ids)
-    return ids, np.array([aggregate_scores(frame_scores[clip_ids == i], strategy) for i in ids])
+    return ids, np.array([aggregate_scores(frame_scores[clip_ids == i], aggregation) for i in ids])
 
 
 class LogEpochs(keras.callbacks.Callback):

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.aggregation import DEFAULT_AGGREGATION, aggregate_scores
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export import roc
 from model_export.calibration import Calibration, fit_clip_calibration
 from model_export.datasets import LabelledVideo, discover, split_by_group
@@ -60,7 +60,7 @@ class PipelineConfig:
     output: Path
     train: TrainConfig = field(default_factory=TrainConfig)
     faces: FaceConfig | None = field(default_factory=FaceConfig)
-    frames_per_video: int = DEFAULT_FRAME_COUNT
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     #: Train on self-blended pseudo-fakes of the real faces, generated every epoch.

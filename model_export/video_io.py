@@ -20,7 +20,7 @@ import numpy as np
 
 from contract import sampling
 from contract.frames import DEFAULT_MAX_SIDE, Picker, display_rotation, scaled_size, to_rgb
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,12 @@ class SampledClip:
 
 def decode_samples(
     path: Path,
-    num_frames: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     min_side: int = 0,
 ) -> SampledClip:
-    """Decode the ``num_frames`` frames the gateway would score from ``path``, as it sends them.
+    """Decode the ``frames_per_video`` frames the gateway would score from ``path``, as sent.
 
     The target times are :func:`contract.sampling.sample_times` of the clip's
     :func:`contract.sampling.stream_timing`; each target gets the frame
@@ -92,7 +92,7 @@ def decode_samples(
         index_stream = index.streams.video[0]
         timing = sampling.stream_timing(index, index_stream)
         targets = sampling.sample_times(
-            timing.duration_s, timing.fps, timing.frame_count, num_frames
+            timing.duration_s, timing.fps, timing.frame_count, frames_per_video
         )
         picker = Picker.for_stream(index, index_stream, targets, timing.fps)
     with av.open(str(path)) as container:
@@ -130,10 +130,10 @@ def decode_samples(
 
 def sample_frames(
     path: Path,
-    num_frames: int = DEFAULT_FRAME_COUNT,
+    frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     min_side: int = 0,
 ) -> np.ndarray:
     """The RGB frames ``[n, H, W, 3]`` of :func:`decode_samples`, without their times."""
-    return decode_samples(path, num_frames, max_side=max_side, min_side=min_side).frames
+    return decode_samples(path, frames_per_video, max_side=max_side, min_side=min_side).frames

@@ -119,7 +119,7 @@ def read_sequence_scores(answer: Prediction, rows: int) -> np.ndarray:
 
 
 def choose_operating_point(
-    name: str | None, description: VersionDescription | None, strategy: Aggregation
+    name: str | None, description: VersionDescription | None, aggregation: Aggregation
 ) -> OperatingPoint | None:
     """The operating point ``name`` of the answering version; None for the shipped threshold.
 
@@ -130,7 +130,7 @@ def choose_operating_point(
     """
     if name is None:
         return None
-    if strategy == SEQUENCE_AGGREGATION or description is None:
+    if aggregation == SEQUENCE_AGGREGATION or description is None:
         available = (contract.OPERATING_POINT_BALANCED,)
     else:
         points = {p.name: p for p in description.points()}
@@ -139,7 +139,7 @@ def choose_operating_point(
         available = tuple(points)
     if name == contract.OPERATING_POINT_BALANCED:
         return None
-    why = " with aggregation 'sequence'" if strategy == SEQUENCE_AGGREGATION else ""
+    why = " with aggregation 'sequence'" if aggregation == SEQUENCE_AGGREGATION else ""
     raise UnknownOperatingPoint(
         f"operating_point {name!r} is not one of the answering version's{why}; "
         f"choose from: {', '.join(available)}"

@@ -61,7 +61,7 @@ from .pipeline_config import (
 from .probe import VideoInfo, VideoLimits
 from .provenance import ProvenanceReader
 from .robustness import check_probe_allowed, probe_robustness
-from .sequence_head import choose_strategy, score_sequences
+from .sequence_head import choose_aggregation, score_sequences
 from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
 from .video import SampledFrame, sample_times_of
@@ -229,12 +229,12 @@ class DetectionPipeline:
             description = await self.client.model_info(opts.model.pinned(answered))
         aggregate_start = time.perf_counter()
         scored = read_frames(frames, predictions, config.default_threshold)
-        strategy = choose_strategy(opts.strategy, description, scored)
+        aggregation = choose_aggregation(opts.aggregation, description, scored)
         tracks, threshold = None, scored.threshold
-        point = choose_operating_point(opts.operating_point, description, strategy)
+        point = choose_operating_point(opts.operating_point, description, aggregation)
         if point is not None:
             threshold = point.threshold
-        if strategy == SEQUENCE_AGGREGATION:
+        if aggregation == SEQUENCE_AGGREGATION:
             assert description is not None
             model = opts.model.pinned(answered)
             sequence_start = time.perf_counter()
@@ -250,13 +250,13 @@ class DetectionPipeline:
             scored.frames,
             face_aware=scored.face_aware,
             threshold=threshold,
-            strategy=strategy,
+            aggregation=aggregation,
             tracks=tracks,
         )
         names = member_names(description, scored.frames)
         members = (
             member_scores(
-                scored.frames, verdict.tracks, face_aware=scored.face_aware, strategy=strategy
+                scored.frames, verdict.tracks, face_aware=scored.face_aware, aggregation=aggregation
             )
             if names is not None
             else None
@@ -295,7 +295,7 @@ class DetectionPipeline:
             model_name=predictions[0].name,
             version=predictions[0].version,
             face_aware=scored.face_aware,
-            strategy=strategy,
+            aggregation=aggregation,
             description=description,
             member_names=names,
             members=members,

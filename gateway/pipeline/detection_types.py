@@ -34,7 +34,7 @@ class DetectOptions:
     frames: int
     rate: float | None
     #: None: ``sequence`` when the version has a sequence head, else the frame default.
-    strategy: Aggregation | None
+    aggregation: Aggregation | None
     #: Explain each track's most suspicious faces (``explain=true``).
     explain: bool = False
     #: The named threshold to decide with; None: the version's shipped one (``balanced``).
@@ -74,7 +74,7 @@ class DetectionResult:
     version: int
     face_aware: bool
     #: The aggregation that decided (the one asked for, or the version's default).
-    strategy: Aggregation
+    aggregation: Aggregation
     #: The answering version's ``model_info``; None when it has none.
     description: VersionDescription | None = None
     #: The upload's content credentials; never an input to the verdict.

@@ -67,7 +67,7 @@ class DetectParams:
             frames=self.frames or settings.frames,
             rate=self.fps,
             # None: the pipeline picks by what the answering version can do.
-            strategy=self.aggregation or settings.aggregation,  # type: ignore[arg-type]
+            aggregation=self.aggregation or settings.aggregation,  # type: ignore[arg-type]
             explain=self.explain,
             operating_point=self.operating_point,
             robustness=self.robustness,

@@ -94,7 +94,7 @@ def _response_body(
         operating_point=AppliedOperatingPoint(
             name=result.operating_point, threshold=round(result.verdict.threshold, 4)
         ),
-        aggregation=result.strategy,
+        aggregation=result.aggregation,
         model=ModelInfo(
             name=result.model_name, version=result.version, label=opts.model.label, kind=kind
         ),

@@ -22,10 +22,10 @@ from .answers import ScoredFrames, read_sequence_scores
 from .video import SampledFrame
 
 
-def choose_strategy(
+def choose_aggregation(
     asked: Aggregation | None, description: VersionDescription | None, scored: ScoredFrames
 ) -> Aggregation:
-    """The strategy asked for, or the best the answering version supports."""
+    """The aggregation asked for, or the best the answering version supports."""
     length = description.sequence_length if description is not None else 0
     # Face-aware sequence versions hand out their crops; whole-frame ones read frames.
     can_sequence = length > 0 and (not scored.face_aware or scored.crops is not None)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeAlias
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 from model_export.paths import model_base_path, model_name
 
 #: The sub-command table commands add themselves to.
@@ -73,7 +73,7 @@ def add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",
         type=int,
-        default=DEFAULT_FRAME_COUNT,
+        default=DEFAULT_FRAMES_PER_VIDEO,
         help="frames per video for calibration and gate (%(default)s)",
     )
     parser.add_argument("--version", type=int, default=None, help="explicit version number")

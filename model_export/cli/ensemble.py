@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 
 from ._common import Commands
 
@@ -50,7 +50,10 @@ def add(commands: Commands) -> None:
         help="labelled videos from sources no member trained on, to fit weights and threshold",
     )
     ensemble.add_argument(
-        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES_PER_VIDEO,
+        help="frames per video (%(default)s)",
     )
     ensemble.add_argument("--version", type=int, default=None, help="explicit version number")
     ensemble.set_defaults(run=run)

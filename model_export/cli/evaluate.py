@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from contract.aggregation import DEFAULT_AGGREGATION, FRAME_AGGREGATIONS
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 
 from ._common import TRAIN_ARCHS, Commands, print_lines
 
@@ -45,7 +45,10 @@ def add(commands: Commands) -> None:
         help="data set roots (FF++, DFDC, real/fake folders or labels.csv)",
     )
     evaluate.add_argument(
-        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES_PER_VIDEO,
+        help="frames per video (%(default)s)",
     )
     evaluate.add_argument(
         "--output",
@@ -99,7 +102,7 @@ def add(commands: Commands) -> None:
         "--train-augment", action="store_true", help="fold models train with augmentation"
     )
     evaluate.add_argument(
-        "--strategy",
+        "--aggregation",
         choices=FRAME_AGGREGATIONS,
         default=DEFAULT_AGGREGATION,
         help="leave-one-source-out: the track rule the folds fit and score with (%(default)s)",
@@ -145,11 +148,11 @@ def run(args: argparse.Namespace) -> int:
     if args.train_arch and args.protocol != "leave-one-source-out":
         raise SystemExit("--train-arch needs --protocol leave-one-source-out")
     loso_only = (
-        args.floor_grid is not None or args.from_scores or args.strategy != DEFAULT_AGGREGATION
+        args.floor_grid is not None or args.from_scores or args.aggregation != DEFAULT_AGGREGATION
     )
     if loso_only and (args.protocol != "leave-one-source-out" or args.train_arch):
         raise SystemExit(
-            "--strategy, --floor-grid and --from-scores need --protocol leave-one-source-out "
+            "--aggregation, --floor-grid and --from-scores need --protocol leave-one-source-out "
             "and a published version (not --train-arch)"
         )
     if args.robustness and args.train_arch:
@@ -184,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             report, output = protocol.evaluate_loso(
                 args.model, args.data, args.frames, args.output,
                 resamples=args.bootstrap, seed=args.seed, train=train,
-                strategy=args.strategy, floors=floors, from_scores=args.from_scores,
+                aggregation=args.aggregation, floors=floors, from_scores=args.from_scores,
                 robustness=args.robustness, robustness_per_group=args.robustness_per_group,
             )  # fmt: skip
         except (FileNotFoundError, ValueError) as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from contract.sampling import DEFAULT_FRAME_COUNT
+from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
 
 from ._common import TRAIN_ARCHS, Commands, print_lines
 
@@ -86,7 +86,10 @@ def add(commands: Commands) -> None:
     )
     train.add_argument("--folds", type=int, default=0, help="k-fold cross-validation first")
     train.add_argument(
-        "--frames", type=int, default=DEFAULT_FRAME_COUNT, help="frames per video (%(default)s)"
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES_PER_VIDEO,
+        help="frames per video (%(default)s)",
     )
     train.add_argument("--val-fraction", type=float, default=0.2)
     train.add_argument("--test-fraction", type=float, default=0.2)

@@ -81,15 +81,15 @@ def array_scorer(scores: np.ndarray) -> ScorerFactory:
 
 
 def video_scorer_for(
-    videos: Sequence[VideoResult], strategy: Aggregation = DEFAULT_AGGREGATION
+    videos: Sequence[VideoResult], aggregation: Aggregation = DEFAULT_AGGREGATION
 ) -> ScorerFactory:
     """Scorers of :class:`~model_export.evaluate.VideoResult`: every frame and face score is
     mapped and aggregated by the gateway's rule (:func:`model_export.evaluate.video_scorer`),
-    tracks scored with ``strategy``."""
+    tracks scored with ``aggregation``."""
     # Imported here: evaluate loads TensorFlow, which the array path does not need.
     from model_export.evaluate import video_scorer
 
-    return lambda index: video_scorer([videos[i] for i in index], strategy)
+    return lambda index: video_scorer([videos[i] for i in index], aggregation)
 
 
 def run_folds(

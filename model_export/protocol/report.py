@@ -39,7 +39,7 @@ def loso_report(
     seed: int = 0,
     loso: LosoScores | None = None,
     groups: Sequence[FoldGroup] = FOLD_GROUPS,
-    strategy: Aggregation = DEFAULT_AGGREGATION,
+    aggregation: Aggregation = DEFAULT_AGGREGATION,
     floors: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The LOSO figures of scored ``videos`` (:class:`~model_export.evaluate.VideoResult`).
@@ -50,7 +50,7 @@ def loso_report(
     version's (the ``as_shipped`` figures). Pooled intervals resample sources (the headline)
     and videos (``by_video``).
 
-    ``strategy`` is the track rule the folds fit and score with (the as-shipped scores are
+    ``aggregation`` is the track rule the folds fit and score with (the as-shipped scores are
     recomputed with it when it is not the default). With ``floors`` the folds are run once per
     candidate floor (:func:`~model_export.protocol.fitting.floor_grid`) and ``floor`` holds
     each one's pooled log-loss and the figures at the one picked; the headline stays at 0.
@@ -61,8 +61,8 @@ def loso_report(
     labels = np.array([v.label for v in videos])
     kinds = [manipulation_kind(v.source, v.path.name, v.label) for v in videos]
     raw = np.array([v.score for v in videos])
-    scorer_for = video_scorer_for(videos, strategy)
-    if strategy != DEFAULT_AGGREGATION:
+    scorer_for = video_scorer_for(videos, aggregation)
+    if aggregation != DEFAULT_AGGREGATION:
         raw = scorer_for(range(len(videos)))(IDENTITY)
     loso = loso or run_folds(labels, sources, scorer_for, groups=groups)
     share = float(labels.mean())
@@ -89,7 +89,7 @@ def loso_report(
     }
     return {
         "protocol": PROTOCOL,
-        "strategy": strategy,
+        "aggregation": aggregation,
         "floor": floor,
         "videos": len(videos),
         "sources": len(set(sources)),

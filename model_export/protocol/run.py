@@ -110,7 +110,7 @@ def evaluate_loso(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     train: PipelineConfig | None = None,
-    strategy: Aggregation = DEFAULT_AGGREGATION,
+    aggregation: Aggregation = DEFAULT_AGGREGATION,
     floors: Sequence[float] | None = None,
     from_scores: Path | None = None,
     robustness: bool = False,
@@ -121,7 +121,7 @@ def evaluate_loso(
     With ``train`` (a training run), one model per fold is trained instead
     (:func:`train_loso`) into ``model`` as a work directory. ``from_scores`` (an earlier
     report directory of the same version and data) reuses its kept scores instead of scoring
-    again; ``strategy`` and ``floors`` go to :func:`loso_report` (a published version only).
+    again; ``aggregation`` and ``floors`` go to :func:`loso_report` (a published version only).
     With ``robustness`` (a published version only) the videos (at most
     ``robustness_per_group`` per source and label) are also scored re-encoded and
     transformed (:mod:`model_export.robustness`), in ``robustness`` of the report and
@@ -133,10 +133,10 @@ def evaluate_loso(
     """
     started = time.monotonic()
     if train is not None and (
-        from_scores or floors or robustness or strategy != DEFAULT_AGGREGATION
+        from_scores or floors or robustness or aggregation != DEFAULT_AGGREGATION
     ):
         raise ValueError(
-            "strategy, floors, kept scores and robustness apply to a published version only"
+            "aggregation, floors, kept scores and robustness apply to a published version only"
         )
     if train is not None:
         output = output or Path("var/eval") / f"{model.name}-{train.train.arch}-loso"
@@ -162,7 +162,7 @@ def evaluate_loso(
             results, threshold = evaluation.videos, evaluation.threshold
         shipped = threshold if threshold is not None else 0.5
         report = loso_report(
-            results, shipped, resamples=resamples, seed=seed, strategy=strategy, floors=floors
+            results, shipped, resamples=resamples, seed=seed, aggregation=aggregation, floors=floors
         )
         info_path = version / INFO_RELATIVE_PATH
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}

@@ -67,7 +67,7 @@ def test_faces_are_linked_into_tracks_by_overlap() -> None:
 
 def test_one_swapped_face_among_two_makes_the_video_fake() -> None:
     frames = [_frame(i, (LEFT, 0.05), (RIGHT, 0.92)) for i in range(8)]
-    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=True, threshold=0.5, aggregation="mean")
     assert verdict.verdict == "fake"
     assert verdict.score == pytest.approx(0.92)
     assert sorted(round(t.score, 2) for t in verdict.tracks) == [0.05, 0.92]
@@ -76,26 +76,26 @@ def test_one_swapped_face_among_two_makes_the_video_fake() -> None:
 def test_a_one_frame_false_detection_does_not_decide() -> None:
     frames = [_frame(i, (LEFT, 0.1)) for i in range(10)]
     frames[3].faces.append(Face(box=RIGHT, detection_score=0.7, score=0.99))
-    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=True, threshold=0.5, aggregation="mean")
     assert verdict.verdict == "real"
 
 
 def test_too_few_faces_is_inconclusive() -> None:
     frames = [_frame(i) for i in range(10)]
     frames[0] = _frame(0, (LEFT, 0.9))
-    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=True, threshold=0.5, aggregation="mean")
     assert verdict.verdict == "inconclusive"
 
 
 def test_whole_frame_models_have_one_track() -> None:
     frames = [FrameResult(t_s=i, score=s) for i, s in enumerate([0.2, 0.4, 0.9])]
-    verdict = decide(frames, face_aware=False, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=False, threshold=0.5, aggregation="mean")
     assert [t.frames for t in verdict.tracks] == [[0, 1, 2]]
     assert verdict.score == pytest.approx(0.5)
     # Frames on both sides of the threshold: the interval straddles it.
     assert verdict.verdict == "inconclusive"
     agreeing = [FrameResult(t_s=i, score=0.5) for i in range(3)]
-    assert decide(agreeing, face_aware=False, threshold=0.5, strategy="mean").verdict == "fake"
+    assert decide(agreeing, face_aware=False, threshold=0.5, aggregation="mean").verdict == "fake"
 
 
 def test_the_vocabulary_tuples_list_every_value_of_their_literal() -> None:
@@ -120,15 +120,15 @@ def _ensemble_outputs(member_face: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("strategy", ["confident", "mean", "max"])
-def test_member_scores_go_through_the_combined_scores_tracks_and_rule(strategy: str) -> None:
+@pytest.mark.parametrize("aggregation", ["confident", "mean", "max"])
+def test_member_scores_go_through_the_combined_scores_tracks_and_rule(aggregation: str) -> None:
     from contract.aggregation import frame_results, member_scores
 
     rng = np.random.default_rng(3)
     member_face = rng.uniform(0.0, 1.0, size=(6, 2, 3)).astype(np.float32)
     frames, face_aware = frame_results(_ensemble_outputs(member_face), [0.1 * i for i in range(6)])
-    verdict = decide(frames, face_aware=face_aware, threshold=0.5, strategy=strategy)
-    scores = member_scores(frames, verdict.tracks, face_aware=face_aware, strategy=strategy)
+    verdict = decide(frames, face_aware=face_aware, threshold=0.5, aggregation=aggregation)
+    scores = member_scores(frames, verdict.tracks, face_aware=face_aware, aggregation=aggregation)
     assert scores is not None and len(scores.video) == 3
     # Member 0 scores what the combined score does, so its scores are the combined ones.
     assert scores.video[0] == pytest.approx(verdict.score)
@@ -138,7 +138,7 @@ def test_member_scores_go_through_the_combined_scores_tracks_and_rule(strategy: 
     # Any member: its track scores are its own face scores aggregated, its video the best track.
     for m in (1, 2):
         by_track = [
-            aggregate_scores(member_face[t.frames, t.slots, m], strategy) for t in verdict.tracks
+            aggregate_scores(member_face[t.frames, t.slots, m], aggregation) for t in verdict.tracks
         ]
         assert [scores.tracks[t.id][m] for t in verdict.tracks] == pytest.approx(by_track)
         assert scores.video[m] == pytest.approx(max(by_track))
@@ -148,5 +148,5 @@ def test_versions_without_members_have_no_member_scores() -> None:
     from contract.aggregation import member_scores
 
     frames = [_frame(0.1 * i, (LEFT, 0.3)) for i in range(4)]
-    verdict = decide(frames, face_aware=True, threshold=0.5, strategy="confident")
-    assert member_scores(frames, verdict.tracks, face_aware=True, strategy="confident") is None
+    verdict = decide(frames, face_aware=True, threshold=0.5, aggregation="confident")
+    assert member_scores(frames, verdict.tracks, face_aware=True, aggregation="confident") is None

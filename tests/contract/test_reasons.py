@@ -32,7 +32,7 @@ def _frames(scores: list[float], box: list[float] | None = None) -> list[FrameRe
 
 
 def _reasons(frames: list[FrameResult], face_aware: bool, **kwargs: object) -> list[str]:
-    verdict = decide(frames, face_aware=face_aware, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=face_aware, threshold=0.5, aggregation="mean")
     return verdict_reasons(verdict, frames, face_aware=face_aware, width=640, height=480, **kwargs)  # type: ignore[arg-type]
 
 
@@ -80,7 +80,7 @@ def test_heavy_compression() -> None:
 
 def test_near_threshold_makes_the_verdict_inconclusive() -> None:
     frames = _frames([0.3, 0.7] * 16)
-    verdict = decide(frames, face_aware=False, threshold=0.5, strategy="mean")
+    verdict = decide(frames, face_aware=False, threshold=0.5, aggregation="mean")
     assert verdict.verdict == "inconclusive"
     assert "near_threshold" in _reasons(frames, False)
     assert "near_threshold" not in _reasons(_frames([0.3] * 32), False)

@@ -20,7 +20,7 @@ import pytest
 from contract import sampling
 from contract.frames import DEFAULT_MAX_SIDE
 from contract.sampling import (
-    DEFAULT_FRAME_COUNT,
+    DEFAULT_FRAMES_PER_VIDEO,
     frame_time_s,
     half_frame_s,
     picks,
@@ -43,8 +43,8 @@ VFR_TIMES = [i * 0.1 for i in range(10)] + [1.0 + 0.5 * i for i in range(10)]
 def test_the_default_count_is_the_gateways() -> None:
     from gateway.settings import Settings
 
-    assert DEFAULT_FRAME_COUNT == 32
-    assert Settings.model_fields["frames"].default == DEFAULT_FRAME_COUNT
+    assert DEFAULT_FRAMES_PER_VIDEO == 32
+    assert Settings.model_fields["frames"].default == DEFAULT_FRAMES_PER_VIDEO
 
 
 def test_uniform_times_run_from_the_first_frame_to_the_last() -> None:
@@ -175,14 +175,14 @@ def _through_both(clip: Path, count: int) -> None:
         assert np.array_equal(frame.image, image)
 
 
-@pytest.mark.parametrize("count", [DEFAULT_FRAME_COUNT, 16, 7, 1])
+@pytest.mark.parametrize("count", [DEFAULT_FRAMES_PER_VIDEO, 16, 7, 1])
 def test_constant_frame_rate(make_clip, count: int) -> None:
     _through_both(make_clip(frames=90, fps=30, width=160, height=120, gop=12), count)
 
 
 def test_variable_frame_rate(make_clip) -> None:
     clip = make_clip(frames=20, frame_times=VFR_TIMES, width=160, height=120)
-    _through_both(clip, DEFAULT_FRAME_COUNT)
+    _through_both(clip, DEFAULT_FRAMES_PER_VIDEO)
     _through_both(clip, 7)
     # Uniform in time: the gateway's targets, not the frame indices, decide.
     stamps = decode_samples(clip, 5).times_s
@@ -191,7 +191,7 @@ def test_variable_frame_rate(make_clip) -> None:
 
 def test_a_clip_shorter_than_the_count(make_clip) -> None:
     clip = make_clip(frames=5, width=160, height=120)
-    _through_both(clip, DEFAULT_FRAME_COUNT)
+    _through_both(clip, DEFAULT_FRAMES_PER_VIDEO)
     assert len(sample_frames(clip)) == 5
 
 
@@ -213,7 +213,7 @@ def test_another_container(make_clip) -> None:
 
 def test_real_clips(shared_data: Path) -> None:
     for clip in sorted(shared_data.glob("*/*.mp4"))[:4]:
-        _through_both(clip, DEFAULT_FRAME_COUNT)
+        _through_both(clip, DEFAULT_FRAMES_PER_VIDEO)
 
 
 @pytest.mark.parametrize(
@@ -222,5 +222,5 @@ def test_real_clips(shared_data: Path) -> None:
 def test_real_clips_above_the_cap(shared_data: Path, folder: str) -> None:
     # 1080p, portrait 1080x1920 and 2048x1080: both sides scale them down alike.
     clip = sorted((shared_data / folder).glob("*.mp4"))[0]
-    _through_both(clip, DEFAULT_FRAME_COUNT)
+    _through_both(clip, DEFAULT_FRAMES_PER_VIDEO)
     assert max(decode_samples(clip, 1).frames.shape[1:3]) == DEFAULT_MAX_SIDE

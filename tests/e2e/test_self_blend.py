@@ -235,16 +235,16 @@ def test_members_through_the_gateway(
         assert low - 5e-5 <= face["score"] <= high + 5e-5, (face, low, high)
 
     # Tracks: each member's faces aggregated as the combined faces are.
-    strategy = body["aggregation"]
+    aggregation = body["aggregation"]
     with_faces = sum(1 for p in body["timeline"] if p["faces"])
     solid = [t for t in body["tracks"] if len(t["frames"]) >= max(1, math.ceil(0.2 * with_faces))]
     for track in body["tracks"]:
         track_faces = faces[track["id"]]
         assert track["score"] == pytest.approx(
-            aggregate_scores([f["score"] for f in track_faces], strategy), abs=1e-4
+            aggregate_scores([f["score"] for f in track_faces], aggregation), abs=1e-4
         )
         for name in names:
-            own = aggregate_scores([f["members"][name] for f in track_faces], strategy)
+            own = aggregate_scores([f["members"][name] for f in track_faces], aggregation)
             assert track["members"][name] == pytest.approx(own, abs=1e-4)
     # The video: each member's best solid track, as the combined score is the best one's.
     # Faces were found on enough frames (a near-threshold score may still be inconclusive).

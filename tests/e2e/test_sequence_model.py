@@ -109,7 +109,7 @@ def test_tracks_are_scored_by_the_sequence_head(
     assert body["verdict"] == ("fake" if body["score"] >= body["threshold"] else "real")
     assert body["timings_ms"]["sequence"] > 0
 
-    # A per-face strategy is still there on request, with the frame threshold.
+    # A per-face aggregation is still there on request, with the frame threshold.
     response = gateway.detect(clip, params={"frames": FRAMES, "aggregation": "mean"})
     assert response.status_code == 200, response.text
     by_faces = response.json()

@@ -53,9 +53,9 @@ def api_schema(gateway: GatewayHandle) -> schemathesis.BaseSchema:
 
 
 def _explore(
-    strategy: object, call: Callable[[schemathesis.Case], None], max_examples: int
+    aggregation: object, call: Callable[[schemathesis.Case], None], max_examples: int
 ) -> None:
-    """Run ``call`` on ``max_examples`` cases drawn from ``strategy`` (no shrinking)."""
+    """Run ``call`` on ``max_examples`` cases drawn from ``aggregation`` (no shrinking)."""
 
     @settings(
         max_examples=max_examples,
@@ -65,7 +65,7 @@ def _explore(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=strategy)
+    @given(case=aggregation)
     def run(case: schemathesis.Case) -> None:
         call(case)
 

@@ -36,15 +36,15 @@ def test_sampling_rate_and_frame_count_parameters(gateway, make_clip) -> None:
     assert gateway.detect(clip, params={"fps": 2}).json()["frames_analyzed"] == 6
 
 
-@pytest.mark.parametrize("strategy", ["mean", "median", "topk_mean", "confident", "max"])
-def test_aggregation_is_selectable(gateway, make_clip, strategy) -> None:
-    body = gateway.detect(make_clip(frames=30), params={"aggregation": strategy}).json()
-    assert body["aggregation"] == strategy
+@pytest.mark.parametrize("aggregation", ["mean", "median", "topk_mean", "confident", "max"])
+def test_aggregation_is_selectable(gateway, make_clip, aggregation) -> None:
+    body = gateway.detect(make_clip(frames=30), params={"aggregation": aggregation}).json()
+    assert body["aggregation"] == aggregation
     scores = [p["score"] for p in body["timeline"]]
     assert min(scores) - 1e-3 <= body["score"] <= max(scores) + 1e-3
-    if strategy == "max":
+    if aggregation == "max":
         assert body["score"] == pytest.approx(max(scores), abs=1e-3)
-    if strategy == "mean":
+    if aggregation == "mean":
         assert body["score"] == pytest.approx(sum(scores) / len(scores), abs=1e-3)
 
 

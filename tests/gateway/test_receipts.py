@@ -31,7 +31,7 @@ DESCRIPTION = VersionDescription(
     name="deepfake", version=3, threshold=0.4, frame_min_side=0, sequence_length=0,
     kind="detector", operating_points=(OperatingPoint("balanced", 0.4, {"data": "none"}),),
 )  # fmt: skip
-OPTS = DetectOptions(model=ModelRef("deepfake"), frames=4, rate=None, strategy=None)
+OPTS = DetectOptions(model=ModelRef("deepfake"), frames=4, rate=None, aggregation=None)
 CONFIG = PipelineConfig(batch_size=16, max_side=640, default_threshold=0.5, canvas=None)
 BODY = DetectionResponse.model_validate(
     {

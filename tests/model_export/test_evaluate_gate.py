@@ -106,12 +106,12 @@ def test_videos_are_scored_as_the_gateway_scores_them() -> None:
     }
     results, face_aware = frame_results(outputs, range(n))
     assert face_aware and [len(r.faces) for r in results] == [2] * n
-    verdict = decide(results, face_aware=True, threshold=0.6, strategy="confident")
+    verdict = decide(results, face_aware=True, threshold=0.6, aggregation="confident")
     assert [len(t.frames) for t in verdict.tracks] == [n, n]
     assert verdict.score == pytest.approx(0.9) and verdict.verdict == "fake"
     # Without faces in enough frames the gateway would not decide: neither does evaluation.
     outputs[contract.FACE_COUNT][:] = 0
     results, _ = frame_results(outputs, range(n))
-    assert decide(results, face_aware=True, threshold=0.6, strategy="confident").verdict == (
+    assert decide(results, face_aware=True, threshold=0.6, aggregation="confident").verdict == (
         "inconclusive"
     )

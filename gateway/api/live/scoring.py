@@ -37,7 +37,7 @@ class SessionModel:
     description: VersionDescription | None
     #: The threshold that decides (the operating point's, else the version's).
     threshold: float
-    strategy: Aggregation
+    aggregation: Aggregation
     operating_point: str
     rule: FrameRule
 
@@ -71,9 +71,9 @@ async def resolve_model(
         )
         pinned = model.pinned(answer.version)
         threshold = read_threshold(answer.outputs, config.default_threshold)
-    # A live window is decided by the frame strategies; a sequence head needs whole tracks.
-    strategy = aggregation if aggregation in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
-    point = choose_operating_point(operating_point, description, strategy)
+    # A live window is decided by the frame aggregations; a sequence head needs whole tracks.
+    aggregation = aggregation if aggregation in FRAME_AGGREGATIONS else DEFAULT_AGGREGATION
+    point = choose_operating_point(operating_point, description, aggregation)
     if point is not None:
         threshold = point.threshold
     rule = FrameRule(
@@ -85,7 +85,7 @@ async def resolve_model(
         model=pinned,
         description=description,
         threshold=threshold,
-        strategy=strategy,
+        aggregation=aggregation,
         operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
         rule=rule,
     )

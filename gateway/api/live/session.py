@@ -107,7 +107,7 @@ class LiveSession:
         self.ledger = CreditLedger(
             limits.credit, None if self.video else limits.max_fps, limits.overrun
         )
-        self.window = RollingWindow(hello.window, model.threshold, model.strategy)
+        self.window = RollingWindow(hello.window, model.threshold, model.aggregation)
         self.sha256 = hashlib.sha256()
         self.seen = 0
         self.dropped = 0

@@ -69,7 +69,7 @@ def _receipt(
         model_name=session.model.name,
         version=session.version,
         face_aware=window.face_aware,
-        strategy=session.strategy,
+        aggregation=session.aggregation,
         description=session.description,
         operating_point=session.operating_point,
         config=config,
@@ -78,7 +78,7 @@ def _receipt(
         model=session.model,
         frames=len(frames),
         rate=max_fps,
-        strategy=session.strategy,
+        aggregation=session.aggregation,
         operating_point=session.operating_point,
     )
     body = detection_response(result, opts, media_sha256=media_sha256, receipt_keys=receipt_keys)

@@ -49,10 +49,10 @@ def _label(score: float, threshold: float) -> str:
 class RollingWindow:
     """The scored frames of one session and what they decide."""
 
-    def __init__(self, seconds: float, threshold: float, strategy: Aggregation) -> None:
+    def __init__(self, seconds: float, threshold: float, aggregation: Aggregation) -> None:
         self.seconds = seconds
         self.threshold = threshold
-        self.strategy = strategy
+        self.aggregation = aggregation
         self.frames: list[ScoredFrame] = []
         self.face_aware = False
         self._times: list[float] = []
@@ -97,7 +97,7 @@ class RollingWindow:
             "frames_scored": len(self.frames),
             "frames_dropped": dropped,
             "threshold": round(self.threshold, 4),
-            "aggregation": self.strategy,
+            "aggregation": self.aggregation,
             "latency_ms": latency,
         }
         if not frames:
@@ -108,7 +108,7 @@ class RollingWindow:
             [f.result for f in frames],
             face_aware=self.face_aware,
             threshold=self.threshold,
-            strategy=self.strategy,
+            aggregation=self.aggregation,
         )
         last = frames[-1]
         return protocol.Verdict(
@@ -136,7 +136,7 @@ class RollingWindow:
             [f.result for f in self.frames],
             face_aware=self.face_aware,
             threshold=self.threshold,
-            strategy=self.strategy,
+            aggregation=self.aggregation,
         )
 
     def _tracks(self, verdict: Verdict, frames: list[ScoredFrame]) -> list[protocol.TrackState]:

@@ -115,7 +115,7 @@ def _frame(t: float, boxes: list[list[float]]) -> FrameResult:
 
 
 def test_track_ids_stay_the_same_as_the_window_slides() -> None:
-    window = RollingWindow(seconds=2.0, threshold=0.5, strategy="mean")
+    window = RollingWindow(seconds=2.0, threshold=0.5, aggregation="mean")
     left, right = [0.1, 0.1, 0.5, 0.4], [0.1, 0.6, 0.5, 0.9]
     # Two faces for 4 s, then only the right one: the window's first track is the stream's 1.
     frames = [_frame(t / 2, [left, right]) for t in range(8)]

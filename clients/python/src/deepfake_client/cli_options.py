@@ -45,7 +45,7 @@ class Verdict(StrEnum):
 
 
 class AggregationChoice(StrEnum):
-    """The strategies ``--aggregation`` may name."""
+    """The aggregations ``--aggregation`` may name."""
 
     mean = "mean"
     median = "median"
