@@ -110,3 +110,17 @@ def install_sdk(root: Path, extras: str = "") -> Path:
     installed = run_in(root, *pip, f"{source}{extras}")
     assert installed.returncode == 0, installed.stderr[-3000:]
     return venv / "bin"
+
+
+def with_claim(receipt: str, name: str, value: object) -> str:
+    """``receipt`` with claim ``name`` set to ``value``, the payload re-encoded and the
+    signature kept: a forgery that only the signature check can catch."""
+    import base64
+    import json
+
+    import jwt
+
+    header, _, signature = receipt.split(".")
+    claims = {**jwt.decode(receipt, options={"verify_signature": False}), name: value}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"

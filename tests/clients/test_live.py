@@ -28,6 +28,7 @@ from deepfake_client import (
 from deepfake_client.camera import capture_frames
 from PIL import Image
 
+from tests.clients.conftest import with_claim
 from tests.clients.live_clips import FACE_CLIP, streamable
 from tests.conftest import GatewayHandle
 
@@ -92,6 +93,15 @@ def test_jpeg_frames_sent_against_credit_are_all_scored_and_the_receipt_verifies
     claims = verify_receipt(summary.receipt, media, jwks=_jwks(gateway))
     assert claims["verdict"] == summary.verdict
     assert len(claims["sampling"]["frame_times_s"]) == FRAMES
+    # Tampering fails offline as for an upload's receipt: a frame left out, a claim changed.
+    media.write_bytes(b"".join(sent[1:]))
+    with pytest.raises(errors.ReceiptVerificationError, match="sha256"):
+        verify_receipt(summary.receipt, media, jwks=_jwks(gateway))
+    media.write_bytes(b"".join(sent))
+    other = "real" if claims["verdict"] != "real" else "fake"
+    forged = with_claim(summary.receipt, "verdict", other)
+    with pytest.raises(errors.ReceiptVerificationError, match="signature"):
+        verify_receipt(forged, media, jwks=_jwks(gateway))
 
 
 def test_frames_without_credit_are_dropped_by_the_client_not_the_gateway(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ import jwt
 import pytest
 from deepfake_client import Client, errors, fetch_jwks, verify_receipt
 
-from tests.clients.conftest import cli_env
+from tests.clients.conftest import cli_env, with_claim
 from tests.conftest import MODEL_NAME, REPO, GatewayHandle
 from tests.videos import write_clip
 
@@ -45,15 +44,6 @@ def jwks(gateway: GatewayHandle, answer: dict[str, Any]) -> dict[str, Any]:
 
 def _kid(receipt: str) -> str:
     return jwt.get_unverified_header(receipt)["kid"]
-
-
-def _with_claim(receipt: str, name: str, value: object) -> str:
-    """``receipt`` with claim ``name`` set to ``value``, the payload re-encoded and the
-    signature kept."""
-    header, _, signature = receipt.split(".")
-    claims = {**jwt.decode(receipt, options={"verify_signature": False}), name: value}
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{payload}.{signature}"
 
 
 def test_a_sync_answer_verifies_against_the_jwks_and_says_what_was_answered(
@@ -113,7 +103,7 @@ def test_the_sdk_model_carries_the_receipt(gateway: GatewayHandle, clip: Path) -
 def test_changing_any_claim_fails(
     answer: dict[str, Any], jwks: dict[str, Any], clip: Path, name: str, value: object
 ) -> None:
-    forged = _with_claim(answer["receipt"], name, value)
+    forged = with_claim(answer["receipt"], name, value)
     with pytest.raises(errors.ReceiptVerificationError, match="signature"):
         verify_receipt(forged, clip, jwks=jwks)
 
