@@ -44,7 +44,7 @@ from .. import metrics
 from ..admission import Admission
 from ..errors import InvalidVideo, ModelNotFound, ServingTimeout
 from ..settings import Settings, get_settings
-from ..upstream.serving_client import ServingClient
+from ..upstream.serving_client import ServingClient, let_finish
 from ..upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .answers import choose_operating_point, member_names, read_frames
 from .budget import DecodeLimits
@@ -205,7 +205,7 @@ class DetectionPipeline:
                 if opts.robustness:
                     check_probe_allowed(info, config.robustness_max_duration_s)
             except BaseException:
-                described.cancel()
+                let_finish(described)
                 raise
             description = await described
         times = sample_times_of(info, opts.frames, opts.rate)
@@ -380,7 +380,7 @@ class DetectionPipeline:
         finally:
             decoder.stop()
             for task in pending:
-                task.cancel()
+                let_finish(task)
             if scorer is not None:
                 scorer.cancel()
                 detect_s = scorer.detect_s
