@@ -382,7 +382,7 @@ class DetectionPipeline:
             for task in pending:
                 let_finish(task)
             if scorer is not None:
-                scorer.cancel()
+                scorer.abandon()
                 detect_s = scorer.detect_s
         infer_s = time.perf_counter() - infer_start if infer_start is not None else 0.0
         return frames, predictions, decoder.seconds, infer_s, detect_s

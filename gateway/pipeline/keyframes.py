@@ -39,7 +39,7 @@ import contract
 from contract.face_schedule import Faces, between, detect_shape, keyframes, padded
 
 from ..errors import InferenceFailed, ModelNotFound
-from ..upstream.serving_client import ServingClient
+from ..upstream.serving_client import ServingClient, let_finish
 from ..upstream.serving_types import ModelRef, Prediction
 from .video import SampledFrame
 
@@ -121,7 +121,7 @@ async def score_frames(
             if await scorer.add(frames):
                 return await scorer.finish()
         finally:
-            scorer.cancel()
+            scorer.abandon()
     answers = []
     for start in range(0, len(frames), batch_size):
         part = np.stack([f.image for f in frames[start : start + batch_size]])
@@ -163,6 +163,7 @@ class KeyframeScorer:
         #: The last keyframe with a detection asked for.
         self._last_key = -1
         self._slots = 0
+        self._abandoned = False
         self.detect_s = 0.0
 
     async def add(self, batch: list[SampledFrame]) -> bool:
@@ -203,10 +204,17 @@ class KeyframeScorer:
         answers = await asyncio.gather(*self._classified)
         return [p for part in answers for p in part]
 
-    def cancel(self) -> None:
-        """Cancel every request still in flight."""
+    def abandon(self) -> None:
+        """Stop waiting for the requests still in flight (an error, or the answers are in).
+
+        They are left to end by their deadlines rather than cancelled: cancelling a
+        ``grpc.aio`` call mid-batch leaks its native operations (see :func:`let_finish`).
+        No call is sent after this.
+        """
+        self._abandoned = True
         for task in (*self._requests, *self._found.values(), *self._classified):
-            task.cancel()
+            if not task.done():
+                let_finish(task)
 
     def _schedule_through(self, key: int) -> None:
         """Send frames ``_done .. key`` for scoring once their detections are back."""
@@ -257,6 +265,8 @@ class KeyframeScorer:
         rows = list(range(first, key + 1))
         answers: list[Prediction] = []
         for start in range(0, len(rows), self.batch_size):
+            if self._abandoned:
+                break
             part = rows[start : start + self.batch_size]
             boxes, scores, count = padded([faces[i] for i in part], max(1, self._slots))
             answers.append(
