@@ -8,7 +8,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,8 +183,9 @@ def test_hanging_serving_gets_answers_within_the_deadline_without_pile_up(
         server.close()
 
 
-def publish_failing_version(base: Path, version: int) -> None:
-    """Publish a version that loads (its signatures are sound) but fails every Predict."""
+def publish_gated_version(base: Path, version: int, gate: Callable[[Any], Any]) -> None:
+    """Publish a version answering 0.5 for every frame once ``gate(count)`` has run: a graph
+    op built from the batch size (tensors; TensorFlow is imported only here)."""
     import keras
     import tensorflow as tf
 
@@ -195,17 +198,25 @@ def publish_failing_version(base: Path, version: int) -> None:
         @tf.function(input_signature=[frames_spec()])
         def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
             count = tf.shape(frames)[0]
-            # A batch never has fewer than zero frames: this fails on any input, at run time.
-            check = tf.debugging.assert_less(count, 0, message="broken version")
-            with tf.control_dependencies([check]):
+            with tf.control_dependencies([gate(count)]):
                 scores = tf.fill([count], 0.5)
             return {contract.FAKE_PROBABILITY: scores, contract.THRESHOLD: scores}
 
         archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
         archive.write_out(str(staging), verbose=False)
 
-    # No warmup records (they would fail at load) and no verification run, on purpose.
+    # No warmup records (a failing one would fail at load) and no verification run, on purpose.
     publish_directory(write, base, MODEL_NAME, version=version, verify=False)
+
+
+def publish_failing_version(base: Path, version: int) -> None:
+    """Publish a version that loads (its signatures are sound) but fails every Predict."""
+    import tensorflow as tf
+
+    # A batch never has fewer than zero frames: this fails on any input, at run time.
+    publish_gated_version(
+        base, version, lambda count: tf.debugging.assert_less(count, 0, message="broken version")
+    )
 
 
 def test_a_version_failing_every_request_gets_502_and_others_still_serve(
@@ -352,32 +363,17 @@ def test_gateway_killed_mid_upload_leaves_no_orphan_after_restart(
 def publish_slow_version(base: Path, version: int, seconds: float) -> None:
     """Publish a version whose every Predict takes ``seconds`` (a tf.data sleep in the
     graph), so a call is still running when Serving is told to stop."""
-    import keras
     import tensorflow as tf
     from tensorflow.python.data.experimental.ops.testing import sleep
 
-    from model_export.export import frames_spec
-    from model_export.publish import publish_directory
+    def slept(count: tf.Tensor) -> tf.Tensor:
+        return (
+            tf.data.Dataset.range(1)
+            .apply(sleep(int(seconds * 1e6)))
+            .reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
+        )
 
-    def write(staging: Path) -> None:
-        archive = keras.export.ExportArchive()
-
-        @tf.function(input_signature=[frames_spec()])
-        def serve(frames: tf.Tensor) -> dict[str, tf.Tensor]:
-            count = tf.shape(frames)[0]
-            slept = (
-                tf.data.Dataset.range(1)
-                .apply(sleep(int(seconds * 1e6)))
-                .reduce(tf.constant(0, tf.int64), lambda total, x: total + x)
-            )
-            with tf.control_dependencies([slept]):
-                scores = tf.fill([count], 0.5)
-            return {contract.FAKE_PROBABILITY: scores, contract.THRESHOLD: scores}
-
-        archive.add_endpoint(contract.SERVING_SIGNATURE, serve)
-        archive.write_out(str(staging), verbose=False)
-
-    publish_directory(write, base, MODEL_NAME, version=version, verify=False)
+    publish_gated_version(base, version, slept)
 
 
 def test_requests_in_flight_when_serving_stops_get_503(
