@@ -172,8 +172,8 @@ class GatewayHandle:
 
 #: The per-key quotas of every test gateway whose test does not state its own: off. A
 #: per-minute quota makes the outcome of a test that sends many requests depend on how fast
-#: the machine sends them; the quotas' own tests (``tests/gateway/test_quotas.py``, the jobs
-#: cap in ``tests/gateway/jobs/test_jobs_api.py``) set the figures they test.
+#: the machine sends them; the quotas' own tests (``tests/gateway/api/test_quotas.py``, the
+#: jobs cap in ``tests/gateway/jobs/test_jobs_api.py``) set the figures they test.
 UNLIMITED_QUOTAS = {"GATEWAY_RATE_LIMIT_PER_MIN": "0"}
 
 

@@ -8,7 +8,7 @@ import re
 from gateway.api.security_headers import UI_CSP
 from gateway.api.webui import UI_DIR
 from tests.conftest import GatewayHandle
-from tests.gateway.test_webui import _Tags
+from tests.gateway.api.test_webui import _Tags
 
 
 def test_ui_live_is_the_live_page_with_the_pages_policy(gateway: GatewayHandle) -> None:

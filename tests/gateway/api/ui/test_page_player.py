@@ -21,8 +21,8 @@ from PIL import Image
 
 from model_export.face_export import publish_face_version
 from tests.conftest import MODEL_NAME, REPO, GatewayHandle, start_gateway, start_serving
-from tests.gateway.ui.cdp import Cdp
-from tests.gateway.ui.conftest import VIEWPORT, Browser
+from tests.gateway.api.ui.cdp import Cdp
+from tests.gateway.api.ui.conftest import VIEWPORT, Browser
 from tests.images import write_image
 from tests.tiny_model import tiny_cnn
 from tests.videos import face_frames, write_clip

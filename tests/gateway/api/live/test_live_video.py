@@ -17,8 +17,8 @@ from deepfake_client import verify_receipt
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import GatewayHandle
-from tests.gateway.live.client import open_live
-from tests.gateway.live.conftest import KEYS
+from tests.gateway.api.live.client import open_live
+from tests.gateway.api.live.conftest import KEYS
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 from deepfake_client import verify_receipt
 
 from tests.conftest import GatewayHandle, wait_for
-from tests.gateway.live.client import jpeg_frames, metric, open_live
-from tests.gateway.live.conftest import KEYS
+from tests.gateway.api.live.client import jpeg_frames, metric, open_live
+from tests.gateway.api.live.conftest import KEYS
 
 pytestmark = pytest.mark.slow
 

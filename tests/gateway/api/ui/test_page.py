@@ -22,8 +22,8 @@ from PIL import Image
 
 from gateway.pipeline.timeline_svg import PLOT_HEIGHT, PLOT_TOP
 from tests.conftest import REPO, GatewayHandle
-from tests.gateway.ui.cdp import Cdp
-from tests.gateway.ui.conftest import VIEWPORT, Browser
+from tests.gateway.api.ui.cdp import Cdp
+from tests.gateway.api.ui.conftest import VIEWPORT, Browser
 from tests.videos import write_clip
 
 pytestmark = pytest.mark.slow

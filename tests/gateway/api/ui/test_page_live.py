@@ -24,8 +24,8 @@ import pytest
 
 from model_export.face_export import publish_face_version
 from tests.conftest import MODEL_NAME, REPO, GatewayHandle, start_gateway, start_serving
-from tests.gateway.ui.cdp import Cdp
-from tests.gateway.ui.conftest import VIEWPORT, Browser, chromium
+from tests.gateway.api.ui.cdp import Cdp
+from tests.gateway.api.ui.conftest import VIEWPORT, Browser, chromium
 from tests.tiny_model import tiny_cnn
 
 pytestmark = pytest.mark.slow

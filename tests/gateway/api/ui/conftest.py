@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.conftest import GatewayHandle
-from tests.gateway.ui.cdp import Cdp
+from tests.gateway.api.ui.cdp import Cdp
 
 #: Browser window (and screenshot) width in CSS pixels.
 VIEWPORT = (1280, 900)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GatewayHandle
-from tests.gateway.ui.conftest import Browser
+from tests.gateway.api.ui.conftest import Browser
 from tests.images import face_scene, write_image
 
 pytestmark = pytest.mark.slow

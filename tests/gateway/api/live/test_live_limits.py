@@ -15,8 +15,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import GatewayHandle, ServingHandle, wait_for
-from tests.gateway.live.client import jpeg_frames, metric, open_live
-from tests.gateway.live.conftest import KEYS, LIVE_ENV
+from tests.gateway.api.live.client import jpeg_frames, metric, open_live
+from tests.gateway.api.live.conftest import KEYS, LIVE_ENV
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import uploads_receiving, wait_for
-from tests.gateway.rawhttp import detect_head, open_tls
+from tests.gateway.api.rawhttp import detect_head, open_tls
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.rawhttp import detect_head, open_tls, read_status
+from tests.gateway.api.rawhttp import detect_head, open_tls, read_status
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 
 from model_export.face_export import publish_face_version
 from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
-from tests.gateway.live.client import encode, open_live
+from tests.gateway.api.live.client import encode, open_live
 from tests.tiny_model import tiny_cnn
 from tests.videos import face_frames
 
