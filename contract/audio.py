@@ -56,6 +56,8 @@ AUDIO_SIGNATURE = "classify_audio"
 AUDIO_INPUT = "audio"
 #: Output of ``classify_audio`` (optional): the estimated audio-video offset, float32 [B].
 AUDIO_OFFSET = "audio_offset_s"
+#: The audio-visual member's key in an answer's ``members``.
+AUDIO_MEMBER = "audio_visual"
 #: Output of ``model_info``: the rate ``classify_audio`` takes, int32 [N] (0: no audio member).
 AUDIO_SAMPLE_RATE_OUTPUT = "audio_sample_rate"
 
