@@ -14,7 +14,9 @@ here and in the package's modules:
 * :mod:`contract.reasons`: the reason codes an answer carries and the rules behind them;
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between;
 * :mod:`contract.reencode`: the re-encoded and transformed copies of a clip that the stability
-  probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``).
+  probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``);
+* :mod:`contract.audio`: the audio track's rate, its cap, the ``classify_audio`` signature and
+  the one cut/pad rule (:func:`contract.audio.fit_waveform`), exported here too.
 
 This module is the one table of names the three programs read, which is why it is one
 module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
@@ -166,7 +168,28 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .audio import (
+    AUDIO_FACE_COUNT,
+    AUDIO_INPUT,
+    AUDIO_MAX_SAMPLES,
+    AUDIO_MAX_SECONDS,
+    AUDIO_MEMBER,
+    AUDIO_OFFSET,
+    AUDIO_SAMPLE_RATE,
+    AUDIO_SAMPLE_RATE_OUTPUT,
+    AUDIO_SIGNATURE,
+)
+
 __all__ = [
+    "AUDIO_FACE_COUNT",
+    "AUDIO_INPUT",
+    "AUDIO_MAX_SAMPLES",
+    "AUDIO_MAX_SECONDS",
+    "AUDIO_MEMBER",
+    "AUDIO_OFFSET",
+    "AUDIO_SAMPLE_RATE",
+    "AUDIO_SAMPLE_RATE_OUTPUT",
+    "AUDIO_SIGNATURE",
     "CLASSIFY_BOXES_SIGNATURE",
     "DEFAULT_MODEL_NAME",
     "DETECT_SIGNATURE",

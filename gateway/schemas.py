@@ -10,6 +10,7 @@ from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import INTERVAL_LEVEL, Aggregation
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
+from .audio_schemas import AudioSummary
 from .provenance_schemas import Provenance
 from .shadow_schemas import ShadowStatus
 
@@ -261,6 +262,11 @@ class DetectionResponse(BaseModel):
             "fitted for the version, so it is not an average of these. Null for versions "
             "that are not ensembles."
         ),
+    )
+    audio: AudioSummary = Field(
+        default_factory=lambda: AudioSummary(present=False),
+        description="The upload's audio track and, for versions with an audio-visual member, "
+        "its score (also in members); absent audio never changes the visual verdict.",
     )
     robustness: Robustness | None = Field(
         None,

@@ -27,6 +27,9 @@ Modules, by stage:
   ``report_plots`` (an evaluation's ROC and confusion-matrix PNGs), ``gate``;
 * export: ``preprocess``, ``export`` (whole frames), ``face_export`` (in-graph faces, with
   ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,
+  ``audio_features`` (the in-graph log-mel spectrogram of an audio-visual member),
+  ``av_member`` (a tiny audio-visual member trained on ``av_demo_data``'s synthetic
+  talking clips with sound, exported with ``classify_audio``),
   ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic
   publishing), ``digest`` (the SHA-256 of a version's files it reports about itself);
 * ensembles: ``ensemble`` (build and publish one), ``ensemble_members`` (versions and

@@ -19,6 +19,9 @@ Modules, one line each:
 - ``video``: which frames to analyse, decoded upright in RGB at the size to send
 - ``decoder``: the decode thread and its bridge to asyncio
 - ``budget``: what decoding one upload may cost (CPU time, pixels, wall-clock time)
+- ``audio``: the upload's first audio stream resampled to the contract's rate, within bounds
+- ``audio_member``: the audio stage: the track decoded beside the video, scored by a
+  version's audio-visual member (``classify_audio``), and the answer's ``audio`` block
 - ``keyframes``: faces detected on a few sampled frames and followed on the others
 - ``answers``: Serving's answers read into per-frame and per-face results and thresholds
 - ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks

@@ -9,6 +9,7 @@
                             -> [explain: the tracks' most suspicious faces, Grad-CAM maps]
                             -> [robustness: re-encoded copies scored again (.robustness)]
     provenance (thread, from the start): the upload's content credentials, beside the verdict
+    audio (thread, beside decode): the audio track, scored by an audio-visual member if any
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -17,9 +18,8 @@ Every stage is timed into ``gateway_stage_seconds{stage=...}`` and the response.
 stages themselves live in their own modules (:mod:`~gateway.pipeline.probe`,
 :mod:`~gateway.pipeline.decoder`, :mod:`~gateway.pipeline.answers`,
 :mod:`contract.aggregation`); this one orders them and decides what a hot swap mid-video
-means. What a detection takes and
-gives is in :mod:`~gateway.pipeline.detection_types`, what the settings fix in
-:mod:`~gateway.pipeline.pipeline_config`.
+means. What a detection takes and gives is in :mod:`~gateway.pipeline.detection_types`,
+what the settings fix in :mod:`~gateway.pipeline.pipeline_config`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from ..settings import Settings, get_settings
 from ..upstream.serving_client import ServingClient, let_finish
 from ..upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .answers import choose_operating_point, member_names, read_frames
+from .audio_member import audio_stage, start_audio
 from .budget import DecodeLimits
 from .decoder import ThreadedDecoder
 from .detection_types import DetectionResult, DetectOptions, Progress, Silent
@@ -209,6 +210,7 @@ class DetectionPipeline:
                 raise
             description = await described
         times = sample_times_of(info, opts.frames, opts.rate)
+        audio = start_audio(path, info)  # ends by itself if the request fails (bounded)
         frames, predictions, decode_s, infer_s, detect_s = await self._decode_and_infer(
             path, info, times, opts, description, progress
         )
@@ -229,6 +231,7 @@ class DetectionPipeline:
             description = await self.client.model_info(opts.model.pinned(answered))
         aggregate_start = time.perf_counter()
         scored = read_frames(frames, predictions, config.default_threshold)
+        model = opts.model.pinned(answered)
         aggregation = choose_aggregation(opts.aggregation, description, scored)
         tracks, threshold = None, scored.threshold
         point = choose_operating_point(opts.operating_point, description, aggregation)
@@ -236,7 +239,6 @@ class DetectionPipeline:
             threshold = point.threshold
         if aggregation == SEQUENCE_AGGREGATION:
             assert description is not None
-            model = opts.model.pinned(answered)
             sequence_start = time.perf_counter()
             progress.stage("sequence")
             tracks, threshold = await score_sequences(
@@ -246,6 +248,7 @@ class DetectionPipeline:
             sequence_s = time.perf_counter() - sequence_start
             timer.add("sequence", sequence_s)
             aggregate_start += sequence_s
+        audio_block = await audio_stage(self.client, model, audio, description, frames, scored)
         verdict = decide(
             scored.frames,
             face_aware=scored.face_aware,
@@ -274,7 +277,6 @@ class DetectionPipeline:
         metrics.FRAMES_ANALYZED.inc(len(frames))
         explanations, warnings = None, []
         if opts.explain:
-            model = opts.model.pinned(answered)
             progress.stage("explain")
             with timer.stage("explain"):
                 explanations = await explain_tracks(
@@ -303,6 +305,7 @@ class DetectionPipeline:
             warnings=warnings,
             operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
             reasons=reasons,
+            audio=audio_block,
         )
 
     async def _decode_and_infer(

@@ -15,6 +15,7 @@ import contract
 from contract.aggregation import Aggregation, FrameResult, MemberScores, Verdict
 from contract.reasons import ReasonCode
 
+from ..audio_schemas import AudioSummary
 from ..provenance_schemas import Provenance
 from ..upstream.serving_types import ModelRef, VersionDescription
 from .explain import Explanation
@@ -91,6 +92,8 @@ class DetectionResult:
     operating_point: str = contract.OPERATING_POINT_BALANCED
     #: The reason codes of :mod:`contract.reasons` that apply to the verdict.
     reasons: list[ReasonCode] = field(default_factory=list)
+    #: The upload's audio track and the audio-visual member's score; None for images.
+    audio: AudioSummary | None = None
     #: The stability probe's copies (``robustness=true``); None when not asked for.
     robustness: RobustnessProbe | None = None
     #: How long each stage took (``total`` included once :meth:`DetectionPipeline.detect`

@@ -8,8 +8,9 @@ holds receipt keys.
 
 from __future__ import annotations
 
-from contract import MODEL_KIND_UNKNOWN
+from contract import AUDIO_MEMBER, MODEL_KIND_UNKNOWN
 
+from ..audio_schemas import AudioSummary
 from ..logs import request_id_var
 from ..provenance_schemas import Provenance
 from ..receipt_keys import ReceiptKeys
@@ -70,6 +71,7 @@ def _response_body(
         return {name: round(score, 4) for name, score in zip(names, scores, strict=True)}
 
     members = result.members
+    audio = result.audio or AudioSummary(present=False)
     timeline = [
         TimelinePoint(
             t_s=f.t_s,
@@ -144,9 +146,17 @@ def _response_body(
         ),
         reasons=list(result.reasons),
         provenance=result.provenance or Provenance(present=False),
-        members=by_member(members.video if members is not None else None),
+        members=_with_audio(by_member(members.video if members is not None else None), audio),
+        audio=audio,
         robustness=_robustness(result),
     )
+
+
+def _with_audio(members: dict[str, float] | None, audio: AudioSummary) -> dict[str, float] | None:
+    """The members' scores with the audio-visual member's, when it scored."""
+    if audio.score is None:
+        return members
+    return {**(members or {}), AUDIO_MEMBER: round(audio.score, 4)}
 
 
 def _robustness(result: DetectionResult) -> Robustness | None:

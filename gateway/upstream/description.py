@@ -3,7 +3,7 @@
 The client asks a version what it is (:meth:`ServingClient.model_info
 <gateway.upstream.serving_client.ServingClient.model_info>`); this module reads that answer
 into a :class:`~gateway.upstream.serving_types.VersionDescription` (threshold, frame size,
-sequence length, kind, members, operating points, digest), and the threshold every
+sequence length, kind, members, operating points, digest, audio rate), and the threshold every
 ``serving_default`` answer ships.
 """
 
@@ -70,6 +70,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.OPERATING_POINTS in answer.outputs
             else ()
         )
+        audio_rate = (
+            int(_first(answer.outputs, contract.AUDIO_SAMPLE_RATE_OUTPUT))
+            if contract.AUDIO_SAMPLE_RATE_OUTPUT in answer.outputs
+            else 0
+        )
         digest = (
             read_model_digest(str(_first(answer.outputs, contract.MODEL_DIGEST)))
             if contract.MODEL_DIGEST in answer.outputs
@@ -89,6 +94,7 @@ def read_description(answer: Prediction) -> VersionDescription:
         operating_points=points,
         face_input_side=max(0, face_side),
         digest=digest,
+        audio_sample_rate=max(0, audio_rate),
     )
 
 

@@ -252,6 +252,26 @@ class ServingClient:
             timeout_s=timeout_s,
         )
 
+    async def classify_audio(
+        self,
+        model: ModelRef,
+        audio: np.ndarray,
+        faces: np.ndarray,
+        *,
+        timeout_s: float | None = None,
+    ) -> Prediction:
+        """Score waveforms (float32 [B, S] at the contract's rate) with the face crops of one
+        track each (uint8 [B, T, H, W, 3]) by ``model``'s audio-visual member."""
+        return await self.predict(
+            model,
+            {
+                contract.AUDIO_INPUT: audio.astype(np.float32),
+                contract.FACES_INPUT: faces.astype(np.uint8),
+            },
+            signature=contract.AUDIO_SIGNATURE,
+            timeout_s=timeout_s,
+        )
+
     async def model_status(
         self, name: str, *, timeout_s: float | None = None
     ) -> list[ServedVersion]:

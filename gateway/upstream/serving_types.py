@@ -76,6 +76,9 @@ class VersionDescription:
     #: ``sha256:<hex>`` of the version's SavedModel, as its export wrote it into
     #: ``model_info``; None when it reports none (older exports, other tools).
     digest: str | None = None
+    #: The rate ``classify_audio`` takes (``model_info``'s ``audio_sample_rate``); 0 when the
+    #: version has no audio-visual member.
+    audio_sample_rate: int = 0
 
     def points(self) -> tuple[OperatingPoint, ...]:
         """The operating points a request may choose between (never empty)."""

@@ -26,6 +26,38 @@ class AppliedOperatingPoint(BaseModel):
     threshold: Annotated[float, Field(title="Threshold")]
 
 
+class AudioSummary(BaseModel):
+    """
+    What the upload's audio track is and, for versions with an audio-visual member, what
+    that member scored. The visual verdict never waits for audio: without it, the same
+    version answers with ``present`` false.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    offset_s: Annotated[float | None, Field(title="Offset S")] = None
+    """
+    The audio-video offset, in seconds, the member estimates; null unless the member learns it.
+    """
+    present: Annotated[bool, Field(title="Present")]
+    """
+    The upload has an audio stream the gateway could decode.
+    """
+    sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
+    """
+    The rate, in Hz, the audio was resampled to (mono) for the model; null when absent.
+    """
+    score: Annotated[float | None, Field(title="Score")] = None
+    """
+    The audio-visual member's fake probability; null when the version has no such member, the audio is absent or no face track lies within the audio.
+    """
+    seconds: Annotated[float | None, Field(title="Seconds")] = 0.0
+    """
+    Seconds of audio decoded, from the start, at most the contract's cap (8 s); 0 when absent.
+    """
+
+
 class DeliveryAttempt(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -687,6 +719,10 @@ class DetectionResponse(BaseModel):
     ]
     """
     The aggregation that decided.
+    """
+    audio: AudioSummary | None = None
+    """
+    The upload's audio track and, for versions with an audio-visual member, its score (also in members); absent audio never changes the visual verdict.
     """
     frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
     members: Annotated[dict[str, float] | None, Field(title="Members")] = None

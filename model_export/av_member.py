@@ -1,0 +1,107 @@
+"""A tiny audio-visual member: trained on synthetic talking clips, exported with audio.
+
+Its graph takes the contract's waveform and a face track (``contract.audio``): the log-mel
+features (:mod:`model_export.audio_features`) and the face resizing happen inside it, so
+serving computes them as training did. Exported with ``classify_audio`` and a
+``model_info`` whose ``audio_sample_rate`` says it takes audio. The plumbing of a future
+lip-sync member, not a detector: its data is :mod:`model_export.av_demo_data`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import contract
+from contract.audio import AUDIO_FACE_COUNT, AUDIO_MAX_SAMPLES, AUDIO_SAMPLE_RATE, fit_waveform
+
+from .audio_features import LogMel
+from .av_demo_data import TalkingClip
+
+log = logging.getLogger(__name__)
+
+#: The side faces are resized to inside the graph.
+FACE_SIDE = 32
+
+
+def prepare_faces(faces: tf.Tensor) -> tf.Tensor:
+    """uint8 [B, T, H, W, 3] face tracks (any H, W) to float32 [B, T, FACE_SIDE, FACE_SIDE, 3]."""
+    shape = tf.shape(faces)
+    flat = tf.reshape(faces, tf.concat([[-1], shape[2:]], axis=0))
+    resized = tf.image.resize(tf.cast(flat, tf.float32) / 255.0, [FACE_SIDE, FACE_SIDE])
+    return tf.reshape(resized, [shape[0], AUDIO_FACE_COUNT, FACE_SIDE, FACE_SIDE, 3])
+
+
+def build_member() -> keras.Model:
+    """Waveform [S] and prepared faces [T, side, side, 3] to a fake probability [1]."""
+    audio = keras.Input((AUDIO_MAX_SAMPLES,), name=contract.AUDIO_INPUT)
+    faces = keras.Input((AUDIO_FACE_COUNT, FACE_SIDE, FACE_SIDE, 3), name=contract.FACES_INPUT)
+    sound = keras.layers.GlobalAveragePooling1D()(LogMel()(audio))
+    sound = keras.layers.Dense(16, activation="relu")(sound)
+    sight = keras.layers.Reshape((AUDIO_FACE_COUNT, FACE_SIDE * FACE_SIDE * 3))(faces)
+    sight = keras.layers.Flatten()(keras.layers.Dense(4, activation="relu")(sight))
+    joint = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([sound, sight]))
+    out = keras.layers.Dense(1, activation="sigmoid")(joint)
+    return keras.Model([audio, faces], out, name="audio_visual")
+
+
+def clip_arrays(clips: list[TalkingClip]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Waveforms [B, S] (the contract's cut/pad), uint8 faces [B, T, H, W, 3], labels [B]."""
+    waves = np.stack([fit_waveform(c.waveform) for c in clips])
+    faces = np.stack([c.frames[:AUDIO_FACE_COUNT] for c in clips])
+    labels = np.array([c.label for c in clips], np.float32)
+    return waves, faces, labels
+
+
+def train_member(clips: list[TalkingClip], *, epochs: int = 20, seed: int = 0) -> keras.Model:
+    """Train :func:`build_member` on ``clips`` (seconds, not minutes)."""
+    keras.utils.set_random_seed(seed)
+    waves, faces, labels = clip_arrays(clips)
+    model = build_member()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    history = model.fit(
+        [waves, prepare_faces(tf.constant(faces)).numpy()], labels, epochs=epochs, verbose=0
+    )
+    log.info("audio-visual member trained", extra={"loss": history.history["loss"][-1]})
+    return model
+
+
+def export_member(model: keras.Model, path: Path, *, threshold: float = 0.5) -> Path:
+    """Write ``model`` as a SavedModel with ``classify_audio`` and ``model_info``."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def classify(audio: tf.Tensor, faces: tf.Tensor) -> dict[str, tf.Tensor]:
+        score = tf.reshape(model([audio, prepare_faces(faces)]), [-1])
+        return {
+            contract.FAKE_PROBABILITY: score,
+            contract.THRESHOLD: tf.fill(tf.shape(score), threshold),
+        }
+
+    def info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        n = tf.shape(frames)[:1]
+        return {
+            contract.THRESHOLD: tf.fill(n, threshold),
+            contract.FRAME_MIN_SIDE: tf.zeros(n, tf.int32),
+            contract.AUDIO_SAMPLE_RATE_OUTPUT: tf.fill(n, AUDIO_SAMPLE_RATE),
+        }
+
+    archive.add_endpoint(
+        contract.AUDIO_SIGNATURE,
+        classify,
+        input_signature=[
+            tf.TensorSpec([None, AUDIO_MAX_SAMPLES], tf.float32, name=contract.AUDIO_INPUT),
+            tf.TensorSpec([None, AUDIO_FACE_COUNT, None, None, 3], tf.uint8, name="faces"),
+        ],
+    )
+    archive.add_endpoint(
+        contract.MODEL_INFO_SIGNATURE,
+        info,
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")],
+    )
+    archive.write_out(str(path))
+    return path
