@@ -5,6 +5,7 @@
 - ``harness``: runs one target under atheris (``python -m tests.fuzz.harness <target> ...``)
 - ``runner``: runs targets in subprocesses for a time or a number of runs, and reports
 - ``__main__``: ``python -m tests.fuzz <target|all> --seconds N``, the runner's command line
-- ``make_seeds``: writes the committed seeds under ``corpus/<target>/``
+- ``make_seeds``: the seeds: text ones committed under ``corpus/<target>/``, binary media
+  ones made on first use under ``var/fuzz/seeds/<target>/``
 - ``test_seeds``: every target over its seeds in process, and briefly under atheris (slow)
 """

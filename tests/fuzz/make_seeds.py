@@ -1,16 +1,24 @@
-"""Write the fuzz targets' seeds: ``python -m tests.fuzz.make_seeds [target ...]`` (into
-``corpus/<target>/``; every target when none is named).
+"""The fuzz targets' seeds: text seeds committed, media seeds made where they are used.
 
 Small valid inputs of every shape each parser accepts, a few it must refuse (truncated,
 garbled, a playlist, a file of the wrong kind), made with PyAV, Pillow and c2pa's own
 signer, so that libFuzzer starts from the parser's interesting paths. Deterministic but
-for the C2PA signatures (new throw-away keys each time); the output is committed.
+for the C2PA signatures (new throw-away keys each time).
+
+Two kinds, by their bytes: **text seeds** (JSON bodies, live messages, a playlist, text
+multipart bodies) are committed under ``corpus/<target>/``, written by
+``python -m tests.fuzz.make_seeds [target ...]`` (every target when none is named);
+**binary seeds** (clips, images, signed files, request bodies that carry them) are never
+committed: :func:`generated` makes them on first use into ``var/fuzz/seeds/<target>/``
+and again whenever this module changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -28,7 +36,7 @@ from tests.content_credentials import (
     garble_manifest,
     make_credentials,
 )
-from tests.fuzz.registry import CORPUS
+from tests.fuzz.registry import CORPUS, GENERATED
 
 #: (container format, codec, pixel format, suffix) of the tiny clips.
 CLIPS = (
@@ -373,16 +381,61 @@ SEEDS: dict[str, Callable[[], dict[str, bytes]]] = {
 }
 
 
+def is_text(data: bytes) -> bool:
+    """Whether a seed is text (committed) rather than binary media (generated)."""
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _source_digest() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def generated(target: str) -> Path:
+    """The folder of ``target``'s binary seeds, made now unless made by this same code.
+
+    Written to a private folder and renamed into place, so that test processes starting
+    together never see a half-written one.
+    """
+    folder = GENERATED / target
+    stamp = folder / ".made-by"
+    digest = _source_digest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        return folder
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target}-", dir=GENERATED))
+    for name, data in SEEDS[target]().items():
+        if not is_text(data):
+            (staging / name).write_bytes(data)
+    (staging / ".made-by").write_text(digest)
+    old = GENERATED / f".{target}-old-{os.getpid()}"
+    try:
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+    except OSError:
+        # Another process put its own in place first: the same seeds.
+        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
 def main(targets: list[str]) -> None:
-    """Replace the committed seeds of ``targets`` (every target when none is named) with
-    freshly made ones."""
+    """Replace the committed (text) seeds of ``targets`` (every target when none is named)
+    with freshly made ones; the binary ones are made again on their next use."""
     for target in targets or list(SEEDS):
-        make = SEEDS[target]
         folder = CORPUS / target
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for name, data in make().items():
-            (folder / name).write_bytes(data)
+        for name, data in SEEDS[target]().items():
+            if is_text(data):
+                (folder / name).write_bytes(data)
+        shutil.rmtree(GENERATED / target, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: The committed (text) seeds, one folder per target.
 CORPUS = HERE / "corpus"
+#: The binary (media) seeds, made on first use (``make_seeds.generated``); never committed.
+GENERATED = HERE.parents[1] / "var" / "fuzz" / "seeds"
 CRASHES = HERE / "crashes"
 
 
@@ -32,8 +35,16 @@ class Target:
 
     @property
     def corpus(self) -> Path:
-        """The committed seeds."""
-        return CORPUS / self.name
+        """The committed (text) seeds; a new folder when the target has none."""
+        folder = CORPUS / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def seed_folders(self) -> list[Path]:
+        """Every seed folder: the committed one, then the generated media seeds."""
+        from tests.fuzz.make_seeds import generated
+
+        return [self.corpus, generated(self.name)]
 
 
 TARGETS: dict[str, Target] = {

@@ -65,7 +65,8 @@ def command(
     scratch.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
     # libFuzzer writes new inputs into the first folder it is given.
-    folders = [target.corpus, scratch] if into_corpus else [scratch, target.corpus]
+    seeds = target.seed_folders()
+    folders = [*seeds, scratch] if into_corpus else [scratch, *seeds]
     args = [
         sys.executable,
         "-m",

@@ -27,9 +27,16 @@ def _test_one_input(name: str) -> Callable[[bytes], None]:
     return importlib.import_module(TARGETS[name].module).TestOneInput
 
 
+def _seeds(name: str) -> list[Path]:
+    """The committed and generated seeds of target ``name``."""
+    return sorted(
+        p for folder in TARGETS[name].seed_folders() for p in folder.iterdir() if p.name[0] != "."
+    )
+
+
 def _inputs() -> list[tuple[str, Path]]:
     """(target, file) for every seed, and every saved crash (named ``<target>-...``)."""
-    found = [(name, seed) for name in TARGETS for seed in sorted(TARGETS[name].corpus.iterdir())]
+    found = [(name, seed) for name in TARGETS for seed in _seeds(name)]
     for crash in sorted(CRASHES.glob("*-*")):
         found.append((crash.name.split("-", 1)[0], crash))
     return found
@@ -37,7 +44,7 @@ def _inputs() -> list[tuple[str, Path]]:
 
 @pytest.mark.parametrize("name", list(TARGETS))
 def test_every_target_has_seeds(name: str) -> None:
-    assert sorted(TARGETS[name].corpus.iterdir()), f"no seeds for {name}"
+    assert _seeds(name), f"no seeds for {name}"
 
 
 @pytest.mark.parametrize(
