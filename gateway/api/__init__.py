@@ -9,8 +9,7 @@ Modules, one line each:
 - ``deps``: typed dependencies the routes take (and tests override)
 - ``routes``: the HTTP routes of ``/v1/detect``, ``/v1/models`` and the health checks
 - ``params``: the detection query parameters ``/v1/detect`` and ``/v1/jobs`` both take
-- ``jobs_routes``: the HTTP routes of asynchronous jobs and webhooks (``/v1/jobs``,
-  ``/v1/webhook-secret``)
+- ``jobs_routes``: the HTTP routes of asynchronous jobs (``/v1/jobs``)
 - ``jobs_url_request``: a job from a media URL, its JSON body on ``POST /v1/jobs``
 - ``jobs_replay``: ``POST /v1/jobs/{id}/replay``, a job's kept media scored by another version
 - ``jobs_manifest``: a succeeded job's verdict as a C2PA manifest signed by the gateway,
@@ -22,6 +21,8 @@ Modules, one line each:
 - ``audit``: one JSON line per detect request, who sent what
 - ``upload``: the request body streamed to a temporary file within the limits
 - ``jwks``: ``GET /.well-known/jwks.json``, the public keys receipts are verified with
+- ``webhook_routes``: the HTTP routes of a job's webhooks (deliveries, redelivery) and
+  ``/v1/webhook-secret``
 - ``webui``: the web page at ``/ui``, static files from ``gateway/api/ui/``
 - ``docs``: the ``/docs`` and ``/redoc`` pages under their own Content-Security-Policy
 - ``security_headers``: security headers on every response (ASGI middleware)

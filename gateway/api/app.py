@@ -37,6 +37,7 @@ from .live.route import router as live_router
 from .quotas import KeyQuotas
 from .routes import router
 from .security_headers import SecurityHeaders
+from .webhook_routes import router as webhook_router
 from .webui import ui_router
 
 log = logging.getLogger("gateway.access")
@@ -142,6 +143,7 @@ def create_app(settings: Settings, job_settings: JobSettings | None = None) -> F
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(webhook_router)
     app.include_router(replay_router)
     app.include_router(manifest_router)
     app.include_router(docs_router(app))

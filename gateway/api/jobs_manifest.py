@@ -28,12 +28,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from ..errors import (
-    ANY_ROUTE_ERRORS,
-    AUTH_ERRORS,
     JobHasNoResult,
     JobMediaGone,
     JobNotFound,
-    JobStoreUnavailable,
     ManifestUnavailable,
     UnsupportedMediaType,
 )
@@ -42,7 +39,7 @@ from ..jobs.service import JobService
 from ..settings import Settings
 from .deps import SettingsDep
 from .error_responses import openapi_responses
-from .jobs_routes import JobsDep, Owner
+from .jobs_routes import JOBS_ROUTE_ERRORS, JobsDep, Owner
 
 router = APIRouter(tags=["jobs"])
 
@@ -53,9 +50,7 @@ MEDIA_TYPE = "application/c2pa"
 GENERATOR = {"name": "deepfake-detection-gateway", "version": "1"}
 
 _MANIFEST_ERRORS = openapi_responses(
-    *ANY_ROUTE_ERRORS,
-    *AUTH_ERRORS,
-    JobStoreUnavailable,
+    *JOBS_ROUTE_ERRORS,
     JobNotFound,
     ManifestUnavailable,
     JobHasNoResult,

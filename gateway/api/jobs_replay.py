@@ -16,14 +16,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..errors import (
-    ANY_ROUTE_ERRORS,
-    AUTH_ERRORS,
     UPSTREAM_ERRORS,
     AggregationUnavailable,
     JobHasNoResult,
     JobMediaGone,
     JobNotFound,
-    JobStoreUnavailable,
     Overloaded,
     UnknownOperatingPoint,
 )
@@ -34,14 +31,12 @@ from ..pipeline.responses import detection_response
 from ..schemas import DetectionResponse
 from .deps import AdmissionDep, PipelineDep, SettingsDep
 from .error_responses import openapi_responses
-from .jobs_routes import JobsDep, Owner
+from .jobs_routes import JOBS_ROUTE_ERRORS, JobsDep, Owner
 
 router = APIRouter(tags=["jobs"])
 
 _REPLAY_ERRORS = openapi_responses(
-    *ANY_ROUTE_ERRORS,
-    *AUTH_ERRORS,
-    JobStoreUnavailable,
+    *JOBS_ROUTE_ERRORS,
     JobNotFound,
     JobHasNoResult,
     JobMediaGone,

@@ -1,9 +1,8 @@
-"""HTTP routes of asynchronous jobs and webhooks (``/v1/jobs``, ``/v1/webhook-secret``).
+"""HTTP routes of asynchronous jobs (``/v1/jobs``): submit, list, read, cancel, delete, events.
 
-They raise domain errors (``gateway.errors``); the app's error handlers render them.
-
-Over 400 lines because most of its length is the routes' parameter and OpenAPI
-declarations; the work is in :mod:`gateway.jobs.service`.
+They raise domain errors (``gateway.errors``); the app's error handlers render them. The
+work is in :mod:`gateway.jobs.service`; a job's webhook routes are in
+:mod:`gateway.api.webhook_routes`.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from ..errors import (
     JobNotFound,
     JobStoreUnavailable,
     MissingVideo,
-    NoWebhook,
     RateLimited,
     RequestTimeout,
     UnsupportedMediaType,
@@ -45,11 +43,8 @@ from ..errors import (
 )
 from ..jobs.models import ENDED
 from ..jobs.schemas import (
-    DeliveryList,
-    DeliveryResponse,
     JobList,
     JobResponse,
-    WebhookSecret,
     job_headers,
 )
 from ..jobs.service import JobService
@@ -103,9 +98,9 @@ CallbackUrl = Annotated[
 
 # What each route may answer besides its success, from the one table in ``errors``;
 # every jobs route reads or writes the job store.
-_JOBS_ROUTE_ERRORS = (*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobStoreUnavailable)
+JOBS_ROUTE_ERRORS = (*ANY_ROUTE_ERRORS, *AUTH_ERRORS, JobStoreUnavailable)
 _SUBMIT_ERRORS = openapi_responses(
-    *_JOBS_ROUTE_ERRORS,
+    *JOBS_ROUTE_ERRORS,
     RateLimited,
     RequestTimeout,
     BadRequest,
@@ -122,12 +117,10 @@ _SUBMIT_ERRORS = openapi_responses(
     CallbackRefused,
     WebhookSecretMissing,
 )
-_LIST_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, BadRequest, InvalidParameters)
-_JOB_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound)
-_TIMELINE_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, JobHasNoResult)
-_CANCEL_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, JobNotCancelable)
-_REDELIVER_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS, JobNotFound, NoWebhook)
-_SECRET_ERRORS = openapi_responses(*_JOBS_ROUTE_ERRORS)
+_LIST_ERRORS = openapi_responses(*JOBS_ROUTE_ERRORS, BadRequest, InvalidParameters)
+_JOB_ERRORS = openapi_responses(*JOBS_ROUTE_ERRORS, JobNotFound)
+_TIMELINE_ERRORS = openapi_responses(*JOBS_ROUTE_ERRORS, JobNotFound, JobHasNoResult)
+_CANCEL_ERRORS = openapi_responses(*JOBS_ROUTE_ERRORS, JobNotFound, JobNotCancelable)
 #: OpenAPI of the ``metadata.<name>`` query parameters (FastAPI cannot declare a prefix).
 METADATA_PARAMETER = {
     "name": "metadata.{name}",
@@ -370,33 +363,3 @@ async def job_events(job_id: str, request: Request, jobs: JobsDep, owner: Owner)
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-
-
-@router.get("/v1/jobs/{job_id}/deliveries", response_model=DeliveryList, responses=_JOB_ERRORS)
-async def list_deliveries(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryList:
-    """The job's webhook deliveries and every attempt (status, error, timing)."""
-    found = await jobs.deliveries(owner, job_id)
-    return DeliveryList(deliveries=[DeliveryResponse.of(d) for d in found])
-
-
-@router.post(
-    "/v1/jobs/{job_id}/deliveries/redeliver",
-    status_code=202,
-    response_model=DeliveryResponse,
-    responses=_REDELIVER_ERRORS,
-)
-async def redeliver(job_id: str, jobs: JobsDep, owner: Owner) -> DeliveryResponse:
-    """Send the job's last webhook again (same ``webhook-id``, new signature and timestamp)."""
-    return DeliveryResponse.of(await jobs.redeliver(owner, job_id))
-
-
-@router.post(
-    "/v1/webhook-secret",
-    status_code=201,
-    response_model=WebhookSecret,
-    tags=["webhooks"],
-    responses=_SECRET_ERRORS,
-)
-async def rotate_webhook_secret(jobs: JobsDep, owner: Owner) -> WebhookSecret:
-    """Create (or replace) this API key's webhook signing secret; it is shown only here."""
-    return WebhookSecret(secret=await jobs.rotate_secret(owner))
