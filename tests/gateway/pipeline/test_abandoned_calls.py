@@ -10,6 +10,8 @@ scorer, abandoned while a detection runs, leaves it to end too and sends nothing
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -26,6 +28,13 @@ from gateway.pipeline.video import SampledFrame
 from gateway.settings import Settings
 from gateway.upstream.serving_client import ServingClient
 from gateway.upstream.serving_types import ModelRef
+
+
+async def until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Wait until ``condition()`` holds or ``timeout_s`` passes (the test's asserts decide)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 class _SlowWithoutModelInfo(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -61,10 +70,7 @@ async def _detect_a_text_file(path: Path) -> _SlowWithoutModelInfo:
         with pytest.raises(InvalidVideo):
             await pipeline.detect(path, DetectParams().options(settings), deadline_s=10)
         # The probe failed long before the call could end; give the call its time.
-        for _ in range(40):
-            if servicer.ended or servicer.cancelled:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: servicer.ended or servicer.cancelled)
         return servicer
     finally:
         await client.close()
@@ -131,20 +137,11 @@ async def _abandon_mid_detection() -> _Keyframes:
         scorer = KeyframeScorer(client, ModelRef("m", version=1), KeyframePlan(every=4), 8, 4)
         assert await scorer.add(frames[:4])
         # The first keyframes' frames are scored; the next detection is still running.
-        for _ in range(40):
-            if servicer.classified:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: servicer.classified)
         assert await scorer.add(frames[4:])
-        for _ in range(200):  # until the second detection has reached Serving
-            if servicer.detects == 2:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: servicer.detects == 2)  # the second detection has reached Serving
         scorer.abandon()
-        for _ in range(40):
-            if servicer.ended == 2 or servicer.cancelled:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: servicer.ended == 2 or servicer.cancelled)
         await asyncio.sleep(0.2)  # time for a classify_boxes call that should not be sent
         return servicer
     finally:
