@@ -16,11 +16,15 @@ here and in the package's modules:
 * :mod:`contract.reencode`: the re-encoded and transformed copies of a clip that the stability
   probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``);
 * :mod:`contract.audio`: the audio track's rate, its cap, the ``classify_audio`` signature and
-  the one cut/pad rule (:func:`contract.audio.fit_waveform`), exported here too.
+  the one cut/pad rule (:func:`contract.audio.fit_waveform`), exported here too, and how a
+  member's score joins the video score (:class:`contract.audio.AudioCombination`);
+* :mod:`contract.audio_decode`: the one decode of an audio stream to the contract's samples;
+* :mod:`contract.audio_verdict`: a member's score joined to the video verdict.
 
-This module is the one table of names the three programs read, which is why it is one
-module past 300 lines. It must not import TensorFlow (the slim gateway uses it), nor ``gateway``,
-``model_export``, ``serving``, ``stack`` or ``bench``; PyAV and numpy are allowed.
+Over 400 lines because this module is the one table of names the three programs read: split,
+a reader would look for a name in several places. It must not import TensorFlow (the slim
+gateway uses it), nor ``gateway``, ``model_export``, ``serving``, ``stack`` or ``bench``; PyAV
+and numpy are allowed.
 
 Signature ``serving_default`` (every exported version):
 
@@ -169,6 +173,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .audio import (
+    AUDIO_COMBINATION_OUTPUT,
     AUDIO_FACE_COUNT,
     AUDIO_INPUT,
     AUDIO_MAX_SAMPLES,
@@ -181,6 +186,7 @@ from .audio import (
 )
 
 __all__ = [
+    "AUDIO_COMBINATION_OUTPUT",
     "AUDIO_FACE_COUNT",
     "AUDIO_INPUT",
     "AUDIO_MAX_SAMPLES",

@@ -32,6 +32,9 @@ and aggregated by the same rule; a verdict whose interval straddles the threshol
 ``inconclusive``, as is a face-aware one with too few frames showing a face. The frame
 aggregations are implemented once, over rows (:func:`aggregate_rows`), for both.
 
+A version with an audio-visual member joins that member's score to the video score after the
+video rule (:func:`contract.audio_verdict.join_audio`).
+
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),
 and :func:`decide` takes those scored tracks. It is the default for such versions.
@@ -269,7 +272,7 @@ def decide(
             (track,) = tracks
         interval = score_interval(track.scores, frame_aggregation) if scored_here else None
         return Verdict(
-            _label(track.score, threshold, interval),
+            label_for(track.score, threshold, interval),
             track.score,
             threshold,
             [track],
@@ -306,7 +309,7 @@ def decide(
     )
     score = deciding.score
     return Verdict(
-        _label(score, threshold, interval),
+        label_for(score, threshold, interval),
         score,
         threshold,
         tracks,
@@ -374,7 +377,10 @@ def member_scores(
     return MemberScores(video=video, tracks=by_track)
 
 
-def _label(score: float, threshold: float, interval: ScoreInterval | None) -> contract.VerdictLabel:
+def label_for(
+    score: float, threshold: float, interval: ScoreInterval | None
+) -> contract.VerdictLabel:
+    """The label of ``score`` against ``threshold``: inconclusive when ``interval`` straddles."""
     if straddles(interval, threshold):
         return contract.VERDICT_INCONCLUSIVE
     return contract.VERDICT_FAKE if score >= threshold else contract.VERDICT_REAL

@@ -16,14 +16,31 @@ name                        dtype    shape                meaning
                                                           :data:`AUDIO_SAMPLE_RATE`,
                                                           ``S`` = :data:`AUDIO_MAX_SAMPLES`
                                                           (:func:`fit_waveform`)
-``faces`` (input)           uint8    [B, T, H, W, 3]      :data:`AUDIO_FACE_COUNT` face
-                                                          crops (or whole frames) of one
-                                                          track, at the times
-                                                          :func:`audio_face_indices` picks
+``frames`` (input)          uint8    [B, T, H, W, 3]      :data:`AUDIO_FACE_COUNT` sampled
+                                                          frames of one face track, at the
+                                                          times :func:`audio_face_indices`
+                                                          picks
+``face_boxes`` (input)      float32  [B, T, 4]            the track's box in each of them,
+                                                          ``[y1, x1, y2, x2]`` in [0, 1]
+                                                          (``[0, 0, 1, 1]`` for versions
+                                                          without faces); the graph cuts
+                                                          its crops, with its own margin
+                                                          (``contract.FACE_BOXES``)
 ``fake_probability``        float32  [B]                  the member's fake probability
 ``audio_offset_s``          float32  [B]                  optional: the audio-video offset
                                                           the member estimates, in seconds
 ==========================  =======  ===================  ================================
+
+The graph cuts the faces, not the caller, for the reason it holds the image preprocessing:
+one crop rule (size, margin, edges) for training and serving.
+
+How the member's score joins the verdict. ``model_info``'s ``audio_combination`` (float32
+[N, 4], :data:`AUDIO_COMBINATION_OUTPUT`) holds the version's :class:`AudioCombination`,
+fitted by ``model_export`` on videos with sound: when the member scored, the video score
+becomes :func:`combine_audio` of the visual video score (:mod:`contract.aggregation`) and the
+member's (:func:`contract.audio_verdict.join_audio` for a whole verdict); a clip without
+sound keeps its visual score, so the same version answers both. A version without the
+output joins nothing (its member's score is reported only).
 
 The cap. A clip's audio is scored on its first :data:`AUDIO_MAX_SECONDS` seconds, never
 more: the gateway decodes no more than that (a bounded buffer of
@@ -37,9 +54,17 @@ Needs numpy only: no TensorFlow, nor ``gateway``, ``model_export`` or ``serving`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .tracks import link_tracks
+
+if TYPE_CHECKING:
+    from .aggregation import FrameResult
 
 #: The one sample rate, in Hz, of every waveform a model is given: mono, float32 in [-1, 1].
 AUDIO_SAMPLE_RATE = 16_000
@@ -60,6 +85,73 @@ AUDIO_OFFSET = "audio_offset_s"
 AUDIO_MEMBER = "audio_visual"
 #: Output of ``model_info``: the rate ``classify_audio`` takes, int32 [N] (0: no audio member).
 AUDIO_SAMPLE_RATE_OUTPUT = "audio_sample_rate"
+#: Output of ``model_info``: :class:`AudioCombination` as float32 [N, 4]
+#: (visual weight, audio weight, bias, floor).
+AUDIO_COMBINATION_OUTPUT = "audio_combination"
+#: Box of a whole frame, for versions that score frames without faces.
+WHOLE_FRAME_BOX = (0.0, 0.0, 1.0, 1.0)
+#: Probabilities are kept this far from 0 and 1 before their logit is taken.
+_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class AudioCombination:
+    """How the audio-visual member's score joins a video score, in logit space::
+
+        score = sigmoid(visual * logit(video) + audio * logit(member) + bias)
+
+    clipped to ``[floor, 1 - floor]``. ``visual`` must be positive, so the joined score
+    rises with the visual one (its interval maps end to end). The default is the identity.
+    """
+
+    visual: float = 1.0
+    audio: float = 0.0
+    bias: float = 0.0
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        values = (self.visual, self.audio, self.bias, self.floor)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("an audio combination's values must be finite")
+        if self.visual <= 0:
+            raise ValueError(f"the visual weight must be positive, got {self.visual}")
+        if not 0.0 <= self.floor < 0.5:
+            raise ValueError(f"the floor must lie in [0, 0.5), got {self.floor}")
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether joining changes no score."""
+        return (self.visual, self.audio, self.bias, self.floor) == (1.0, 0.0, 0.0, 0.0)
+
+    def as_row(self) -> list[float]:
+        """The four values in ``audio_combination``'s order."""
+        return [self.visual, self.audio, self.bias, self.floor]
+
+    @classmethod
+    def from_row(cls, row: Sequence[float]) -> AudioCombination:
+        """The combination of one ``audio_combination`` row; ValueError when malformed."""
+        values = [float(v) for v in row]
+        if len(values) != 4:
+            raise ValueError(f"an audio combination has 4 values, got {len(values)}")
+        return cls(*values)
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), _EPSILON), 1.0 - _EPSILON)
+    return math.log(p) - math.log1p(-p)
+
+
+def combine_audio(video_score: float, member_score: float, combination: AudioCombination) -> float:
+    """The video score joined with the audio-visual member's score (see the class)."""
+    if combination.is_identity:
+        return float(video_score)
+    z = (
+        combination.visual * _logit(video_score)
+        + combination.audio * _logit(member_score)
+        + combination.bias
+    )
+    score = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    return min(max(score, combination.floor), 1.0 - combination.floor)
 
 
 def fit_waveform(samples: np.ndarray, max_samples: int = AUDIO_MAX_SAMPLES) -> np.ndarray:
@@ -105,3 +197,33 @@ def audio_face_indices(times_s: Sequence[float], count: int = AUDIO_FACE_COUNT) 
         return [inside[0]] * count
     positions = np.linspace(0, len(inside) - 1, count)
     return [inside[int(np.floor(p + 1e-9))] for p in positions]
+
+
+def audio_track_frames(
+    frames: Sequence[FrameResult], *, face_aware: bool
+) -> tuple[list[int], list[list[float]]] | None:
+    """Which sampled frames go with the waveform, and the box to cut from each.
+
+    For a face-aware version, :data:`AUDIO_FACE_COUNT` frames of the longest face track
+    (:func:`contract.tracks.link_tracks`) inside the audio window
+    (:func:`audio_face_indices` on the frames' ``t_s``) and that track's box in each; for a
+    whole-frame version, frames inside the window with :data:`WHOLE_FRAME_BOX`. Returns the
+    frames' indices and the boxes; None when nothing lies inside the window. Training and
+    the gateway both call it, so a member is asked about the same faces in both.
+    """
+    if not face_aware:
+        rows = audio_face_indices([f.t_s for f in frames])
+        return (rows, [list(WHOLE_FRAME_BOX)] * len(rows)) if rows else None
+    tracks = link_tracks(list(frames))
+    if not tracks:
+        return None
+    longest = max(tracks, key=lambda t: len(t.frames))
+    picked = audio_face_indices([frames[i].t_s for i in longest.frames])
+    if not picked:
+        return None
+    rows, boxes = [], []
+    for k in picked:
+        row, slot = longest.frames[k], longest.slots[k]
+        rows.append(row)
+        boxes.append(next(list(f.box) for f in frames[row].faces if f.slot == slot))
+    return rows, boxes

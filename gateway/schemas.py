@@ -10,7 +10,7 @@ from contract import MODEL_KIND_UNKNOWN, ModelKind, VerdictLabel
 from contract.aggregation import INTERVAL_LEVEL, Aggregation
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
-from .audio_schemas import AudioSummary
+from .audio_schemas import AudioMemberInfo, AudioSummary
 from .provenance_schemas import Provenance
 from .shadow_schemas import ShadowStatus
 
@@ -353,6 +353,9 @@ class ModelVersionInfo(BaseModel):
             "shipped threshold. A version that lists none has balanced alone (AVAILABLE "
             "versions)."
         ),
+    )
+    audio: AudioMemberInfo | None = Field(
+        None, description="Its audio-visual member; null without one (AVAILABLE versions)."
     )
 
 

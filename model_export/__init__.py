@@ -29,7 +29,9 @@ Modules, by stage:
   ``faces/``), ``explain`` (the in-graph Grad-CAM signature), ``sequence_export``,
   ``audio_features`` (the in-graph log-mel spectrogram of an audio-visual member),
   ``av_member`` (a tiny audio-visual member trained on ``av_demo_data``'s synthetic
-  talking clips with sound, exported with ``classify_audio``),
+  talking clips with sound, exported with ``classify_audio``), ``audio_io`` (a clip's
+  waveform, by the decode the gateway runs), ``audio_fit`` (an ensemble's audio-visual
+  member and how its score joins the video score, fitted on clips with sound),
   ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic
   publishing), ``digest`` (the SHA-256 of a version's files it reports about itself);
 * ensembles: ``ensemble`` (build and publish one), ``ensemble_members`` (versions and

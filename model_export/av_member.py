@@ -1,8 +1,9 @@
 """A tiny audio-visual member: trained on synthetic talking clips, exported with audio.
 
-Its graph takes the contract's waveform and a face track (``contract.audio``): the log-mel
-features (:mod:`model_export.audio_features`) and the face resizing happen inside it, so
-serving computes them as training did. Exported with ``classify_audio`` and a
+Its graph takes the contract's waveform and a face track's frames and boxes
+(``contract.audio``): the log-mel features (:mod:`model_export.audio_features`) and the face
+crops (:func:`member_faces`, cut with :data:`FACE_MARGIN`) happen inside it, so serving
+computes them as training did. Exported with ``classify_audio`` and a
 ``model_info`` whose ``audio_sample_rate`` says it takes audio. The plumbing of a future
 lip-sync member, not a detector: its data is :mod:`model_export.av_demo_data`.
 """
@@ -17,10 +18,18 @@ import numpy as np
 import tensorflow as tf
 
 import contract
-from contract.audio import AUDIO_FACE_COUNT, AUDIO_MAX_SAMPLES, AUDIO_SAMPLE_RATE, fit_waveform
+from contract.audio import (
+    AUDIO_FACE_COUNT,
+    AUDIO_MAX_SAMPLES,
+    AUDIO_SAMPLE_RATE,
+    WHOLE_FRAME_BOX,
+    fit_waveform,
+)
 
 from .audio_features import LogMel
+from .audio_fit import audio_specs
 from .av_demo_data import TalkingClip
+from .faces import crop_faces
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +37,19 @@ log = logging.getLogger(__name__)
 FACE_SIDE = 32
 
 
-def prepare_faces(faces: tf.Tensor) -> tf.Tensor:
-    """uint8 [B, T, H, W, 3] face tracks (any H, W) to float32 [B, T, FACE_SIDE, FACE_SIDE, 3]."""
-    shape = tf.shape(faces)
-    flat = tf.reshape(faces, tf.concat([[-1], shape[2:]], axis=0))
-    resized = tf.image.resize(tf.cast(flat, tf.float32) / 255.0, [FACE_SIDE, FACE_SIDE])
-    return tf.reshape(resized, [shape[0], AUDIO_FACE_COUNT, FACE_SIDE, FACE_SIDE, 3])
+#: The margin faces are cut with, as a share of the box's height and width on each side.
+FACE_MARGIN = 0.1
+
+
+def member_faces(frames: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
+    """uint8 [B, T, H, W, 3] frames and float32 [B, T, 4] boxes to float32
+    [B, T, FACE_SIDE, FACE_SIDE, 3] face crops in [0, 1], cut as the face-aware graphs cut."""
+    shape = tf.shape(frames)
+    flat = tf.reshape(frames, tf.concat([[-1], shape[2:]], axis=0))
+    flat_boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 1, 4])
+    count = tf.ones([tf.shape(flat)[0]], tf.int32)
+    crops = crop_faces(flat, flat_boxes, count, size=FACE_SIDE, margin=FACE_MARGIN)
+    return tf.reshape(crops / 255.0, [shape[0], AUDIO_FACE_COUNT, FACE_SIDE, FACE_SIDE, 3])
 
 
 def build_member() -> keras.Model:
@@ -49,23 +65,26 @@ def build_member() -> keras.Model:
     return keras.Model([audio, faces], out, name="audio_visual")
 
 
-def clip_arrays(clips: list[TalkingClip]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Waveforms [B, S] (the contract's cut/pad), uint8 faces [B, T, H, W, 3], labels [B]."""
+def clip_arrays(
+    clips: list[TalkingClip],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Waveforms [B, S] (the contract's cut/pad), uint8 frames [B, T, H, W, 3], boxes
+    [B, T, 4] (the whole frame: a synthetic clip's frame is its face) and labels [B]."""
     waves = np.stack([fit_waveform(c.waveform) for c in clips])
-    faces = np.stack([c.frames[:AUDIO_FACE_COUNT] for c in clips])
+    frames = np.stack([c.frames[:AUDIO_FACE_COUNT] for c in clips])
+    boxes = np.tile(np.asarray(WHOLE_FRAME_BOX, np.float32), (len(clips), AUDIO_FACE_COUNT, 1))
     labels = np.array([c.label for c in clips], np.float32)
-    return waves, faces, labels
+    return waves, frames, boxes, labels
 
 
 def train_member(clips: list[TalkingClip], *, epochs: int = 20, seed: int = 0) -> keras.Model:
     """Train :func:`build_member` on ``clips`` (seconds, not minutes)."""
     keras.utils.set_random_seed(seed)
-    waves, faces, labels = clip_arrays(clips)
+    waves, frames, boxes, labels = clip_arrays(clips)
     model = build_member()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    history = model.fit(
-        [waves, prepare_faces(tf.constant(faces)).numpy()], labels, epochs=epochs, verbose=0
-    )
+    faces = member_faces(tf.constant(frames), tf.constant(boxes)).numpy()
+    history = model.fit([waves, faces], labels, epochs=epochs, verbose=0)
     log.info("audio-visual member trained", extra={"loss": history.history["loss"][-1]})
     return model
 
@@ -75,8 +94,8 @@ def export_member(model: keras.Model, path: Path, *, threshold: float = 0.5) -> 
     archive = keras.export.ExportArchive()
     archive.track(model)
 
-    def classify(audio: tf.Tensor, faces: tf.Tensor) -> dict[str, tf.Tensor]:
-        score = tf.reshape(model([audio, prepare_faces(faces)]), [-1])
+    def classify(audio: tf.Tensor, frames: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
+        score = tf.reshape(model([audio, member_faces(frames, boxes)]), [-1])
         return {
             contract.FAKE_PROBABILITY: score,
             contract.THRESHOLD: tf.fill(tf.shape(score), threshold),
@@ -90,14 +109,7 @@ def export_member(model: keras.Model, path: Path, *, threshold: float = 0.5) -> 
             contract.AUDIO_SAMPLE_RATE_OUTPUT: tf.fill(n, AUDIO_SAMPLE_RATE),
         }
 
-    archive.add_endpoint(
-        contract.AUDIO_SIGNATURE,
-        classify,
-        input_signature=[
-            tf.TensorSpec([None, AUDIO_MAX_SAMPLES], tf.float32, name=contract.AUDIO_INPUT),
-            tf.TensorSpec([None, AUDIO_FACE_COUNT, None, None, 3], tf.uint8, name="faces"),
-        ],
-    )
+    archive.add_endpoint(contract.AUDIO_SIGNATURE, classify, input_signature=audio_specs())
     archive.add_endpoint(
         contract.MODEL_INFO_SIGNATURE,
         info,

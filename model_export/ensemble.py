@@ -33,7 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contract.audio import AudioCombination
 from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
+from model_export.audio_fit import fit_audio_combination, load_audio_member, score_with_audio
 from model_export.datasets import discover
 from model_export.ensemble_combination import Combination
 from model_export.ensemble_fit import fit_combination, score_videos
@@ -57,10 +59,14 @@ def build_ensemble(
     margin: float = 0.2,
     calibrate_data: Sequence[Path] | None = None,
     frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
+    audio_member: Path | None = None,
 ) -> tuple[EnsembleGraph, dict[str, Any]]:
     """Load the members, fit their combination (or weigh them equally) and build the graph.
 
-    Returns the graph and the export info of the ensemble.
+    With ``audio_member`` (a version with ``classify_audio``) the ensemble embeds it, and
+    how its score joins the video score is fitted on ``calibrate_data``'s videos with sound
+    after the visual combination (:mod:`model_export.audio_fit`); without such videos it is
+    reported, not joined. Returns the graph and the export info of the ensemble.
     """
     if len(specs) < 2:
         raise ValueError("an ensemble needs at least two members")
@@ -86,6 +92,13 @@ def build_ensemble(
                 "threshold": threshold,
             },
         )
+    audio = load_audio_member(audio_member) if audio_member is not None else None
+    audio_combination, audio_report = AudioCombination(), {}
+    if audio is not None and calibrate_data:
+        graph = EnsembleGraph(members, combination, threshold, faces)
+        heard = score_with_audio(graph.outputs, audio, videos, frames_per_video, threshold)
+        audio_combination, audio_report = fit_audio_combination(heard)
+        log.info("fitted the audio member's combination", extra=audio_report)
     info = {
         "kind": "ensemble",
         "arch": "ensemble",
@@ -94,8 +107,24 @@ def build_ensemble(
         "combination": combination.as_dict(),
         "calibrated_on": [str(p) for p in calibrate_data or []],
         **({"calibration": report} if report else {}),
+        **(
+            {
+                "audio_member": {"name": audio.name, **audio.source},
+                "audio_combination": dict(
+                    zip(
+                        ("visual", "audio", "bias", "floor"),
+                        audio_combination.as_row(),
+                        strict=True,
+                    )
+                ),
+                **({"audio_fit": audio_report} if audio_report else {}),
+            }
+            if audio is not None
+            else {}
+        ),
     }
-    return EnsembleGraph(members, combination, threshold, faces), info
+    graph = EnsembleGraph(members, combination, threshold, faces, audio, audio_combination)
+    return graph, info
 
 
 def publish_ensemble(
@@ -106,10 +135,15 @@ def publish_ensemble(
     calibrate_data: Sequence[Path] | None = None,
     frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     version: int | None = None,
+    audio_member: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Build the ensemble of ``specs`` and publish it as the next version under ``output``."""
     graph, info = build_ensemble(
-        specs, margin=margin, calibrate_data=calibrate_data, frames_per_video=frames_per_video
+        specs,
+        margin=margin,
+        calibrate_data=calibrate_data,
+        frames_per_video=frames_per_video,
+        audio_member=audio_member,
     )
     size = graph.members[0].input_size
     path = publish_archive(

@@ -2,7 +2,9 @@
 
 ``serving_default`` detects faces (the in-graph MTCNN), cuts each member's crops from the
 same boxes with that member's own size and margin, runs every member and combines their
-logits per face (:mod:`model_export.ensemble_combination`).
+logits per face (:mod:`model_export.ensemble_combination`). An ensemble with an audio-visual
+member also has that member's ``classify_audio`` (:mod:`contract.audio`), and ``model_info``
+says how its score joins the video score (:mod:`model_export.audio_fit`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import keras
 import tensorflow as tf
 
 import contract
+from contract.audio import AudioCombination
+from model_export.audio_fit import AudioMember, audio_specs
 from model_export.ensemble_combination import EPSILON, Combination
 from model_export.ensemble_members import Member
 from model_export.export import add_model_info, frames_spec
@@ -37,6 +41,8 @@ class EnsembleGraph:
         combination: Combination,
         threshold: float,
         faces: FaceConfig,
+        audio: AudioMember | None = None,
+        audio_combination: AudioCombination | None = None,
     ) -> None:
         if len(combination.weights) != len(members):
             raise ValueError("one weight per member is needed")
@@ -51,6 +57,16 @@ class EnsembleGraph:
         self.classify_faces = tf.function(self._classify_faces, input_signature=[spec])
         self.detect = tf.function(self._detect, input_signature=[frames_spec()])
         self.classify_boxes = tf.function(self._classify_boxes, input_signature=boxes_specs())
+        self.audio = audio
+        self.audio_combination = audio_combination or AudioCombination()
+        self.classify_audio = tf.function(self._classify_audio, input_signature=audio_specs())
+
+    def _classify_audio(
+        self, audio: tf.Tensor, frames: tf.Tensor, boxes: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        if self.audio is None:
+            raise ValueError("the ensemble has no audio-visual member")
+        return {contract.FAKE_PROBABILITY: self.audio.classify(audio, frames, boxes)}
 
     def _combine(self, member_probability: tf.Tensor) -> tf.Tensor:
         """P(fake) from the members' probabilities on the last axis."""
@@ -144,7 +160,8 @@ class EnsembleGraph:
 
     def archive(self) -> keras.export.ExportArchive:
         """The export archive: ``serving_default``, ``classify_faces``, ``detect_faces``,
-        ``classify_boxes`` (the faces of a client's keyframe schedule) and ``model_info``."""
+        ``classify_boxes`` (the faces of a client's keyframe schedule), ``model_info`` and,
+        with an audio-visual member, ``classify_audio``."""
         archive = keras.export.ExportArchive()
         for member in self.members:
             archive.track(member.resource)
@@ -154,10 +171,14 @@ class EnsembleGraph:
         archive.add_endpoint(contract.FACES_SIGNATURE, self.classify_faces)
         archive.add_endpoint(contract.DETECT_SIGNATURE, self.detect)
         archive.add_endpoint(contract.CLASSIFY_BOXES_SIGNATURE, self.classify_boxes)
+        if self.audio is not None:
+            archive.track(self.audio.resource)
+            archive.add_endpoint(contract.AUDIO_SIGNATURE, self.classify_audio)
         add_model_info(
             archive,
             threshold=self.threshold,
             frame_min_side=0,
             member_names=[m.name for m in self.members],
+            audio_combination=self.audio_combination if self.audio is not None else None,
         )
         return archive

@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 import contract
+from contract.audio import AUDIO_SAMPLE_RATE, AudioCombination
 from model_export import warmup
 from model_export.calibration import EPS, IDENTITY, Calibration
 from model_export.operating_points import Evidence, operating_points, unmeasured_points
@@ -89,9 +90,14 @@ def add_model_info(
     member_names: Sequence[str] = (),
     operating_points: Sequence[Mapping[str, Any]] | None = None,
     face_input_side: int = 0,
+    audio_combination: AudioCombination | None = None,
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind,
     operating points.
+
+    A version with an audio-visual member (``classify_audio``) passes its
+    ``audio_combination``: ``model_info`` then says the contract's ``audio_sample_rate`` and
+    how the member's score joins the video score (:mod:`contract.audio`).
 
     A face-aware version passes ``face_input_side``, the side of the face crop its
     classifier takes, so that clients can tell faces smaller than that (written when > 0).
@@ -113,6 +119,7 @@ def add_model_info(
     points = list(operating_points) if operating_points is not None else None
     points_json = json.dumps(points or unmeasured_points(threshold_value), sort_keys=True)
     face_side = int(face_input_side)
+    audio_row = audio_combination.as_row() if audio_combination is not None else None
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -131,6 +138,11 @@ def add_model_info(
             outputs[contract.FACE_INPUT_SIDE] = tf.fill([n], tf.constant(face_side, tf.int32))
         if names:
             outputs[contract.MEMBER_NAMES] = tf.tile(tf.constant([names]), [n, 1])
+        if audio_row is not None:
+            outputs[contract.AUDIO_SAMPLE_RATE_OUTPUT] = tf.fill([n], AUDIO_SAMPLE_RATE)
+            outputs[contract.AUDIO_COMBINATION_OUTPUT] = tf.tile(
+                tf.constant([audio_row], tf.float32), [n, 1]
+            )
         return outputs
 
     archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from .. import metrics
+from ..audio_schemas import AudioMemberInfo
 from ..errors import (
     ANY_ROUTE_ERRORS,
     AUTH_ERRORS,
@@ -175,10 +176,25 @@ async def list_models(
                 operating_points=(
                     [operating_point_info(p) for p in d.points()] if d is not None else None
                 ),
+                audio=audio_member_info(d),
             )
             for s, d in zip(statuses, described, strict=True)
         ],
         shadow=shadow.status() if shadow is not None else None,
+    )
+
+
+def audio_member_info(description: VersionDescription | None) -> AudioMemberInfo | None:
+    """What ``GET /v1/models`` says of a version's audio-visual member; None without one."""
+    if description is None or description.audio_sample_rate <= 0:
+        return None
+    joined = description.audio_combination
+    return AudioMemberInfo(
+        sample_rate=description.audio_sample_rate,
+        visual=round(joined.visual, 6),
+        audio=round(joined.audio, 6),
+        bias=round(joined.bias, 6),
+        floor=round(joined.floor, 6),
     )
 
 

@@ -1,8 +1,8 @@
 """Audio stage's decoder: an upload's first audio stream as the contract's one waveform.
 
-The first audio stream is decoded with PyAV and resampled (``av.AudioResampler``) to
-:data:`contract.audio.AUDIO_SAMPLE_RATE`, mono float32, for at most
-:data:`contract.audio.AUDIO_MAX_SECONDS` seconds, then cut or padded by
+The first audio stream is decoded by :func:`contract.audio_decode.decode_audio_samples`, the decode
+training uses too (resampled to :data:`contract.audio.AUDIO_SAMPLE_RATE`, mono float32, for at
+most :data:`contract.audio.AUDIO_MAX_SECONDS` seconds), then cut or padded by
 :func:`contract.audio.fit_waveform`, the rule training follows.
 
 What decoding may cost is bounded like the video's (:mod:`gateway.pipeline.budget`): the
@@ -26,7 +26,8 @@ import av
 import numpy as np
 
 from contract import sampling
-from contract.audio import AUDIO_MAX_SAMPLES, AUDIO_MAX_SECONDS, AUDIO_SAMPLE_RATE, fit_waveform
+from contract.audio import AUDIO_SAMPLE_RATE, fit_waveform
+from contract.audio_decode import decode_audio_samples
 
 from ..errors import VideoLimitExceeded
 from .probe import open_video
@@ -71,7 +72,8 @@ ABSENT = AudioTrack(present=False, absent_reason=NO_STREAM)
 
 
 class _Budget:
-    """The part of :class:`AudioLimits` one decode has spent; on the decoding thread only."""
+    """The part of :class:`AudioLimits` one decode has spent, as the decode's
+    :class:`~contract.audio_decode.DecodeBudget`; on the decoding thread only."""
 
     def __init__(self, limits: AudioLimits) -> None:
         self.limits = limits
@@ -118,7 +120,7 @@ def decode_audio(path: Path, limits: AudioLimits | None = None) -> AudioTrack:
             return ABSENT
         stream = container.streams.audio[0]
         try:
-            samples = _decode(container, stream, _Budget(limits))
+            samples = decode_audio_samples(container, stream, _Budget(limits))
         except (av.error.FFmpegError, ValueError) as exc:
             # FFmpeg's text names the server's path: the log has it, the answer says absent.
             log.info("audio undecodable", extra={"error": str(exc)})
@@ -133,52 +135,6 @@ def decode_audio(path: Path, limits: AudioLimits | None = None) -> AudioTrack:
         seconds=round(samples.size / AUDIO_SAMPLE_RATE, sampling.TIME_DIGITS),
         sample_rate=AUDIO_SAMPLE_RATE,
     )
-
-
-def _decode(
-    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, budget: _Budget
-) -> np.ndarray:
-    """Mono float32 samples from the stream's start, at most :data:`AUDIO_MAX_SAMPLES`."""
-    if stream.codec_context is None or stream.codec_context.name is None:
-        raise ValueError("the audio stream has no codec")
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE)
-    # One preallocated buffer: what a stream claims never grows it.
-    buffer = np.zeros(AUDIO_MAX_SAMPLES, dtype=np.float32)
-    kept = 0
-    with sampling.demuxed(container, stream) as packets:
-        for packet in packets:
-            budget.add_packet(packet.size)
-            if _past_cap(packet, stream):
-                break
-            for frame in packet.decode():
-                kept = _keep(resampler.resample(frame), buffer, kept)
-                budget.check()
-            if kept >= AUDIO_MAX_SAMPLES:
-                break
-    if kept < AUDIO_MAX_SAMPLES:
-        kept = _keep(resampler.resample(None), buffer, kept)
-    return buffer[:kept]
-
-
-def _past_cap(packet: av.Packet, stream: av.audio.stream.AudioStream) -> bool:
-    """Whether ``packet`` starts after the audio the contract keeps (less one second of
-    slack: resampling delays samples a little)."""
-    if packet.pts is None or packet.time_base is None:
-        return False
-    start = stream.start_time or 0
-    return float((packet.pts - start) * packet.time_base) > AUDIO_MAX_SECONDS + 1.0
-
-
-def _keep(frames: list[av.AudioFrame], buffer: np.ndarray, kept: int) -> int:
-    """Copy resampled ``frames`` into ``buffer`` from ``kept`` on, up to its end."""
-    for frame in frames:
-        if kept >= buffer.size:
-            break
-        chunk = frame.to_ndarray().reshape(-1)
-        n = min(chunk.size, buffer.size - kept)
-        buffer[kept : kept + n] = chunk[:n]
-        kept += n
-    return kept
 
 
 __all__ = [

@@ -2,10 +2,12 @@
 
 Only a version whose ``model_info`` says it takes audio (``audio_sample_rate`` at the
 contract's rate) is asked, with one row: the waveform (:mod:`gateway.pipeline.audio`) and
-:data:`contract.audio.AUDIO_FACE_COUNT` images of the longest face track inside the audio's
-window (:func:`contract.audio.audio_face_indices`): the graph's own face crops for versions
-that hand them out, else whole frames. Anything else (no audio, no member, no face in the
-window) leaves the member's score null and the visual verdict as it is.
+:data:`contract.audio.AUDIO_FACE_COUNT` frames of the longest face track inside the audio's
+window (:func:`contract.audio.audio_face_indices`) with the track's box in each, from which
+the graph cuts its crops (whole frames as boxes for versions without faces). Anything else
+(no audio, no member, no face in the window) leaves the member's score null and the visual
+verdict as it is; the pipeline joins a score to the verdict by the version's
+:class:`contract.audio.AudioCombination` (:func:`contract.aggregation.join_audio`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from contract.audio import AUDIO_SAMPLE_RATE, audio_face_indices
-from contract.tracks import link_tracks
+from contract.aggregation import Verdict
+from contract.audio import AUDIO_SAMPLE_RATE, audio_track_frames
+from contract.audio_verdict import join_audio
 
 from ..audio_schemas import AudioSummary
 from ..errors import InferenceFailed
@@ -56,24 +59,16 @@ def takes_audio(description: VersionDescription | None) -> bool:
     return True
 
 
-def audio_faces(frames: list[SampledFrame], scored: ScoredFrames) -> np.ndarray | None:
-    """The images that go with the waveform, uint8 [T, H, W, 3]; None when no face track
-    (or, for whole-frame versions, no frame) lies inside the audio's window."""
-    if scored.face_aware:
-        if scored.crops is None:
-            return None
-        tracks = link_tracks(scored.frames)
-        if not tracks:
-            return None
-        longest = max(tracks, key=lambda t: len(t.frames))
-        picked = audio_face_indices([frames[i].t_s for i in longest.frames])
-        if not picked:
-            return None
-        rows = [longest.frames[k] for k in picked]
-        slots = [longest.slots[k] for k in picked]
-        return np.asarray(scored.crops[rows, slots])
-    picked = audio_face_indices([f.t_s for f in frames])
-    return np.stack([frames[i].image for i in picked]) if picked else None
+def audio_faces(
+    frames: list[SampledFrame], scored: ScoredFrames
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The frames and boxes that go with the waveform, uint8 [T, H, W, 3] and float32 [T, 4]
+    (:func:`contract.audio.audio_track_frames`); None when nothing lies inside the window."""
+    picked = audio_track_frames(scored.frames, face_aware=scored.face_aware)
+    if picked is None:
+        return None
+    rows, boxes = picked
+    return np.stack([frames[i].image for i in rows]), np.asarray(boxes, np.float32)
 
 
 def read_audio_score(answer: Prediction) -> AudioScore:
@@ -106,11 +101,14 @@ async def score_audio(
     """
     if not audio.present or audio.waveform is None:
         return None
-    faces = audio_faces(frames, scored)
-    if faces is None:
+    inputs = audio_faces(frames, scored)
+    if inputs is None:
         log.info("audio not scored: no faces inside the audio window")
         return None
-    answer = await client.classify_audio(model, audio.waveform[None, :], faces[None, ...])
+    images, boxes = inputs
+    answer = await client.classify_audio(
+        model, audio.waveform[None, :], images[None, ...], boxes[None, ...]
+    )
     return read_audio_score(answer)
 
 
@@ -140,6 +138,21 @@ def start_audio(path: Path, info: VideoInfo) -> asyncio.Task[AudioTrack] | None:
     return task
 
 
+@dataclass(frozen=True)
+class AudioOutcome:
+    """What the audio stage found: the answer's block and the member's score, if it scored."""
+
+    summary: AudioSummary
+    score: AudioScore | None
+
+    def joined(self, verdict: Verdict, description: VersionDescription | None) -> Verdict:
+        """``verdict`` with the member's score joined by the version's combination
+        (:func:`contract.audio_verdict.join_audio`); as it is when the member did not score."""
+        if self.score is None or description is None:
+            return verdict
+        return join_audio(verdict, self.score.score, description.audio_combination)
+
+
 async def audio_stage(
     client: ServingClient,
     model: ModelRef,
@@ -147,10 +160,10 @@ async def audio_stage(
     description: VersionDescription | None,
     frames: list[SampledFrame],
     scored: ScoredFrames,
-) -> AudioSummary:
-    """The answer's ``audio`` block: the decoded track, scored when the version takes audio."""
+) -> AudioOutcome:
+    """The decoded track, scored when the version takes audio, and the answer's block."""
     track = await task if task is not None else None
     score = None
     if track is not None and takes_audio(description):
         score = await score_audio(client, model, track, frames, scored)
-    return audio_summary(track, score)
+    return AudioOutcome(audio_summary(track, score), score)

@@ -248,7 +248,7 @@ class DetectionPipeline:
             sequence_s = time.perf_counter() - sequence_start
             timer.add("sequence", sequence_s)
             aggregate_start += sequence_s
-        audio_block = await audio_stage(self.client, model, audio, description, frames, scored)
+        heard = await audio_stage(self.client, model, audio, description, frames, scored)
         verdict = decide(
             scored.frames,
             face_aware=scored.face_aware,
@@ -256,6 +256,7 @@ class DetectionPipeline:
             aggregation=aggregation,
             tracks=tracks,
         )
+        verdict = heard.joined(verdict, description)  # the audio member's score, if it scored
         names = member_names(description, scored.frames)
         members = (
             member_scores(
@@ -305,7 +306,7 @@ class DetectionPipeline:
             warnings=warnings,
             operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
             reasons=reasons,
-            audio=audio_block,
+            audio=heard.summary,
         )
 
     async def _decode_and_infer(

@@ -3,8 +3,8 @@
 The client asks a version what it is (:meth:`ServingClient.model_info
 <gateway.upstream.serving_client.ServingClient.model_info>`); this module reads that answer
 into a :class:`~gateway.upstream.serving_types.VersionDescription` (threshold, frame size,
-sequence length, kind, members, operating points, digest, audio rate), and the threshold every
-``serving_default`` answer ships.
+sequence length, kind, members, operating points, digest, audio rate and combination), and
+the threshold every ``serving_default`` answer ships.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 import contract
+from contract.audio import AudioCombination
 
 from ..errors import InferenceFailed
 from .serving_types import OperatingPoint, Prediction, VersionDescription
@@ -75,6 +76,13 @@ def read_description(answer: Prediction) -> VersionDescription:
             if contract.AUDIO_SAMPLE_RATE_OUTPUT in answer.outputs
             else 0
         )
+        combination = (
+            AudioCombination.from_row(
+                np.asarray(answer.outputs[contract.AUDIO_COMBINATION_OUTPUT]).reshape(-1, 4)[0]
+            )
+            if contract.AUDIO_COMBINATION_OUTPUT in answer.outputs
+            else AudioCombination()
+        )
         digest = (
             read_model_digest(str(_first(answer.outputs, contract.MODEL_DIGEST)))
             if contract.MODEL_DIGEST in answer.outputs
@@ -95,6 +103,7 @@ def read_description(answer: Prediction) -> VersionDescription:
         face_input_side=max(0, face_side),
         digest=digest,
         audio_sample_rate=max(0, audio_rate),
+        audio_combination=combination,
     )
 
 

@@ -256,17 +256,20 @@ class ServingClient:
         self,
         model: ModelRef,
         audio: np.ndarray,
-        faces: np.ndarray,
+        frames: np.ndarray,
+        boxes: np.ndarray,
         *,
         timeout_s: float | None = None,
     ) -> Prediction:
-        """Score waveforms (float32 [B, S] at the contract's rate) with the face crops of one
-        track each (uint8 [B, T, H, W, 3]) by ``model``'s audio-visual member."""
+        """Score waveforms (float32 [B, S] at the contract's rate) with frames of one face
+        track each (uint8 [B, T, H, W, 3]) and the track's boxes in them (float32 [B, T, 4])
+        by ``model``'s audio-visual member."""
         return await self.predict(
             model,
             {
                 contract.AUDIO_INPUT: audio.astype(np.float32),
-                contract.FACES_INPUT: faces.astype(np.uint8),
+                contract.FRAMES_INPUT: frames.astype(np.uint8),
+                contract.FACE_BOXES: boxes.astype(np.float32),
             },
             signature=contract.AUDIO_SIGNATURE,
             timeout_s=timeout_s,

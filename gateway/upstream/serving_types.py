@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import contract
+from contract.audio import AudioCombination
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class VersionDescription:
     #: The rate ``classify_audio`` takes (``model_info``'s ``audio_sample_rate``); 0 when the
     #: version has no audio-visual member.
     audio_sample_rate: int = 0
+    #: How the audio-visual member's score joins the video score (``audio_combination``);
+    #: the identity (reported, not joined) when the version has none.
+    audio_combination: AudioCombination = field(default_factory=AudioCombination)
 
     def points(self) -> tuple[OperatingPoint, ...]:
         """The operating points a request may choose between (never empty)."""

@@ -55,6 +55,16 @@ def add(commands: Commands) -> None:
         default=DEFAULT_FRAMES_PER_VIDEO,
         help="frames per video (%(default)s)",
     )
+    ensemble.add_argument(
+        "--audio-member",
+        type=Path,
+        default=None,
+        metavar="VERSION",
+        help=(
+            "a version with classify_audio (an audio-visual member) to embed; how its score "
+            "joins the video score is fitted on --calibrate-data's videos with sound"
+        ),
+    )
     ensemble.add_argument("--version", type=int, default=None, help="explicit version number")
     ensemble.set_defaults(run=run)
 
@@ -70,10 +80,14 @@ def run(args: argparse.Namespace) -> int:
         calibrate_data=args.calibrate_data,
         frames_per_video=args.frames,
         version=args.version,
+        audio_member=args.audio_member,
     )
     weights = ", ".join(
         f"{name} {weight:+.3f}"
         for name, weight in zip(info["member_names"], info["combination"]["weights"], strict=True)
     )
-    print(f"published ensemble at {path} (threshold {info['threshold']:.4f}; weights {weights})")
+    joined = info.get("audio_combination")
+    audio = f"; audio {joined}" if joined else ""
+    threshold = info["threshold"]
+    print(f"published ensemble at {path} (threshold {threshold:.4f}; weights {weights}{audio})")
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.aggregation import FrameResult
 from gateway.pipeline.answers import ScoredFrames
 from gateway.pipeline.audio import decode_audio
 from gateway.pipeline.audio_member import audio_summary, score_audio, takes_audio
@@ -32,7 +33,8 @@ def test_a_version_with_audio_is_asked_through_serving(tmp_path: Path) -> None:
             SampledFrame(index=i, t_s=i / clip.fps, image=image)
             for i, image in enumerate(clip.frames)
         ]
-        scored = ScoredFrames(frames=[], face_aware=False, threshold=0.5, crops=None)
+        results = [FrameResult(t_s=f.t_s, score=0.5) for f in frames]
+        scored = ScoredFrames(frames=results, face_aware=False, threshold=0.5, crops=None)
         summary, described = asyncio.run(_ask(serving.target, track, frames, scored))
     finally:
         serving.process.stop()

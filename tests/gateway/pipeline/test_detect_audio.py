@@ -36,6 +36,9 @@ def test_audio_block_with_and_without_an_audio_track(gateway, tmp_path) -> None:
         "score": None,
         "offset_s": None,
     }
+    with gateway.client() as client:
+        versions = client.get("/v1/models", headers=gateway.auth()).json()["versions"]
+    assert all(v["audio"] is None for v in versions)  # no version here hears audio
     # The same version answers the visual verdict either way.
     assert other["model"] == body["model"]
     assert other["verdict"] in ("real", "fake", "inconclusive")

@@ -26,11 +26,45 @@ class AppliedOperatingPoint(BaseModel):
     threshold: Annotated[float, Field(title="Threshold")]
 
 
+class AudioMemberInfo(BaseModel):
+    """
+    A version's audio-visual member as ``GET /v1/models`` lists it: the rate it takes and
+    how its score joins the video score (``sigmoid(visual * logit(video score) + audio *
+    logit(member score) + bias)``, clipped to ``[floor, 1 - floor]``).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    audio: Annotated[float, Field(title="Audio")]
+    """
+    Weight of the member score's logit; 0: reported only.
+    """
+    bias: Annotated[float, Field(title="Bias")]
+    """
+    Added to the joined logit.
+    """
+    floor: Annotated[float, Field(title="Floor")]
+    """
+    Lowest probability shipped (and 1 - floor the highest).
+    """
+    sample_rate: Annotated[int, Field(title="Sample Rate")]
+    """
+    The rate, in Hz, the member takes (mono).
+    """
+    visual: Annotated[float, Field(title="Visual")]
+    """
+    Weight of the visual video score's logit.
+    """
+
+
 class AudioSummary(BaseModel):
     """
     What the upload's audio track is and, for versions with an audio-visual member, what
-    that member scored. The visual verdict never waits for audio: without it, the same
-    version answers with ``present`` false.
+    that member scored. A scored member's score joins the video score by the version's
+    fitted combination (``contract.audio.AudioCombination``); the tracks keep their visual
+    scores. Without audio, the same version answers with ``present`` false and its visual
+    score.
     """
 
     model_config = ConfigDict(
@@ -50,7 +84,7 @@ class AudioSummary(BaseModel):
     """
     score: Annotated[float | None, Field(title="Score")] = None
     """
-    The audio-visual member's fake probability; null when the version has no such member, the audio is absent or no face track lies within the audio.
+    The audio-visual member's fake probability, joined to the video score by the version's fitted combination (the tracks keep their visual scores); null when the version has no such member, the audio is absent or no face track lies within the audio.
     """
     seconds: Annotated[float | None, Field(title="Seconds")] = 0.0
     """
@@ -832,6 +866,10 @@ class ModelVersionInfo(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
+    audio: AudioMemberInfo | None = None
+    """
+    Its audio-visual member; null without one (AVAILABLE versions).
+    """
     error: Annotated[str | None, Field(title="Error")] = ""
     frame_min_side: Annotated[int | None, Field(title="Frame Min Side")] = None
     """
