@@ -15,6 +15,7 @@ and again whenever this module changes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -399,29 +400,29 @@ def _source_digest() -> str:
 def generated(target: str) -> Path:
     """The folder of ``target``'s binary seeds, made now unless made by this same code.
 
-    Written to a private folder and renamed into place, so that test processes starting
-    together never see a half-written one.
+    Test processes starting together (pytest-xdist's workers collect at once) take a file
+    lock, so one makes the folder and the others wait and find it in place: without it one
+    could move the folder aside while another lists it. Written to a private folder and
+    renamed into place, so that an interrupted run never leaves a half-written one.
     """
     folder = GENERATED / target
     stamp = folder / ".made-by"
     digest = _source_digest()
-    if stamp.is_file() and stamp.read_text() == digest:
-        return folder
     GENERATED.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target}-", dir=GENERATED))
-    for name, data in SEEDS[target]().items():
-        if not is_text(data):
-            (staging / name).write_bytes(data)
-    (staging / ".made-by").write_text(digest)
-    old = GENERATED / f".{target}-old-{os.getpid()}"
-    try:
+    with open(GENERATED / f".{target}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file() and stamp.read_text() == digest:
+            return folder
+        staging = Path(tempfile.mkdtemp(prefix=f".{target}-", dir=GENERATED))
+        for name, data in SEEDS[target]().items():
+            if not is_text(data):
+                (staging / name).write_bytes(data)
+        (staging / ".made-by").write_text(digest)
+        old = GENERATED / f".{target}-old-{os.getpid()}"
         if folder.exists():
             folder.rename(old)
         staging.rename(folder)
-    except OSError:
-        # Another process put its own in place first: the same seeds.
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
