@@ -15,16 +15,13 @@ here and in the package's modules:
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between;
 * :mod:`contract.reencode`: the re-encoded and transformed copies of a clip that the stability
   probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``);
-* :mod:`contract.audio`: the audio track's rate, its cap, the ``classify_audio`` signature and
-  the one cut/pad rule (:func:`contract.audio.fit_waveform`), exported here too, and how a
-  member's score joins the video score (:class:`contract.audio.AudioCombination`);
-* :mod:`contract.audio_decode`: the one decode of an audio stream to the contract's samples;
-* :mod:`contract.audio_verdict`: a member's score joined to the video verdict.
+* :mod:`contract.audio`: the audio track's rate, cap, ``classify_audio`` signature, cut/pad
+  rule and how a member's score joins the video score (exported here too);
+  :mod:`contract.audio_decode` its one decode, :mod:`contract.audio_verdict` the join.
 
-Over 400 lines because this module is the one table of names the three programs read: split,
-a reader would look for a name in several places. It must not import TensorFlow (the slim
-gateway uses it), nor ``gateway``, ``model_export``, ``serving``, ``stack`` or ``bench``; PyAV
-and numpy are allowed.
+This module is the one table of names the three programs read. It must not import TensorFlow
+(the slim gateway uses it), nor ``gateway``, ``model_export``, ``serving``, ``stack`` or
+``bench``; PyAV and numpy are allowed.
 
 Signature ``serving_default`` (every exported version):
 

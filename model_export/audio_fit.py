@@ -118,10 +118,13 @@ def score_with_audio(
     visual, heard, labels, skipped = [], [], [], 0
     for video in videos:
         wave = read_waveform(video.path)
+        if wave is None:  # no sound: nothing to fit on, so its frames are not scored
+            skipped += 1
+            continue
         clip = decode_samples(video.path, frames_per_video)
         out = {k: v.numpy() for k, v in outputs(tf.constant(clip.frames)).items()}
         results, face_aware = frame_results(out, clip.times_s)
-        picked = audio_track_frames(results, face_aware=face_aware) if wave is not None else None
+        picked = audio_track_frames(results, face_aware=face_aware)
         if picked is None:
             skipped += 1
             continue
