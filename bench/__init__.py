@@ -23,6 +23,7 @@ Modules, one line each:
 - ``face_reference``: the in-graph detector's faces checked against the ``mtcnn`` package's
 - ``face_recall``: the keyframe schedule against detection on every frame
 - ``receipts``: what signing one answer's receipt costs, in process
+- ``track_members``: what each member of a version costs per video, in process
 - ``inputs``: a still image against a 10-s clip, and the live part, on one gateway
 - ``live``: ``/v1/live`` sessions at 5 frames/s timed: one stream's latency, then a ramp
 - ``report_inputs``: the report's section on the still image and live streams, its summary lines

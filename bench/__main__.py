@@ -15,7 +15,7 @@ Order of work, all in one run so that every figure comes from the same machine s
 7. a still image against the 10-s 720p clip, one ``/v1/live`` stream's frame-to-score
    latency at 5 frames/s and how many such streams one gateway holds, on the face-aware
    version when there is one, else the demo model (:mod:`bench.inputs`, :mod:`bench.live`);
-8. the cost of signing one answer's receipt, in process (:mod:`bench.receipts`);
+8. in process: receipt signing and member costs (:mod:`bench.receipts`, :mod:`bench.track_members`);
 9. the report: printed, and written to ``bench/results/<UTC time>.md`` and ``latest.md``;
    it ends with the summary ratio lines.
 
@@ -60,6 +60,7 @@ from .service import (
     running_service,
 )
 from .settings import GatewayDefaults, gateway_defaults
+from .track_members import measure_for
 
 log = logging.getLogger("bench")
 
@@ -373,9 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("a still image and live streams")
     inputs = _inputs(args, plan, data_dir)
     meta["load average at end (1/5/15 min)"] = _load()
-    # After the timed parts, in this process: nothing else is measured meanwhile.
-    receipt = measure_signing()
-
+    # After the timed parts, in this process (signing, members): nothing else is measured.
     results = BenchResults(
         meta=meta,
         clips=clips,
@@ -384,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         memory=service.memory,
         face_aware=face_aware,
         elapsed_s=time.monotonic() - started,
-        receipt=receipt,
+        receipt=measure_signing(),
         inputs=inputs,
+        members=measure_for(face_base, version_dir, synth_clip(args.clips_dir, HEADLINE_CLIP).path),
     )
     text = report.render(results)
     path = report.write(results_dir, text, stamp)

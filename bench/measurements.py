@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .face_aware import FaceAwareResults
     from .inputs import InputsResults
     from .receipts import ReceiptCost
+    from .track_members import MemberCost
 
 #: The clip the headline ratios are taken on.
 HEADLINE_CLIP = "720p"
@@ -94,6 +95,8 @@ class BenchResults:
     receipt: ReceiptCost | None = None
     #: A still image against a clip, and live streams (bench.inputs).
     inputs: InputsResults | None = None
+    #: What each member of the version costs per video (bench.track_members).
+    members: MemberCost | None = None
 
     def headline(self) -> ClipResult | None:
         return next((c for c in self.clips if c.clip.name == HEADLINE_CLIP), None)

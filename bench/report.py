@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import face_report, receipts, report_frames, report_inputs, report_latency, report_load
+from . import (
+    face_report,
+    receipts,
+    report_frames,
+    report_inputs,
+    report_latency,
+    report_load,
+    track_members,
+)
 from .measurements import BenchResults
 
 #: The report's sections after its header, in order.
@@ -64,9 +72,12 @@ def render(results: BenchResults, *, only_inputs: bool = False) -> str:
         out += report_inputs.section(results.inputs)
     if results.receipt is not None:
         out += receipts.section(results.receipt)
+    if results.members is not None:
+        out += track_members.section(results.members)
     out += [""]
     if not only_inputs:
         out += [*summary_lines(results), *face_report.summary_lines(results.face_aware)]
+        out += track_members.summary_lines(results.members)
     out += report_inputs.summary_lines(results.inputs)
     return "\n".join(out) + "\n"
 

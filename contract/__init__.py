@@ -15,9 +15,10 @@ here and in the package's modules:
 * :mod:`contract.face_schedule`: which frames faces are detected on, and the boxes between;
 * :mod:`contract.reencode`: the re-encoded and transformed copies of a clip that the stability
   probe scores (evaluation's ``--robustness`` and the gateway's ``robustness=true``);
-* :mod:`contract.audio`: the audio track's rate, cap, ``classify_audio`` signature, cut/pad
-  rule and how a member's score joins the video score (exported here too);
-  :mod:`contract.audio_decode` its one decode, :mod:`contract.audio_verdict` the join.
+* :mod:`contract.audio`: the audio track's rate, cap, ``classify_audio`` signature and cut/pad
+  rule (exported here too); :mod:`contract.audio_decode` its one decode;
+* :mod:`contract.motion`: the talking-head member's ``classify_motion`` signature;
+  :mod:`contract.combination` and :mod:`contract.member_verdict`: a track member's join.
 
 This module is the one table of names the three programs read. It must not import TensorFlow
 (the slim gateway uses it), nor ``gateway``, ``model_export``, ``serving``, ``stack`` or

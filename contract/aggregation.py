@@ -33,7 +33,7 @@ and aggregated by the same rule; a verdict whose interval straddles the threshol
 aggregations are implemented once, over rows (:func:`aggregate_rows`), for both.
 
 A version with an audio-visual member joins that member's score to the video score after the
-video rule (:func:`contract.audio_verdict.join_audio`).
+video rule (:func:`contract.member_verdict.join_member`).
 
 ``sequence`` is not computed here: a version with a sequence head (CNN+GRU) scores
 each track itself from the track's face crops in time order (the pipeline asks it),

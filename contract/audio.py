@@ -35,12 +35,12 @@ The graph cuts the faces, not the caller, for the reason it holds the image prep
 one crop rule (size, margin, edges) for training and serving.
 
 How the member's score joins the verdict. ``model_info``'s ``audio_combination`` (float32
-[N, 4], :data:`AUDIO_COMBINATION_OUTPUT`) holds the version's :class:`AudioCombination`,
-fitted by ``model_export`` on videos with sound: when the member scored, the video score
-becomes :func:`combine_audio` of the visual video score (:mod:`contract.aggregation`) and the
-member's (:func:`contract.audio_verdict.join_audio` for a whole verdict); a clip without
-sound keeps its visual score, so the same version answers both. A version without the
-output joins nothing (its member's score is reported only).
+[N, 4], :data:`AUDIO_COMBINATION_OUTPUT`) holds the version's
+:class:`contract.combination.MemberCombination`, fitted by ``model_export`` on videos with
+sound: when the member scored, the video score is joined with it
+(:mod:`contract.combination`); a clip without sound keeps its visual score, so the same
+version answers both. A version without the output joins nothing (its member's score is
+reported only).
 
 The cap. A clip's audio is scored on its first :data:`AUDIO_MAX_SECONDS` seconds, never
 more: the gateway decodes no more than that (a bounded buffer of
@@ -54,9 +54,7 @@ Needs numpy only: no TensorFlow, nor ``gateway``, ``model_export`` or ``serving`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,73 +83,11 @@ AUDIO_OFFSET = "audio_offset_s"
 AUDIO_MEMBER = "audio_visual"
 #: Output of ``model_info``: the rate ``classify_audio`` takes, int32 [N] (0: no audio member).
 AUDIO_SAMPLE_RATE_OUTPUT = "audio_sample_rate"
-#: Output of ``model_info``: :class:`AudioCombination` as float32 [N, 4]
+#: Output of ``model_info``: :class:`MemberCombination` as float32 [N, 4]
 #: (visual weight, audio weight, bias, floor).
 AUDIO_COMBINATION_OUTPUT = "audio_combination"
 #: Box of a whole frame, for versions that score frames without faces.
 WHOLE_FRAME_BOX = (0.0, 0.0, 1.0, 1.0)
-#: Probabilities are kept this far from 0 and 1 before their logit is taken.
-_EPSILON = 1e-6
-
-
-@dataclass(frozen=True)
-class AudioCombination:
-    """How the audio-visual member's score joins a video score, in logit space::
-
-        score = sigmoid(visual * logit(video) + audio * logit(member) + bias)
-
-    clipped to ``[floor, 1 - floor]``. ``visual`` must be positive, so the joined score
-    rises with the visual one (its interval maps end to end). The default is the identity.
-    """
-
-    visual: float = 1.0
-    audio: float = 0.0
-    bias: float = 0.0
-    floor: float = 0.0
-
-    def __post_init__(self) -> None:
-        values = (self.visual, self.audio, self.bias, self.floor)
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError("an audio combination's values must be finite")
-        if self.visual <= 0:
-            raise ValueError(f"the visual weight must be positive, got {self.visual}")
-        if not 0.0 <= self.floor < 0.5:
-            raise ValueError(f"the floor must lie in [0, 0.5), got {self.floor}")
-
-    @property
-    def is_identity(self) -> bool:
-        """Whether joining changes no score."""
-        return (self.visual, self.audio, self.bias, self.floor) == (1.0, 0.0, 0.0, 0.0)
-
-    def as_row(self) -> list[float]:
-        """The four values in ``audio_combination``'s order."""
-        return [self.visual, self.audio, self.bias, self.floor]
-
-    @classmethod
-    def from_row(cls, row: Sequence[float]) -> AudioCombination:
-        """The combination of one ``audio_combination`` row; ValueError when malformed."""
-        values = [float(v) for v in row]
-        if len(values) != 4:
-            raise ValueError(f"an audio combination has 4 values, got {len(values)}")
-        return cls(*values)
-
-
-def _logit(p: float) -> float:
-    p = min(max(float(p), _EPSILON), 1.0 - _EPSILON)
-    return math.log(p) - math.log1p(-p)
-
-
-def combine_audio(video_score: float, member_score: float, combination: AudioCombination) -> float:
-    """The video score joined with the audio-visual member's score (see the class)."""
-    if combination.is_identity:
-        return float(video_score)
-    z = (
-        combination.visual * _logit(video_score)
-        + combination.audio * _logit(member_score)
-        + combination.bias
-    )
-    score = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-    return min(max(score, combination.floor), 1.0 - combination.floor)
 
 
 def fit_waveform(samples: np.ndarray, max_samples: int = AUDIO_MAX_SAMPLES) -> np.ndarray:

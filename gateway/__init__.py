@@ -26,7 +26,8 @@ The ground floor, the modules of this package itself (floor 0), imports no room:
 - ``schemas``: the answers' response models (the OpenAPI document);
   ``shadow_schemas``: the shadow's agreement as ``GET /v1/models`` shows it;
   ``provenance_schemas``: the upload's content credentials as the answer reports them;
-  ``audio_schemas``: the upload's audio track and its member's score, as the answer says them
+  ``audio_schemas``: the upload's audio track and its member's score, as the answer says them;
+  ``motion_schemas``: the talking-head member's score and combination, as they are reported
 - ``metrics``: the gateway's Prometheus metrics at ``GET /metrics``
 - ``logs``: JSON log lines carrying the request id, never video content
 - ``tls``: the gateway's TLS material, self-signed when none is configured

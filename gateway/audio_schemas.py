@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 class AudioSummary(BaseModel):
     """What the upload's audio track is and, for versions with an audio-visual member, what
     that member scored. A scored member's score joins the video score by the version's
-    fitted combination (``contract.audio.AudioCombination``); the tracks keep their visual
+    fitted combination (``contract.combination.MemberCombination``); the tracks keep their visual
     scores. Without audio, the same version answers with ``present`` false and its visual
     score."""
 

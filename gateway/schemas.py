@@ -11,6 +11,7 @@ from contract.aggregation import INTERVAL_LEVEL, Aggregation
 from contract.reasons import INCONCLUSIVE_REASONS, REASON_CODES, REASON_DESCRIPTIONS, ReasonCode
 
 from .audio_schemas import AudioMemberInfo, AudioSummary
+from .motion_schemas import MotionMemberInfo, MotionSummary
 from .provenance_schemas import Provenance
 from .shadow_schemas import ShadowStatus
 
@@ -135,6 +136,7 @@ class Timings(BaseModel):
     explain: float | None = Field(
         None, description="Explaining the tracks' most suspicious faces (explain=true)."
     )
+    motion: float | None = Field(None, description="The talking-head member scoring a face track.")
     provenance: float | None = Field(
         None,
         description="Reading the upload's content credentials; it runs alongside probe, "
@@ -260,13 +262,16 @@ class DetectionResponse(BaseModel):
             "them), from that member's face scores through the same tracks and aggregation "
             "as score; score itself combines the members' calibrated logits with the weights "
             "fitted for the version, so it is not an average of these. Null for versions "
-            "that are not ensembles."
+            "that are not ensembles, unless a track member scored (talking_head, audio_visual)."
         ),
     )
     audio: AudioSummary = Field(
         default_factory=lambda: AudioSummary(present=False),
         description="The upload's audio track and, for versions with an audio-visual member, "
         "its score (also in members); absent audio never changes the visual verdict.",
+    )
+    motion: MotionSummary | None = Field(
+        None, description="The talking-head member's score (also in members); null without one."
     )
     robustness: Robustness | None = Field(
         None,
@@ -357,6 +362,7 @@ class ModelVersionInfo(BaseModel):
     audio: AudioMemberInfo | None = Field(
         None, description="Its audio-visual member; null without one (AVAILABLE versions)."
     )
+    motion: MotionMemberInfo | None = Field(None, description="Its talking-head member, or null.")
 
 
 class RateInterval(BaseModel):

@@ -30,14 +30,18 @@ Modules, by stage:
   ``audio_features`` (the in-graph log-mel spectrogram of an audio-visual member),
   ``av_member`` (a tiny audio-visual member trained on ``av_demo_data``'s synthetic
   talking clips with sound, exported with ``classify_audio``), ``audio_io`` (a clip's
-  waveform, by the decode the gateway runs), ``audio_fit`` (an ensemble's audio-visual
-  member and how its score joins the video score, fitted on clips with sound),
+  waveform, by the decode the gateway runs),
   ``warmup``, ``savedmodel`` (the TF1 session loader), ``publish`` (version info and atomic
   publishing), ``digest`` (the SHA-256 of a version's files it reports about itself);
 * ensembles: ``ensemble`` (build and publish one), ``ensemble_members`` (versions and
   ``arch:weights`` specs), ``ensemble_combination`` (the weighted logit rule),
   ``ensemble_graph`` (the exported graph), ``ensemble_fit`` (weights and threshold from
-  validation videos);
+  validation videos), ``track_member_versions`` (published track members, as embedded),
+  ``track_scoring`` (labelled videos as the gateway sees them for track members),
+  ``member_fit`` (how a track member's score joins the video score);
+* the talking-head member: ``motion_features`` (a face track's motion, in the graph),
+  ``motion_member`` (its logistic model, export and publishing), ``motion_protocol`` (its
+  out-of-fold figures, alone and joined), ``motion_training`` (the ``train-motion`` run);
 * the default model: ``default_model`` (what ``make serve`` publishes when nothing is),
   ``default_download`` (the bounded, sha256-checked download), ``default_fit`` (fitting its
   shipped calibration).

@@ -27,9 +27,9 @@ from contract.audio import (
 )
 
 from .audio_features import LogMel
-from .audio_fit import audio_specs
 from .av_demo_data import TalkingClip
 from .faces import crop_faces
+from .track_member_versions import audio_specs
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contract.audio import AudioCombination
+import numpy as np
+import tensorflow as tf
+
+import contract
+from contract.combination import MemberCombination, combine_member
+from contract.motion import MOTION_SIGNATURE
 from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
-from model_export.audio_fit import fit_audio_combination, load_audio_member, score_with_audio
 from model_export.datasets import discover
 from model_export.ensemble_combination import Combination
 from model_export.ensemble_fit import fit_combination, score_videos
@@ -48,9 +52,46 @@ from model_export.ensemble_members import (
     unique_names,
 )
 from model_export.face_export import face_warmup_requests
+from model_export.member_fit import MemberScores, fit_member_combination
 from model_export.publish import publish_archive, version_info
+from model_export.track_member_versions import TrackMember, load_track_member
+from model_export.track_scoring import TrackedVideo, track_videos
 
 log = logging.getLogger(__name__)
+
+
+def _member_scores(
+    tracked: list[TrackedVideo], member: TrackMember, visual: list[float], *, audio: bool
+) -> tuple[MemberScores, list[float | None]]:
+    """The member's score of every video it can score (a track; with ``audio``, sound too)
+    beside that video's ``visual`` score, and each video's member score (None: not scored)."""
+    rows, scored = [], []
+    for video, score in zip(tracked, visual, strict=True):
+        if video.frames is None or (audio and video.wave is None):
+            scored.append(None)
+            continue
+        inputs = [tf.constant(video.frames[None]), tf.constant(video.boxes[None])]
+        if audio:
+            inputs.insert(0, tf.constant(video.wave[None]))
+        value = float(member.classify(*inputs).numpy()[0])
+        scored.append(value)
+        rows.append((score, value, video.label))
+    return (
+        MemberScores(
+            np.array([r[0] for r in rows], float),
+            np.array([r[1] for r in rows], float),
+            np.array([r[2] for r in rows], int),
+            len(tracked) - len(rows),
+        ),
+        scored,
+    )
+
+
+def _track_member_info(member: TrackMember, combination: MemberCombination, fit: dict) -> dict:
+    """What the export info records of a track member and its join."""
+    row = dict(zip(("visual", "member", "bias", "floor"), combination.as_row(), strict=True))
+    return {"member": {"name": member.name, **member.source}, "combination": row,
+            **({"fit": fit} if fit else {})}  # fmt: skip
 
 
 def build_ensemble(
@@ -60,13 +101,17 @@ def build_ensemble(
     calibrate_data: Sequence[Path] | None = None,
     frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     audio_member: Path | None = None,
+    motion_member: Path | None = None,
 ) -> tuple[EnsembleGraph, dict[str, Any]]:
     """Load the members, fit their combination (or weigh them equally) and build the graph.
 
-    With ``audio_member`` (a version with ``classify_audio``) the ensemble embeds it, and
-    how its score joins the video score is fitted on ``calibrate_data``'s videos with sound
-    after the visual combination (:mod:`model_export.audio_fit`); without such videos it is
-    reported, not joined. Returns the graph and the export info of the ensemble.
+    Track members are embedded with their signatures: ``motion_member`` (a version with
+    ``classify_motion``) and ``audio_member`` (one with ``classify_audio``). How each one's
+    score joins the video score is fitted on ``calibrate_data``'s videos after the visual
+    combination (:mod:`model_export.member_fit`): the talking-head member's first, on the
+    visual scores, then the audio-visual member's, on the videos with sound and the scores
+    the first join gave, the order the gateway joins them in. Without such videos a member
+    is reported, not joined. Returns the graph and the export info of the ensemble.
     """
     if len(specs) < 2:
         raise ValueError("an ensemble needs at least two members")
@@ -92,13 +137,28 @@ def build_ensemble(
                 "threshold": threshold,
             },
         )
-    audio = load_audio_member(audio_member) if audio_member is not None else None
-    audio_combination, audio_report = AudioCombination(), {}
-    if audio is not None and calibrate_data:
+    motion = load_track_member(motion_member, MOTION_SIGNATURE) if motion_member else None
+    audio = load_track_member(audio_member, contract.AUDIO_SIGNATURE) if audio_member else None
+    motion_combination, motion_report = MemberCombination(), {}
+    audio_combination, audio_report = MemberCombination(), {}
+    if (audio is not None or motion is not None) and calibrate_data:
         graph = EnsembleGraph(members, combination, threshold, faces)
-        heard = score_with_audio(graph.outputs, audio, videos, frames_per_video, threshold)
-        audio_combination, audio_report = fit_audio_combination(heard)
-        log.info("fitted the audio member's combination", extra=audio_report)
+        tracked = track_videos(
+            graph.outputs, videos, frames_per_video, threshold, with_audio=audio is not None
+        )
+        visual = [t.visual for t in tracked]
+        if motion is not None:
+            seen, motion_scores = _member_scores(tracked, motion, visual, audio=False)
+            motion_combination, motion_report = fit_member_combination(seen)
+            log.info("fitted the talking-head member's combination", extra=motion_report)
+            visual = [
+                v if m is None else combine_member(v, m, motion_combination)
+                for v, m in zip(visual, motion_scores, strict=True)
+            ]
+        if audio is not None:
+            heard, _ = _member_scores(tracked, audio, visual, audio=True)
+            audio_combination, audio_report = fit_member_combination(heard)
+            log.info("fitted the audio member's combination", extra=audio_report)
     info = {
         "kind": "ensemble",
         "arch": "ensemble",
@@ -108,22 +168,18 @@ def build_ensemble(
         "calibrated_on": [str(p) for p in calibrate_data or []],
         **({"calibration": report} if report else {}),
         **(
-            {
-                "audio_member": {"name": audio.name, **audio.source},
-                "audio_combination": dict(
-                    zip(
-                        ("visual", "audio", "bias", "floor"),
-                        audio_combination.as_row(),
-                        strict=True,
-                    )
-                ),
-                **({"audio_fit": audio_report} if audio_report else {}),
-            }
+            {"motion": _track_member_info(motion, motion_combination, motion_report)}
+            if motion is not None
+            else {}
+        ),
+        **(
+            {"audio": _track_member_info(audio, audio_combination, audio_report)}
             if audio is not None
             else {}
         ),
     }
-    graph = EnsembleGraph(members, combination, threshold, faces, audio, audio_combination)
+    graph = EnsembleGraph(members, combination, threshold, faces, audio, audio_combination,
+                          motion, motion_combination)  # fmt: skip
     return graph, info
 
 
@@ -136,6 +192,7 @@ def publish_ensemble(
     frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     version: int | None = None,
     audio_member: Path | None = None,
+    motion_member: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Build the ensemble of ``specs`` and publish it as the next version under ``output``."""
     graph, info = build_ensemble(
@@ -144,6 +201,7 @@ def publish_ensemble(
         calibrate_data=calibrate_data,
         frames_per_video=frames_per_video,
         audio_member=audio_member,
+        motion_member=motion_member,
     )
     size = graph.members[0].input_size
     path = publish_archive(

@@ -2,9 +2,10 @@
 
 ``serving_default`` detects faces (the in-graph MTCNN), cuts each member's crops from the
 same boxes with that member's own size and margin, runs every member and combines their
-logits per face (:mod:`model_export.ensemble_combination`). An ensemble with an audio-visual
-member also has that member's ``classify_audio`` (:mod:`contract.audio`), and ``model_info``
-says how its score joins the video score (:mod:`model_export.audio_fit`).
+logits per face (:mod:`model_export.ensemble_combination`). An ensemble with track members
+also has their signatures, the audio-visual member's ``classify_audio`` (:mod:`contract.audio`)
+and the talking-head member's ``classify_motion`` (:mod:`contract.motion`), and ``model_info``
+says how each one's score joins the video score (:mod:`model_export.member_fit`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import keras
 import tensorflow as tf
 
 import contract
-from contract.audio import AudioCombination
-from model_export.audio_fit import AudioMember, audio_specs
+from contract.combination import MemberCombination
+from contract.motion import MOTION_SIGNATURE
 from model_export.ensemble_combination import EPSILON, Combination
 from model_export.ensemble_members import Member
 from model_export.export import add_model_info, frames_spec
 from model_export.face_export import FaceConfig, boxes_specs
 from model_export.faces import crop_faces, detect_faces, load_nets
+from model_export.track_member_versions import TrackMember, audio_specs, track_specs
 
 #: Not served: the members' scores of whole frames, which fitting needs for faceless frames.
 WHOLE_FRAME = "member_whole_frame_probability"
@@ -41,8 +43,10 @@ class EnsembleGraph:
         combination: Combination,
         threshold: float,
         faces: FaceConfig,
-        audio: AudioMember | None = None,
-        audio_combination: AudioCombination | None = None,
+        audio: TrackMember | None = None,
+        audio_combination: MemberCombination | None = None,
+        motion: TrackMember | None = None,
+        motion_combination: MemberCombination | None = None,
     ) -> None:
         if len(combination.weights) != len(members):
             raise ValueError("one weight per member is needed")
@@ -58,8 +62,16 @@ class EnsembleGraph:
         self.detect = tf.function(self._detect, input_signature=[frames_spec()])
         self.classify_boxes = tf.function(self._classify_boxes, input_signature=boxes_specs())
         self.audio = audio
-        self.audio_combination = audio_combination or AudioCombination()
+        self.audio_combination = audio_combination or MemberCombination()
         self.classify_audio = tf.function(self._classify_audio, input_signature=audio_specs())
+        self.motion = motion
+        self.motion_combination = motion_combination or MemberCombination()
+        self.classify_motion = tf.function(self._classify_motion, input_signature=track_specs())
+
+    def _classify_motion(self, frames: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.motion is None:
+            raise ValueError("the ensemble has no talking-head member")
+        return {contract.FAKE_PROBABILITY: self.motion.classify(frames, boxes)}
 
     def _classify_audio(
         self, audio: tf.Tensor, frames: tf.Tensor, boxes: tf.Tensor
@@ -160,8 +172,8 @@ class EnsembleGraph:
 
     def archive(self) -> keras.export.ExportArchive:
         """The export archive: ``serving_default``, ``classify_faces``, ``detect_faces``,
-        ``classify_boxes`` (the faces of a client's keyframe schedule), ``model_info`` and,
-        with an audio-visual member, ``classify_audio``."""
+        ``classify_boxes`` (the faces of a client's keyframe schedule), ``model_info`` and
+        the track members' ``classify_audio`` and ``classify_motion``."""
         archive = keras.export.ExportArchive()
         for member in self.members:
             archive.track(member.resource)
@@ -174,11 +186,15 @@ class EnsembleGraph:
         if self.audio is not None:
             archive.track(self.audio.resource)
             archive.add_endpoint(contract.AUDIO_SIGNATURE, self.classify_audio)
+        if self.motion is not None:
+            archive.track(self.motion.resource)
+            archive.add_endpoint(MOTION_SIGNATURE, self.classify_motion)
         add_model_info(
             archive,
             threshold=self.threshold,
             frame_min_side=0,
             member_names=[m.name for m in self.members],
             audio_combination=self.audio_combination if self.audio is not None else None,
+            motion_combination=self.motion_combination if self.motion is not None else None,
         )
         return archive

@@ -23,7 +23,9 @@ import keras
 import tensorflow as tf
 
 import contract
-from contract.audio import AUDIO_SAMPLE_RATE, AudioCombination
+from contract.audio import AUDIO_SAMPLE_RATE
+from contract.combination import MemberCombination
+from contract.motion import MOTION_COMBINATION_OUTPUT
 from model_export import warmup
 from model_export.calibration import EPS, IDENTITY, Calibration
 from model_export.operating_points import Evidence, operating_points, unmeasured_points
@@ -90,14 +92,17 @@ def add_model_info(
     member_names: Sequence[str] = (),
     operating_points: Sequence[Mapping[str, Any]] | None = None,
     face_input_side: int = 0,
-    audio_combination: AudioCombination | None = None,
+    audio_combination: MemberCombination | None = None,
+    motion_combination: MemberCombination | None = None,
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind,
     operating points.
 
     A version with an audio-visual member (``classify_audio``) passes its
     ``audio_combination``: ``model_info`` then says the contract's ``audio_sample_rate`` and
-    how the member's score joins the video score (:mod:`contract.audio`).
+    how the member's score joins the video score (:mod:`contract.audio`). A version with a
+    talking-head member (``classify_motion``) passes its ``motion_combination``, written as
+    ``motion_combination`` (:mod:`contract.motion`).
 
     A face-aware version passes ``face_input_side``, the side of the face crop its
     classifier takes, so that clients can tell faces smaller than that (written when > 0).
@@ -120,6 +125,7 @@ def add_model_info(
     points_json = json.dumps(points or unmeasured_points(threshold_value), sort_keys=True)
     face_side = int(face_input_side)
     audio_row = audio_combination.as_row() if audio_combination is not None else None
+    motion_row = motion_combination.as_row() if motion_combination is not None else None
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -142,6 +148,10 @@ def add_model_info(
             outputs[contract.AUDIO_SAMPLE_RATE_OUTPUT] = tf.fill([n], AUDIO_SAMPLE_RATE)
             outputs[contract.AUDIO_COMBINATION_OUTPUT] = tf.tile(
                 tf.constant([audio_row], tf.float32), [n, 1]
+            )
+        if motion_row is not None:
+            outputs[MOTION_COMBINATION_OUTPUT] = tf.tile(
+                tf.constant([motion_row], tf.float32), [n, 1]
             )
         return outputs
 

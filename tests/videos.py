@@ -51,19 +51,34 @@ def face_frames(
     faces: int = 0,
     seed: int = 0,
     still: bool = False,
+    static_background: bool = False,
 ) -> list[np.ndarray]:
     """The RGB frames :func:`write_clip` encodes: ``faces`` photographs side by side over
-    :func:`frame_pattern`, bobbing by a few pixels (``still``: not moving)."""
-    return list(_iter_face_frames(count, width, height, faces=faces, seed=seed, still=still))
+    :func:`frame_pattern`, bobbing by a few pixels (``still``: not moving). The pattern moves
+    and its noise changes from frame to frame, as a camera's picture does, unless
+    ``static_background`` (one frame of it throughout, as a one-photo animation's)."""
+    return list(
+        _iter_face_frames(
+            count, width, height, faces=faces, seed=seed, still=still,
+            static_background=static_background,
+        )
+    )  # fmt: skip
 
 
 def _iter_face_frames(
-    count: int, width: int, height: int, *, faces: int, seed: int, still: bool = False
+    count: int,
+    width: int,
+    height: int,
+    *,
+    faces: int,
+    seed: int,
+    still: bool = False,
+    static_background: bool = False,
 ) -> Iterator[np.ndarray]:
     """The frames of :func:`face_frames` one at a time (a long clip never sits in memory)."""
     photos = _faces()[:faces] if faces else []
     for i in range(count):
-        image = frame_pattern(i, width, height, seed)
+        image = frame_pattern(0 if static_background else i, width, height, seed)
         if photos:
             slot = width // len(photos)
             for k, photo in enumerate(photos):

@@ -42,6 +42,7 @@ from ..errors import (
     VideoLimitExceeded,
     WebhookSecretMissing,
 )
+from ..motion_schemas import MotionMemberInfo
 from ..pipeline.params import DetectParams
 from ..pipeline.responses import detection_response
 from ..pipeline.shadow import hand_over
@@ -177,6 +178,7 @@ async def list_models(
                     [operating_point_info(p) for p in d.points()] if d is not None else None
                 ),
                 audio=audio_member_info(d),
+                motion=motion_member_info(d),
             )
             for s, d in zip(statuses, described, strict=True)
         ],
@@ -192,7 +194,20 @@ def audio_member_info(description: VersionDescription | None) -> AudioMemberInfo
     return AudioMemberInfo(
         sample_rate=description.audio_sample_rate,
         visual=round(joined.visual, 6),
-        audio=round(joined.audio, 6),
+        audio=round(joined.member, 6),
+        bias=round(joined.bias, 6),
+        floor=round(joined.floor, 6),
+    )
+
+
+def motion_member_info(description: VersionDescription | None) -> MotionMemberInfo | None:
+    """What ``GET /v1/models`` says of a version's talking-head member; None without one."""
+    if description is None or description.motion_combination is None:
+        return None
+    joined = description.motion_combination
+    return MotionMemberInfo(
+        visual=round(joined.visual, 6),
+        member=round(joined.member, 6),
         bias=round(joined.bias, 6),
         floor=round(joined.floor, 6),
     )

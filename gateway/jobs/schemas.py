@@ -81,7 +81,7 @@ class JobProgress(BaseModel):
     stage: str = Field(
         description="queued, fetch (a media URL), waiting (for a processing slot), decrypt, "
         "probe, inference, "
-        "sequence, aggregate, done"
+        "sequence, motion, aggregate, done"
     )
     frames_done: int = Field(0, description="Frames scored by Serving so far.")
     frames_total: int | None = Field(None, description="Frames that will be sampled.")

@@ -22,6 +22,10 @@ Modules, one line each:
 - ``audio``: the upload's first audio stream resampled to the contract's rate, within bounds
 - ``audio_member``: the audio stage: the track decoded beside the video, scored by a
   version's audio-visual member (``classify_audio``), and the answer's ``audio`` block
+- ``motion_member``: the motion stage: the longest face track scored by a version's
+  talking-head member (``classify_motion``), and the answer's ``motion`` block
+- ``track_members``: what the two track members share: the faces they are sent, how their
+  answer reads and the order their scores join the verdict (talking-head, then audio)
 - ``keyframes``: faces detected on a few sampled frames and followed on the others
 - ``answers``: Serving's answers read into per-frame and per-face results and thresholds
 - ``sequence_head``: which aggregation decides, and a sequence head scoring the tracks

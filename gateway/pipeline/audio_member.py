@@ -4,10 +4,12 @@ Only a version whose ``model_info`` says it takes audio (``audio_sample_rate`` a
 contract's rate) is asked, with one row: the waveform (:mod:`gateway.pipeline.audio`) and
 :data:`contract.audio.AUDIO_FACE_COUNT` frames of the longest face track inside the audio's
 window (:func:`contract.audio.audio_face_indices`) with the track's box in each, from which
-the graph cuts its crops (whole frames as boxes for versions without faces). Anything else
-(no audio, no member, no face in the window) leaves the member's score null and the visual
-verdict as it is; the pipeline joins a score to the verdict by the version's
-:class:`contract.audio.AudioCombination` (:func:`contract.aggregation.join_audio`).
+the graph cuts its crops (whole frames as boxes for versions without faces), the selection
+the talking-head member is sent too (:func:`gateway.pipeline.track_members.member_faces`).
+Anything else (no audio, no member, no face in the window) leaves the member's score null and
+the visual verdict as it is; the pipeline joins a score to the verdict by the version's
+:class:`contract.combination.MemberCombination`, after the talking-head member's
+(:func:`gateway.pipeline.track_members.join_members`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from contract.aggregation import Verdict
-from contract.audio import AUDIO_SAMPLE_RATE, audio_track_frames
-from contract.audio_verdict import join_audio
+from contract.audio import AUDIO_SAMPLE_RATE
 
 from ..audio_schemas import AudioSummary
 from ..errors import InferenceFailed
@@ -31,6 +31,7 @@ from ..upstream.serving_types import ModelRef, Prediction, VersionDescription
 from .answers import ScoredFrames
 from .audio import AudioTrack, decode_audio
 from .probe import VideoInfo
+from .track_members import member_faces, read_member_score
 from .video import SampledFrame
 
 log = logging.getLogger(__name__)
@@ -59,31 +60,17 @@ def takes_audio(description: VersionDescription | None) -> bool:
     return True
 
 
-def audio_faces(
-    frames: list[SampledFrame], scored: ScoredFrames
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The frames and boxes that go with the waveform, uint8 [T, H, W, 3] and float32 [T, 4]
-    (:func:`contract.audio.audio_track_frames`); None when nothing lies inside the window."""
-    picked = audio_track_frames(scored.frames, face_aware=scored.face_aware)
-    if picked is None:
-        return None
-    rows, boxes = picked
-    return np.stack([frames[i].image for i in rows]), np.asarray(boxes, np.float32)
-
-
 def read_audio_score(answer: Prediction) -> AudioScore:
     """The one row of a ``classify_audio`` answer; :class:`InferenceFailed` when malformed."""
+    score = read_member_score(answer, contract.AUDIO_SIGNATURE)
     try:
-        score = float(np.asarray(answer.outputs[contract.FAKE_PROBABILITY]).reshape(-1)[0])
         offset = (
             float(np.asarray(answer.outputs[contract.AUDIO_OFFSET]).reshape(-1)[0])
             if contract.AUDIO_OFFSET in answer.outputs
             else None
         )
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (IndexError, TypeError, ValueError) as exc:
         raise InferenceFailed(f"the {contract.AUDIO_SIGNATURE!r} answer is malformed") from exc
-    if not np.isfinite(score) or not 0.0 <= score <= 1.0:
-        raise InferenceFailed(f"the {contract.AUDIO_SIGNATURE!r} score is outside [0, 1]")
     return AudioScore(score=score, offset_s=offset)
 
 
@@ -101,7 +88,7 @@ async def score_audio(
     """
     if not audio.present or audio.waveform is None:
         return None
-    inputs = audio_faces(frames, scored)
+    inputs = member_faces(frames, scored)
     if inputs is None:
         log.info("audio not scored: no faces inside the audio window")
         return None
@@ -145,12 +132,10 @@ class AudioOutcome:
     summary: AudioSummary
     score: AudioScore | None
 
-    def joined(self, verdict: Verdict, description: VersionDescription | None) -> Verdict:
-        """``verdict`` with the member's score joined by the version's combination
-        (:func:`contract.audio_verdict.join_audio`); as it is when the member did not score."""
-        if self.score is None or description is None:
-            return verdict
-        return join_audio(verdict, self.score.score, description.audio_combination)
+    @property
+    def member_score(self) -> float | None:
+        """The member's fake probability; None when it did not score."""
+        return self.score.score if self.score is not None else None
 
 
 async def audio_stage(

@@ -10,6 +10,7 @@
                             -> [robustness: re-encoded copies scored again (.robustness)]
     provenance (thread, from the start): the upload's content credentials, beside the verdict
     audio (thread, beside decode): the audio track, scored by an audio-visual member if any
+    motion (after inference): the longest face track, scored by a talking-head member if any
 
 ``model_info`` names the version that will score the video (every batch is pinned to
 it) and the frame size it needs, so frames are decoded no larger than that.
@@ -33,11 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import contract
-from contract.aggregation import (
-    SEQUENCE_AGGREGATION,
-    decide,
-    member_scores,
-)
+from contract.aggregation import SEQUENCE_AGGREGATION, decide, member_scores
 from contract.reasons import bits_per_pixel, verdict_reasons
 
 from .. import metrics
@@ -53,6 +50,7 @@ from .decoder import ThreadedDecoder
 from .detection_types import DetectionResult, DetectOptions, Progress, Silent
 from .explain import NO_EXPLAIN_WARNING, explain_tracks
 from .keyframes import keyframe_scorer
+from .motion_member import motion_stage
 from .pipeline_config import (
     PipelineConfig,
     decode_limits_from,
@@ -65,6 +63,7 @@ from .robustness import check_probe_allowed, probe_robustness
 from .sequence_head import choose_aggregation, score_sequences
 from .sources import probe_upload, upload_media_type
 from .timing import StageTimer
+from .track_members import join_members
 from .video import SampledFrame, sample_times_of
 
 log = logging.getLogger(__name__)
@@ -221,11 +220,8 @@ class DetectionPipeline:
             # Within inference: the keyframes' detect_faces calls, summed.
             timer.add("detect", detect_s)
         answered = predictions[0].version
-        if (
-            description is not None
-            and description.version not in (None, answered)
-            and answered >= 0
-        ):
+        swapped = description is not None and description.version not in (None, answered)
+        if swapped and answered >= 0:
             # The pinned version went away mid-video and another one rescored the frames:
             # what decides (sequence head, threshold) must be that version's.
             description = await self.client.model_info(opts.model.pinned(answered))
@@ -248,6 +244,9 @@ class DetectionPipeline:
             sequence_s = time.perf_counter() - sequence_start
             timer.add("sequence", sequence_s)
             aggregate_start += sequence_s
+        moved = await motion_stage(  # timed as its own stage, taken off aggregation's
+            self.client, model, info, description, frames, scored, timer=timer, progress=progress
+        )
         heard = await audio_stage(self.client, model, audio, description, frames, scored)
         verdict = decide(
             scored.frames,
@@ -256,7 +255,7 @@ class DetectionPipeline:
             aggregation=aggregation,
             tracks=tracks,
         )
-        verdict = heard.joined(verdict, description)  # the audio member's score, if it scored
+        verdict = join_members(verdict, description, motion=moved.score, audio=heard.member_score)
         names = member_names(description, scored.frames)
         members = (
             member_scores(
@@ -274,7 +273,7 @@ class DetectionPipeline:
             face_input_side=description.face_input_side if description is not None else 0,
             bits_per_pixel=bits_per_pixel(info.bitrate, info.width, info.height, info.fps),
         )
-        timer.add("aggregate", time.perf_counter() - aggregate_start)
+        timer.add("aggregate", time.perf_counter() - aggregate_start - moved.seconds)
         metrics.FRAMES_ANALYZED.inc(len(frames))
         explanations, warnings = None, []
         if opts.explain:
@@ -307,6 +306,7 @@ class DetectionPipeline:
             operating_point=point.name if point is not None else contract.OPERATING_POINT_BALANCED,
             reasons=reasons,
             audio=heard.summary,
+            motion=moved.summary,
         )
 
     async def _decode_and_infer(

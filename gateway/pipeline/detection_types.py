@@ -16,6 +16,7 @@ from contract.aggregation import Aggregation, FrameResult, MemberScores, Verdict
 from contract.reasons import ReasonCode
 
 from ..audio_schemas import AudioSummary
+from ..motion_schemas import MotionSummary
 from ..provenance_schemas import Provenance
 from ..upstream.serving_types import ModelRef, VersionDescription
 from .explain import Explanation
@@ -94,6 +95,8 @@ class DetectionResult:
     reasons: list[ReasonCode] = field(default_factory=list)
     #: The upload's audio track and the audio-visual member's score; None for images.
     audio: AudioSummary | None = None
+    #: The talking-head member's score; None when the version has no such member.
+    motion: MotionSummary | None = None
     #: The stability probe's copies (``robustness=true``); None when not asked for.
     robustness: RobustnessProbe | None = None
     #: How long each stage took (``total`` included once :meth:`DetectionPipeline.detect`

@@ -9,9 +9,11 @@ holds receipt keys.
 from __future__ import annotations
 
 from contract import AUDIO_MEMBER, MODEL_KIND_UNKNOWN
+from contract.motion import MOTION_MEMBER
 
 from ..audio_schemas import AudioSummary
 from ..logs import request_id_var
+from ..motion_schemas import MotionSummary
 from ..provenance_schemas import Provenance
 from ..receipt_keys import ReceiptKeys
 from ..schemas import (
@@ -131,6 +133,7 @@ def _response_body(
                 for k in ("upload", "probe", "decode", "inference", "aggregate", "total")
             },
             sequence=round(timer.ms["sequence"], 2) if "sequence" in timer.ms else None,
+            motion=round(timer.ms["motion"], 2) if "motion" in timer.ms else None,
             provenance=round(timer.ms["provenance"], 2) if "provenance" in timer.ms else None,
             explain=round(timer.ms["explain"], 2) if "explain" in timer.ms else None,
             robustness=round(timer.ms["robustness"], 2) if "robustness" in timer.ms else None,
@@ -146,17 +149,25 @@ def _response_body(
         ),
         reasons=list(result.reasons),
         provenance=result.provenance or Provenance(present=False),
-        members=_with_audio(by_member(members.video if members is not None else None), audio),
+        members=_with_track_members(
+            by_member(members.video if members is not None else None), result.motion, audio
+        ),
         audio=audio,
+        motion=result.motion,
         robustness=_robustness(result),
     )
 
 
-def _with_audio(members: dict[str, float] | None, audio: AudioSummary) -> dict[str, float] | None:
-    """The members' scores with the audio-visual member's, when it scored."""
-    if audio.score is None:
+def _with_track_members(
+    members: dict[str, float] | None, motion: MotionSummary | None, audio: AudioSummary
+) -> dict[str, float] | None:
+    """The members' scores with the talking-head and audio-visual members', when they scored
+    (in the order they join the verdict)."""
+    track = {MOTION_MEMBER: motion.score if motion is not None else None, AUDIO_MEMBER: audio.score}
+    scored = {name: round(score, 4) for name, score in track.items() if score is not None}
+    if not scored:
         return members
-    return {**(members or {}), AUDIO_MEMBER: round(audio.score, 4)}
+    return {**(members or {}), **scored}
 
 
 def _robustness(result: DetectionResult) -> Robustness | None:

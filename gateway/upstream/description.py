@@ -3,8 +3,9 @@
 The client asks a version what it is (:meth:`ServingClient.model_info
 <gateway.upstream.serving_client.ServingClient.model_info>`); this module reads that answer
 into a :class:`~gateway.upstream.serving_types.VersionDescription` (threshold, frame size,
-sequence length, kind, members, operating points, digest, audio rate and combination), and
-the threshold every ``serving_default`` answer ships.
+sequence length, kind, members, operating points, digest, the audio-visual member's rate and
+combination, the talking-head member's combination), and the threshold every
+``serving_default`` answer ships.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 
 import contract
-from contract.audio import AudioCombination
+from contract.combination import MemberCombination
+from contract.motion import MOTION_COMBINATION_OUTPUT
 
 from ..errors import InferenceFailed
 from .serving_types import OperatingPoint, Prediction, VersionDescription
@@ -77,11 +79,14 @@ def read_description(answer: Prediction) -> VersionDescription:
             else 0
         )
         combination = (
-            AudioCombination.from_row(
-                np.asarray(answer.outputs[contract.AUDIO_COMBINATION_OUTPUT]).reshape(-1, 4)[0]
-            )
+            read_combination(answer.outputs[contract.AUDIO_COMBINATION_OUTPUT])
             if contract.AUDIO_COMBINATION_OUTPUT in answer.outputs
-            else AudioCombination()
+            else MemberCombination()
+        )
+        motion = (
+            read_combination(answer.outputs[MOTION_COMBINATION_OUTPUT])
+            if MOTION_COMBINATION_OUTPUT in answer.outputs
+            else None
         )
         digest = (
             read_model_digest(str(_first(answer.outputs, contract.MODEL_DIGEST)))
@@ -104,7 +109,14 @@ def read_description(answer: Prediction) -> VersionDescription:
         digest=digest,
         audio_sample_rate=max(0, audio_rate),
         audio_combination=combination,
+        motion_combination=motion,
     )
+
+
+def read_combination(output: np.ndarray) -> MemberCombination:
+    """A ``*_combination`` output of ``model_info`` (float32 [N, 4], the same in every row);
+    ValueError (or IndexError) when malformed."""
+    return MemberCombination.from_row(np.asarray(output, np.float64).reshape(-1, 4)[0])
 
 
 def read_model_digest(text: str) -> str | None:

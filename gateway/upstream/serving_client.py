@@ -30,6 +30,7 @@ from tensorflow_serving.apis import (
 )
 
 import contract
+from contract.motion import MOTION_SIGNATURE
 
 from ..errors import (
     InferenceFailed,
@@ -272,6 +273,27 @@ class ServingClient:
                 contract.FACE_BOXES: boxes.astype(np.float32),
             },
             signature=contract.AUDIO_SIGNATURE,
+            timeout_s=timeout_s,
+        )
+
+    async def classify_motion(
+        self,
+        model: ModelRef,
+        frames: np.ndarray,
+        boxes: np.ndarray,
+        *,
+        timeout_s: float | None = None,
+    ) -> Prediction:
+        """Score frames of one face track each (uint8 [B, T, H, W, 3]) and the track's boxes
+        in them (float32 [B, T, 4]) by ``model``'s talking-head member
+        (:mod:`contract.motion`)."""
+        return await self.predict(
+            model,
+            {
+                contract.FRAMES_INPUT: frames.astype(np.uint8),
+                contract.FACE_BOXES: boxes.astype(np.float32),
+            },
+            signature=MOTION_SIGNATURE,
             timeout_s=timeout_s,
         )
 

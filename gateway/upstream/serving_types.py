@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import contract
-from contract.audio import AudioCombination
+from contract.combination import MemberCombination
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,10 @@ class VersionDescription:
     audio_sample_rate: int = 0
     #: How the audio-visual member's score joins the video score (``audio_combination``);
     #: the identity (reported, not joined) when the version has none.
-    audio_combination: AudioCombination = field(default_factory=AudioCombination)
+    audio_combination: MemberCombination = field(default_factory=MemberCombination)
+    #: How the talking-head member's score joins the video score (``motion_combination``),
+    #: joined before the audio-visual member's; None when the version has no such member.
+    motion_combination: MemberCombination | None = None
 
     def points(self) -> tuple[OperatingPoint, ...]:
         """The operating points a request may choose between (never empty)."""

@@ -6,7 +6,8 @@ imported per command, so ``--help`` starts without TensorFlow.
 
 Commands: ``demo`` (build and publish the demo model), ``default_model`` (the best detector
 at hand, or fitting its calibration), ``import_mesonet`` (published MesoNet weights,
-face-aware), ``train`` (a detector from labelled videos), ``ensemble`` (several face
+face-aware), ``train`` (a detector from labelled videos), ``train_motion`` (the
+talking-head member), ``ensemble`` (several face
 classifiers as one version), ``evaluate`` (score a version, or leave one source out);
 ``_common`` holds the option groups, architectures and printing several of them share.
 """
@@ -18,7 +19,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import default_model, demo, ensemble, evaluate, import_mesonet, train
+from . import default_model, demo, ensemble, evaluate, import_mesonet, train, train_motion
 from ._common import TRAIN_ARCHS
 
 __all__ = ["TRAIN_ARCHS", "build_parser", "main"]
@@ -26,7 +27,7 @@ __all__ = ["TRAIN_ARCHS", "build_parser", "main"]
 log = logging.getLogger("model_export")
 
 #: In the order ``--help`` lists them.
-_COMMANDS = (demo, default_model, import_mesonet, train, ensemble, evaluate)
+_COMMANDS = (demo, default_model, import_mesonet, train, train_motion, ensemble, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,6 +65,16 @@ def add(commands: Commands) -> None:
             "joins the video score is fitted on --calibrate-data's videos with sound"
         ),
     )
+    ensemble.add_argument(
+        "--motion-member",
+        type=Path,
+        default=None,
+        metavar="VERSION",
+        help=(
+            "a version with classify_motion (a talking-head member, `train-motion`) to embed; "
+            "how its score joins the video score is fitted on --calibrate-data's videos"
+        ),
+    )
     ensemble.add_argument("--version", type=int, default=None, help="explicit version number")
     ensemble.set_defaults(run=run)
 
@@ -81,13 +91,15 @@ def run(args: argparse.Namespace) -> int:
         frames_per_video=args.frames,
         version=args.version,
         audio_member=args.audio_member,
+        motion_member=args.motion_member,
     )
     weights = ", ".join(
         f"{name} {weight:+.3f}"
         for name, weight in zip(info["member_names"], info["combination"]["weights"], strict=True)
     )
-    joined = info.get("audio_combination")
-    audio = f"; audio {joined}" if joined else ""
+    joined = "".join(
+        f"; {key} {info[key]['combination']}" for key in ("motion", "audio") if key in info
+    )
     threshold = info["threshold"]
-    print(f"published ensemble at {path} (threshold {threshold:.4f}; weights {weights}{audio})")
+    print(f"published ensemble at {path} (threshold {threshold:.4f}; weights {weights}{joined})")
     return 0

@@ -181,6 +181,18 @@ def evaluate_loso(
             )  # fmt: skip
     report["frames_per_video"] = frames_per_video
     report["seconds"] = {"total": time.monotonic() - started}
+    write_report(report, output, title)
+    # Scoring is nearly all of the wall time: kept so that refits need no rescoring.
+    with (output / VIDEOS_FILE).open("wb") as handle:
+        pickle.dump({"videos": list(results), "threshold": threshold}, handle)
+    log.info("LOSO report written", extra={"path": str(output), **report["seconds"]})
+    return report, output
+
+
+def write_report(report: dict[str, Any], output: Path, title: str) -> None:
+    """Write a LOSO ``report`` into ``output``: ``loso.json``, ``loso.md`` (with the
+    robustness tables when it has them), ``loso_predictions.csv`` and the reliability diagram
+    (:data:`~model_export.reliability.DIAGRAM_FILE`)."""
     output.mkdir(parents=True, exist_ok=True)
     (output / "loso.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report, title=title)
@@ -195,8 +207,3 @@ def evaluate_loso(
         writer.writeheader()
         writer.writerows(rows)
     plot_reliability(report["reliability"], output / DIAGRAM_FILE, title=f"{title}, out of fold")
-    # Scoring is nearly all of the wall time: kept so that refits need no rescoring.
-    with (output / VIDEOS_FILE).open("wb") as handle:
-        pickle.dump({"videos": list(results), "threshold": threshold}, handle)
-    log.info("LOSO report written", extra={"path": str(output), **report["seconds"]})
-    return report, output

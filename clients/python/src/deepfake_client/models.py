@@ -62,7 +62,7 @@ class AudioSummary(BaseModel):
     """
     What the upload's audio track is and, for versions with an audio-visual member, what
     that member scored. A scored member's score joins the video score by the version's
-    fitted combination (``contract.audio.AudioCombination``); the tracks keep their visual
+    fitted combination (``contract.combination.MemberCombination``); the tracks keep their visual
     scores. Without audio, the same version answers with ``present`` false and its visual
     score.
     """
@@ -252,7 +252,7 @@ class JobProgress(BaseModel):
     """
     stage: Annotated[str, Field(title="Stage")]
     """
-    queued, fetch (a media URL), waiting (for a processing slot), decrypt, probe, inference, sequence, aggregate, done
+    queued, fetch (a media URL), waiting (for a processing slot), decrypt, probe, inference, sequence, motion, aggregate, done
     """
 
 
@@ -321,6 +321,51 @@ class ModelInfo(BaseModel):
     version: Annotated[int, Field(title="Version")]
     """
     The model version that actually answered.
+    """
+
+
+class MotionMemberInfo(BaseModel):
+    """
+    A version's talking-head member as ``GET /v1/models`` lists it: how its score joins
+    the video score (``sigmoid(visual * logit(video score) + member * logit(member score) +
+    bias)``, clipped to ``[floor, 1 - floor]``), before an audio-visual member's.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    bias: Annotated[float, Field(title="Bias")]
+    """
+    Added to the joined logit.
+    """
+    floor: Annotated[float, Field(title="Floor")]
+    """
+    Lowest probability shipped (and 1 - floor the highest).
+    """
+    member: Annotated[float, Field(title="Member")]
+    """
+    Weight of the member score's logit; 0: reported only.
+    """
+    visual: Annotated[float, Field(title="Visual")]
+    """
+    Weight of the visual video score's logit.
+    """
+
+
+class MotionSummary(BaseModel):
+    """
+    What a version's talking-head member scored: one face track's motion over time. A
+    scored member's score joins the video score by the version's fitted combination
+    (``contract.combination.MemberCombination``), before an audio-visual member's; the tracks
+    keep their visual scores.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    score: Annotated[float | None, Field(title="Score")] = None
+    """
+    The talking-head member's fake probability, joined to the video score by the version's fitted combination (the tracks keep their visual scores); null when the version has no such member, no face track lay in the window or the upload is a still image (one frame holds no motion).
     """
 
 
@@ -507,6 +552,10 @@ class Timings(BaseModel):
     Explaining the tracks' most suspicious faces (explain=true).
     """
     inference: Annotated[float, Field(title="Inference")]
+    motion: Annotated[float | None, Field(title="Motion")] = None
+    """
+    The talking-head member scoring a face track.
+    """
     probe: Annotated[float, Field(title="Probe")]
     provenance: Annotated[float | None, Field(title="Provenance")] = None
     """
@@ -761,9 +810,13 @@ class DetectionResponse(BaseModel):
     frames_analyzed: Annotated[int, Field(title="Frames Analyzed")]
     members: Annotated[dict[str, float] | None, Field(title="Members")] = None
     """
-    Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles.
+    Ensembles: each member's video score by member name (GET /v1/models lists them), from that member's face scores through the same tracks and aggregation as score; score itself combines the members' calibrated logits with the weights fitted for the version, so it is not an average of these. Null for versions that are not ensembles, unless a track member scored (talking_head, audio_visual).
     """
     model: ModelInfo
+    motion: MotionSummary | None = None
+    """
+    The talking-head member's score (also in members); null without one.
+    """
     operating_point: AppliedOperatingPoint | None = None
     """
     The named threshold that decided (operating_point=NAME, default balanced); its threshold equals threshold.
@@ -883,6 +936,10 @@ class ModelVersionInfo(BaseModel):
     members: Annotated[list[str] | None, Field(title="Members")] = None
     """
     Ensembles: the member names, in the order their scores are reported; null for versions that are not ensembles (AVAILABLE versions).
+    """
+    motion: MotionMemberInfo | None = None
+    """
+    Its talking-head member, or null.
     """
     operating_points: Annotated[
         list[OperatingPointInfo] | None, Field(title="Operating Points")

@@ -1,7 +1,7 @@
-"""An audio-visual member's score joined to a video verdict.
+"""A track member's score joined to a video verdict (:mod:`contract.combination`).
 
-Apart from :mod:`contract.audio` because it needs :mod:`contract.aggregation`'s verdict, and
-:mod:`contract.audio` is imported by the package itself.
+Apart from :mod:`contract.combination` because it needs :mod:`contract.aggregation`'s
+verdict, and the package itself imports :mod:`contract.combination`'s neighbours.
 """
 
 from __future__ import annotations
@@ -11,25 +11,25 @@ from dataclasses import replace
 import contract
 
 from .aggregation import ScoreInterval, Verdict, label_for
-from .audio import AudioCombination, combine_audio
+from .combination import MemberCombination, combine_member
 
 
-def join_audio(verdict: Verdict, member_score: float, combination: AudioCombination) -> Verdict:
-    """``verdict`` with its score joined with the audio-visual member's (:mod:`contract.audio`).
+def join_member(verdict: Verdict, member_score: float, combination: MemberCombination) -> Verdict:
+    """``verdict`` with its score joined with the track member's (:mod:`contract.combination`).
 
-    The score and both ends of its interval go through :func:`contract.audio.combine_audio`
+    The score and both ends of its interval go through :func:`contract.combination.combine_member`
     (increasing in the visual score, so the interval stays an interval around the score); the
     label is decided again against the same threshold, except that a verdict without enough
     faces stays ``inconclusive``. The tracks keep their visual scores.
     """
     if combination.is_identity:
         return verdict
-    score = combine_audio(verdict.score, member_score, combination)
+    score = combine_member(verdict.score, member_score, combination)
     interval = verdict.interval
     if interval is not None:
         interval = ScoreInterval(
-            combine_audio(interval.low, member_score, combination),
-            combine_audio(interval.high, member_score, combination),
+            combine_member(interval.low, member_score, combination),
+            combine_member(interval.high, member_score, combination),
             interval.level,
         )
     label = (

@@ -1,4 +1,4 @@
-"""How an audio-visual member's score joins the video score, and which frames go with it."""
+"""How a track member's score joins the video score, and which frames go with it."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import pytest
 
 import contract
 from contract.aggregation import Face, FrameResult, ScoreInterval, Verdict, decide
-from contract.audio import (
-    AUDIO_FACE_COUNT,
-    WHOLE_FRAME_BOX,
-    AudioCombination,
-    audio_track_frames,
-    combine_audio,
-)
-from contract.audio_verdict import join_audio
+from contract.audio import AUDIO_FACE_COUNT, WHOLE_FRAME_BOX, audio_track_frames
+from contract.combination import MemberCombination, combine_member
+from contract.member_verdict import join_member
 
 
 def _logit(p: float) -> float:
@@ -23,38 +18,38 @@ def _logit(p: float) -> float:
 
 
 def test_the_default_combination_changes_nothing() -> None:
-    identity = AudioCombination()
+    identity = MemberCombination()
     assert identity.is_identity
-    assert combine_audio(0.37, 0.99, identity) == 0.37
+    assert combine_member(0.37, 0.99, identity) == 0.37
 
 
 def test_the_combination_is_logistic_in_both_logits() -> None:
-    joined = AudioCombination(visual=0.8, audio=1.5, bias=-0.2)
+    joined = MemberCombination(visual=0.8, member=1.5, bias=-0.2)
     expected = 1 / (1 + math.exp(-(0.8 * _logit(0.3) + 1.5 * _logit(0.9) - 0.2)))
-    assert combine_audio(0.3, 0.9, joined) == pytest.approx(expected, rel=1e-9)
+    assert combine_member(0.3, 0.9, joined) == pytest.approx(expected, rel=1e-9)
     # A member that hears a fake lifts the score; one that hears a real lowers it.
-    assert combine_audio(0.3, 0.9, joined) > combine_audio(0.3, 0.1, joined)
+    assert combine_member(0.3, 0.9, joined) > combine_member(0.3, 0.1, joined)
 
 
 def test_the_floor_bounds_what_is_shipped() -> None:
-    loud = AudioCombination(visual=1.0, audio=8.0, floor=0.02)
-    assert combine_audio(0.999, 0.999, loud) == pytest.approx(0.98)
-    assert combine_audio(0.001, 0.001, loud) == pytest.approx(0.02)
+    loud = MemberCombination(visual=1.0, member=8.0, floor=0.02)
+    assert combine_member(0.999, 0.999, loud) == pytest.approx(0.98)
+    assert combine_member(0.001, 0.001, loud) == pytest.approx(0.02)
     # Saturated inputs stay finite.
-    assert 0.0 < combine_audio(0.0, 1.0, AudioCombination(audio=1.0)) < 1.0
+    assert 0.0 < combine_member(0.0, 1.0, MemberCombination(member=1.0)) < 1.0
 
 
 def test_a_row_round_trips_and_bad_rows_are_refused() -> None:
-    joined = AudioCombination(0.9, 1.1, -0.3, 0.01)
-    assert AudioCombination.from_row(joined.as_row()) == joined
+    joined = MemberCombination(0.9, 1.1, -0.3, 0.01)
+    assert MemberCombination.from_row(joined.as_row()) == joined
     with pytest.raises(ValueError, match="4 values"):
-        AudioCombination.from_row([1.0, 0.0])
+        MemberCombination.from_row([1.0, 0.0])
     with pytest.raises(ValueError, match="positive"):
-        AudioCombination(visual=-1.0)
+        MemberCombination(visual=-1.0)
     with pytest.raises(ValueError, match="finite"):
-        AudioCombination(audio=float("nan"))
+        MemberCombination(member=float("nan"))
     with pytest.raises(ValueError, match="floor"):
-        AudioCombination(floor=0.5)
+        MemberCombination(floor=0.5)
 
 
 def _verdict(score: float, low: float, high: float, *, faces_found: bool = True) -> Verdict:
@@ -65,21 +60,21 @@ def _verdict(score: float, low: float, high: float, *, faces_found: bool = True)
 
 
 def test_joining_moves_the_score_and_its_interval_and_decides_again() -> None:
-    joined = AudioCombination(visual=1.0, audio=2.0)
+    joined = MemberCombination(visual=1.0, member=2.0)
     before = _verdict(0.3, 0.2, 0.4)
-    after = join_audio(before, 0.95, joined)
-    assert after.score == pytest.approx(combine_audio(0.3, 0.95, joined))
+    after = join_member(before, 0.95, joined)
+    assert after.score == pytest.approx(combine_member(0.3, 0.95, joined))
     assert after.interval is not None
-    assert after.interval.low == pytest.approx(combine_audio(0.2, 0.95, joined))
-    assert after.interval.high == pytest.approx(combine_audio(0.4, 0.95, joined))
+    assert after.interval.low == pytest.approx(combine_member(0.2, 0.95, joined))
+    assert after.interval.high == pytest.approx(combine_member(0.4, 0.95, joined))
     assert after.interval.low <= after.score <= after.interval.high
     assert after.verdict == contract.VERDICT_FAKE  # the sound tipped a "real" video over
-    assert join_audio(before, 0.95, AudioCombination()) is before
+    assert join_member(before, 0.95, MemberCombination()) is before
 
 
 def test_a_verdict_without_enough_faces_stays_inconclusive() -> None:
     before = _verdict(0.3, 0.2, 0.4, faces_found=False)
-    after = join_audio(before, 0.99, AudioCombination(audio=3.0))
+    after = join_member(before, 0.99, MemberCombination(member=3.0))
     assert after.verdict == contract.VERDICT_INCONCLUSIVE
     assert after.score > before.score
 
@@ -124,6 +119,6 @@ def test_nothing_inside_the_window_or_no_face_gives_nothing() -> None:
 def test_joined_verdicts_keep_their_tracks_visual() -> None:
     frames = [_frame(float(t), [0.1, 0.1, 0.5, 0.5]) for t in range(6)]
     visual = decide(frames, face_aware=True, threshold=0.5, aggregation="mean")
-    joined = join_audio(visual, 0.9, AudioCombination(audio=1.0))
+    joined = join_member(visual, 0.9, MemberCombination(member=1.0))
     assert [t.score for t in joined.tracks] == [t.score for t in visual.tracks]
     assert joined.score > visual.score
