@@ -13,23 +13,24 @@ and sharpness mismatches, small misalignment) without any fake in the training s
 4. the mask is resized, blurred, cut back to its core (an erosion), randomly eroded or
    dilated again and blurred into soft edges (:func:`blend_mask`), then scaled by a blend
    ratio from :data:`BLEND_RATIOS`;
-5. ``fake = mask * source + (1 - mask) * target``; the target itself is the paired real.
+5. ``fake = mask * source + (1 - mask) * target``; the target itself is the paired real;
+6. the pair gets one and the same training augmentation (:func:`paired_augment`), as in the
+   paper, so that only the blend tells them apart.
 
-**Landmarks.** The paper hulls 68/81 dlib points. The served detector gives five (eyes, nose,
-mouth corners; :mod:`model_export.faces.landmarks`), whose convex hull covers only the inner
-face, so :func:`face_hull` fits an ellipse around them in the face's own frame (eye line and
-eye-to-mouth axis, shifted towards the nose for turned heads) that reaches the eyebrows or
-forehead, the cheeks and the chin, in one of three randomly chosen extents. This adds no
-dependency and uses the very detector the service runs; a dense landmark model would follow
-the jaw line more closely but needs another package and model download.
+**Landmarks.** The paper hulls 68/81 dlib points. Here a face's landmarks are its five O-Net
+points (:mod:`model_export.faces.landmarks`) followed, when MediaPipe's face mesh is available
+(:mod:`model_export.faces.face_mesh`), by its 468 mesh points, ``[473, 2]``; the mask is the
+convex hull of the mesh, which follows the jaw line and reaches the forehead. Without a mesh
+(the model file missing, or no face found on the crop) :func:`face_hull` fits an ellipse
+around the five points in the face's own frame (eye line and eye-to-mouth axis) that reaches
+the eyebrows, the cheeks and the chin, in one of three randomly chosen extents.
 
-**Implementation.** The per-image generation is numpy/OpenCV inside ``tf.numpy_function``:
-polygon rasterisation, Gaussian blur, morphology, affine warps and remapping are single
-OpenCV calls (as in the paper's albumentations pipeline), the generator runs only while
-training and never enters an exported graph, and OpenCV releases the GIL, so ``tf.data``'s
-parallel map still uses every core. Every image gets its own seed from
-``tf.data.Dataset.random`` (re-drawn each epoch), so each epoch sees new pseudo-fakes while a
-seed alone reproduces one exactly.
+**Implementation.** The per-image generation is numpy/OpenCV inside ``tf.numpy_function``
+(polygon rasterisation, blur, morphology, warps and remapping are single OpenCV calls, as in
+the paper's albumentations pipeline; OpenCV releases the GIL, so ``tf.data``'s parallel map
+uses every core); it runs only while training and never enters an exported graph. Every draw
+gets its own seed from ``tf.data.Dataset.random`` (re-drawn each epoch), so each epoch sees
+new pseudo-fakes while a seed alone reproduces one exactly.
 """
 
 from __future__ import annotations
@@ -50,9 +51,8 @@ log = logging.getLogger(__name__)
 #: Blend ratios of the paper: a full-strength blend half of the time.
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
-#: Where the five points (x, y in [0, 1]) sit in a face crop with the default 0.3 margin:
-#: the ArcFace alignment template mapped into the crop. Used where a crop has no landmarks
-#: (a frame without a detected face, whole-frame training).
+#: Where the five points (x, y in [0, 1]) sit in a face crop with the default 0.3 margin (the
+#: ArcFace template), for crops without landmarks (no face detected, whole-frame training).
 TEMPLATE_LANDMARKS = np.array(
     [[0.401, 0.476], [0.597, 0.476], [0.500, 0.588], [0.419, 0.703], [0.582, 0.703]],
     np.float32,
@@ -80,24 +80,41 @@ class SelfBlended:
 
 
 def landmarks_or_template(landmarks: np.ndarray | None) -> np.ndarray:
-    """``landmarks`` ``[5, 2]`` in crop coordinates, or the template where they are missing."""
+    """The five points (the first five of ``landmarks`` ``[5 or 473, 2]``) in crop
+    coordinates, or the template where they are missing."""
     if landmarks is None:
         return TEMPLATE_LANDMARKS.copy()
-    points = np.asarray(landmarks, np.float32).reshape(5, 2)
+    points = np.asarray(landmarks, np.float32).reshape(-1, 2)[:5]
     if not np.all(np.isfinite(points)):
         return TEMPLATE_LANDMARKS.copy()
     return points
 
 
+def mesh_points(landmarks: np.ndarray | None) -> np.ndarray | None:
+    """The mesh part ``[468, 2]`` of a face's landmarks, or None (five points only, or NaN)."""
+    if landmarks is None:
+        return None
+    points = np.asarray(landmarks, np.float32).reshape(-1, 2)
+    if len(points) <= 5 or not np.all(np.isfinite(points[5:])):
+        return None
+    return points[5:]
+
+
 def face_hull(
     landmarks: np.ndarray, shape: tuple[int, int], rng: np.random.Generator
 ) -> np.ndarray:
-    """A face-region polygon ``int32 [K, 2]`` (pixel x, y) fitted around five landmarks.
+    """A face-region polygon ``int32 [K, 2]`` (pixel x, y): the convex hull of the face mesh.
 
-    ``landmarks`` are ``(x, y)`` in ``[0, 1]`` of an image of ``shape`` (height, width). The
-    extent is drawn from :data:`HULL_EXTENTS` and jittered by up to 10% per side.
+    ``landmarks`` are ``(x, y)`` in ``[0, 1]`` of an image of ``shape`` (height, width): five
+    points, or five followed by the 468 of the mesh. Without a (finite) mesh, an ellipse
+    around the five points, its extent drawn from :data:`HULL_EXTENTS` and jittered by up to
+    10% per side.
     """
     height, width = shape
+    mesh = mesh_points(landmarks)
+    if mesh is not None:
+        pixels = np.round(mesh * np.array([width - 1, height - 1], np.float32))
+        return cv2.convexHull(pixels.astype(np.int32)).reshape(-1, 2)
     points = landmarks_or_template(landmarks) * np.array([width - 1, height - 1], np.float32)
     left_eye, right_eye, nose, mouth_left, mouth_right = points
     eye_mid = (left_eye + right_eye) / 2
@@ -270,10 +287,13 @@ def self_blend(
     return SelfBlended(real=target, fake=fake, mask=mask.astype(np.float32))
 
 
-def _seeded_pair(face: np.ndarray, landmarks: np.ndarray, seed: np.int64) -> np.ndarray:
-    """``uint8 [2, H, W, 3]``: the real and the fake of one seed (the ``numpy_function`` body)."""
-    pair = self_blend(face, landmarks, np.random.default_rng(int(seed) & 0xFFFFFFFFFFFF))
-    return np.stack([pair.real, pair.fake])
+def paired_augment(pair: tf.Tensor, seed: tf.Tensor, augment: bool) -> tf.Tensor:
+    """One random transform (:func:`~model_export.augment.augment_image` with ``augment``,
+    else a mirror) for both images of a pair ``uint8 [2, H, W, 3]``; ``seed`` ``int64 [2]``."""
+    if augment:
+        return tf.stack([augment_image(pair[0], seed), augment_image(pair[1], seed)])
+    flip = tf.random.stateless_uniform([], seed) < 0.5
+    return tf.cond(flip, lambda: tf.reverse(pair, axis=[2]), lambda: pair)
 
 
 def self_blended_set(frames: FrameSet, landmarks: np.ndarray | None, seed: int) -> FrameSet:
@@ -300,6 +320,7 @@ def self_blended_set(frames: FrameSet, landmarks: np.ndarray | None, seed: int) 
         np.concatenate([frames.labels, np.ones(len(fakes), frames.labels.dtype)]),
         ids,
         clip_labels,
+        np.concatenate([marks, marks[real]]),
     )
 
 
@@ -317,55 +338,63 @@ def self_blend_dataset(
     config: TrainConfig,
     *,
     mix_fakes: bool = False,
+    draws: int = 1,
 ) -> tuple[tf.data.Dataset, int]:
-    """Training batches of self-blended pairs, new pseudo-fakes every epoch; and steps per epoch.
+    """Training batches of self-blended pairs, and steps per epoch.
 
-    Every real face yields its real and its pseudo-fake, next to each other in a batch as in
-    the paper. With ``mix_fakes`` the labelled fakes of ``frames`` are sampled in too, in
-    proportion to their number; otherwise they are left out (real faces only). Batches are
-    ``(float32 [B, *input_size, 3] in [0, 1], float32 [B])`` like
-    :func:`model_export.train.frame_dataset`'s.
+    Every real face is drawn ``draws`` times per epoch (shuffled), each draw a new blend, and
+    yields its real and its pseudo-fake next to each other in a batch, with one augmentation
+    (:func:`paired_augment`). ``mix_fakes`` samples the labelled fakes in too, in proportion
+    to their number. Batches are like :func:`model_export.train.frame_dataset`'s.
     """
+    if draws < 1:
+        raise ValueError("draws must be at least 1")
     marks = _landmarks_for(frames, landmarks)
-    real = frames.labels == 0
-    if not real.any():
+    real = np.flatnonzero(frames.labels == 0)
+    if len(real) == 0:
         raise ValueError("self-blended training needs real faces")
     height, width = frames.frames.shape[1:3]
-    pairs = tf.data.Dataset.from_tensor_slices((frames.frames[real], marks[real]))
-    pairs = pairs.shuffle(int(real.sum()), seed=config.seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+    faces, face_marks = frames.frames[real], marks[real]
 
-    def generate(xy: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
-        out = tf.numpy_function(_seeded_pair, [xy[0], xy[1], seed], tf.uint8, stateful=False)
-        return tf.ensure_shape(out, [2, height, width, 3]), tf.constant([0.0, 1.0])
+    def pair_of(index: np.int64, seed: np.int64) -> np.ndarray:
+        rng = np.random.default_rng(int(seed) & 0xFFFFFFFFFFFF)
+        pair = self_blend(faces[int(index)], face_marks[int(index)], rng)
+        return np.stack([pair.real, pair.fake])
+
+    # Indices, not images, go through the shuffle: its buffer stays small for many draws.
+    order = tf.data.Dataset.range(len(real)).repeat(draws)
+    order = order.shuffle(len(real) * draws, seed=config.seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+    augment_seeds = tf.data.Dataset.random(seed=config.seed + 2, rerandomize_each_iteration=True)
+
+    def generate(index: tf.Tensor, seed: tf.Tensor, augment_seed: tf.Tensor):
+        out = tf.numpy_function(pair_of, [index, seed], tf.uint8, stateful=False)
+        out = tf.ensure_shape(out, [2, height, width, 3])
+        return paired_augment(out, augment_seed, config.augment), tf.constant([0.0, 1.0])
 
     # Parallel map of whole pairs, then one element per image.
-    data = tf.data.Dataset.zip(pairs, seeds).map(generate, num_parallel_calls=tf.data.AUTOTUNE)
+    data = tf.data.Dataset.zip(order, seeds, augment_seeds.batch(2)).map(
+        generate, num_parallel_calls=tf.data.AUTOTUNE
+    )
     data = data.unbatch()
-    count = 2 * int(real.sum())
+    count = 2 * len(real) * draws
     fake = frames.labels == 1
     if mix_fakes and fake.any():
         fakes = tf.data.Dataset.from_tensor_slices(
             (frames.frames[fake], frames.labels[fake].astype(np.float32))
         ).shuffle(int(fake.sum()), seed=config.seed + 1, reshuffle_each_iteration=True)
+        fake_seeds = tf.data.Dataset.random(seed=config.seed + 3, rerandomize_each_iteration=True)
+        fakes = tf.data.Dataset.zip(fakes, fake_seeds.batch(2)).map(
+            lambda xy, s: (paired_augment(xy[0][None], s, config.augment)[0], xy[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         share = count / (count + int(fake.sum()))
         data = tf.data.Dataset.sample_from_datasets(
             [data, fakes], weights=[share, 1 - share], seed=config.seed
         )
         count += int(fake.sum())
-    if config.augment:
-        augment_seeds = tf.data.Dataset.random(
-            seed=config.seed + 2, rerandomize_each_iteration=True
-        )
-        data = tf.data.Dataset.zip(data, augment_seeds.batch(2)).map(
-            lambda xy, s: (augment_image(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE
-        )
     data = data.batch(config.batch_size)
-
-    def prepare(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x = tf.image.random_flip_left_right(x, seed=config.seed)
-        return preprocess_frames(x, config.input_size), y
-
     steps = max(1, -(-count // config.batch_size))
-    log.info("self-blended training set", extra={"real": int(real.sum()), "per_epoch": count})
+    log.info("self-blended training set", extra={"real": len(real), "per_epoch": count})
+    prepare = lambda x, y: (preprocess_frames(x, config.input_size), y)  # noqa: E731
     return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2), steps

@@ -63,6 +63,9 @@ class TrainResult:
     threshold: float
     frame_metrics: roc.BinaryMetrics
     video_metrics: roc.BinaryMetrics
+    #: Self-blended training: accuracy and ROC-AUC on held-back pseudo-fakes, per epoch and
+    #: at the end (:func:`model_export.finetune.train_staged`).
+    pretext: dict | None = None
 
 
 def frame_dataset(
@@ -146,13 +149,15 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     return {0: 0.5 / max(1 - positives, 1e-3), 1: 0.5 / max(positives, 1e-3)}
 
 
-def compile_classifier(model: keras.Model, config: TrainConfig, steps: int) -> None:
-    """Compile a frame classifier as training and the tuner do: Adam on a cosine decay."""
+def compile_classifier(
+    model: keras.Model, config: TrainConfig, steps: int, *, auc: bool = False
+) -> None:
+    """Compile a frame classifier as training and the tuner do: Adam on a cosine decay
+    (``auc`` adds ROC-AUC to the accuracy metric)."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
+    metrics: list = ["accuracy"] + ([keras.metrics.AUC(name="auc")] if auc else [])
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
+        optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=metrics
     )
 
 

@@ -67,6 +67,8 @@ class PipelineConfig:
     self_blend: bool = False
     #: With ``self_blend``, mix the labelled fakes in too.
     mix_fakes: bool = False
+    #: With ``self_blend``, new pseudo-fakes of each real face per epoch.
+    blend_draws: int = 4
     folds: int = 0
     cache_dir: Path = Path("var/face-cache")
     gate_data: tuple[Path, ...] = ()
@@ -92,6 +94,8 @@ def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameS
         )
         per_video = [read_shard(s) for s in shards]
         landmarks = [read_landmarks(s) for s in shards] if config.self_blend else None
+        if landmarks is not None:
+            landmarks = _meshed(per_video, landmarks, videos)
     else:
         landmarks = None
         # At the size the gateway sends this version's frames (its model_info's min side).
@@ -109,6 +113,24 @@ def images_of(videos: Sequence[LabelledVideo], config: PipelineConfig) -> FrameS
     ids = np.concatenate([np.full(len(x), i) for i, x in enumerate(per_video)])
     marks = np.concatenate(landmarks) if landmarks else None
     return FrameSet(images, labels, ids, {i: v.label for i, v in enumerate(videos)}, marks)
+
+
+def _meshed(
+    crops: list[np.ndarray], five: list[np.ndarray], videos: Sequence[LabelledVideo]
+) -> list[np.ndarray]:
+    """Five points plus the face mesh of every REAL video's crops (only those are blended),
+    computed once here and kept in memory with the crops; the cache keeps five points."""
+    from model_export.faces.face_mesh import load_face_mesh, with_mesh
+
+    mesh = load_face_mesh()
+    marks = [
+        with_mesh(c, p, mesh if v.label == 0 else None)
+        for c, p, v in zip(crops, five, videos, strict=True)
+    ]
+    real = [m for m, v in zip(marks, videos, strict=True) if v.label == 0]
+    meshed = sum(int(np.all(np.isfinite(m[:, 5:]), axis=(1, 2)).sum()) for m in real)
+    log.info("face mesh", extra={"real_faces": sum(len(m) for m in real), "meshed": meshed})
+    return marks
 
 
 def _with_self_blend(frames: FrameSet, seed: int) -> FrameSet:
@@ -152,7 +174,7 @@ def fit(train: FrameSet, val: FrameSet, config: PipelineConfig) -> TrainResult:
     if config.self_blend or config.train.arch in PRETRAINED_ARCHITECTURES:
         return train_staged(
             train, val, config.train, self_blend=config.self_blend,
-            landmarks=train.landmarks, mix_fakes=config.mix_fakes,
+            landmarks=train.landmarks, mix_fakes=config.mix_fakes, draws=config.blend_draws,
         )  # fmt: skip
     return train_classifier(train, val, config.train)
 
@@ -231,6 +253,8 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         "frame": result.frame_metrics.as_dict(),
         "video": result.video_metrics.as_dict(),
     }
+    if result.pretext is not None:
+        report["pretext"] = result.pretext
     if test_videos:
         test = images_of(test_videos, config)
         report["test"] = {
@@ -252,6 +276,7 @@ def run(config: PipelineConfig) -> tuple[Path, dict]:
         "data": [str(p) for p in config.data],
         "self_blend": config.self_blend,
         "mix_fakes": config.mix_fakes,
+        "blend_draws": config.blend_draws if config.self_blend else None,
         "augment": config.train.augment,
         "hyperparameters": {
             "learning_rate": config.train.learning_rate,

@@ -99,6 +99,12 @@ def add(commands: Commands) -> None:
         "--self-blend; labelled fakes serve validation only)",
     )
     evaluate.add_argument(
+        "--train-blend-draws",
+        type=int,
+        default=4,
+        help="with --train-self-blend: new pseudo-fakes of each real face per epoch (%(default)s)",
+    )
+    evaluate.add_argument(
         "--train-augment", action="store_true", help="fold models train with augmentation"
     )
     evaluate.add_argument(
@@ -174,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
                 train=TrainConfig(input_size=size, epochs=args.train_epochs,
                                   arch=args.train_arch, seed=args.seed,
                                   augment=args.train_augment),
-                self_blend=args.train_self_blend,
+                self_blend=args.train_self_blend, blend_draws=args.train_blend_draws,
                 frames_per_video=args.train_frames, val_fraction=0.2, test_fraction=0.0,
                 cache_dir=args.cache_dir, kind="loso-fold",
             )  # fmt: skip

@@ -80,6 +80,12 @@ def add(commands: Commands) -> None:
         help="with --self-blend, mix the labelled fakes into the training set",
     )
     train.add_argument(
+        "--blend-draws",
+        type=int,
+        default=4,
+        help="with --self-blend, new pseudo-fakes of each real face per epoch (%(default)s)",
+    )
+    train.add_argument(
         "--whole-frames",
         action="store_true",
         help="classify whole frames instead of detected faces",
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         self_blend=args.self_blend,
         mix_fakes=args.mix_fakes,
+        blend_draws=args.blend_draws,
         folds=args.folds,
         cache_dir=args.cache_dir,
         gate_data=tuple(args.gate_data),

@@ -18,7 +18,8 @@ Both functions are pure batched TensorFlow ops: call them inside the ``tf.functi
 Modules: ``detector`` (MTCNN as one batched graph), ``nets`` (its three networks, with the
 weights the ``mtcnn`` wheel ships), ``boxes`` (batched box arithmetic on padded layouts),
 ``landmarks`` (five facial landmarks per face, from O-Net), ``crop`` (face crops with a
-margin).
+margin), ``face_mesh`` (MediaPipe's 468-point face mesh of a face crop, for self-blended
+training's masks only; never in an exported graph).
 """
 
 from __future__ import annotations

@@ -50,10 +50,14 @@ class FoldResult:
     fit_videos: int
     held_out_videos: int
     reason: str = ""
+    #: Per-fold training of a self-blended model: its pretext figures on held-back
+    #: pseudo-fakes (:func:`model_export.finetune.train_staged`).
+    pretext: dict | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
-        return {
+        extra = {} if self.pretext is None else {"pretext": self.pretext}
+        return extra | {
             "fold": self.name,
             "sources": list(self.sources),
             "reason": self.reason,

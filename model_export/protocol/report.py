@@ -260,7 +260,34 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
             f" | {row['accuracy']:.3f} | {row['log_loss']:.3f} | {cal['a']:.3f}, {cal['b']:.3f} "
             f"| {fold['threshold']:.3f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + pretext_lines(report["folds"])) + "\n"
+
+
+def pretext_lines(folds: list[dict[str, Any]]) -> list[str]:
+    """Per-fold training on self-blended pseudo-fakes: how well each fold model learnt its
+    pretext task, on the held-back pseudo-fakes of its training sources (none: no lines)."""
+    rows = [f for f in folds if f.get("pretext")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Pretext task per fold: frame accuracy (at 0.5) and ROC-AUC on a fixed set of "
+        "pseudo-fakes of held-back real faces of the fold's training sources, with the "
+        "training accuracy (real faces and their pseudo-fakes) of the last epoch run.",
+        "",
+        "| fold | held-back faces (clips) | epochs run | training accuracy, last epoch | "
+        "pretext accuracy | pretext ROC-AUC |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fold in rows:
+        p = fold["pretext"]
+        last = p["epochs"][-1] if p["epochs"] else {}
+        lines.append(
+            f"| {fold['fold']} | {p['held_back_real_faces']} ({p['held_back_clips']}) | "
+            f"{len(p['epochs'])} | {last.get('accuracy', float('nan')):.3f} | "
+            f"{p['final']['accuracy']:.3f} | {_auc(p['final']['roc_auc'])} |"
+        )
+    return lines
 
 
 def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:

@@ -94,7 +94,7 @@ def train_loso(
         calibration = Calibration.from_dict(report.get("calibration"))
         folds.append(
             FoldResult(fold.name, fold.sources, calibration, evaluation.threshold,
-                       len(fold.fit), len(held), fold.reason)
+                       len(fold.fit), len(held), fold.reason, report.get("pretext"))
         )  # fmt: skip
         log.info("fold trained and scored", extra={"fold": fold.name, "version": str(path)})
     scored = [r for r in results if r is not None]

@@ -325,3 +325,25 @@ def test_fold_training_options_need_a_fold_architecture(tmp_path: Path) -> None:
             "evaluate", "--protocol", "leave-one-source-out", "--model", str(tmp_path),
             "--data", str(tmp_path), "--train-self-blend",
         ])  # fmt: skip
+
+
+def test_per_fold_pretext_figures_reach_the_report() -> None:
+    from model_export.calibration import Calibration
+    from model_export.protocol.fitting import FoldResult
+    from model_export.protocol.report import pretext_lines
+
+    pretext = {
+        "held_back_real_faces": 16, "held_back_clips": 2, "training_real_faces": 90,
+        "draws_per_face": 4, "unfrozen_blocks": 8,
+        "epochs": [{"epoch": 1, "stage": "head", "accuracy": 0.61},
+                   {"epoch": 2, "stage": "last 8 blocks", "accuracy": 0.83}],
+        "final": {"accuracy": 0.78, "roc_auc": 0.86, "count": 32},
+    }  # fmt: skip
+    with_pretext = FoldResult("a", ("s",), Calibration(), 0.5, 10, 3, "", pretext)
+    without = FoldResult("b", ("t",), Calibration(), 0.5, 10, 3)
+    folds = [with_pretext.as_dict(), without.as_dict()]
+    assert folds[0]["pretext"] == pretext and "pretext" not in folds[1]
+    lines = pretext_lines(folds)
+    assert lines[-1] == "| a | 16 (2) | 2 | 0.830 | 0.780 | 0.860 |"
+    assert sum(line.startswith("| a |") or line.startswith("| b |") for line in lines) == 1
+    assert pretext_lines([without.as_dict()]) == []

@@ -8,10 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
+from model_export import self_blend as self_blend_module
 from model_export.self_blend import (
     TEMPLATE_LANDMARKS,
+    SelfBlended,
     face_hull,
     hull_mask,
+    paired_augment,
     self_blend,
     self_blend_dataset,
     self_blended_set,
@@ -94,6 +97,87 @@ def test_missing_landmarks_use_the_template() -> None:
     a = self_blend(face, nan, np.random.default_rng(9))
     b = self_blend(face, TEMPLATE_LANDMARKS, np.random.default_rng(9))
     assert np.array_equal(a.fake, b.fake)
+
+
+def _meshed(mesh: np.ndarray) -> np.ndarray:
+    return np.concatenate([TEMPLATE_LANDMARKS, mesh]).astype(np.float32)
+
+
+def test_mask_is_the_convex_hull_of_the_mesh() -> None:
+    # A mesh of 468 points on a circle (and inside it) off the template's centre.
+    angles = np.linspace(0, 2 * np.pi, 468, endpoint=False)
+    radius = np.where(np.arange(468) % 2 == 0, 0.3, 0.1)
+    circle = np.stack([0.45 + radius * np.cos(angles), 0.55 + radius * np.sin(angles)], axis=1)
+    marks = _meshed(circle)
+    for seed in range(3):
+        mask = hull_mask(marks, (SIZE, SIZE), np.random.default_rng(seed))
+        # Boundary pixels count too: a little over the disc.
+        assert float(mask.sum()) == pytest.approx(np.pi * (0.3 * (SIZE - 1)) ** 2, rel=0.1)
+        ys, xs = np.nonzero(mask)
+        assert xs.mean() == pytest.approx(0.45 * (SIZE - 1), abs=1)
+        assert ys.mean() == pytest.approx(0.55 * (SIZE - 1), abs=1)
+    hull = face_hull(marks, (SIZE, SIZE), np.random.default_rng(0))
+    assert len(hull) > 32  # the mesh's outline, not the 32-point ellipse
+
+
+def test_a_missing_mesh_falls_back_to_the_five_point_ellipse() -> None:
+    nan_mesh = _meshed(np.full([468, 2], np.nan))
+    for seed in range(3):
+        a = hull_mask(nan_mesh, (SIZE, SIZE), np.random.default_rng(seed))
+        b = hull_mask(TEMPLATE_LANDMARKS, (SIZE, SIZE), np.random.default_rng(seed))
+        assert np.array_equal(a, b)
+
+
+def test_paired_augment_gives_both_images_one_transform() -> None:
+    import tensorflow as tf
+
+    face = _face(2, 48)
+    pair = tf.constant(np.stack([face, face]))
+    outs = [paired_augment(pair, tf.constant([s, 7], tf.int64), True).numpy() for s in range(6)]
+    assert all(np.array_equal(o[0], o[1]) for o in outs)
+    assert any(not np.array_equal(outs[0][0], o[0]) for o in outs[1:])  # seeds differ
+    flips = [paired_augment(pair, tf.constant([s, 1], tf.int64), False).numpy() for s in range(8)]
+    assert all(np.array_equal(o[0], o[1]) for o in flips)
+    assert {bool(np.array_equal(o[0], face[:, ::-1])) for o in flips} == {True, False}
+
+
+def test_dataset_augments_a_real_and_its_fake_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a "blend" that changes nothing, paired augmentation leaves each pair identical.
+    def unchanged(face, landmarks, rng):  # type: ignore[no-untyped-def]
+        return SelfBlended(face, face.copy(), np.zeros(face.shape[:2], np.float32))
+
+    monkeypatch.setattr(self_blend_module, "self_blend", unchanged)
+    frames = _frames(4, 0)
+    config = TrainConfig(input_size=(32, 32), batch_size=8, seed=0, augment=True)
+    data, _ = self_blend_dataset(frames, frames.landmarks, config)
+    x = np.concatenate([b[0] for b in data.as_numpy_iterator()])
+    assert len(x) == 8 and np.array_equal(x[0::2], x[1::2])
+    assert not np.array_equal(x[0::2], np.stack([_face(i, 32) for i in range(4)]) / 255.0)
+
+
+def test_dataset_draws_every_face_several_times_per_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[tuple[int, int]] = []
+    real_blend = self_blend_module.self_blend
+
+    def recording(face, landmarks, rng):  # type: ignore[no-untyped-def]
+        pair = real_blend(face, landmarks, rng)
+        drawn.append((int(face.astype(np.int64).sum()), int(pair.fake.astype(np.int64).sum())))
+        return pair
+
+    monkeypatch.setattr(self_blend_module, "self_blend", recording)
+    frames = _frames(3, 1)
+    config = TrainConfig(input_size=(32, 32), batch_size=4, seed=0)
+    data, steps = self_blend_dataset(frames, frames.landmarks, config, draws=3)
+    y = np.concatenate([b[1] for b in data.as_numpy_iterator()])
+    assert steps == 5 and y.tolist() == [0, 1] * 9
+    faces: dict[int, set[int]] = {}
+    for face, fake in drawn:
+        faces.setdefault(face, set()).add(fake)
+    assert len(faces) == 3 and all(len(f) == 3 for f in faces.values())  # 3 new blends each
+    with pytest.raises(ValueError):
+        self_blend_dataset(frames, frames.landmarks, config, draws=0)
 
 
 def _frames(reals: int, fakes: int) -> FrameSet:
