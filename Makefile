@@ -50,12 +50,11 @@ model: $(STAMP)
 
 # MediaPipe's 468-point face-landmark model for self-blended training's masks: only that
 # .tflite, extracted from the mediapipe wheel (pip download --no-deps into a temporary
-# directory; the package is not installed) and sha256-checked. Offline, self-blended
-# training falls back to five-point masks and says so; the test of the real model skips.
+# directory; the package is not installed) and sha256-checked. Without the file,
+# self-blended training falls back to five-point masks and logs why.
 FACE_MESH := var/face-mesh/face_landmark.tflite
 $(FACE_MESH): | $(STAMP)
-	@$(PY) -m model_export.faces.face_mesh --dest $@ || \
-		echo "warning: face mesh not fetched; self-blended masks use five points" >&2
+	$(PY) -m model_export.faces.face_mesh --dest $@
 
 face-mesh: $(FACE_MESH)
 

@@ -1,16 +1,18 @@
 """One ensemble with visual members and both track members, through the real gateway.
 
-The audio-visual member is trained on generated talking clips (:mod:`model_export.av_demo_data`)
-and the talking-head member by ``model_export train-motion`` on generated clips from two
-sources (faces over a moving background as REAL, over a still one as FAKE, the trace a
-one-photo animation leaves), out of fold and then on all of them; ``model_export ensemble
---motion-member --audio-member`` embeds both beside two face-aware members and fits how each
-one's score joins the video score on generated clips. The version is served by the real local
-Serving behind the real HTTPS gateway, and a clip with sound and one without are sent to the
-same version: the first answer's ``members`` name both track members beside the visual ones,
-and the video score is the shipped joins of the visual score (its face track's) with the
-talking-head member's and then the audio-visual member's; the second comes from the same
-version with no audio score, the talking-head member alone joined.
+The visual members are a tiny face-aware CNN and a tiny self-blended EfficientNet-Lite0
+(``train --self-blend`` on generated clips). The audio-visual member is trained on generated
+talking clips (:mod:`model_export.av_demo_data`) and the talking-head member by
+``model_export train-motion`` on generated clips from two sources (faces over a moving
+background as REAL, over a still one as FAKE, the trace a one-photo animation leaves), out of
+fold and then on all of them; ``model_export ensemble --motion-member --audio-member`` embeds
+both beside the visual members and fits how each one's score joins the video score on
+generated clips. The version is served by the real local Serving behind the real HTTPS
+gateway, and a clip with sound and one without are sent to the same version: the first
+answer's ``members`` name both track members beside the visual ones, and the video score is
+the shipped joins of the visual score (its face track's) with the talking-head member's and
+then the audio-visual member's; the second comes from the same version with no audio score,
+the talking-head member alone joined.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.audio_clips import tone, write_av_clip
 from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
+from tests.e2e.conftest import train_tiny_face_model
 from tests.tiny_model import tiny_cnn
 from tests.videos import face_frames
 
@@ -58,8 +61,14 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     a = publish_face_version(
         tiny_cnn((32, 32), seed=1), root / "members", "a", threshold=0.5, input_size=(32, 32)
     )
-    b = publish_face_version(
-        tiny_cnn((48, 48), seed=2), root / "members", "b", threshold=0.5, input_size=(48, 48)
+    # The self-blended member, trained by `train` on generated clips (as in test_self_blend).
+    b = (
+        train_tiny_face_model(
+            root / "sbi",
+            *("--arch", "efficientnet_lite0", "--input-size", "64", "--self-blend"),
+            *("--epochs", "2", "--frames", "3", "--batch-size", "8", "--patience", "0"),
+        )
+        / "1"
     )
     for source in ("a", "b"):  # two sources, each a folder with its labels.csv
         rows = ["file,label"]

@@ -99,9 +99,11 @@ def test_with_mesh_appends_points_to_faces_only() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (REPO / DEFAULT_PATH).is_file(), reason="run `make face-mesh` first")
 def test_real_model_finds_the_face_in_a_detected_crop(nets, astronaut: np.ndarray) -> None:
     import tensorflow as tf
+
+    # `make test` fetches it; a missing file is a missing install step, not a reason to skip.
+    assert (REPO / DEFAULT_PATH).is_file(), "run `make face-mesh` first"
 
     from model_export.faces import crop_faces, detect_faces
     from model_export.faces.landmarks import face_landmarks
