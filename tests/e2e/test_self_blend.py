@@ -51,6 +51,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root,
         *("--arch", "efficientnet_lite0", "--input-size", "64", "--self-blend"),
         *("--epochs", "2", "--frames", "3", "--batch-size", "8", "--patience", "0"),
+        *("--blend-draws", "1"),  # one blend per face and epoch: the plumbing, quickly
     )
     second = publish_face_version(
         tiny_cnn((32, 32), seed=4), root / "members", "tiny", threshold=0.5, input_size=(32, 32)

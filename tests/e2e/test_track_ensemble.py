@@ -67,6 +67,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
             root / "sbi",
             *("--arch", "efficientnet_lite0", "--input-size", "64", "--self-blend"),
             *("--epochs", "2", "--frames", "3", "--batch-size", "8", "--patience", "0"),
+            *("--blend-draws", "1"),  # one blend per face and epoch: the plumbing, quickly
         )
         / "1"
     )
