@@ -29,7 +29,7 @@ from contract.audio import (
 from .audio_features import LogMel
 from .av_demo_data import TalkingClip
 from .faces import crop_faces
-from .track_member_versions import audio_specs
+from .track_member_versions import add_member_info, audio_specs
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +101,11 @@ def export_member(model: keras.Model, path: Path, *, threshold: float = 0.5) -> 
             contract.THRESHOLD: tf.fill(tf.shape(score), threshold),
         }
 
-    def info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
-        n = tf.shape(frames)[:1]
-        return {
-            contract.THRESHOLD: tf.fill(n, threshold),
-            contract.FRAME_MIN_SIDE: tf.zeros(n, tf.int32),
-            contract.AUDIO_SAMPLE_RATE_OUTPUT: tf.fill(n, AUDIO_SAMPLE_RATE),
-        }
-
     archive.add_endpoint(contract.AUDIO_SIGNATURE, classify, input_signature=audio_specs())
-    archive.add_endpoint(
-        contract.MODEL_INFO_SIGNATURE,
-        info,
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")],
+    add_member_info(
+        archive,
+        threshold,
+        lambda n: {contract.AUDIO_SAMPLE_RATE_OUTPUT: tf.fill(n, AUDIO_SAMPLE_RATE)},
     )
     archive.write_out(str(path))
     return path

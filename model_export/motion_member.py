@@ -38,7 +38,7 @@ from model_export.faces import detect_faces
 from model_export.member_fit import weighted_logistic
 from model_export.motion_features import FEATURE_NAMES, motion_features
 from model_export.publish import publish_archive
-from model_export.track_member_versions import track_specs
+from model_export.track_member_versions import add_member_info, track_specs
 from model_export.video_io import decode_samples
 
 log = logging.getLogger(__name__)
@@ -163,19 +163,8 @@ def motion_archive(model: MotionModel, *, threshold: float = 0.5) -> keras.expor
             contract.THRESHOLD: tf.fill(tf.shape(score), threshold),
         }
 
-    def info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
-        n = tf.shape(frames)[:1]
-        return {
-            contract.THRESHOLD: tf.fill(n, threshold),
-            contract.FRAME_MIN_SIDE: tf.zeros(n, tf.int32),
-        }
-
     archive.add_endpoint(MOTION_SIGNATURE, classify, input_signature=track_specs())
-    archive.add_endpoint(
-        contract.MODEL_INFO_SIGNATURE,
-        info,
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")],
-    )
+    add_member_info(archive, threshold)
     return archive
 
 

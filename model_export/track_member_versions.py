@@ -5,7 +5,8 @@ track's box in each) rather than frames: the audio-visual member (``classify_aud
 also takes the waveform; :mod:`contract.audio`) and the talking-head member
 (``classify_motion``; :mod:`contract.motion`). :func:`load_track_member` restores one from a
 published version, so the ensemble's signature runs the version's own graph; how its score
-joins the video score is fitted by :mod:`model_export.member_fit`.
+joins the video score is fitted by :mod:`model_export.member_fit`. :func:`add_member_info` is
+the own ``model_info`` of a published track member.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 import contract
@@ -76,3 +78,26 @@ def audio_specs() -> list[tf.TensorSpec]:
         tf.TensorSpec([None, AUDIO_MAX_SAMPLES], tf.float32, name=contract.AUDIO_INPUT),
         *track_specs(),
     ]
+
+
+def add_member_info(
+    archive: keras.export.ExportArchive,
+    threshold: float,
+    extra: Callable[[tf.Tensor], dict[str, tf.Tensor]] | None = None,
+) -> None:
+    """A track member's own ``model_info``: its threshold, no frame side, and ``extra``'s
+    outputs (per row, as Serving's batching needs) for the ``[N]`` rows asked about."""
+
+    def info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        n = tf.shape(frames)[:1]
+        outputs = {
+            contract.THRESHOLD: tf.fill(n, threshold),
+            contract.FRAME_MIN_SIDE: tf.zeros(n, tf.int32),
+        }
+        return {**outputs, **(extra(n) if extra is not None else {})}
+
+    archive.add_endpoint(
+        contract.MODEL_INFO_SIGNATURE,
+        info,
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")],
+    )
