@@ -35,7 +35,7 @@ from model_export.video_io import sample_frames
 from model_export.warmup import read_warmup
 from serving import tensors
 from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
-from tests.e2e.conftest import train_tiny_face_model
+from tests.e2e.conftest import copy_version
 from tests.serving.conftest import model_config
 from tests.tiny_model import tiny_cnn
 from tests.videos import write_clip
@@ -44,15 +44,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def published(tmp_path_factory: pytest.TempPathFactory, tiny_self_blend: Path) -> Path:
     """Version 1: the self-blended EfficientNet-Lite0; version 2: the ensemble with it."""
     root = tmp_path_factory.mktemp("self-blend")
-    model_dir = train_tiny_face_model(
-        root,
-        *("--arch", "efficientnet_lite0", "--input-size", "64", "--self-blend"),
-        *("--epochs", "2", "--frames", "3", "--batch-size", "8", "--patience", "0"),
-        *("--blend-draws", "1"),  # one blend per face and epoch: the plumbing, quickly
-    )
+    model_dir = root / "models" / MODEL_NAME
+    copy_version(tiny_self_blend, model_dir)
     second = publish_face_version(
         tiny_cnn((32, 32), seed=4), root / "members", "tiny", threshold=0.5, input_size=(32, 32)
     )

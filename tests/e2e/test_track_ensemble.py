@@ -34,7 +34,6 @@ from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.audio_clips import tone, write_av_clip
 from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
-from tests.e2e.conftest import train_tiny_face_model
 from tests.tiny_model import tiny_cnn
 from tests.videos import face_frames
 
@@ -55,22 +54,14 @@ def _clip(path: Path, *, faces: int, seed: int, hz: float | None, static: bool =
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def published(tmp_path_factory: pytest.TempPathFactory, tiny_self_blend: Path) -> Path:
     root = tmp_path_factory.mktemp("audio-ensemble")
     speech = export_member(train_member(talking_clips(16), epochs=5), root / "av" / "talk" / "1")
     a = publish_face_version(
         tiny_cnn((32, 32), seed=1), root / "members", "a", threshold=0.5, input_size=(32, 32)
     )
-    # The self-blended member, trained by `train` on generated clips (as in test_self_blend).
-    b = (
-        train_tiny_face_model(
-            root / "sbi",
-            *("--arch", "efficientnet_lite0", "--input-size", "64", "--self-blend"),
-            *("--epochs", "2", "--frames", "3", "--batch-size", "8", "--patience", "0"),
-            *("--blend-draws", "1"),  # one blend per face and epoch: the plumbing, quickly
-        )
-        / "1"
-    )
+    # The self-blended member, trained by `train` on generated clips (shared with test_self_blend).
+    b = tiny_self_blend
     for source in ("a", "b"):  # two sources, each a folder with its labels.csv
         rows = ["file,label"]
         for i in range(3):
