@@ -18,7 +18,9 @@ so scores are the version's own) or ``arch:weights`` specs built here (published
 videos by logistic regression on the members' logits (numpy), and the threshold is then
 calibrated on the same videos' scores; without such videos the weights are equal
 (``1 / M``) and the threshold is the members' thresholds averaged in logit space. The
-validation videos must come from sources no member trained on.
+validation videos must come from sources no member trained on. When track members are
+joined (:mod:`model_export.member_fit`), the threshold is chosen again on the joined scores of
+the same videos, the score the gateway decides on; the visual one is kept in the export info.
 
 Modules: the members (:mod:`model_export.ensemble_members`), the combination rule
 (:mod:`model_export.ensemble_combination`), the graph that runs them
@@ -40,6 +42,7 @@ import contract
 from contract.combination import MemberCombination, combine_member
 from contract.motion import MOTION_SIGNATURE
 from contract.sampling import DEFAULT_FRAMES_PER_VIDEO
+from model_export import roc
 from model_export.datasets import discover
 from model_export.ensemble_combination import Combination
 from model_export.ensemble_fit import fit_combination, score_videos
@@ -156,9 +159,24 @@ def build_ensemble(
                 for v, m in zip(visual, motion_scores, strict=True)
             ]
         if audio is not None:
-            heard, _ = _member_scores(tracked, audio, visual, audio=True)
+            heard, audio_scores = _member_scores(tracked, audio, visual, audio=True)
             audio_combination, audio_report = fit_member_combination(heard)
             log.info("fitted the audio member's combination", extra=audio_report)
+            visual = [
+                v if a is None else combine_member(v, a, audio_combination)
+                for v, a in zip(visual, audio_scores, strict=True)
+            ]
+        if not (motion_combination.is_identity and audio_combination.is_identity):
+            # The gateway decides on the joined score: its threshold is chosen on those.
+            labels = np.array([t.label for t in tracked], int)
+            joined_threshold = roc.best_threshold(labels, np.array(visual, float))
+            report["joined"] = {
+                "visual_threshold": threshold,
+                "threshold": joined_threshold,
+                "video": roc.binary_metrics(labels, np.array(visual), joined_threshold).as_dict(),
+            }
+            log.info("threshold chosen on the joined scores", extra=report["joined"])
+            threshold = joined_threshold
     info = {
         "kind": "ensemble",
         "arch": "ensemble",

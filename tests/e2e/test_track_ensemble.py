@@ -120,6 +120,12 @@ def test_the_ensemble_exports_its_track_members_and_combinations(published: Path
     assert info["kind"] == "ensemble" and len(info["member_names"]) == 2
     assert info["audio"]["fit"]["videos"] == 6 and info["audio"]["fit"]["skipped"] == 0
     assert info["motion"]["fit"]["videos"] == 6 and info["motion"]["fit"]["skipped"] == 0
+    # The members are joined, so the shipped threshold is the one chosen on the joined scores
+    # of the six calibration clips, the score the gateway decides on.
+    joined = info["calibration"]["joined"]
+    assert info["threshold"] == pytest.approx(joined["threshold"], abs=1e-6)
+    assert joined["video"]["count"] == 6 and joined["video"]["threshold"] == joined["threshold"]
+    assert 0.0 < joined["visual_threshold"] < 1.0
     frames = np.stack(face_frames(8, WIDTH, HEIGHT, faces=1, seed=3))[None]
     boxes = np.tile(np.asarray([0.1, 0.3, 0.9, 0.7], np.float32), (1, 8, 1))
     with load_version(published / "1") as loaded:
@@ -174,6 +180,7 @@ def test_sound_and_silence_answered_by_one_version(
     joined = combine_member(with_motion, audio["score"], shipped)
     assert abs(joined - with_motion) > 0.01  # the sound moved the score: this checks something
     assert body["score"] == pytest.approx(joined, abs=2e-3)
+    assert body["threshold"] == pytest.approx(info["threshold"], abs=1e-4)
     low, high = body["score_interval"]["low"], body["score_interval"]["high"]
     assert low <= body["score"] <= high
 
