@@ -4,6 +4,10 @@ The published files (Keras 2.1.5, weights only) name layers ``conv2d_5``,
 ``batch_normalization_5``, ... with numeric suffixes that depend on how many layers the
 authors' session had created before. Within each layer type the suffixes still follow
 creation order, so layers are matched by type and sorted suffix, never by absolute name.
+Keras 2.4 full-model files (``model.save(...h5)``: config, ``model_weights`` and optimizer
+state), such as the Meso-4 that MalayAgr/MesoNet-DeepFakeDetection retrained, load the same
+way with ``meso4``: only their weighted layers are read, and their linear convolutions
+followed by a separate ``ReLU`` layer compute what the builder's relu convolutions do.
 The published networks output about 1 for REAL; :func:`fake_probability_model` inverts
 that into the contract's fake probability, and :func:`import_mesonet` publishes the result
 face-aware (``python -m model_export import-mesonet``).
@@ -132,7 +136,10 @@ def build(arch: str, input_size: tuple[int, int] = MESONET_INPUT_SIZE) -> keras.
 
 
 def _h5_layers(path: Path) -> dict[str, list[tuple[int, list[np.ndarray]]]]:
-    """Weight arrays of the weighted layers in a Keras 2 ``.h5`` file, by kind and suffix."""
+    """Weight arrays of the weighted layers in a Keras 2 ``.h5`` file, by kind and suffix.
+
+    Weights-only files keep the layers at the root, full-model files under ``model_weights``.
+    """
     found: dict[str, list[tuple[int, list[np.ndarray]]]] = {kind: [] for kind in _KINDS}
     with h5py.File(path, "r") as handle:
         root = handle.get("model_weights", handle)

@@ -14,12 +14,13 @@ def add(commands: Commands) -> None:
         "import-mesonet",
         help="publish MesoNet from its published Keras .h5 weights, face-aware",
         description=(
-            "Rebuild Meso-4 or MesoInception-4, load published weights (weights only, layers "
-            "matched by numeric suffix), turn its P(REAL) output into a fake probability, and "
-            "publish it face-aware (in-graph MTCNN, crops, MesoNet) as the next version."
+            "Rebuild Meso-4 or MesoInception-4, load published weights (a Keras 2 weights-only "
+            "or full-model .h5, layers matched by numeric suffix), turn its P(REAL) output into "
+            "a fake probability, and publish it face-aware (in-graph MTCNN, crops, MesoNet) as "
+            "the next version."
         ),
     )
-    meso.add_argument("--weights", type=Path, required=True, help="published .h5 weights file")
+    meso.add_argument("--weights", type=Path, required=True, help="published Keras 2 .h5 file")
     meso.add_argument("--arch", choices=("meso4", "mesoinception4"), required=True)
     meso.add_argument(
         "--output",
