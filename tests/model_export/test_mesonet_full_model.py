@@ -17,11 +17,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-import contract
-from model_export.cli import main
 from model_export.mesonet import load_mesonet
-from model_export.publish import INFO_RELATIVE_PATH
-from model_export.savedmodel import load_version
 
 # conv2d_8..11, batch_normalization_8..11, dense_9..10: suffix order is not string order.
 _FIRST = {"conv2d": 8, "batch_normalization": 8, "dense": 9}
@@ -101,21 +97,3 @@ def test_full_model_file_is_refused_as_mesoinception4(
 ) -> None:
     with pytest.raises(ValueError, match=r"layers|shapes"):
         load_mesonet(stand_in[0], "mesoinception4")
-
-
-@pytest.mark.slow
-def test_import_of_full_model_file_serves_its_fake_probability(
-    stand_in: tuple[Path, keras.Model, np.ndarray], tmp_path: Path
-) -> None:
-    path, reference, faces = stand_in
-    output = tmp_path / "models" / "deepfake"
-    argv = ["import-mesonet", "--weights", str(path), "--arch", "meso4", "--output", str(output),
-            "--margin", "0.3"]  # fmt: skip
-    assert main(argv) == 0
-    info = json.loads((output / "1" / INFO_RELATIVE_PATH).read_text())
-    with load_version(output / "1") as loaded:
-        scores = loaded.run({contract.FACES_INPUT: faces}, contract.FACES_SIGNATURE)
-    # The served score is 1 - the file's P(REAL), crop by crop.
-    expected = 1.0 - np.asarray(reference(faces / 255.0)).reshape(-1)
-    np.testing.assert_allclose(scores[contract.FAKE_PROBABILITY], expected, atol=1e-5)
-    assert info["arch"] == "meso4" and info["weights"] == path.name
