@@ -1,7 +1,10 @@
-"""Hot swap under load through the gateway: publish N+1, roll back to N, no failed request."""
+"""Hot swap through the gateway: publish N+1 and roll back to N under load with no failed
+request; a live session pinned to the version unloaded keeps its summary."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import os
 import threading
@@ -12,8 +15,10 @@ from pathlib import Path
 import grpc
 import pytest
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MODEL_NAME, quota_refusals, start_serving
+from tests.gateway.api.live.client import LiveClient, jpeg_frames, open_live
 from tests.tiny_model import export_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -200,3 +205,60 @@ def test_publish_then_roll_back_under_load(tmp_path, gateway_factory, make_clip)
     # The switch shows within a few poll intervals (plus the load and warmup of a tiny model).
     assert forward_s < 10 * POLL_S + 5, forward_s
     assert back_s < 10 * POLL_S + 5, back_s
+
+
+def test_a_live_session_whose_version_is_unloaded_keeps_its_summary(
+    tmp_path, gateway_factory, make_clip
+) -> None:
+    # A live session is pinned to the version that answered its hello; publishing the next
+    # one unloads it ("latest 1"). The frames it scored are not lost: the summary over them
+    # (with its receipt) comes before the error and the close that asks for a new session.
+    base = tmp_path / "models"
+    export_tiny_model(base, MODEL_NAME, version=1, seed=1)
+    serving = start_serving(
+        base / MODEL_NAME,
+        tmp_path / "serving.log",
+        extra=(f"--file_system_poll_wait_seconds={POLL_S}",),
+    )
+    watcher = StatusWatcher(serving.target)
+    try:
+        gw = gateway_factory(serving.target)
+        frames = jpeg_frames(make_clip(frames=6, width=160, height=120), 6)
+
+        async def run() -> tuple[LiveClient, int | None]:
+            client = await open_live(gw, key=gw.api_key, hello={"type": "hello"})
+            ready = await client.until("ready")
+            assert ready["model"]["version"] == 1
+            for frame in frames[:3]:
+                await client.send_with_credit(frame)
+            while (
+                not client.of_type("verdict") or client.of_type("verdict")[-1]["frames_scored"] < 3
+            ):
+                await client.next()
+            export_tiny_model(base, MODEL_NAME, version=2, seed=2)
+            watcher.start()
+            deadline = time.monotonic() + 60
+            while not watcher.samples or watcher.samples[-1][1] != {2}:
+                assert time.monotonic() < deadline, "version 1 was never unloaded"
+                await asyncio.sleep(0.2)
+            for frame in frames[3:]:  # scored by the unloaded version: the session ends
+                with contextlib.suppress(ConnectionClosed):
+                    await client.send_with_credit(frame)
+            code, _ = await client.closed()
+            return client, code
+
+        client, code = asyncio.run(run())
+    finally:
+        watcher.stop.set()
+        if watcher.is_alive():
+            watcher.join(10)
+        serving.process.stop()
+
+    (summary,) = client.of_type("summary")
+    (error,) = client.of_type("error")
+    assert code == 1013 and error["code"] == "model_not_found"
+    assert "version 1" in error["message"] and "new session" in error["message"]
+    assert summary["frames_scored"] == 3 and summary["verdict"] in ("fake", "real", "inconclusive")
+    assert summary["receipt"], "the summary carries its signed receipt"
+    kinds = [h.message["type"] for h in client.heard]
+    assert kinds.index("summary") < kinds.index("error")

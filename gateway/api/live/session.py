@@ -334,9 +334,19 @@ class LiveSession:
             try:
                 scored = await score_batch(self.client, self.model, self.config, batch)
             except ModelNotFound as exc:
-                raise Close.of_error(protocol.CLOSE_TRY_AGAIN, exc) from exc
+                # The pinned version was unloaded (a new one published, or a rollback): the
+                # frames it scored keep their summary, then the client opens a new session.
+                version = f"version {self.model.version} of {self.model.model.name!r}"
+                raise Close(
+                    protocol.CLOSE_TRY_AGAIN,
+                    exc.code,
+                    (exc.code, f"{version} was unloaded mid-session: open a new session"),
+                    summary=True,
+                ) from exc
             except UpstreamError as exc:
-                raise Close.of_error(protocol.CLOSE_TRY_AGAIN, exc, "serving_unavailable") from exc
+                close = Close.of_error(protocol.CLOSE_TRY_AGAIN, exc, "serving_unavailable")
+                close.summary = True  # what was scored before Serving went away is kept
+                raise close from exc
             now = time.monotonic()
             latencies = [now - f.received for f in batch]
             self.window.add(
