@@ -19,6 +19,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: ``model_info`` output (float32 [N]) of a version whose track members join its verdict:
+#: the threshold of the visual score alone, chosen on the same videos before the joins. It
+#: decides where no member is asked (a live session); ``threshold`` is the joined score's.
+VISUAL_THRESHOLD_OUTPUT = "visual_threshold"
+
 #: Probabilities are kept this far from 0 and 1 before their logit is taken.
 _EPSILON = 1e-6
 

@@ -143,6 +143,7 @@ def build_ensemble(
     motion = load_track_member(motion_member, MOTION_SIGNATURE) if motion_member else None
     audio = load_track_member(audio_member, contract.AUDIO_SIGNATURE) if audio_member else None
     motion_combination, motion_report = MemberCombination(), {}
+    visual_threshold: float | None = None
     audio_combination, audio_report = MemberCombination(), {}
     if (audio is not None or motion is not None) and calibrate_data:
         graph = EnsembleGraph(members, combination, threshold, faces)
@@ -176,7 +177,7 @@ def build_ensemble(
                 "video": roc.binary_metrics(labels, np.array(visual), joined_threshold).as_dict(),
             }
             log.info("threshold chosen on the joined scores", extra=report["joined"])
-            threshold = joined_threshold
+            visual_threshold, threshold = threshold, joined_threshold
     info = {
         "kind": "ensemble",
         "arch": "ensemble",
@@ -197,7 +198,7 @@ def build_ensemble(
         ),
     }
     graph = EnsembleGraph(members, combination, threshold, faces, audio, audio_combination,
-                          motion, motion_combination)  # fmt: skip
+                          motion, motion_combination, visual_threshold)  # fmt: skip
     return graph, info
 
 

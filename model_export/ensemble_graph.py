@@ -47,12 +47,15 @@ class EnsembleGraph:
         audio_combination: MemberCombination | None = None,
         motion: TrackMember | None = None,
         motion_combination: MemberCombination | None = None,
+        visual_threshold: float | None = None,
     ) -> None:
         if len(combination.weights) != len(members):
             raise ValueError("one weight per member is needed")
         self.members = list(members)
         self.faces = faces
         self.threshold = float(threshold)
+        #: The visual score's own threshold where track members' joins moved ``threshold``.
+        self.visual_threshold = visual_threshold
         self.weights = tf.constant(combination.weights, tf.float32)
         self.bias = float(combination.bias)
         self.outputs = tf.function(self._outputs, input_signature=[frames_spec()])
@@ -196,5 +199,6 @@ class EnsembleGraph:
             member_names=[m.name for m in self.members],
             audio_combination=self.audio_combination if self.audio is not None else None,
             motion_combination=self.motion_combination if self.motion is not None else None,
+            visual_threshold=self.visual_threshold,
         )
         return archive

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 import contract
 from contract.audio import AUDIO_SAMPLE_RATE
-from contract.combination import MemberCombination
+from contract.combination import VISUAL_THRESHOLD_OUTPUT, MemberCombination
 from contract.motion import MOTION_COMBINATION_OUTPUT
 from model_export import warmup
 from model_export.calibration import EPS, IDENTITY, Calibration
@@ -94,6 +94,7 @@ def add_model_info(
     face_input_side: int = 0,
     audio_combination: MemberCombination | None = None,
     motion_combination: MemberCombination | None = None,
+    visual_threshold: float | None = None,
 ) -> None:
     """Add the ``model_info`` signature: threshold, frame side needed, sequence window, kind,
     operating points.
@@ -102,7 +103,9 @@ def add_model_info(
     ``audio_combination``: ``model_info`` then says the contract's ``audio_sample_rate`` and
     how the member's score joins the video score (:mod:`contract.audio`). A version with a
     talking-head member (``classify_motion``) passes its ``motion_combination``, written as
-    ``motion_combination`` (:mod:`contract.motion`).
+    ``motion_combination`` (:mod:`contract.motion`). When those members join the verdict,
+    ``threshold`` is the joined score's and ``visual_threshold`` the visual score's alone
+    (:data:`contract.combination.VISUAL_THRESHOLD_OUTPUT`, written when not None).
 
     A face-aware version passes ``face_input_side``, the side of the face crop its
     classifier takes, so that clients can tell faces smaller than that (written when > 0).
@@ -126,6 +129,7 @@ def add_model_info(
     face_side = int(face_input_side)
     audio_row = audio_combination.as_row() if audio_combination is not None else None
     motion_row = motion_combination.as_row() if motion_combination is not None else None
+    visual = float(visual_threshold) if visual_threshold is not None else None
 
     @tf.function(input_signature=[frames_spec()])
     def model_info(frames: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -153,6 +157,8 @@ def add_model_info(
             outputs[MOTION_COMBINATION_OUTPUT] = tf.tile(
                 tf.constant([motion_row], tf.float32), [n, 1]
             )
+        if visual is not None:
+            outputs[VISUAL_THRESHOLD_OUTPUT] = tf.fill([n], visual)
         return outputs
 
     archive.add_endpoint(contract.MODEL_INFO_SIGNATURE, model_info)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 import contract
-from contract.combination import MemberCombination
+from contract.combination import VISUAL_THRESHOLD_OUTPUT, MemberCombination
 from contract.motion import MOTION_COMBINATION_OUTPUT
 
 from ..errors import InferenceFailed
@@ -88,6 +88,11 @@ def read_description(answer: Prediction) -> VersionDescription:
             if MOTION_COMBINATION_OUTPUT in answer.outputs
             else None
         )
+        visual_threshold = (
+            float(_first(answer.outputs, VISUAL_THRESHOLD_OUTPUT))
+            if VISUAL_THRESHOLD_OUTPUT in answer.outputs
+            else None
+        )
         digest = (
             read_model_digest(str(_first(answer.outputs, contract.MODEL_DIGEST)))
             if contract.MODEL_DIGEST in answer.outputs
@@ -110,6 +115,7 @@ def read_description(answer: Prediction) -> VersionDescription:
         audio_sample_rate=max(0, audio_rate),
         audio_combination=combination,
         motion_combination=motion,
+        visual_threshold=visual_threshold,
     )
 
 

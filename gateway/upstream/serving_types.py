@@ -86,6 +86,10 @@ class VersionDescription:
     #: How the talking-head member's score joins the video score (``motion_combination``),
     #: joined before the audio-visual member's; None when the version has no such member.
     motion_combination: MemberCombination | None = None
+    #: The visual score's own threshold (``model_info``'s ``visual_threshold``) of a version
+    #: whose track members join its verdict, for what no member joins (a live session);
+    #: None when ``threshold`` is the visual score's.
+    visual_threshold: float | None = None
 
     def points(self) -> tuple[OperatingPoint, ...]:
         """The operating points a request may choose between (never empty)."""

@@ -17,6 +17,7 @@ the talking-head member alone joined.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 import pytest
 
 import contract
-from contract.combination import MemberCombination, combine_member
+from contract.combination import VISUAL_THRESHOLD_OUTPUT, MemberCombination, combine_member
 from contract.motion import MOTION_COMBINATION_OUTPUT, MOTION_MEMBER, MOTION_SIGNATURE
 from model_export.av_demo_data import talking_clips
 from model_export.av_member import export_member, train_member
@@ -34,6 +35,7 @@ from model_export.publish import INFO_RELATIVE_PATH
 from model_export.savedmodel import load_version
 from tests.audio_clips import tone, write_av_clip
 from tests.conftest import MODEL_NAME, GatewayHandle, start_gateway, start_serving
+from tests.gateway.api.live.client import jpeg_frames, open_live
 from tests.tiny_model import tiny_cnn
 from tests.videos import face_frames
 
@@ -54,14 +56,12 @@ def _clip(path: Path, *, faces: int, seed: int, hz: float | None, static: bool =
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory, tiny_self_blend: Path) -> Path:
+def published(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     root = tmp_path_factory.mktemp("audio-ensemble")
     speech = export_member(train_member(talking_clips(16), epochs=5), root / "av" / "talk" / "1")
     a = publish_face_version(
         tiny_cnn((32, 32), seed=1), root / "members", "a", threshold=0.5, input_size=(32, 32)
     )
-    # The self-blended member, trained by `train` on generated clips (shared with test_self_blend).
-    b = tiny_self_blend
     for source in ("a", "b"):  # two sources, each a folder with its labels.csv
         rows = ["file,label"]
         for i in range(3):
@@ -80,6 +80,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, tiny_self_blend: Path) -
         _clip(root / f"cal/real/r{i}.mp4", faces=1, seed=10 + i, hz=220.0)
         _clip(root / f"cal/fake/f{i}.mp4", faces=1, seed=20 + i, hz=880.0, static=True)
     output = root / "models" / MODEL_NAME
+    # The self-blended member (`train --self-blend` on generated clips), shared with
+    # test_self_blend: asked for last, so a worker training it meanwhile costs no idle wait.
+    b = request.getfixturevalue("tiny_self_blend")
     code = model_export([
         "ensemble", "--member", str(a), "--member", str(b), "--audio-member", str(speech),
         "--motion-member", str(root / "th" / "talk"), "--output", str(output),
@@ -140,6 +143,9 @@ def test_the_ensemble_exports_its_track_members_and_combinations(published: Path
     assert row == pytest.approx(audio.as_row(), abs=1e-6)
     row = described[MOTION_COMBINATION_OUTPUT][0].tolist()
     assert row == pytest.approx(motion.as_row(), abs=1e-6)
+    # The visual score's own threshold ships beside the joined one, for live sessions.
+    visual_threshold = float(described[VISUAL_THRESHOLD_OUTPUT][0])
+    assert visual_threshold == pytest.approx(joined["visual_threshold"], abs=1e-6)
     assert scored.shape == (1,) and 0.0 <= float(scored[0]) <= 1.0
     # The fits saw REAL and FAKE clips: both members are joined (not the identity).
     assert not audio.is_identity and audio.visual > 0
@@ -195,3 +201,26 @@ def test_sound_and_silence_answered_by_one_version(
     still = combine_member(max(t["score"] for t in mute["tracks"]), mute["motion"]["score"], motion)
     assert mute["score"] == pytest.approx(still, abs=2e-3)
     assert mute["verdict"] in ("real", "fake", "inconclusive")
+
+
+def test_a_live_session_meets_the_visual_threshold(
+    published: Path, audio_gateway: GatewayHandle, tmp_path: Path
+) -> None:
+    # No track member joins a live verdict (it scores frames as they come), so its visual
+    # score is decided against the visual threshold, not the joined score's.
+    info = json.loads((published / "1" / INFO_RELATIVE_PATH).read_text())
+    visual = info["calibration"]["joined"]["visual_threshold"]
+    frames = jpeg_frames(_clip(tmp_path / "live.mp4", faces=1, seed=5, hz=None), 2)
+
+    async def run() -> dict:
+        client = await open_live(audio_gateway, key=audio_gateway.api_key, hello={"type": "hello"})
+        await client.until("ready")
+        for frame in frames:
+            await client.send_with_credit(frame)
+        await client.ws.send(json.dumps({"type": "end"}))
+        return await client.until("summary")
+
+    summary = asyncio.run(run())
+    assert summary["frames_scored"] == 2
+    assert summary["threshold"] == pytest.approx(visual, abs=1e-4)
+    # (On this machine the two are 0.4960 and 0.4973: the summary's 4 digits tell them apart.)

@@ -62,6 +62,9 @@ async def resolve_model(
     """
     description = await client.model_info(model)
     threshold = description.threshold if description is not None else config.default_threshold
+    if description is not None and description.visual_threshold is not None:
+        # No track member joins a live verdict: its visual score meets the visual threshold.
+        threshold = description.visual_threshold
     if description is not None and description.version is not None:
         pinned = model.pinned(description.version)
     else:
