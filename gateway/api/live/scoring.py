@@ -62,9 +62,6 @@ async def resolve_model(
     """
     description = await client.model_info(model)
     threshold = description.threshold if description is not None else config.default_threshold
-    if description is not None and description.visual_threshold is not None:
-        # No track member joins a live verdict: its visual score meets the visual threshold.
-        threshold = description.visual_threshold
     if description is not None and description.version is not None:
         pinned = model.pinned(description.version)
     else:
@@ -79,6 +76,11 @@ async def resolve_model(
     point = choose_operating_point(operating_point, description, aggregation)
     if point is not None:
         threshold = point.threshold
+    # No track member joins a live verdict: its visual score meets the visual threshold,
+    # not the joined score's balanced one.
+    balanced = point is None or point.name == contract.OPERATING_POINT_BALANCED
+    if balanced and description is not None and description.visual_threshold is not None:
+        threshold = description.visual_threshold
     rule = FrameRule(
         max_side=config.max_side,
         min_side=description.frame_min_side if description is not None else 0,
