@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from deepfake_client import AsyncClient, errors
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from websockets.exceptions import ConnectionClosed
 
@@ -247,7 +248,30 @@ def test_a_live_session_whose_version_is_unloaded_keeps_its_summary(
             code, _ = await client.closed()
             return client, code
 
+        async def through_the_sdk() -> tuple[Exception | None, object]:
+            # The SDK's session on version 2, unloaded by version 3: a frame sent after the
+            # summary raises the error that ended the session (what the soak counts).
+            async with AsyncClient(gw.url, api_key=gw.api_key, ca_cert=gw.cafile) as sdk:
+                session = sdk.live()
+                async with session:
+                    assert session.ready.model.version == 2
+                    for frame in frames[:2]:
+                        assert await session.send_frame(frame, wait=30)
+                    while session.last_verdict is None or session.last_verdict.frames_scored < 2:
+                        await asyncio.sleep(0.05)
+                    export_tiny_model(base, MODEL_NAME, version=3, seed=3)
+                    raised = None
+                    deadline = time.monotonic() + 60
+                    try:
+                        while time.monotonic() < deadline:
+                            await session.send_frame(frames[2], wait=5)
+                            await asyncio.sleep(0.2)
+                    except errors.DeepfakeError as exc:
+                        raised = exc
+                    return raised, session.summary
+
         client, code = asyncio.run(run())
+        raised, sdk_summary = asyncio.run(through_the_sdk())
     finally:
         watcher.stop.set()
         if watcher.is_alive():
@@ -262,3 +286,5 @@ def test_a_live_session_whose_version_is_unloaded_keeps_its_summary(
     assert summary["receipt"], "the summary carries its signed receipt"
     kinds = [h.message["type"] for h in client.heard]
     assert kinds.index("summary") < kinds.index("error")
+    assert isinstance(raised, errors.ApiError) and raised.code == "model_not_found", raised
+    assert sdk_summary is not None and sdk_summary.frames_scored >= 2

@@ -195,6 +195,11 @@ class LiveState:
         if self.error is not None and code is not None and not self.error.status:
             self.error.status = close_status(code)
 
+    def send_error(self, detail: str) -> errors.DeepfakeError:
+        """What a send on an ended session raises: why it ended (the gateway's ``error``
+        even after a summary, as when the version was unloaded midway), else ``detail``."""
+        return self.failure() or self.error or errors.TransportError(detail)
+
     def failure(self) -> errors.DeepfakeError | None:
         """Why the session ended without what was asked: None after a summary (a limit's
         close after one is a normal end) or before any close."""

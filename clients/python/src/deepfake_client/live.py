@@ -203,7 +203,7 @@ class AsyncLiveSession:
         if self._ws is None:
             raise RuntimeError("the session is not open")
         if self._state.closed or self._state.ended:
-            raise self._state.failure() or errors.TransportError("the session has ended")
+            raise self._state.send_error("the session has ended")
         if self._state.credit <= 0 and wait != 0:
             await self.wait_credit(wait)
         if not self._state.take_credit():
@@ -216,7 +216,7 @@ class AsyncLiveSession:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
             self._closed(exc)
-            raise self._state.failure() or errors.TransportError(str(exc)) from exc
+            raise self._state.send_error(str(exc)) from exc
         return True
 
     async def send_video(

@@ -201,7 +201,7 @@ class LiveSession:
             self.wait_credit(wait)
         with self._changed:
             if self._state.closed or self._state.ended:
-                raise self._state.failure() or errors.TransportError("the session has ended")
+                raise self._state.send_error("the session has ended")
             if not self._state.take_credit():
                 self._state.frames_dropped += 1
                 return False
@@ -210,7 +210,7 @@ class LiveSession:
             self._ws.send(frame)
         except ConnectionClosed as exc:
             self._closed(exc)
-            raise self._state.failure() or errors.TransportError(str(exc)) from exc
+            raise self._state.send_error(str(exc)) from exc
         return True
 
     def send_video(
