@@ -8,6 +8,7 @@ that serve it (``test_self_blend``, ``test_track_ensemble``) pay for one trainin
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 from pathlib import Path
 
@@ -52,12 +53,12 @@ def train_tiny_face_model(root: Path, *options: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_self_blend(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def tiny_self_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Version 1 of a tiny self-blended EfficientNet-Lite0 (``train --self-blend`` on
     generated clips), trained once per run. Read-only: copy it with :func:`copy_version`
     before publishing beside it."""
     shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":  # under xdist: the directory every worker's own one is in
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # under xdist: where every worker's own is
         shared = shared.parent
     root = shared / "tiny-self-blend"
     version = root / "models" / MODEL_NAME / "1"
