@@ -90,6 +90,16 @@ def _member_scores(
     )
 
 
+def _joined(
+    visual: list[float], scores: list[float | None], combination: MemberCombination
+) -> list[float]:
+    """Each video's score joined with the member's, where the member scored it."""
+    return [
+        v if m is None else combine_member(v, m, combination)
+        for v, m in zip(visual, scores, strict=True)
+    ]
+
+
 def _track_member_info(member: TrackMember, combination: MemberCombination, fit: dict) -> dict:
     """What the export info records of a track member and its join."""
     row = dict(zip(("visual", "member", "bias", "floor"), combination.as_row(), strict=True))
@@ -155,18 +165,12 @@ def build_ensemble(
             seen, motion_scores = _member_scores(tracked, motion, visual, audio=False)
             motion_combination, motion_report = fit_member_combination(seen)
             log.info("fitted the talking-head member's combination", extra=motion_report)
-            visual = [
-                v if m is None else combine_member(v, m, motion_combination)
-                for v, m in zip(visual, motion_scores, strict=True)
-            ]
+            visual = _joined(visual, motion_scores, motion_combination)
         if audio is not None:
             heard, audio_scores = _member_scores(tracked, audio, visual, audio=True)
             audio_combination, audio_report = fit_member_combination(heard)
             log.info("fitted the audio member's combination", extra=audio_report)
-            visual = [
-                v if a is None else combine_member(v, a, audio_combination)
-                for v, a in zip(visual, audio_scores, strict=True)
-            ]
+            visual = _joined(visual, audio_scores, audio_combination)
         if not (motion_combination.is_identity and audio_combination.is_identity):
             # The gateway decides on the joined score: its threshold is chosen on those.
             labels = np.array([t.label for t in tracked], int)
