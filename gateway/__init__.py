@@ -24,6 +24,7 @@ The ground floor, the modules of this package itself (floor 0), imports no room:
 - ``settings``: the gateway's settings (the jobs' too), read once from the environment
 - ``errors``: every domain error with its status and code (the one table)
 - ``schemas``: the answers' response models (the OpenAPI document);
+  ``version_schemas``: the versions ``GET /v1/models`` lists, with their operating points;
   ``shadow_schemas``: the shadow's agreement as ``GET /v1/models`` shows it;
   ``provenance_schemas``: the upload's content credentials as the answer reports them;
   ``audio_schemas``: the upload's audio track and its member's score, as the answer says them;

@@ -47,14 +47,9 @@ from ..pipeline.params import DetectParams
 from ..pipeline.responses import detection_response
 from ..pipeline.shadow import hand_over
 from ..pipeline.timing import StageTimer
-from ..schemas import (
-    DetectionResponse,
-    Health,
-    ModelsResponse,
-    ModelVersionInfo,
-    OperatingPointInfo,
-)
+from ..schemas import DetectionResponse, Health
 from ..upstream.serving_types import ModelRef, OperatingPoint, ServedVersion, VersionDescription
+from ..version_schemas import ModelsResponse, ModelVersionInfo, OperatingPointInfo
 from .audit import audit_record
 from .deps import (
     AdmissionDep,
@@ -176,6 +171,11 @@ async def list_models(
                 members=list(d.members) if d is not None and d.members is not None else None,
                 operating_points=(
                     [operating_point_info(p) for p in d.points()] if d is not None else None
+                ),
+                visual_threshold=(
+                    round(d.visual_threshold, 6)
+                    if d is not None and d.visual_threshold is not None
+                    else None
                 ),
                 audio=audio_member_info(d),
                 motion=motion_member_info(d),

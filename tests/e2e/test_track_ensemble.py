@@ -164,6 +164,9 @@ def test_sound_and_silence_answered_by_one_version(
     assert row == pytest.approx(shipped.as_row(), abs=1e-5)
     row = [version["motion"][k] for k in ("visual", "member", "bias", "floor")]
     assert row == pytest.approx(motion.as_row(), abs=1e-5)
+    joined = info["calibration"]["joined"]
+    assert version["threshold"] == pytest.approx(joined["threshold"], abs=1e-6)
+    assert version["visual_threshold"] == pytest.approx(joined["visual_threshold"], abs=1e-6)
 
     heard = audio_gateway.detect(_clip(tmp_path / "sound.mp4", faces=1, seed=77, hz=220.0))
     assert heard.status_code == 200, heard.text

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contract.combination import MemberCombination
 from gateway.api.routes import motion_member_info
 from gateway.motion_schemas import MotionMemberInfo
-from gateway.schemas import ModelVersionInfo
 from gateway.upstream.serving_types import VersionDescription
+from gateway.version_schemas import ModelVersionInfo
 
 
 def _described(motion: MemberCombination | None) -> VersionDescription:

@@ -916,6 +916,10 @@ class JobResponse(BaseModel):
 
 
 class ModelVersionInfo(BaseModel):
+    """
+    One version of the model as Serving reports it, and what it says about itself.
+    """
+
     model_config = ConfigDict(
         extra="allow",
     )
@@ -957,6 +961,10 @@ class ModelVersionInfo(BaseModel):
     Decision threshold the version ships (AVAILABLE versions).
     """
     version: Annotated[int, Field(title="Version")]
+    visual_threshold: Annotated[float | None, Field(title="Visual Threshold")] = None
+    """
+    Versions whose track members (audio, motion) join an upload's score: the threshold of the visual score alone, which a live session's balanced verdict meets (no track member joins a live verdict); null: threshold serves both (AVAILABLE versions).
+    """
 
 
 class ModelsResponse(BaseModel):
