@@ -21,7 +21,8 @@ a module imports its own floor and those below, never one above (``tests/test_im
 
 The ground floor, the modules of this package itself (floor 0), imports no room:
 
-- ``settings``: the gateway's settings (the jobs' too), read once from the environment
+- ``settings``: the gateway's settings, read once from the environment;
+  ``job_settings``: the jobs' and webhooks' (``settings.jobs``)
 - ``errors``: every domain error with its status and code (the one table)
 - ``schemas``: the answers' response models (the OpenAPI document);
   ``version_schemas``: the versions ``GET /v1/models`` lists, with their operating points;

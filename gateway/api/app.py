@@ -15,13 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import metrics
 from ..admission import Admission, ReceiveLimit
+from ..job_settings import JobSettings
 from ..jobs.service import JobService
 from ..logs import request_id_var
 from ..pipeline.detection import DetectionPipeline
 from ..pipeline.responses import detection_response
 from ..pipeline.shadow import shadow_canary_from
 from ..receipt_keys import ReceiptKeys
-from ..settings import JobSettings, Settings
+from ..settings import Settings
 from ..upstream.serving_client import ServingClient
 from .audit import AuditLog
 from .auth import ApiKeyVerifier

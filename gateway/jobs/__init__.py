@@ -26,5 +26,5 @@ Modules, one concern each:
 - ``standalone``: ``python -m gateway worker``, the workers without HTTP
 - ``metrics``: job and webhook metrics on the gateway's registry
 
-Their settings (``GATEWAY_JOB_*``, ``GATEWAY_WEBHOOK_*``) are ``gateway.settings.JobSettings``.
+Their settings (``GATEWAY_JOB_*``, ``GATEWAY_WEBHOOK_*``) are ``gateway.job_settings.JobSettings``.
 """

@@ -29,13 +29,14 @@ from ..errors import (
     RateLimited,
     WebhookSecretMissing,
 )
+from ..job_settings import JobSettings
 from ..pipeline.detection import DetectionPipeline
 from ..pipeline.params import DetectParams, request_hash
 from ..pipeline.pipeline_config import video_limits_from
 from ..pipeline.shadow import ShadowCanary
 from ..pipeline.sources import probe_upload
 from ..pipeline.video import sample_times_of
-from ..settings import JobSettings, Settings
+from ..settings import Settings
 from . import metrics
 from .crypto import load_keyring
 from .events import build_delivery

@@ -13,11 +13,12 @@ import signal
 from functools import partial
 
 from ..admission import Admission
+from ..job_settings import JobSettings
 from ..pipeline.detection import DetectionPipeline
 from ..pipeline.responses import detection_response
 from ..pipeline.shadow import shadow_canary_from
 from ..receipt_keys import ReceiptKeys
-from ..settings import JobSettings, Settings
+from ..settings import Settings
 from ..upstream.serving_client import ServingClient
 from .service import JobService
 

@@ -11,8 +11,9 @@ import hashlib
 import threading
 from pathlib import Path
 
+from ..job_settings import JobSettings
 from ..pipeline.params import MEDIA_URL_PARAM, DetectParams
-from ..settings import JobSettings, Settings
+from ..settings import Settings
 from .fetch import FetchLimits, fetch_media
 from .media import MediaStore, StoredMedia
 from .models import Job, JobStatus

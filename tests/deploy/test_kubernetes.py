@@ -316,7 +316,8 @@ def test_serving_target_names_an_existing_service(rendered: dict[str, list[Objec
 
 def _settings_aliases() -> set[str]:
     """Env names the gateway reads (its own settings and the job settings)."""
-    from gateway.settings import JobSettings, Settings
+    from gateway.job_settings import JobSettings
+    from gateway.settings import Settings
 
     fields = [*Settings.model_fields.values(), *JobSettings.model_fields.values()]
     return {f.alias for f in fields if f.alias}

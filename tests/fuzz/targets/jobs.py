@@ -37,12 +37,13 @@ from gateway.api.deps import api_key_id
 from gateway.api.error_responses import install_error_handlers
 from gateway.api.jobs_routes import parse_prefer, router
 from gateway.errors import MediaNotAllowed, MediaUnreachable
+from gateway.job_settings import JobSettings
 from gateway.jobs import ssrf
 from gateway.jobs.fetch import check_media_url
 from gateway.jobs.schemas import MediaUrlJob
 from gateway.jobs.service import JobService
 from gateway.jobs.ssrf import CallbackPolicy
-from gateway.settings import JobSettings, Settings
+from gateway.settings import Settings
 
 #: Statuses the routes document for these requests before any upload is read.
 EXPECTED_STATUSES = {200, 400, 422}

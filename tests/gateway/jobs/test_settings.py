@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import JobSettings
+from gateway.job_settings import JobSettings
 
 
 @pytest.mark.parametrize(
